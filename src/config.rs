@@ -1,0 +1,205 @@
+//! Configuration: an embedded default, optionally overridden by the TOML file
+//! named in `FERROHSM_CONF`. Every key is documented in README.md.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub store: StoreConf,
+    pub slots: SlotsConf,
+    pub log: LogConf,
+    pub pin: PinConf,
+    pub kdf: KdfConf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConf {
+    /// SQLite file. Default: `$XDG_DATA_HOME/ferrohsm/ferrohsm.db`.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlotsConf {
+    /// Slots always listed (IDs 0..count). One more free slot is added
+    /// whenever all of them hold a token.
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConf {
+    /// off, error, warn, info, debug, trace.
+    pub level: String,
+    /// Log file; stderr when absent.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PinConf {
+    pub min_len: usize,
+    pub max_len: usize,
+    /// Consecutive wrong PINs before the PIN locks; 0 disables the lockout.
+    pub max_failed: u32,
+}
+
+/// Argon2id cost for new tokens and new PINs; stored per token, so changing
+/// it never locks out an existing token.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KdfConf {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: StoreConf::default(),
+            slots: SlotsConf::default(),
+            log: LogConf::default(),
+            pin: PinConf::default(),
+            kdf: KdfConf::default(),
+        }
+    }
+}
+
+impl Default for StoreConf {
+    fn default() -> Self {
+        StoreConf { path: None }
+    }
+}
+
+impl Default for SlotsConf {
+    fn default() -> Self {
+        SlotsConf { count: 1 }
+    }
+}
+
+impl Default for LogConf {
+    fn default() -> Self {
+        LogConf { level: "warn".into(), file: None }
+    }
+}
+
+impl Default for PinConf {
+    fn default() -> Self {
+        PinConf { min_len: 4, max_len: 255, max_failed: 10 }
+    }
+}
+
+impl Default for KdfConf {
+    /// ≈50 ms on the 2-core reference machine (see the core issue's notes).
+    fn default() -> Self {
+        KdfConf { m_cost_kib: 32768, t_cost: 2, p_cost: 1 }
+    }
+}
+
+impl Config {
+    /// The configuration for this process: `FERROHSM_CONF` if set, else the
+    /// embedded default.
+    pub fn load() -> Result<Config> {
+        match std::env::var_os("FERROHSM_CONF") {
+            Some(p) if !p.is_empty() => Self::from_file(&PathBuf::from(p)),
+            _ => Ok(Config::default()),
+        }
+    }
+
+    pub fn from_file(path: &std::path::Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::general(format!("config {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| Error::general(format!("config {}: {e}", path.display())))
+    }
+
+    pub fn from_toml(text: &str) -> std::result::Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.slots.count == 0 || self.slots.count > 1024 {
+            return Err("slots.count must be 1..=1024".into());
+        }
+        if self.pin.min_len == 0 || self.pin.min_len > self.pin.max_len || self.pin.max_len > 1024 {
+            return Err("pin.min_len/max_len must satisfy 1 <= min_len <= max_len <= 1024".into());
+        }
+        if self.kdf.m_cost_kib < 8 * self.kdf.p_cost.max(1) || self.kdf.t_cost == 0 || self.kdf.p_cost == 0 {
+            return Err("kdf: m_cost_kib >= 8*p_cost, t_cost >= 1, p_cost >= 1".into());
+        }
+        if crate::logging::parse_level(&self.log.level).is_none() {
+            return Err(format!("log.level: unknown level {:?}", self.log.level));
+        }
+        Ok(())
+    }
+
+    /// Where the store lives: the configured path, or the per-user default.
+    pub fn store_path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.store.path {
+            return Ok(p.clone());
+        }
+        let base = match std::env::var_os("XDG_DATA_HOME") {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => match std::env::var_os("HOME") {
+                Some(h) if !h.is_empty() => PathBuf::from(h).join(".local/share"),
+                _ => return Err(Error::general("neither XDG_DATA_HOME nor HOME is set; set store.path")),
+            },
+        };
+        Ok(base.join("ferrohsm").join("ferrohsm.db"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_key() {
+        let c = Config::from_toml(
+            r#"
+            [store]
+            path = "/tmp/x.db"
+            [slots]
+            count = 3
+            [log]
+            level = "debug"
+            file = "/tmp/ferrohsm.log"
+            [pin]
+            min_len = 6
+            max_len = 64
+            max_failed = 3
+            [kdf]
+            m_cost_kib = 64
+            t_cost = 1
+            p_cost = 1
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.slots.count, 3);
+        assert_eq!(c.pin.max_failed, 3);
+        assert_eq!(c.kdf.m_cost_kib, 64);
+        assert_eq!(c.store_path().unwrap(), PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        assert!(Config::from_toml("[store]\nbogus = 1").is_err());
+        assert!(Config::from_toml("[slots]\ncount = 0").is_err());
+        assert!(Config::from_toml("[pin]\nmin_len = 9\nmax_len = 4").is_err());
+        assert!(Config::from_toml("[log]\nlevel = \"loud\"").is_err());
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.kdf, KdfConf::default());
+        assert_eq!(c.slots.count, 1);
+    }
+}

@@ -1,0 +1,89 @@
+//! Pointer + length → owned Rust values, and the output-buffer protocols.
+//! Every raw pointer is read here, once.
+
+use cryptoki_sys as ck;
+use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_RV, CK_ULONG};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::model::{policy, Attribute, Kind, Mechanism, Param, Template, Value};
+
+/// A borrowed slice from a C pointer and count. NULL with a nonzero count
+/// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice.
+pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
+    // SAFETY: non-NULL, and the caller promises `n` readable elements.
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+/// A PIN (or other secret byte string) copied into zeroizing memory.
+pub unsafe fn secret(p: *const u8, n: CK_ULONG) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(Zeroizing::new(unsafe { slice(p, n) }?.to_vec()))
+}
+
+/// A required out-pointer: NULL is CKR_ARGUMENTS_BAD.
+pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: non-NULL checked; the caller promises it is writable.
+    unsafe { p.as_mut() }.ok_or(Error::ArgumentsBad)
+}
+
+const MAX_NESTING: usize = 2;
+
+/// A caller's template, typed by the policy table.
+pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Template> {
+    unsafe { template_at(p, n, 0) }
+}
+
+unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Result<Template> {
+    let attrs = unsafe { slice(p, n) }?;
+    let mut out = Vec::with_capacity(attrs.len());
+    for a in attrs {
+        let kind = policy::kind_of(a.type_);
+        let value = if kind == Kind::Template {
+            let size = std::mem::size_of::<CK_ATTRIBUTE>() as CK_ULONG;
+            if depth >= MAX_NESTING || a.ulValueLen % size != 0 {
+                return Err(Error::AttributeValueInvalid);
+            }
+            let inner = unsafe { template_at(a.pValue as *const CK_ATTRIBUTE, a.ulValueLen / size, depth + 1) }?;
+            Value::Template(inner.0)
+        } else {
+            let raw = unsafe { slice(a.pValue as *const u8, a.ulValueLen) }?;
+            Value::from_c(kind, raw)?
+        };
+        out.push(Attribute::new(a.type_, value));
+    }
+    Ok(Template::new(out))
+}
+
+/// A mechanism and its parameter, copied.
+pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
+    // SAFETY: NULL is checked by `as_ref`.
+    let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
+    let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }?;
+    let param = if raw.is_empty() { Param::None } else { Param::Bytes(Zeroizing::new(raw.to_vec())) };
+    Ok(Mechanism { mtype: m.mechanism, param })
+}
+
+/// The PKCS#11 output protocol for an array (`p` NULL: report the length;
+/// too small: report it and CKR_BUFFER_TOO_SMALL; else copy).
+pub unsafe fn write_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<CK_RV> {
+    let count = unsafe { out(count) }?;
+    if p.is_null() {
+        *count = items.len() as CK_ULONG;
+        return Ok(ck::CKR_OK);
+    }
+    if (*count as u128) < items.len() as u128 {
+        *count = items.len() as CK_ULONG;
+        return Err(Error::BufferTooSmall);
+    }
+    // SAFETY: the caller gave room for `*count` >= items.len() elements.
+    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len()) };
+    *count = items.len() as CK_ULONG;
+    Ok(ck::CKR_OK)
+}

@@ -1,0 +1,127 @@
+//! C_Initialize, C_Finalize, C_GetInfo, C_GetFunctionList, C_GetInterfaceList,
+//! C_GetInterface.
+
+use std::ffi::c_void;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Once};
+
+use cryptoki_sys as ck;
+use cryptoki_sys::{CK_C_INITIALIZE_ARGS, CK_FLAGS, CK_FUNCTION_LIST, CK_INFO, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR, CK_VERSION};
+
+use super::decode::out;
+use super::tables::{FUNCTION_LIST, INTERFACES};
+use super::{exports, module, ok, FORKED, STATE};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::token::Module;
+
+static ATFORK: Once = Once::new();
+
+extern "C" fn in_child() {
+    FORKED.store(true, Ordering::Release);
+}
+
+unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
+    // SAFETY: NULL is allowed and checked; otherwise it is a CK_C_INITIALIZE_ARGS.
+    if let Some(a) = unsafe { (args as *const CK_C_INITIALIZE_ARGS).as_ref() } {
+        if !a.pReserved.is_null() {
+            return Err(Error::ArgumentsBad);
+        }
+        let given = [a.CreateMutex.is_some(), a.DestroyMutex.is_some(), a.LockMutex.is_some(), a.UnlockMutex.is_some()];
+        let all = given.iter().all(|g| *g);
+        if !all && given.iter().any(|g| *g) {
+            return Err(Error::ArgumentsBad);
+        }
+        // We lock with the OS primitives; callbacks alone cannot be honoured.
+        if all && a.flags & ck::CKF_OS_LOCKING_OK == 0 {
+            return Err(Error::CantLock);
+        }
+    }
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+    let mut state = STATE.write().map_err(|_| Error::CantLock)?;
+    if FORKED.swap(false, Ordering::AcqRel) {
+        // The parent's module (its SQLite connections, its locks) must not be
+        // touched, not even dropped, in the child.
+        if let Some(old) = state.take() {
+            std::mem::forget(old);
+        }
+    }
+    if state.is_some() {
+        return Err(Error::CryptokiAlreadyInitialized);
+    }
+    let config = Config::load()?;
+    crate::logging::init(&config.log);
+    *state = Some(Arc::new(Module::new(config)?));
+    ok()
+}
+
+unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
+    if !reserved.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    module()?;
+    STATE.write().map_err(|_| Error::CantLock)?.take();
+    ok()
+}
+
+unsafe fn get_info(info: *mut CK_INFO) -> Result<CK_RV> {
+    let m = module()?;
+    *unsafe { out(info) }? = m.info();
+    ok()
+}
+
+unsafe fn get_function_list(pp: *mut *mut CK_FUNCTION_LIST) -> Result<CK_RV> {
+    *unsafe { out(pp) }? = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+    ok()
+}
+
+unsafe fn get_interface_list(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> Result<CK_RV> {
+    let items: Vec<CK_INTERFACE> = INTERFACES.iter().map(|i| i.0).collect();
+    unsafe { super::decode::write_array(list, count, &items) }
+}
+
+unsafe fn get_interface(
+    name: *mut CK_UTF8CHAR,
+    version: *mut CK_VERSION,
+    pp: *mut *mut CK_INTERFACE,
+    flags: CK_FLAGS,
+) -> Result<CK_RV> {
+    let pp = unsafe { out(pp) }?;
+    let wanted_name = if name.is_null() {
+        None
+    } else {
+        // SAFETY: a NUL-terminated string per the spec.
+        Some(unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.to_bytes().to_vec())
+    };
+    // SAFETY: NULL allowed, checked by `as_ref`.
+    let wanted_version = unsafe { version.as_ref() }.map(|v| (v.major, v.minor));
+    let found = INTERFACES.iter().find(|i| {
+        let iface = &i.0;
+        // SAFETY: our own static, NUL-terminated name.
+        let iname = unsafe { std::ffi::CStr::from_ptr(iface.pInterfaceName as *const std::ffi::c_char) }.to_bytes();
+        // SAFETY: every function list starts with its CK_VERSION.
+        let iver = unsafe { *(iface.pFunctionList as *const CK_VERSION) };
+        wanted_name.as_deref().is_none_or(|n| n == iname)
+            && wanted_version.is_none_or(|v| v == (iver.major, iver.minor))
+            && iface.flags & flags == flags
+    });
+    match found {
+        Some(i) => {
+            *pp = &i.0 as *const CK_INTERFACE as *mut CK_INTERFACE;
+            ok()
+        }
+        None => Err(Error::ArgumentsBad),
+    }
+}
+
+exports! {
+    C_Initialize(args: *mut c_void) => initialize;
+    C_Finalize(reserved: *mut c_void) => finalize;
+    C_GetInfo(info: *mut CK_INFO) => get_info;
+    C_GetFunctionList(pp: *mut *mut CK_FUNCTION_LIST) => get_function_list;
+    C_GetInterfaceList(list: *mut CK_INTERFACE, count: *mut CK_ULONG) => get_interface_list;
+    C_GetInterface(name: *mut CK_UTF8CHAR, version: *mut CK_VERSION, pp: *mut *mut CK_INTERFACE, flags: CK_FLAGS) => get_interface;
+}

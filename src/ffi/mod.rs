@@ -1,0 +1,73 @@
+//! The C ABI: the only `unsafe` code besides `mech/raw`. Every `C_*` export
+//! converts its C arguments into owned Rust values once (`decode`), calls
+//! the safe core, and writes results back; `guard` catches panics and turns
+//! `Result` into `CK_RV`.
+
+#![allow(unsafe_code)]
+#![allow(non_snake_case)]
+#![allow(clippy::missing_safety_doc)]
+
+mod decode;
+mod general;
+mod objects;
+mod sessions;
+mod tables;
+mod unsupported;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use cryptoki_sys::{CKR_GENERAL_ERROR, CKR_OK, CK_RV};
+
+use crate::error::{Error, Result};
+use crate::token::Module;
+
+/// The initialized module, if any.
+static STATE: RwLock<Option<Arc<Module>>> = RwLock::new(None);
+/// Set in a forked child: the inherited state must not be used; the child
+/// calls C_Initialize again and gets a fresh one.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// The module for a call, or CKR_CRYPTOKI_NOT_INITIALIZED.
+fn module() -> Result<Arc<Module>> {
+    if FORKED.load(Ordering::Acquire) {
+        return Err(Error::CryptokiNotInitialized);
+    }
+    STATE.read().map_err(|_| Error::CantLock)?.clone().ok_or(Error::CryptokiNotInitialized)
+}
+
+/// Runs one entry point: panics become CKR_GENERAL_ERROR, errors their code.
+fn guard(name: &str, f: impl FnOnce() -> Result<CK_RV>) -> CK_RV {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(rv)) => rv,
+        Ok(Err(e)) => {
+            log::debug!("{name}: {e}");
+            e.ck_rv()
+        }
+        Err(_) => {
+            log::error!("{name}: panic caught at the C boundary");
+            CKR_GENERAL_ERROR
+        }
+    }
+}
+
+fn ok() -> Result<CK_RV> {
+    Ok(CKR_OK)
+}
+
+/// Declares `#[no_mangle]` exports, each one line: `guard` around its
+/// implementation with the same arguments.
+macro_rules! exports {
+    ($( $name:ident ( $($arg:ident : $ty:ty),* ) => $imp:path; )*) => {
+        $(
+            #[no_mangle]
+            pub unsafe extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
+                // SAFETY: the caller upholds the PKCS#11 contract for these
+                // pointers; the implementation checks NULLs and lengths.
+                $crate::ffi::guard(stringify!($name), || unsafe { $imp($($arg),*) })
+            }
+        )*
+    };
+}
+pub(crate) use exports;

@@ -1,0 +1,226 @@
+//! Objects, attributes, find, key generation and random numbers.
+
+use cryptoki_sys as ck;
+use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
+
+use super::decode::{mechanism, out, slice, template};
+use super::{exports, module, ok};
+use crate::error::{Error, Result};
+use crate::model::Value;
+use crate::token::objects::AttrOut;
+
+unsafe fn create_object(
+    h: CK_SESSION_HANDLE,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+    ph: *mut CK_OBJECT_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    let ph = unsafe { out(ph) }?;
+    *ph = m.create_object(h, &tmpl)?;
+    ok()
+}
+
+unsafe fn copy_object(
+    h: CK_SESSION_HANDLE,
+    obj: CK_OBJECT_HANDLE,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+    ph: *mut CK_OBJECT_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    let ph = unsafe { out(ph) }?;
+    *ph = m.copy_object(h, obj, &tmpl)?;
+    ok()
+}
+
+unsafe fn destroy_object(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    module()?.destroy_object(h, obj)?;
+    ok()
+}
+
+unsafe fn get_object_size(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, size: *mut CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    let size = unsafe { out(size) }?;
+    *size = m.object_size(h, obj)?;
+    ok()
+}
+
+/// Outcome of writing one attribute, for choosing the overall code.
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
+enum Outcome {
+    Ok,
+    TooSmall,
+    TypeInvalid,
+    Sensitive,
+}
+
+/// Writes one value with the length protocol; nested templates recurse.
+unsafe fn write_value(dst: &mut CK_ATTRIBUTE, v: &Value) -> Outcome {
+    let needed = v.c_len() as CK_ULONG;
+    if dst.pValue.is_null() {
+        dst.ulValueLen = needed;
+        return Outcome::Ok;
+    }
+    if dst.ulValueLen < needed {
+        dst.ulValueLen = ck::CK_UNAVAILABLE_INFORMATION;
+        return Outcome::TooSmall;
+    }
+    let mut worst = Outcome::Ok;
+    match v {
+        Value::Template(t) => {
+            let inner = dst.pValue as *mut CK_ATTRIBUTE;
+            for (i, a) in t.iter().enumerate() {
+                // SAFETY: the caller gave room for `needed` bytes, i.e.
+                // t.len() CK_ATTRIBUTEs, whose pValue they set.
+                let d = unsafe { &mut *inner.add(i) };
+                d.type_ = a.atype;
+                worst = worst.max(unsafe { write_value(d, &a.value) });
+            }
+        }
+        _ => {
+            let bytes = v.to_c();
+            // SAFETY: pValue has room for ulValueLen >= needed bytes.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.pValue as *mut u8, bytes.len()) };
+        }
+    }
+    dst.ulValueLen = needed;
+    worst
+}
+
+unsafe fn get_attribute_value(
+    h: CK_SESSION_HANDLE,
+    obj: CK_OBJECT_HANDLE,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    if tmpl.is_null() && n > 0 {
+        return Err(Error::ArgumentsBad);
+    }
+    let types: Vec<_> = unsafe { slice(tmpl, n) }?.iter().map(|a| a.type_).collect();
+    let answers = m.get_attributes(h, obj, &types)?;
+    let mut worst = Outcome::Ok;
+    for (i, ans) in answers.iter().enumerate() {
+        // SAFETY: `tmpl` has `n` elements (checked by `slice` above).
+        let dst = unsafe { &mut *tmpl.add(i) };
+        let o = match ans {
+            AttrOut::Value(v) => unsafe { write_value(dst, v) },
+            AttrOut::Sensitive => {
+                dst.ulValueLen = ck::CK_UNAVAILABLE_INFORMATION;
+                Outcome::Sensitive
+            }
+            AttrOut::Invalid => {
+                dst.ulValueLen = ck::CK_UNAVAILABLE_INFORMATION;
+                Outcome::TypeInvalid
+            }
+        };
+        worst = worst.max(o);
+    }
+    Ok(match worst {
+        Outcome::Ok => ck::CKR_OK,
+        Outcome::TooSmall => ck::CKR_BUFFER_TOO_SMALL,
+        Outcome::TypeInvalid => ck::CKR_ATTRIBUTE_TYPE_INVALID,
+        Outcome::Sensitive => ck::CKR_ATTRIBUTE_SENSITIVE,
+    })
+}
+
+unsafe fn set_attribute_value(
+    h: CK_SESSION_HANDLE,
+    obj: CK_OBJECT_HANDLE,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    m.set_attributes(h, obj, &tmpl)?;
+    ok()
+}
+
+unsafe fn find_objects_init(h: CK_SESSION_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    m.find_init(h, &tmpl)?;
+    ok()
+}
+
+unsafe fn find_objects(
+    h: CK_SESSION_HANDLE,
+    ph: *mut CK_OBJECT_HANDLE,
+    max: CK_ULONG,
+    count: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    if ph.is_null() && max > 0 {
+        return Err(Error::ArgumentsBad);
+    }
+    let count = unsafe { out(count) }?;
+    let found = m.find_next(h, usize::try_from(max).unwrap_or(usize::MAX))?;
+    if !found.is_empty() {
+        // SAFETY: non-NULL (checked above, as max > 0) with room for
+        // `max` >= found.len() handles.
+        unsafe { std::ptr::copy_nonoverlapping(found.as_ptr(), ph, found.len()) };
+    }
+    *count = found.len() as CK_ULONG;
+    ok()
+}
+
+unsafe fn find_objects_final(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
+    module()?.find_final(h)?;
+    ok()
+}
+
+unsafe fn generate_key(
+    h: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+    ph: *mut CK_OBJECT_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    let ph = unsafe { out(ph) }?;
+    *ph = m.generate_key(h, &mech, &tmpl)?;
+    ok()
+}
+
+unsafe fn generate_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    if len == 0 {
+        m.session(h)?;
+        return ok();
+    }
+    if p.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
+    // SAFETY: non-NULL, the caller promises `len` writable bytes.
+    let buf = unsafe { std::slice::from_raw_parts_mut(p, len) };
+    m.generate_random(h, buf)?;
+    ok()
+}
+
+unsafe fn seed_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    unsafe { slice(p, len) }?;
+    m.seed_random(h)?;
+    ok()
+}
+
+exports! {
+    C_CreateObject(h: CK_SESSION_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => create_object;
+    C_CopyObject(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => copy_object;
+    C_DestroyObject(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) => destroy_object;
+    C_GetObjectSize(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, size: *mut CK_ULONG) => get_object_size;
+    C_GetAttributeValue(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG) => get_attribute_value;
+    C_SetAttributeValue(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG) => set_attribute_value;
+    C_FindObjectsInit(h: CK_SESSION_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG) => find_objects_init;
+    C_FindObjects(h: CK_SESSION_HANDLE, ph: *mut CK_OBJECT_HANDLE, max: CK_ULONG, count: *mut CK_ULONG) => find_objects;
+    C_FindObjectsFinal(h: CK_SESSION_HANDLE) => find_objects_final;
+    C_GenerateKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => generate_key;
+    C_GenerateRandom(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) => generate_random;
+    C_SeedRandom(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) => seed_random;
+}

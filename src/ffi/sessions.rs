@@ -1,0 +1,153 @@
+//! Slots, tokens, sessions, PINs and login.
+
+use std::ffi::c_void;
+
+use cryptoki_sys::{
+    CK_BBOOL, CK_FLAGS, CK_MECHANISM_INFO, CK_MECHANISM_TYPE, CK_NOTIFY, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO,
+    CK_SLOT_ID, CK_SLOT_INFO, CK_TOKEN_INFO, CK_ULONG, CK_USER_TYPE, CK_UTF8CHAR,
+};
+
+use super::decode::{out, secret, slice, write_array};
+use super::{exports, module, ok};
+use crate::error::{Error, Result};
+
+unsafe fn get_slot_list(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    // Every slot holds a token (initialized or not), so `present` changes nothing.
+    unsafe { write_array(list, count, &m.slot_list()?) }
+}
+
+unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_RV> {
+    let m = module()?;
+    let info = unsafe { out(info) }?;
+    *info = m.slot_info(slot)?;
+    ok()
+}
+
+unsafe fn get_token_info(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> Result<CK_RV> {
+    let m = module()?;
+    let info = unsafe { out(info) }?;
+    *info = m.token_info(slot)?;
+    ok()
+}
+
+unsafe fn get_mechanism_list(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, count: *mut CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    unsafe { write_array(list, count, &m.mechanism_list(slot)?) }
+}
+
+unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *mut CK_MECHANISM_INFO) -> Result<CK_RV> {
+    let m = module()?;
+    let info = unsafe { out(info) }?;
+    *info = m.mechanism_info(slot, mech)?;
+    ok()
+}
+
+unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, label: *mut CK_UTF8CHAR) -> Result<CK_RV> {
+    let m = module()?;
+    let pin = unsafe { secret(pin, len) }?;
+    let label: [u8; 32] = unsafe { slice(label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
+    m.init_token(slot, &pin, &label)?;
+    ok()
+}
+
+unsafe fn init_pin(h: CK_SESSION_HANDLE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    let pin = unsafe { secret(pin, len) }?;
+    m.init_pin(h, &pin)?;
+    ok()
+}
+
+unsafe fn set_pin(
+    h: CK_SESSION_HANDLE,
+    old: *mut CK_UTF8CHAR,
+    old_len: CK_ULONG,
+    new: *mut CK_UTF8CHAR,
+    new_len: CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let old = unsafe { secret(old, old_len) }?;
+    let new = unsafe { secret(new, new_len) }?;
+    m.set_pin(h, &old, &new)?;
+    ok()
+}
+
+unsafe fn open_session(
+    slot: CK_SLOT_ID,
+    flags: CK_FLAGS,
+    _app: *mut c_void,
+    _notify: CK_NOTIFY,
+    ph: *mut CK_SESSION_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let ph = unsafe { out(ph) }?;
+    *ph = m.open_session(slot, flags)?;
+    ok()
+}
+
+unsafe fn close_session(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
+    module()?.close_session(h)?;
+    ok()
+}
+
+unsafe fn close_all_sessions(slot: CK_SLOT_ID) -> Result<CK_RV> {
+    module()?.close_all_sessions(slot)?;
+    ok()
+}
+
+unsafe fn get_session_info(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> Result<CK_RV> {
+    let m = module()?;
+    let info = unsafe { out(info) }?;
+    *info = m.session_info(h)?;
+    ok()
+}
+
+unsafe fn login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    let pin = unsafe { secret(pin, len) }?;
+    m.login(h, user, &pin)?;
+    ok()
+}
+
+/// C_LoginUser: this token has one user per role, so the user name is
+/// checked for readability only and otherwise ignored.
+unsafe fn login_user(
+    h: CK_SESSION_HANDLE,
+    user: CK_USER_TYPE,
+    pin: *mut CK_UTF8CHAR,
+    len: CK_ULONG,
+    name: *mut CK_UTF8CHAR,
+    name_len: CK_ULONG,
+) -> Result<CK_RV> {
+    unsafe { slice(name, name_len) }?;
+    unsafe { login(h, user, pin, len) }
+}
+
+unsafe fn logout(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
+    module()?.logout(h)?;
+    ok()
+}
+
+unsafe fn session_cancel(h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<CK_RV> {
+    module()?.session_cancel(h, flags)?;
+    ok()
+}
+
+exports! {
+    C_GetSlotList(present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) => get_slot_list;
+    C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) => get_slot_info;
+    C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) => get_token_info;
+    C_GetMechanismList(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, count: *mut CK_ULONG) => get_mechanism_list;
+    C_GetMechanismInfo(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *mut CK_MECHANISM_INFO) => get_mechanism_info;
+    C_InitToken(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, label: *mut CK_UTF8CHAR) => init_token;
+    C_InitPIN(h: CK_SESSION_HANDLE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) => init_pin;
+    C_SetPIN(h: CK_SESSION_HANDLE, old: *mut CK_UTF8CHAR, old_len: CK_ULONG, new: *mut CK_UTF8CHAR, new_len: CK_ULONG) => set_pin;
+    C_OpenSession(slot: CK_SLOT_ID, flags: CK_FLAGS, app: *mut c_void, notify: CK_NOTIFY, ph: *mut CK_SESSION_HANDLE) => open_session;
+    C_CloseSession(h: CK_SESSION_HANDLE) => close_session;
+    C_CloseAllSessions(slot: CK_SLOT_ID) => close_all_sessions;
+    C_GetSessionInfo(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) => get_session_info;
+    C_Login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) => login;
+    C_LoginUser(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, len: CK_ULONG, name: *mut CK_UTF8CHAR, name_len: CK_ULONG) => login_user;
+    C_Logout(h: CK_SESSION_HANDLE) => logout;
+    C_SessionCancel(h: CK_SESSION_HANDLE, flags: CK_FLAGS) => session_cancel;
+}

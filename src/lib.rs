@@ -1,0 +1,13 @@
+//! FerroHSM: an embedded software HSM exporting the PKCS#11 C ABI over an
+//! encrypted SQLite slot store.
+
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod ffi;
+pub mod logging;
+pub mod mech;
+pub mod model;
+pub mod store;
+pub mod token;

@@ -1,0 +1,58 @@
+//! A small logger behind the `log` facade: stderr or a file, level from the
+//! configuration. Key material is never formatted into a message.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+pub fn parse_level(s: &str) -> Option<LevelFilter> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "off" | "none" => LevelFilter::Off,
+        "error" => LevelFilter::Error,
+        "warn" | "warning" => LevelFilter::Warn,
+        "info" => LevelFilter::Info,
+        "debug" => LevelFilter::Debug,
+        "trace" => LevelFilter::Trace,
+        _ => return None,
+    })
+}
+
+struct Logger {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Log for Logger {
+    fn enabled(&self, m: &Metadata) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, r: &Record) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "ferrohsm[{}] {}: {}", std::process::id(), r.level(), r.args());
+        }
+    }
+    fn flush(&self) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Installs the logger once per process (the `log` facade allows only one);
+/// later calls only adjust the level.
+pub fn init(conf: &crate::config::LogConf) {
+    let level = parse_level(&conf.level).unwrap_or(LevelFilter::Warn);
+    let out: Box<dyn Write + Send> = match &conf.file {
+        Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            Ok(f) => Box::new(f),
+            Err(_) => Box::new(std::io::stderr()),
+        },
+        None => Box::new(std::io::stderr()),
+    };
+    // Fails only if a logger is already installed (ours or the host's).
+    let _ = log::set_boxed_logger(Box::new(Logger { out: Mutex::new(out) }));
+    log::set_max_level(level);
+}

@@ -1,0 +1,5 @@
+//! Mechanisms: the registry that drives C_GetMechanismList/Info and
+//! dispatch, and one module per family.
+
+pub mod keygen;
+pub mod registry;

@@ -1,0 +1,13 @@
+//! The object and attribute model: typed values, templates, objects, the
+//! attribute-policy table and mechanisms.
+
+pub mod attr;
+pub mod mechanism;
+pub mod object;
+pub mod policy;
+pub mod template;
+
+pub use attr::{AttrType, Attribute, Kind, Ulong, Value};
+pub use mechanism::{MechType, Mechanism, Param};
+pub use object::{Object, Read};
+pub use template::Template;

@@ -1,0 +1,98 @@
+//! An object: its attributes, typed, plus the set of sealed attributes that
+//! could not be opened because nobody is logged in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cryptoki_sys as ck;
+
+use super::attr::{AttrType, Ulong, Value};
+use super::policy;
+use super::template::Template;
+
+#[derive(Clone, Default)]
+pub struct Object {
+    pub attrs: BTreeMap<AttrType, Value>,
+    /// Sealed secret parts of a public object, unavailable before login.
+    pub locked: BTreeSet<AttrType>,
+}
+
+/// What C_GetAttributeValue may reveal of one attribute.
+pub enum Read<'a> {
+    Value(&'a Value),
+    Sensitive,
+    Invalid,
+}
+
+impl Object {
+    pub fn get(&self, t: AttrType) -> Option<&Value> {
+        self.attrs.get(&t)
+    }
+
+    pub fn set(&mut self, t: AttrType, v: Value) {
+        self.attrs.insert(t, v);
+    }
+
+    pub fn bool(&self, t: AttrType) -> bool {
+        self.get(t).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    pub fn ulong(&self, t: AttrType) -> Option<Ulong> {
+        self.get(t).and_then(Value::as_ulong)
+    }
+
+    pub fn bytes(&self, t: AttrType) -> Option<&[u8]> {
+        self.get(t).and_then(Value::as_bytes)
+    }
+
+    pub fn class(&self) -> Ulong {
+        self.ulong(ck::CKA_CLASS).unwrap_or(ck::CK_UNAVAILABLE_INFORMATION)
+    }
+
+    pub fn class_bit(&self) -> u8 {
+        policy::class_bit(self.class()).unwrap_or(0)
+    }
+
+    pub fn is_token(&self) -> bool {
+        self.bool(ck::CKA_TOKEN)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.bool(ck::CKA_PRIVATE)
+    }
+
+    pub fn is_key(&self) -> bool {
+        matches!(self.class(), ck::CKO_SECRET_KEY | ck::CKO_PRIVATE_KEY | ck::CKO_PUBLIC_KEY)
+    }
+
+    /// Sensitive or unextractable: secret parts never leave in plaintext.
+    pub fn hides_secrets(&self) -> bool {
+        self.bool(ck::CKA_SENSITIVE) || !self.bool(ck::CKA_EXTRACTABLE)
+    }
+
+    pub fn read(&self, t: AttrType) -> Read<'_> {
+        let bit = self.class_bit();
+        if policy::is_secret_part(bit, t) && (self.hides_secrets() || self.locked.contains(&t)) {
+            return Read::Sensitive;
+        }
+        match self.get(t) {
+            Some(v) => Read::Value(v),
+            None => Read::Invalid,
+        }
+    }
+
+    /// C_FindObjects matching: every template attribute present and equal.
+    /// Locked and hidden secret values never match.
+    pub fn matches(&self, tmpl: &Template) -> bool {
+        let bit = self.class_bit();
+        tmpl.iter().all(|a| {
+            // A hidden secret never matches: find must not be an oracle for it.
+            let hidden = policy::is_secret_part(bit, a.atype) && self.hides_secrets();
+            !hidden && !self.locked.contains(&a.atype) && self.get(a.atype) == Some(&a.value)
+        })
+    }
+
+    /// C_GetObjectSize: the sum of the attribute values' C sizes.
+    pub fn size(&self) -> usize {
+        self.attrs.values().map(Value::c_len).sum::<usize>() + 64 * self.attrs.len()
+    }
+}

@@ -1,0 +1,170 @@
+//! The spec's attribute rules in one table: which classes an attribute
+//! belongs to, its value kind, who may set it and when, and which values are
+//! secret components. Object creation, copy, set and read all consult it.
+
+use cryptoki_sys as ck;
+
+use super::attr::{AttrType, Kind};
+
+/// Class bits for `Rule::classes`.
+pub const DATA: u8 = 1;
+pub const CERT: u8 = 2;
+pub const PUB: u8 = 4;
+pub const PRIV: u8 = 8;
+pub const SECRET: u8 = 16;
+const KEYS: u8 = PUB | PRIV | SECRET;
+const ALL: u8 = DATA | CERT | KEYS;
+
+/// Rule flags.
+pub mod flag {
+    /// Set by the token only; a caller giving it gets CKR_ATTRIBUTE_READ_ONLY.
+    pub const TOKEN_SET: u16 = 1;
+    /// C_SetAttributeValue may change it (subject to the one-way flags).
+    pub const MODIFIABLE: u16 = 2;
+    /// C_CopyObject may change it even though C_SetAttributeValue may not.
+    pub const COPY_MODIFIABLE: u16 = 4;
+    /// May only go from false to true (CKA_SENSITIVE, CKA_WRAP_WITH_TRUSTED).
+    pub const ONLY_TO_TRUE: u16 = 8;
+    /// May only go from true to false (CKA_EXTRACTABLE, CKA_COPYABLE).
+    pub const ONLY_TO_FALSE: u16 = 16;
+    /// Only the SO may set it to true (CKA_TRUSTED).
+    pub const SO_ONLY: u16 = 32;
+    /// Secret component of a private or secret key: always sealed, never
+    /// indexed, unreadable while the key is sensitive or unextractable.
+    pub const SECRET_PART: u16 = 64;
+}
+
+pub struct Rule {
+    pub atype: AttrType,
+    pub name: &'static str,
+    pub kind: Kind,
+    pub classes: u8,
+    pub flags: u16,
+}
+
+use flag::*;
+
+macro_rules! rules {
+    ($( $ck:ident, $kind:ident, $classes:expr, $flags:expr; )*) => {
+        pub static RULES: &[Rule] = &[
+            $( Rule { atype: ck::$ck, name: stringify!($ck), kind: Kind::$kind, classes: $classes, flags: $flags }, )*
+        ];
+    };
+}
+
+rules! {
+    CKA_CLASS, Ulong, ALL, 0;
+    CKA_TOKEN, Bool, ALL, COPY_MODIFIABLE;
+    CKA_PRIVATE, Bool, ALL, COPY_MODIFIABLE;
+    CKA_MODIFIABLE, Bool, ALL, COPY_MODIFIABLE;
+    CKA_COPYABLE, Bool, ALL, COPY_MODIFIABLE | MODIFIABLE | ONLY_TO_FALSE;
+    CKA_DESTROYABLE, Bool, ALL, COPY_MODIFIABLE;
+    CKA_LABEL, Bytes, ALL, MODIFIABLE;
+    CKA_UNIQUE_ID, Bytes, ALL, TOKEN_SET;
+    CKA_APPLICATION, Bytes, DATA, MODIFIABLE;
+    CKA_OBJECT_ID, Bytes, DATA, MODIFIABLE;
+    // CKA_VALUE: modifiable on data objects only, secret on keys only; see
+    // `is_modifiable` and `is_secret_part`.
+    CKA_VALUE, Bytes, DATA | CERT | PRIV | SECRET, MODIFIABLE | SECRET_PART;
+    CKA_KEY_TYPE, Ulong, KEYS, 0;
+    CKA_ID, Bytes, KEYS | CERT, MODIFIABLE;
+    CKA_START_DATE, Date, KEYS | CERT, MODIFIABLE;
+    CKA_END_DATE, Date, KEYS | CERT, MODIFIABLE;
+    CKA_DERIVE, Bool, KEYS, MODIFIABLE;
+    CKA_LOCAL, Bool, KEYS, TOKEN_SET;
+    CKA_KEY_GEN_MECHANISM, Ulong, KEYS, TOKEN_SET;
+    CKA_ALLOWED_MECHANISMS, MechList, KEYS, 0;
+    CKA_SUBJECT, Bytes, PUB | PRIV | CERT, MODIFIABLE;
+    CKA_SENSITIVE, Bool, PRIV | SECRET, MODIFIABLE | ONLY_TO_TRUE;
+    CKA_ENCRYPT, Bool, PUB | SECRET, MODIFIABLE;
+    CKA_DECRYPT, Bool, PRIV | SECRET, MODIFIABLE;
+    CKA_SIGN, Bool, PRIV | SECRET, MODIFIABLE;
+    CKA_SIGN_RECOVER, Bool, PRIV, MODIFIABLE;
+    CKA_VERIFY, Bool, PUB | SECRET, MODIFIABLE;
+    CKA_VERIFY_RECOVER, Bool, PUB, MODIFIABLE;
+    CKA_WRAP, Bool, PUB | SECRET, MODIFIABLE;
+    CKA_UNWRAP, Bool, PRIV | SECRET, MODIFIABLE;
+    CKA_EXTRACTABLE, Bool, PRIV | SECRET, MODIFIABLE | ONLY_TO_FALSE;
+    CKA_ALWAYS_SENSITIVE, Bool, PRIV | SECRET, TOKEN_SET;
+    CKA_NEVER_EXTRACTABLE, Bool, PRIV | SECRET, TOKEN_SET;
+    CKA_CHECK_VALUE, Bytes, SECRET | CERT, 0;
+    CKA_WRAP_WITH_TRUSTED, Bool, PRIV | SECRET, MODIFIABLE | ONLY_TO_TRUE;
+    CKA_TRUSTED, Bool, PUB | SECRET | CERT, MODIFIABLE | SO_ONLY;
+    CKA_WRAP_TEMPLATE, Template, PUB | SECRET, 0;
+    CKA_UNWRAP_TEMPLATE, Template, PRIV | SECRET, 0;
+    CKA_DERIVE_TEMPLATE, Template, PRIV | SECRET, 0;
+    CKA_VALUE_LEN, Ulong, SECRET, 0;
+    CKA_ALWAYS_AUTHENTICATE, Bool, PRIV, 0;
+}
+
+/// The rule for an attribute type, if the module knows it at all.
+pub fn rule(atype: AttrType) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.atype == atype)
+}
+
+/// The value kind, for decoding C templates. Unknown types decode as bytes
+/// so that the core can reject them with CKR_ATTRIBUTE_TYPE_INVALID.
+pub fn kind_of(atype: AttrType) -> Kind {
+    rule(atype).map_or(Kind::Bytes, |r| r.kind)
+}
+
+/// The class bit for a CKO_* value this module stores, if any.
+pub fn class_bit(class: cryptoki_sys::CK_OBJECT_CLASS) -> Option<u8> {
+    Some(match class {
+        ck::CKO_DATA => DATA,
+        ck::CKO_CERTIFICATE => CERT,
+        ck::CKO_PUBLIC_KEY => PUB,
+        ck::CKO_PRIVATE_KEY => PRIV,
+        ck::CKO_SECRET_KEY => SECRET,
+        _ => return None,
+    })
+}
+
+/// Does an object of this class have this attribute?
+pub fn applies(class_bit: u8, atype: AttrType) -> bool {
+    rule(atype).is_some_and(|r| r.classes & class_bit != 0)
+}
+
+/// Is this attribute a secret key component for this class?
+pub fn is_secret_part(class_bit: u8, atype: AttrType) -> bool {
+    class_bit & (PRIV | SECRET) != 0 && rule(atype).is_some_and(|r| r.flags & SECRET_PART != 0)
+}
+
+/// May C_SetAttributeValue change it on an object of this class?
+pub fn is_modifiable(class_bit: u8, atype: AttrType) -> bool {
+    if atype == ck::CKA_VALUE {
+        return class_bit == DATA;
+    }
+    rule(atype).is_some_and(|r| r.flags & MODIFIABLE != 0)
+}
+
+/// May C_CopyObject's template change it?
+pub fn is_copy_modifiable(class_bit: u8, atype: AttrType) -> bool {
+    is_modifiable(class_bit, atype) || rule(atype).is_some_and(|r| r.flags & COPY_MODIFIABLE != 0)
+}
+
+pub fn has_flag(atype: AttrType, f: u16) -> bool {
+    rule(atype).is_some_and(|r| r.flags & f != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_no_duplicates() {
+        for (i, r) in RULES.iter().enumerate() {
+            assert!(RULES[i + 1..].iter().all(|o| o.atype != r.atype), "{} twice", r.name);
+        }
+    }
+
+    #[test]
+    fn value_is_secret_on_keys_only() {
+        assert!(is_secret_part(SECRET, ck::CKA_VALUE));
+        assert!(!is_secret_part(DATA, ck::CKA_VALUE));
+        assert!(is_modifiable(DATA, ck::CKA_VALUE));
+        assert!(!is_modifiable(SECRET, ck::CKA_VALUE));
+        assert!(!applies(DATA, ck::CKA_SENSITIVE));
+        assert!(applies(SECRET, ck::CKA_WRAP_TEMPLATE));
+    }
+}

@@ -1,0 +1,276 @@
+//! Sealing at rest: the only place that encrypts or decrypts stored data.
+//!
+//! Each token has a random 256-bit token key. It is stored only wrapped
+//! (AES-256-KW, RFC 3394) under a key-encryption key derived from a PIN with
+//! Argon2id; the SO PIN and the user PIN each wrap their own copy. Attribute
+//! values are sealed with AES-256-GCM under the token key, with AAD binding
+//! the token, the object and the attribute type, so a sealed row moved to
+//! another object, attribute or token fails to open.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::Aes256Gcm;
+use aes_kw::KwAes256;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::config::KdfConf;
+use crate::error::{Error, Result};
+use crate::model::AttrType;
+
+pub const UID_LEN: usize = 16;
+pub type Uid = [u8; UID_LEN];
+/// Length of a blind-index entry.
+pub const IDX_LEN: usize = 16;
+pub type Idx = [u8; IDX_LEN];
+
+const NONCE_LEN: usize = 12;
+const AAD_TAG: &[u8; 8] = b"FHSMatr1";
+
+/// Fills `buf` from the operating system's generator (getrandom(2)).
+pub fn random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|e| Error::general(format!("getrandom: {e}")))
+}
+
+pub fn random_uid() -> Result<Uid> {
+    let mut u = [0u8; UID_LEN];
+    random(&mut u)?;
+    Ok(u)
+}
+
+/// Argon2id parameters, stored beside each wrapped copy of the token key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl From<KdfConf> for KdfParams {
+    fn from(c: KdfConf) -> Self {
+        KdfParams { m_cost_kib: c.m_cost_kib, t_cost: c.t_cost, p_cost: c.p_cost }
+    }
+}
+
+impl KdfParams {
+    /// Stored as `argon2id:m=..,t=..,p=..`.
+    pub fn to_text(&self) -> String {
+        format!("argon2id:m={},t={},p={}", self.m_cost_kib, self.t_cost, self.p_cost)
+    }
+
+    pub fn from_text(s: &str) -> Result<KdfParams> {
+        let bad = || Error::general(format!("stored KDF parameters unreadable: {s:?}"));
+        let rest = s.strip_prefix("argon2id:").ok_or_else(bad)?;
+        let mut p = KdfParams { m_cost_kib: 0, t_cost: 0, p_cost: 0 };
+        for kv in rest.split(',') {
+            let (k, v) = kv.split_once('=').ok_or_else(bad)?;
+            let v: u32 = v.parse().map_err(|_| bad())?;
+            match k {
+                "m" => p.m_cost_kib = v,
+                "t" => p.t_cost = v,
+                "p" => p.p_cost = v,
+                _ => return Err(bad()),
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// A PIN's wrapped copy of the token key.
+#[derive(Clone)]
+pub struct PinRecord {
+    pub salt: Vec<u8>,
+    pub wrapped: Vec<u8>,
+    pub kdf: KdfParams,
+}
+
+/// Argon2id(PIN, salt) → 256-bit key-encryption key.
+fn derive_kek(pin: &[u8], salt: &[u8], kdf: KdfParams) -> Result<Zeroizing<[u8; 32]>> {
+    let params = argon2::Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32))
+        .map_err(|e| Error::general(format!("argon2 params: {e}")))?;
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut out = Zeroizing::new([0u8; 32]);
+    a.hash_password_into(pin, salt, out.as_mut())
+        .map_err(|e| Error::general(format!("argon2: {e}")))?;
+    Ok(out)
+}
+
+/// The token key, with the ciphers derived from it. Zeroized on drop; no
+/// `Debug`.
+pub struct TokenKey {
+    bytes: Zeroizing<[u8; 32]>,
+    gcm: Aes256Gcm,
+    index_key: Zeroizing<[u8; 32]>,
+}
+
+impl TokenKey {
+    pub fn generate() -> Result<TokenKey> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        random(k.as_mut())?;
+        Ok(TokenKey::from_bytes(k))
+    }
+
+    fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> TokenKey {
+        let gcm = Aes256Gcm::new_from_slice(bytes.as_ref()).expect("32-byte key");
+        // A separate key for the blind index, so index entries say nothing
+        // the GCM key could be attacked with.
+        let mut mac = <Hmac<Sha256>>::new_from_slice(bytes.as_ref()).expect("any key length");
+        mac.update(b"ferrohsm blind index v1");
+        let mut index_key = Zeroizing::new([0u8; 32]);
+        index_key.copy_from_slice(&mac.finalize().into_bytes());
+        TokenKey { bytes, gcm, index_key }
+    }
+
+    /// Wraps this key under a PIN with a fresh salt.
+    pub fn wrap_for_pin(&self, pin: &[u8], kdf: KdfParams) -> Result<PinRecord> {
+        let mut salt = vec![0u8; 16];
+        random(&mut salt)?;
+        let kek = derive_kek(pin, &salt, kdf)?;
+        let kw = KwAes256::new_from_slice(kek.as_ref()).expect("32-byte kek");
+        let mut wrapped = vec![0u8; 40];
+        kw.wrap_key(self.bytes.as_ref(), &mut wrapped)
+            .map_err(|e| Error::general(format!("key wrap: {e}")))?;
+        Ok(PinRecord { salt, wrapped, kdf })
+    }
+
+    /// Unwraps the token key with a PIN; `Err(PinIncorrect)` if the PIN is
+    /// wrong (the key wrap's integrity check fails).
+    pub fn unwrap_with_pin(pin: &[u8], rec: &PinRecord) -> Result<TokenKey> {
+        let kek = derive_kek(pin, &rec.salt, rec.kdf)?;
+        let kw = KwAes256::new_from_slice(kek.as_ref()).expect("32-byte kek");
+        let mut k = Zeroizing::new([0u8; 32]);
+        match kw.unwrap_key(&rec.wrapped, k.as_mut()) {
+            Ok(out) if out.len() == 32 => Ok(TokenKey::from_bytes(k)),
+            _ => Err(Error::PinIncorrect),
+        }
+    }
+
+    /// AES-256-GCM with a random 96-bit nonce; output is nonce ‖ ct ‖ tag.
+    pub fn seal(&self, token: &Uid, object: &Uid, atype: AttrType, plain: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random(&mut nonce)?;
+        let aad = aad(token, object, atype);
+        let ct = self
+            .gcm
+            .encrypt(&nonce.into(), Payload { msg: plain, aad: &aad })
+            .map_err(|_| Error::general("seal failed"))?;
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Opens a sealed value. Fails (CKR_GENERAL_ERROR, logged) when the value
+    /// was altered or belongs to another token, object or attribute.
+    pub fn open(&self, token: &Uid, object: &Uid, atype: AttrType, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let fail = || {
+            Error::general(format!(
+                "sealed attribute {atype:#x} of object {} failed its integrity check (tampered or moved row)",
+                hex(object)
+            ))
+        };
+        if sealed.len() < NONCE_LEN + 16 {
+            return Err(fail());
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| fail())?;
+        let aad = aad(token, object, atype);
+        self.gcm
+            .decrypt(&nonce.into(), Payload { msg: ct, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| fail())
+    }
+
+    /// Blind index of a private object's attribute: keyed, so the store
+    /// reveals only equality between values of the same token.
+    pub fn index(&self, atype: AttrType, value: &[u8]) -> Idx {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(self.index_key.as_ref()).expect("any key length");
+        mac.update(&(atype as u64).to_le_bytes());
+        mac.update(value);
+        let mut out = [0u8; IDX_LEN];
+        out.copy_from_slice(&mac.finalize().into_bytes()[..IDX_LEN]);
+        out
+    }
+}
+
+/// Index entry of a public attribute (stored in the clear anyway).
+pub fn public_index(atype: AttrType, value: &[u8]) -> Idx {
+    let mut h = Sha256::new();
+    h.update(b"FHSMidx1");
+    h.update((atype as u64).to_le_bytes());
+    h.update(value);
+    let mut out = [0u8; IDX_LEN];
+    out.copy_from_slice(&h.finalize()[..IDX_LEN]);
+    out
+}
+
+fn aad(token: &Uid, object: &Uid, atype: AttrType) -> [u8; 8 + 2 * UID_LEN + 8] {
+    let mut a = [0u8; 8 + 2 * UID_LEN + 8];
+    a[..8].copy_from_slice(AAD_TAG);
+    a[8..24].copy_from_slice(token);
+    a[24..40].copy_from_slice(object);
+    a[40..].copy_from_slice(&(atype as u64).to_le_bytes());
+    a
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Drop for PinRecord {
+    fn drop(&mut self) {
+        self.wrapped.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHEAP: KdfParams = KdfParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 };
+
+    #[test]
+    fn pin_wraps_and_wrong_pin_fails() {
+        let tk = TokenKey::generate().unwrap();
+        let rec = tk.wrap_for_pin(b"1234", CHEAP).unwrap();
+        let back = TokenKey::unwrap_with_pin(b"1234", &rec).unwrap();
+        assert_eq!(back.bytes.as_ref(), tk.bytes.as_ref());
+        assert!(matches!(TokenKey::unwrap_with_pin(b"1235", &rec), Err(Error::PinIncorrect)));
+    }
+
+    #[test]
+    fn sealed_value_is_bound_to_token_object_and_attribute() {
+        let tk = TokenKey::generate().unwrap();
+        let (t, o) = ([1u8; 16], [2u8; 16]);
+        let s = tk.seal(&t, &o, 0x11, b"secret").unwrap();
+        assert_eq!(&tk.open(&t, &o, 0x11, &s).unwrap()[..], b"secret");
+        assert!(tk.open(&t, &[3u8; 16], 0x11, &s).is_err());
+        assert!(tk.open(&[3u8; 16], &o, 0x11, &s).is_err());
+        assert!(tk.open(&t, &o, 0x3, &s).is_err());
+        let mut bad = s.clone();
+        bad[20] ^= 1;
+        assert!(tk.open(&t, &o, 0x11, &bad).is_err());
+    }
+
+    #[test]
+    fn kdf_text_round_trips() {
+        assert_eq!(KdfParams::from_text(&CHEAP.to_text()).unwrap(), CHEAP);
+        assert!(KdfParams::from_text("pbkdf2:x").is_err());
+    }
+
+    #[test]
+    fn rfc3394_vector_256_bit_kek() {
+        // RFC 3394 §4.6: 256-bit KEK wrapping 256 bits of key data.
+        let kek: Vec<u8> = (0u8..32).collect();
+        let data = unhex("00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F");
+        let want = unhex("28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21");
+        let kw = KwAes256::new_from_slice(&kek).unwrap();
+        let mut out = vec![0u8; 40];
+        kw.wrap_key(&data, &mut out).unwrap();
+        assert_eq!(out, want);
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+}

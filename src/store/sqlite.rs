@@ -1,0 +1,355 @@
+//! The SQLite slot store: WAL, a busy timeout, `synchronous=FULL` (a key the
+//! caller was told exists survives power loss), one `BEGIN IMMEDIATE`
+//! transaction per write, and a schema version in `PRAGMA user_version`.
+//!
+//! Connections come from a small pool so that threads do not queue behind
+//! one connection; SQLite's own locking arbitrates between processes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
+use super::{ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Who};
+use crate::error::{Error, Result};
+use crate::model::AttrType;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE tokens (
+    token_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    slot_id      INTEGER NOT NULL UNIQUE,
+    uid          BLOB NOT NULL,
+    label        BLOB NOT NULL,
+    serial       BLOB NOT NULL,
+    so_salt      BLOB NOT NULL,
+    so_wrapped   BLOB NOT NULL,
+    so_kdf       TEXT NOT NULL,
+    user_salt    BLOB,
+    user_wrapped BLOB,
+    user_kdf     TEXT,
+    so_fail      INTEGER NOT NULL DEFAULT 0,
+    user_fail    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE objects (
+    obj_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id INTEGER NOT NULL REFERENCES tokens(token_id) ON DELETE CASCADE,
+    uid      BLOB NOT NULL UNIQUE,
+    private  INTEGER NOT NULL
+);
+CREATE INDEX objects_by_token ON objects(token_id, private);
+CREATE TABLE attrs (
+    obj_id INTEGER NOT NULL REFERENCES objects(obj_id) ON DELETE CASCADE,
+    atype  INTEGER NOT NULL,
+    sealed INTEGER NOT NULL,
+    value  BLOB NOT NULL,
+    idx    BLOB,
+    PRIMARY KEY (obj_id, atype)
+) WITHOUT ROWID;
+CREATE INDEX attrs_by_value ON attrs(atype, idx) WHERE idx IS NOT NULL;
+";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::device(format!("sqlite: {e}"))
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, mode 0600 in a 0700 directory) and migrates
+    /// the store.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| Error::device(format!("create {}: {e}", dir.display())))?;
+            }
+        }
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Create with 0600 before SQLite does, so no umask widens it.
+            let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+        }
+        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()) };
+        let mut conn = store.connect()?;
+        store.migrate(&mut conn)?;
+        store.give_back(conn);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(conn)
+    }
+
+    fn migrate(&self, conn: &mut Connection) -> Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::device(format!(
+                "store schema {version} is newer than this module understands ({SCHEMA_VERSION})"
+            )));
+        }
+        if version < 1 {
+            tx.execute_batch(SCHEMA_V1)?;
+        }
+        // Later schema versions add their steps here, each guarded by `version < N`.
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn take(&self) -> Result<Connection> {
+        let pooled = self.pool.lock().map_err(|_| Error::CantLock)?.pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn give_back(&self, c: Connection) {
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < 8 {
+                p.push(c);
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut c = self.take()?;
+        let r = f(&mut c);
+        self.give_back(c);
+        r
+    }
+
+    /// Runs `f` in one immediate (write-locking) transaction.
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+}
+
+fn who_cols(who: Who) -> (&'static str, &'static str, &'static str, &'static str) {
+    match who {
+        Who::So => ("so_salt", "so_wrapped", "so_kdf", "so_fail"),
+        Who::User => ("user_salt", "user_wrapped", "user_kdf", "user_fail"),
+    }
+}
+
+const TOKEN_COLS: &str = "token_id, slot_id, uid, label, serial, so_salt, so_wrapped, so_kdf, \
+                          user_salt, user_wrapped, user_kdf, so_fail, user_fail";
+
+fn fixed<const N: usize>(v: Vec<u8>) -> rusqlite::Result<[u8; N]> {
+    v.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(0, "fixed-size blob".into(), rusqlite::types::Type::Blob))
+}
+
+fn token_from_row(r: &rusqlite::Row) -> rusqlite::Result<(TokenRecord, String, Option<String>)> {
+    let so_kdf: String = r.get(7)?;
+    let user_salt: Option<Vec<u8>> = r.get(8)?;
+    let user_wrapped: Option<Vec<u8>> = r.get(9)?;
+    let user_kdf: Option<String> = r.get(10)?;
+    let placeholder = KdfParams { m_cost_kib: 0, t_cost: 0, p_cost: 0 };
+    let rec = TokenRecord {
+        token_id: r.get(0)?,
+        slot_id: r.get::<_, i64>(1)? as SlotId,
+        uid: fixed::<UID_LEN>(r.get(2)?)?,
+        label: fixed::<32>(r.get(3)?)?,
+        serial: fixed::<16>(r.get(4)?)?,
+        so_pin: PinRecord { salt: r.get(5)?, wrapped: r.get(6)?, kdf: placeholder },
+        user_pin: match (user_salt, user_wrapped) {
+            (Some(salt), Some(wrapped)) => Some(PinRecord { salt, wrapped, kdf: placeholder }),
+            _ => None,
+        },
+        so_fail: r.get(11)?,
+        user_fail: r.get(12)?,
+    };
+    Ok((rec, so_kdf, user_kdf))
+}
+
+fn finish_token((mut rec, so_kdf, user_kdf): (TokenRecord, String, Option<String>)) -> Result<TokenRecord> {
+    rec.so_pin.kdf = KdfParams::from_text(&so_kdf)?;
+    if let (Some(p), Some(k)) = (rec.user_pin.as_mut(), user_kdf) {
+        p.kdf = KdfParams::from_text(&k)?;
+    }
+    Ok(rec)
+}
+
+fn insert_rows(tx: &rusqlite::Transaction, id: ObjectId, rows: &[Row]) -> Result<()> {
+    let mut st = tx.prepare_cached("INSERT INTO attrs (obj_id, atype, sealed, value, idx) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for r in rows {
+        st.execute(params![id, r.atype as i64, r.sealed, r.value, r.idx.as_ref().map(|i| &i[..])])?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens ORDER BY slot_id"))?;
+            let rows = st.query_map([], token_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(finish_token).collect()
+        })
+    }
+
+    fn token_at(&self, slot: SlotId) -> Result<Option<TokenRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE slot_id = ?1"))?;
+            st.query_row([slot as i64], token_from_row).optional()?.map(finish_token).transpose()
+        })
+    }
+
+    fn put_token(&self, rec: &TokenRecord) -> Result<TokenId> {
+        self.write(|tx| {
+            // ON DELETE CASCADE removes the old token's objects and attributes.
+            tx.execute("DELETE FROM tokens WHERE slot_id = ?1", [rec.slot_id as i64])?;
+            tx.execute(
+                "INSERT INTO tokens (slot_id, uid, label, serial, so_salt, so_wrapped, so_kdf) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    rec.slot_id as i64,
+                    &rec.uid[..],
+                    &rec.label[..],
+                    &rec.serial[..],
+                    rec.so_pin.salt,
+                    rec.so_pin.wrapped,
+                    rec.so_pin.kdf.to_text()
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn delete_token(&self, token: TokenId) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM tokens WHERE token_id = ?1", [token])? > 0))
+    }
+
+    fn set_pin(&self, token: TokenId, who: Who, rec: &PinRecord) -> Result<()> {
+        let (salt, wrapped, kdf, fail) = who_cols(who);
+        self.write(|tx| {
+            let n = tx.execute(
+                &format!("UPDATE tokens SET {salt} = ?1, {wrapped} = ?2, {kdf} = ?3, {fail} = 0 WHERE token_id = ?4"),
+                params![rec.salt, rec.wrapped, rec.kdf.to_text(), token],
+            )?;
+            if n == 0 {
+                return Err(Error::TokenNotRecognized);
+            }
+            Ok(())
+        })
+    }
+
+    fn add_failure(&self, token: TokenId, who: Who) -> Result<u32> {
+        let fail = who_cols(who).3;
+        self.write(|tx| {
+            Ok(tx.query_row(
+                &format!("UPDATE tokens SET {fail} = {fail} + 1 WHERE token_id = ?1 RETURNING {fail}"),
+                [token],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    fn clear_failures(&self, token: TokenId, who: Who) -> Result<()> {
+        let fail = who_cols(who).3;
+        self.write(|tx| {
+            tx.execute(&format!("UPDATE tokens SET {fail} = 0 WHERE token_id = ?1 AND {fail} != 0"), [token])?;
+            Ok(())
+        })
+    }
+
+    fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)",
+                params![token, &obj.uid[..], obj.private],
+            )?;
+            let id = tx.last_insert_rowid();
+            insert_rows(tx, id, &obj.rows)?;
+            Ok(id)
+        })
+    }
+
+    fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
+        self.with(|c| {
+            let head = c
+                .prepare_cached("SELECT uid, private FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
+                .query_row(params![id, token], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?)))
+                .optional()?;
+            let Some((uid, private)) = head else { return Ok(None) };
+            let uid = uid.try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
+            let mut st = c.prepare_cached("SELECT atype, sealed, value FROM attrs WHERE obj_id = ?1")?;
+            let rows = st
+                .query_map([id], |r| {
+                    Ok(Row { atype: r.get::<_, i64>(0)? as AttrType, sealed: r.get(1)?, value: r.get(2)?, idx: None })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(StoredObject { id, uid, private, rows }))
+        })
+    }
+
+    fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE objects SET private = ?1 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
+                params![obj.private, obj.id, token, &obj.uid[..]],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM attrs WHERE obj_id = ?1", [obj.id])?;
+            insert_rows(tx, obj.id, &obj.rows)?;
+            Ok(true)
+        })
+    }
+
+    fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2", params![id, token])? > 0))
+    }
+
+    fn find(&self, token: TokenId, with_private: bool, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>> {
+        let mut sql = String::from("SELECT o.obj_id FROM objects o WHERE o.token_id = ? AND (o.private = 0 OR ?)");
+        let mut args: Vec<rusqlite::types::Value> = vec![token.into(), with_private.into()];
+        for (atype, idxs) in filters {
+            if idxs.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(" AND o.obj_id IN (SELECT obj_id FROM attrs WHERE atype = ? AND idx IN (");
+            sql.push_str(&vec!["?"; idxs.len()].join(","));
+            sql.push_str("))");
+            args.push((*atype as i64).into());
+            args.extend(idxs.iter().map(|i| rusqlite::types::Value::Blob(i.to_vec())));
+        }
+        sql.push_str(" ORDER BY o.obj_id");
+        self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let ids = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<ObjectId>>>()?;
+            Ok(ids)
+        })
+    }
+}

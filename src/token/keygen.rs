@@ -1,0 +1,66 @@
+//! C_GenerateKey for secret keys, C_GenerateRandom, C_SeedRandom.
+
+use cryptoki_sys as ck;
+
+use super::newobj::{build, check_new_template};
+use super::{Module, ObjectHandle, SessionHandle};
+use crate::error::{Error, Result};
+use crate::mech::{keygen, registry};
+use crate::model::{policy, Mechanism, Param, Template, Value};
+use crate::store::seal::random;
+
+impl Module {
+    pub fn generate_key(&self, h: SessionHandle, mech: &Mechanism, tmpl: &Template) -> Result<ObjectHandle> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let entry = registry::for_operation(mech.mtype, ck::CKF_GENERATE)?;
+        if !matches!(mech.param, Param::None) {
+            return Err(Error::MechanismParamInvalid);
+        }
+        if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let key_type = match (mech.mtype, tmpl.ulong(ck::CKA_KEY_TYPE)) {
+            (ck::CKM_AES_KEY_GEN, None | Some(ck::CKK_AES)) => ck::CKK_AES,
+            (ck::CKM_GENERIC_SECRET_KEY_GEN, None) => ck::CKK_GENERIC_SECRET,
+            (ck::CKM_GENERIC_SECRET_KEY_GEN, Some(kt)) if kt != ck::CKK_AES => kt,
+            _ => return Err(Error::TemplateInconsistent),
+        };
+        if tmpl.contains(ck::CKA_VALUE) || tmpl.contains(ck::CKA_CHECK_VALUE) {
+            return Err(Error::TemplateInconsistent);
+        }
+        check_new_template(policy::SECRET, tmpl, a.is_so())?;
+        let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)?;
+        if len < entry.min_key || len > entry.max_key {
+            return Err(Error::KeySizeRange);
+        }
+        let len = len as usize;
+        keygen::check_secret_len(key_type, len).map_err(|_| Error::KeySizeRange)?;
+        let value = keygen::random_key(len)?;
+        let kcv = keygen::check_value(key_type, &value);
+        let obj = build(
+            policy::SECRET,
+            tmpl,
+            vec![
+                (ck::CKA_CLASS, Value::Ulong(ck::CKO_SECRET_KEY)),
+                (ck::CKA_KEY_TYPE, Value::Ulong(key_type)),
+                (ck::CKA_VALUE, Value::Bytes(value)),
+                (ck::CKA_VALUE_LEN, Value::Ulong(len as u64)),
+                (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
+                (ck::CKA_LOCAL, Value::Bool(true)),
+                (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(mech.mtype)),
+            ],
+        );
+        self.store_new(&a, &s, obj)
+    }
+
+    pub fn generate_random(&self, h: SessionHandle, out: &mut [u8]) -> Result<()> {
+        self.session(h)?;
+        random(out)
+    }
+
+    pub fn seed_random(&self, h: SessionHandle) -> Result<()> {
+        self.session(h)?;
+        Err(Error::RandomSeedNotSupported)
+    }
+}

@@ -1,0 +1,188 @@
+//! The token core: one `Module` per `C_Initialize`, holding the store, the
+//! per-slot login state and the process's sessions and session objects.
+//!
+//! Locking: the session table and the session-object table are `RwLock`s
+//! held only for lookups; each session has its own `Mutex` for its
+//! operation state; each slot has an `RwLock` for its login state. No lock
+//! is held across a PIN derivation except the slot's own login mutex.
+
+mod auth;
+mod find;
+mod keygen;
+mod newobj;
+pub mod objects;
+mod session;
+mod slots;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::Object;
+use crate::store::codec::Sealer;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{ObjectId, SlotId, Store, TokenKey, TokenRecord, Uid};
+
+pub use session::{Session, SessionHandle};
+
+pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
+
+/// Session objects get handles from here up; token objects use their store
+/// id (always below), so a handle says where the object lives.
+const SESSION_OBJECT_BASE: ObjectHandle = 0x8000_0000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKind {
+    So,
+    User,
+}
+
+/// Login state of one slot, shared by every session of the process.
+#[derive(Default)]
+struct Login {
+    /// The token this state belongs to; a re-initialized token (here or in
+    /// another process) invalidates it.
+    token_uid: Option<Uid>,
+    user: Option<UserKind>,
+    key: Option<Arc<TokenKey>>,
+}
+
+pub(crate) struct SlotState {
+    login: RwLock<Login>,
+    /// Serializes C_Login/C_Logout/C_InitToken on this slot (PIN derivation
+    /// happens under it, not under `login`).
+    auth: Mutex<()>,
+}
+
+pub(crate) struct SessionObject {
+    session: SessionHandle,
+    slot: SlotId,
+    object: RwLock<Object>,
+}
+
+pub struct Module {
+    pub config: Config,
+    store: Box<dyn Store>,
+    slots: Mutex<HashMap<SlotId, Arc<SlotState>>>,
+    sessions: RwLock<HashMap<SessionHandle, Arc<Session>>>,
+    next_session: AtomicU64,
+    session_objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
+    next_session_object: AtomicU64,
+}
+
+/// An object found by handle, with where it lives.
+pub(crate) enum Found {
+    Token { token: TokenRecord, id: ObjectId, uid: Uid, object: Object },
+    Session { handle: ObjectHandle, entry: Arc<SessionObject>, object: Object },
+}
+
+impl Found {
+    pub fn object(&self) -> &Object {
+        match self {
+            Found::Token { object, .. } | Found::Session { object, .. } => object,
+        }
+    }
+}
+
+/// What a session may see and use, taken once per call.
+pub(crate) struct Access {
+    pub slot: SlotId,
+    pub token: TokenRecord,
+    pub user: Option<UserKind>,
+    pub key: Option<Arc<TokenKey>>,
+    pub rw: bool,
+}
+
+impl Access {
+    pub fn sealer(&self) -> Sealer<'_> {
+        Sealer { token_uid: &self.token.uid, key: self.key.as_deref() }
+    }
+    pub fn user_logged_in(&self) -> bool {
+        self.user == Some(UserKind::User)
+    }
+    pub fn is_so(&self) -> bool {
+        self.user == Some(UserKind::So)
+    }
+}
+
+impl Module {
+    pub fn new(config: Config) -> Result<Module> {
+        let path = config.store_path()?;
+        let store = SqliteStore::open(&path)?;
+        log::info!("store at {}", path.display());
+        Ok(Module::with_store(config, Box::new(store)))
+    }
+
+    pub fn with_store(config: Config, store: Box<dyn Store>) -> Module {
+        Module {
+            config,
+            store,
+            slots: Mutex::new(HashMap::new()),
+            sessions: RwLock::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            session_objects: RwLock::new(HashMap::new()),
+            next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
+        }
+    }
+
+    fn slot_state(&self, slot: SlotId) -> Result<Arc<SlotState>> {
+        let mut m = self.slots.lock().map_err(|_| Error::CantLock)?;
+        Ok(m.entry(slot)
+            .or_insert_with(|| Arc::new(SlotState { login: RwLock::new(Login::default()), auth: Mutex::new(()) }))
+            .clone())
+    }
+
+    /// The session, or CKR_SESSION_HANDLE_INVALID.
+    pub fn session(&self, h: SessionHandle) -> Result<Arc<Session>> {
+        self.sessions.read().map_err(|_| Error::CantLock)?.get(&h).cloned().ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// The token behind a session and the caller's rights on it.
+    pub(crate) fn access(&self, s: &Session) -> Result<Access> {
+        let token = self.store.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid)?;
+        let state = self.slot_state(s.slot)?;
+        let login = state.login.read().map_err(|_| Error::CantLock)?;
+        let (user, key) = if login.token_uid == Some(token.uid) {
+            (login.user, login.key.clone())
+        } else {
+            (None, None)
+        };
+        Ok(Access { slot: s.slot, token, user, key, rw: s.rw })
+    }
+
+    /// Looks an object up by handle with the visibility rules applied: a
+    /// private object does not exist for a caller who is not logged in as
+    /// the user.
+    pub(crate) fn find_object(&self, a: &Access, h: ObjectHandle) -> Result<Found> {
+        if h >= SESSION_OBJECT_BASE {
+            let entry = self
+                .session_objects
+                .read()
+                .map_err(|_| Error::CantLock)?
+                .get(&h)
+                .cloned()
+                .ok_or(Error::ObjectHandleInvalid)?;
+            let object = entry.object.read().map_err(|_| Error::CantLock)?.clone();
+            if entry.slot != a.slot || (object.is_private() && !a.user_logged_in()) {
+                return Err(Error::ObjectHandleInvalid);
+            }
+            return Ok(Found::Session { handle: h, entry, object });
+        }
+        let id = ObjectId::try_from(h).map_err(|_| Error::ObjectHandleInvalid)?;
+        let stored = self.store.load_object(a.token.token_id, id)?.ok_or(Error::ObjectHandleInvalid)?;
+        if stored.private && !a.user_logged_in() {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        let object = crate::store::codec::decode(a.sealer(), &stored)?;
+        Ok(Found::Token { token: a.token.clone(), id, uid: stored.uid, object })
+    }
+
+    fn new_session_object_handle(&self) -> ObjectHandle {
+        self.next_session_object.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

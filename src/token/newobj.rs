@@ -1,0 +1,125 @@
+//! Building new objects from templates: the caller-side checks against the
+//! policy table, the defaults, and storing the result where it belongs.
+
+use cryptoki_sys as ck;
+
+use super::{Access, Module, ObjectHandle, Session, SessionObject};
+use crate::error::{Error, Result};
+use crate::model::policy::{self, flag};
+use crate::model::{AttrType, Object, Template, Value};
+use crate::store::codec;
+use crate::store::seal::{hex, random_uid};
+
+/// Checks every attribute a caller supplied for a new object of class
+/// `bit`: known, applicable, not token-set, CKA_TRUSTED only by the SO.
+pub(crate) fn check_new_template(bit: u8, tmpl: &Template, is_so: bool) -> Result<()> {
+    tmpl.check_consistent()?;
+    for a in tmpl.iter() {
+        let rule = policy::rule(a.atype).ok_or(Error::AttributeTypeInvalid)?;
+        if rule.classes & bit == 0 {
+            return Err(Error::AttributeTypeInvalid);
+        }
+        if rule.flags & flag::TOKEN_SET != 0 {
+            return Err(Error::AttributeReadOnly);
+        }
+        if rule.flags & flag::SO_ONLY != 0 && a.value == Value::Bool(true) && !is_so {
+            return Err(Error::AttributeReadOnly);
+        }
+    }
+    Ok(())
+}
+
+/// The documented defaults for a class: secret and private keys are
+/// private, sensitive and non-extractable unless the template says
+/// otherwise; usage flags default to true.
+fn defaults(bit: u8) -> Vec<(AttrType, Value)> {
+    use Value::{Bool, Bytes, MechList, Ulong};
+    let empty = || Bytes(Default::default());
+    let mut d = vec![
+        (ck::CKA_TOKEN, Bool(false)),
+        (ck::CKA_PRIVATE, Bool(bit & (policy::DATA | policy::PRIV | policy::SECRET) != 0)),
+        (ck::CKA_MODIFIABLE, Bool(true)),
+        (ck::CKA_COPYABLE, Bool(true)),
+        (ck::CKA_DESTROYABLE, Bool(true)),
+        (ck::CKA_LABEL, empty()),
+    ];
+    if bit == policy::DATA {
+        d.extend([(ck::CKA_APPLICATION, empty()), (ck::CKA_OBJECT_ID, empty()), (ck::CKA_VALUE, empty())]);
+    }
+    if bit & (policy::PUB | policy::PRIV | policy::SECRET) != 0 {
+        d.extend([
+            (ck::CKA_ID, empty()),
+            (ck::CKA_START_DATE, empty()),
+            (ck::CKA_END_DATE, empty()),
+            (ck::CKA_DERIVE, Bool(false)),
+            (ck::CKA_LOCAL, Bool(false)),
+            (ck::CKA_KEY_GEN_MECHANISM, Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
+            (ck::CKA_ALLOWED_MECHANISMS, MechList(Vec::new())),
+        ]);
+    }
+    if bit == policy::SECRET {
+        d.extend([
+            (ck::CKA_SENSITIVE, Bool(true)),
+            (ck::CKA_EXTRACTABLE, Bool(false)),
+            (ck::CKA_ENCRYPT, Bool(true)),
+            (ck::CKA_DECRYPT, Bool(true)),
+            (ck::CKA_SIGN, Bool(true)),
+            (ck::CKA_VERIFY, Bool(true)),
+            (ck::CKA_WRAP, Bool(true)),
+            (ck::CKA_UNWRAP, Bool(true)),
+            (ck::CKA_WRAP_WITH_TRUSTED, Bool(false)),
+            (ck::CKA_TRUSTED, Bool(false)),
+            (ck::CKA_WRAP_TEMPLATE, Value::Template(Vec::new())),
+            (ck::CKA_UNWRAP_TEMPLATE, Value::Template(Vec::new())),
+            (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
+        ]);
+    }
+    d
+}
+
+/// Defaults, then the caller's template, then what the token sets.
+pub(crate) fn build(bit: u8, tmpl: &Template, token_set: Vec<(AttrType, Value)>) -> Object {
+    let mut o = Object::default();
+    for (t, v) in defaults(bit) {
+        o.set(t, v);
+    }
+    for a in tmpl.iter() {
+        o.set(a.atype, a.value.clone());
+    }
+    for (t, v) in token_set {
+        o.set(t, v);
+    }
+    if bit & (policy::PRIV | policy::SECRET) != 0 {
+        // Set at creation from the key's own flags (PKCS#11 §4.9).
+        let sensitive = o.bool(ck::CKA_SENSITIVE);
+        let extractable = o.bool(ck::CKA_EXTRACTABLE);
+        let local = o.bool(ck::CKA_LOCAL);
+        o.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(local && sensitive));
+        o.set(ck::CKA_NEVER_EXTRACTABLE, Value::Bool(local && !extractable));
+    }
+    o
+}
+
+impl Module {
+    /// Stores a new object as a token object or a session object of `s`,
+    /// after the access checks every creating call shares.
+    pub(crate) fn store_new(&self, a: &Access, s: &Session, mut obj: Object) -> Result<ObjectHandle> {
+        if obj.is_private() && !a.user_logged_in() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let uid = random_uid()?;
+        if obj.is_token() {
+            if !a.rw {
+                return Err(Error::SessionReadOnly);
+            }
+            let stored = codec::encode(a.sealer(), 0, &uid, &obj)?;
+            let id = self.store.insert_object(a.token.token_id, &stored)?;
+            return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));
+        }
+        obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));
+        let h = self.new_session_object_handle();
+        let entry = SessionObject { session: s.handle, slot: s.slot, object: std::sync::RwLock::new(obj) };
+        self.session_objects.write().map_err(|_| Error::CantLock)?.insert(h, std::sync::Arc::new(entry));
+        Ok(h)
+    }
+}

@@ -1,0 +1,125 @@
+//! Sessions: open, close, info. Each session carries its own operation state
+//! behind its own lock.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use cryptoki_sys as ck;
+use cryptoki_sys::CK_SESSION_INFO;
+
+use super::find::FindOp;
+use super::{Module, UserKind};
+use crate::error::{Error, Result};
+use crate::store::SlotId;
+
+pub type SessionHandle = cryptoki_sys::CK_SESSION_HANDLE;
+
+pub struct Session {
+    pub handle: SessionHandle,
+    pub slot: SlotId,
+    pub rw: bool,
+    pub(crate) ops: Mutex<Ops>,
+}
+
+/// Active operations of one session.
+#[derive(Default)]
+pub(crate) struct Ops {
+    pub find: Option<FindOp>,
+    /// An operation on a CKA_ALWAYS_AUTHENTICATE key waits for
+    /// C_Login(CKU_CONTEXT_SPECIFIC).
+    pub context_login_pending: bool,
+}
+
+impl Module {
+    pub fn open_session(&self, slot: SlotId, flags: ck::CK_FLAGS) -> Result<SessionHandle> {
+        if flags & ck::CKF_SERIAL_SESSION == 0 {
+            return Err(Error::SessionParallelNotSupported);
+        }
+        self.check_slot(slot)?;
+        if self.store.token_at(slot)?.is_none() {
+            return Err(Error::TokenNotRecognized);
+        }
+        let rw = flags & ck::CKF_RW_SESSION != 0;
+        let state = self.slot_state(slot)?;
+        // Hold the login lock so a concurrent SO login cannot slip between
+        // the check and the insert.
+        let login = state.login.read().map_err(|_| Error::CantLock)?;
+        if !rw && login.user == Some(UserKind::So) {
+            return Err(Error::SessionReadWriteSoExists);
+        }
+        let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let s = Arc::new(Session { handle, slot, rw, ops: Mutex::new(Ops::default()) });
+        self.sessions.write().map_err(|_| Error::CantLock)?.insert(handle, s);
+        drop(login);
+        Ok(handle)
+    }
+
+    pub fn close_session(&self, h: SessionHandle) -> Result<()> {
+        let s = self.sessions.write().map_err(|_| Error::CantLock)?.remove(&h).ok_or(Error::SessionHandleInvalid)?;
+        self.after_close(&[s.handle], s.slot)
+    }
+
+    pub fn close_all_sessions(&self, slot: SlotId) -> Result<()> {
+        self.check_slot(slot)?;
+        let closed: Vec<SessionHandle> = {
+            let mut m = self.sessions.write().map_err(|_| Error::CantLock)?;
+            let hs: Vec<_> = m.values().filter(|s| s.slot == slot).map(|s| s.handle).collect();
+            for h in &hs {
+                m.remove(h);
+            }
+            hs
+        };
+        self.after_close(&closed, slot)
+    }
+
+    /// Drops the closed sessions' objects; the last session of a slot to
+    /// close logs the slot out.
+    fn after_close(&self, closed: &[SessionHandle], slot: SlotId) -> Result<()> {
+        self.session_objects.write().map_err(|_| Error::CantLock)?.retain(|_, o| !closed.contains(&o.session));
+        if self.session_count(slot)?.0 == 0 {
+            let state = self.slot_state(slot)?;
+            let mut login = state.login.write().map_err(|_| Error::CantLock)?;
+            login.user = None;
+            login.key = None;
+        }
+        Ok(())
+    }
+
+    /// (all, read-write) sessions of this process on a slot.
+    pub(crate) fn session_count(&self, slot: SlotId) -> Result<(u64, u64)> {
+        let m = self.sessions.read().map_err(|_| Error::CantLock)?;
+        let on_slot = m.values().filter(|s| s.slot == slot);
+        let (mut all, mut rw) = (0, 0);
+        for s in on_slot {
+            all += 1;
+            rw += s.rw as u64;
+        }
+        Ok((all, rw))
+    }
+
+    pub fn session_info(&self, h: SessionHandle) -> Result<CK_SESSION_INFO> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let state = match (a.user, s.rw) {
+            (Some(UserKind::So), _) => ck::CKS_RW_SO_FUNCTIONS,
+            (Some(UserKind::User), true) => ck::CKS_RW_USER_FUNCTIONS,
+            (Some(UserKind::User), false) => ck::CKS_RO_USER_FUNCTIONS,
+            (None, true) => ck::CKS_RW_PUBLIC_SESSION,
+            (None, false) => ck::CKS_RO_PUBLIC_SESSION,
+        };
+        let flags = ck::CKF_SERIAL_SESSION | if s.rw { ck::CKF_RW_SESSION } else { 0 };
+        Ok(CK_SESSION_INFO { slotID: s.slot, state, flags, ulDeviceError: 0 })
+    }
+}
+
+impl Module {
+    /// C_SessionCancel: ends the operations named by `flags`.
+    pub fn session_cancel(&self, h: SessionHandle, flags: ck::CK_FLAGS) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if flags & ck::CKF_FIND_OBJECTS != 0 {
+            ops.find = None;
+        }
+        Ok(())
+    }
+}

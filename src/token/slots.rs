@@ -1,0 +1,193 @@
+//! Slots and tokens: the slot list, slot/token info, token initialization,
+//! mechanism queries.
+//!
+//! Slot IDs are small integers kept in the store with their token, so they
+//! never change when a token is initialized. The list is every configured
+//! slot (0..slots.count) and every initialized one, plus one free slot
+//! after them whenever all are taken, so `C_InitToken` always has a target.
+
+use cryptoki_sys as ck;
+use cryptoki_sys::{CK_INFO, CK_MECHANISM_INFO, CK_SLOT_INFO, CK_TOKEN_INFO, CK_VERSION};
+
+use super::{Login, Module};
+use crate::error::{Error, Result};
+use crate::mech::registry;
+use crate::model::MechType;
+use crate::store::seal::{random, random_uid};
+use crate::store::{KdfParams, SlotId, TokenKey, TokenRecord, Who};
+
+pub const MANUFACTURER: &str = "FerroHSM project";
+pub const LIBRARY_DESCRIPTION: &str = "FerroHSM PKCS#11 module";
+pub const MODEL: &str = "FerroHSM";
+
+fn version() -> CK_VERSION {
+    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
+    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    CK_VERSION { major, minor }
+}
+
+/// Blank-padded fixed-width field, as every PKCS#11 info string is.
+pub fn padded<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    let b = s.as_bytes();
+    let n = b.len().min(N);
+    out[..n].copy_from_slice(&b[..n]);
+    out
+}
+
+impl Module {
+    pub fn info(&self) -> CK_INFO {
+        CK_INFO {
+            cryptokiVersion: CK_VERSION { major: 3, minor: 0 },
+            manufacturerID: padded(MANUFACTURER),
+            flags: 0,
+            libraryDescription: padded(LIBRARY_DESCRIPTION),
+            libraryVersion: version(),
+        }
+    }
+
+    pub fn slot_list(&self) -> Result<Vec<SlotId>> {
+        let tokens = self.store.tokens()?;
+        let mut ids: Vec<SlotId> = (0..self.config.slots.count).collect();
+        ids.extend(tokens.iter().map(|t| t.slot_id));
+        ids.sort_unstable();
+        ids.dedup();
+        let all_taken = ids.iter().all(|id| tokens.iter().any(|t| t.slot_id == *id));
+        if all_taken {
+            ids.push(ids.last().map_or(0, |m| m + 1));
+        }
+        Ok(ids)
+    }
+
+    pub(crate) fn check_slot(&self, slot: SlotId) -> Result<()> {
+        if self.slot_list()?.contains(&slot) {
+            Ok(())
+        } else {
+            Err(Error::SlotIdInvalid)
+        }
+    }
+
+    pub fn slot_info(&self, slot: SlotId) -> Result<CK_SLOT_INFO> {
+        self.check_slot(slot)?;
+        Ok(CK_SLOT_INFO {
+            slotDescription: padded(&format!("FerroHSM slot {slot}")),
+            manufacturerID: padded(MANUFACTURER),
+            flags: ck::CKF_TOKEN_PRESENT,
+            hardwareVersion: version(),
+            firmwareVersion: version(),
+        })
+    }
+
+    fn pin_flags(&self, fails: u32, low: u64, final_try: u64, locked: u64) -> u64 {
+        let max = self.config.pin.max_failed;
+        match fails {
+            0 => 0,
+            f if max > 0 && f >= max => locked,
+            f if max > 0 && f + 1 == max => low | final_try,
+            _ => low,
+        }
+    }
+
+    pub fn token_info(&self, slot: SlotId) -> Result<CK_TOKEN_INFO> {
+        self.check_slot(slot)?;
+        let rec = self.store.token_at(slot)?;
+        let (sessions, rw) = self.session_count(slot)?;
+        let mut flags = ck::CKF_RNG | ck::CKF_LOGIN_REQUIRED | ck::CKF_RESTORE_KEY_NOT_NEEDED;
+        let (label, serial) = match &rec {
+            Some(t) => {
+                flags |= ck::CKF_TOKEN_INITIALIZED;
+                if t.user_pin.is_some() {
+                    flags |= ck::CKF_USER_PIN_INITIALIZED;
+                }
+                flags |= self.pin_flags(
+                    t.user_fail,
+                    ck::CKF_USER_PIN_COUNT_LOW,
+                    ck::CKF_USER_PIN_FINAL_TRY,
+                    ck::CKF_USER_PIN_LOCKED,
+                );
+                flags |=
+                    self.pin_flags(t.so_fail, ck::CKF_SO_PIN_COUNT_LOW, ck::CKF_SO_PIN_FINAL_TRY, ck::CKF_SO_PIN_LOCKED);
+                (t.label, t.serial)
+            }
+            None => ([b' '; 32], padded("")),
+        };
+        Ok(CK_TOKEN_INFO {
+            label,
+            manufacturerID: padded(MANUFACTURER),
+            model: padded(MODEL),
+            serialNumber: serial,
+            flags,
+            ulMaxSessionCount: ck::CK_EFFECTIVELY_INFINITE,
+            ulSessionCount: sessions,
+            ulMaxRwSessionCount: ck::CK_EFFECTIVELY_INFINITE,
+            ulRwSessionCount: rw,
+            ulMaxPinLen: self.config.pin.max_len as u64,
+            ulMinPinLen: self.config.pin.min_len as u64,
+            ulTotalPublicMemory: ck::CK_UNAVAILABLE_INFORMATION,
+            ulFreePublicMemory: ck::CK_UNAVAILABLE_INFORMATION,
+            ulTotalPrivateMemory: ck::CK_UNAVAILABLE_INFORMATION,
+            ulFreePrivateMemory: ck::CK_UNAVAILABLE_INFORMATION,
+            hardwareVersion: version(),
+            firmwareVersion: version(),
+            utcTime: [b' '; 16],
+        })
+    }
+
+    pub(crate) fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
+        let p = &self.config.pin;
+        if pin.len() < p.min_len || pin.len() > p.max_len {
+            return Err(Error::PinLenRange);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn kdf(&self) -> KdfParams {
+        self.config.kdf.into()
+    }
+
+    /// C_InitToken: a new token, or a re-initialized one (SO PIN checked),
+    /// whose objects are all destroyed.
+    pub fn init_token(&self, slot: SlotId, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
+        self.check_slot(slot)?;
+        let state = self.slot_state(slot)?;
+        let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
+        if self.session_count(slot)?.0 > 0 {
+            return Err(Error::SessionExists);
+        }
+        match self.store.token_at(slot)? {
+            Some(old) => {
+                self.verify_pin(&old, Who::So, so_pin)?;
+            }
+            None => self.check_pin_len(so_pin)?,
+        }
+        let key = TokenKey::generate()?;
+        let mut serial_raw = [0u8; 8];
+        random(&mut serial_raw)?;
+        let serial_hex = crate::store::seal::hex(&serial_raw);
+        let rec = TokenRecord {
+            token_id: 0,
+            slot_id: slot,
+            uid: random_uid()?,
+            label: *label,
+            serial: padded(&serial_hex),
+            so_pin: key.wrap_for_pin(so_pin, self.kdf())?,
+            user_pin: None,
+            so_fail: 0,
+            user_fail: 0,
+        };
+        self.store.put_token(&rec)?;
+        *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
+        log::info!("token initialized in slot {slot}");
+        Ok(())
+    }
+
+    pub fn mechanism_list(&self, slot: SlotId) -> Result<Vec<MechType>> {
+        self.check_slot(slot)?;
+        Ok(registry::list())
+    }
+
+    pub fn mechanism_info(&self, slot: SlotId, m: MechType) -> Result<CK_MECHANISM_INFO> {
+        self.check_slot(slot)?;
+        registry::info(m)
+    }
+}
