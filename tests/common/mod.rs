@@ -1,0 +1,98 @@
+//! Shared by the integration tests: a private store per test, the built
+//! module's path, and one lock so tests in one binary take turns with the
+//! process-wide PKCS#11 state.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error, RvError};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+pub const SO_PIN: &str = "so-pin-1234";
+pub const USER_PIN: &str = "user-pin-1234";
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// target/<profile>/ (tests run from target/<profile>/deps/).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+pub fn module_path() -> PathBuf {
+    target_dir().join("libferrohsm.so")
+}
+
+pub fn example(name: &str) -> PathBuf {
+    target_dir().join("examples").join(name)
+}
+
+/// One test's world: its own store, config, and turn at the module.
+pub struct World {
+    _guard: MutexGuard<'static, ()>,
+    pub dir: tempfile::TempDir,
+    pub conf: PathBuf,
+    pub db: PathBuf,
+}
+
+/// A fresh store with a cheap KDF (tests only) plus `extra` TOML sections.
+pub fn world(extra: &str) -> World {
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let conf = dir.path().join("ferrohsm.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[store]\npath = {:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"off\"\n{extra}",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("FERROHSM_CONF", &conf);
+    World { _guard: guard, dir, conf, db }
+}
+
+pub fn load() -> Pkcs11 {
+    let p = Pkcs11::new(module_path()).expect("load libferrohsm.so (cargo build first)");
+    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).unwrap();
+    p
+}
+
+pub fn pin(s: &str) -> AuthPin {
+    AuthPin::new(s.to_string().into())
+}
+
+/// Initializes the first free slot as `label` with SO_PIN and USER_PIN.
+pub fn init_token(p: &Pkcs11, label: &str) -> Slot {
+    let slot = p
+        .get_all_slots()
+        .unwrap()
+        .into_iter()
+        .find(|s| !p.get_token_info(*s).unwrap().token_initialized())
+        .expect("a free slot");
+    p.init_token(slot, &pin(SO_PIN), label).unwrap();
+    let s = p.open_rw_session(slot).unwrap();
+    s.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
+    s.init_pin(&pin(USER_PIN)).unwrap();
+    s.logout().unwrap();
+    slot
+}
+
+pub fn user_session(p: &Pkcs11, slot: Slot) -> Session {
+    let s = p.open_rw_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    s
+}
+
+/// The CK_RV inside a cryptoki error.
+pub fn rv<T: std::fmt::Debug>(r: Result<T, Error>) -> RvError {
+    match r {
+        Err(Error::Pkcs11(rv, _)) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
