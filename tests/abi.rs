@@ -16,7 +16,8 @@ struct Raw {
 
 fn raw() -> Raw {
     // SAFETY (test): loading our own module; leaked for 'static use.
-    let lib: &'static libloading::Library = Box::leak(Box::new(unsafe { libloading::Library::new(module_path()) }.unwrap()));
+    let lib: &'static libloading::Library =
+        Box::leak(Box::new(unsafe { libloading::Library::new(module_path()) }.unwrap()));
     let get: libloading::Symbol<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV> =
         unsafe { lib.get(b"C_GetFunctionList") }.unwrap();
     let mut p: *mut CK_FUNCTION_LIST = null_mut();
@@ -118,12 +119,12 @@ fn function_list_and_interfaces() {
     assert_eq!(unsafe { get(null_mut(), null_mut(), &mut iface, 0) }, CKR_OK);
     let f3 = unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST_3_0) };
     assert_eq!((f3.version.major, f3.version.minor), (3, 0));
-    let name = b"PKCS 11\0";
+    let name = c"PKCS 11";
     let mut v240 = CK_VERSION { major: 2, minor: 40 };
     assert_eq!(unsafe { get(name.as_ptr() as *mut u8, &mut v240, &mut iface, 0) }, CKR_OK);
     let f2 = unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST) };
     assert_eq!((f2.version.major, f2.version.minor), (2, 40));
-    assert_eq!(unsafe { get(b"Vendor X\0".as_ptr() as *mut u8, null_mut(), &mut iface, 0) }, CKR_ARGUMENTS_BAD);
+    assert_eq!(unsafe { get(c"Vendor X".as_ptr() as *mut u8, null_mut(), &mut iface, 0) }, CKR_ARGUMENTS_BAD);
     let mut v9 = CK_VERSION { major: 9, minor: 9 };
     assert_eq!(unsafe { get(name.as_ptr() as *mut u8, &mut v9, &mut iface, 0) }, CKR_ARGUMENTS_BAD);
 
@@ -156,7 +157,10 @@ fn slot_and_session_arguments() {
     assert_eq!(call!(r, C_GetTokenInfo(0, null_mut())), CKR_ARGUMENTS_BAD);
     assert_eq!(call!(r, C_GetTokenInfo(42, &mut info)), CKR_SLOT_ID_INVALID);
     let mut s2 = 0;
-    assert_eq!(call!(r, C_OpenSession(0, CKF_RW_SESSION, null_mut(), None, &mut s2)), CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+    assert_eq!(
+        call!(r, C_OpenSession(0, CKF_RW_SESSION, null_mut(), None, &mut s2)),
+        CKR_SESSION_PARALLEL_NOT_SUPPORTED
+    );
     assert_eq!(call!(r, C_OpenSession(0, CKF_SERIAL_SESSION, null_mut(), None, null_mut())), CKR_ARGUMENTS_BAD);
     assert_eq!(call!(r, C_OpenSession(42, CKF_SERIAL_SESSION, null_mut(), None, &mut s2)), CKR_SLOT_ID_INVALID);
     assert_eq!(call!(r, C_OpenSession(1, CKF_SERIAL_SESSION, null_mut(), None, &mut s2)), CKR_TOKEN_NOT_RECOGNIZED);

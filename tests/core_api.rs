@@ -219,7 +219,10 @@ fn attribute_changes_follow_the_one_way_rules() {
     s.update_attributes(key, &[Attribute::Extractable(false)]).unwrap();
     assert_eq!(rv(s.update_attributes(key, &[Attribute::Extractable(true)])), RvError::AttributeReadOnly);
     assert_eq!(rv(s.update_attributes(key, &[Attribute::Value(aes_value(16))])), RvError::AttributeReadOnly);
-    assert_eq!(rv(s.update_attributes(key, &[Attribute::KeyType(KeyType::GENERIC_SECRET)])), RvError::AttributeReadOnly);
+    assert_eq!(
+        rv(s.update_attributes(key, &[Attribute::KeyType(KeyType::GENERIC_SECRET)])),
+        RvError::AttributeReadOnly
+    );
     assert_eq!(rv(s.update_attributes(key, &[Attribute::Application(vec![])])), RvError::AttributeTypeInvalid);
     assert_eq!(rv(s.update_attributes(key, &[Attribute::Trusted(true)])), RvError::AttributeReadOnly);
     assert!(s.get_attributes(key, &[AttributeType::Value]).unwrap().is_empty(), "now sensitive");
@@ -268,10 +271,7 @@ fn private_objects_are_invisible_before_login() {
     let found = s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap();
     assert_eq!(found, vec![public]);
     assert_eq!(rv(s.get_attributes(private, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
-    assert_eq!(
-        s.get_attributes(public, &[AttributeType::Value]).unwrap(),
-        vec![Attribute::Value(b"payload".to_vec())]
-    );
+    assert_eq!(s.get_attributes(public, &[AttributeType::Value]).unwrap(), vec![Attribute::Value(b"payload".to_vec())]);
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
     let mut found = s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap();
     found.sort_by_key(|h| h.handle());
@@ -287,9 +287,8 @@ fn session_objects_live_and_die_with_their_session() {
     let slot = init_token(&p, "sess");
     let s1 = user_session(&p, slot);
     let s2 = p.open_rw_session(slot).unwrap();
-    let obj = s1
-        .create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Label(b"ephemeral".to_vec())])
-        .unwrap();
+    let obj =
+        s1.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Label(b"ephemeral".to_vec())]).unwrap();
     assert_eq!(s2.find_objects(&[Attribute::Label(b"ephemeral".to_vec())]).unwrap(), vec![obj]);
     drop(s1);
     assert_eq!(rv(s2.get_attributes(obj, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
@@ -308,9 +307,8 @@ fn generate_key_sets_the_key_attributes() {
     assert!(info.generate());
     let s = user_session(&p, slot);
     for len in [16u64, 24, 32] {
-        let k = s
-            .generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(len.into()), Attribute::Token(true)])
-            .unwrap();
+        let k =
+            s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(len.into()), Attribute::Token(true)]).unwrap();
         let got = s
             .get_attributes(
                 k,

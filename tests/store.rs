@@ -120,10 +120,16 @@ fn a_sealed_row_moved_to_another_object_is_detected() {
         db.query_row("SELECT value FROM attrs WHERE obj_id = ?1 AND atype = 17", [id as i64], |r| r.get(0)).unwrap()
     };
     let (va, vb) = (value_of(a.handle()), value_of(b.handle()));
-    db.execute("UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17", rusqlite::params![vb, a.handle() as i64])
-        .unwrap();
-    db.execute("UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17", rusqlite::params![va, b.handle() as i64])
-        .unwrap();
+    db.execute(
+        "UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17",
+        rusqlite::params![vb, a.handle() as i64],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17",
+        rusqlite::params![va, b.handle() as i64],
+    )
+    .unwrap();
     drop(db);
 
     let p = load();
@@ -141,9 +147,8 @@ fn two_processes_create_a_thousand_objects_each_and_lose_none() {
     let slot = init_token(&p, "multi");
     let client = example("p11client");
     assert!(client.exists(), "{} missing: cargo test builds examples", client.display());
-    let spawn = |prefix: &str| {
-        Command::new(&client).args(["create", prefix, "1000"]).env("P11_PIN", USER_PIN).spawn().unwrap()
-    };
+    let spawn =
+        |prefix: &str| Command::new(&client).args(["create", prefix, "1000"]).env("P11_PIN", USER_PIN).spawn().unwrap();
     let (mut one, mut two) = (spawn("proc-one"), spawn("proc-two"));
     assert!(one.wait().unwrap().success());
     assert!(two.wait().unwrap().success());

@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Once};
 
 use cryptoki_sys as ck;
-use cryptoki_sys::{CK_C_INITIALIZE_ARGS, CK_FLAGS, CK_FUNCTION_LIST, CK_INFO, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR, CK_VERSION};
+use cryptoki_sys::{
+    CK_C_INITIALIZE_ARGS, CK_FLAGS, CK_FUNCTION_LIST, CK_INFO, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR, CK_VERSION,
+};
 
 use super::decode::out;
 use super::tables::{FUNCTION_LIST, INTERFACES};

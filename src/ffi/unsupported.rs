@@ -5,7 +5,9 @@
 use std::ffi::c_void;
 
 use cryptoki_sys as ck;
-use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_FLAGS, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SLOT_ID, CK_ULONG};
+use cryptoki_sys::{
+    CK_ATTRIBUTE, CK_BYTE, CK_FLAGS, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SLOT_ID, CK_ULONG,
+};
 
 use super::module;
 use crate::error::{Error, Result};

@@ -113,7 +113,7 @@ impl Value {
                 out.extend_from_slice(&(t.len() as u32).to_le_bytes());
                 for a in t {
                     let inner = a.value.encode();
-                    out.extend_from_slice(&(a.atype as u64).to_le_bytes());
+                    out.extend_from_slice(&a.atype.to_le_bytes());
                     out.push(a.value.kind_tag());
                     out.extend_from_slice(&(inner.len() as u32).to_le_bytes());
                     out.extend_from_slice(&inner);

@@ -90,8 +90,7 @@ fn derive_kek(pin: &[u8], salt: &[u8], kdf: KdfParams) -> Result<Zeroizing<[u8; 
         .map_err(|e| Error::general(format!("argon2 params: {e}")))?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
-    a.hash_password_into(pin, salt, out.as_mut())
-        .map_err(|e| Error::general(format!("argon2: {e}")))?;
+    a.hash_password_into(pin, salt, out.as_mut()).map_err(|e| Error::general(format!("argon2: {e}")))?;
     Ok(out)
 }
 
@@ -128,8 +127,7 @@ impl TokenKey {
         let kek = derive_kek(pin, &salt, kdf)?;
         let kw = KwAes256::new_from_slice(kek.as_ref()).expect("32-byte kek");
         let mut wrapped = vec![0u8; 40];
-        kw.wrap_key(self.bytes.as_ref(), &mut wrapped)
-            .map_err(|e| Error::general(format!("key wrap: {e}")))?;
+        kw.wrap_key(self.bytes.as_ref(), &mut wrapped).map_err(|e| Error::general(format!("key wrap: {e}")))?;
         Ok(PinRecord { salt, wrapped, kdf })
     }
 
@@ -175,17 +173,14 @@ impl TokenKey {
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| fail())?;
         let aad = aad(token, object, atype);
-        self.gcm
-            .decrypt(&nonce.into(), Payload { msg: ct, aad: &aad })
-            .map(Zeroizing::new)
-            .map_err(|_| fail())
+        self.gcm.decrypt(&nonce.into(), Payload { msg: ct, aad: &aad }).map(Zeroizing::new).map_err(|_| fail())
     }
 
     /// Blind index of a private object's attribute: keyed, so the store
     /// reveals only equality between values of the same token.
     pub fn index(&self, atype: AttrType, value: &[u8]) -> Idx {
         let mut mac = <Hmac<Sha256>>::new_from_slice(self.index_key.as_ref()).expect("any key length");
-        mac.update(&(atype as u64).to_le_bytes());
+        mac.update(&atype.to_le_bytes());
         mac.update(value);
         let mut out = [0u8; IDX_LEN];
         out.copy_from_slice(&mac.finalize().into_bytes()[..IDX_LEN]);
@@ -197,7 +192,7 @@ impl TokenKey {
 pub fn public_index(atype: AttrType, value: &[u8]) -> Idx {
     let mut h = Sha256::new();
     h.update(b"FHSMidx1");
-    h.update((atype as u64).to_le_bytes());
+    h.update(atype.to_le_bytes());
     h.update(value);
     let mut out = [0u8; IDX_LEN];
     out.copy_from_slice(&h.finalize()[..IDX_LEN]);
@@ -209,7 +204,7 @@ fn aad(token: &Uid, object: &Uid, atype: AttrType) -> [u8; 8 + 2 * UID_LEN + 8] 
     a[..8].copy_from_slice(AAD_TAG);
     a[8..24].copy_from_slice(token);
     a[24..40].copy_from_slice(object);
-    a[40..].copy_from_slice(&(atype as u64).to_le_bytes());
+    a[40..].copy_from_slice(&atype.to_le_bytes());
     a
 }
 

@@ -165,7 +165,8 @@ const TOKEN_COLS: &str = "token_id, slot_id, uid, label, serial, so_salt, so_wra
                           user_salt, user_wrapped, user_kdf, so_fail, user_fail";
 
 fn fixed<const N: usize>(v: Vec<u8>) -> rusqlite::Result<[u8; N]> {
-    v.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(0, "fixed-size blob".into(), rusqlite::types::Type::Blob))
+    v.try_into()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(0, "fixed-size blob".into(), rusqlite::types::Type::Blob))
 }
 
 fn token_from_row(r: &rusqlite::Row) -> rusqlite::Result<(TokenRecord, String, Option<String>)> {
@@ -200,7 +201,8 @@ fn finish_token((mut rec, so_kdf, user_kdf): (TokenRecord, String, Option<String
 }
 
 fn insert_rows(tx: &rusqlite::Transaction, id: ObjectId, rows: &[Row]) -> Result<()> {
-    let mut st = tx.prepare_cached("INSERT INTO attrs (obj_id, atype, sealed, value, idx) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut st =
+        tx.prepare_cached("INSERT INTO attrs (obj_id, atype, sealed, value, idx) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for r in rows {
         st.execute(params![id, r.atype as i64, r.sealed, r.value, r.idx.as_ref().map(|i| &i[..])])?;
     }
@@ -327,7 +329,9 @@ impl Store for SqliteStore {
     }
 
     fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2", params![id, token])? > 0))
+        self.write(|tx| {
+            Ok(tx.execute("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2", params![id, token])? > 0)
+        })
     }
 
     fn find(&self, token: TokenId, with_private: bool, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>> {

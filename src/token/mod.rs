@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::Object;
 use crate::store::codec::Sealer;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{ObjectId, SlotId, Store, TokenKey, TokenRecord, Uid};
+use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid};
 
 pub use session::{Session, SessionHandle};
 
@@ -74,7 +74,7 @@ pub struct Module {
 
 /// An object found by handle, with where it lives.
 pub(crate) enum Found {
-    Token { token: TokenRecord, id: ObjectId, uid: Uid, object: Object },
+    Token { token_id: TokenId, id: ObjectId, uid: Uid, object: Object },
     Session { handle: ObjectHandle, entry: Arc<SessionObject>, object: Object },
 }
 
@@ -144,11 +144,8 @@ impl Module {
         let token = self.store.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid)?;
         let state = self.slot_state(s.slot)?;
         let login = state.login.read().map_err(|_| Error::CantLock)?;
-        let (user, key) = if login.token_uid == Some(token.uid) {
-            (login.user, login.key.clone())
-        } else {
-            (None, None)
-        };
+        let (user, key) =
+            if login.token_uid == Some(token.uid) { (login.user, login.key.clone()) } else { (None, None) };
         Ok(Access { slot: s.slot, token, user, key, rw: s.rw })
     }
 
@@ -176,7 +173,7 @@ impl Module {
             return Err(Error::ObjectHandleInvalid);
         }
         let object = crate::store::codec::decode(a.sealer(), &stored)?;
-        Ok(Found::Token { token: a.token.clone(), id, uid: stored.uid, object })
+        Ok(Found::Token { token_id: a.token.token_id, id, uid: stored.uid, object })
     }
 
     fn new_session_object_handle(&self) -> ObjectHandle {

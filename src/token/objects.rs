@@ -85,11 +85,11 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         match found {
-            Found::Token { token, id, .. } => {
+            Found::Token { token_id, id, .. } => {
                 if !a.rw {
                     return Err(Error::SessionReadOnly);
                 }
-                if !self.store.delete_object(token.token_id, id)? {
+                if !self.store.delete_object(token_id, id)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
             }
@@ -149,9 +149,9 @@ impl Module {
             next.set(at.atype, at.value.clone());
         }
         match found {
-            Found::Token { token, id, uid, .. } => {
+            Found::Token { token_id, id, uid, .. } => {
                 let stored = codec::encode(a.sealer(), id, &uid, &next)?;
-                if !self.store.replace_object(token.token_id, &stored)? {
+                if !self.store.replace_object(token_id, &stored)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
             }

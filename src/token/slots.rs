@@ -105,8 +105,12 @@ impl Module {
                     ck::CKF_USER_PIN_FINAL_TRY,
                     ck::CKF_USER_PIN_LOCKED,
                 );
-                flags |=
-                    self.pin_flags(t.so_fail, ck::CKF_SO_PIN_COUNT_LOW, ck::CKF_SO_PIN_FINAL_TRY, ck::CKF_SO_PIN_LOCKED);
+                flags |= self.pin_flags(
+                    t.so_fail,
+                    ck::CKF_SO_PIN_COUNT_LOW,
+                    ck::CKF_SO_PIN_FINAL_TRY,
+                    ck::CKF_SO_PIN_LOCKED,
+                );
                 (t.label, t.serial)
             }
             None => ([b' '; 32], padded("")),
