@@ -64,7 +64,7 @@ fn public_secret_key_is_listed_but_sealed_until_login() {
 
     m.login(h, ck::CKU_USER, b"user-pin").unwrap();
     let got = m.get_attributes(h, key, &[ck::CKA_VALUE]).unwrap();
-    assert!(matches!(&got[0], AttrOut::Value(Value::Bytes(b)) if &b[..] == [9u8; 16]));
+    assert!(matches!(&got[0], AttrOut::Value(Value::Bytes(b)) if b[..] == [9u8; 16]));
 }
 
 #[test]
