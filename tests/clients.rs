@@ -7,13 +7,17 @@ use std::process::Command;
 
 use common::*;
 
-fn tool(args: &[&str]) -> String {
-    let out = Command::new("pkcs11-tool")
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new("pkcs11-tool")
         .arg("--module")
         .arg(module_path())
         .args(args)
         .output()
-        .expect("pkcs11-tool (OpenSC) must be installed; .ci/run installs it");
+        .expect("pkcs11-tool (OpenSC) must be installed; .ci/test installs it")
+}
+
+fn tool(args: &[&str]) -> String {
+    let out = run(args);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "pkcs11-tool {args:?} failed:\n{text}");
     text
@@ -74,12 +78,7 @@ fn pkcs11_tool_initializes_logs_in_generates_and_lists() {
     let mechs = tool(&["--token-label", "ci-token", "--list-mechanisms"]);
     assert!(mechs.contains("AES-KEY-GEN") && mechs.contains("GENERIC-SECRET-KEY-GEN"), "{mechs}");
 
-    let out = Command::new("pkcs11-tool")
-        .arg("--module")
-        .arg(module_path())
-        .args(["--token-label", "ci-token", "--login", "--pin", "wrong-pin-0000", "--list-objects"])
-        .output()
-        .unwrap();
+    let out = run(&["--token-label", "ci-token", "--login", "--pin", "wrong-pin-0000", "--list-objects"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CKR_PIN_INCORRECT"));
 }

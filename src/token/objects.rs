@@ -61,19 +61,8 @@ impl Module {
         if !src.bool(ck::CKA_COPYABLE) {
             return Err(Error::ActionProhibited);
         }
-        tmpl.check_consistent()?;
-        let bit = src.class_bit();
-        for at in tmpl.iter() {
-            check_change(src, bit, at.atype, &at.value, a.is_so(), policy::is_copy_modifiable)?;
-        }
-        if !src.locked.is_empty() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        let mut copy = src.clone();
+        let mut copy = changed(src, tmpl, a.is_so(), policy::is_copy_modifiable)?;
         copy.attrs.remove(&ck::CKA_UNIQUE_ID);
-        for at in tmpl.iter() {
-            copy.set(at.atype, at.value.clone());
-        }
         self.store_new(&a, &s, copy)
     }
 
@@ -134,20 +123,7 @@ impl Module {
         if matches!(found, Found::Token { .. }) && !a.rw {
             return Err(Error::SessionReadOnly);
         }
-        tmpl.check_consistent()?;
-        let bit = cur.class_bit();
-        for at in tmpl.iter() {
-            check_change(cur, bit, at.atype, &at.value, a.is_so(), policy::is_modifiable)?;
-        }
-        if !cur.locked.is_empty() {
-            // Its sealed secret could not be opened without a login, so it
-            // cannot be re-sealed either.
-            return Err(Error::UserNotLoggedIn);
-        }
-        let mut next = cur.clone();
-        for at in tmpl.iter() {
-            next.set(at.atype, at.value.clone());
-        }
+        let next = changed(cur, tmpl, a.is_so(), policy::is_modifiable)?;
         match found {
             Found::Token { token_id, id, uid, .. } => {
                 let stored = codec::encode(a.sealer(), id, &uid, &next)?;
@@ -161,6 +137,26 @@ impl Module {
         }
         Ok(())
     }
+}
+
+/// The object with the template applied, if every change is allowed (set
+/// or copy, as `allowed` says).
+fn changed(cur: &Object, tmpl: &Template, is_so: bool, allowed: fn(u8, AttrType) -> bool) -> Result<Object> {
+    tmpl.check_consistent()?;
+    let bit = cur.class_bit();
+    for at in tmpl.iter() {
+        check_change(cur, bit, at.atype, &at.value, is_so, allowed)?;
+    }
+    if !cur.locked.is_empty() {
+        // Its sealed secret could not be opened without a login, so it
+        // cannot be re-sealed either.
+        return Err(Error::UserNotLoggedIn);
+    }
+    let mut next = cur.clone();
+    for at in tmpl.iter() {
+        next.set(at.atype, at.value.clone());
+    }
+    Ok(next)
 }
 
 /// May this attribute take this value on an existing object (set or copy)?
