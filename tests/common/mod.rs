@@ -58,7 +58,8 @@ pub fn world(extra: &str) -> World {
 }
 
 pub fn load() -> Pkcs11 {
-    let p = Pkcs11::new(module_path()).expect("load libferrohsm.so: run `cargo build --lib --examples` first (.ci/test does)");
+    let p = Pkcs11::new(module_path())
+        .expect("load libferrohsm.so: run `cargo build --lib --examples` first (.ci/test does)");
     p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).unwrap();
     p
 }
