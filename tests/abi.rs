@@ -6,55 +6,9 @@ mod common;
 
 use std::ptr::null_mut;
 
+use common::raw::*;
 use common::*;
 use cryptoki_sys::*;
-
-struct Raw {
-    f: &'static CK_FUNCTION_LIST,
-    lib: &'static libloading::Library,
-}
-
-fn raw() -> Raw {
-    // SAFETY (test): loading our own module; leaked for 'static use.
-    let lib: &'static libloading::Library =
-        Box::leak(Box::new(unsafe { libloading::Library::new(module_path()) }.unwrap()));
-    let get: libloading::Symbol<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV> =
-        unsafe { lib.get(b"C_GetFunctionList") }.unwrap();
-    let mut p: *mut CK_FUNCTION_LIST = null_mut();
-    assert_eq!(unsafe { get(null_mut()) }, CKR_ARGUMENTS_BAD);
-    assert_eq!(unsafe { get(&mut p) }, CKR_OK);
-    Raw { f: unsafe { &*p }, lib }
-}
-
-macro_rules! call {
-    ($r:expr, $f:ident ( $($a:expr),* )) => {
-        unsafe { ($r.f.$f.unwrap())($($a),*) }
-    };
-}
-
-fn init(r: &Raw) {
-    assert_eq!(call!(r, C_Initialize(null_mut())), CKR_OK);
-}
-
-fn pin_args(p: &str) -> (*mut u8, CK_ULONG) {
-    (p.as_ptr() as *mut u8, p.len() as CK_ULONG)
-}
-
-/// Initializes slot 0 and returns an RW session logged in as the user.
-fn ready_session(r: &Raw) -> CK_SESSION_HANDLE {
-    let mut label = [b' '; 32];
-    label[..3].copy_from_slice(b"abi");
-    let (so, so_len) = pin_args(SO_PIN);
-    assert_eq!(call!(r, C_InitToken(0, so, so_len, label.as_mut_ptr())), CKR_OK);
-    let mut h = 0;
-    assert_eq!(call!(r, C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h)), CKR_OK);
-    assert_eq!(call!(r, C_Login(h, CKU_SO, so, so_len)), CKR_OK);
-    let (u, u_len) = pin_args(USER_PIN);
-    assert_eq!(call!(r, C_InitPIN(h, u, u_len)), CKR_OK);
-    assert_eq!(call!(r, C_Logout(h)), CKR_OK);
-    assert_eq!(call!(r, C_Login(h, CKU_USER, u, u_len)), CKR_OK);
-    h
-}
 
 #[test]
 fn initialize_and_finalize_arguments() {

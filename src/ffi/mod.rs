@@ -7,6 +7,7 @@
 #![allow(non_snake_case)]
 #![allow(clippy::missing_safety_doc)]
 
+mod crypto;
 mod decode;
 mod general;
 mod objects;

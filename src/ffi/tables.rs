@@ -5,6 +5,7 @@ use std::ffi::c_void;
 
 use cryptoki_sys::{CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_INTERFACE, CK_VERSION};
 
+use super::crypto::*;
 use super::general::*;
 use super::objects::*;
 use super::sessions::*;

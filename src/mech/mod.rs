@@ -1,5 +1,6 @@
 //! Mechanisms: the registry that drives C_GetMechanismList/Info and
 //! dispatch, and one module per family.
 
+pub mod digest;
 pub mod keygen;
 pub mod registry;

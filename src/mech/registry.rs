@@ -18,16 +18,44 @@ pub struct Entry {
     pub flags: CK_FLAGS,
 }
 
-pub static MECHANISMS: &[Entry] = &[
-    Entry { mtype: ck::CKM_AES_KEY_GEN, name: "CKM_AES_KEY_GEN", min_key: 16, max_key: 32, flags: ck::CKF_GENERATE },
-    Entry {
-        mtype: ck::CKM_GENERIC_SECRET_KEY_GEN,
-        name: "CKM_GENERIC_SECRET_KEY_GEN",
-        min_key: 1,
-        max_key: 512,
-        flags: ck::CKF_GENERATE,
-    },
-];
+macro_rules! entries {
+    ($( $ck:ident, $min:expr, $max:expr, $flags:expr; )*) => {
+        pub static MECHANISMS: &[Entry] = &[
+            $( Entry { mtype: ck::$ck, name: stringify!($ck), min_key: $min, max_key: $max, flags: $flags }, )*
+        ];
+    };
+}
+
+const MAC: CK_FLAGS = ck::CKF_SIGN | ck::CKF_VERIFY;
+
+entries! {
+    CKM_AES_KEY_GEN, 16, 32, ck::CKF_GENERATE;
+    CKM_GENERIC_SECRET_KEY_GEN, 1, 512, ck::CKF_GENERATE;
+    CKM_SHA_1, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA224, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA256, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA384, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA512, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA3_256, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA3_384, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA3_512, 0, 0, ck::CKF_DIGEST;
+    CKM_SHA_1_HMAC, 1, 512, MAC;
+    CKM_SHA_1_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA224_HMAC, 1, 512, MAC;
+    CKM_SHA224_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA256_HMAC, 1, 512, MAC;
+    CKM_SHA256_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA384_HMAC, 1, 512, MAC;
+    CKM_SHA384_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA512_HMAC, 1, 512, MAC;
+    CKM_SHA512_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA3_256_HMAC, 1, 512, MAC;
+    CKM_SHA3_256_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA3_384_HMAC, 1, 512, MAC;
+    CKM_SHA3_384_HMAC_GENERAL, 1, 512, MAC;
+    CKM_SHA3_512_HMAC, 1, 512, MAC;
+    CKM_SHA3_512_HMAC_GENERAL, 1, 512, MAC;
+}
 
 pub fn lookup(mtype: MechType) -> Result<&'static Entry> {
     MECHANISMS.iter().find(|e| e.mtype == mtype).ok_or(Error::MechanismInvalid)

@@ -7,6 +7,7 @@
 //! is held across a PIN derivation except the slot's own login mutex.
 
 mod auth;
+pub mod crypto;
 mod find;
 mod keygen;
 mod newobj;
@@ -25,7 +26,7 @@ use crate::store::codec::Sealer;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid};
 
-pub use session::{Session, SessionHandle};
+pub use session::{OpKind, Session, SessionHandle};
 
 pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
 

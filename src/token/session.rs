@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use cryptoki_sys as ck;
 use cryptoki_sys::CK_SESSION_INFO;
 
+use super::crypto::{MacState, Op};
 use super::find::FindOp;
 use super::{Module, UserKind};
 use crate::error::{Error, Result};
+use crate::mech::digest::Hasher;
 use crate::store::SlotId;
 
 pub type SessionHandle = cryptoki_sys::CK_SESSION_HANDLE;
@@ -25,6 +27,9 @@ pub struct Session {
 #[derive(Default)]
 pub(crate) struct Ops {
     pub find: Option<FindOp>,
+    pub digest: Option<Op<Hasher>>,
+    pub sign: Option<Op<MacState>>,
+    pub verify: Option<Op<MacState>>,
     /// An operation on a CKA_ALWAYS_AUTHENTICATE key waits for
     /// C_Login(CKU_CONTEXT_SPECIFIC).
     pub context_login_pending: bool,
@@ -120,6 +125,47 @@ impl Module {
         if flags & ck::CKF_FIND_OBJECTS != 0 {
             ops.find = None;
         }
+        for kind in [OpKind::Digest, OpKind::Sign, OpKind::Verify] {
+            if flags & kind.flag() != 0 {
+                ops.end(kind);
+            }
+        }
         Ok(())
+    }
+
+    /// Ends an operation after an error the boundary found (a NULL
+    /// pointer), as any error other than a short buffer ends it.
+    pub fn end_operation(&self, h: SessionHandle, kind: OpKind) -> Result<()> {
+        let s = self.session(h)?;
+        s.ops.lock().map_err(|_| Error::CantLock)?.end(kind);
+        Ok(())
+    }
+}
+
+/// The kinds of cryptographic operation a session holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Digest,
+    Sign,
+    Verify,
+}
+
+impl OpKind {
+    fn flag(self) -> ck::CK_FLAGS {
+        match self {
+            OpKind::Digest => ck::CKF_DIGEST,
+            OpKind::Sign => ck::CKF_SIGN,
+            OpKind::Verify => ck::CKF_VERIFY,
+        }
+    }
+}
+
+impl Ops {
+    pub(crate) fn end(&mut self, kind: OpKind) {
+        match kind {
+            OpKind::Digest => self.digest = None,
+            OpKind::Sign => self.sign = None,
+            OpKind::Verify => self.verify = None,
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! process-wide PKCS#11 state.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 

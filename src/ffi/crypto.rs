@@ -1,0 +1,196 @@
+//! Digest, sign and verify entry points.
+
+use cryptoki_sys::{CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
+
+use super::decode::{mechanism, out, slice};
+use super::{exports, module, ok};
+use crate::error::{Error, Result};
+use crate::token::crypto::Produced;
+use crate::token::{Module, OpKind};
+
+/// The output protocol: NULL buffer → length only; short → the length and
+/// CKR_BUFFER_TOO_SMALL; else the data. `call` gets the capacity (None for
+/// a length query).
+unsafe fn emit(
+    p: *mut CK_BYTE,
+    len: *mut CK_ULONG,
+    call: impl FnOnce(Option<usize>) -> Result<Produced>,
+) -> Result<CK_RV> {
+    let len = unsafe { out(len) }?;
+    let cap = if p.is_null() { None } else { Some(usize::try_from(*len).unwrap_or(usize::MAX)) };
+    match call(cap)? {
+        Produced::Length(n) => {
+            *len = n as CK_ULONG;
+            ok()
+        }
+        Produced::TooSmall(n) => {
+            *len = n as CK_ULONG;
+            Err(Error::BufferTooSmall)
+        }
+        Produced::Data(d) => {
+            // SAFETY: `p` is non-NULL (else cap would be None) with room for
+            // `*len` >= d.len() bytes.
+            unsafe { std::ptr::copy_nonoverlapping(d.as_ptr(), p, d.len()) };
+            *len = d.len() as CK_ULONG;
+            ok()
+        }
+    }
+}
+
+/// Runs a call on an active operation; an argument error found here ends
+/// the operation like any other error would.
+fn within(m: &Module, h: CK_SESSION_HANDLE, kind: OpKind, f: impl FnOnce() -> Result<CK_RV>) -> Result<CK_RV> {
+    let r = f();
+    if r == Err(Error::ArgumentsBad) {
+        m.end_operation(h, kind)?;
+    }
+    r
+}
+
+unsafe fn digest_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    m.digest_init(h, &mech)?;
+    ok()
+}
+
+unsafe fn digest(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Digest, || {
+        let data = unsafe { slice(d, n) }?;
+        unsafe { emit(o, ol, |cap| m.digest(h, data, cap)) }
+    })
+}
+
+unsafe fn digest_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Digest, || {
+        m.digest_update(h, unsafe { slice(d, n) }?)?;
+        ok()
+    })
+}
+
+unsafe fn digest_key(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    module()?.digest_key(h, key)?;
+    ok()
+}
+
+unsafe fn digest_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Digest, || unsafe { emit(o, ol, |cap| m.digest_final(h, cap)) })
+}
+
+unsafe fn sign_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    m.sign_init(h, &mech, key)?;
+    ok()
+}
+
+unsafe fn sign(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Sign, || {
+        let data = unsafe { slice(d, n) }?;
+        unsafe { emit(o, ol, |cap| m.sign(h, data, cap)) }
+    })
+}
+
+unsafe fn sign_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Sign, || {
+        m.sign_update(h, unsafe { slice(d, n) }?)?;
+        ok()
+    })
+}
+
+unsafe fn sign_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Sign, || unsafe { emit(o, ol, |cap| m.sign_final(h, cap)) })
+}
+
+unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    m.verify_init(h, &mech, key)?;
+    ok()
+}
+
+unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Verify, || {
+        m.verify(h, unsafe { slice(d, n) }?, unsafe { slice(sig, sl) }?)?;
+        ok()
+    })
+}
+
+unsafe fn verify_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Verify, || {
+        m.verify_update(h, unsafe { slice(d, n) }?)?;
+        ok()
+    })
+}
+
+unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::Verify, || {
+        m.verify_final(h, unsafe { slice(sig, sl) }?)?;
+        ok()
+    })
+}
+
+/// No registered mechanism signs with recovery: the init answers
+/// CKR_MECHANISM_INVALID, and the call itself finds no operation.
+unsafe fn recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    m.session(h)?;
+    crate::mech::registry::for_operation(
+        mech.mtype,
+        cryptoki_sys::CKF_SIGN_RECOVER | cryptoki_sys::CKF_VERIFY_RECOVER,
+    )?;
+    Err(Error::MechanismInvalid)
+}
+
+unsafe fn recover(
+    h: CK_SESSION_HANDLE,
+    _d: *mut CK_BYTE,
+    _n: CK_ULONG,
+    _o: *mut CK_BYTE,
+    _ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    module()?.session(h)?;
+    Err(Error::OperationNotInitialized)
+}
+
+exports! {
+    C_DigestInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM) => digest_init;
+    C_Digest(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => digest;
+    C_DigestUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) => digest_update;
+    C_DigestKey(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) => digest_key;
+    C_DigestFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => digest_final;
+    C_SignInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => sign_init;
+    C_Sign(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => sign;
+    C_SignUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) => sign_update;
+    C_SignFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => sign_final;
+    C_VerifyInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => verify_init;
+    C_Verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut CK_BYTE, sl: CK_ULONG) => verify;
+    C_VerifyUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) => verify_update;
+    C_VerifyFinal(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) => verify_final;
+    C_SignRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => recover_init;
+    C_SignRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => recover;
+    C_VerifyRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => recover_init;
+    C_VerifyRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => recover;
+}

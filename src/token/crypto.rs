@@ -1,0 +1,313 @@
+//! Digest, sign and verify operations and their state rules (PKCS#11 §5.2):
+//! one operation of each kind per session; `*Init` while active is
+//! CKR_OPERATION_ACTIVE; a length query or a too-short buffer keeps the
+//! operation; success or any other error ends it; a single-part call after
+//! an `Update` ends it with CKR_OPERATION_ACTIVE.
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::{Access, Module, ObjectHandle, SessionHandle};
+use crate::error::{Error, Result};
+use crate::mech::digest::{self, ct_eq, Hasher, Hmac};
+use crate::mech::registry;
+use crate::model::{AttrType, MechType, Mechanism, Object, Param, Value};
+
+/// What a call that produces output hands back to the boundary.
+pub enum Produced {
+    /// The caller asked for the length only; the operation continues.
+    Length(usize),
+    /// The caller's buffer is too short; the operation continues.
+    TooSmall(usize),
+    /// The output; the operation has ended.
+    Data(Zeroizing<Vec<u8>>),
+}
+
+/// A multi-part-capable operation of one kind.
+pub(crate) struct Op<T> {
+    pub state: T,
+    pub multipart: bool,
+}
+
+pub(crate) enum MacState {
+    Hmac(Hmac),
+}
+
+impl MacState {
+    fn output_len(&self) -> usize {
+        match self {
+            MacState::Hmac(h) => h.output_len(),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            MacState::Hmac(h) => h.update(data),
+        }
+    }
+    fn finish(self) -> Zeroizing<Vec<u8>> {
+        match self {
+            MacState::Hmac(h) => h.finish(),
+        }
+    }
+}
+
+/// Finishes an operation held in `slot` with the output protocol.
+fn produce<T>(
+    slot: &mut Option<Op<T>>,
+    cap: Option<usize>,
+    len: impl Fn(&T) -> usize,
+    finish: impl FnOnce(T) -> Zeroizing<Vec<u8>>,
+) -> Result<Produced> {
+    let op = slot.as_ref().ok_or(Error::OperationNotInitialized)?;
+    let n = len(&op.state);
+    match cap {
+        None => Ok(Produced::Length(n)),
+        Some(c) if c < n => Ok(Produced::TooSmall(n)),
+        Some(_) => Ok(Produced::Data(finish(slot.take().expect("checked above").state))),
+    }
+}
+
+/// A single-part call: refused (ending the operation) after an Update.
+fn single_part<T>(slot: &mut Option<Op<T>>) -> Result<&mut Op<T>> {
+    match slot {
+        None => Err(Error::OperationNotInitialized),
+        Some(op) if op.multipart => {
+            *slot = None;
+            Err(Error::OperationActive)
+        }
+        Some(op) => Ok(op),
+    }
+}
+
+fn no_param(m: &Mechanism) -> Result<()> {
+    match m.param {
+        Param::None => Ok(()),
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// CK_MAC_GENERAL_PARAMS: a CK_ULONG output length.
+fn mac_general_len(m: &Mechanism) -> Result<usize> {
+    match &m.param {
+        Param::Bytes(b) if b.len() == std::mem::size_of::<ck::CK_ULONG>() => {
+            let v = ck::CK_ULONG::from_ne_bytes(b[..].try_into().map_err(|_| Error::MechanismParamInvalid)?);
+            usize::try_from(v).map_err(|_| Error::MechanismParamInvalid)
+        }
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// Key types an HMAC mechanism accepts: generic secrets, the matching
+/// CKK_SHA*_HMAC type, and AES keys (which several tools use for HMAC).
+fn hmac_key_type_ok(m: MechType, kt: ck::CK_KEY_TYPE) -> bool {
+    let specific = match digest::algorithm(m).map(|a| a.output_len()) {
+        Some(20) => ck::CKK_SHA_1_HMAC,
+        Some(28) => ck::CKK_SHA224_HMAC,
+        Some(32) if matches!(m, ck::CKM_SHA3_256_HMAC | ck::CKM_SHA3_256_HMAC_GENERAL) => ck::CKK_SHA3_256_HMAC,
+        Some(32) => ck::CKK_SHA256_HMAC,
+        Some(48) if matches!(m, ck::CKM_SHA3_384_HMAC | ck::CKM_SHA3_384_HMAC_GENERAL) => ck::CKK_SHA3_384_HMAC,
+        Some(48) => ck::CKK_SHA384_HMAC,
+        Some(64) if matches!(m, ck::CKM_SHA3_512_HMAC | ck::CKM_SHA3_512_HMAC_GENERAL) => ck::CKK_SHA3_512_HMAC,
+        Some(64) => ck::CKK_SHA512_HMAC,
+        _ => return false,
+    };
+    kt == specific || kt == ck::CKK_GENERIC_SECRET || kt == ck::CKK_AES
+}
+
+impl Module {
+    /// A key for an operation: handle errors become CKR_KEY_HANDLE_INVALID,
+    /// the usage attribute and CKA_ALLOWED_MECHANISMS are enforced.
+    pub(crate) fn usable_key(&self, a: &Access, h: ObjectHandle, usage: AttrType, mech: MechType) -> Result<Object> {
+        let found = self.find_object(a, h).map_err(|e| match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            e => e,
+        })?;
+        let o = found.object();
+        if !o.is_key() {
+            return Err(Error::KeyHandleInvalid);
+        }
+        if !o.bool(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        if let Some(Value::MechList(allowed)) = o.get(ck::CKA_ALLOWED_MECHANISMS) {
+            if !allowed.is_empty() && !allowed.contains(&mech) {
+                return Err(Error::MechanismInvalid);
+            }
+        }
+        if !o.locked.is_empty() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(o.clone())
+    }
+
+    pub fn digest_init(&self, h: SessionHandle, mech: &Mechanism) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if ops.digest.is_some() {
+            return Err(Error::OperationActive);
+        }
+        registry::for_operation(mech.mtype, ck::CKF_DIGEST)?;
+        no_param(mech)?;
+        let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
+        ops.digest = Some(Op { state: Hasher::new(alg), multipart: false });
+        Ok(())
+    }
+
+    pub fn digest(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        single_part(&mut ops.digest)?;
+        produce(&mut ops.digest, cap, Hasher::output_len, |mut d| {
+            d.update(data);
+            Zeroizing::new(d.finish())
+        })
+    }
+
+    pub fn digest_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op = ops.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+        op.multipart = true;
+        op.state.update(data);
+        Ok(())
+    }
+
+    /// C_DigestKey: digests a secret key's value (which never leaves).
+    pub fn digest_key(&self, h: SessionHandle, key: ObjectHandle) -> Result<()> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if ops.digest.is_none() {
+            return Err(Error::OperationNotInitialized);
+        }
+        let value = match self.find_object(&a, key) {
+            Ok(f) if f.object().class() == ck::CKO_SECRET_KEY => match f.object().bytes(ck::CKA_VALUE) {
+                Some(v) => Ok(Zeroizing::new(v.to_vec())),
+                None => Err(Error::UserNotLoggedIn),
+            },
+            Ok(_) => Err(Error::KeyIndigestible),
+            Err(Error::ObjectHandleInvalid) => Err(Error::KeyHandleInvalid),
+            Err(e) => Err(e),
+        };
+        match value {
+            Ok(v) => {
+                let op = ops.digest.as_mut().expect("checked above");
+                op.multipart = true;
+                op.state.update(&v);
+                Ok(())
+            }
+            Err(e) => {
+                ops.digest = None;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn digest_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        produce(&mut ops.digest, cap, Hasher::output_len, |d| Zeroizing::new(d.finish()))
+    }
+
+    fn mac_state(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, usage: AttrType) -> Result<MacState> {
+        let flag = if usage == ck::CKA_SIGN { ck::CKF_SIGN } else { ck::CKF_VERIFY };
+        registry::for_operation(mech.mtype, flag)?;
+        let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
+        let out_len = if digest::is_general_hmac(mech.mtype) {
+            mac_general_len(mech)?
+        } else {
+            no_param(mech)?;
+            alg.output_len()
+        };
+        let k = self.usable_key(a, key, usage, mech.mtype)?;
+        if k.class() != ck::CKO_SECRET_KEY || !hmac_key_type_ok(mech.mtype, k.ulong(ck::CKA_KEY_TYPE).unwrap_or(0)) {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let value = k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))?;
+        Ok(MacState::Hmac(Hmac::new(alg, value, out_len)?))
+    }
+
+    pub fn sign_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle) -> Result<()> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if ops.sign.is_some() {
+            return Err(Error::OperationActive);
+        }
+        ops.sign = Some(Op { state: self.mac_state(&a, mech, key, ck::CKA_SIGN)?, multipart: false });
+        Ok(())
+    }
+
+    pub fn sign(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        single_part(&mut ops.sign)?;
+        produce(&mut ops.sign, cap, MacState::output_len, |mut m| {
+            m.update(data);
+            m.finish()
+        })
+    }
+
+    pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op = ops.sign.as_mut().ok_or(Error::OperationNotInitialized)?;
+        op.multipart = true;
+        op.state.update(data);
+        Ok(())
+    }
+
+    pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        produce(&mut ops.sign, cap, MacState::output_len, MacState::finish)
+    }
+
+    pub fn verify_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle) -> Result<()> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if ops.verify.is_some() {
+            return Err(Error::OperationActive);
+        }
+        ops.verify = Some(Op { state: self.mac_state(&a, mech, key, ck::CKA_VERIFY)?, multipart: false });
+        Ok(())
+    }
+
+    /// Single-part verify; the operation ends whatever the outcome.
+    pub fn verify(&self, h: SessionHandle, data: &[u8], sig: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        single_part(&mut ops.verify)?;
+        let mut op = ops.verify.take().expect("checked by single_part");
+        op.state.update(data);
+        check_mac(op.state, sig)
+    }
+
+    pub fn verify_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op = ops.verify.as_mut().ok_or(Error::OperationNotInitialized)?;
+        op.multipart = true;
+        op.state.update(data);
+        Ok(())
+    }
+
+    pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op = ops.verify.take().ok_or(Error::OperationNotInitialized)?;
+        check_mac(op.state, sig)
+    }
+}
+
+fn check_mac(state: MacState, sig: &[u8]) -> Result<()> {
+    if sig.len() != state.output_len() {
+        return Err(Error::SignatureLenRange);
+    }
+    if ct_eq(&state.finish(), sig) {
+        Ok(())
+    } else {
+        Err(Error::SignatureInvalid)
+    }
+}
