@@ -2,6 +2,7 @@
 //! the function and interface tables, fork. These are the calls the safe
 //! `cryptoki` wrapper will not make.
 
+#[macro_use]
 mod common;
 
 use std::ptr::null_mut;

@@ -1,6 +1,7 @@
 //! OpenSC `pkcs11-tool` against the built module: the done-when flow of
 //! the core issue, each step a separate process.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! Slots, tokens, PINs, sessions and objects through the built module,
 //! driven by the `cryptoki` crate.
 
+#[macro_use]
 mod common;
 
 use common::*;

@@ -1,6 +1,7 @@
 //! Digests and HMAC through the C ABI: known-answer vectors from
 //! tests/vectors/, and the operation-state rules.
 
+#[macro_use]
 mod common;
 
 use std::ffi::c_void;

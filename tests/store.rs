@@ -1,6 +1,7 @@
 //! The store at rest and under concurrency: no plaintext key material or
 //! PIN in the database files, moved rows detected, several processes at once.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;

@@ -3,6 +3,7 @@
 //! process-wide PKCS#11 state.
 #![allow(dead_code)]
 
+#[macro_use]
 pub mod raw;
 
 use std::path::PathBuf;

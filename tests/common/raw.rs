@@ -1,11 +1,17 @@
 //! Raw C calls into the module, for what the safe wrapper will not do.
-#![allow(clippy::macro_metavars_in_unsafe)] // test-only helper: every call site is a raw FFI call
 
 use std::ptr::null_mut;
 
 use cryptoki_sys::*;
 
 use super::{module_path, SO_PIN, USER_PIN};
+
+/// Calls a function from the module's 2.40 table.
+macro_rules! call {
+    ($r:expr, $f:ident ( $($a:expr),* )) => {
+        unsafe { ($r.f.$f.unwrap())($($a),*) }
+    };
+}
 
 pub struct Raw {
     pub f: &'static CK_FUNCTION_LIST,
@@ -25,13 +31,6 @@ pub fn raw() -> Raw {
     // A test that failed earlier in this process may have left it initialized.
     unsafe { (r.f.C_Finalize.unwrap())(null_mut()) };
     r
-}
-
-#[macro_export]
-macro_rules! call {
-    ($r:expr, $f:ident ( $($a:expr),* )) => {
-        unsafe { ($r.f.$f.unwrap())($($a),*) }
-    };
 }
 
 pub fn init(r: &Raw) {
