@@ -71,7 +71,11 @@ pub enum Error {
     WrappedKeyInvalid,
     WrappedKeyLenRange,
     WrappingKeyHandleInvalid,
+    WrappingKeySizeRange,
+    WrappingKeyTypeInconsistent,
     UnwrappingKeyHandleInvalid,
+    UnwrappingKeySizeRange,
+    UnwrappingKeyTypeInconsistent,
 }
 
 impl Error {
@@ -138,7 +142,11 @@ impl Error {
             WrappedKeyInvalid => ck::CKR_WRAPPED_KEY_INVALID,
             WrappedKeyLenRange => ck::CKR_WRAPPED_KEY_LEN_RANGE,
             WrappingKeyHandleInvalid => ck::CKR_WRAPPING_KEY_HANDLE_INVALID,
+            WrappingKeySizeRange => ck::CKR_WRAPPING_KEY_SIZE_RANGE,
+            WrappingKeyTypeInconsistent => ck::CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
             UnwrappingKeyHandleInvalid => ck::CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+            UnwrappingKeySizeRange => ck::CKR_UNWRAPPING_KEY_SIZE_RANGE,
+            UnwrappingKeyTypeInconsistent => ck::CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
         }
     }
 

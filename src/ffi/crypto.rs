@@ -1,8 +1,8 @@
 //! Digest, sign and verify entry points.
 
-use cryptoki_sys::{CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
+use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
-use super::decode::{mechanism, out, slice};
+use super::decode::{mechanism, out, slice, template};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::token::crypto::Produced;
@@ -193,4 +193,149 @@ exports! {
     C_SignRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => recover;
     C_VerifyRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => recover_init;
     C_VerifyRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => recover;
+}
+
+unsafe fn cipher_init(
+    h: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    enc: bool,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    m.cipher_init(h, &mech, key, enc)?;
+    ok()
+}
+
+unsafe fn cipher_oneshot(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+    enc: bool,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::cipher(enc), || {
+        let data = unsafe { slice(d, n) }?;
+        unsafe { emit(o, ol, |cap| m.cipher_oneshot(h, data, cap, enc)) }
+    })
+}
+
+unsafe fn cipher_update(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+    enc: bool,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::cipher(enc), || {
+        let data = unsafe { slice(d, n) }?;
+        unsafe { emit(o, ol, |cap| m.cipher_update(h, data, cap, enc)) }
+    })
+}
+
+unsafe fn cipher_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG, enc: bool) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, OpKind::cipher(enc), || unsafe { emit(o, ol, |cap| m.cipher_final(h, cap, enc)) })
+}
+
+unsafe fn encrypt_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    unsafe { cipher_init(h, mech, key, true) }
+}
+unsafe fn decrypt_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    unsafe { cipher_init(h, mech, key, false) }
+}
+unsafe fn encrypt(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    unsafe { cipher_oneshot(h, d, n, o, ol, true) }
+}
+unsafe fn decrypt(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    unsafe { cipher_oneshot(h, d, n, o, ol, false) }
+}
+unsafe fn encrypt_update(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    unsafe { cipher_update(h, d, n, o, ol, true) }
+}
+unsafe fn decrypt_update(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    unsafe { cipher_update(h, d, n, o, ol, false) }
+}
+unsafe fn encrypt_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
+    unsafe { cipher_final(h, o, ol, true) }
+}
+unsafe fn decrypt_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
+    unsafe { cipher_final(h, o, ol, false) }
+}
+
+exports! {
+    C_EncryptInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => encrypt_init;
+    C_Encrypt(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => encrypt;
+    C_EncryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => encrypt_update;
+    C_EncryptFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => encrypt_final;
+    C_DecryptInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => decrypt_init;
+    C_Decrypt(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => decrypt;
+    C_DecryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => decrypt_update;
+    C_DecryptFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => decrypt_final;
+}
+
+unsafe fn wrap_key(
+    h: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    wrapping: CK_OBJECT_HANDLE,
+    key: CK_OBJECT_HANDLE,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    unsafe { emit(o, ol, |cap| m.wrap_key(h, &mech, wrapping, key, cap)) }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn unwrap_key(
+    h: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    unwrapping: CK_OBJECT_HANDLE,
+    w: *mut CK_BYTE,
+    wl: CK_ULONG,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+    ph: *mut CK_OBJECT_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    let wrapped = unsafe { slice(w, wl) }?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    let ph = unsafe { out(ph) }?;
+    *ph = m.unwrap_key(h, &mech, unwrapping, wrapped, &tmpl)?;
+    ok()
+}
+
+exports! {
+    C_WrapKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, wrapping: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => wrap_key;
+    C_UnwrapKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, w: *mut CK_BYTE, wl: CK_ULONG, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => unwrap_key;
 }

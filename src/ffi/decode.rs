@@ -61,13 +61,67 @@ unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Resu
     Ok(Template::new(out))
 }
 
-/// A mechanism and its parameter, copied.
+/// A mechanism and its parameter, copied. Parameters holding pointers are
+/// decoded per mechanism; a bad pointer inside one is
+/// CKR_MECHANISM_PARAM_INVALID.
 pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     // SAFETY: NULL is checked by `as_ref`.
     let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
-    let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }?;
-    let param = if raw.is_empty() { Param::None } else { Param::Bytes(Zeroizing::new(raw.to_vec())) };
+    let param = match m.mechanism {
+        ck::CKM_AES_GCM => unsafe { gcm_params(m) }?,
+        _ => {
+            let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }
+                .map_err(|_| Error::MechanismParamInvalid)?;
+            if raw.is_empty() {
+                Param::None
+            } else {
+                Param::Bytes(Zeroizing::new(raw.to_vec()))
+            }
+        }
+    };
     Ok(Mechanism { mtype: m.mechanism, param })
+}
+
+/// The 2.40 header's CK_GCM_PARAMS, without ulIvBits.
+#[repr(C)]
+struct GcmParams240 {
+    p_iv: *const u8,
+    ul_iv_len: CK_ULONG,
+    p_aad: *const u8,
+    ul_aad_len: CK_ULONG,
+    ul_tag_bits: CK_ULONG,
+}
+
+fn param_bytes(p: *const u8, n: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: pointer and length come from the caller's parameter struct.
+    unsafe { slice(p, n) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// CK_GCM_PARAMS in either layout, told apart by ulParameterLen.
+unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
+    if m.pParameter.is_null() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let len = m.ulParameterLen as usize;
+    if len == std::mem::size_of::<ck::CK_GCM_PARAMS>() {
+        // SAFETY: non-NULL and exactly the size of the 3.0 struct.
+        let g = unsafe { &*(m.pParameter as *const ck::CK_GCM_PARAMS) };
+        Ok(Param::Gcm {
+            iv: param_bytes(g.pIv, g.ulIvLen)?,
+            aad: param_bytes(g.pAAD, g.ulAADLen)?,
+            tag_bits: g.ulTagBits,
+        })
+    } else if len == std::mem::size_of::<GcmParams240>() {
+        // SAFETY: non-NULL and exactly the size of the 2.40 struct.
+        let g = unsafe { &*(m.pParameter as *const GcmParams240) };
+        Ok(Param::Gcm {
+            iv: param_bytes(g.p_iv, g.ul_iv_len)?,
+            aad: param_bytes(g.p_aad, g.ul_aad_len)?,
+            tag_bits: g.ul_tag_bits,
+        })
+    } else {
+        Err(Error::MechanismParamInvalid)
+    }
 }
 
 /// The PKCS#11 output protocol for an array (`p` NULL: report the length;

@@ -34,21 +34,11 @@ macro_rules! unsupported {
 }
 
 unsupported! {
-    C_EncryptInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
-    C_Encrypt(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_EncryptUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_EncryptFinal(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: *mut CK_ULONG);
-    C_DecryptInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
-    C_Decrypt(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_DecryptUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_DecryptFinal(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: *mut CK_ULONG);
     C_DigestEncryptUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
     C_DecryptDigestUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
     C_SignEncryptUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
     C_DecryptVerifyUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
     C_GenerateKeyPair(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: *mut CK_ATTRIBUTE, _a3: CK_ULONG, _a4: *mut CK_ATTRIBUTE, _a5: CK_ULONG, _a6: *mut CK_OBJECT_HANDLE, _a7: *mut CK_OBJECT_HANDLE);
-    C_WrapKey(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE, _a3: CK_OBJECT_HANDLE, _a4: *mut CK_BYTE, _a5: *mut CK_ULONG);
-    C_UnwrapKey(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_ATTRIBUTE, _a6: CK_ULONG, _a7: *mut CK_OBJECT_HANDLE);
     C_DeriveKey(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE, _a3: *mut CK_ATTRIBUTE, _a4: CK_ULONG, _a5: *mut CK_OBJECT_HANDLE);
     C_GetOperationState(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: *mut CK_ULONG);
     C_SetOperationState(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: CK_OBJECT_HANDLE, _a4: CK_OBJECT_HANDLE);

@@ -1,6 +1,8 @@
 //! Mechanisms: the registry that drives C_GetMechanismList/Info and
 //! dispatch, and one module per family.
 
+pub mod aes;
 pub mod digest;
 pub mod keygen;
+pub mod raw;
 pub mod registry;

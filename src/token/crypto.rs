@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
+use crate::mech::aes::AesMac;
 use crate::mech::digest::{self, ct_eq, Hasher, Hmac};
 use crate::mech::registry;
 use crate::model::{AttrType, MechType, Mechanism, Object, Param, Value};
@@ -31,22 +32,29 @@ pub(crate) struct Op<T> {
 
 pub(crate) enum MacState {
     Hmac(Hmac),
+    Aes(AesMac),
 }
 
 impl MacState {
     fn output_len(&self) -> usize {
         match self {
             MacState::Hmac(h) => h.output_len(),
+            MacState::Aes(m) => m.output_len(),
         }
     }
-    fn update(&mut self, data: &[u8]) {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
         match self {
-            MacState::Hmac(h) => h.update(data),
+            MacState::Hmac(h) => {
+                h.update(data);
+                Ok(())
+            }
+            MacState::Aes(m) => m.update(data),
         }
     }
-    fn finish(self) -> Zeroizing<Vec<u8>> {
+    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
-            MacState::Hmac(h) => h.finish(),
+            MacState::Hmac(h) => Ok(h.finish()),
+            MacState::Aes(m) => m.finish(),
         }
     }
 }
@@ -56,14 +64,14 @@ fn produce<T>(
     slot: &mut Option<Op<T>>,
     cap: Option<usize>,
     len: impl Fn(&T) -> usize,
-    finish: impl FnOnce(T) -> Zeroizing<Vec<u8>>,
+    finish: impl FnOnce(T) -> Result<Zeroizing<Vec<u8>>>,
 ) -> Result<Produced> {
     let op = slot.as_ref().ok_or(Error::OperationNotInitialized)?;
     let n = len(&op.state);
     match cap {
         None => Ok(Produced::Length(n)),
         Some(c) if c < n => Ok(Produced::TooSmall(n)),
-        Some(_) => Ok(Produced::Data(finish(slot.take().expect("checked above").state))),
+        Some(_) => Ok(Produced::Data(finish(slot.take().expect("checked above").state)?)),
     }
 }
 
@@ -159,7 +167,7 @@ impl Module {
         single_part(&mut ops.digest)?;
         produce(&mut ops.digest, cap, Hasher::output_len, |mut d| {
             d.update(data);
-            Zeroizing::new(d.finish())
+            Ok(Zeroizing::new(d.finish()))
         })
     }
 
@@ -206,12 +214,29 @@ impl Module {
     pub fn digest_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
         let s = self.session(h)?;
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        produce(&mut ops.digest, cap, Hasher::output_len, |d| Zeroizing::new(d.finish()))
+        produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
     }
 
     fn mac_state(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, usage: AttrType) -> Result<MacState> {
         let flag = if usage == ck::CKA_SIGN { ck::CKF_SIGN } else { ck::CKF_VERIFY };
         registry::for_operation(mech.mtype, flag)?;
+        if matches!(mech.mtype, ck::CKM_AES_CMAC | ck::CKM_AES_CMAC_GENERAL | ck::CKM_AES_MAC) {
+            let out_len = match mech.mtype {
+                ck::CKM_AES_CMAC_GENERAL => mac_general_len(mech)?,
+                _ => {
+                    no_param(mech)?;
+                    16
+                }
+            };
+            let k = self.usable_key(a, key, usage, mech.mtype)?;
+            if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
+                return Err(Error::KeyTypeInconsistent);
+            }
+            let value = k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))?;
+            let mac =
+                if mech.mtype == ck::CKM_AES_MAC { AesMac::cbc_mac(value)? } else { AesMac::cmac(value, out_len)? };
+            return Ok(MacState::Aes(mac));
+        }
         let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
         let out_len = if digest::is_general_hmac(mech.mtype) {
             mac_general_len(mech)?
@@ -243,7 +268,7 @@ impl Module {
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         single_part(&mut ops.sign)?;
         produce(&mut ops.sign, cap, MacState::output_len, |mut m| {
-            m.update(data);
+            m.update(data)?;
             m.finish()
         })
     }
@@ -253,8 +278,11 @@ impl Module {
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         let op = ops.sign.as_mut().ok_or(Error::OperationNotInitialized)?;
         op.multipart = true;
-        op.state.update(data);
-        Ok(())
+        let r = op.state.update(data);
+        if r.is_err() {
+            ops.sign = None;
+        }
+        r
     }
 
     pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
@@ -280,7 +308,7 @@ impl Module {
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         single_part(&mut ops.verify)?;
         let mut op = ops.verify.take().expect("checked by single_part");
-        op.state.update(data);
+        op.state.update(data)?;
         check_mac(op.state, sig)
     }
 
@@ -289,8 +317,11 @@ impl Module {
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         let op = ops.verify.as_mut().ok_or(Error::OperationNotInitialized)?;
         op.multipart = true;
-        op.state.update(data);
-        Ok(())
+        let r = op.state.update(data);
+        if r.is_err() {
+            ops.verify = None;
+        }
+        r
     }
 
     pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
@@ -305,7 +336,7 @@ fn check_mac(state: MacState, sig: &[u8]) -> Result<()> {
     if sig.len() != state.output_len() {
         return Err(Error::SignatureLenRange);
     }
-    if ct_eq(&state.finish(), sig) {
+    if ct_eq(&state.finish()?, sig) {
         Ok(())
     } else {
         Err(Error::SignatureInvalid)

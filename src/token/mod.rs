@@ -7,6 +7,7 @@
 //! is held across a PIN derivation except the slot's own login mutex.
 
 mod auth;
+mod cipher;
 pub mod crypto;
 mod find;
 mod keygen;
@@ -14,6 +15,7 @@ mod newobj;
 pub mod objects;
 mod session;
 mod slots;
+mod wrap;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use cryptoki_sys as ck;
 use cryptoki_sys::CK_SESSION_INFO;
 
+use super::cipher::CipherOp;
 use super::crypto::{MacState, Op};
 use super::find::FindOp;
 use super::{Module, UserKind};
@@ -30,6 +31,8 @@ pub(crate) struct Ops {
     pub digest: Option<Op<Hasher>>,
     pub sign: Option<Op<MacState>>,
     pub verify: Option<Op<MacState>>,
+    pub encrypt: Option<Op<CipherOp>>,
+    pub decrypt: Option<Op<CipherOp>>,
     /// An operation on a CKA_ALWAYS_AUTHENTICATE key waits for
     /// C_Login(CKU_CONTEXT_SPECIFIC).
     pub context_login_pending: bool,
@@ -125,7 +128,7 @@ impl Module {
         if flags & ck::CKF_FIND_OBJECTS != 0 {
             ops.find = None;
         }
-        for kind in [OpKind::Digest, OpKind::Sign, OpKind::Verify] {
+        for kind in [OpKind::Digest, OpKind::Sign, OpKind::Verify, OpKind::Encrypt, OpKind::Decrypt] {
             if flags & kind.flag() != 0 {
                 ops.end(kind);
             }
@@ -148,6 +151,8 @@ pub enum OpKind {
     Digest,
     Sign,
     Verify,
+    Encrypt,
+    Decrypt,
 }
 
 impl OpKind {
@@ -156,6 +161,8 @@ impl OpKind {
             OpKind::Digest => ck::CKF_DIGEST,
             OpKind::Sign => ck::CKF_SIGN,
             OpKind::Verify => ck::CKF_VERIFY,
+            OpKind::Encrypt => ck::CKF_ENCRYPT,
+            OpKind::Decrypt => ck::CKF_DECRYPT,
         }
     }
 }
@@ -166,6 +173,8 @@ impl Ops {
             OpKind::Digest => self.digest = None,
             OpKind::Sign => self.sign = None,
             OpKind::Verify => self.verify = None,
+            OpKind::Encrypt => self.encrypt = None,
+            OpKind::Decrypt => self.decrypt = None,
         }
     }
 }

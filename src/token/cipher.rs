@@ -1,0 +1,154 @@
+//! C_Encrypt* / C_Decrypt*: the operation-state rules of §5.2 over the
+//! AES modes in `mech::aes`. Single-part and final calls compute their
+//! output once and keep it until delivered, so the length a caller is told
+//! is always exact.
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::crypto::{Op, Produced};
+use super::{Access, Module, ObjectHandle, OpKind, SessionHandle};
+use crate::error::{Error, Result};
+use crate::mech::aes::{AesCipher, CipherSpec};
+use crate::mech::registry;
+use crate::model::Mechanism;
+
+pub(crate) struct CipherOp {
+    cipher: Option<AesCipher>,
+    /// Output computed by a single-part or final call, awaiting a buffer.
+    ready: Option<Zeroizing<Vec<u8>>>,
+}
+
+fn slot(ops: &mut super::session::Ops, encrypt: bool) -> &mut Option<Op<CipherOp>> {
+    if encrypt {
+        &mut ops.encrypt
+    } else {
+        &mut ops.decrypt
+    }
+}
+
+/// Hands out `ready` output with the length protocol; delivering ends the
+/// operation.
+fn deliver(op: &mut Option<Op<CipherOp>>, cap: Option<usize>) -> Result<Produced> {
+    let n = op.as_ref().and_then(|o| o.state.ready.as_ref()).map_or(0, |r| r.len());
+    match cap {
+        None => Ok(Produced::Length(n)),
+        Some(c) if c < n => Ok(Produced::TooSmall(n)),
+        Some(_) => {
+            let out = op.take().and_then(|o| o.state.ready).unwrap_or_default();
+            Ok(Produced::Data(out))
+        }
+    }
+}
+
+impl Module {
+    pub(crate) fn aes_cipher(
+        &self,
+        a: &Access,
+        mech: &Mechanism,
+        key: ObjectHandle,
+        encrypt: bool,
+    ) -> Result<AesCipher> {
+        let flag = if encrypt { ck::CKF_ENCRYPT } else { ck::CKF_DECRYPT };
+        let entry = registry::for_operation(mech.mtype, flag)?;
+        let spec = CipherSpec::parse(mech.mtype, &mech.param)?;
+        let usage = if encrypt { ck::CKA_ENCRYPT } else { ck::CKA_DECRYPT };
+        let k = self.usable_key(a, key, usage, mech.mtype)?;
+        if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let value = k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))?;
+        if (value.len() as u64) < entry.min_key || value.len() as u64 > entry.max_key {
+            return Err(Error::KeySizeRange);
+        }
+        AesCipher::new(spec, value, encrypt)
+    }
+
+    pub fn cipher_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, encrypt: bool) -> Result<()> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if slot(&mut ops, encrypt).is_some() {
+            return Err(Error::OperationActive);
+        }
+        let cipher = self.aes_cipher(&a, mech, key, encrypt)?;
+        *slot(&mut ops, encrypt) = Some(Op { state: CipherOp { cipher: Some(cipher), ready: None }, multipart: false });
+        Ok(())
+    }
+
+    /// C_Encrypt / C_Decrypt.
+    pub fn cipher_oneshot(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, encrypt: bool) -> Result<Produced> {
+        self.cipher_finish_with(h, cap, encrypt, true, |c| c.oneshot(data))
+    }
+
+    /// C_EncryptFinal / C_DecryptFinal.
+    pub fn cipher_final(&self, h: SessionHandle, cap: Option<usize>, encrypt: bool) -> Result<Produced> {
+        self.cipher_finish_with(h, cap, encrypt, false, AesCipher::finish)
+    }
+
+    fn cipher_finish_with(
+        &self,
+        h: SessionHandle,
+        cap: Option<usize>,
+        encrypt: bool,
+        single: bool,
+        run: impl FnOnce(AesCipher) -> Result<Zeroizing<Vec<u8>>>,
+    ) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op_slot = slot(&mut ops, encrypt);
+        let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if single && op.multipart {
+            *op_slot = None;
+            return Err(Error::OperationActive);
+        }
+        if op.state.ready.is_none() {
+            let cipher = op.state.cipher.take().ok_or_else(|| Error::general("cipher state missing"))?;
+            match run(cipher) {
+                Ok(out) => op.state.ready = Some(out),
+                Err(e) => {
+                    *op_slot = None;
+                    return Err(e);
+                }
+            }
+        }
+        deliver(op_slot, cap)
+    }
+
+    /// C_EncryptUpdate / C_DecryptUpdate; the operation continues.
+    pub fn cipher_update(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, encrypt: bool) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op_slot = slot(&mut ops, encrypt);
+        let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let Some(cipher) = op.state.cipher.as_mut() else {
+            // A final's output is waiting: the operation is finishing.
+            *op_slot = None;
+            return Err(Error::OperationActive);
+        };
+        let n = cipher.update_len(data.len());
+        match cap {
+            None => return Ok(Produced::Length(n)),
+            Some(c) if c < n => return Ok(Produced::TooSmall(n)),
+            Some(_) => {}
+        }
+        op.multipart = true;
+        match cipher.update(data) {
+            Ok(out) => Ok(Produced::Data(out)),
+            Err(e) => {
+                *op_slot = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl OpKind {
+    pub(crate) fn cipher(encrypt: bool) -> OpKind {
+        if encrypt {
+            OpKind::Encrypt
+        } else {
+            OpKind::Decrypt
+        }
+    }
+}
