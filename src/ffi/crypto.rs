@@ -339,3 +339,23 @@ exports! {
     C_WrapKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, wrapping: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => wrap_key;
     C_UnwrapKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, w: *mut CK_BYTE, wl: CK_ULONG, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => unwrap_key;
 }
+
+unsafe fn derive_key(
+    h: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    base: CK_OBJECT_HANDLE,
+    tmpl: *mut CK_ATTRIBUTE,
+    n: CK_ULONG,
+    ph: *mut CK_OBJECT_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    let tmpl = unsafe { template(tmpl, n) }?;
+    let ph = unsafe { out(ph) }?;
+    *ph = m.derive_key(h, &mech, base, &tmpl)?;
+    ok()
+}
+
+exports! {
+    C_DeriveKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, base: CK_OBJECT_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => derive_key;
+}

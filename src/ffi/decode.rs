@@ -6,7 +6,7 @@ use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_RV, CK_ULONG};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::model::{policy, Attribute, Kind, Mechanism, Param, Template, Value};
+use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Param, PrfData, Template, Value};
 
 /// A borrowed slice from a C pointer and count. NULL with a nonzero count
 /// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice.
@@ -69,6 +69,16 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
     let param = match m.mechanism {
         ck::CKM_AES_GCM => unsafe { gcm_params(m) }?,
+        ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA => unsafe { hkdf_params(m) }?,
+        ck::CKM_SP800_108_COUNTER_KDF => unsafe { kdf108_params(m) }?,
+        ck::CKM_AES_ECB_ENCRYPT_DATA => {
+            let d: &ck::CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(m) }?;
+            Param::DataString(Zeroizing::new(param_bytes(d.pData, d.ulLen)?))
+        }
+        ck::CKM_AES_CBC_ENCRYPT_DATA => {
+            let d: &ck::CK_AES_CBC_ENCRYPT_DATA_PARAMS = unsafe { param_struct(m) }?;
+            Param::CbcData { iv: d.iv, data: Zeroizing::new(param_bytes(d.pData, d.length)?) }
+        }
         _ => {
             let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }
                 .map_err(|_| Error::MechanismParamInvalid)?;
@@ -95,6 +105,74 @@ struct GcmParams240 {
 fn param_bytes(p: *const u8, n: CK_ULONG) -> Result<Vec<u8>> {
     // SAFETY: pointer and length come from the caller's parameter struct.
     unsafe { slice(p, n) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// The mechanism parameter as a `T`, if it is exactly that size.
+unsafe fn param_struct<T>(m: &CK_MECHANISM) -> Result<&T> {
+    if m.pParameter.is_null() || m.ulParameterLen as usize != std::mem::size_of::<T>() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: non-NULL and of T's size; the caller promises a valid T.
+    Ok(unsafe { &*(m.pParameter as *const T) })
+}
+
+unsafe fn hkdf_params(m: &CK_MECHANISM) -> Result<Param> {
+    let p: &ck::CK_HKDF_PARAMS = unsafe { param_struct(m) }?;
+    let salt = match p.ulSaltType {
+        ck::CKF_HKDF_SALT_NULL => HkdfSalt::Null,
+        ck::CKF_HKDF_SALT_DATA => HkdfSalt::Data(param_bytes(p.pSalt, p.ulSaltLen)?),
+        ck::CKF_HKDF_SALT_KEY => HkdfSalt::Key(p.hSaltKey),
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    Ok(Param::Hkdf {
+        extract: p.bExtract != 0,
+        expand: p.bExpand != 0,
+        prf: p.prfHashMechanism,
+        salt,
+        info: param_bytes(p.pInfo, p.ulInfoLen)?,
+    })
+}
+
+unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
+    let p: &ck::CK_SP800_108_KDF_PARAMS = unsafe { param_struct(m) }?;
+    if p.ulAdditionalDerivedKeys != 0 {
+        // Additional derived keys are not supported (documented).
+        return Err(Error::MechanismParamInvalid);
+    }
+    let items = unsafe { slice(p.pDataParams as *const ck::CK_PRF_DATA_PARAM, p.ulNumberOfDataParams) }
+        .map_err(|_| Error::MechanismParamInvalid)?;
+    let mut data = Vec::with_capacity(items.len());
+    for d in items {
+        let bits = |w: CK_ULONG| u32::try_from(w).map_err(|_| Error::MechanismParamInvalid);
+        data.push(match d.type_ {
+            ck::CK_SP800_108_ITERATION_VARIABLE | ck::CK_SP800_108_OPTIONAL_COUNTER => {
+                if d.ulValueLen as usize != std::mem::size_of::<ck::CK_SP800_108_COUNTER_FORMAT>() || d.pValue.is_null()
+                {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                // SAFETY: non-NULL and of the struct's size.
+                let f = unsafe { &*(d.pValue as *const ck::CK_SP800_108_COUNTER_FORMAT) };
+                PrfData::Counter { little_endian: f.bLittleEndian != 0, bits: bits(f.ulWidthInBits)? }
+            }
+            ck::CK_SP800_108_DKM_LENGTH => {
+                if d.ulValueLen as usize != std::mem::size_of::<ck::CK_SP800_108_DKM_LENGTH_FORMAT>()
+                    || d.pValue.is_null()
+                {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                // SAFETY: non-NULL and of the struct's size.
+                let f = unsafe { &*(d.pValue as *const ck::CK_SP800_108_DKM_LENGTH_FORMAT) };
+                PrfData::DkmLength {
+                    sum_of_segments: f.dkmLengthMethod == ck::CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS,
+                    little_endian: f.bLittleEndian != 0,
+                    bits: bits(f.ulWidthInBits)?,
+                }
+            }
+            ck::CK_SP800_108_BYTE_ARRAY => PrfData::Bytes(param_bytes(d.pValue as *const u8, d.ulValueLen)?),
+            _ => return Err(Error::MechanismParamInvalid),
+        });
+    }
+    Ok(Param::Kdf108 { prf: p.prfType, data })
 }
 
 /// CK_GCM_PARAMS in either layout, told apart by ulParameterLen.

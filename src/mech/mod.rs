@@ -3,6 +3,7 @@
 
 pub mod aes;
 pub mod digest;
+pub mod kdf;
 pub mod keygen;
 pub mod raw;
 pub mod registry;

@@ -17,6 +17,41 @@ pub enum Param {
         aad: Vec<u8>,
         tag_bits: u64,
     },
+    /// CK_HKDF_PARAMS.
+    Hkdf {
+        extract: bool,
+        expand: bool,
+        prf: MechType,
+        salt: HkdfSalt,
+        info: Vec<u8>,
+    },
+    /// CK_SP800_108_KDF_PARAMS (no additional derived keys).
+    Kdf108 {
+        prf: MechType,
+        data: Vec<PrfData>,
+    },
+    /// CK_KEY_DERIVATION_STRING_DATA.
+    DataString(Zeroizing<Vec<u8>>),
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
+    CbcData {
+        iv: [u8; 16],
+        data: Zeroizing<Vec<u8>>,
+    },
+}
+
+#[derive(Clone)]
+pub enum HkdfSalt {
+    Null,
+    Data(Vec<u8>),
+    Key(u64),
+}
+
+/// One entry of an SP 800-108 PRF input layout.
+#[derive(Clone)]
+pub enum PrfData {
+    Counter { little_endian: bool, bits: u32 },
+    DkmLength { sum_of_segments: bool, little_endian: bool, bits: u32 },
+    Bytes(Vec<u8>),
 }
 
 #[derive(Clone)]

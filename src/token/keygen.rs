@@ -24,6 +24,7 @@ impl Module {
             (ck::CKM_AES_KEY_GEN, None | Some(ck::CKK_AES)) => ck::CKK_AES,
             (ck::CKM_GENERIC_SECRET_KEY_GEN, None) => ck::CKK_GENERIC_SECRET,
             (ck::CKM_GENERIC_SECRET_KEY_GEN, Some(kt)) if kt != ck::CKK_AES => kt,
+            (ck::CKM_HKDF_KEY_GEN, None | Some(ck::CKK_HKDF)) => ck::CKK_HKDF,
             _ => return Err(Error::TemplateInconsistent),
         };
         if tmpl.contains(ck::CKA_VALUE) || tmpl.contains(ck::CKA_CHECK_VALUE) {

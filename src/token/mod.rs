@@ -9,6 +9,7 @@
 mod auth;
 mod cipher;
 pub mod crypto;
+mod derive;
 mod find;
 mod keygen;
 mod newobj;

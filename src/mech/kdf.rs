@@ -1,0 +1,205 @@
+//! Key derivation: HKDF (RFC 5869) and the SP 800-108 counter-mode KDF
+//! with an HMAC or AES-CMAC PRF.
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::aes::AesMac;
+use super::digest::{self, Hmac};
+use super::raw::{self, Md};
+use crate::error::{Error, Result};
+use crate::model::{MechType, PrfData};
+
+fn md(prf: MechType) -> Result<Md> {
+    Ok(match prf {
+        ck::CKM_SHA_1 => Md::Sha1,
+        ck::CKM_SHA224 => Md::Sha224,
+        ck::CKM_SHA256 => Md::Sha256,
+        ck::CKM_SHA384 => Md::Sha384,
+        ck::CKM_SHA512 => Md::Sha512,
+        ck::CKM_SHA3_256 => Md::Sha3_256,
+        ck::CKM_SHA3_384 => Md::Sha3_384,
+        ck::CKM_SHA3_512 => Md::Sha3_512,
+        _ => return Err(Error::MechanismParamInvalid),
+    })
+}
+
+/// HKDF with the extract and/or expand step. With extract only, the output
+/// is the PRK and `len` must be the hash length.
+pub fn hkdf(
+    prf: MechType,
+    extract: bool,
+    expand: bool,
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let md = md(prf)?;
+    let hash_len = digest::algorithm(prf).ok_or(Error::MechanismParamInvalid)?.output_len();
+    if !extract && !expand {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let failed = |_| Error::general("HKDF failed");
+    let prk = if extract {
+        // A NULL salt is HashLen zero bytes (RFC 5869 §2.2).
+        let zeros = vec![0u8; hash_len];
+        raw::hkdf_extract(md, salt.unwrap_or(&zeros), ikm).map_err(failed)?
+    } else {
+        Zeroizing::new(ikm.to_vec())
+    };
+    if !expand {
+        if len != prk.len() {
+            return Err(Error::TemplateInconsistent);
+        }
+        return Ok(prk);
+    }
+    if len == 0 || len > 255 * hash_len {
+        return Err(Error::TemplateInconsistent);
+    }
+    raw::hkdf_expand(md, &prk, info, len).map_err(failed)
+}
+
+enum Prf {
+    Hmac(&'static aws_lc_rs::digest::Algorithm),
+    Cmac,
+}
+
+impl Prf {
+    fn new(prf: MechType) -> Result<Prf> {
+        match prf {
+            ck::CKM_AES_CMAC => Ok(Prf::Cmac),
+            m => digest::algorithm(m)
+                .filter(|_| !digest::is_general_hmac(m) && digest::algorithm(m).is_some())
+                .map(Prf::Hmac)
+                .ok_or(Error::MechanismParamInvalid),
+        }
+    }
+
+    fn out_len(&self) -> usize {
+        match self {
+            Prf::Hmac(a) => a.output_len(),
+            Prf::Cmac => 16,
+        }
+    }
+
+    fn run(&self, key: &[u8], input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Prf::Hmac(a) => {
+                let mut h = Hmac::new(a, key, a.output_len())?;
+                h.update(input);
+                Ok(h.finish())
+            }
+            Prf::Cmac => {
+                let mut m = AesMac::cmac(key, 16)?;
+                m.update(input)?;
+                m.finish()
+            }
+        }
+    }
+}
+
+fn encode(v: u64, bits: u32, little_endian: bool) -> Vec<u8> {
+    let n = (bits / 8) as usize;
+    let be = v.to_be_bytes();
+    let mut out = be[8 - n..].to_vec();
+    if little_endian {
+        out.reverse();
+    }
+    out
+}
+
+/// Which HMAC/CMAC PRFs are valid for the SP 800-108 KDF (`prfType`).
+pub fn is_kdf_prf(prf: MechType) -> bool {
+    prf == ck::CKM_AES_CMAC
+        || matches!(
+            prf,
+            ck::CKM_SHA_1_HMAC
+                | ck::CKM_SHA224_HMAC
+                | ck::CKM_SHA256_HMAC
+                | ck::CKM_SHA384_HMAC
+                | ck::CKM_SHA512_HMAC
+                | ck::CKM_SHA3_256_HMAC
+                | ck::CKM_SHA3_384_HMAC
+                | ck::CKM_SHA3_512_HMAC
+        )
+}
+
+/// SP 800-108 counter mode: K(i) = PRF(key, layout with counter i), i = 1..n.
+pub fn sp800_108_counter(prf: MechType, key: &[u8], layout: &[PrfData], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    if !is_kdf_prf(prf) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let p = Prf::new(prf)?;
+    let counters = layout.iter().filter(|d| matches!(d, PrfData::Counter { .. })).count();
+    if counters != 1 || len == 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let h = p.out_len();
+    let n = len.div_ceil(h);
+    for d in layout {
+        match d {
+            PrfData::Counter { bits, .. } if !matches!(bits, 8 | 16 | 24 | 32) => {
+                return Err(Error::MechanismParamInvalid)
+            }
+            PrfData::Counter { bits, .. } if (n as u64) >= (1u64 << bits) => return Err(Error::MechanismParamInvalid),
+            PrfData::DkmLength { bits, .. } if !(8..=64).contains(bits) || bits % 8 != 0 => {
+                return Err(Error::MechanismParamInvalid)
+            }
+            _ => {}
+        }
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(n * h));
+    for i in 1..=n as u64 {
+        let mut input = Zeroizing::new(Vec::new());
+        for d in layout {
+            match d {
+                PrfData::Counter { little_endian, bits } => input.extend(encode(i, *bits, *little_endian)),
+                PrfData::DkmLength { sum_of_segments, little_endian, bits } => {
+                    let l = if *sum_of_segments { (n * h * 8) as u64 } else { (len * 8) as u64 };
+                    input.extend(encode(l, *bits, *little_endian));
+                }
+                PrfData::Bytes(b) => input.extend_from_slice(b),
+            }
+        }
+        out.extend_from_slice(&p.run(key, &input)?);
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn rfc5869_case1() {
+        let okm = hkdf(
+            ck::CKM_SHA256,
+            true,
+            true,
+            Some(&unhex("000102030405060708090a0b0c")),
+            &[0x0b; 22],
+            &unhex("f0f1f2f3f4f5f6f7f8f9"),
+            42,
+        )
+        .unwrap();
+        assert_eq!(
+            &okm[..],
+            &unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")[..]
+        );
+    }
+
+    #[test]
+    fn counter_width_is_checked() {
+        let layout = [PrfData::Counter { little_endian: false, bits: 12 }];
+        assert_eq!(
+            sp800_108_counter(ck::CKM_SHA256_HMAC, &[1; 32], &layout, 32).err(),
+            Some(Error::MechanismParamInvalid)
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! C_DeriveKey: HKDF (key or data output), SP 800-108 counter KDF, and the
+//! AES ECB/CBC "encrypt data" derivations. Derived keys are never local;
+//! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
+//! PKCS#11 §4.9 says.
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::newobj::{build, check_new_template};
+use super::{Access, Module, ObjectHandle, SessionHandle};
+use crate::error::{Error, Result};
+use crate::mech::aes::{AesCipher, CipherSpec};
+use crate::mech::{kdf, keygen, registry};
+use crate::model::{policy, HkdfSalt, Mechanism, Object, Param, Template, Value};
+
+fn key_type_in(k: &Object, allowed: &[ck::CK_KEY_TYPE]) -> Result<()> {
+    match k.ulong(ck::CKA_KEY_TYPE) {
+        Some(t) if allowed.contains(&t) => Ok(()),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
+    ck::CKK_GENERIC_SECRET,
+    ck::CKK_HKDF,
+    ck::CKK_AES,
+    ck::CKK_SHA_1_HMAC,
+    ck::CKK_SHA224_HMAC,
+    ck::CKK_SHA256_HMAC,
+    ck::CKK_SHA384_HMAC,
+    ck::CKK_SHA512_HMAC,
+    ck::CKK_SHA3_256_HMAC,
+    ck::CKK_SHA3_384_HMAC,
+    ck::CKK_SHA3_512_HMAC,
+];
+
+impl Module {
+    fn salt_key(&self, a: &Access, h: ObjectHandle) -> Result<Zeroizing<Vec<u8>>> {
+        let found = self.find_object(a, h).map_err(|_| Error::MechanismParamInvalid)?;
+        let o = found.object();
+        if o.class() != ck::CKO_SECRET_KEY {
+            return Err(Error::MechanismParamInvalid);
+        }
+        Ok(Zeroizing::new(o.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec()))
+    }
+
+    /// The derived bytes, `len` long.
+    fn derive_bytes(&self, a: &Access, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        let value = base.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?;
+        match (&mech.param, mech.mtype) {
+            (Param::Hkdf { extract, expand, prf, salt, info }, ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA) => {
+                key_type_in(base, &[ck::CKK_GENERIC_SECRET, ck::CKK_HKDF, ck::CKK_AES])?;
+                let salt_bytes = match salt {
+                    HkdfSalt::Null => None,
+                    HkdfSalt::Data(d) => Some(Zeroizing::new(d.clone())),
+                    HkdfSalt::Key(h) => Some(self.salt_key(a, *h)?),
+                };
+                kdf::hkdf(*prf, *extract, *expand, salt_bytes.as_deref().map(|v| &v[..]), value, info, len)
+            }
+            (Param::Kdf108 { prf, data }, ck::CKM_SP800_108_COUNTER_KDF) => {
+                if *prf == ck::CKM_AES_CMAC {
+                    key_type_in(base, &[ck::CKK_AES])?;
+                } else {
+                    key_type_in(base, HMAC_BASES)?;
+                }
+                kdf::sp800_108_counter(*prf, value, data, len)
+            }
+            (Param::DataString(d), ck::CKM_AES_ECB_ENCRYPT_DATA) => {
+                key_type_in(base, &[ck::CKK_AES])?;
+                self.encrypt_data(CipherSpec::Ecb, value, d, len)
+            }
+            (Param::CbcData { iv, data }, ck::CKM_AES_CBC_ENCRYPT_DATA) => {
+                key_type_in(base, &[ck::CKK_AES])?;
+                self.encrypt_data(CipherSpec::Cbc { iv: *iv, pad: false }, value, data, len)
+            }
+            _ => Err(Error::MechanismParamInvalid),
+        }
+    }
+
+    fn encrypt_data(&self, spec: CipherSpec, key: &[u8], data: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        if data.is_empty() || data.len() % 16 != 0 {
+            return Err(Error::MechanismParamInvalid);
+        }
+        let mut out = AesCipher::new(spec, key, true)?.oneshot(data)?;
+        if len > out.len() {
+            return Err(Error::TemplateInconsistent);
+        }
+        out.truncate(len);
+        Ok(out)
+    }
+
+    pub fn derive_key(
+        &self,
+        h: SessionHandle,
+        mech: &Mechanism,
+        base_h: ObjectHandle,
+        tmpl: &Template,
+    ) -> Result<ObjectHandle> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        registry::for_operation(mech.mtype, ck::CKF_DERIVE)?;
+        let base = self.usable_key(&a, base_h, ck::CKA_DERIVE, mech.mtype)?;
+        if base.class() != ck::CKO_SECRET_KEY {
+            return Err(Error::KeyTypeInconsistent);
+        }
+
+        if mech.mtype == ck::CKM_HKDF_DATA {
+            // The output is a data object; CKA_VALUE_LEN only sizes it.
+            if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_DATA) {
+                return Err(Error::TemplateInconsistent);
+            }
+            let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)? as usize;
+            let rest = Template::new(tmpl.iter().filter(|t| t.atype != ck::CKA_VALUE_LEN).cloned().collect());
+            check_new_template(policy::DATA, &rest, a.is_so())?;
+            let data = self.derive_bytes(&a, mech, &base, len)?;
+            let obj = build(
+                policy::DATA,
+                &rest,
+                vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA)), (ck::CKA_VALUE, Value::Bytes(data))],
+            );
+            return self.store_new(&a, &s, obj);
+        }
+
+        if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
+        if tmpl.contains(ck::CKA_VALUE) {
+            return Err(Error::TemplateInconsistent);
+        }
+        check_new_template(policy::SECRET, tmpl, a.is_so())?;
+        let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
+            Some(l) => l as usize,
+            None => match (&mech.param, key_type) {
+                (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
+                _ => return Err(Error::TemplateIncomplete),
+            },
+        };
+        keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
+        let value = self.derive_bytes(&a, mech, &base, len)?;
+        let kcv = keygen::check_value(key_type, &value);
+        let mut obj = build(
+            policy::SECRET,
+            tmpl,
+            vec![
+                (ck::CKA_CLASS, Value::Ulong(ck::CKO_SECRET_KEY)),
+                (ck::CKA_VALUE, Value::Bytes(value)),
+                (ck::CKA_VALUE_LEN, Value::Ulong(len as u64)),
+                (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
+                (ck::CKA_LOCAL, Value::Bool(false)),
+                (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
+            ],
+        );
+        let always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE) && obj.bool(ck::CKA_SENSITIVE);
+        let never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE) && !obj.bool(ck::CKA_EXTRACTABLE);
+        obj.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(always_sensitive));
+        obj.set(ck::CKA_NEVER_EXTRACTABLE, Value::Bool(never_extractable));
+        self.store_new(&a, &s, obj)
+    }
+}
