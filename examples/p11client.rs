@@ -5,6 +5,8 @@
 //!   p11client create <label-prefix> <n>   create n token data objects
 //!   p11client count <label-prefix>        count token data objects whose
 //!                                         label starts with the prefix
+//!   p11client relabel <label> <new>       change an object's label
+//!   p11client destroy <label>             destroy the objects with a label
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
@@ -47,7 +49,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("{n}");
         }
-        _ => return Err("usage: p11client create <prefix> <n> | count <prefix>".into()),
+        Some("relabel") => {
+            for h in s.find_objects(&[Attribute::Label(args[2].clone().into_bytes())])? {
+                s.update_attributes(h, &[Attribute::Label(args[3].clone().into_bytes())])?;
+            }
+        }
+        Some("destroy") => {
+            for h in s.find_objects(&[Attribute::Label(args[2].clone().into_bytes())])? {
+                s.destroy_object(h)?;
+            }
+        }
+        _ => return Err("usage: p11client create|count|relabel|destroy ...".into()),
     }
     Ok(())
 }

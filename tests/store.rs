@@ -169,3 +169,32 @@ fn two_processes_create_a_thousand_objects_each_and_lose_none() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
 }
+
+#[test]
+fn changes_by_another_process_are_seen_through_the_cache() {
+    let _w = world("");
+    let p = load();
+    let slot = init_token(&p, "cache");
+    let s = user_session(&p, slot);
+    let h = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(b"cache-x".to_vec()),
+        ])
+        .unwrap();
+    // Opened (and cached) here...
+    assert_eq!(s.get_attributes(h, &[AttributeType::Label]).unwrap(), vec![Attribute::Label(b"cache-x".to_vec())]);
+    let client = example("p11client");
+    let run = |args: &[&str]| {
+        let out = Command::new(&client).args(args).env("P11_PIN", USER_PIN).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    // ...changed by another process...
+    run(&["relabel", "cache-x", "cache-y"]);
+    assert_eq!(s.get_attributes(h, &[AttributeType::Label]).unwrap(), vec![Attribute::Label(b"cache-y".to_vec())]);
+    // ...and destroyed by another process.
+    run(&["destroy", "cache-y"]);
+    assert_eq!(rv(s.get_attributes(h, &[AttributeType::Label])), RvError::ObjectHandleInvalid);
+}

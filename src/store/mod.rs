@@ -25,6 +25,8 @@ pub struct TokenRecord {
     pub user_pin: Option<PinRecord>,
     pub so_fail: u32,
     pub user_fail: u32,
+    /// Bumped by every change to or removal of one of its objects.
+    pub rev: i64,
 }
 
 /// One stored attribute: its value (sealed or not) and its index entry.

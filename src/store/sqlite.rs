@@ -16,7 +16,7 @@ use super::{ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Wh
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE tokens (
@@ -50,6 +50,16 @@ CREATE TABLE attrs (
     PRIMARY KEY (obj_id, atype)
 ) WITHOUT ROWID;
 CREATE INDEX attrs_by_value ON attrs(atype, idx) WHERE idx IS NOT NULL;
+";
+
+/// v2: a per-token revision that every change to an existing object bumps,
+/// so processes can cache opened objects and notice others' changes.
+const SCHEMA_V2: &str = "
+ALTER TABLE tokens ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER objects_changed AFTER UPDATE ON objects
+BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
+CREATE TRIGGER objects_deleted AFTER DELETE ON objects
+BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
 ";
 
 pub struct SqliteStore {
@@ -113,6 +123,9 @@ impl SqliteStore {
         if version < 1 {
             tx.execute_batch(SCHEMA_V1)?;
         }
+        if version < 2 {
+            tx.execute_batch(SCHEMA_V2)?;
+        }
         // Later schema versions add their steps here, each guarded by `version < N`.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -162,7 +175,7 @@ fn who_cols(who: Who) -> (&'static str, &'static str, &'static str, &'static str
 }
 
 const TOKEN_COLS: &str = "token_id, slot_id, uid, label, serial, so_salt, so_wrapped, so_kdf, \
-                          user_salt, user_wrapped, user_kdf, so_fail, user_fail";
+                          user_salt, user_wrapped, user_kdf, so_fail, user_fail, rev";
 
 fn fixed<const N: usize>(v: Vec<u8>) -> rusqlite::Result<[u8; N]> {
     v.try_into()
@@ -188,6 +201,7 @@ fn token_from_row(r: &rusqlite::Row) -> rusqlite::Result<(TokenRecord, String, O
         },
         so_fail: r.get(11)?,
         user_fail: r.get(12)?,
+        rev: r.get(13)?,
     };
     Ok((rec, so_kdf, user_kdf))
 }

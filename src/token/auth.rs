@@ -87,6 +87,7 @@ impl Module {
         }
         let state = self.slot_state(s.slot)?;
         *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
+        self.forget_opened();
         Ok(())
     }
 

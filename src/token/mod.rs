@@ -63,7 +63,7 @@ pub(crate) struct SlotState {
 pub(crate) struct SessionObject {
     session: SessionHandle,
     slot: SlotId,
-    object: RwLock<Object>,
+    object: RwLock<Arc<Object>>,
 }
 
 pub struct Module {
@@ -74,12 +74,26 @@ pub struct Module {
     next_session: AtomicU64,
     session_objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
     next_session_object: AtomicU64,
+    /// Token objects already opened, valid while their token's revision is
+    /// unchanged (any process changing or destroying an object bumps it).
+    /// Cleared when the slot logs out.
+    opened: Mutex<HashMap<(TokenId, ObjectId), Opened>>,
 }
+
+struct Opened {
+    rev: i64,
+    uid: Uid,
+    private: bool,
+    object: Arc<Object>,
+}
+
+/// Opened objects kept per process; past this the cache starts over.
+const OPENED_MAX: usize = 100_000;
 
 /// An object found by handle, with where it lives.
 pub(crate) enum Found {
-    Token { token_id: TokenId, id: ObjectId, uid: Uid, object: Object },
-    Session { handle: ObjectHandle, entry: Arc<SessionObject>, object: Object },
+    Token { token_id: TokenId, id: ObjectId, uid: Uid, object: Arc<Object> },
+    Session { handle: ObjectHandle, entry: Arc<SessionObject>, object: Arc<Object> },
 }
 
 impl Found {
@@ -128,6 +142,7 @@ impl Module {
             next_session: AtomicU64::new(1),
             session_objects: RwLock::new(HashMap::new()),
             next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
+            opened: Mutex::new(HashMap::new()),
         }
     }
 
@@ -172,12 +187,37 @@ impl Module {
             return Ok(Found::Session { handle: h, entry, object });
         }
         let id = ObjectId::try_from(h).map_err(|_| Error::ObjectHandleInvalid)?;
-        let stored = self.store.load_object(a.token.token_id, id)?.ok_or(Error::ObjectHandleInvalid)?;
+        let token_id = a.token.token_id;
+        if a.key.is_some() {
+            let cache = self.opened.lock().map_err(|_| Error::CantLock)?;
+            if let Some(o) = cache.get(&(token_id, id)).filter(|o| o.rev == a.token.rev) {
+                if o.private && !a.user_logged_in() {
+                    return Err(Error::ObjectHandleInvalid);
+                }
+                return Ok(Found::Token { token_id, id, uid: o.uid, object: o.object.clone() });
+            }
+        }
+        let stored = self.store.load_object(token_id, id)?.ok_or(Error::ObjectHandleInvalid)?;
         if stored.private && !a.user_logged_in() {
             return Err(Error::ObjectHandleInvalid);
         }
-        let object = crate::store::codec::decode(a.sealer(), &stored)?;
-        Ok(Found::Token { token_id: a.token.token_id, id, uid: stored.uid, object })
+        let object = Arc::new(crate::store::codec::decode(a.sealer(), &stored)?);
+        if a.key.is_some() && object.locked.is_empty() {
+            let mut cache = self.opened.lock().map_err(|_| Error::CantLock)?;
+            if cache.len() >= OPENED_MAX {
+                cache.clear();
+            }
+            let entry = Opened { rev: a.token.rev, uid: stored.uid, private: stored.private, object: object.clone() };
+            cache.insert((token_id, id), entry);
+        }
+        Ok(Found::Token { token_id, id, uid: stored.uid, object })
+    }
+
+    /// Forgets every opened object of a slot's token (at logout).
+    pub(crate) fn forget_opened(&self) {
+        if let Ok(mut c) = self.opened.lock() {
+            c.clear();
+        }
     }
 
     fn new_session_object_handle(&self) -> ObjectHandle {

@@ -132,7 +132,7 @@ impl Module {
                 }
             }
             Found::Session { entry, .. } => {
-                *entry.object.write().map_err(|_| Error::CantLock)? = next;
+                *entry.object.write().map_err(|_| Error::CantLock)? = std::sync::Arc::new(next);
             }
         }
         Ok(())

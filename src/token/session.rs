@@ -89,6 +89,8 @@ impl Module {
             let mut login = state.login.write().map_err(|_| Error::CantLock)?;
             login.user = None;
             login.key = None;
+            drop(login);
+            self.forget_opened();
         }
         Ok(())
     }

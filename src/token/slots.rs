@@ -178,6 +178,7 @@ impl Module {
             user_pin: None,
             so_fail: 0,
             user_fail: 0,
+            rev: 0,
         };
         self.store.put_token(&rec)?;
         *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
