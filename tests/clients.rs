@@ -83,3 +83,34 @@ fn pkcs11_tool_initializes_logs_in_generates_and_lists() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CKR_PIN_INCORRECT"));
 }
+
+#[test]
+fn pkcs11_tool_self_test_passes() {
+    let _w = world("");
+    tool(&["--init-token", "--slot", "0", "--label", "selftest", "--so-pin", SO_PIN]);
+    tool(&["--init-pin", "--token-label", "selftest", "--so-pin", SO_PIN, "--pin", USER_PIN]);
+    let login = ["--token-label", "selftest", "--login", "--pin", USER_PIN];
+    tool(&[&login[..], &["--keygen", "--key-type", "AES:32", "--label", "aes", "--extractable"]].concat());
+    tool(&[&login[..], &["--keygen", "--key-type", "GENERIC:32", "--label", "hmac"]].concat());
+    let out = tool(&[&login[..], &["--test"]].concat());
+    assert!(out.contains("No errors"), "{out}");
+    assert!(out.contains("digest functions seem to work"), "{out}");
+
+    // Encrypt and decrypt a file, sign and verify it, with pkcs11-tool.
+    let dir = &_w.dir;
+    let (input, ct, sig) = (dir.path().join("in"), dir.path().join("ct"), dir.path().join("sig"));
+    std::fs::write(&input, b"attack at dawn").unwrap();
+    let p = |x: &std::path::PathBuf| x.to_str().unwrap().to_string();
+    let iv = ["--mechanism", "AES-CBC-PAD", "--iv", "00112233445566778899aabbccddeeff", "--label", "aes"];
+    tool(&[&login[..], &["--encrypt"], &iv[..], &["--input-file", &p(&input), "--output-file", &p(&ct)]].concat());
+    assert_eq!(std::fs::read(&ct).unwrap().len(), 16);
+    let out = tool(&[&login[..], &["--decrypt"], &iv[..], &["--input-file", &p(&ct)]].concat());
+    assert!(out.contains("attack at dawn"), "{out}");
+    let mac = ["--mechanism", "SHA256-HMAC", "--label", "hmac"];
+    tool(&[&login[..], &["--sign"], &mac[..], &["--input-file", &p(&input), "--output-file", &p(&sig)]].concat());
+    assert_eq!(std::fs::read(&sig).unwrap().len(), 32);
+    let out = tool(
+        &[&login[..], &["--verify"], &mac[..], &["--input-file", &p(&input), "--signature-file", &p(&sig)]].concat(),
+    );
+    assert!(out.contains("Signature is valid"), "{out}");
+}

@@ -8,25 +8,9 @@ use std::ffi::c_void;
 use std::ptr::null_mut;
 
 use common::raw::*;
+use common::vectors::{unhex, vectors};
 use common::*;
 use cryptoki_sys::*;
-
-fn unhex(s: &str) -> Vec<u8> {
-    if s == "-" {
-        return Vec::new();
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-}
-
-fn vectors(name: &str) -> Vec<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(name);
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split_whitespace().map(String::from).collect())
-        .collect()
-}
 
 fn digest_mech(name: &str) -> CK_MECHANISM_TYPE {
     match name {

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod raw;
+pub mod vectors;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
