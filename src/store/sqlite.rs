@@ -349,19 +349,39 @@ impl Store for SqliteStore {
     }
 
     fn find(&self, token: TokenId, with_private: bool, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>> {
-        let mut sql = String::from("SELECT o.obj_id FROM objects o WHERE o.token_id = ? AND (o.private = 0 OR ?)");
-        let mut args: Vec<rusqlite::types::Value> = vec![token.into(), with_private.into()];
-        for (atype, idxs) in filters {
-            if idxs.is_empty() {
-                return Ok(Vec::new());
-            }
-            sql.push_str(" AND o.obj_id IN (SELECT obj_id FROM attrs WHERE atype = ? AND idx IN (");
-            sql.push_str(&vec!["?"; idxs.len()].join(","));
-            sql.push_str("))");
-            args.push((*atype as i64).into());
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let idx_list = |args: &mut Vec<rusqlite::types::Value>, atype: AttrType, idxs: &[Idx]| {
+            args.push((atype as i64).into());
             args.extend(idxs.iter().map(|i| rusqlite::types::Value::Blob(i.to_vec())));
+            vec!["?"; idxs.len()].join(",")
+        };
+        if filters.iter().any(|(_, idxs)| idxs.is_empty()) {
+            return Ok(Vec::new());
         }
-        sql.push_str(" ORDER BY o.obj_id");
+        // Drive the search from the attribute index of the first filter, so
+        // a find is a few index lookups whatever the number of objects.
+        let sql = match filters.split_first() {
+            None => {
+                args.extend([token.into(), with_private.into()]);
+                "SELECT obj_id FROM objects WHERE token_id = ? AND (private = 0 OR ?) ORDER BY obj_id".to_string()
+            }
+            Some(((atype, idxs), rest)) => {
+                let list = idx_list(&mut args, *atype, idxs);
+                let mut sql = format!(
+                    "SELECT a.obj_id FROM attrs a JOIN objects o ON o.obj_id = a.obj_id \
+                     WHERE a.atype = ? AND a.idx IN ({list}) AND o.token_id = ? AND (o.private = 0 OR ?)"
+                );
+                args.extend([token.into(), with_private.into()]);
+                for (atype, idxs) in rest {
+                    let list = idx_list(&mut args, *atype, idxs);
+                    sql.push_str(&format!(
+                        " AND a.obj_id IN (SELECT obj_id FROM attrs WHERE atype = ? AND idx IN ({list}))"
+                    ));
+                }
+                sql.push_str(" ORDER BY a.obj_id");
+                sql
+            }
+        };
         self.with(|c| {
             let mut st = c.prepare_cached(&sql)?;
             let ids = st

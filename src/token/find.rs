@@ -36,10 +36,11 @@ impl Module {
         }
         let filters = codec::find_filters(a.sealer(), tmpl);
         for id in self.store.find(a.token.token_id, a.user_logged_in(), &filters)? {
-            let Some(stored) = self.store.load_object(a.token.token_id, id)? else { continue };
-            match codec::decode(a.sealer(), &stored) {
-                Ok(o) if o.matches(tmpl) => results.push_back(id as ObjectHandle),
+            match self.find_object(&a, id as ObjectHandle) {
+                Ok(f) if f.object().matches(tmpl) => results.push_back(id as ObjectHandle),
                 Ok(_) => {}
+                // Destroyed meanwhile by another process.
+                Err(Error::ObjectHandleInvalid) => {}
                 // A tampered object is logged by `decode` and left out; using
                 // it by handle fails the same way.
                 Err(Error::General(_)) => {}

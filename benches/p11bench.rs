@@ -1,0 +1,647 @@
+//! p11bench: loads any PKCS#11 modules by path and runs the same cases on
+//! each, taking turns, on fresh tokens it creates in temporary stores, then
+//! prints a side-by-side table (and, with --out, writes it as Markdown).
+//!
+//!   cargo bench --bench p11bench -- \
+//!       --module ferrohsm=target/release/libferrohsm.so \
+//!       --module softhsm=/usr/lib/softhsm/libsofthsm2.so [--quick] [--out BENCHMARKS.md]
+//!
+//! The first module is "ours"; ratios are ours / each other module. Each
+//! case prints ops/s, the median µs per op, and process CPU µs per op.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const SO_PIN: &str = "bench-so-pin";
+const USER_PIN: &str = "bench-user-pin";
+
+struct Module {
+    name: String,
+    p11: Pkcs11,
+    slot: Slot,
+    session: Session,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Stat {
+    ops_per_s: f64,
+    median_us: f64,
+    cpu_us: f64,
+    mb_per_s: Option<f64>,
+}
+
+enum Outcome {
+    Done(Stat),
+    Unsupported(String),
+}
+
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills a plain struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(String::from))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Runs `op` for about `budget` (at least `min_ops` times), per-op timed.
+fn measure(budget: Duration, min_ops: usize, bytes: Option<usize>, mut op: impl FnMut() -> Res<()>) -> Res<Stat> {
+    op()?; // warm-up, and fail early if unsupported
+    let mut times = Vec::new();
+    let (start, cpu0) = (Instant::now(), cpu_time());
+    while times.len() < min_ops || start.elapsed() < budget {
+        let t = Instant::now();
+        op()?;
+        times.push(t.elapsed());
+        if times.len() >= 2_000_000 {
+            break;
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu0).as_secs_f64();
+    times.sort();
+    let n = times.len() as f64;
+    Ok(Stat {
+        ops_per_s: n / wall,
+        median_us: times[times.len() / 2].as_secs_f64() * 1e6,
+        cpu_us: cpu / n * 1e6,
+        mb_per_s: bytes.map(|b| b as f64 * n / wall / 1e6),
+    })
+}
+
+fn setup(name: &str, path: &str, ours: bool) -> Res<Module> {
+    let dir = tempfile::tempdir()?;
+    // Each module gets its own store and configuration, set before its
+    // C_Initialize reads it.
+    if ours {
+        let conf = dir.path().join("ferrohsm.toml");
+        std::fs::write(&conf, format!("[store]\npath = {:?}\n", dir.path().join("store.db")))?;
+        std::env::set_var("FERROHSM_CONF", &conf);
+    } else {
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens)?;
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+        )?;
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+    }
+    let p11 = Pkcs11::new(path)?;
+    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    let slot = p11
+        .get_all_slots()?
+        .into_iter()
+        .find(|s| p11.get_token_info(*s).map(|t| !t.token_initialized()).unwrap_or(false))
+        .ok_or("no free slot")?;
+    let so = AuthPin::new(SO_PIN.into());
+    p11.init_token(slot, &so, "p11bench")?;
+    // SoftHSM moves a token to a new slot id when it is initialized.
+    let slot = p11
+        .get_slots_with_initialized_token()?
+        .into_iter()
+        .find(|s| p11.get_token_info(*s).map(|t| t.label() == "p11bench").unwrap_or(false))
+        .ok_or("token vanished")?;
+    let session = p11.open_rw_session(slot)?;
+    session.login(UserType::So, Some(&so))?;
+    session.init_pin(&AuthPin::new(USER_PIN.into()))?;
+    session.logout()?;
+    session.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))?;
+    Ok(Module { name: name.into(), p11, slot, session, _dir: dir })
+}
+
+fn aes_key(s: &Session, token: bool, extractable: bool) -> Res<ObjectHandle> {
+    Ok(s.generate_key(
+        &Mechanism::AesKeyGen,
+        &[
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(token),
+            Attribute::Private(true),
+            Attribute::Sensitive(!extractable),
+            Attribute::Extractable(extractable),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            Attribute::Sign(true),
+            Attribute::Verify(true),
+        ],
+    )?)
+}
+
+fn gcm_once(s: &Session, key: ObjectHandle, iv_ctr: &mut u64, data: &[u8], aad: &[u8]) -> Res<Vec<u8>> {
+    *iv_ctr += 1;
+    let mut iv = [0u8; 12];
+    iv[4..].copy_from_slice(&iv_ctr.to_be_bytes());
+    Ok(s.encrypt(&Mechanism::AesGcm(GcmParams::new(&mut iv, aad, 128.into())?), key, data)?)
+}
+
+/// One named case on one module.
+fn run_case(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
+    let s = &m.session;
+    let unsupported = |e: &dyn std::fmt::Display| Outcome::Unsupported(e.to_string());
+    let stat = |r: Res<Stat>| -> Res<Outcome> {
+        match r {
+            Ok(st) => Ok(Outcome::Done(st)),
+            Err(e) => Ok(unsupported(&e)),
+        }
+    };
+    let data4k = vec![0x5a; 4096];
+    let aad = [7u8; 16];
+    let mib = vec![0xa5; 1 << 20];
+    match case {
+        "login+logout" => stat(measure(budget, 5, None, || {
+            s.logout()?;
+            s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))?;
+            Ok(())
+        })),
+        "open+close session" => stat(measure(budget, 100, None, || {
+            drop(m.p11.open_ro_session(m.slot)?);
+            Ok(())
+        })),
+        "AES-256 session keygen" => stat(measure(budget, 100, None, || {
+            let k = aes_key(s, false, false)?;
+            s.destroy_object(k)?;
+            Ok(())
+        })),
+        "AES-256 token keygen (durable)" => stat(measure(budget, 10, None, || {
+            let k = aes_key(s, true, false)?;
+            s.destroy_object(k)?;
+            Ok(())
+        })),
+        "GCM-4k encrypt" | "GCM-4k decrypt" => {
+            let key = aes_key(s, true, false)?;
+            let mut ctr = 0u64;
+            if case.ends_with("encrypt") {
+                stat(measure(budget, 100, Some(4096), || gcm_once(s, key, &mut ctr, &data4k, &aad).map(drop)))
+            } else {
+                let ct = gcm_once(s, key, &mut ctr, &data4k, &aad)?;
+                let iv0 = ctr;
+                stat(measure(budget, 100, Some(4096), || {
+                    let mut iv = [0u8; 12];
+                    iv[4..].copy_from_slice(&iv0.to_be_bytes());
+                    let m = Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, 128.into())?);
+                    s.decrypt(&m, key, &ct)?;
+                    Ok(())
+                }))
+            }
+        }
+        "GCM 1 MiB encrypt" => {
+            let key = aes_key(s, true, false)?;
+            let mut ctr = 0u64;
+            stat(measure(budget, 5, Some(1 << 20), || gcm_once(s, key, &mut ctr, &mib, &aad).map(drop)))
+        }
+        "KW wrap AES-256" | "KW unwrap AES-256" | "KWP wrap AES-256" | "KWP unwrap AES-256" => {
+            let mech = if case.starts_with("KWP") { Mechanism::AesKeyWrapPad } else { Mechanism::AesKeyWrap };
+            let kek = aes_key(s, true, false)?;
+            let dk = aes_key(s, false, true)?;
+            if case.contains(" wrap") {
+                stat(measure(budget, 100, None, || s.wrap_key(&mech, kek, dk).map(drop).map_err(Into::into)))
+            } else {
+                let blob = match s.wrap_key(&mech, kek, dk) {
+                    Ok(b) => b,
+                    Err(e) => return Ok(unsupported(&e)),
+                };
+                let t = [
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::Token(false),
+                ];
+                stat(measure(budget, 100, None, || {
+                    let k = s.unwrap_key(&mech, kek, &blob, &t)?;
+                    s.destroy_object(k)?;
+                    Ok(())
+                }))
+            }
+        }
+        "data-key envelope" => {
+            let master = aes_key(s, true, false)?;
+            stat(measure(budget, 100, None, || {
+                let dk = aes_key(s, false, true)?;
+                s.wrap_key(&Mechanism::AesKeyWrap, master, dk)?;
+                s.destroy_object(dk)?;
+                Ok(())
+            }))
+        }
+        "HMAC-SHA256 1 KiB" => {
+            let k = s.generate_key(
+                &Mechanism::GenericSecretKeyGen,
+                &[Attribute::ValueLen(32.into()), Attribute::Token(true), Attribute::Sign(true)],
+            )?;
+            let d = vec![1u8; 1024];
+            stat(measure(budget, 100, Some(1024), || {
+                s.sign(&Mechanism::Sha256Hmac, k, &d).map(drop).map_err(Into::into)
+            }))
+        }
+        "SHA-256 1 MiB" => {
+            stat(measure(budget, 5, Some(1 << 20), || s.digest(&Mechanism::Sha256, &mib).map(drop).map_err(Into::into)))
+        }
+        c if c.starts_with("RSA-2048") || c.starts_with("ECDSA P-256") => {
+            let rsa = c.starts_with("RSA");
+            let (mech, pub_t, priv_t) = if rsa {
+                (
+                    Mechanism::RsaPkcsKeyPairGen,
+                    vec![Attribute::ModulusBits(2048.into()), Attribute::Verify(true), Attribute::Token(false)],
+                    vec![Attribute::Sign(true), Attribute::Token(false)],
+                )
+            } else {
+                let p256_oid = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+                (
+                    Mechanism::EccKeyPairGen,
+                    vec![Attribute::EcParams(p256_oid), Attribute::Verify(true), Attribute::Token(false)],
+                    vec![Attribute::Sign(true), Attribute::Token(false)],
+                )
+            };
+            let (pubk, privk) = match s.generate_key_pair(&mech, &pub_t, &priv_t) {
+                Ok(kp) => kp,
+                Err(e) => return Ok(unsupported(&e)),
+            };
+            let sig_mech = if rsa { Mechanism::Sha256RsaPkcs } else { Mechanism::Ecdsa };
+            let msg = [3u8; 32];
+            if c.ends_with("keygen") {
+                stat(measure(budget, 3, None, || {
+                    let (a, b) = s.generate_key_pair(&mech, &pub_t, &priv_t)?;
+                    s.destroy_object(a)?;
+                    s.destroy_object(b)?;
+                    Ok(())
+                }))
+            } else if c.ends_with("sign") {
+                stat(measure(budget, 20, None, || s.sign(&sig_mech, privk, &msg).map(drop).map_err(Into::into)))
+            } else {
+                let sig = s.sign(&sig_mech, privk, &msg)?;
+                stat(measure(budget, 20, None, || s.verify(&sig_mech, pubk, &msg, &sig).map_err(Into::into)))
+            }
+        }
+        _ => Err(format!("unknown case {case}").into()),
+    }
+}
+
+/// Object-count cases: create N token data objects, find one by label
+/// among them, destroy them. Returns (create, find, destroy, rss MiB).
+fn objects_case(m: &Module, n: usize, budget: Duration) -> Res<(Stat, Stat, Stat, f64)> {
+    let s = &m.session;
+    let mut handles = Vec::with_capacity(n);
+    let (t0, c0) = (Instant::now(), cpu_time());
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        handles.push(s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(format!("obj-{i}").into_bytes()),
+            Attribute::Value(vec![i as u8; 32]),
+        ])?);
+        times.push(t.elapsed());
+    }
+    let create = summarize(times, t0.elapsed(), cpu_time() - c0);
+    let mut i = 0usize;
+    let find = measure(budget, 20, None, || {
+        i = (i * 7919 + 13) % n;
+        let found = s.find_objects(&[Attribute::Label(format!("obj-{i}").into_bytes())])?;
+        if found.len() != 1 {
+            return Err(format!("found {} objects for obj-{i}", found.len()).into());
+        }
+        Ok(())
+    })?;
+    let rss = rss_mib();
+    let (t0, c0) = (Instant::now(), cpu_time());
+    let mut times = Vec::with_capacity(n);
+    for h in handles {
+        let t = Instant::now();
+        s.destroy_object(h)?;
+        times.push(t.elapsed());
+    }
+    let destroy = summarize(times, t0.elapsed(), cpu_time() - c0);
+    Ok((create, find, destroy, rss))
+}
+
+fn summarize(mut times: Vec<Duration>, wall: Duration, cpu: Duration) -> Stat {
+    times.sort();
+    let n = times.len().max(1) as f64;
+    Stat {
+        ops_per_s: n / wall.as_secs_f64(),
+        median_us: times.get(times.len() / 2).map_or(0.0, |t| t.as_secs_f64() * 1e6),
+        cpu_us: cpu.as_secs_f64() / n * 1e6,
+        mb_per_s: None,
+    }
+}
+
+/// Two threads, one session each, on the GCM-4k / ECDSA-sign case.
+fn two_threads(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
+    let key = aes_key(&m.session, true, false)?;
+    let pair = if case.starts_with("ECDSA") {
+        let p256_oid = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        match m.session.generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(p256_oid), Attribute::Token(true)],
+            &[Attribute::Sign(true), Attribute::Token(true)],
+        ) {
+            Ok(p) => Some(p),
+            Err(e) => return Ok(Outcome::Unsupported(e.to_string())),
+        }
+    } else {
+        None
+    };
+    let (start, cpu0) = (Instant::now(), cpu_time());
+    let total: usize = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..2u64)
+            .map(|t| {
+                let p11 = &m.p11;
+                let slot = m.slot;
+                sc.spawn(move || -> Res<usize> {
+                    let s = p11.open_rw_session(slot)?;
+                    let data = vec![0x5a; 4096];
+                    let mut ctr = t << 40;
+                    let mut n = 0;
+                    let t0 = Instant::now();
+                    while t0.elapsed() < budget {
+                        match pair {
+                            Some((_, privk)) => {
+                                s.sign(&Mechanism::Ecdsa, privk, &[1u8; 32])?;
+                            }
+                            None => {
+                                gcm_once(&s, key, &mut ctr, &data, &[7u8; 16])?;
+                            }
+                        }
+                        n += 1;
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("thread").unwrap_or(0)).sum()
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu0).as_secs_f64();
+    Ok(Outcome::Done(Stat {
+        ops_per_s: total as f64 / wall,
+        median_us: 0.0,
+        cpu_us: cpu / total.max(1) as f64 * 1e6,
+        mb_per_s: None,
+    }))
+}
+
+/// The crypto library's own speed on this machine, for compute-bound cases.
+fn raw_baselines(budget: Duration) -> Res<BTreeMap<&'static str, Stat>> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let mut out = BTreeMap::new();
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[1u8; 32]).map_err(|_| "key")?);
+    let mut buf = vec![0xa5u8; 1 << 20];
+    let mut ctr = 0u64;
+    out.insert(
+        "GCM 1 MiB encrypt",
+        measure(budget, 5, Some(1 << 20), || {
+            ctr += 1;
+            let mut n = [0u8; 12];
+            n[4..].copy_from_slice(&ctr.to_be_bytes());
+            let _tag = key
+                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(n), Aad::from(&[7u8; 16]), &mut buf)
+                .map_err(|_| "seal")?;
+            Ok(())
+        })?,
+    );
+    let mib = vec![0xa5u8; 1 << 20];
+    out.insert(
+        "SHA-256 1 MiB",
+        measure(budget, 5, Some(1 << 20), || {
+            let _ = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &mib);
+            Ok(())
+        })?,
+    );
+    let rng = SystemRandom::new();
+    let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| "ec")?;
+    out.insert(
+        "ECDSA P-256 sign",
+        measure(budget, 20, None, || {
+            ec.sign(&rng, &[3u8; 32]).map_err(|_| "sign")?;
+            Ok(())
+        })?,
+    );
+    let _ = ec.public_key();
+    let rsa = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|_| "rsa")?;
+    let mut sig = vec![0u8; rsa.public_modulus_len()];
+    out.insert(
+        "RSA-2048 sign",
+        measure(budget, 20, None, || {
+            rsa.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, &[3u8; 32], &mut sig).map_err(|_| "sign")?;
+            Ok(())
+        })?,
+    );
+    Ok(out)
+}
+
+const CASES: &[&str] = &[
+    "login+logout",
+    "open+close session",
+    "AES-256 session keygen",
+    "AES-256 token keygen (durable)",
+    "GCM-4k encrypt",
+    "GCM-4k decrypt",
+    "GCM 1 MiB encrypt",
+    "KW wrap AES-256",
+    "KW unwrap AES-256",
+    "KWP wrap AES-256",
+    "KWP unwrap AES-256",
+    "data-key envelope",
+    "HMAC-SHA256 1 KiB",
+    "SHA-256 1 MiB",
+    "RSA-2048 sign",
+    "RSA-2048 verify",
+    "RSA-2048 keygen",
+    "ECDSA P-256 sign",
+    "ECDSA P-256 verify",
+    "ECDSA P-256 keygen",
+];
+
+fn fmt_stat(o: Option<&Outcome>) -> String {
+    match o {
+        Some(Outcome::Done(s)) => match s.mb_per_s {
+            Some(mb) if mb > 50.0 => format!("{mb:.0} MB/s, {:.1} µs, cpu {:.1} µs", s.median_us, s.cpu_us),
+            _ => format!("{:.0}/s, {:.1} µs, cpu {:.1} µs", s.ops_per_s, s.median_us, s.cpu_us),
+        },
+        Some(Outcome::Unsupported(e)) => format!("unsupported ({})", e.chars().take(40).collect::<String>()),
+        None => "-".into(),
+    }
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut mods = Vec::new();
+    let (mut quick, mut out, mut counts) = (false, None, vec![1_000usize, 10_000, 100_000]);
+    let mut other_counts = vec![1_000usize, 3_000];
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--module" => {
+                let v = it.next().ok_or("--module NAME=PATH")?;
+                let (n, p) = v.split_once('=').ok_or("--module NAME=PATH")?;
+                mods.push((n.to_string(), p.to_string()));
+            }
+            "--quick" => {
+                quick = true;
+                counts = vec![1_000, 10_000];
+                other_counts = vec![1_000];
+            }
+            "--out" => out = Some(it.next().ok_or("--out FILE")?.clone()),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    if mods.is_empty() {
+        return Err("give at least one --module NAME=PATH (the first is ours)".into());
+    }
+    let budget = Duration::from_millis(if quick { 300 } else { 1500 });
+    let mut loaded = Vec::new();
+    for (i, (n, p)) in mods.iter().enumerate() {
+        loaded.push(setup(n, p, i == 0)?);
+    }
+    let names: Vec<String> = loaded.iter().map(|m| m.name.clone()).collect();
+    let mut rows: Vec<(String, Vec<Option<Outcome>>)> = Vec::new();
+    for case in CASES {
+        let mut row = Vec::new();
+        for m in &loaded {
+            let o = run_case(m, case, budget)?;
+            eprintln!("{case:<32} {:<10} {}", m.name, fmt_stat(Some(&o)));
+            row.push(Some(o));
+        }
+        rows.push((case.to_string(), row));
+    }
+    for case in ["GCM-4k encrypt x2 threads", "ECDSA P-256 sign x2 threads"] {
+        let mut row = Vec::new();
+        for m in &loaded {
+            let o = two_threads(m, case, budget)?;
+            eprintln!("{case:<32} {:<10} {}", m.name, fmt_stat(Some(&o)));
+            row.push(Some(o));
+        }
+        rows.push((case.to_string(), row));
+    }
+    let mut rss_line = String::new();
+    let max_n = counts.iter().chain(other_counts.iter()).copied().max().unwrap_or(0);
+    for n in counts.iter().chain(other_counts.iter()).copied().collect::<std::collections::BTreeSet<_>>() {
+        if n > max_n {
+            continue;
+        }
+        let mut r_create = Vec::new();
+        let mut r_find = Vec::new();
+        let mut r_destroy = Vec::new();
+        for (i, m) in loaded.iter().enumerate() {
+            let allowed = if i == 0 { &counts } else { &other_counts };
+            if !allowed.contains(&n) {
+                for r in [&mut r_create, &mut r_find, &mut r_destroy] {
+                    r.push(None);
+                }
+                continue;
+            }
+            let (c, f, d, rss) = objects_case(m, n, budget)?;
+            eprintln!(
+                "objects N={n:<8} {:<10} create {} | find {} | destroy {} | rss {rss:.1} MiB",
+                m.name,
+                fmt_stat(Some(&Outcome::Done(c))),
+                fmt_stat(Some(&Outcome::Done(f))),
+                fmt_stat(Some(&Outcome::Done(d)))
+            );
+            if i == 0 && n == *counts.iter().max().unwrap_or(&0) {
+                rss_line =
+                    format!("Resident size of the bench process with {n} token objects in {}: {rss:.1} MiB", m.name);
+            }
+            r_create.push(Some(Outcome::Done(c)));
+            r_find.push(Some(Outcome::Done(f)));
+            r_destroy.push(Some(Outcome::Done(d)));
+        }
+        rows.push((format!("create token data object (N={n})"), r_create));
+        rows.push((format!("find one by label among N={n}"), r_find));
+        rows.push((format!("destroy token data object (N={n})"), r_destroy));
+    }
+    let raw = raw_baselines(budget)?;
+
+    // The table: ours, each other module, ratio ours/other by ops/s.
+    let mut md = String::new();
+    md.push_str(&format!(
+        "| case | {} | ratio {} |\n",
+        names.join(" | "),
+        names[1..].iter().map(|n| format!("{}/{n}", names[0])).collect::<Vec<_>>().join(" | ")
+    ));
+    md.push_str(&format!("|---|{}{}\n", "---|".repeat(names.len()), "---|".repeat(names.len().saturating_sub(1))));
+    for (case, row) in &rows {
+        let cells: Vec<String> = row.iter().map(|o| fmt_stat(o.as_ref())).collect();
+        let ours = match &row[0] {
+            Some(Outcome::Done(s)) => Some(s.ops_per_s),
+            _ => None,
+        };
+        let ratios: Vec<String> = row[1..]
+            .iter()
+            .map(|o| match (ours, o) {
+                (Some(a), Some(Outcome::Done(b))) if b.ops_per_s > 0.0 => format!("{:.1}x", a / b.ops_per_s),
+                _ => "-".into(),
+            })
+            .collect();
+        md.push_str(&format!("| {case} | {} | {} |\n", cells.join(" | "), ratios.join(" | ")));
+    }
+    md.push_str("\nThe crypto library on its own (aws-lc-rs, same process, same run):\n\n| case | aws-lc-rs | ours / aws-lc-rs |\n|---|---|---|\n");
+    for (case, st) in &raw {
+        let ours = rows.iter().find(|(c, _)| c == case).and_then(|(_, r)| match &r[0] {
+            Some(Outcome::Done(s)) => Some(s.ops_per_s),
+            _ => None,
+        });
+        let ratio = ours.map_or("-".into(), |o| format!("{:.2}x", o / st.ops_per_s));
+        md.push_str(&format!("| {case} | {} | {ratio} |\n", fmt_stat(Some(&Outcome::Done(*st)))));
+    }
+    md.push_str(&format!("\n{rss_line}\n"));
+    println!("{md}");
+    if let Some(path) = out {
+        let uname = std::process::Command::new("uname")
+            .arg("-srm")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_default();
+        let date = std::process::Command::new("date")
+            .arg("-u")
+            .arg("+%Y-%m-%d %H:%M UTC")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let mut doc = format!("# Benchmarks\n\nGenerated by `benches/run.sh` (p11bench) on {date}.\n\n- Machine: {uname}, {cpu}, {} cores\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        for m in &loaded {
+            let info = m.p11.get_library_info()?;
+            doc.push_str(&format!(
+                "- {}: {} {} (library version {})\n",
+                m.name,
+                info.manufacturer_id(),
+                info.library_description(),
+                info.library_version()
+            ));
+        }
+        doc.push_str(&format!("- Budget per case: {} ms{}\n\nEach cell: ops/s (MB/s for bulk cases), median µs per op, process CPU µs per op.\n\n", budget.as_millis(), if quick { " (--quick)" } else { "" }));
+        doc.push_str(&md);
+        std::fs::write(path, doc)?;
+    }
+    Ok(())
+}
