@@ -251,3 +251,107 @@ fn wrap_and_unwrap_templates_are_enforced() {
     assert_eq!(len, 24);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+#[test]
+fn bad_mechanism_parameters_and_lengths() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let key = secret_key(&r, h, CKK_AES, &[3; 32]);
+    // Wrong IV length for CBC.
+    let mut short_iv = [0u8; 8];
+    let mut m = mech_with(CKM_AES_CBC_PAD, &mut short_iv);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_MECHANISM_PARAM_INVALID);
+    // GCM: tag too long, too short, empty IV, NULL IV with a length.
+    let mut iv = [1u8; 12];
+    for (tag_bits, iv_ptr, iv_len) in
+        [(136, iv.as_mut_ptr(), 12), (64, iv.as_mut_ptr(), 12), (128, iv.as_mut_ptr(), 0), (128, null_mut(), 12)]
+    {
+        let mut p = CK_GCM_PARAMS {
+            pIv: iv_ptr,
+            ulIvLen: iv_len,
+            ulIvBits: 0,
+            pAAD: null_mut(),
+            ulAADLen: 0,
+            ulTagBits: tag_bits,
+        };
+        let mut m = mech_with(CKM_AES_GCM, &mut p);
+        assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_MECHANISM_PARAM_INVALID, "tag {tag_bits} iv {iv_len}");
+    }
+    // NULL AAD with a length is refused, not dereferenced.
+    let mut p = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 16,
+        ulTagBits: 128,
+    };
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_MECHANISM_PARAM_INVALID);
+    // CTR with zero counter bits.
+    let mut ctr = CK_AES_CTR_PARAMS { ulCounterBits: 0, cb: [0; 16] };
+    let mut m = mech_with(CKM_AES_CTR, &mut ctr);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_MECHANISM_PARAM_INVALID);
+    // A key too short (or not a multiple of 8 bytes) for RFC 3394 wrapping.
+    let mut kw = mech(CKM_AES_KEY_WRAP);
+    let mut len: CK_ULONG = 64;
+    let mut buf = [0u8; 64];
+    for n in [8usize, 20] {
+        let short = secret_key(&r, h, CKK_GENERIC_SECRET, &vec![9u8; n]);
+        assert_eq!(call!(r, C_WrapKey(h, &mut kw, key, short, buf.as_mut_ptr(), &mut len)), CKR_KEY_SIZE_RANGE, "{n}");
+    }
+    // The same 20-byte key wraps fine with RFC 5649.
+    let twenty = secret_key(&r, h, CKK_GENERIC_SECRET, &[9u8; 20]);
+    let mut kwp = mech(CKM_AES_KEY_WRAP_KWP);
+    len = 64;
+    assert_eq!(call!(r, C_WrapKey(h, &mut kwp, key, twenty, buf.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(len, 32);
+
+    // GCM decryption releases nothing before the tag is checked.
+    let mut p = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_OK);
+    let data = [0x42u8; 40];
+    let mut ct = [0u8; 56];
+    let mut ct_len: CK_ULONG = 56;
+    assert_eq!(call!(r, C_Encrypt(h, data.as_ptr() as *mut u8, 40, ct.as_mut_ptr(), &mut ct_len)), CKR_OK);
+    ct[5] ^= 1;
+    assert_eq!(call!(r, C_DecryptInit(h, &mut m, key)), CKR_OK);
+    let mut out = [0u8; 64];
+    let mut out_len: CK_ULONG = 64;
+    assert_eq!(call!(r, C_DecryptUpdate(h, ct.as_mut_ptr(), 32, out.as_mut_ptr(), &mut out_len)), CKR_OK);
+    assert_eq!(out_len, 0, "plaintext released before the tag was checked");
+    out_len = 64;
+    assert_eq!(call!(r, C_DecryptUpdate(h, ct.as_mut_ptr().add(32), 24, out.as_mut_ptr(), &mut out_len)), CKR_OK);
+    assert_eq!(out_len, 0);
+    out_len = 64;
+    assert_eq!(call!(r, C_DecryptFinal(h, out.as_mut_ptr(), &mut out_len)), CKR_ENCRYPTED_DATA_INVALID);
+    assert_eq!(call!(r, C_DecryptFinal(h, out.as_mut_ptr(), &mut out_len)), CKR_OPERATION_NOT_INITIALIZED);
+
+    // CKA_ENCRYPT gates encryption.
+    let mut class = CKO_SECRET_KEY;
+    let mut kt = CKK_AES;
+    let mut no: CK_BBOOL = 0;
+    let mut v = [5u8; 16];
+    let mut t = [
+        attr(CKA_CLASS, &mut class),
+        attr(CKA_KEY_TYPE, &mut kt),
+        attr(CKA_ENCRYPT, &mut no),
+        bytes_attr(CKA_VALUE, &mut v),
+    ];
+    let mut no_enc = 0;
+    assert_eq!(call!(r, C_CreateObject(h, t.as_mut_ptr(), 4, &mut no_enc)), CKR_OK);
+    let mut ecb = mech(CKM_AES_ECB);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut ecb, no_enc)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_eq!(call!(r, C_DecryptInit(h, &mut ecb, no_enc)), CKR_OK);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}
