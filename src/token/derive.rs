@@ -83,7 +83,8 @@ impl Module {
         }
         let mut out = AesCipher::new(spec, key, true)?.oneshot(data)?;
         if len > out.len() {
-            return Err(Error::TemplateInconsistent);
+            // The data is too short for the key asked for.
+            return Err(Error::MechanismParamInvalid);
         }
         out.truncate(len);
         Ok(out)
