@@ -355,3 +355,57 @@ fn bad_mechanism_parameters_and_lengths() {
     assert_eq!(call!(r, C_DecryptInit(h, &mut ecb, no_enc)), CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// The 2.40 header's CK_GCM_PARAMS (no ulIvBits), which older clients send.
+#[repr(C)]
+struct GcmParams240 {
+    p_iv: *mut u8,
+    ul_iv_len: CK_ULONG,
+    p_aad: *mut u8,
+    ul_aad_len: CK_ULONG,
+    ul_tag_bits: CK_ULONG,
+}
+
+#[test]
+fn gcm_240_layout_and_aes_mac() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    // The first CAVP GCM vector with a 96-bit IV and non-empty plaintext,
+    // through the 2.40 parameter layout.
+    let v = vectors("aes_gcm_cavp.txt")
+        .into_iter()
+        .find(|v| v[6] == "pass" && v[1].len() == 24 && v[3] != "-")
+        .expect("a GCM vector with a 96-bit IV and plaintext");
+    let (key, mut iv, mut aad, pt, ct, tag) =
+        (unhex(&v[0]), unhex(&v[1]), unhex(&v[2]), unhex(&v[3]), unhex(&v[4]), unhex(&v[5]));
+    let k = secret_key(&r, h, CKK_AES, &key);
+    let mut p = GcmParams240 {
+        p_iv: iv.as_mut_ptr(),
+        ul_iv_len: iv.len() as CK_ULONG,
+        p_aad: if aad.is_empty() { null_mut() } else { aad.as_mut_ptr() },
+        ul_aad_len: aad.len() as CK_ULONG,
+        ul_tag_bits: (tag.len() * 8) as CK_ULONG,
+    };
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    let mut want = ct.clone();
+    want.extend_from_slice(&tag);
+    assert_eq!(crypt(&r, h, &mut m, k, &pt, true), (CKR_OK, want));
+
+    // CKM_AES_MAC: CBC-MAC, zero IV, zero padding, first half block.
+    let data: Vec<u8> = (0..40).collect();
+    let mut padded = data.clone();
+    padded.resize(48, 0);
+    let mut zero_iv = [0u8; 16];
+    let mut cbc = mech_with(CKM_AES_CBC, &mut zero_iv);
+    let (rv, cbc_out) = crypt(&r, h, &mut cbc, k, &padded, true);
+    assert_eq!(rv, CKR_OK);
+    let mut mac_m = mech(CKM_AES_MAC);
+    assert_eq!(call!(r, C_SignInit(h, &mut mac_m, k)), CKR_OK);
+    let mut mac = [0u8; 16];
+    let mut len: CK_ULONG = 16;
+    assert_eq!(call!(r, C_Sign(h, data.as_ptr() as *mut u8, 40, mac.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(&mac[..len as usize], &cbc_out[32..40]);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

@@ -106,9 +106,9 @@ def gcm():
                 if taglen < 96:
                     continue
                 fail = r.get("FAIL", False)
-                if taglen not in (96, 112, 128):
+                if taglen not in (96, 112, 128) or (taglen == 112 and ivlen != 96):
                     continue
-                key = (bits, kind, ivlen, taglen if not fail else 0, fail)
+                key = (bits, kind, ivlen, taglen if not fail else 0, ptlen > 0, aadlen > 0, fail)
                 if picked.get(key, 0) >= 1:
                     continue
                 picked[key] = picked.get(key, 0) + 1
