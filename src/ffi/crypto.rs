@@ -242,64 +242,15 @@ unsafe fn cipher_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG,
     within(&m, h, OpKind::cipher(enc), || unsafe { emit(o, ol, |cap| m.cipher_final(h, cap, enc)) })
 }
 
-unsafe fn encrypt_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
-    unsafe { cipher_init(h, mech, key, true) }
-}
-unsafe fn decrypt_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
-    unsafe { cipher_init(h, mech, key, false) }
-}
-unsafe fn encrypt(
-    h: CK_SESSION_HANDLE,
-    d: *mut CK_BYTE,
-    n: CK_ULONG,
-    o: *mut CK_BYTE,
-    ol: *mut CK_ULONG,
-) -> Result<CK_RV> {
-    unsafe { cipher_oneshot(h, d, n, o, ol, true) }
-}
-unsafe fn decrypt(
-    h: CK_SESSION_HANDLE,
-    d: *mut CK_BYTE,
-    n: CK_ULONG,
-    o: *mut CK_BYTE,
-    ol: *mut CK_ULONG,
-) -> Result<CK_RV> {
-    unsafe { cipher_oneshot(h, d, n, o, ol, false) }
-}
-unsafe fn encrypt_update(
-    h: CK_SESSION_HANDLE,
-    d: *mut CK_BYTE,
-    n: CK_ULONG,
-    o: *mut CK_BYTE,
-    ol: *mut CK_ULONG,
-) -> Result<CK_RV> {
-    unsafe { cipher_update(h, d, n, o, ol, true) }
-}
-unsafe fn decrypt_update(
-    h: CK_SESSION_HANDLE,
-    d: *mut CK_BYTE,
-    n: CK_ULONG,
-    o: *mut CK_BYTE,
-    ol: *mut CK_ULONG,
-) -> Result<CK_RV> {
-    unsafe { cipher_update(h, d, n, o, ol, false) }
-}
-unsafe fn encrypt_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
-    unsafe { cipher_final(h, o, ol, true) }
-}
-unsafe fn decrypt_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
-    unsafe { cipher_final(h, o, ol, false) }
-}
-
 exports! {
-    C_EncryptInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => encrypt_init;
-    C_Encrypt(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => encrypt;
-    C_EncryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => encrypt_update;
-    C_EncryptFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => encrypt_final;
-    C_DecryptInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => decrypt_init;
-    C_Decrypt(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => decrypt;
-    C_DecryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => decrypt_update;
-    C_DecryptFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => decrypt_final;
+    C_EncryptInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => cipher_init[true];
+    C_Encrypt(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => cipher_oneshot[true];
+    C_EncryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => cipher_update[true];
+    C_EncryptFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => cipher_final[true];
+    C_DecryptInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => cipher_init[false];
+    C_Decrypt(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => cipher_oneshot[false];
+    C_DecryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => cipher_update[false];
+    C_DecryptFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) => cipher_final[false];
 }
 
 unsafe fn wrap_key(

@@ -58,15 +58,16 @@ fn ok() -> Result<CK_RV> {
 }
 
 /// Declares `#[no_mangle]` exports, each one line: `guard` around its
-/// implementation with the same arguments.
+/// implementation with the same arguments, plus any fixed trailing
+/// arguments given in brackets (`=> imp[true]`).
 macro_rules! exports {
-    ($( $name:ident ( $($arg:ident : $ty:ty),* ) => $imp:path; )*) => {
+    ($( $name:ident ( $($arg:ident : $ty:ty),* ) => $imp:path $([ $($extra:expr),* ])?; )*) => {
         $(
             #[no_mangle]
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
                 // SAFETY: the caller upholds the PKCS#11 contract for these
                 // pointers; the implementation checks NULLs and lengths.
-                $crate::ffi::guard(stringify!($name), || unsafe { $imp($($arg),*) })
+                $crate::ffi::guard(stringify!($name), || unsafe { $imp($($arg),* $($(, $extra)*)?) })
             }
         )*
     };

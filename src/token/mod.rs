@@ -88,7 +88,7 @@ struct Opened {
 }
 
 /// Opened objects kept per process; past this the cache starts over.
-const OPENED_MAX: usize = 100_000;
+const OPENED_MAX: usize = 4_096;
 
 /// An object found by handle, with where it lives.
 pub(crate) enum Found {
