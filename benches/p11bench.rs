@@ -490,6 +490,7 @@ fn main() -> Res<()> {
     let mut mods = Vec::new();
     let (mut quick, mut out, mut counts) = (false, None, vec![1_000usize, 10_000, 100_000]);
     let mut other_counts = vec![1_000usize, 3_000];
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -504,6 +505,8 @@ fn main() -> Res<()> {
                 other_counts = vec![1_000];
             }
             "--out" => out = Some(it.next().ok_or("--out FILE")?.clone()),
+            // Only cases whose name contains this text (for profiling).
+            "--only" => only = Some(it.next().ok_or("--only TEXT")?.clone()),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -517,7 +520,8 @@ fn main() -> Res<()> {
     }
     let names: Vec<String> = loaded.iter().map(|m| m.name.clone()).collect();
     let mut rows: Vec<(String, Vec<Option<Outcome>>)> = Vec::new();
-    for case in CASES {
+    let wanted = |c: &str| only.as_deref().is_none_or(|o| c.contains(o));
+    for case in CASES.iter().filter(|c| wanted(c)) {
         let mut row = Vec::new();
         for m in &loaded {
             let o = run_case(m, case, budget)?;
@@ -526,7 +530,7 @@ fn main() -> Res<()> {
         }
         rows.push((case.to_string(), row));
     }
-    for case in ["GCM-4k encrypt x2 threads", "ECDSA P-256 sign x2 threads"] {
+    for case in ["GCM-4k encrypt x2 threads", "ECDSA P-256 sign x2 threads"].into_iter().filter(|c| wanted(c)) {
         let mut row = Vec::new();
         for m in &loaded {
             let o = two_threads(m, case, budget)?;
@@ -538,7 +542,7 @@ fn main() -> Res<()> {
     let mut rss_line = String::new();
     let max_n = counts.iter().chain(other_counts.iter()).copied().max().unwrap_or(0);
     for n in counts.iter().chain(other_counts.iter()).copied().collect::<std::collections::BTreeSet<_>>() {
-        if n > max_n {
+        if n > max_n || !wanted("objects") {
             continue;
         }
         let mut r_create = Vec::new();
@@ -572,7 +576,7 @@ fn main() -> Res<()> {
         rows.push((format!("find one by label among N={n}"), r_find));
         rows.push((format!("destroy token data object (N={n})"), r_destroy));
     }
-    let raw = raw_baselines(budget)?;
+    let raw = if only.is_some() { BTreeMap::new() } else { raw_baselines(budget)? };
 
     // The table: ours, each other module, ratio ours/other by ops/s.
     let mut md = String::new();

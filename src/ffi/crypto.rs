@@ -27,14 +27,20 @@ unsafe fn emit(
             *len = n as CK_ULONG;
             Err(Error::BufferTooSmall)
         }
-        Produced::Data(d) => {
-            // SAFETY: `p` is non-NULL (else cap would be None) with room for
-            // `*len` >= d.len() bytes.
-            unsafe { std::ptr::copy_nonoverlapping(d.as_ptr(), p, d.len()) };
-            *len = d.len() as CK_ULONG;
-            ok()
-        }
+        Produced::Data(d) => unsafe { deliver(p, len, &d) },
+        Produced::Public(d) => unsafe { deliver(p, len, &d) },
     }
+}
+
+/// Copies produced output to the caller's buffer.
+unsafe fn deliver(p: *mut CK_BYTE, len: &mut CK_ULONG, d: &[u8]) -> Result<CK_RV> {
+    if !d.is_empty() {
+        // SAFETY: `p` is non-NULL (else there would be no capacity) with
+        // room for `*len` >= d.len() bytes, as `emit` checked.
+        unsafe { std::ptr::copy_nonoverlapping(d.as_ptr(), p, d.len()) };
+    }
+    *len = d.len() as CK_ULONG;
+    ok()
 }
 
 /// Runs a call on an active operation; an argument error found here ends

@@ -54,6 +54,9 @@ pub enum Who {
 /// Everything the token layer needs from storage. Each method is one
 /// transaction.
 pub trait Store: Send + Sync {
+    /// A value that changes whenever any process commits a change to the
+    /// store; None when the store cannot tell (then callers must not cache).
+    fn generation(&self) -> Option<u64>;
     fn tokens(&self) -> Result<Vec<TokenRecord>>;
     fn token_at(&self, slot: SlotId) -> Result<Option<TokenRecord>>;
     /// Creates or replaces the token in `rec.slot_id`, destroying every object

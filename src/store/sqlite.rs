@@ -65,6 +65,11 @@ BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
 pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// `<store>.gen`: 8 bytes every writer changes after each commit, so
+    /// every process can tell cheaply (one pread, no SQLite lock) whether
+    /// anything changed since it last looked. None if it cannot be opened;
+    /// then nothing is cached.
+    generation: Option<std::fs::File>,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -92,7 +97,15 @@ impl SqliteStore {
             // Create with 0600 before SQLite does, so no umask widens it.
             let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
         }
-        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()) };
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut gen_path = path.as_os_str().to_owned();
+        gen_path.push(".gen");
+        let generation =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&gen_path);
+        if let Err(e) = &generation {
+            log::warn!("{}: {e}; the store is read on every call", PathBuf::from(&gen_path).display());
+        }
+        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), generation: generation.ok() };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
         store.give_back(conn);
@@ -162,8 +175,20 @@ impl SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let v = f(&tx)?;
             tx.commit()?;
+            self.bump_generation();
             Ok(v)
         })
+    }
+
+    /// After a commit: a fresh random value (no read-modify-write race).
+    fn bump_generation(&self) {
+        use std::os::unix::fs::FileExt;
+        if let Some(f) = &self.generation {
+            let mut g = [0u8; 8];
+            if super::seal::random(&mut g).is_err() || f.write_at(&g, 0).is_err() {
+                log::warn!("could not update the store generation file");
+            }
+        }
     }
 }
 
@@ -224,6 +249,17 @@ fn insert_rows(tx: &rusqlite::Transaction, id: ObjectId, rows: &[Row]) -> Result
 }
 
 impl Store for SqliteStore {
+    fn generation(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let f = self.generation.as_ref()?;
+        let mut g = [0u8; 8];
+        match f.read_at(&mut g, 0) {
+            Ok(8) => Some(u64::from_le_bytes(g)),
+            Ok(_) => Some(0),
+            Err(_) => None,
+        }
+    }
+
     fn tokens(&self) -> Result<Vec<TokenRecord>> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens ORDER BY slot_id"))?;

@@ -14,6 +14,7 @@ use crate::mech::registry;
 use crate::model::Mechanism;
 
 pub(crate) struct CipherOp {
+    encrypt: bool,
     cipher: Option<AesCipher>,
     /// Output computed by a single-part or final call, awaiting a buffer.
     ready: Option<Zeroizing<Vec<u8>>>,
@@ -35,8 +36,14 @@ fn deliver(op: &mut Option<Op<CipherOp>>, cap: Option<usize>) -> Result<Produced
         None => Ok(Produced::Length(n)),
         Some(c) if c < n => Ok(Produced::TooSmall(n)),
         Some(_) => {
-            let out = op.take().and_then(|o| o.state.ready).unwrap_or_default();
-            Ok(Produced::Data(out))
+            let Some(done) = op.take() else { return Ok(Produced::Public(Vec::new())) };
+            let mut out = done.state.ready.unwrap_or_default();
+            if done.state.encrypt {
+                // Ciphertext: hand the buffer over without wiping it.
+                Ok(Produced::Public(std::mem::take(&mut *out)))
+            } else {
+                Ok(Produced::Data(out))
+            }
         }
     }
 }
@@ -72,7 +79,8 @@ impl Module {
             return Err(Error::OperationActive);
         }
         let cipher = self.aes_cipher(&a, mech, key, encrypt)?;
-        *slot(&mut ops, encrypt) = Some(Op { state: CipherOp { cipher: Some(cipher), ready: None }, multipart: false });
+        *slot(&mut ops, encrypt) =
+            Some(Op { state: CipherOp { encrypt, cipher: Some(cipher), ready: None }, multipart: false });
         Ok(())
     }
 
@@ -134,6 +142,7 @@ impl Module {
         }
         op.multipart = true;
         match cipher.update(data) {
+            Ok(mut out) if encrypt => Ok(Produced::Public(std::mem::take(&mut *out))),
             Ok(out) => Ok(Produced::Data(out)),
             Err(e) => {
                 *op_slot = None;

@@ -20,8 +20,10 @@ pub enum Produced {
     Length(usize),
     /// The caller's buffer is too short; the operation continues.
     TooSmall(usize),
-    /// The output; the operation has ended.
+    /// The output; the operation has ended. Wiped when dropped.
     Data(Zeroizing<Vec<u8>>),
+    /// Output that is not secret (ciphertext): not worth wiping.
+    Public(Vec<u8>),
 }
 
 /// A multi-part-capable operation of one kind.
@@ -125,7 +127,13 @@ fn hmac_key_type_ok(m: MechType, kt: ck::CK_KEY_TYPE) -> bool {
 impl Module {
     /// A key for an operation: handle errors become CKR_KEY_HANDLE_INVALID,
     /// the usage attribute and CKA_ALLOWED_MECHANISMS are enforced.
-    pub(crate) fn usable_key(&self, a: &Access, h: ObjectHandle, usage: AttrType, mech: MechType) -> Result<Object> {
+    pub(crate) fn usable_key(
+        &self,
+        a: &Access,
+        h: ObjectHandle,
+        usage: AttrType,
+        mech: MechType,
+    ) -> Result<std::sync::Arc<Object>> {
         let found = self.find_object(a, h).map_err(|e| match e {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             e => e,
@@ -145,7 +153,7 @@ impl Module {
         if !o.locked.is_empty() {
             return Err(Error::UserNotLoggedIn);
         }
-        Ok(o.clone())
+        Ok(found.into_object())
     }
 
     pub fn digest_init(&self, h: SessionHandle, mech: &Mechanism) -> Result<()> {

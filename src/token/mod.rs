@@ -78,7 +78,12 @@ pub struct Module {
     /// unchanged (any process changing or destroying an object bumps it).
     /// Cleared when the slot logs out.
     opened: Mutex<HashMap<(TokenId, ObjectId), Opened>>,
+    /// Token records read at a store generation, reused while it holds.
+    tokens: Mutex<HashMap<SlotId, TokenAt>>,
 }
+
+/// A slot's token record as read at a store generation.
+type TokenAt = (u64, Option<Arc<TokenRecord>>);
 
 struct Opened {
     rev: i64,
@@ -97,6 +102,12 @@ pub(crate) enum Found {
 }
 
 impl Found {
+    pub fn into_object(self) -> Arc<Object> {
+        match self {
+            Found::Token { object, .. } | Found::Session { object, .. } => object,
+        }
+    }
+
     pub fn object(&self) -> &Object {
         match self {
             Found::Token { object, .. } | Found::Session { object, .. } => object,
@@ -107,7 +118,7 @@ impl Found {
 /// What a session may see and use, taken once per call.
 pub(crate) struct Access {
     pub slot: SlotId,
-    pub token: TokenRecord,
+    pub token: Arc<TokenRecord>,
     pub user: Option<UserKind>,
     pub key: Option<Arc<TokenKey>>,
     pub rw: bool,
@@ -143,6 +154,7 @@ impl Module {
             session_objects: RwLock::new(HashMap::new()),
             next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
             opened: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
         }
     }
 
@@ -158,9 +170,25 @@ impl Module {
         self.sessions.read().map_err(|_| Error::CantLock)?.get(&h).cloned().ok_or(Error::SessionHandleInvalid)
     }
 
+    /// The token in a slot as the store has it now: re-read only when the
+    /// store's generation changed (any process's write changes it).
+    pub(crate) fn token_at(&self, slot: SlotId) -> Result<Option<Arc<TokenRecord>>> {
+        let Some(generation) = self.store.generation() else {
+            return Ok(self.store.token_at(slot)?.map(Arc::new));
+        };
+        if let Some((g, rec)) = self.tokens.lock().map_err(|_| Error::CantLock)?.get(&slot) {
+            if *g == generation {
+                return Ok(rec.clone());
+            }
+        }
+        let rec = self.store.token_at(slot)?.map(Arc::new);
+        self.tokens.lock().map_err(|_| Error::CantLock)?.insert(slot, (generation, rec.clone()));
+        Ok(rec)
+    }
+
     /// The token behind a session and the caller's rights on it.
     pub(crate) fn access(&self, s: &Session) -> Result<Access> {
-        let token = self.store.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid)?;
+        let token = self.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid)?;
         let state = self.slot_state(s.slot)?;
         let login = state.login.read().map_err(|_| Error::CantLock)?;
         let (user, key) =

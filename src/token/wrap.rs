@@ -147,7 +147,7 @@ impl Module {
         Ok(match cap {
             None => Produced::Length(wrapped.len()),
             Some(c) if c < wrapped.len() => Produced::TooSmall(wrapped.len()),
-            Some(_) => Produced::Data(Zeroizing::new(wrapped)),
+            Some(_) => Produced::Public(wrapped),
         })
     }
 
