@@ -278,6 +278,16 @@ fn private_objects_are_invisible_before_login() {
     found.sort_by_key(|h| h.handle());
     assert_eq!(found, vec![private, public]);
     assert_eq!(s.find_objects(&[Attribute::Label(b"secret-note".to_vec())]).unwrap(), vec![private]);
+    // CKA_UNIQUE_ID is derived, not an indexed row: found by comparison.
+    let Attribute::UniqueId(uid) = s.get_attributes(private, &[AttributeType::UniqueId]).unwrap().remove(0) else {
+        panic!("unique id")
+    };
+    assert_eq!(s.find_objects(&[Attribute::UniqueId(uid)]).unwrap(), vec![private]);
+    // Several attributes, all indexed; and one that matches nothing.
+    let both = [Attribute::Label(b"public-note".to_vec()), Attribute::Private(false), Attribute::Token(true)];
+    assert_eq!(s.find_objects(&both).unwrap(), vec![public]);
+    let none = [Attribute::Label(b"public-note".to_vec()), Attribute::Private(true)];
+    assert!(s.find_objects(&none).unwrap().is_empty());
     assert!(s.find_objects(&[Attribute::Label(b"nothing".to_vec())]).unwrap().is_empty());
 }
 

@@ -87,6 +87,8 @@ fn decode_value(kind: Kind, raw: &[u8]) -> Result<Value> {
 pub fn find_filters(s: Sealer, tmpl: &Template) -> Vec<(AttrType, Vec<Idx>)> {
     tmpl.iter()
         .filter(|a| !policy::has_flag(a.atype, policy::flag::SECRET_PART))
+        // Derived from the object's uid, not stored as an indexed row.
+        .filter(|a| a.atype != ck::CKA_UNIQUE_ID)
         .filter_map(|a| {
             let plain = a.value.encode();
             if !indexable(a.atype, plain.len()) || policy::rule(a.atype).is_none() {

@@ -1,5 +1,6 @@
 //! C_FindObjectsInit / C_FindObjects / C_FindObjectsFinal. Token objects
-//! are narrowed with the store's attribute index, then compared in full.
+//! are found through the store's attribute index; only when some template
+//! attribute is not indexed are the candidates opened and compared in full.
 
 use std::collections::VecDeque;
 
@@ -35,7 +36,16 @@ impl Module {
             results.extend(handles);
         }
         let filters = codec::find_filters(a.sealer(), tmpl);
-        for id in self.store.find(a.token.token_id, a.user_logged_in(), &filters)? {
+        let candidates = self.store.find(a.token.token_id, a.user_logged_in(), &filters)?;
+        if filters.len() == tmpl.0.len() {
+            // Every attribute matched through its (128-bit) index entry:
+            // nothing left to compare. A tampered object is still listed;
+            // any use of it fails with CKR_GENERAL_ERROR.
+            results.extend(candidates.into_iter().map(|id| id as ObjectHandle));
+            ops.find = Some(FindOp { results });
+            return Ok(());
+        }
+        for id in candidates {
             match self.find_object(&a, id as ObjectHandle) {
                 Ok(f) if f.object().matches(tmpl) => results.push_back(id as ObjectHandle),
                 Ok(_) => {}
