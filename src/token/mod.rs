@@ -80,6 +80,8 @@ pub struct Module {
     opened: Mutex<HashMap<(TokenId, ObjectId), Opened>>,
     /// Token records read at a store generation, reused while it holds.
     tokens: Mutex<HashMap<SlotId, TokenAt>>,
+    /// The slot list as read at a store generation.
+    slot_ids: Mutex<Option<(u64, Vec<SlotId>)>>,
 }
 
 /// A slot's token record as read at a store generation.
@@ -155,6 +157,7 @@ impl Module {
             next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
             opened: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            slot_ids: Mutex::new(None),
         }
     }
 

@@ -44,7 +44,7 @@ impl Module {
             return Err(Error::SessionParallelNotSupported);
         }
         self.check_slot(slot)?;
-        if self.store.token_at(slot)?.is_none() {
+        if self.token_at(slot)?.is_none() {
             return Err(Error::TokenNotRecognized);
         }
         let rw = flags & ck::CKF_RW_SESSION != 0;

@@ -46,7 +46,23 @@ impl Module {
         }
     }
 
+    /// The slot list, re-read from the store only when its generation
+    /// changed.
     pub fn slot_list(&self) -> Result<Vec<SlotId>> {
+        let generation = self.store.generation();
+        if let (Some(g), Some((cached_g, ids))) = (generation, &*self.slot_ids.lock().map_err(|_| Error::CantLock)?) {
+            if g == *cached_g {
+                return Ok(ids.clone());
+            }
+        }
+        let ids = self.read_slot_list()?;
+        if let Some(g) = generation {
+            *self.slot_ids.lock().map_err(|_| Error::CantLock)? = Some((g, ids.clone()));
+        }
+        Ok(ids)
+    }
+
+    fn read_slot_list(&self) -> Result<Vec<SlotId>> {
         let tokens = self.store.tokens()?;
         let mut ids: Vec<SlotId> = (0..self.config.slots.count).collect();
         ids.extend(tokens.iter().map(|t| t.slot_id));
@@ -90,7 +106,7 @@ impl Module {
 
     pub fn token_info(&self, slot: SlotId) -> Result<CK_TOKEN_INFO> {
         self.check_slot(slot)?;
-        let rec = self.store.token_at(slot)?;
+        let rec = self.token_at(slot)?;
         let (sessions, rw) = self.session_count(slot)?;
         let mut flags = ck::CKF_RNG | ck::CKF_LOGIN_REQUIRED | ck::CKF_RESTORE_KEY_NOT_NEEDED;
         let (label, serial) = match &rec {
