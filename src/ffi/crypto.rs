@@ -53,6 +53,52 @@ fn within(m: &Module, h: CK_SESSION_HANDLE, kind: OpKind, f: impl FnOnce() -> Re
     r
 }
 
+/// A call that reads input and produces output (C_Digest, C_Sign,
+/// C_Encrypt, the cipher updates).
+#[allow(clippy::too_many_arguments)]
+unsafe fn input_output(
+    h: CK_SESSION_HANDLE,
+    kind: OpKind,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+    f: impl FnOnce(&Module, &[u8], Option<usize>) -> Result<Produced>,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, kind, || {
+        let data = unsafe { slice(d, n) }?;
+        unsafe { emit(o, ol, |cap| f(&m, data, cap)) }
+    })
+}
+
+/// A call that only reads input (the digest/sign/verify updates).
+unsafe fn input_only(
+    h: CK_SESSION_HANDLE,
+    kind: OpKind,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    f: impl FnOnce(&Module, &[u8]) -> Result<()>,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, kind, || {
+        f(&m, unsafe { slice(d, n) }?)?;
+        ok()
+    })
+}
+
+/// A call that only produces output (the finals).
+unsafe fn output_only(
+    h: CK_SESSION_HANDLE,
+    kind: OpKind,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+    f: impl FnOnce(&Module, Option<usize>) -> Result<Produced>,
+) -> Result<CK_RV> {
+    let m = module()?;
+    within(&m, h, kind, || unsafe { emit(o, ol, |cap| f(&m, cap)) })
+}
+
 unsafe fn digest_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM) -> Result<CK_RV> {
     let m = module()?;
     let mech = unsafe { mechanism(mech) }?;
@@ -67,19 +113,11 @@ unsafe fn digest(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Digest, || {
-        let data = unsafe { slice(d, n) }?;
-        unsafe { emit(o, ol, |cap| m.digest(h, data, cap)) }
-    })
+    unsafe { input_output(h, OpKind::Digest, d, n, o, ol, |m, data, cap| m.digest(h, data, cap)) }
 }
 
 unsafe fn digest_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Digest, || {
-        m.digest_update(h, unsafe { slice(d, n) }?)?;
-        ok()
-    })
+    unsafe { input_only(h, OpKind::Digest, d, n, |m, data| m.digest_update(h, data)) }
 }
 
 unsafe fn digest_key(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
@@ -88,8 +126,7 @@ unsafe fn digest_key(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<CK_R
 }
 
 unsafe fn digest_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Digest, || unsafe { emit(o, ol, |cap| m.digest_final(h, cap)) })
+    unsafe { output_only(h, OpKind::Digest, o, ol, |m, cap| m.digest_final(h, cap)) }
 }
 
 unsafe fn sign_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
@@ -106,24 +143,15 @@ unsafe fn sign(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Sign, || {
-        let data = unsafe { slice(d, n) }?;
-        unsafe { emit(o, ol, |cap| m.sign(h, data, cap)) }
-    })
+    unsafe { input_output(h, OpKind::Sign, d, n, o, ol, |m, data, cap| m.sign(h, data, cap)) }
 }
 
 unsafe fn sign_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Sign, || {
-        m.sign_update(h, unsafe { slice(d, n) }?)?;
-        ok()
-    })
+    unsafe { input_only(h, OpKind::Sign, d, n, |m, data| m.sign_update(h, data)) }
 }
 
 unsafe fn sign_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Sign, || unsafe { emit(o, ol, |cap| m.sign_final(h, cap)) })
+    unsafe { output_only(h, OpKind::Sign, o, ol, |m, cap| m.sign_final(h, cap)) }
 }
 
 unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
@@ -142,11 +170,7 @@ unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut C
 }
 
 unsafe fn verify_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::Verify, || {
-        m.verify_update(h, unsafe { slice(d, n) }?)?;
-        ok()
-    })
+    unsafe { input_only(h, OpKind::Verify, d, n, |m, data| m.verify_update(h, data)) }
 }
 
 unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
@@ -221,11 +245,7 @@ unsafe fn cipher_oneshot(
     ol: *mut CK_ULONG,
     enc: bool,
 ) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::cipher(enc), || {
-        let data = unsafe { slice(d, n) }?;
-        unsafe { emit(o, ol, |cap| m.cipher_oneshot(h, data, cap, enc)) }
-    })
+    unsafe { input_output(h, OpKind::cipher(enc), d, n, o, ol, |m, data, cap| m.cipher_oneshot(h, data, cap, enc)) }
 }
 
 unsafe fn cipher_update(
@@ -236,16 +256,11 @@ unsafe fn cipher_update(
     ol: *mut CK_ULONG,
     enc: bool,
 ) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::cipher(enc), || {
-        let data = unsafe { slice(d, n) }?;
-        unsafe { emit(o, ol, |cap| m.cipher_update(h, data, cap, enc)) }
-    })
+    unsafe { input_output(h, OpKind::cipher(enc), d, n, o, ol, |m, data, cap| m.cipher_update(h, data, cap, enc)) }
 }
 
 unsafe fn cipher_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG, enc: bool) -> Result<CK_RV> {
-    let m = module()?;
-    within(&m, h, OpKind::cipher(enc), || unsafe { emit(o, ol, |cap| m.cipher_final(h, cap, enc)) })
+    unsafe { output_only(h, OpKind::cipher(enc), o, ol, |m, cap| m.cipher_final(h, cap, enc)) }
 }
 
 exports! {
