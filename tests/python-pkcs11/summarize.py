@@ -6,8 +6,32 @@ with the first line of its message, grouped by file, with totals.
     summarize.py junit.xml --check FILE  also compare with an expectations
                                          file (lines "test_id STATUS"); exit 1
                                          on any test whose status differs."""
+import re
 import sys
 import xml.etree.ElementTree as ET
+
+# Mechanisms the suite's @requires skips name by number ("Requires 0, 64").
+MECHS = {
+    0x0: "RSA_PKCS_KEY_PAIR_GEN", 0x1: "RSA_PKCS", 0x3: "RSA_X_509", 0x6: "SHA1_RSA_PKCS",
+    0x9: "RSA_PKCS_OAEP", 0xD: "RSA_PKCS_PSS", 0xE: "SHA1_RSA_PKCS_PSS",
+    0xF: "ML_KEM_KEY_PAIR_GEN", 0x17: "ML_KEM", 0x1C: "ML_DSA_KEY_PAIR_GEN", 0x1D: "ML_DSA",
+    0x10: "DSA_KEY_PAIR_GEN", 0x11: "DSA", 0x12: "DSA_SHA1", 0x20: "DH_PKCS_KEY_PAIR_GEN",
+    0x21: "DH_PKCS_DERIVE", 0x40: "SHA256_RSA_PKCS", 0x43: "SHA256_RSA_PKCS_PSS",
+    0x120: "DES_KEY_GEN", 0x130: "DES2_KEY_GEN", 0x131: "DES3_KEY_GEN", 0x132: "DES3_ECB",
+    0x133: "DES3_CBC", 0x136: "DES3_CBC_PAD", 0x1040: "EC_KEY_PAIR_GEN", 0x1041: "ECDSA",
+    0x1042: "ECDSA_SHA1", 0x1044: "ECDSA_SHA256", 0x1050: "ECDH1_DERIVE",
+    0x1055: "EC_EDWARDS_KEY_PAIR_GEN", 0x1057: "EDDSA", 0x2000: "DSA_PARAMETER_GEN",
+    0x2001: "DH_PKCS_PARAMETER_GEN",
+}
+
+
+def mech_names(msg):
+    """'Requires 0, 64' -> 'Requires RSA_PKCS_KEY_PAIR_GEN, SHA256_RSA_PKCS'."""
+    m = re.fullmatch(r"Requires ([0-9, ]+)", msg)
+    if not m:
+        return msg
+    nums = [int(x) for x in m.group(1).split(",")]
+    return "Requires " + ", ".join(MECHS.get(n, f"0x{n:x}") for n in nums)
 
 
 def results(path):
@@ -20,7 +44,7 @@ def results(path):
             if el is not None:
                 status = st
                 msg = (el.get("message") or el.text or "").strip().splitlines()[0:1]
-                msg = msg[0][:160] if msg else ""
+                msg = mech_names(msg[0][:160]) if msg else ""
                 break
         out[tid] = (status, msg)
     return out
