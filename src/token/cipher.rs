@@ -61,10 +61,7 @@ impl Module {
         let spec = CipherSpec::parse(mech.mtype, &mech.param)?;
         let usage = if encrypt { ck::CKA_ENCRYPT } else { ck::CKA_DECRYPT };
         let k = self.usable_key(a, key, usage, mech.mtype)?;
-        if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        let value = k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))?;
+        let value = super::crypto::secret_value(&k, |kt| kt == ck::CKK_AES)?;
         if (value.len() as u64) < entry.min_key || value.len() as u64 > entry.max_key {
             return Err(Error::KeySizeRange);
         }

@@ -124,6 +124,15 @@ fn hmac_key_type_ok(m: MechType, kt: ck::CK_KEY_TYPE) -> bool {
     kt == specific || kt == ck::CKK_GENERIC_SECRET || kt == ck::CKK_AES
 }
 
+/// The value of a secret key whose type `accepts` takes, else
+/// CKR_KEY_TYPE_INCONSISTENT.
+pub(crate) fn secret_value(k: &Object, accepts: impl Fn(ck::CK_KEY_TYPE) -> bool) -> Result<&[u8]> {
+    if k.class() != ck::CKO_SECRET_KEY || !k.ulong(ck::CKA_KEY_TYPE).is_some_and(accepts) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))
+}
+
 impl Module {
     /// A key for an operation: handle errors become CKR_KEY_HANDLE_INVALID,
     /// the usage attribute and CKA_ALLOWED_MECHANISMS are enforced.
@@ -237,10 +246,7 @@ impl Module {
                 }
             };
             let k = self.usable_key(a, key, usage, mech.mtype)?;
-            if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
-                return Err(Error::KeyTypeInconsistent);
-            }
-            let value = k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))?;
+            let value = secret_value(&k, |kt| kt == ck::CKK_AES)?;
             let mac =
                 if mech.mtype == ck::CKM_AES_MAC { AesMac::cbc_mac(value)? } else { AesMac::cmac(value, out_len)? };
             return Ok(MacState::Aes(mac));
@@ -253,10 +259,7 @@ impl Module {
             alg.output_len()
         };
         let k = self.usable_key(a, key, usage, mech.mtype)?;
-        if k.class() != ck::CKO_SECRET_KEY || !hmac_key_type_ok(mech.mtype, k.ulong(ck::CKA_KEY_TYPE).unwrap_or(0)) {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        let value = k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))?;
+        let value = secret_value(&k, |kt| hmac_key_type_ok(mech.mtype, kt))?;
         Ok(MacState::Hmac(Hmac::new(alg, value, out_len)?))
     }
 
@@ -284,13 +287,7 @@ impl Module {
     pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        let op = ops.sign.as_mut().ok_or(Error::OperationNotInitialized)?;
-        op.multipart = true;
-        let r = op.state.update(data);
-        if r.is_err() {
-            ops.sign = None;
-        }
-        r
+        mac_update(&mut ops.sign, data)
     }
 
     pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
@@ -323,13 +320,7 @@ impl Module {
     pub fn verify_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        let op = ops.verify.as_mut().ok_or(Error::OperationNotInitialized)?;
-        op.multipart = true;
-        let r = op.state.update(data);
-        if r.is_err() {
-            ops.verify = None;
-        }
-        r
+        mac_update(&mut ops.verify, data)
     }
 
     pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
@@ -338,6 +329,17 @@ impl Module {
         let op = ops.verify.take().ok_or(Error::OperationNotInitialized)?;
         check_mac(op.state, sig)
     }
+}
+
+/// C_SignUpdate / C_VerifyUpdate: an error ends the operation.
+fn mac_update(slot: &mut Option<Op<MacState>>, data: &[u8]) -> Result<()> {
+    let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    op.multipart = true;
+    let r = op.state.update(data);
+    if r.is_err() {
+        *slot = None;
+    }
+    r
 }
 
 fn check_mac(state: MacState, sig: &[u8]) -> Result<()> {
