@@ -11,6 +11,11 @@ use std::ptr::{null, null_mut};
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
+mod bn;
+pub mod ec;
+pub mod pkey;
+pub mod rsa;
+
 /// The primitive failed; callers map this to the right CK_RV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failed;
@@ -305,7 +310,7 @@ impl Drop for Cmac {
     }
 }
 
-/// A digest for HKDF.
+/// A digest (HKDF, RSA padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Md {
     Sha1,
@@ -318,7 +323,7 @@ pub enum Md {
     Sha3_512,
 }
 
-fn evp_md(md: Md) -> *const sys::EVP_MD {
+pub(super) fn evp_md(md: Md) -> *const sys::EVP_MD {
     // SAFETY: static digest tables.
     unsafe {
         match md {

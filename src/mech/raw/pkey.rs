@@ -1,0 +1,150 @@
+//! EVP_PKEY: PKCS#8 PrivateKeyInfo and SubjectPublicKeyInfo encodings of
+//! our keys, and parsing PKCS#8 back into them.
+
+use std::mem::MaybeUninit;
+use std::ptr::{null_mut, NonNull};
+
+use aws_lc_sys as sys;
+use zeroize::Zeroizing;
+
+use super::ec::{Curve, EcKey};
+use super::rsa::Rsa;
+use super::{ok, Failed, R};
+
+pub(super) struct Pkey(NonNull<sys::EVP_PKEY>);
+
+impl Drop for Pkey {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { sys::EVP_PKEY_free(self.0.as_ptr()) }
+    }
+}
+
+fn new_pkey() -> R<Pkey> {
+    // SAFETY: a fresh, empty EVP_PKEY.
+    NonNull::new(unsafe { sys::EVP_PKEY_new() }).map(Pkey).ok_or(Failed)
+}
+
+impl Pkey {
+    pub(super) fn from_rsa(k: &Rsa) -> R<Pkey> {
+        let p = new_pkey()?;
+        // SAFETY: set1 takes its own reference to the RSA key.
+        ok(unsafe { sys::EVP_PKEY_set1_RSA(p.0.as_ptr(), k.as_ptr()) })?;
+        Ok(p)
+    }
+
+    pub(super) fn from_ec(k: &EcKey) -> R<Pkey> {
+        let p = new_pkey()?;
+        // SAFETY: set1 takes its own reference to the EC key.
+        ok(unsafe { sys::EVP_PKEY_set1_EC_KEY(p.0.as_ptr(), k.as_ptr()) })?;
+        Ok(p)
+    }
+
+    fn raw(id: i32, private: bool, bytes: &[u8]) -> R<Pkey> {
+        // SAFETY: reads `bytes.len()` bytes.
+        let p = unsafe {
+            if private {
+                sys::EVP_PKEY_new_raw_private_key(id, null_mut(), bytes.as_ptr(), bytes.len())
+            } else {
+                sys::EVP_PKEY_new_raw_public_key(id, null_mut(), bytes.as_ptr(), bytes.len())
+            }
+        };
+        NonNull::new(p).map(Pkey).ok_or(Failed)
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut sys::EVP_PKEY {
+        self.0.as_ptr()
+    }
+
+    fn marshal(&self, private: bool) -> R<Zeroizing<Vec<u8>>> {
+        let mut cbb = MaybeUninit::<sys::CBB>::zeroed();
+        // SAFETY: CBB_init on zeroed storage; CBB_cleanup on every failure;
+        // CBB_finish hands us an OPENSSL_malloc buffer we copy and free.
+        unsafe {
+            ok(sys::CBB_init(cbb.as_mut_ptr(), 0))?;
+            let rc = if private {
+                sys::EVP_marshal_private_key(cbb.as_mut_ptr(), self.0.as_ptr())
+            } else {
+                sys::EVP_marshal_public_key(cbb.as_mut_ptr(), self.0.as_ptr())
+            };
+            let mut out: *mut u8 = null_mut();
+            let mut len = 0usize;
+            if rc != 1 || sys::CBB_finish(cbb.as_mut_ptr(), &mut out, &mut len) != 1 {
+                sys::CBB_cleanup(cbb.as_mut_ptr());
+                return Err(Failed);
+            }
+            let v = Zeroizing::new(std::slice::from_raw_parts(out, len).to_vec());
+            // OPENSSL_free wipes the buffer before releasing it.
+            sys::OPENSSL_free(out as *mut _);
+            Ok(v)
+        }
+    }
+}
+
+/// A private key as PKCS#8 or public key as SPKI, by kind.
+pub enum KeyRef<'a> {
+    Rsa(&'a Rsa),
+    Ec(&'a EcKey),
+    Ed25519(&'a [u8]),
+    X25519(&'a [u8]),
+}
+
+fn pkey_of(k: &KeyRef<'_>, private: bool) -> R<Pkey> {
+    match k {
+        KeyRef::Rsa(r) => Pkey::from_rsa(r),
+        KeyRef::Ec(e) => Pkey::from_ec(e),
+        KeyRef::Ed25519(b) => Pkey::raw(sys::EVP_PKEY_ED25519, private, b),
+        KeyRef::X25519(b) => Pkey::raw(sys::EVP_PKEY_X25519, private, b),
+    }
+}
+
+/// PKCS#8 PrivateKeyInfo. For Edwards/Montgomery keys pass the private bytes.
+pub fn pkcs8(k: KeyRef<'_>) -> R<Zeroizing<Vec<u8>>> {
+    pkey_of(&k, true)?.marshal(true)
+}
+
+/// SubjectPublicKeyInfo. For Edwards/Montgomery keys pass the public bytes.
+pub fn spki(k: KeyRef<'_>) -> R<Vec<u8>> {
+    Ok(pkey_of(&k, false)?.marshal(false)?.to_vec())
+}
+
+/// A private key parsed from PKCS#8.
+pub enum Parsed {
+    Rsa(Rsa),
+    Ec(Curve, EcKey),
+    Ed25519(Zeroizing<Vec<u8>>),
+    X25519(Zeroizing<Vec<u8>>),
+}
+
+pub fn parse_pkcs8(der: &[u8]) -> R<Parsed> {
+    let mut cbs = MaybeUninit::<sys::CBS>::zeroed();
+    // SAFETY: the CBS borrows `der` for the duration of the parse.
+    let p = unsafe {
+        sys::CBS_init(cbs.as_mut_ptr(), der.as_ptr(), der.len());
+        sys::EVP_parse_private_key(cbs.as_mut_ptr())
+    };
+    let pkey = NonNull::new(p).map(Pkey).ok_or(Failed)?;
+    // SAFETY: the CBS was initialised above; trailing bytes are an error.
+    if unsafe { sys::CBS_len(cbs.as_ptr()) } != 0 {
+        return Err(Failed);
+    }
+    let raw_private = || -> R<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(vec![0u8; 32]);
+        let mut n = out.len();
+        // SAFETY: `out` has `n` bytes.
+        ok(unsafe { sys::EVP_PKEY_get_raw_private_key(pkey.as_ptr(), out.as_mut_ptr(), &mut n) })?;
+        out.truncate(n);
+        Ok(out)
+    };
+    // SAFETY: valid EVP_PKEY; get1 returns new references we take over.
+    match unsafe { sys::EVP_PKEY_id(pkey.as_ptr()) } {
+        sys::EVP_PKEY_RSA => Ok(Parsed::Rsa(Rsa::adopt(unsafe { sys::EVP_PKEY_get1_RSA(pkey.as_ptr()) })?)),
+        sys::EVP_PKEY_EC => {
+            let k = EcKey::adopt(unsafe { sys::EVP_PKEY_get1_EC_KEY(pkey.as_ptr()) })?;
+            Ok(Parsed::Ec(k.curve()?, k))
+        }
+        sys::EVP_PKEY_ED25519 => Ok(Parsed::Ed25519(raw_private()?)),
+        sys::EVP_PKEY_X25519 => Ok(Parsed::X25519(raw_private()?)),
+        _ => Err(Failed),
+    }
+}
