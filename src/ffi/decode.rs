@@ -6,7 +6,7 @@ use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_RV, CK_ULONG};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Param, PrfData, Template, Value};
+use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Oaep, Param, PrfData, Template, Value};
 
 /// A borrowed slice from a C pointer and count. NULL with a nonzero count
 /// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice.
@@ -71,6 +71,38 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         ck::CKM_AES_GCM => unsafe { gcm_params(m) }?,
         ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA => unsafe { hkdf_params(m) }?,
         ck::CKM_SP800_108_COUNTER_KDF => unsafe { kdf108_params(m) }?,
+        ck::CKM_RSA_PKCS_PSS
+        | ck::CKM_SHA1_RSA_PKCS_PSS
+        | ck::CKM_SHA224_RSA_PKCS_PSS
+        | ck::CKM_SHA256_RSA_PKCS_PSS
+        | ck::CKM_SHA384_RSA_PKCS_PSS
+        | ck::CKM_SHA512_RSA_PKCS_PSS => {
+            let p: &ck::CK_RSA_PKCS_PSS_PARAMS = unsafe { param_struct(m) }?;
+            Param::Pss { hash: p.hashAlg, mgf: p.mgf, salt_len: p.sLen }
+        }
+        ck::CKM_RSA_PKCS_OAEP => {
+            let p: &ck::CK_RSA_PKCS_OAEP_PARAMS = unsafe { param_struct(m) }?;
+            Param::Oaep(oaep(p)?)
+        }
+        ck::CKM_RSA_AES_KEY_WRAP => {
+            let p: &ck::CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { param_struct(m) }?;
+            // SAFETY: NULL is checked by `as_ref`; the caller promises a valid struct.
+            let o = unsafe { (p.pOAEPParams as *const ck::CK_RSA_PKCS_OAEP_PARAMS).as_ref() }
+                .ok_or(Error::MechanismParamInvalid)?;
+            Param::RsaAesWrap { aes_bits: p.ulAESKeyBits, oaep: oaep(o)? }
+        }
+        ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE => {
+            let p: &ck::CK_ECDH1_DERIVE_PARAMS = unsafe { param_struct(m) }?;
+            Param::Ecdh {
+                kdf: p.kdf,
+                shared: param_bytes(p.pSharedData, p.ulSharedDataLen)?,
+                public: param_bytes(p.pPublicData, p.ulPublicDataLen)?,
+            }
+        }
+        ck::CKM_EDDSA if !m.pParameter.is_null() => {
+            let p: &ck::CK_EDDSA_PARAMS = unsafe { param_struct(m) }?;
+            Param::Eddsa { prehash: p.phFlag != 0, context: param_bytes(p.pContextData, p.ulContextDataLen)? }
+        }
         ck::CKM_AES_ECB_ENCRYPT_DATA => {
             let d: &ck::CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(m) }?;
             Param::DataString(Zeroizing::new(param_bytes(d.pData, d.ulLen)?))
@@ -90,6 +122,15 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         }
     };
     Ok(Mechanism { mtype: m.mechanism, param })
+}
+
+fn oaep(p: &ck::CK_RSA_PKCS_OAEP_PARAMS) -> Result<Oaep> {
+    let label = param_bytes(p.pSourceData as *const u8, p.ulSourceDataLen)?;
+    // The only source the spec defines; 0 is tolerated with no label.
+    if !(p.source == ck::CKZ_DATA_SPECIFIED || (p.source == 0 && label.is_empty())) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Oaep { hash: p.hashAlg, mgf: p.mgf, label })
 }
 
 /// The 2.40 header's CK_GCM_PARAMS, without ulIvBits.

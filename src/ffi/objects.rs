@@ -172,6 +172,27 @@ unsafe fn find_objects_final(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
     ok()
 }
 
+#[allow(clippy::too_many_arguments)]
+unsafe fn generate_key_pair(
+    h: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    pub_t: *mut CK_ATTRIBUTE,
+    pub_n: CK_ULONG,
+    priv_t: *mut CK_ATTRIBUTE,
+    priv_n: CK_ULONG,
+    ph_pub: *mut CK_OBJECT_HANDLE,
+    ph_priv: *mut CK_OBJECT_HANDLE,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let mech = unsafe { mechanism(mech) }?;
+    let pub_t = unsafe { template(pub_t, pub_n) }?;
+    let priv_t = unsafe { template(priv_t, priv_n) }?;
+    let ph_pub = unsafe { out(ph_pub) }?;
+    let ph_priv = unsafe { out(ph_priv) }?;
+    (*ph_pub, *ph_priv) = m.generate_key_pair(h, &mech, &pub_t, &priv_t)?;
+    ok()
+}
+
 unsafe fn generate_key(
     h: CK_SESSION_HANDLE,
     mech: *mut CK_MECHANISM,
@@ -221,6 +242,7 @@ exports! {
     C_FindObjects(h: CK_SESSION_HANDLE, ph: *mut CK_OBJECT_HANDLE, max: CK_ULONG, count: *mut CK_ULONG) => find_objects;
     C_FindObjectsFinal(h: CK_SESSION_HANDLE) => find_objects_final;
     C_GenerateKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => generate_key;
+    C_GenerateKeyPair(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, pub_t: *mut CK_ATTRIBUTE, pub_n: CK_ULONG, priv_t: *mut CK_ATTRIBUTE, priv_n: CK_ULONG, ph_pub: *mut CK_OBJECT_HANDLE, ph_priv: *mut CK_OBJECT_HANDLE) => generate_key_pair;
     C_GenerateRandom(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) => generate_random;
     C_SeedRandom(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) => seed_random;
 }

@@ -2,8 +2,11 @@
 //! dispatch, and one module per family.
 
 pub mod aes;
+pub mod asym;
+pub mod curve;
 pub mod digest;
 pub mod kdf;
 pub mod keygen;
+pub mod keys;
 pub mod raw;
 pub mod registry;

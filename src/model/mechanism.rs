@@ -32,11 +32,42 @@ pub enum Param {
     },
     /// CK_KEY_DERIVATION_STRING_DATA.
     DataString(Zeroizing<Vec<u8>>),
+    /// CK_RSA_PKCS_PSS_PARAMS.
+    Pss {
+        hash: MechType,
+        mgf: u64,
+        salt_len: u64,
+    },
+    /// CK_RSA_PKCS_OAEP_PARAMS (the source is always CKZ_DATA_SPECIFIED).
+    Oaep(Oaep),
+    /// CK_RSA_AES_KEY_WRAP_PARAMS.
+    RsaAesWrap {
+        aes_bits: u64,
+        oaep: Oaep,
+    },
+    /// CK_ECDH1_DERIVE_PARAMS.
+    Ecdh {
+        kdf: u64,
+        shared: Vec<u8>,
+        public: Vec<u8>,
+    },
+    /// CK_EDDSA_PARAMS.
+    Eddsa {
+        prehash: bool,
+        context: Vec<u8>,
+    },
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     CbcData {
         iv: [u8; 16],
         data: Zeroizing<Vec<u8>>,
     },
+}
+
+#[derive(Clone)]
+pub struct Oaep {
+    pub hash: MechType,
+    pub mgf: u64,
+    pub label: Vec<u8>,
 }
 
 #[derive(Clone)]

@@ -95,6 +95,31 @@ rules! {
     CKA_DERIVE_TEMPLATE, Template, PRIV | SECRET, 0;
     CKA_VALUE_LEN, Ulong, SECRET, 0;
     CKA_ALWAYS_AUTHENTICATE, Bool, PRIV, 0;
+    // RSA components (PKCS#11 3.0 §2.1.2-3).
+    CKA_MODULUS, Bytes, PUB | PRIV, 0;
+    CKA_MODULUS_BITS, Ulong, PUB, 0;
+    CKA_PUBLIC_EXPONENT, Bytes, PUB | PRIV, 0;
+    CKA_PRIVATE_EXPONENT, Bytes, PRIV, SECRET_PART;
+    CKA_PRIME_1, Bytes, PRIV, SECRET_PART;
+    CKA_PRIME_2, Bytes, PRIV, SECRET_PART;
+    CKA_EXPONENT_1, Bytes, PRIV, SECRET_PART;
+    CKA_EXPONENT_2, Bytes, PRIV, SECRET_PART;
+    CKA_COEFFICIENT, Bytes, PRIV, SECRET_PART;
+    // EC, Edwards and Montgomery keys; CKA_EC_POINT is also kept on the
+    // private half so either half answers it.
+    CKA_EC_PARAMS, Bytes, PUB | PRIV, 0;
+    CKA_EC_POINT, Bytes, PUB | PRIV, 0;
+    CKA_PUBLIC_KEY_INFO, Bytes, PUB | PRIV, 0;
+    // X.509 certificates.
+    CKA_CERTIFICATE_TYPE, Ulong, CERT, 0;
+    CKA_ISSUER, Bytes, CERT, MODIFIABLE;
+    CKA_SERIAL_NUMBER, Bytes, CERT, MODIFIABLE;
+    CKA_CERTIFICATE_CATEGORY, Ulong, CERT, 0;
+    CKA_URL, Bytes, CERT, 0;
+    CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Bytes, CERT, 0;
+    CKA_HASH_OF_ISSUER_PUBLIC_KEY, Bytes, CERT, 0;
+    CKA_JAVA_MIDP_SECURITY_DOMAIN, Ulong, CERT, 0;
+    CKA_NAME_HASH_ALGORITHM, Ulong, CERT, 0;
 }
 
 /// The rule for an attribute type, if the module knows it at all.

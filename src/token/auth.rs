@@ -49,11 +49,18 @@ impl Module {
                     return Err(Error::UserNotLoggedIn);
                 }
                 let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-                if !ops.context_login_pending {
+                let sign = ops.sign.as_ref().is_some_and(|o| o.needs_login);
+                let decrypt = ops.decrypt.as_ref().is_some_and(|o| o.needs_login);
+                if !sign && !decrypt {
                     return Err(Error::OperationNotInitialized);
                 }
                 self.verify_pin(&a.token, Who::User, pin)?;
-                ops.context_login_pending = false;
+                if let Some(o) = ops.sign.as_mut() {
+                    o.needs_login = false;
+                }
+                if let Some(o) = ops.decrypt.as_mut() {
+                    o.needs_login = false;
+                }
                 return Ok(());
             }
             _ => return Err(Error::UserTypeInvalid),

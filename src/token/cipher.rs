@@ -1,5 +1,5 @@
 //! C_Encrypt* / C_Decrypt*: the operation-state rules of §5.2 over the
-//! AES modes in `mech::aes`. Single-part and final calls compute their
+//! AES modes in `mech::aes` and RSA (PKCS#1 v1.5, OAEP, raw). Single-part and final calls compute their
 //! output once and keep it until delivered, so the length a caller is told
 //! is always exact.
 
@@ -10,12 +10,75 @@ use super::crypto::{Op, Produced};
 use super::{Access, Module, ObjectHandle, OpKind, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
+use crate::mech::asym::CryptAlg;
+use crate::mech::keys::Key;
 use crate::mech::registry;
 use crate::model::Mechanism;
 
+/// RSA input is single-block: updates collect it, the final call
+/// encrypts or decrypts it whole.
+pub(crate) struct RsaCipher {
+    alg: CryptAlg,
+    key: std::sync::Arc<Key>,
+    encrypt: bool,
+    buf: Zeroizing<Vec<u8>>,
+}
+
+pub(crate) enum Engine {
+    Aes(AesCipher),
+    Rsa(RsaCipher),
+}
+
+impl RsaCipher {
+    fn run(&self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if self.encrypt {
+            Ok(Zeroizing::new(self.alg.encrypt(&self.key, data)?))
+        } else {
+            self.alg.decrypt(&self.key, data)
+        }
+    }
+}
+
+impl Engine {
+    fn oneshot(self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Engine::Aes(c) => c.oneshot(data),
+            Engine::Rsa(r) => r.run(data),
+        }
+    }
+
+    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Engine::Aes(c) => c.finish(),
+            Engine::Rsa(r) => r.run(&r.buf),
+        }
+    }
+
+    fn update_len(&self, n: usize) -> usize {
+        match self {
+            Engine::Aes(c) => c.update_len(n),
+            Engine::Rsa(_) => 0,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Engine::Aes(c) => c.update(data),
+            Engine::Rsa(r) => {
+                // No RSA input exceeds a modulus; refuse growth beyond 2 KiB.
+                if r.buf.len() + data.len() > 2048 {
+                    return Err(if r.encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange });
+                }
+                r.buf.extend_from_slice(data);
+                Ok(Zeroizing::new(Vec::new()))
+            }
+        }
+    }
+}
+
 pub(crate) struct CipherOp {
     encrypt: bool,
-    cipher: Option<AesCipher>,
+    cipher: Option<Engine>,
     /// Output computed by a single-part or final call, awaiting a buffer.
     ready: Option<Zeroizing<Vec<u8>>>,
 }
@@ -75,9 +138,26 @@ impl Module {
         if slot(&mut ops, encrypt).is_some() {
             return Err(Error::OperationActive);
         }
-        let cipher = self.aes_cipher(&a, mech, key, encrypt)?;
-        *slot(&mut ops, encrypt) =
-            Some(Op { state: CipherOp { encrypt, cipher: Some(cipher), ready: None }, multipart: false });
+        let flag = if encrypt { ck::CKF_ENCRYPT } else { ck::CKF_DECRYPT };
+        registry::for_operation(mech.mtype, flag)?;
+        let (cipher, needs_login) = match CryptAlg::parse(mech)? {
+            None => (Engine::Aes(self.aes_cipher(&a, mech, key, encrypt)?), false),
+            Some(alg) => {
+                let (usage, want) = if encrypt {
+                    (ck::CKA_ENCRYPT, ck::CKO_PUBLIC_KEY)
+                } else {
+                    (ck::CKA_DECRYPT, ck::CKO_PRIVATE_KEY)
+                };
+                let (k, obj) = self.asym_key(&a, key, usage, mech.mtype, want)?;
+                if k.rsa().is_none() {
+                    return Err(Error::KeyTypeInconsistent);
+                }
+                let login = !encrypt && obj.bool(ck::CKA_ALWAYS_AUTHENTICATE);
+                (Engine::Rsa(RsaCipher { alg, key: k, encrypt, buf: Zeroizing::new(Vec::new()) }), login)
+            }
+        };
+        let state = CipherOp { encrypt, cipher: Some(cipher), ready: None };
+        *slot(&mut ops, encrypt) = Some(Op { state, multipart: false, needs_login });
         Ok(())
     }
 
@@ -88,7 +168,7 @@ impl Module {
 
     /// C_EncryptFinal / C_DecryptFinal.
     pub fn cipher_final(&self, h: SessionHandle, cap: Option<usize>, encrypt: bool) -> Result<Produced> {
-        self.cipher_finish_with(h, cap, encrypt, false, AesCipher::finish)
+        self.cipher_finish_with(h, cap, encrypt, false, Engine::finish)
     }
 
     fn cipher_finish_with(
@@ -97,7 +177,7 @@ impl Module {
         cap: Option<usize>,
         encrypt: bool,
         single: bool,
-        run: impl FnOnce(AesCipher) -> Result<Zeroizing<Vec<u8>>>,
+        run: impl FnOnce(Engine) -> Result<Zeroizing<Vec<u8>>>,
     ) -> Result<Produced> {
         let s = self.session(h)?;
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
@@ -106,6 +186,10 @@ impl Module {
         if single && op.multipart {
             *op_slot = None;
             return Err(Error::OperationActive);
+        }
+        if op.needs_login {
+            *op_slot = None;
+            return Err(Error::UserNotLoggedIn);
         }
         if op.state.ready.is_none() {
             let cipher = op.state.cipher.take().ok_or_else(|| Error::general("cipher state missing"))?;
@@ -126,6 +210,10 @@ impl Module {
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         let op_slot = slot(&mut ops, encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if op.needs_login {
+            *op_slot = None;
+            return Err(Error::UserNotLoggedIn);
+        }
         let Some(cipher) = op.state.cipher.as_mut() else {
             // A final's output is waiting: the operation is finishing.
             *op_slot = None;

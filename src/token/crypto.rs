@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::AesMac;
-use crate::mech::digest::{self, ct_eq, Hasher, Hmac};
+use crate::mech::digest::{self, Hasher, Hmac};
 use crate::mech::registry;
 use crate::model::{AttrType, MechType, Mechanism, Object, Param, Value};
 
@@ -30,6 +30,15 @@ pub enum Produced {
 pub(crate) struct Op<T> {
     pub state: T,
     pub multipart: bool,
+    /// The key is CKA_ALWAYS_AUTHENTICATE and C_Login(CKU_CONTEXT_SPECIFIC)
+    /// has not been called since the operation started.
+    pub needs_login: bool,
+}
+
+impl<T> Op<T> {
+    pub fn new(state: T) -> Op<T> {
+        Op { state, multipart: false, needs_login: false }
+    }
 }
 
 pub(crate) enum MacState {
@@ -38,13 +47,13 @@ pub(crate) enum MacState {
 }
 
 impl MacState {
-    fn output_len(&self) -> usize {
+    pub(super) fn output_len(&self) -> usize {
         match self {
             MacState::Hmac(h) => h.output_len(),
             MacState::Aes(m) => m.output_len(),
         }
     }
-    fn update(&mut self, data: &[u8]) -> Result<()> {
+    pub(super) fn update(&mut self, data: &[u8]) -> Result<()> {
         match self {
             MacState::Hmac(h) => {
                 h.update(data);
@@ -53,7 +62,7 @@ impl MacState {
             MacState::Aes(m) => m.update(data),
         }
     }
-    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
+    pub(super) fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             MacState::Hmac(h) => Ok(h.finish()),
             MacState::Aes(m) => m.finish(),
@@ -62,7 +71,7 @@ impl MacState {
 }
 
 /// Finishes an operation held in `slot` with the output protocol.
-fn produce<T>(
+pub(super) fn produce<T>(
     slot: &mut Option<Op<T>>,
     cap: Option<usize>,
     len: impl Fn(&T) -> usize,
@@ -78,7 +87,7 @@ fn produce<T>(
 }
 
 /// A single-part call: refused (ending the operation) after an Update.
-fn single_part<T>(slot: &mut Option<Op<T>>) -> Result<&mut Op<T>> {
+pub(super) fn single_part<T>(slot: &mut Option<Op<T>>) -> Result<&mut Op<T>> {
     match slot {
         None => Err(Error::OperationNotInitialized),
         Some(op) if op.multipart => {
@@ -89,7 +98,7 @@ fn single_part<T>(slot: &mut Option<Op<T>>) -> Result<&mut Op<T>> {
     }
 }
 
-fn no_param(m: &Mechanism) -> Result<()> {
+pub(super) fn no_param(m: &Mechanism) -> Result<()> {
     match m.param {
         Param::None => Ok(()),
         _ => Err(Error::MechanismParamInvalid),
@@ -97,7 +106,7 @@ fn no_param(m: &Mechanism) -> Result<()> {
 }
 
 /// CK_MAC_GENERAL_PARAMS: a CK_ULONG output length.
-fn mac_general_len(m: &Mechanism) -> Result<usize> {
+pub(super) fn mac_general_len(m: &Mechanism) -> Result<usize> {
     match &m.param {
         Param::Bytes(b) if b.len() == std::mem::size_of::<ck::CK_ULONG>() => {
             let v = ck::CK_ULONG::from_ne_bytes(b[..].try_into().map_err(|_| Error::MechanismParamInvalid)?);
@@ -109,7 +118,7 @@ fn mac_general_len(m: &Mechanism) -> Result<usize> {
 
 /// Key types an HMAC mechanism accepts: generic secrets, the matching
 /// CKK_SHA*_HMAC type, and AES keys (which several tools use for HMAC).
-fn hmac_key_type_ok(m: MechType, kt: ck::CK_KEY_TYPE) -> bool {
+pub(super) fn hmac_key_type_ok(m: MechType, kt: ck::CK_KEY_TYPE) -> bool {
     let specific = match digest::algorithm(m).map(|a| a.output_len()) {
         Some(20) => ck::CKK_SHA_1_HMAC,
         Some(28) => ck::CKK_SHA224_HMAC,
@@ -174,7 +183,7 @@ impl Module {
         registry::for_operation(mech.mtype, ck::CKF_DIGEST)?;
         no_param(mech)?;
         let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
-        ops.digest = Some(Op { state: Hasher::new(alg), multipart: false });
+        ops.digest = Some(Op::new(Hasher::new(alg)));
         Ok(())
     }
 
@@ -232,123 +241,5 @@ impl Module {
         let s = self.session(h)?;
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
-    }
-
-    fn mac_state(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, usage: AttrType) -> Result<MacState> {
-        let flag = if usage == ck::CKA_SIGN { ck::CKF_SIGN } else { ck::CKF_VERIFY };
-        registry::for_operation(mech.mtype, flag)?;
-        if matches!(mech.mtype, ck::CKM_AES_CMAC | ck::CKM_AES_CMAC_GENERAL | ck::CKM_AES_MAC) {
-            let out_len = match mech.mtype {
-                ck::CKM_AES_CMAC_GENERAL => mac_general_len(mech)?,
-                _ => {
-                    no_param(mech)?;
-                    16
-                }
-            };
-            let k = self.usable_key(a, key, usage, mech.mtype)?;
-            let value = secret_value(&k, |kt| kt == ck::CKK_AES)?;
-            let mac =
-                if mech.mtype == ck::CKM_AES_MAC { AesMac::cbc_mac(value)? } else { AesMac::cmac(value, out_len)? };
-            return Ok(MacState::Aes(mac));
-        }
-        let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
-        let out_len = if digest::is_general_hmac(mech.mtype) {
-            mac_general_len(mech)?
-        } else {
-            no_param(mech)?;
-            alg.output_len()
-        };
-        let k = self.usable_key(a, key, usage, mech.mtype)?;
-        let value = secret_value(&k, |kt| hmac_key_type_ok(mech.mtype, kt))?;
-        Ok(MacState::Hmac(Hmac::new(alg, value, out_len)?))
-    }
-
-    pub fn sign_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        if ops.sign.is_some() {
-            return Err(Error::OperationActive);
-        }
-        ops.sign = Some(Op { state: self.mac_state(&a, mech, key, ck::CKA_SIGN)?, multipart: false });
-        Ok(())
-    }
-
-    pub fn sign(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        single_part(&mut ops.sign)?;
-        produce(&mut ops.sign, cap, MacState::output_len, |mut m| {
-            m.update(data)?;
-            m.finish()
-        })
-    }
-
-    pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        mac_update(&mut ops.sign, data)
-    }
-
-    pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        produce(&mut ops.sign, cap, MacState::output_len, MacState::finish)
-    }
-
-    pub fn verify_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        if ops.verify.is_some() {
-            return Err(Error::OperationActive);
-        }
-        ops.verify = Some(Op { state: self.mac_state(&a, mech, key, ck::CKA_VERIFY)?, multipart: false });
-        Ok(())
-    }
-
-    /// Single-part verify; the operation ends whatever the outcome.
-    pub fn verify(&self, h: SessionHandle, data: &[u8], sig: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        single_part(&mut ops.verify)?;
-        let mut op = ops.verify.take().expect("checked by single_part");
-        op.state.update(data)?;
-        check_mac(op.state, sig)
-    }
-
-    pub fn verify_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        mac_update(&mut ops.verify, data)
-    }
-
-    pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
-        let op = ops.verify.take().ok_or(Error::OperationNotInitialized)?;
-        check_mac(op.state, sig)
-    }
-}
-
-/// C_SignUpdate / C_VerifyUpdate: an error ends the operation.
-fn mac_update(slot: &mut Option<Op<MacState>>, data: &[u8]) -> Result<()> {
-    let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
-    op.multipart = true;
-    let r = op.state.update(data);
-    if r.is_err() {
-        *slot = None;
-    }
-    r
-}
-
-fn check_mac(state: MacState, sig: &[u8]) -> Result<()> {
-    if sig.len() != state.output_len() {
-        return Err(Error::SignatureLenRange);
-    }
-    if ct_eq(&state.finish()?, sig) {
-        Ok(())
-    } else {
-        Err(Error::SignatureInvalid)
     }
 }

@@ -7,14 +7,17 @@
 //! is held across a PIN derivation except the slot's own login mutex.
 
 mod auth;
+mod cert;
 mod cipher;
 pub mod crypto;
 mod derive;
 mod find;
 mod keygen;
+mod keypair;
 mod newobj;
 pub mod objects;
 mod session;
+mod sign;
 mod slots;
 mod wrap;
 

@@ -74,6 +74,48 @@ fn defaults(bit: u8) -> Vec<(AttrType, Value)> {
             (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
         ]);
     }
+    if bit == policy::PUB {
+        d.extend([
+            (ck::CKA_SUBJECT, empty()),
+            (ck::CKA_ENCRYPT, Bool(true)),
+            (ck::CKA_VERIFY, Bool(true)),
+            (ck::CKA_VERIFY_RECOVER, Bool(false)),
+            (ck::CKA_WRAP, Bool(true)),
+            (ck::CKA_TRUSTED, Bool(false)),
+            (ck::CKA_WRAP_TEMPLATE, Value::Template(Vec::new())),
+        ]);
+    }
+    if bit == policy::PRIV {
+        d.extend([
+            (ck::CKA_SUBJECT, empty()),
+            (ck::CKA_SENSITIVE, Bool(true)),
+            (ck::CKA_EXTRACTABLE, Bool(false)),
+            (ck::CKA_DECRYPT, Bool(true)),
+            (ck::CKA_SIGN, Bool(true)),
+            (ck::CKA_SIGN_RECOVER, Bool(false)),
+            (ck::CKA_UNWRAP, Bool(true)),
+            (ck::CKA_WRAP_WITH_TRUSTED, Bool(false)),
+            (ck::CKA_ALWAYS_AUTHENTICATE, Bool(false)),
+            (ck::CKA_UNWRAP_TEMPLATE, Value::Template(Vec::new())),
+            (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
+        ]);
+    }
+    if bit == policy::CERT {
+        d.extend([
+            (ck::CKA_TRUSTED, Bool(false)),
+            (ck::CKA_CERTIFICATE_CATEGORY, Ulong(ck::CK_CERTIFICATE_CATEGORY_UNSPECIFIED)),
+            (ck::CKA_ID, empty()),
+            (ck::CKA_ISSUER, empty()),
+            (ck::CKA_SERIAL_NUMBER, empty()),
+            (ck::CKA_START_DATE, empty()),
+            (ck::CKA_END_DATE, empty()),
+            (ck::CKA_URL, empty()),
+            (ck::CKA_HASH_OF_SUBJECT_PUBLIC_KEY, empty()),
+            (ck::CKA_HASH_OF_ISSUER_PUBLIC_KEY, empty()),
+            (ck::CKA_JAVA_MIDP_SECURITY_DOMAIN, Ulong(ck::CK_SECURITY_DOMAIN_UNSPECIFIED)),
+            (ck::CKA_NAME_HASH_ALGORITHM, Ulong(ck::CKM_SHA_1)),
+        ]);
+    }
     d
 }
 

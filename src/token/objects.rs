@@ -23,14 +23,13 @@ impl Module {
         let s = self.session(h)?;
         let a = self.access(&s)?;
         let class = tmpl.ulong(ck::CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
-        let bit = match policy::class_bit(class) {
-            Some(b @ (policy::DATA | policy::SECRET)) => b,
-            // Certificates and public/private keys come with the
-            // asymmetric issue; until then the class value is refused.
-            _ => return Err(Error::AttributeValueInvalid),
-        };
+        let bit = policy::class_bit(class).ok_or(Error::AttributeValueInvalid)?;
         check_new_template(bit, tmpl, a.is_so())?;
-        let mut token_set = vec![];
+        let mut token_set = match bit {
+            policy::PUB | policy::PRIV => super::keypair::imported_key_attrs(bit, tmpl)?,
+            policy::CERT => super::cert::cert_attrs(tmpl)?,
+            _ => vec![],
+        };
         if bit == policy::SECRET {
             let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
             let value = tmpl.bytes(ck::CKA_VALUE).ok_or(Error::TemplateIncomplete)?;

@@ -8,8 +8,9 @@ use cryptoki_sys as ck;
 use cryptoki_sys::CK_SESSION_INFO;
 
 use super::cipher::CipherOp;
-use super::crypto::{MacState, Op};
+use super::crypto::Op;
 use super::find::FindOp;
+use super::sign::SignState;
 use super::{Module, UserKind};
 use crate::error::{Error, Result};
 use crate::mech::digest::Hasher;
@@ -29,13 +30,10 @@ pub struct Session {
 pub(crate) struct Ops {
     pub find: Option<FindOp>,
     pub digest: Option<Op<Hasher>>,
-    pub sign: Option<Op<MacState>>,
-    pub verify: Option<Op<MacState>>,
+    pub sign: Option<Op<SignState>>,
+    pub verify: Option<Op<SignState>>,
     pub encrypt: Option<Op<CipherOp>>,
     pub decrypt: Option<Op<CipherOp>>,
-    /// An operation on a CKA_ALWAYS_AUTHENTICATE key waits for
-    /// C_Login(CKU_CONTEXT_SPECIFIC).
-    pub context_login_pending: bool,
 }
 
 impl Module {

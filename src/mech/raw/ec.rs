@@ -27,7 +27,7 @@ impl Curve {
     }
 
     /// Bytes of a field element and of a scalar (equal for these curves).
-    pub fn len(self) -> usize {
+    pub fn byte_len(self) -> usize {
         match self {
             Curve::P256 => 32,
             Curve::P384 => 48,
@@ -156,7 +156,7 @@ impl EcKey {
         if d.is_null() {
             return Err(Failed);
         }
-        to_be_padded(d, self.curve()?.len())
+        to_be_padded(d, self.curve()?.byte_len())
     }
 
     /// The public point, uncompressed (0x04 ‖ X ‖ Y).
@@ -166,7 +166,7 @@ impl EcKey {
         if pt.is_null() {
             return Err(Failed);
         }
-        let mut out = vec![0u8; 1 + 2 * self.curve()?.len()];
+        let mut out = vec![0u8; 1 + 2 * self.curve()?.byte_len()];
         // SAFETY: `out` is exactly the uncompressed length.
         let n = unsafe {
             sys::EC_POINT_point2oct(
@@ -187,7 +187,7 @@ impl EcKey {
     /// ECDSA over a prehash (any length: aws-lc truncates to the order).
     /// The signature is r ‖ s, each padded to the curve length.
     pub fn sign(&self, digest: &[u8]) -> R<Vec<u8>> {
-        let len = self.curve()?.len();
+        let len = self.curve()?.byte_len();
         // SAFETY: reads `digest.len()` bytes; returns an owned signature.
         let sig = Sig(NonNull::new(unsafe { sys::ECDSA_do_sign(digest.as_ptr(), digest.len(), self.0.as_ptr()) })
             .ok_or(Failed)?);
@@ -218,7 +218,7 @@ impl EcKey {
 
     /// ECDH: the x-coordinate of d·Q for the peer's point Q.
     pub fn ecdh(&self, peer: &[u8]) -> R<Zeroizing<Vec<u8>>> {
-        let len = self.curve()?.len();
+        let len = self.curve()?.byte_len();
         let q = self.point(peer)?;
         let mut out = Zeroizing::new(vec![0u8; len]);
         // SAFETY: `out` has field-length bytes; no KDF callback.
@@ -299,7 +299,7 @@ mod tests {
             assert_eq!(again.public_point().unwrap(), k.public_point().unwrap());
             let public = EcKey::public(c, &k.public_point().unwrap()).unwrap();
             let sig = again.sign(&[1u8; 32]).unwrap();
-            assert_eq!(sig.len(), 2 * c.len());
+            assert_eq!(sig.len(), 2 * c.byte_len());
             assert!(public.verify(&[1u8; 32], &sig));
             assert!(!public.verify(&[2u8; 32], &sig));
             let other = EcKey::generate(c).unwrap();

@@ -1,0 +1,122 @@
+//! CKA_EC_PARAMS and CKA_EC_POINT encodings: named-curve OIDs or printable
+//! names in, OIDs out; points as DER OCTET STRINGs (raw points accepted).
+
+use cryptoki_sys as ck;
+
+use super::raw::ec::Curve;
+use crate::error::{Error, Result};
+use crate::model::Ulong;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurveId {
+    Nist(Curve),
+    Ed25519,
+    X25519,
+}
+
+const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+const OID_X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+
+impl CurveId {
+    /// Parses CKA_EC_PARAMS: a namedCurve OID, or a PrintableString name
+    /// (PKCS#11 3.0 allows one for Edwards and Montgomery curves; the NIST
+    /// names are accepted too). Well-formed but unknown: CKR_CURVE_NOT_SUPPORTED.
+    pub fn parse(der: &[u8]) -> Result<CurveId> {
+        let (tag, body) = match der {
+            [tag, len, body @ ..] if *len as usize == body.len() && *len < 0x80 => (*tag, body),
+            _ => return Err(Error::DomainParamsInvalid),
+        };
+        match tag {
+            0x06 => Ok(match der {
+                OID_P256 => CurveId::Nist(Curve::P256),
+                OID_P384 => CurveId::Nist(Curve::P384),
+                OID_P521 => CurveId::Nist(Curve::P521),
+                OID_ED25519 => CurveId::Ed25519,
+                OID_X25519 => CurveId::X25519,
+                _ => return Err(Error::CurveNotSupported),
+            }),
+            0x13 => Ok(match body {
+                b"prime256v1" | b"secp256r1" | b"P-256" => CurveId::Nist(Curve::P256),
+                b"secp384r1" | b"P-384" => CurveId::Nist(Curve::P384),
+                b"secp521r1" | b"P-521" => CurveId::Nist(Curve::P521),
+                b"edwards25519" | b"Ed25519" => CurveId::Ed25519,
+                b"curve25519" | b"X25519" => CurveId::X25519,
+                _ => return Err(Error::CurveNotSupported),
+            }),
+            // Explicit parameters (a SEQUENCE) or implicitlyCA (NULL).
+            0x30 | 0x05 => Err(Error::CurveNotSupported),
+            _ => Err(Error::DomainParamsInvalid),
+        }
+    }
+
+    pub fn oid(self) -> &'static [u8] {
+        match self {
+            CurveId::Nist(Curve::P256) => OID_P256,
+            CurveId::Nist(Curve::P384) => OID_P384,
+            CurveId::Nist(Curve::P521) => OID_P521,
+            CurveId::Ed25519 => OID_ED25519,
+            CurveId::X25519 => OID_X25519,
+        }
+    }
+
+    pub fn key_type(self) -> Ulong {
+        match self {
+            CurveId::Nist(_) => ck::CKK_EC,
+            CurveId::Ed25519 => ck::CKK_EC_EDWARDS,
+            CurveId::X25519 => ck::CKK_EC_MONTGOMERY,
+        }
+    }
+
+    pub fn bits(self) -> usize {
+        match self {
+            CurveId::Nist(c) => c.bits(),
+            CurveId::Ed25519 | CurveId::X25519 => 255,
+        }
+    }
+}
+
+/// DER OCTET STRING around `raw`.
+pub fn octet_string(raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x04];
+    match raw.len() {
+        n @ 0..=0x7f => out.push(n as u8),
+        n @ 0x80..=0xff => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(raw);
+    out
+}
+
+/// The point inside a CKA_EC_POINT (or ECDH public data) value: a DER
+/// OCTET STRING whose length covers the rest exactly is unwrapped; anything
+/// else is taken as the raw point.
+pub fn unwrap_point(v: &[u8]) -> &[u8] {
+    let inner = match v {
+        [0x04, n, rest @ ..] if *n < 0x80 && *n as usize == rest.len() => Some(rest),
+        [0x04, 0x81, n, rest @ ..] if *n >= 0x80 && *n as usize == rest.len() => Some(rest),
+        _ => None,
+    };
+    inner.unwrap_or(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_and_points() {
+        assert_eq!(CurveId::parse(OID_P256).unwrap(), CurveId::Nist(Curve::P256));
+        assert_eq!(CurveId::parse(b"\x13\x0cedwards25519").unwrap(), CurveId::Ed25519);
+        assert_eq!(CurveId::parse(&[0x06, 0x03, 0x2b, 0x65, 0x71]), Err(Error::CurveNotSupported));
+        assert_eq!(CurveId::parse(&[0x06, 0x09, 0x2b]), Err(Error::DomainParamsInvalid));
+        let raw = [4u8; 65];
+        assert_eq!(unwrap_point(&octet_string(&raw)), &raw[..]);
+        assert_eq!(unwrap_point(&raw), &raw[..]);
+        let big = [4u8; 133];
+        assert_eq!(octet_string(&big)[..3], [0x04, 0x81, 133]);
+        assert_eq!(unwrap_point(&octet_string(&big)), &big[..]);
+    }
+}

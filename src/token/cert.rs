@@ -1,0 +1,96 @@
+//! X.509 certificate objects: the DER is read just far enough to fill in
+//! CKA_SUBJECT, CKA_ISSUER and CKA_SERIAL_NUMBER when the caller leaves
+//! them out; CKA_CHECK_VALUE is computed (first 3 bytes of SHA-1).
+
+use cryptoki_sys as ck;
+use sha1::{Digest, Sha1};
+
+use crate::error::{Error, Result};
+use crate::mech::keys::Attrs;
+use crate::model::{Template, Value};
+
+/// One DER TLV: (tag, whole encoding, contents, rest).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn tlv(b: &[u8]) -> Option<Tlv<'_>> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let header = b.len() - rest.len();
+    Some((tag, &b[..header + len], &rest[..len], &rest[len..]))
+}
+
+/// (serial INTEGER, issuer Name, subject Name), each as DER.
+pub(crate) fn x509_names(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (0x30, _, cert, _) = tlv(der)? else { return None };
+    let (0x30, _, tbs, _) = tlv(cert)? else { return None };
+    let mut r = tbs;
+    let (tag, _, _, rest) = tlv(r)?;
+    if tag == 0xa0 {
+        r = rest; // explicit version
+    }
+    let (0x02, serial, _, r) = tlv(r)? else { return None };
+    let (0x30, _, _, r) = tlv(r)? else { return None }; // signature algorithm
+    let (0x30, issuer, _, r) = tlv(r)? else { return None };
+    let (0x30, _, _, r) = tlv(r)? else { return None }; // validity
+    let (0x30, subject, _, _) = tlv(r)? else { return None };
+    Some((serial, issuer, subject))
+}
+
+/// What the token adds to a new X.509 certificate object.
+pub(crate) fn cert_attrs(tmpl: &Template) -> Result<Attrs> {
+    match tmpl.ulong(ck::CKA_CERTIFICATE_TYPE) {
+        None => return Err(Error::TemplateIncomplete),
+        Some(ck::CKC_X_509) => {}
+        Some(_) => return Err(Error::AttributeValueInvalid),
+    }
+    let value = tmpl.bytes(ck::CKA_VALUE).ok_or(Error::TemplateIncomplete)?;
+    if value.is_empty() {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let mut out: Attrs = Vec::new();
+    let parsed = x509_names(value);
+    for (t, i) in [(ck::CKA_SERIAL_NUMBER, 0), (ck::CKA_ISSUER, 1), (ck::CKA_SUBJECT, 2)] {
+        if tmpl.contains(t) {
+            continue;
+        }
+        match parsed {
+            Some(p) => out.push((t, Value::bytes([p.0, p.1, p.2][i].to_vec()))),
+            // The spec requires CKA_SUBJECT; the others may stay empty.
+            None if t == ck::CKA_SUBJECT => return Err(Error::TemplateIncomplete),
+            None => {}
+        }
+    }
+    let kcv = Sha1::digest(value)[..3].to_vec();
+    if let Some(given) = tmpl.bytes(ck::CKA_CHECK_VALUE) {
+        if !given.is_empty() && given != &kcv[..] {
+            return Err(Error::AttributeValueInvalid);
+        }
+    }
+    out.push((ck::CKA_CHECK_VALUE, Value::bytes(kcv)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_der_is_not_parsed() {
+        assert!(x509_names(&[0x30, 0x82, 0x01]).is_none());
+        assert!(x509_names(&[]).is_none());
+        assert!(tlv(&[0x02, 0x01, 0x05]).is_some_and(|t| t.2 == [5]));
+    }
+}

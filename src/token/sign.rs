@@ -1,0 +1,289 @@
+//! C_Sign* / C_Verify*: MACs (HMAC, CMAC) and asymmetric signatures (RSA,
+//! ECDSA, EdDSA) under the operation-state rules of `crypto`. Hashing
+//! mechanisms digest as data arrives; the raw ones (CKM_RSA_PKCS,
+//! CKM_ECDSA, CKM_EDDSA, ...) collect the data and sign it at the end.
+
+use std::sync::Arc;
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::crypto::{
+    hmac_key_type_ok, mac_general_len, no_param, produce, secret_value, single_part, MacState, Op, Produced,
+};
+use super::{Access, Module, ObjectHandle, SessionHandle};
+use crate::error::{Error, Result};
+use crate::mech::aes::AesMac;
+use crate::mech::asym::{digest_alg, SignAlg};
+use crate::mech::digest::{self, ct_eq, Hasher, Hmac};
+use crate::mech::keys::Key;
+use crate::mech::registry;
+use crate::model::{AttrType, Mechanism};
+
+/// Data waiting to be signed: hashed as it comes, or kept whole.
+enum Input {
+    Hash(Hasher),
+    Whole(Zeroizing<Vec<u8>>),
+}
+
+/// Raw-mechanism input larger than this is refused (CKR_DATA_LEN_RANGE):
+/// no raw scheme signs more than a modulus, EdDSA messages aside.
+const MAX_WHOLE: usize = 64 << 20;
+
+pub(crate) struct AsymSign {
+    alg: SignAlg,
+    key: Arc<Key>,
+    input: Input,
+}
+
+pub(crate) enum SignState {
+    Mac(MacState),
+    Asym(AsymSign),
+}
+
+impl AsymSign {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.input {
+            Input::Hash(h) => h.update(data),
+            Input::Whole(buf) => {
+                if buf.len() + data.len() > MAX_WHOLE {
+                    return Err(Error::DataLenRange);
+                }
+                buf.extend_from_slice(data)
+            }
+        }
+        Ok(())
+    }
+
+    fn input(self) -> (SignAlg, Arc<Key>, Zeroizing<Vec<u8>>) {
+        let data = match self.input {
+            Input::Hash(h) => Zeroizing::new(h.finish()),
+            Input::Whole(b) => b,
+        };
+        (self.alg, self.key, data)
+    }
+}
+
+impl SignState {
+    fn output_len(&self) -> usize {
+        match self {
+            SignState::Mac(m) => m.output_len(),
+            SignState::Asym(a) => a.alg.sig_len(&a.key),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            SignState::Mac(m) => m.update(data),
+            SignState::Asym(a) => a.update(data),
+        }
+    }
+
+    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            SignState::Mac(m) => m.finish(),
+            SignState::Asym(a) => {
+                let (alg, key, data) = a.input();
+                Ok(Zeroizing::new(alg.sign(&key, &data)?))
+            }
+        }
+    }
+
+    fn check(self, sig: &[u8]) -> Result<()> {
+        match self {
+            SignState::Mac(m) => {
+                if sig.len() != m.output_len() {
+                    return Err(Error::SignatureLenRange);
+                }
+                if ct_eq(&m.finish()?, sig) {
+                    Ok(())
+                } else {
+                    Err(Error::SignatureInvalid)
+                }
+            }
+            SignState::Asym(a) => {
+                let (alg, key, data) = a.input();
+                alg.verify(&key, &data, sig)
+            }
+        }
+    }
+}
+
+/// An operation on a CKA_ALWAYS_AUTHENTICATE key without the context login
+/// ends with CKR_USER_NOT_LOGGED_IN.
+pub(super) fn require_context_login<T>(slot: &mut Option<Op<T>>) -> Result<()> {
+    if slot.as_ref().is_some_and(|o| o.needs_login) {
+        *slot = None;
+        return Err(Error::UserNotLoggedIn);
+    }
+    Ok(())
+}
+
+impl Module {
+    fn mac_state(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, usage: AttrType) -> Result<MacState> {
+        if matches!(mech.mtype, ck::CKM_AES_CMAC | ck::CKM_AES_CMAC_GENERAL | ck::CKM_AES_MAC) {
+            let out_len = match mech.mtype {
+                ck::CKM_AES_CMAC_GENERAL => mac_general_len(mech)?,
+                _ => {
+                    no_param(mech)?;
+                    16
+                }
+            };
+            let k = self.usable_key(a, key, usage, mech.mtype)?;
+            let value = secret_value(&k, |kt| kt == ck::CKK_AES)?;
+            let mac =
+                if mech.mtype == ck::CKM_AES_MAC { AesMac::cbc_mac(value)? } else { AesMac::cmac(value, out_len)? };
+            return Ok(MacState::Aes(mac));
+        }
+        let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
+        let out_len = if digest::is_general_hmac(mech.mtype) {
+            mac_general_len(mech)?
+        } else {
+            no_param(mech)?;
+            alg.output_len()
+        };
+        let k = self.usable_key(a, key, usage, mech.mtype)?;
+        let value = secret_value(&k, |kt| hmac_key_type_ok(mech.mtype, kt))?;
+        Ok(MacState::Hmac(Hmac::new(alg, value, out_len)?))
+    }
+
+    /// The state for a sign or verify operation, and whether its key wants
+    /// a context-specific login first.
+    fn sign_state(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<(SignState, bool)> {
+        let (flag, usage) = if sign { (ck::CKF_SIGN, ck::CKA_SIGN) } else { (ck::CKF_VERIFY, ck::CKA_VERIFY) };
+        registry::for_operation(mech.mtype, flag)?;
+        let Some(alg) = SignAlg::parse(mech)? else {
+            return Ok((SignState::Mac(self.mac_state(a, mech, key, usage)?), false));
+        };
+        let want = if sign { ck::CKO_PRIVATE_KEY } else { ck::CKO_PUBLIC_KEY };
+        let (k, obj) = self.asym_key(a, key, usage, mech.mtype, want)?;
+        alg.check_key(&k)?;
+        let input = match alg.prehash() {
+            Some(md) => Input::Hash(Hasher::new(digest_alg(md))),
+            None => Input::Whole(Zeroizing::new(Vec::new())),
+        };
+        let login = sign && obj.bool(ck::CKA_ALWAYS_AUTHENTICATE);
+        Ok((SignState::Asym(AsymSign { alg, key: k, input }), login))
+    }
+
+    /// An asymmetric key of class `want` usable for `usage` with `mech`.
+    pub(crate) fn asym_key(
+        &self,
+        a: &Access,
+        h: ObjectHandle,
+        usage: AttrType,
+        mech: ck::CK_MECHANISM_TYPE,
+        want: ck::CK_OBJECT_CLASS,
+    ) -> Result<(Arc<Key>, Arc<crate::model::Object>)> {
+        let found = self.find_object(a, h).map_err(|e| match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            e => e,
+        })?;
+        if found.object().class() != want {
+            return Err(if found.object().is_key() { Error::KeyTypeInconsistent } else { Error::KeyHandleInvalid });
+        }
+        let obj = self.usable_key(a, h, usage, mech)?;
+        let key = self.parsed_key(&obj)?;
+        Ok((key, obj))
+    }
+
+    fn start_sign(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<()> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let slot = if sign { &mut ops.sign } else { &mut ops.verify };
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        let (state, needs_login) = self.sign_state(&a, mech, key, sign)?;
+        *slot = Some(Op { state, multipart: false, needs_login });
+        Ok(())
+    }
+
+    pub fn sign_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle) -> Result<()> {
+        self.start_sign(h, mech, key, true)
+    }
+
+    pub fn sign(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        single_part(&mut ops.sign)?;
+        if will_produce(&ops.sign, cap) {
+            require_context_login(&mut ops.sign)?;
+        }
+        finish_sign(&mut ops.sign, cap, Some(data))
+    }
+
+    pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        require_context_login(&mut ops.sign)?;
+        sign_update(&mut ops.sign, data)
+    }
+
+    pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        if will_produce(&ops.sign, cap) {
+            require_context_login(&mut ops.sign)?;
+        }
+        finish_sign(&mut ops.sign, cap, None)
+    }
+
+    pub fn verify_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle) -> Result<()> {
+        self.start_sign(h, mech, key, false)
+    }
+
+    /// Single-part verify; the operation ends whatever the outcome.
+    pub fn verify(&self, h: SessionHandle, data: &[u8], sig: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        single_part(&mut ops.verify)?;
+        let mut op = ops.verify.take().expect("checked by single_part");
+        op.state.update(data)?;
+        op.state.check(sig)
+    }
+
+    pub fn verify_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        sign_update(&mut ops.verify, data)
+    }
+
+    pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
+        let s = self.session(h)?;
+        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let op = ops.verify.take().ok_or(Error::OperationNotInitialized)?;
+        op.state.check(sig)
+    }
+}
+
+/// Is this call going to compute the signature (not just a length)?
+fn will_produce(slot: &Option<Op<SignState>>, cap: Option<usize>) -> bool {
+    match (slot, cap) {
+        (Some(op), Some(c)) => c >= op.state.output_len(),
+        _ => false,
+    }
+}
+
+/// C_Sign (with `data`) or C_SignFinal: the output protocol; an error
+/// while signing ends the operation.
+fn finish_sign(slot: &mut Option<Op<SignState>>, cap: Option<usize>, data: Option<&[u8]>) -> Result<Produced> {
+    produce(slot, cap, SignState::output_len, |mut st| {
+        if let Some(d) = data {
+            st.update(d)?;
+        }
+        st.finish()
+    })
+}
+
+/// C_SignUpdate / C_VerifyUpdate: an error ends the operation.
+fn sign_update(slot: &mut Option<Op<SignState>>, data: &[u8]) -> Result<()> {
+    let op = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    op.multipart = true;
+    let r = op.state.update(data);
+    if r.is_err() {
+        *slot = None;
+    }
+    r
+}
