@@ -168,6 +168,24 @@ pub fn sp800_108_counter(prf: MechType, key: &[u8], layout: &[PrfData], len: usi
     Ok(out)
 }
 
+/// ANSI X9.63 KDF (as PKCS#11's CKD_SHA*_KDF): H(Z ‖ counter ‖ shared)
+/// blocks, the 32-bit big-endian counter starting at 1.
+pub fn x963(md: Md, z: &[u8], shared: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
+    let alg = crate::mech::asym::digest_alg(md);
+    let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
+    let mut counter: u32 = 1;
+    while out.len() < len {
+        let mut c = aws_lc_rs::digest::Context::new(alg);
+        c.update(z);
+        c.update(&counter.to_be_bytes());
+        c.update(shared);
+        out.extend_from_slice(c.finish().as_ref());
+        counter += 1;
+    }
+    out.truncate(len);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

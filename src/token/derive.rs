@@ -1,5 +1,6 @@
-//! C_DeriveKey: HKDF (key or data output), SP 800-108 counter KDF, and the
-//! AES ECB/CBC "encrypt data" derivations. Derived keys are never local;
+//! C_DeriveKey: HKDF (key or data output), SP 800-108 counter KDF, the
+//! AES ECB/CBC "encrypt data" derivations, and ECDH (NIST curves and
+//! X25519) with the null or ANSI X9.63 SHA-2 KDFs. Derived keys are never local;
 //! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
 //! PKCS#11 §4.9 says.
 
@@ -10,6 +11,9 @@ use super::newobj::{build, check_new_template};
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
+use crate::mech::curve::unwrap_point;
+use crate::mech::keys::Key;
+use crate::mech::raw::{self, Md};
 use crate::mech::{kdf, keygen, registry};
 use crate::model::{policy, HkdfSalt, Mechanism, Object, Param, Template, Value};
 
@@ -44,8 +48,53 @@ impl Module {
         Ok(Zeroizing::new(o.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec()))
     }
 
+    /// ECDH: the shared secret Z, then the KDF.
+    fn ecdh_bytes(&self, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        let Param::Ecdh { kdf, shared, public } = &mech.param else { return Err(Error::MechanismParamInvalid) };
+        let key = self.parsed_key(base)?;
+        let peer = unwrap_point(public);
+        let z = match (&*key, mech.mtype) {
+            (Key::Ec { key, .. }, _) => key.ecdh(peer).map_err(|_| Error::MechanismParamInvalid)?,
+            (Key::X25519 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
+                raw::ec::x25519(d, peer).map_err(|_| Error::MechanismParamInvalid)?
+            }
+            _ => return Err(Error::KeyTypeInconsistent),
+        };
+        let md = match *kdf {
+            ck::CKD_NULL => {
+                if !shared.is_empty() {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                if len > z.len() {
+                    return Err(Error::TemplateInconsistent);
+                }
+                // Shorter keys take the low-order (trailing) bytes of Z, as
+                // SoftHSM and NSS do.
+                return Ok(Zeroizing::new(z[z.len() - len..].to_vec()));
+            }
+            ck::CKD_SHA1_KDF => Md::Sha1,
+            ck::CKD_SHA224_KDF => Md::Sha224,
+            ck::CKD_SHA256_KDF => Md::Sha256,
+            ck::CKD_SHA384_KDF => Md::Sha384,
+            ck::CKD_SHA512_KDF => Md::Sha512,
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        Ok(kdf::x963(md, &z, shared, len))
+    }
+
+    /// The length of Z for an ECDH base key (the default derived length).
+    fn ecdh_len(&self, base: &Object) -> Result<usize> {
+        Ok(match &*self.parsed_key(base)? {
+            Key::Ec { curve, .. } => curve.byte_len(),
+            _ => 32,
+        })
+    }
+
     /// The derived bytes, `len` long.
     fn derive_bytes(&self, a: &Access, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        if matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE) {
+            return self.ecdh_bytes(mech, base, len);
+        }
         let value = base.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?;
         match (&mech.param, mech.mtype) {
             (Param::Hkdf { extract, expand, prf, salt, info }, ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA) => {
@@ -101,7 +150,9 @@ impl Module {
         let a = self.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_DERIVE)?;
         let base = self.usable_key(&a, base_h, ck::CKA_DERIVE, mech.mtype)?;
-        if base.class() != ck::CKO_SECRET_KEY {
+        let ecdh = matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE);
+        let want = if ecdh { ck::CKO_PRIVATE_KEY } else { ck::CKO_SECRET_KEY };
+        if base.class() != want {
             return Err(Error::KeyTypeInconsistent);
         }
 
@@ -134,6 +185,7 @@ impl Module {
             Some(l) => l as usize,
             None => match (&mech.param, key_type) {
                 (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
+                (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
                 _ => return Err(Error::TemplateIncomplete),
             },
         };

@@ -1,10 +1,12 @@
-//! C_WrapKey / C_UnwrapKey for secret keys, with the wrap policy:
-//! CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED / CKA_TRUSTED, CKA_WRAP_TEMPLATE
-//! and CKA_UNWRAP_TEMPLATE, the usage flags and CKA_ALLOWED_MECHANISMS.
+//! C_WrapKey / C_UnwrapKey for secret keys (their value) and private keys
+//! (PKCS#8 PrivateKeyInfo), with the wrap policy: CKA_EXTRACTABLE,
+//! CKA_WRAP_WITH_TRUSTED / CKA_TRUSTED, CKA_WRAP_TEMPLATE and
+//! CKA_UNWRAP_TEMPLATE, the usage flags and CKA_ALLOWED_MECHANISMS.
 //!
 //! Mechanisms: CKM_AES_KEY_WRAP (RFC 3394), CKM_AES_KEY_WRAP_KWP (RFC 5649)
-//! and CKM_AES_KEY_WRAP_PAD answered as RFC 5649 (as SoftHSM files it), plus
-//! CKM_AES_CBC_PAD and CKM_AES_GCM.
+//! and CKM_AES_KEY_WRAP_PAD answered as RFC 5649 (as SoftHSM files it),
+//! CKM_AES_CBC_PAD and CKM_AES_GCM under an AES key; CKM_RSA_PKCS,
+//! CKM_RSA_PKCS_OAEP and CKM_RSA_AES_KEY_WRAP under an RSA key pair.
 
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
@@ -14,14 +16,60 @@ use super::newobj::{build, check_new_template};
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
+use crate::mech::asym::CryptAlg;
+use crate::mech::keys::Key;
 use crate::mech::{keygen, raw, registry};
 use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
 
+/// The wrapping or unwrapping key's material.
+enum KekKey {
+    Aes(Zeroizing<Vec<u8>>),
+    Rsa(std::sync::Arc<Key>),
+}
+
 /// A KEK for one direction, its errors already mapped to the wrap codes.
 struct Kek {
-    value: Zeroizing<Vec<u8>>,
+    key: KekKey,
     trusted: bool,
     template: Vec<crate::model::Attribute>,
+}
+
+fn is_rsa_mech(m: ck::CK_MECHANISM_TYPE) -> bool {
+    matches!(m, ck::CKM_RSA_PKCS | ck::CKM_RSA_PKCS_OAEP | ck::CKM_RSA_AES_KEY_WRAP)
+}
+
+impl Kek {
+    fn aes(&self, wrap: bool) -> Result<&[u8]> {
+        match &self.key {
+            KekKey::Aes(v) => Ok(v),
+            KekKey::Rsa(_) => Err(type_err(wrap)),
+        }
+    }
+
+    fn rsa(&self, wrap: bool) -> Result<&Key> {
+        match &self.key {
+            KekKey::Rsa(k) => Ok(k),
+            KekKey::Aes(_) => Err(type_err(wrap)),
+        }
+    }
+}
+
+fn type_err(wrap: bool) -> Error {
+    if wrap {
+        Error::WrappingKeyTypeInconsistent
+    } else {
+        Error::UnwrappingKeyTypeInconsistent
+    }
+}
+
+/// CKM_RSA_AES_KEY_WRAP: the temporary AES key's size and its OAEP scheme.
+fn rsa_aes_params(param: &Param) -> Result<(usize, CryptAlg)> {
+    let Param::RsaAesWrap { aes_bits, oaep } = param else { return Err(Error::MechanismParamInvalid) };
+    let len = match aes_bits {
+        128 | 192 | 256 => *aes_bits as usize / 8,
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    Ok((len, CryptAlg::oaep(oaep)?))
 }
 
 fn kw_iv(param: &Param) -> Result<Option<[u8; 8]>> {
@@ -45,27 +93,70 @@ fn satisfies(obj: &Object, template: &[crate::model::Attribute]) -> bool {
 }
 
 impl Module {
+    fn key_handle_err(e: Error) -> Error {
+        match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            e => e,
+        }
+    }
+
     fn kek(&self, a: &Access, mech: &Mechanism, h: ObjectHandle, wrap: bool) -> Result<Kek> {
         let (usage, template_attr): (AttrType, AttrType) =
             if wrap { (ck::CKA_WRAP, ck::CKA_WRAP_TEMPLATE) } else { (ck::CKA_UNWRAP, ck::CKA_UNWRAP_TEMPLATE) };
-        let k = self.usable_key(a, h, usage, mech.mtype).map_err(|e| match (e, wrap) {
+        let handle_err = |e| match (e, wrap) {
             (Error::KeyHandleInvalid, true) => Error::WrappingKeyHandleInvalid,
             (Error::KeyHandleInvalid, false) => Error::UnwrappingKeyHandleInvalid,
             (e, _) => e,
-        })?;
-        if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
-            return Err(if wrap { Error::WrappingKeyTypeInconsistent } else { Error::UnwrappingKeyTypeInconsistent });
+        };
+        // The key's kind is checked before its usage flags: an RSA private
+        // key offered for wrapping is the wrong type, not a forbidden use.
+        let class = self.find_object(a, h).map_err(|e| handle_err(Self::key_handle_err(e)))?.object().class();
+        let want = match (is_rsa_mech(mech.mtype), wrap) {
+            (false, _) => ck::CKO_SECRET_KEY,
+            (true, true) => ck::CKO_PUBLIC_KEY,
+            (true, false) => ck::CKO_PRIVATE_KEY,
+        };
+        if class != want {
+            return Err(type_err(wrap));
         }
-        let value = Zeroizing::new(k.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec());
+        let k = self.usable_key(a, h, usage, mech.mtype).map_err(handle_err)?;
+        let key = if is_rsa_mech(mech.mtype) {
+            let want = if wrap { ck::CKO_PUBLIC_KEY } else { ck::CKO_PRIVATE_KEY };
+            if k.class() != want || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_RSA) {
+                return Err(type_err(wrap));
+            }
+            KekKey::Rsa(self.parsed_key(&k)?)
+        } else {
+            if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
+                return Err(type_err(wrap));
+            }
+            KekKey::Aes(Zeroizing::new(k.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec()))
+        };
         let template = match k.get(template_attr) {
             Some(Value::Template(t)) => t.clone(),
             _ => Vec::new(),
         };
-        Ok(Kek { value, trusted: k.bool(ck::CKA_TRUSTED), template })
+        Ok(Kek { key, trusted: k.bool(ck::CKA_TRUSTED), template })
     }
 
     /// Encrypts key bytes under a KEK with a wrap mechanism.
-    fn seal_key(mech: &Mechanism, kek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    fn seal_key(mech: &Mechanism, kek: &Kek, data: &[u8]) -> Result<Vec<u8>> {
+        if is_rsa_mech(mech.mtype) {
+            let rsa = kek.rsa(true)?;
+            if mech.mtype == ck::CKM_RSA_AES_KEY_WRAP {
+                let (len, oaep) = rsa_aes_params(&mech.param)?;
+                let temp = keygen::random_key(len)?;
+                let mut out = oaep.encrypt(rsa, &temp)?;
+                out.extend(raw::kwp_wrap(&temp, data).map_err(|_| Error::general("AES key wrap failed"))?);
+                return Ok(out);
+            }
+            let alg = CryptAlg::parse(mech)?.ok_or(Error::MechanismInvalid)?;
+            return alg.encrypt(rsa, data).map_err(|e| match e {
+                Error::DataLenRange => Error::KeySizeRange,
+                e => e,
+            });
+        }
+        let kek = kek.aes(true)?;
         match mech.mtype {
             ck::CKM_AES_KEY_WRAP => {
                 if data.len() % 8 != 0 || data.len() < 16 {
@@ -85,8 +176,31 @@ impl Module {
         }
     }
 
-    fn open_key(mech: &Mechanism, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    fn open_key(mech: &Mechanism, kek: &Kek, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let invalid = |_| Error::WrappedKeyInvalid;
+        let rsa_err = |e| match e {
+            Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
+            Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+            e => e,
+        };
+        if is_rsa_mech(mech.mtype) {
+            let rsa = kek.rsa(false)?;
+            let k = rsa.rsa().map_or(0, |r| r.size());
+            if mech.mtype == ck::CKM_RSA_AES_KEY_WRAP {
+                let (len, oaep) = rsa_aes_params(&mech.param)?;
+                if wrapped.len() < k + 16 || (wrapped.len() - k) % 8 != 0 {
+                    return Err(Error::WrappedKeyLenRange);
+                }
+                let temp = oaep.decrypt(rsa, &wrapped[..k]).map_err(rsa_err)?;
+                if temp.len() != len {
+                    return Err(Error::WrappedKeyInvalid);
+                }
+                return raw::kwp_unwrap(&temp, &wrapped[k..]).map_err(invalid);
+            }
+            let alg = CryptAlg::parse(mech)?.ok_or(Error::MechanismInvalid)?;
+            return alg.decrypt(rsa, wrapped).map_err(rsa_err);
+        }
+        let kek = kek.aes(false)?;
         match mech.mtype {
             ck::CKM_AES_KEY_WRAP => {
                 if wrapped.len() % 8 != 0 || wrapped.len() < 24 {
@@ -130,7 +244,7 @@ impl Module {
             e => e,
         })?;
         let target = found.object();
-        if target.class() != ck::CKO_SECRET_KEY {
+        if !matches!(target.class(), ck::CKO_SECRET_KEY | ck::CKO_PRIVATE_KEY) {
             return Err(Error::KeyNotWrappable);
         }
         if !target.bool(ck::CKA_EXTRACTABLE) {
@@ -142,8 +256,15 @@ impl Module {
         if !satisfies(target, &kek.template) {
             return Err(Error::KeyNotWrappable);
         }
-        let value = target.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?;
-        let wrapped = Self::seal_key(mech, &kek.value, value)?;
+        if !target.locked.is_empty() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let value = if target.class() == ck::CKO_PRIVATE_KEY {
+            self.parsed_key(target)?.pkcs8()?
+        } else {
+            Zeroizing::new(target.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec())
+        };
+        let wrapped = Self::seal_key(mech, &kek, &value)?;
         Ok(match cap {
             None => Produced::Length(wrapped.len()),
             Some(c) if c < wrapped.len() => Produced::TooSmall(wrapped.len()),
@@ -174,6 +295,9 @@ impl Module {
             }
         }
         let class = full.ulong(ck::CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
+        if class == ck::CKO_PRIVATE_KEY {
+            return self.unwrap_private(a, &s, mech, &kek, wrapped, &full);
+        }
         if class != ck::CKO_SECRET_KEY {
             return Err(Error::TemplateInconsistent);
         }
@@ -182,7 +306,7 @@ impl Module {
             return Err(Error::TemplateInconsistent);
         }
         check_new_template(policy::SECRET, &full, a.is_so())?;
-        let mut value = Self::open_key(mech, &kek.value, wrapped)?;
+        let mut value = Self::open_key(mech, &kek, wrapped)?;
         if let Some(len) = full.ulong(ck::CKA_VALUE_LEN) {
             let len = usize::try_from(len).map_err(|_| Error::TemplateInconsistent)?;
             if len > value.len() {
@@ -205,5 +329,48 @@ impl Module {
             ],
         );
         self.store_new(&a, &s, obj)
+    }
+
+    /// Unwraps a PKCS#8 private key into a private-key object.
+    fn unwrap_private(
+        &self,
+        a: Access,
+        s: &super::Session,
+        mech: &Mechanism,
+        kek: &Kek,
+        wrapped: &[u8],
+        full: &Template,
+    ) -> Result<ObjectHandle> {
+        const COMPONENTS: &[AttrType] = &[
+            ck::CKA_VALUE,
+            ck::CKA_MODULUS,
+            ck::CKA_PUBLIC_EXPONENT,
+            ck::CKA_PRIVATE_EXPONENT,
+            ck::CKA_PRIME_1,
+            ck::CKA_PRIME_2,
+            ck::CKA_EXPONENT_1,
+            ck::CKA_EXPONENT_2,
+            ck::CKA_COEFFICIENT,
+            ck::CKA_EC_POINT,
+            ck::CKA_PUBLIC_KEY_INFO,
+        ];
+        if COMPONENTS.iter().any(|c| full.contains(*c)) {
+            return Err(Error::TemplateInconsistent);
+        }
+        check_new_template(policy::PRIV, full, a.is_so())?;
+        let der = Self::open_key(mech, kek, wrapped)?;
+        let key = Key::from_pkcs8(&der)?;
+        if full.ulong(ck::CKA_KEY_TYPE).is_some_and(|t| t != key.key_type()) {
+            return Err(Error::TemplateInconsistent);
+        }
+        let mut set = key.public_attrs(full.bytes(ck::CKA_EC_PARAMS))?;
+        set.extend(key.private_attrs()?);
+        set.extend([
+            (ck::CKA_CLASS, Value::Ulong(ck::CKO_PRIVATE_KEY)),
+            (ck::CKA_LOCAL, Value::Bool(false)),
+            (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
+        ]);
+        let obj = build(policy::PRIV, full, set);
+        self.store_new(&a, s, obj)
     }
 }
