@@ -1,0 +1,193 @@
+//! Asymmetric calls through the raw C ABI, for what the `cryptoki` crate
+//! does not name (CKM_AES_KEY_WRAP_KWP, CKM_RSA_AES_KEY_WRAP) and for bad
+//! pointers and parameters in C_GenerateKeyPair and the new mechanisms.
+
+#[macro_use]
+mod common;
+
+use std::ptr::null_mut;
+
+use common::raw::*;
+use common::*;
+use cryptoki_sys::*;
+
+fn rsa_pair(r: &Raw, h: CK_SESSION_HANDLE) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    let mut m = mech(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    let mut bits: CK_ULONG = 2048;
+    let (mut yes, mut y2, mut y3) = (1u8, 1u8, 1u8);
+    let mut public = [attr(CKA_MODULUS_BITS, &mut bits), attr(CKA_WRAP, &mut yes)];
+    let mut private = [attr(CKA_UNWRAP, &mut y2), attr(CKA_SIGN, &mut y3)];
+    let (mut hp, mut hs) = (0, 0);
+    let rv = call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 2, private.as_mut_ptr(), 2, &mut hp, &mut hs));
+    assert_eq!(rv, CKR_OK);
+    (hp, hs)
+}
+
+fn ec_pair(r: &Raw, h: CK_SESSION_HANDLE) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    let mut m = mech(CKM_EC_KEY_PAIR_GEN);
+    let mut params = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (mut yes, mut ext) = (1u8, 1u8);
+    let mut public = [bytes_attr(CKA_EC_PARAMS, &mut params)];
+    let mut private = [attr(CKA_SIGN, &mut yes), attr(CKA_EXTRACTABLE, &mut ext)];
+    let (mut hp, mut hs) = (0, 0);
+    let rv = call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 1, private.as_mut_ptr(), 2, &mut hp, &mut hs));
+    assert_eq!(rv, CKR_OK);
+    (hp, hs)
+}
+
+fn wrap(r: &Raw, h: CK_SESSION_HANDLE, m: &mut CK_MECHANISM, kek: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE) -> Vec<u8> {
+    let mut len: CK_ULONG = 0;
+    assert_eq!(call!(r, C_WrapKey(h, m, kek, key, null_mut(), &mut len)), CKR_OK);
+    let mut out = vec![0u8; len as usize];
+    let mut short = len - 1;
+    assert_eq!(call!(r, C_WrapKey(h, m, kek, key, out.as_mut_ptr(), &mut short)), CKR_BUFFER_TOO_SMALL);
+    assert_eq!(call!(r, C_WrapKey(h, m, kek, key, out.as_mut_ptr(), &mut len)), CKR_OK);
+    out.truncate(len as usize);
+    out
+}
+
+fn unwrap_private(
+    r: &Raw,
+    h: CK_SESSION_HANDLE,
+    m: &mut CK_MECHANISM,
+    kek: CK_OBJECT_HANDLE,
+    wrapped: &mut [u8],
+) -> (CK_RV, CK_OBJECT_HANDLE) {
+    let mut class = CKO_PRIVATE_KEY;
+    let mut kt = CKK_EC;
+    let mut yes = 1u8;
+    let mut t = [attr(CKA_CLASS, &mut class), attr(CKA_KEY_TYPE, &mut kt), attr(CKA_SIGN, &mut yes)];
+    let mut o = 0;
+    let rv =
+        call!(r, C_UnwrapKey(h, m, kek, wrapped.as_mut_ptr(), wrapped.len() as CK_ULONG, t.as_mut_ptr(), 3, &mut o));
+    (rv, o)
+}
+
+fn sign_verify(r: &Raw, h: CK_SESSION_HANDLE, private: CK_OBJECT_HANDLE, public: CK_OBJECT_HANDLE) {
+    let mut m = mech(CKM_ECDSA_SHA256);
+    let mut data = *b"raw abi";
+    let mut sig = [0u8; 64];
+    let mut len: CK_ULONG = 64;
+    assert_eq!(call!(r, C_SignInit(h, &mut m, private)), CKR_OK);
+    assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), 7, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(call!(r, C_VerifyInit(h, &mut m, public)), CKR_OK);
+    assert_eq!(call!(r, C_Verify(h, data.as_mut_ptr(), 7, sig.as_mut_ptr(), len)), CKR_OK);
+}
+
+#[test]
+fn kwp_and_rsa_aes_key_wrap_carry_private_keys() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let (ec_pub, ec_priv) = ec_pair(&r, h);
+
+    // CKM_AES_KEY_WRAP_KWP (0x210B) under an AES key.
+    let kek = secret_key(&r, h, CKK_AES, &[0x11; 32]);
+    let mut kwp = mech(CKM_AES_KEY_WRAP_KWP);
+    let mut wrapped = wrap(&r, h, &mut kwp, kek, ec_priv);
+    let (rv, back) = unwrap_private(&r, h, &mut kwp, kek, &mut wrapped);
+    assert_eq!(rv, CKR_OK);
+    sign_verify(&r, h, back, ec_pub);
+    wrapped[20] ^= 1;
+    assert_eq!(unwrap_private(&r, h, &mut kwp, kek, &mut wrapped).0, CKR_WRAPPED_KEY_INVALID);
+
+    // CKM_RSA_AES_KEY_WRAP: a fresh AES key under RSA-OAEP, the key under KWP.
+    let (rsa_pub, rsa_priv) = rsa_pair(&r, h);
+    let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: CKM_SHA256,
+        mgf: CKG_MGF1_SHA256,
+        source: CKZ_DATA_SPECIFIED,
+        pSourceData: null_mut(),
+        ulSourceDataLen: 0,
+    };
+    let mut params = CK_RSA_AES_KEY_WRAP_PARAMS { ulAESKeyBits: 256, pOAEPParams: &mut oaep };
+    let mut m = mech_with(CKM_RSA_AES_KEY_WRAP, &mut params);
+    let mut wrapped = wrap(&r, h, &mut m, rsa_pub, ec_priv);
+    assert!(wrapped.len() > 256, "RSA block then the KWP blob");
+    let (rv, back) = unwrap_private(&r, h, &mut m, rsa_priv, &mut wrapped);
+    assert_eq!(rv, CKR_OK);
+    sign_verify(&r, h, back, ec_pub);
+    // The RSA half damaged: the same code as any other bad wrapping.
+    wrapped[5] ^= 1;
+    assert_eq!(unwrap_private(&r, h, &mut m, rsa_priv, &mut wrapped).0, CKR_WRAPPED_KEY_INVALID);
+    assert_eq!(unwrap_private(&r, h, &mut m, rsa_priv, &mut wrapped[..200]).0, CKR_WRAPPED_KEY_LEN_RANGE);
+    // Bad AES size and a NULL OAEP pointer: parameter errors.
+    params.ulAESKeyBits = 100;
+    let mut len: CK_ULONG = 0;
+    let mut m = mech_with(CKM_RSA_AES_KEY_WRAP, &mut params);
+    assert_eq!(call!(r, C_WrapKey(h, &mut m, rsa_pub, ec_priv, null_mut(), &mut len)), CKR_MECHANISM_PARAM_INVALID);
+    params.ulAESKeyBits = 128;
+    params.pOAEPParams = null_mut();
+    let mut m = mech_with(CKM_RSA_AES_KEY_WRAP, &mut params);
+    assert_eq!(call!(r, C_WrapKey(h, &mut m, rsa_pub, ec_priv, null_mut(), &mut len)), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}
+
+#[test]
+fn generate_key_pair_and_parameters_checked_at_the_boundary() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let mut m = mech(CKM_EC_KEY_PAIR_GEN);
+    let mut params = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let mut public = [bytes_attr(CKA_EC_PARAMS, &mut params)];
+    let (mut hp, mut hs) = (0, 0);
+    let pp = public.as_mut_ptr();
+    assert_eq!(call!(r, C_GenerateKeyPair(h, &mut m, pp, 1, null_mut(), 0, null_mut(), &mut hs)), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_GenerateKeyPair(h, &mut m, pp, 1, null_mut(), 0, &mut hp, null_mut())), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_GenerateKeyPair(h, null_mut(), pp, 1, null_mut(), 0, &mut hp, &mut hs)), CKR_ARGUMENTS_BAD);
+    assert_eq!(
+        call!(r, C_GenerateKeyPair(h, &mut m, null_mut(), 1, null_mut(), 0, &mut hp, &mut hs)),
+        CKR_ARGUMENTS_BAD
+    );
+    assert_eq!(call!(r, C_GenerateKeyPair(h, &mut m, pp, 1, null_mut(), 0, &mut hp, &mut hs)), CKR_OK);
+    let mut aes = mech(CKM_AES_KEY_GEN);
+    assert_eq!(call!(r, C_GenerateKeyPair(h, &mut aes, pp, 1, null_mut(), 0, &mut hp, &mut hs)), CKR_MECHANISM_INVALID);
+    assert_eq!(
+        call!(r, C_GenerateKeyPair(999, &mut m, pp, 1, null_mut(), 0, &mut hp, &mut hs)),
+        CKR_SESSION_HANDLE_INVALID
+    );
+
+    // A PSS mechanism with a parameter of the wrong size, or none.
+    let (_, private) = ec_pair(&r, h);
+    let rsa = rsa_pair(&r, h).1;
+    let mut short = [0u8; 8];
+    let mut pss = mech_with(CKM_SHA256_RSA_PKCS_PSS, &mut short);
+    assert_eq!(call!(r, C_SignInit(h, &mut pss, rsa)), CKR_MECHANISM_PARAM_INVALID);
+    let mut pss = mech(CKM_SHA256_RSA_PKCS_PSS);
+    assert_eq!(call!(r, C_SignInit(h, &mut pss, rsa)), CKR_MECHANISM_PARAM_INVALID);
+    // An OAEP label pointer that is NULL with a nonzero length.
+    let mut oaep = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: CKM_SHA_1,
+        mgf: CKG_MGF1_SHA1,
+        source: CKZ_DATA_SPECIFIED,
+        pSourceData: null_mut(),
+        ulSourceDataLen: 4,
+    };
+    let mut m = mech_with(CKM_RSA_PKCS_OAEP, &mut oaep);
+    assert_eq!(call!(r, C_DecryptInit(h, &mut m, rsa)), CKR_MECHANISM_PARAM_INVALID);
+    // ECDH with a NULL public-data pointer.
+    let mut ecdh = CK_ECDH1_DERIVE_PARAMS {
+        kdf: CKD_NULL,
+        ulSharedDataLen: 0,
+        pSharedData: null_mut(),
+        ulPublicDataLen: 65,
+        pPublicData: null_mut(),
+    };
+    let mut m = mech_with(CKM_ECDH1_DERIVE, &mut ecdh);
+    let mut class = CKO_SECRET_KEY;
+    let mut kt = CKK_GENERIC_SECRET;
+    let mut len: CK_ULONG = 16;
+    let mut t = [attr(CKA_CLASS, &mut class), attr(CKA_KEY_TYPE, &mut kt), attr(CKA_VALUE_LEN, &mut len)];
+    let mut o = 0;
+    assert_eq!(call!(r, C_DeriveKey(h, &mut m, private, t.as_mut_ptr(), 3, &mut o)), CKR_MECHANISM_PARAM_INVALID);
+    // Sign with an EC key using an RSA mechanism.
+    let mut m = mech(CKM_SHA256_RSA_PKCS);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, private)), CKR_KEY_TYPE_INCONSISTENT);
+    // And no operation was left behind by any of the failures.
+    let mut m = mech(CKM_ECDSA);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, private)), CKR_OK);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}
