@@ -86,7 +86,7 @@ fn function_list_and_interfaces() {
     // Every 3.0 entry is present; unimplemented ones say so instead of crashing.
     init(&r);
     assert_eq!(
-        unsafe { (f3.C_GenerateKeyPair.unwrap())(1, null_mut(), null_mut(), 0, null_mut(), 0, null_mut(), null_mut()) },
+        unsafe { (f3.C_SignEncryptUpdate.unwrap())(1, null_mut(), 0, null_mut(), null_mut()) },
         CKR_FUNCTION_NOT_SUPPORTED
     );
     assert_eq!(unsafe { (f3.C_MessageEncryptFinal.unwrap())(1) }, CKR_FUNCTION_NOT_SUPPORTED);
@@ -132,7 +132,9 @@ fn slot_and_session_arguments() {
     assert_eq!(call!(r, C_InitToken(0, null_mut(), 0, null_mut())), CKR_ARGUMENTS_BAD);
     let mut mi: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
     assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_AES_KEY_GEN, &mut mi)), CKR_OK);
-    assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_SHA256_RSA_PKCS, &mut mi)), CKR_MECHANISM_INVALID);
+    assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_SHA256_RSA_PKCS, &mut mi)), CKR_OK);
+    assert_eq!((mi.ulMinKeySize, mi.ulMaxKeySize), (1024, 16384), "RSA sizes are in bits");
+    assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_DES3_CBC, &mut mi)), CKR_MECHANISM_INVALID);
     assert_eq!(call!(r, C_GenerateRandom(h, null_mut(), 16)), CKR_ARGUMENTS_BAD);
     assert_eq!(call!(r, C_CloseSession(h)), CKR_OK);
     assert_eq!(call!(r, C_CloseSession(h)), CKR_SESSION_HANDLE_INVALID);

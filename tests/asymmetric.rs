@@ -26,7 +26,7 @@ const SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
 
-fn session() -> (World, cryptoki::context::Pkcs11, Session) {
+fn session() -> (World, Module, Session) {
     let w = world("");
     let p = load();
     let slot = init_token(&p, "asym");

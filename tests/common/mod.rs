@@ -61,11 +61,50 @@ pub fn world(extra: &str) -> World {
     World { _guard: guard, dir, conf, db }
 }
 
-pub fn load() -> Pkcs11 {
-    let p = Pkcs11::new(module_path())
-        .expect("load libferrohsm.so: run `cargo build --lib --examples` first (.ci/test does)");
-    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).unwrap();
-    p
+/// The loaded module, finalized when dropped. The library is linked
+/// NODELETE (see build.rs), so its state outlives a dlclose: a test that
+/// ends without C_Finalize would leave the next one initialized.
+pub struct Module(Option<Pkcs11>);
+
+impl std::ops::Deref for Module {
+    type Target = Pkcs11;
+    fn deref(&self) -> &Pkcs11 {
+        self.0.as_ref().expect("finalized")
+    }
+}
+
+impl Module {
+    pub fn finalize(mut self) -> cryptoki::error::Result<()> {
+        self.0.take().expect("finalized").finalize()
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = p.finalize();
+        }
+    }
+}
+
+pub fn load() -> Module {
+    let open = || {
+        Pkcs11::new(module_path())
+            .expect("load libferrohsm.so: run `cargo build --lib --examples` first (.ci/test does)")
+    };
+    let args = || CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK);
+    let p = open();
+    match p.initialize(args()) {
+        Ok(()) => Module(Some(p)),
+        // A test that panicked earlier in this process left it initialized.
+        Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
+            let _ = p.finalize();
+            let p = open();
+            p.initialize(args()).unwrap();
+            Module(Some(p))
+        }
+        Err(e) => panic!("C_Initialize: {e}"),
+    }
 }
 
 pub fn pin(s: &str) -> AuthPin {
