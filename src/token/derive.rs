@@ -51,9 +51,9 @@ impl Module {
     /// ECDH: the shared secret Z, then the KDF.
     fn ecdh_bytes(&self, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
         let Param::Ecdh { kdf, shared, public } = &mech.param else { return Err(Error::MechanismParamInvalid) };
-        let key = self.parsed_key(base)?;
+        let key = Key::from_object(base, false)?;
         let peer = unwrap_point(public);
-        let z = match (&*key, mech.mtype) {
+        let z = match (&key, mech.mtype) {
             (Key::Ec { key, .. }, _) => key.ecdh(peer).map_err(|_| Error::MechanismParamInvalid)?,
             (Key::X25519 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
                 raw::ec::x25519(d, peer).map_err(|_| Error::MechanismParamInvalid)?
@@ -84,7 +84,7 @@ impl Module {
 
     /// The length of Z for an ECDH base key (the default derived length).
     fn ecdh_len(&self, base: &Object) -> Result<usize> {
-        Ok(match &*self.parsed_key(base)? {
+        Ok(match &Key::from_object(base, false)? {
             Key::Ec { curve, .. } => curve.byte_len(),
             _ => 32,
         })

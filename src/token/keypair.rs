@@ -14,6 +14,9 @@ use crate::mech::keys::{Attrs, Key};
 use crate::mech::registry;
 use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
 
+/// Parsed keys kept per process; past this, dead entries go, then all.
+const KEYS_MAX: usize = 1_024;
+
 /// Attributes only the token computes for a generated pair.
 const GENERATED: &[AttrType] = &[
     ck::CKA_MODULUS,
@@ -49,9 +52,28 @@ fn check_exponent(e: &[u8]) -> Result<()> {
 
 impl Module {
     /// The parsed key behind a stored or session object (checked when it
-    /// was created or generated).
-    pub(crate) fn parsed_key(&self, obj: &Object) -> Result<Arc<Key>> {
-        Ok(Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?))
+    /// was created or generated), from the cache while that object lives.
+    pub(crate) fn parsed_key(&self, obj: &Arc<Object>) -> Result<Arc<Key>> {
+        let addr = Arc::as_ptr(obj) as usize;
+        {
+            let cache = self.keys.lock().map_err(|_| Error::CantLock)?;
+            if let Some((weak, key)) = cache.get(&addr) {
+                if weak.upgrade().is_some_and(|o| Arc::ptr_eq(&o, obj)) {
+                    return Ok(key.clone());
+                }
+            }
+        }
+        let key =
+            Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?);
+        let mut cache = self.keys.lock().map_err(|_| Error::CantLock)?;
+        if cache.len() >= KEYS_MAX {
+            cache.retain(|_, (w, _)| w.strong_count() > 0);
+            if cache.len() >= KEYS_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(addr, (Arc::downgrade(obj), key.clone()));
+        Ok(key)
     }
 
     pub fn generate_key_pair(

@@ -85,6 +85,11 @@ pub struct Module {
     tokens: Mutex<HashMap<SlotId, TokenAt>>,
     /// The slot list as read at a store generation.
     slot_ids: Mutex<Option<(u64, Vec<SlotId>)>>,
+    /// Asymmetric keys already parsed (RSA with its Montgomery and blinding
+    /// state, EC with its public point), by the address of the object they
+    /// came from; an entry is good while that object is alive. Cleared at
+    /// logout with the opened objects.
+    keys: Mutex<HashMap<usize, (std::sync::Weak<Object>, Arc<crate::mech::keys::Key>)>>,
 }
 
 /// A slot's token record as read at a store generation.
@@ -161,6 +166,7 @@ impl Module {
             opened: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             slot_ids: Mutex::new(None),
+            keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -251,6 +257,9 @@ impl Module {
     pub(crate) fn forget_opened(&self) {
         if let Ok(mut c) = self.opened.lock() {
             c.clear();
+        }
+        if let Ok(mut k) = self.keys.lock() {
+            k.clear();
         }
     }
 

@@ -260,7 +260,7 @@ impl Module {
             return Err(Error::UserNotLoggedIn);
         }
         let value = if target.class() == ck::CKO_PRIVATE_KEY {
-            self.parsed_key(target)?.pkcs8()?
+            Key::from_object(target, false)?.pkcs8()?
         } else {
             Zeroizing::new(target.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec())
         };
