@@ -89,8 +89,11 @@ pub struct Module {
     /// state, EC with its public point), by the address of the object they
     /// came from; an entry is good while that object is alive. Cleared at
     /// logout with the opened objects.
-    keys: Mutex<HashMap<usize, (std::sync::Weak<Object>, Arc<crate::mech::keys::Key>)>>,
+    keys: Mutex<HashMap<usize, ParsedKey>>,
 }
+
+/// A parsed key and the object it came from.
+type ParsedKey = (std::sync::Weak<Object>, Arc<crate::mech::keys::Key>);
 
 /// A slot's token record as read at a store generation.
 type TokenAt = (u64, Option<Arc<TokenRecord>>);
