@@ -11,7 +11,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use aes_kw::KwAes256;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::KdfConf;
@@ -99,7 +99,9 @@ fn derive_kek(pin: &[u8], salt: &[u8], kdf: KdfParams) -> Result<Zeroizing<[u8; 
 pub struct TokenKey {
     bytes: Zeroizing<[u8; 32]>,
     gcm: Aes256Gcm,
-    index_key: Zeroizing<[u8; 32]>,
+    /// HMAC-SHA256 keyed once with the blind-index key (aws-lc: finds
+    /// compute one per template attribute, on the hot path).
+    index_mac: aws_lc_rs::hmac::Key,
 }
 
 impl TokenKey {
@@ -117,7 +119,8 @@ impl TokenKey {
         mac.update(b"ferrohsm blind index v1");
         let mut index_key = Zeroizing::new([0u8; 32]);
         index_key.copy_from_slice(&mac.finalize().into_bytes());
-        TokenKey { bytes, gcm, index_key }
+        let index_mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, index_key.as_ref());
+        TokenKey { bytes, gcm, index_mac }
     }
 
     /// Wraps this key under a PIN with a fresh salt.
@@ -179,23 +182,23 @@ impl TokenKey {
     /// Blind index of a private object's attribute: keyed, so the store
     /// reveals only equality between values of the same token.
     pub fn index(&self, atype: AttrType, value: &[u8]) -> Idx {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(self.index_key.as_ref()).expect("any key length");
+        let mut mac = aws_lc_rs::hmac::Context::with_key(&self.index_mac);
         mac.update(&atype.to_le_bytes());
         mac.update(value);
         let mut out = [0u8; IDX_LEN];
-        out.copy_from_slice(&mac.finalize().into_bytes()[..IDX_LEN]);
+        out.copy_from_slice(&mac.sign().as_ref()[..IDX_LEN]);
         out
     }
 }
 
 /// Index entry of a public attribute (stored in the clear anyway).
 pub fn public_index(atype: AttrType, value: &[u8]) -> Idx {
-    let mut h = Sha256::new();
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     h.update(b"FHSMidx1");
-    h.update(atype.to_le_bytes());
+    h.update(&atype.to_le_bytes());
     h.update(value);
     let mut out = [0u8; IDX_LEN];
-    out.copy_from_slice(&h.finalize()[..IDX_LEN]);
+    out.copy_from_slice(&h.finish().as_ref()[..IDX_LEN]);
     out
 }
 
