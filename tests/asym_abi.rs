@@ -191,3 +191,84 @@ fn generate_key_pair_and_parameters_checked_at_the_boundary() {
     assert_eq!(call!(r, C_SignInit(h, &mut m, private)), CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+#[test]
+fn cofactor_ecdh_sha224_pss_and_rsa_4096() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    // Two P-256 pairs; CKM_ECDH1_COFACTOR_DERIVE (cofactor 1) agrees with
+    // CKM_ECDH1_DERIVE, with the SHA-384 X9.63 KDF and shared data.
+    let point_of = |o: CK_OBJECT_HANDLE| {
+        let mut q = [CK_ATTRIBUTE { type_: CKA_EC_POINT, pValue: null_mut(), ulValueLen: 0 }];
+        assert_eq!(call!(r, C_GetAttributeValue(h, o, q.as_mut_ptr(), 1)), CKR_OK);
+        let mut buf = vec![0u8; q[0].ulValueLen as usize];
+        q[0].pValue = buf.as_mut_ptr() as *mut std::ffi::c_void;
+        assert_eq!(call!(r, C_GetAttributeValue(h, o, q.as_mut_ptr(), 1)), CKR_OK);
+        buf
+    };
+    let derive_pair = |r: &Raw| {
+        let mut m = mech(CKM_EC_KEY_PAIR_GEN);
+        let mut params = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        let mut yes = 1u8;
+        let mut public = [bytes_attr(CKA_EC_PARAMS, &mut params)];
+        let mut private = [attr(CKA_DERIVE, &mut yes)];
+        let (mut hp, mut hs) = (0, 0);
+        let rv =
+            call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 1, private.as_mut_ptr(), 1, &mut hp, &mut hs));
+        assert_eq!(rv, CKR_OK);
+        (hp, hs)
+    };
+    let (a_pub, a) = derive_pair(&r);
+    let (b_pub, b) = derive_pair(&r);
+    let derive = |mtype: CK_MECHANISM_TYPE, base: CK_OBJECT_HANDLE, peer: &mut Vec<u8>| {
+        let mut shared = *b"shared info";
+        let mut p = CK_ECDH1_DERIVE_PARAMS {
+            kdf: CKD_SHA384_KDF,
+            ulSharedDataLen: shared.len() as CK_ULONG,
+            pSharedData: shared.as_mut_ptr(),
+            ulPublicDataLen: peer.len() as CK_ULONG,
+            pPublicData: peer.as_mut_ptr(),
+        };
+        let mut m = mech_with(mtype, &mut p);
+        let (mut class, mut kt, mut len, mut no, mut yes) =
+            (CKO_SECRET_KEY, CKK_GENERIC_SECRET, 64 as CK_ULONG, 0u8, 1u8);
+        let mut t = [
+            attr(CKA_CLASS, &mut class),
+            attr(CKA_KEY_TYPE, &mut kt),
+            attr(CKA_VALUE_LEN, &mut len),
+            attr(CKA_SENSITIVE, &mut no),
+            attr(CKA_EXTRACTABLE, &mut yes),
+        ];
+        let mut o = 0;
+        assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, t.as_mut_ptr(), 5, &mut o)), CKR_OK);
+        value_of(&r, h, o)
+    };
+    let k1 = derive(CKM_ECDH1_COFACTOR_DERIVE, a, &mut point_of(b_pub));
+    let k2 = derive(CKM_ECDH1_DERIVE, b, &mut point_of(a_pub));
+    assert_eq!(k1.len(), 64);
+    assert_eq!(k1, k2);
+
+    // RSA-4096 with the default exponent; SHA224-RSA-PKCS-PSS both ways.
+    let mut m = mech(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    let mut bits: CK_ULONG = 4096;
+    let (mut sign, mut verify) = (1u8, 1u8);
+    let mut public = [attr(CKA_MODULUS_BITS, &mut bits), attr(CKA_VERIFY, &mut verify)];
+    let mut private = [attr(CKA_SIGN, &mut sign)];
+    let (mut hp, mut hs) = (0, 0);
+    let rv = call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 2, private.as_mut_ptr(), 1, &mut hp, &mut hs));
+    assert_eq!(rv, CKR_OK);
+    let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA224, mgf: CKG_MGF1_SHA224, sLen: 28 };
+    let mut m = mech_with(CKM_SHA224_RSA_PKCS_PSS, &mut pss);
+    let mut data = *b"four thousand and ninety-six";
+    let mut sig = vec![0u8; 512];
+    let mut len: CK_ULONG = 0;
+    assert_eq!(call!(r, C_SignInit(h, &mut m, hs)), CKR_OK);
+    assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), data.len() as CK_ULONG, null_mut(), &mut len)), CKR_OK);
+    assert_eq!(len, 512);
+    assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), data.len() as CK_ULONG, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(call!(r, C_VerifyInit(h, &mut m, hp)), CKR_OK);
+    assert_eq!(call!(r, C_Verify(h, data.as_mut_ptr(), data.len() as CK_ULONG, sig.as_mut_ptr(), len)), CKR_OK);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}
