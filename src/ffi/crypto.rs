@@ -18,17 +18,17 @@ unsafe fn emit(
 ) -> Result<CK_RV> {
     let len = unsafe { out(len) }?;
     let cap = if p.is_null() { None } else { Some(usize::try_from(*len).unwrap_or(usize::MAX)) };
-    match call(cap)? {
+    match &call(cap)? {
         Produced::Length(n) => {
-            *len = n as CK_ULONG;
+            *len = *n as CK_ULONG;
             ok()
         }
         Produced::TooSmall(n) => {
-            *len = n as CK_ULONG;
+            *len = *n as CK_ULONG;
             Err(Error::BufferTooSmall)
         }
-        Produced::Data(d) => unsafe { deliver(p, len, &d) },
-        Produced::Public(d) => unsafe { deliver(p, len, &d) },
+        Produced::Data(d) => unsafe { deliver(p, len, d) },
+        Produced::Public(d) => unsafe { deliver(p, len, d) },
     }
 }
 

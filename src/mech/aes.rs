@@ -214,8 +214,19 @@ impl AesCipher {
     /// Single-part: update then finish.
     pub fn oneshot(mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let mut out = self.update(data)?;
-        out.extend_from_slice(&self.finish()?);
+        let mut last = self.finish()?;
+        if out.is_empty() {
+            return Ok(last);
+        }
+        out.extend_from_slice(&last);
+        super::raw::wipe(&mut last);
         Ok(out)
+    }
+}
+
+impl Drop for AesCipher {
+    fn drop(&mut self) {
+        super::raw::wipe(&mut self.buf);
     }
 }
 

@@ -26,6 +26,14 @@ pub enum Produced {
     Public(Vec<u8>),
 }
 
+impl Drop for Produced {
+    fn drop(&mut self) {
+        if let Produced::Data(d) = self {
+            crate::mech::raw::wipe(d);
+        }
+    }
+}
+
 /// A multi-part-capable operation of one kind.
 pub(crate) struct Op<T> {
     pub state: T,
