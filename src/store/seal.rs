@@ -28,8 +28,39 @@ const NONCE_LEN: usize = 12;
 const AAD_TAG: &[u8; 8] = b"FHSMatr1";
 
 /// Fills `buf` from the operating system's generator (getrandom(2)).
+/// Small requests are served from a per-thread block of 512 bytes read with
+/// one getrandom call (two calls per generated key were a sixth of a session
+/// key generation); served bytes are wiped from the block, and a block read
+/// before a fork is never used after it (checked by process id).
 pub fn random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::general(format!("getrandom: {e}")))
+    const BLOCK: usize = 512;
+    struct Pool {
+        pid: u32,
+        used: usize,
+        bytes: Zeroizing<[u8; BLOCK]>,
+    }
+    thread_local! {
+        static POOL: std::cell::RefCell<Pool> =
+            std::cell::RefCell::new(Pool { pid: 0, used: BLOCK, bytes: Zeroizing::new([0u8; BLOCK]) });
+    }
+    let os = |b: &mut [u8]| getrandom::fill(b).map_err(|e| Error::general(format!("getrandom: {e}")));
+    if buf.len() > 64 {
+        return os(buf);
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let pid = std::process::id();
+        if p.pid != pid || p.used + buf.len() > BLOCK {
+            os(&mut p.bytes[..])?;
+            p.pid = pid;
+            p.used = 0;
+        }
+        let start = p.used;
+        buf.copy_from_slice(&p.bytes[start..start + buf.len()]);
+        p.bytes[start..start + buf.len()].zeroize();
+        p.used += buf.len();
+        Ok(())
+    })
 }
 
 pub fn random_uid() -> Result<Uid> {
@@ -212,7 +243,13 @@ fn aad(token: &Uid, object: &Uid, atype: AttrType) -> [u8; 8 + 2 * UID_LEN + 8] 
 }
 
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * b.len());
+    for x in b {
+        s.push(DIGITS[(x >> 4) as usize] as char);
+        s.push(DIGITS[(x & 15) as usize] as char);
+    }
+    s
 }
 
 impl Drop for PinRecord {

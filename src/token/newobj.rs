@@ -119,12 +119,28 @@ fn defaults(bit: u8) -> Vec<(AttrType, Value)> {
     d
 }
 
+/// The defaults of each class as an object, built once (cloning it is
+/// cheaper than inserting thirty attributes per new object).
+fn default_object(bit: u8) -> Object {
+    static CACHE: std::sync::OnceLock<Vec<(u8, Object)>> = std::sync::OnceLock::new();
+    let all = CACHE.get_or_init(|| {
+        [policy::DATA, policy::CERT, policy::PUB, policy::PRIV, policy::SECRET]
+            .into_iter()
+            .map(|b| {
+                let mut o = Object::default();
+                for (t, v) in defaults(b) {
+                    o.set(t, v);
+                }
+                (b, o)
+            })
+            .collect()
+    });
+    all.iter().find(|(b, _)| *b == bit).map(|(_, o)| o.clone()).unwrap_or_default()
+}
+
 /// Defaults, then the caller's template, then what the token sets.
 pub(crate) fn build(bit: u8, tmpl: &Template, token_set: Vec<(AttrType, Value)>) -> Object {
-    let mut o = Object::default();
-    for (t, v) in defaults(bit) {
-        o.set(t, v);
-    }
+    let mut o = default_object(bit);
     for a in tmpl.iter() {
         o.set(a.atype, a.value.clone());
     }
