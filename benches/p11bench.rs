@@ -512,6 +512,7 @@ fn main() -> Res<()> {
     let (mut quick, mut out, mut counts) = (false, None, vec![1_000usize, 10_000, 100_000]);
     let mut other_counts = vec![1_000usize, 3_000];
     let mut only: Option<String> = None;
+    let mut memory: Option<usize> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -528,6 +529,8 @@ fn main() -> Res<()> {
             "--out" => out = Some(it.next().ok_or("--out FILE")?.clone()),
             // Only cases whose name contains this text (for profiling).
             "--only" => only = Some(it.next().ok_or("--only TEXT")?.clone()),
+            // Internal: the memory measurement, run in a child process.
+            "--memory" => memory = Some(it.next().ok_or("--memory N")?.parse::<usize>()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -535,6 +538,13 @@ fn main() -> Res<()> {
         return Err("give at least one --module NAME=PATH (the first is ours)".into());
     }
     let budget = Duration::from_millis(if quick { 300 } else { 1500 });
+    if let Some(n) = memory {
+        let (name, path) = &mods[0];
+        let m = setup(name, path, true)?;
+        let (_, _, _, rss) = objects_case(&m, n, Duration::from_millis(300))?;
+        println!("RSS_MIB={rss:.1}");
+        return Ok(());
+    }
     let mut loaded = Vec::new();
     for (i, (n, p)) in mods.iter().enumerate() {
         loaded.push(setup(n, p, i == 0)?);
@@ -598,6 +608,22 @@ fn main() -> Res<()> {
         rows.push((format!("destroy token data object (N={n})"), r_destroy));
     }
     let raw = raw_baselines(budget, &wanted)?;
+    // Memory: a fresh process holding only the first module and its largest
+    // object count, so other cases' buffers and the other modules do not count.
+    if wanted("objects") {
+        let n = counts.iter().copied().max().unwrap_or(0);
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .args(["--module", &format!("{}={}", mods[0].0, mods[0].1), "--memory", &n.to_string()])
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(v) = text.lines().find_map(|l| l.strip_prefix("RSS_MIB=")) {
+            rss_line = format!(
+                "Resident size of a process holding only {} with {n} token objects (created, then searched; \
+                 measured in a child process): {v} MiB",
+                mods[0].0
+            );
+        }
+    }
 
     // The table: ours, each other module, ratio ours/other by ops/s.
     let mut md = String::new();

@@ -22,7 +22,9 @@ impl Module {
         if max > 0 && fails >= max {
             return Err(Error::PinLocked);
         }
-        match TokenKey::unwrap_with_pin(pin, rec) {
+        let unwrapped = TokenKey::unwrap_with_pin(pin, rec);
+        crate::mech::raw::release_free_memory();
+        match unwrapped {
             Ok(k) => {
                 if fails > 0 {
                     self.store.clear_failures(token.token_id, who)?;
@@ -110,7 +112,9 @@ impl Module {
         }
         self.check_pin_len(pin)?;
         let key = a.key.as_ref().ok_or(Error::UserNotLoggedIn)?;
-        let rec = key.wrap_for_pin(pin, self.kdf())?;
+        let rec = key.wrap_for_pin(pin, self.kdf());
+        crate::mech::raw::release_free_memory();
+        let rec = rec?;
         self.store.set_pin(a.token.token_id, Who::User, &rec)
     }
 
@@ -127,7 +131,9 @@ impl Module {
         let state = self.slot_state(s.slot)?;
         let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
         let key = self.verify_pin(&a.token, who, old)?;
-        let rec = key.wrap_for_pin(new, self.kdf())?;
+        let rec = key.wrap_for_pin(new, self.kdf());
+        crate::mech::raw::release_free_memory();
+        let rec = rec?;
         self.store.set_pin(a.token.token_id, who, &rec)
     }
 }

@@ -196,6 +196,7 @@ impl Module {
             user_fail: 0,
             rev: 0,
         };
+        crate::mech::raw::release_free_memory();
         self.store.put_token(&rec)?;
         *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
         log::info!("token initialized in slot {slot}");
