@@ -132,6 +132,12 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Reads through a shared mapping instead of a pread per page: a find
+        // among 100,000 objects walks index pages that mostly miss the 2 MiB
+        // page cache (47k -> 67k finds/s). Capped at 40 MiB because mapped
+        // pages count in the process's resident size (48 MiB with 100,000
+        // objects, against the 64 MiB budget).
+        conn.pragma_update(None, "mmap_size", 40i64 << 20)?;
         Ok(conn)
     }
 
