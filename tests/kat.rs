@@ -409,3 +409,62 @@ fn gcm_240_layout_and_aes_mac() {
     assert_eq!(&mac[..len as usize], &cbc_out[32..40]);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// GCM single-part output goes straight into the caller's buffer when it
+/// does not overlap the input; in-place callers get the same bytes through
+/// the copying path; a failed tag leaves no plaintext in the buffer.
+#[test]
+fn gcm_direct_and_in_place_output() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let key = secret_key(&r, h, CKK_AES, &[0x42; 32]);
+    let mut iv = [7u8; 12];
+    let mut aad = *b"context";
+    let mut p = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: aad.as_mut_ptr(),
+        ulAADLen: 7,
+        ulTagBits: 128,
+    };
+    let plain: Vec<u8> = (0..100u8).collect();
+    // Separate buffers, length asked first (no work), then the real call.
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_OK);
+    let mut len: CK_ULONG = 0;
+    let mut input = plain.clone();
+    assert_eq!(call!(r, C_Encrypt(h, input.as_mut_ptr(), 100, null_mut(), &mut len)), CKR_OK);
+    assert_eq!(len, 116);
+    let mut short: CK_ULONG = 115;
+    let mut ct = vec![0u8; 116];
+    assert_eq!(call!(r, C_Encrypt(h, input.as_mut_ptr(), 100, ct.as_mut_ptr(), &mut short)), CKR_BUFFER_TOO_SMALL);
+    assert_eq!(short, 116);
+    assert_eq!(call!(r, C_Encrypt(h, input.as_mut_ptr(), 100, ct.as_mut_ptr(), &mut len)), CKR_OK);
+    // In place: input and output share the buffer.
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    assert_eq!(call!(r, C_EncryptInit(h, &mut m, key)), CKR_OK);
+    let mut buf = plain.clone();
+    buf.resize(116, 0);
+    let mut len: CK_ULONG = 116;
+    assert_eq!(call!(r, C_Encrypt(h, buf.as_mut_ptr(), 100, buf.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(buf, ct, "in-place and direct output agree");
+    // Decrypt directly; then with a bad tag: error, buffer wiped, operation over.
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    assert_eq!(call!(r, C_DecryptInit(h, &mut m, key)), CKR_OK);
+    let mut out = vec![0u8; 100];
+    let mut len: CK_ULONG = 100;
+    assert_eq!(call!(r, C_Decrypt(h, ct.as_mut_ptr(), 116, out.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(out, plain);
+    ct[115] ^= 1;
+    let mut m = mech_with(CKM_AES_GCM, &mut p);
+    assert_eq!(call!(r, C_DecryptInit(h, &mut m, key)), CKR_OK);
+    let mut out = vec![0xAAu8; 100];
+    let mut len: CK_ULONG = 100;
+    assert_eq!(call!(r, C_Decrypt(h, ct.as_mut_ptr(), 116, out.as_mut_ptr(), &mut len)), CKR_ENCRYPTED_DATA_INVALID);
+    assert!(out.iter().all(|b| *b == 0), "unauthenticated plaintext left in the caller's buffer");
+    assert_eq!(call!(r, C_Decrypt(h, ct.as_mut_ptr(), 116, out.as_mut_ptr(), &mut len)), CKR_OPERATION_NOT_INITIALIZED);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

@@ -29,6 +29,10 @@ unsafe fn emit(
         }
         Produced::Data(d) => unsafe { deliver(p, len, d) },
         Produced::Public(d) => unsafe { deliver(p, len, d) },
+        Produced::Written(n) => {
+            *len = *n as CK_ULONG;
+            ok()
+        }
     }
 }
 
@@ -245,7 +249,28 @@ unsafe fn cipher_oneshot(
     ol: *mut CK_ULONG,
     enc: bool,
 ) -> Result<CK_RV> {
-    unsafe { input_output(h, OpKind::cipher(enc), d, n, o, ol, |m, data, cap| m.cipher_oneshot(h, data, cap, enc)) }
+    let m = module()?;
+    within(&m, h, OpKind::cipher(enc), || {
+        let data = unsafe { slice(d, n) }?;
+        // SAFETY: `ol` is read only when non-NULL.
+        let avail = if o.is_null() || ol.is_null() { 0 } else { usize::try_from(unsafe { *ol }).unwrap_or(0) };
+        // Written directly only when it cannot alias the input (callers
+        // that encrypt in place take the copying path).
+        let (o_start, d_start) = (o as usize, d as usize);
+        let disjoint = o_start.saturating_add(avail) <= d_start || d_start.saturating_add(data.len()) <= o_start;
+        unsafe {
+            emit(o, ol, |cap| {
+                let buf = if cap.is_some() && avail > 0 && disjoint {
+                    // SAFETY: non-NULL, `*ol` writable bytes as the caller
+                    // promises, disjoint from `data`; used only in this call.
+                    Some(std::slice::from_raw_parts_mut(o, avail))
+                } else {
+                    None
+                };
+                m.cipher_oneshot(h, data, cap, buf, enc)
+            })
+        }
+    })
 }
 
 unsafe fn cipher_update(

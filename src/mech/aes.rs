@@ -211,6 +211,49 @@ impl AesCipher {
         }
     }
 
+    /// The exact single-part output length for `n` input bytes, where the
+    /// mode lets the output go straight into the caller's buffer (GCM).
+    pub fn direct_len(&self, n: usize) -> Option<usize> {
+        match &self.spec {
+            CipherSpec::Gcm { tag_len, .. } if self.encrypt => n.checked_add(*tag_len),
+            CipherSpec::Gcm { tag_len, .. } => n.checked_sub(*tag_len),
+            _ => None,
+        }
+    }
+
+    /// Single-part GCM straight into `out` (at least `direct_len` bytes);
+    /// returns the length written. A decryption whose tag fails leaves
+    /// `out` wiped.
+    pub fn oneshot_into(mut self, data: &[u8], out: &mut [u8]) -> Result<usize> {
+        let n = self.direct_len(data.len()).ok_or_else(|| Error::general("no direct output for this mode"))?;
+        if out.len() < n {
+            return Err(Error::BufferTooSmall);
+        }
+        match self.spec.clone() {
+            CipherSpec::Gcm { tag_len, .. } if self.encrypt => {
+                let (body, tag) = out[..n].split_at_mut(data.len());
+                self.ctx.update_into(data, body).map_err(failed)?;
+                self.ctx.finish().map_err(failed)?;
+                tag.copy_from_slice(&self.ctx.tag(tag_len).map_err(failed)?);
+                Ok(n)
+            }
+            CipherSpec::Gcm { .. } => {
+                let (ct, tag) = data.split_at(n);
+                let r = self
+                    .ctx
+                    .update_into(ct, &mut out[..n])
+                    .and_then(|_| self.ctx.set_tag(tag))
+                    .and_then(|_| self.ctx.finish());
+                if r.is_err() {
+                    super::raw::cleanse(&mut out[..n]);
+                    return Err(Error::EncryptedDataInvalid);
+                }
+                Ok(n)
+            }
+            _ => Err(Error::general("no direct output for this mode")),
+        }
+    }
+
     /// Single-part: update then finish.
     pub fn oneshot(mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let mut out = self.update(data)?;

@@ -161,8 +161,43 @@ impl Module {
         Ok(())
     }
 
-    /// C_Encrypt / C_Decrypt.
-    pub fn cipher_oneshot(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, encrypt: bool) -> Result<Produced> {
+    /// C_Encrypt / C_Decrypt. `out` is the caller's buffer when it may be
+    /// written directly (it does not overlap `data`): GCM then encrypts or
+    /// decrypts straight into it, and a length query needs no work, since
+    /// the output length is known exactly.
+    pub fn cipher_oneshot(
+        &self,
+        h: SessionHandle,
+        data: &[u8],
+        cap: Option<usize>,
+        out: Option<&mut [u8]>,
+        encrypt: bool,
+    ) -> Result<Produced> {
+        {
+            let s = self.session(h)?;
+            let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+            let op_slot = slot(&mut ops, encrypt);
+            if let Some(op) = op_slot.as_mut() {
+                let direct = match (&op.state.cipher, &op.state.ready) {
+                    (Some(Engine::Aes(c)), None) if !op.multipart && !op.needs_login => c.direct_len(data.len()),
+                    _ => None,
+                };
+                if let Some(n) = direct {
+                    match (cap, out) {
+                        (None, _) => return Ok(Produced::Length(n)),
+                        (Some(c), _) if c < n => return Ok(Produced::TooSmall(n)),
+                        (Some(_), Some(buf)) => {
+                            let Some(Engine::Aes(c)) = op.state.cipher.take() else {
+                                return Err(Error::general("cipher state missing"));
+                            };
+                            *op_slot = None;
+                            return c.oneshot_into(data, buf).map(Produced::Written);
+                        }
+                        (Some(_), None) => {}
+                    }
+                }
+            }
+        }
         self.cipher_finish_with(h, cap, encrypt, true, |c| c.oneshot(data))
     }
 

@@ -24,6 +24,9 @@ pub enum Produced {
     Data(Zeroizing<Vec<u8>>),
     /// Output that is not secret (ciphertext): not worth wiping.
     Public(Vec<u8>),
+    /// This many bytes were written straight into the caller's buffer; the
+    /// operation has ended.
+    Written(usize),
 }
 
 impl Drop for Produced {

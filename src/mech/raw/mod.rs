@@ -30,6 +30,12 @@ pub fn wipe(v: &mut Zeroizing<Vec<u8>>) {
     drop(inner);
 }
 
+/// Wipes a buffer in place at memset speed.
+pub fn cleanse(buf: &mut [u8]) {
+    // SAFETY: writes exactly the slice's bytes.
+    unsafe { sys::OPENSSL_cleanse(buf.as_mut_ptr() as *mut std::ffi::c_void, buf.len()) };
+}
+
 /// Hands freed heap memory back to the OS. After a 19 MiB Argon2 derivation
 /// glibc raises its mmap threshold, later large buffers land on the heap,
 /// and a process that logged in a few times kept ~40 MiB it no longer used.
@@ -149,6 +155,25 @@ impl AesCtx {
         // SAFETY: EVP initialised the first `n` bytes, n <= capacity.
         unsafe { out.set_len(n) };
         Ok(out)
+    }
+
+    /// Like `update`, into the caller's buffer, for stream modes (GCM) where
+    /// EVP writes exactly `input.len()` bytes.
+    pub fn update_into(&mut self, input: &[u8], out: &mut [u8]) -> R<()> {
+        if out.len() < input.len() {
+            return Err(Failed);
+        }
+        if input.is_empty() {
+            return Ok(());
+        }
+        let mut n: c_int = 0;
+        // SAFETY: `out` has at least input.len() bytes, all a stream-mode
+        // update writes.
+        ok(unsafe { sys::EVP_CipherUpdate(self.ctx, out.as_mut_ptr(), &mut n, input.as_ptr(), len_c(input.len())?) })?;
+        if usize::try_from(n).map_err(|_| Failed)? != input.len() {
+            return Err(Failed);
+        }
+        Ok(())
     }
 
     /// GCM additional data (before any update).
