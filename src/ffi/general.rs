@@ -54,8 +54,11 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
     if state.is_some() {
         return Err(Error::CryptokiAlreadyInitialized);
     }
-    let config = Config::load()?;
+    let (config, notes) = Config::load_with_notes()?;
     crate::logging::init(&config.log);
+    for n in notes {
+        log::warn!("{n}");
+    }
     *state = Some(Arc::new(Module::new(config)?));
     ok()
 }

@@ -108,8 +108,58 @@ entries! {
     CKM_SHA3_512_HMAC_GENERAL, 1, 512, MAC;
 }
 
+/// Which mechanisms a configuration offers (`slots.mechanisms`, SoftHSM's
+/// syntax): all, only a list, or all but a list. Names this module does not
+/// implement are ignored (they cannot be offered anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    Only(Vec<MechType>),
+    AllBut(Vec<MechType>),
+}
+
+impl Filter {
+    pub fn parse(list: &str) -> std::result::Result<Filter, String> {
+        let list = list.trim();
+        if list.eq_ignore_ascii_case("ALL") {
+            return Ok(Filter::All);
+        }
+        let (deny, names) = match list.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, list),
+        };
+        let names: Vec<&str> = names.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        if names.is_empty() {
+            return Err("an empty mechanism list".into());
+        }
+        let types = names.iter().filter_map(|n| MECHANISMS.iter().find(|e| e.name == *n)).map(|e| e.mtype).collect();
+        Ok(if deny { Filter::AllBut(types) } else { Filter::Only(types) })
+    }
+
+    fn allows(&self, m: MechType) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Only(v) => v.contains(&m),
+            Filter::AllBut(v) => !v.contains(&m),
+        }
+    }
+}
+
+/// The process's filter, set by `C_Initialize` from the configuration.
+static FILTER: std::sync::RwLock<Filter> = std::sync::RwLock::new(Filter::All);
+
+pub fn set_filter(f: Filter) {
+    if let Ok(mut g) = FILTER.write() {
+        *g = f;
+    }
+}
+
+fn allowed(m: MechType) -> bool {
+    FILTER.read().map(|f| f.allows(m)).unwrap_or(true)
+}
+
 pub fn lookup(mtype: MechType) -> Result<&'static Entry> {
-    MECHANISMS.iter().find(|e| e.mtype == mtype).ok_or(Error::MechanismInvalid)
+    MECHANISMS.iter().find(|e| e.mtype == mtype && allowed(e.mtype)).ok_or(Error::MechanismInvalid)
 }
 
 /// The registered mechanism if it supports the operation flag.
@@ -122,7 +172,7 @@ pub fn for_operation(mtype: MechType, op: CK_FLAGS) -> Result<&'static Entry> {
 }
 
 pub fn list() -> Vec<MechType> {
-    MECHANISMS.iter().map(|e| e.mtype).collect()
+    MECHANISMS.iter().filter(|e| allowed(e.mtype)).map(|e| e.mtype).collect()
 }
 
 pub fn info(mtype: MechType) -> Result<CK_MECHANISM_INFO> {
@@ -143,5 +193,18 @@ mod tests {
         }
         assert_eq!(info(0xdead_beef).err(), Some(Error::MechanismInvalid));
         assert_eq!(for_operation(ck::CKM_AES_KEY_GEN, ck::CKF_ENCRYPT).err(), Some(Error::MechanismInvalid));
+    }
+
+    #[test]
+    fn filters_parse_softhsm_lists() {
+        assert_eq!(Filter::parse("ALL").unwrap(), Filter::All);
+        assert_eq!(
+            Filter::parse("CKM_AES_GCM, CKM_DES3_CBC").unwrap(),
+            Filter::Only(vec![ck::CKM_AES_GCM]),
+            "unknown names are ignored"
+        );
+        assert_eq!(Filter::parse("-CKM_AES_ECB").unwrap(), Filter::AllBut(vec![ck::CKM_AES_ECB]));
+        assert!(Filter::parse("-").is_err());
+        assert!(!Filter::AllBut(vec![ck::CKM_AES_ECB]).allows(ck::CKM_AES_ECB));
     }
 }

@@ -92,26 +92,42 @@ impl SqliteStore {
     /// Opens (creating if needed, mode 0600 in a 0700 directory) and migrates
     /// the store.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::open_with_umask(path, None)
+    }
+
+    /// As `open`; a configured umask (SoftHSM's `objectstore.umask`) gives
+    /// the modes 0666 & !umask for files and 0777 & !umask for a new directory.
+    pub fn open_with_umask(path: &Path, umask: Option<u32>) -> Result<SqliteStore> {
+        let (dir_mode, file_mode) = match umask {
+            Some(m) => (0o777 & !m, 0o666 & !m),
+            None => (0o700, 0o600),
+        };
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
                 use std::os::unix::fs::DirBuilderExt;
                 std::fs::DirBuilder::new()
                     .recursive(true)
-                    .mode(0o700)
+                    .mode(dir_mode)
                     .create(dir)
                     .map_err(|e| Error::device(format!("create {}: {e}", dir.display())))?;
             }
         }
         if !path.exists() {
             use std::os::unix::fs::OpenOptionsExt;
-            // Create with 0600 before SQLite does, so no umask widens it.
-            let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+            // Create with our mode before SQLite does, so no process umask
+            // widens it.
+            let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(file_mode).open(path);
         }
         use std::os::unix::fs::OpenOptionsExt;
         let mut gen_path = path.as_os_str().to_owned();
         gen_path.push(".gen");
-        let generation =
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&gen_path);
+        let generation = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(file_mode)
+            .open(&gen_path);
         if let Err(e) = &generation {
             log::warn!("{}: {e}; the store is read on every call", PathBuf::from(&gen_path).display());
         }

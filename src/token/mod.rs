@@ -152,12 +152,16 @@ impl Access {
 impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let path = config.store_path()?;
-        let store = SqliteStore::open(&path)?;
+        let store = SqliteStore::open_with_umask(&path, config.store.umask)?;
         log::info!("store at {}", path.display());
         Ok(Module::with_store(config, Box::new(store)))
     }
 
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Module {
+        // Checked by Config::validate; a list that fails here offers all.
+        use crate::mech::registry;
+        let filter = config.slots.mechanisms.as_deref().map(registry::Filter::parse);
+        registry::set_filter(filter.and_then(|f| f.ok()).unwrap_or(registry::Filter::All));
         Module {
             config,
             store,

@@ -88,7 +88,7 @@ impl Module {
         Ok(CK_SLOT_INFO {
             slotDescription: padded(&format!("FerroHSM slot {slot}")),
             manufacturerID: padded(MANUFACTURER),
-            flags: ck::CKF_TOKEN_PRESENT,
+            flags: ck::CKF_TOKEN_PRESENT | if self.config.slots.removable { ck::CKF_REMOVABLE_DEVICE } else { 0 },
             hardwareVersion: version(),
             firmwareVersion: version(),
         })

@@ -1,5 +1,8 @@
 //! Configuration: an embedded default, optionally overridden by the TOML file
-//! named in `FERROHSM_CONF`. Every key is documented in README.md.
+//! named in `FERROHSM_CONF`, or else taken from a SoftHSMv2 `softhsm2.conf`
+//! (see `softhsm`). Every key is documented in README.md.
+
+pub mod softhsm;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -21,6 +24,9 @@ pub struct Config {
 pub struct StoreConf {
     /// SQLite file. Default: `$XDG_DATA_HOME/ferrohsm/ferrohsm.db`.
     pub path: Option<PathBuf>,
+    /// Mask for the store's files and directory (octal). Default: files
+    /// 0600, directory 0700.
+    pub umask: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +35,11 @@ pub struct SlotsConf {
     /// Slots always listed (IDs 0..count). One more free slot is added
     /// whenever all of them hold a token.
     pub count: u64,
+    /// Report the slots as removable devices (CKF_REMOVABLE_DEVICE).
+    pub removable: bool,
+    /// Which mechanisms are offered, SoftHSM's syntax: `ALL` (default),
+    /// `CKM_A,CKM_B` (only these) or `-CKM_A,CKM_B` (all but these).
+    pub mechanisms: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,7 +72,7 @@ pub struct KdfConf {
 
 impl Default for SlotsConf {
     fn default() -> Self {
-        SlotsConf { count: 1 }
+        SlotsConf { count: 1, removable: false, mechanisms: None }
     }
 }
 
@@ -89,10 +100,22 @@ impl Config {
     /// The configuration for this process: `FERROHSM_CONF` if set, else the
     /// embedded default.
     pub fn load() -> Result<Config> {
-        match std::env::var_os("FERROHSM_CONF") {
-            Some(p) if !p.is_empty() => Self::from_file(&PathBuf::from(p)),
-            _ => Ok(Config::default()),
+        Ok(Self::load_with_notes()?.0)
+    }
+
+    /// As `load`, with the notes a SoftHSM configuration produced (keys
+    /// that do not apply here), for the caller to log once.
+    pub fn load_with_notes() -> Result<(Config, Vec<String>)> {
+        if let Some(p) = std::env::var_os("FERROHSM_CONF").filter(|p| !p.is_empty()) {
+            return Ok((Self::from_file(&PathBuf::from(p))?, Vec::new()));
         }
+        let Some(path) = softhsm::find() else { return Ok((Config::default(), Vec::new())) };
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::general(format!("config {}: {e}", path.display())))?;
+        let (c, mut notes) = softhsm::parse(&text, &path);
+        c.validate().map_err(|e| Error::general(format!("config {}: {e}", path.display())))?;
+        notes.insert(0, format!("no FERROHSM_CONF: using the SoftHSM configuration {}", path.display()));
+        Ok((c, notes))
     }
 
     pub fn from_file(path: &std::path::Path) -> Result<Config> {
@@ -116,6 +139,12 @@ impl Config {
         }
         if self.kdf.m_cost_kib < 8 * self.kdf.p_cost.max(1) || self.kdf.t_cost == 0 || self.kdf.p_cost == 0 {
             return Err("kdf: m_cost_kib >= 8*p_cost, t_cost >= 1, p_cost >= 1".into());
+        }
+        if let Some(list) = &self.slots.mechanisms {
+            crate::mech::registry::Filter::parse(list).map_err(|e| format!("slots.mechanisms: {e}"))?;
+        }
+        if self.store.umask.is_some_and(|m| m > 0o777) {
+            return Err("store.umask must be an octal mask up to 0777".into());
         }
         if crate::logging::parse_level(&self.log.level).is_none() {
             return Err(format!("log.level: unknown level {:?}", self.log.level));
@@ -149,8 +178,11 @@ mod tests {
             r#"
             [store]
             path = "/tmp/x.db"
+            umask = 0o027
             [slots]
             count = 3
+            removable = true
+            mechanisms = "-CKM_AES_ECB"
             [log]
             level = "debug"
             file = "/tmp/ferrohsm.log"
@@ -166,6 +198,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.slots.count, 3);
+        assert_eq!(c.store.umask, Some(0o027));
+        assert!(c.slots.removable);
+        assert!(Config::from_toml("[slots]\nmechanisms = \"-\"").is_err());
         assert_eq!(c.pin.max_failed, 3);
         assert_eq!(c.kdf.m_cost_kib, 64);
         assert_eq!(c.store_path().unwrap(), PathBuf::from("/tmp/x.db"));
