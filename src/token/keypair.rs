@@ -17,8 +17,10 @@ use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
 /// Parsed keys kept per process; past this, dead entries go, then all.
 const KEYS_MAX: usize = 1_024;
 
-/// Attributes only the token computes for a generated pair.
-const GENERATED: &[AttrType] = &[
+/// Key material and what follows from it: the token computes these for a
+/// generated pair or an unwrapped private key, so a template may not give
+/// them (the public exponent aside, which a generation template may choose).
+pub(crate) const GENERATED: &[AttrType] = &[
     ck::CKA_MODULUS,
     ck::CKA_PRIVATE_EXPONENT,
     ck::CKA_PRIME_1,

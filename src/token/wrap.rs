@@ -341,20 +341,9 @@ impl Module {
         wrapped: &[u8],
         full: &Template,
     ) -> Result<ObjectHandle> {
-        const COMPONENTS: &[AttrType] = &[
-            ck::CKA_VALUE,
-            ck::CKA_MODULUS,
-            ck::CKA_PUBLIC_EXPONENT,
-            ck::CKA_PRIVATE_EXPONENT,
-            ck::CKA_PRIME_1,
-            ck::CKA_PRIME_2,
-            ck::CKA_EXPONENT_1,
-            ck::CKA_EXPONENT_2,
-            ck::CKA_COEFFICIENT,
-            ck::CKA_EC_POINT,
-            ck::CKA_PUBLIC_KEY_INFO,
-        ];
-        if COMPONENTS.iter().any(|c| full.contains(*c)) {
+        // The key material comes from the PKCS#8, the exponent included.
+        let given = |t: &AttrType| full.contains(*t);
+        if super::keypair::GENERATED.iter().any(given) || given(&ck::CKA_PUBLIC_EXPONENT) {
             return Err(Error::TemplateInconsistent);
         }
         check_new_template(policy::PRIV, full, a.is_so())?;
