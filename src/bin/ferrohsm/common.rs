@@ -1,0 +1,117 @@
+//! What every command needs: the module, a session on a token chosen by
+//! label, and PINs read without putting them on the command line.
+
+use ferrohsm::config::Config;
+use ferrohsm::token::{Module, SessionHandle};
+
+pub type CliResult<T> = Result<T, String>;
+
+/// Parsed `--flag value` / `--flag` arguments.
+pub struct Args {
+    pub positional: Vec<String>,
+    pub flags: Vec<(String, Option<String>)>,
+}
+
+impl Args {
+    /// `with_value` lists the flags that take a value.
+    pub fn parse(args: &[String], with_value: &[&str]) -> CliResult<Args> {
+        let mut out = Args { positional: Vec::new(), flags: Vec::new() };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if let Some(name) = a.strip_prefix("--") {
+                let (name, inline) = match name.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (name, None),
+                };
+                if with_value.contains(&name) {
+                    let v = match inline {
+                        Some(v) => v,
+                        None => it.next().cloned().ok_or(format!("--{name} needs a value"))?,
+                    };
+                    out.flags.push((name.to_string(), Some(v)));
+                } else {
+                    out.flags.push((name.to_string(), None));
+                }
+            } else {
+                out.positional.push(a.clone());
+            }
+        }
+        Ok(out)
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.flags.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
+    }
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.flags.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.as_deref()).collect()
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.flags.iter().any(|(n, _)| n == name)
+    }
+}
+
+pub fn module() -> CliResult<Module> {
+    let config = Config::load().map_err(|e| format!("configuration: {e}"))?;
+    Module::new(config).map_err(|e| format!("store: {e}"))
+}
+
+/// The slot holding the token with this label (or the first initialized
+/// token when `label` is None).
+pub fn slot_of(m: &Module, label: Option<&str>) -> CliResult<u64> {
+    for slot in m.slot_list().map_err(|e| e.to_string())? {
+        let Ok(info) = m.token_info(slot) else { continue };
+        if info.flags & cryptoki_sys::CKF_TOKEN_INITIALIZED == 0 {
+            continue;
+        }
+        let l = String::from_utf8_lossy(&info.label).trim_end().to_string();
+        if label.is_none_or(|want| want == l) {
+            return Ok(slot);
+        }
+    }
+    Err(match label {
+        Some(l) => format!("no token labelled {l:?}"),
+        None => "no initialized token".into(),
+    })
+}
+
+/// A PIN from `--pin-fd N` (first line), `--pin-env VAR`, `--pin VALUE`
+/// (discouraged), then `FERROHSM_USER_PIN`, else an error.
+pub fn user_pin(a: &Args) -> CliResult<zeroize::Zeroizing<String>> {
+    read_pin(a, "pin", "FERROHSM_USER_PIN")
+}
+
+pub fn so_pin(a: &Args) -> CliResult<zeroize::Zeroizing<String>> {
+    read_pin(a, "so-pin", "FERROHSM_SO_PIN")
+}
+
+fn read_pin(a: &Args, flag: &str, env: &str) -> CliResult<zeroize::Zeroizing<String>> {
+    use std::io::BufRead;
+    if let Some(fd) = a.get(&format!("{flag}-fd")) {
+        let path = format!("/dev/fd/{}", fd.parse::<u32>().map_err(|_| format!("--{flag}-fd: not a number"))?);
+        let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::BufReader::new(f).read_line(&mut line).map_err(|e| e.to_string())?;
+        let t = line.trim_end_matches(['\r', '\n']).to_string();
+        return Ok(zeroize::Zeroizing::new(t));
+    }
+    if let Some(v) = a.get(&format!("{flag}-env")) {
+        return std::env::var(v).map(zeroize::Zeroizing::new).map_err(|_| format!("{v} is not set"));
+    }
+    if let Some(p) = a.get(flag) {
+        return Ok(zeroize::Zeroizing::new(p.to_string()));
+    }
+    if let Ok(p) = std::env::var(env) {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    Err(format!("no PIN: give --{flag}-fd N, --{flag}-env VAR or set {env}"))
+}
+
+/// A read-write session on the token, logged in as the user.
+pub fn user_session(m: &Module, a: &Args) -> CliResult<SessionHandle> {
+    let slot = slot_of(m, a.get("token"))?;
+    let h = m
+        .open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION)
+        .map_err(|e| e.to_string())?;
+    let pin = user_pin(a)?;
+    m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
+    Ok(h)
+}
