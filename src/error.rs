@@ -4,6 +4,8 @@
 use cryptoki_sys as ck;
 use cryptoki_sys::CK_RV;
 
+use crate::vendor;
+
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// What went wrong, in the spec's words. Variants without data map 1:1 to a
@@ -35,6 +37,16 @@ pub enum Error {
     General(String),
     HostMemory,
     KeyFunctionNotPermitted,
+    /// A KMS key that is disabled (vendor code).
+    KmsKeyDisabled,
+    /// A KMS key that is pending deletion (vendor code).
+    KmsKeyPendingDeletion,
+    /// The audit log failed verification (vendor code); the string says where.
+    AuditInvalid(String),
+    /// No KMS key or alias by that name (vendor code).
+    KmsNotFound,
+    /// An alias by that name exists already (vendor code).
+    KmsAliasExists,
     KeyHandleInvalid,
     KeyIndigestible,
     KeyNotWrappable,
@@ -108,6 +120,11 @@ impl Error {
             General(_) => ck::CKR_GENERAL_ERROR,
             HostMemory => ck::CKR_HOST_MEMORY,
             KeyFunctionNotPermitted => ck::CKR_KEY_FUNCTION_NOT_PERMITTED,
+            KmsKeyDisabled => vendor::CKR_FHSM_KEY_DISABLED,
+            KmsKeyPendingDeletion => vendor::CKR_FHSM_KEY_PENDING_DELETION,
+            AuditInvalid(_) => vendor::CKR_FHSM_AUDIT_INVALID,
+            KmsNotFound => vendor::CKR_FHSM_NOT_FOUND,
+            KmsAliasExists => vendor::CKR_FHSM_ALIAS_EXISTS,
             KeyHandleInvalid => ck::CKR_KEY_HANDLE_INVALID,
             KeyIndigestible => ck::CKR_KEY_INDIGESTIBLE,
             KeyNotWrappable => ck::CKR_KEY_NOT_WRAPPABLE,

@@ -11,3 +11,4 @@ pub mod mech;
 pub mod model;
 pub mod store;
 pub mod token;
+pub mod vendor;

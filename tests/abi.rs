@@ -62,12 +62,15 @@ fn function_list_and_interfaces() {
     let mut n: CK_ULONG = 0;
     assert_eq!(unsafe { list(null_mut(), null_mut()) }, CKR_ARGUMENTS_BAD);
     assert_eq!(unsafe { list(null_mut(), &mut n) }, CKR_OK);
-    assert_eq!(n, 2);
-    let mut ifaces: [CK_INTERFACE; 2] = unsafe { std::mem::zeroed() };
+    assert_eq!(n, 3);
+    let mut ifaces: [CK_INTERFACE; 3] = unsafe { std::mem::zeroed() };
     n = 1;
     assert_eq!(unsafe { list(ifaces.as_mut_ptr(), &mut n) }, CKR_BUFFER_TOO_SMALL);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
     assert_eq!(unsafe { list(ifaces.as_mut_ptr(), &mut n) }, CKR_OK);
+    let names: Vec<_> =
+        ifaces.iter().map(|i| unsafe { std::ffi::CStr::from_ptr(i.pInterfaceName as *const _) }.to_bytes()).collect();
+    assert_eq!(names, [&b"PKCS 11"[..], b"PKCS 11", b"FerroHSM KMS"]);
 
     let mut iface: *mut CK_INTERFACE = null_mut();
     assert_eq!(unsafe { get(null_mut(), null_mut(), null_mut(), 0) }, CKR_ARGUMENTS_BAD);
@@ -80,6 +83,9 @@ fn function_list_and_interfaces() {
     let f2 = unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST) };
     assert_eq!((f2.version.major, f2.version.minor), (2, 40));
     assert_eq!(unsafe { get(c"Vendor X".as_ptr() as *mut u8, null_mut(), &mut iface, 0) }, CKR_ARGUMENTS_BAD);
+    assert_eq!(unsafe { get(c"FerroHSM KMS".as_ptr() as *mut u8, null_mut(), &mut iface, 0) }, CKR_OK);
+    let kms = unsafe { &*((*iface).pFunctionList as *const CK_VERSION) };
+    assert_eq!((kms.major, kms.minor), (1, 0));
     let mut v9 = CK_VERSION { major: 9, minor: 9 };
     assert_eq!(unsafe { get(name.as_ptr() as *mut u8, &mut v9, &mut iface, 0) }, CKR_ARGUMENTS_BAD);
 

@@ -11,7 +11,7 @@ use crate::token::{Module, OpKind};
 /// The output protocol: NULL buffer → length only; short → the length and
 /// CKR_BUFFER_TOO_SMALL; else the data. `call` gets the capacity (None for
 /// a length query).
-unsafe fn emit(
+pub(super) unsafe fn emit(
     p: *mut CK_BYTE,
     len: *mut CK_ULONG,
     call: impl FnOnce(Option<usize>) -> Result<Produced>,

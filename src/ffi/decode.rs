@@ -107,6 +107,13 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             let d: &ck::CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(m) }?;
             Param::DataString(Zeroizing::new(param_bytes(d.pData, d.ulLen)?))
         }
+        crate::vendor::CKM_FHSM_KMS_WRAP if m.pParameter.is_null() && m.ulParameterLen == 0 => Param::None,
+        crate::vendor::CKM_FHSM_KMS_WRAP => {
+            let p: &super::kms::CK_FHSM_KMS_WRAP_PARAMS = unsafe { param_struct(m) }?;
+            Param::KmsContext(
+                unsafe { super::kms::context(p.pContext, p.ulContextCount) }.map_err(|_| Error::MechanismParamInvalid)?,
+            )
+        }
         ck::CKM_AES_CBC_ENCRYPT_DATA => {
             let d: &ck::CK_AES_CBC_ENCRYPT_DATA_PARAMS = unsafe { param_struct(m) }?;
             Param::CbcData { iv: d.iv, data: Zeroizing::new(param_bytes(d.pData, d.length)?) }

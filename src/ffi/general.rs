@@ -23,6 +23,18 @@ extern "C" fn in_child() {
     FORKED.store(true, Ordering::Release);
 }
 
+/// At process exit without C_Finalize: write the buffered audit records.
+extern "C" fn flush_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if FORKED.load(Ordering::Acquire) {
+            return;
+        }
+        if let Ok(Some(m)) = STATE.try_read().map(|s| s.clone()) {
+            let _ = m.flush_audit();
+        }
+    });
+}
+
 unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
     // SAFETY: NULL is allowed and checked; otherwise it is a CK_C_INITIALIZE_ARGS.
     if let Some(a) = unsafe { (args as *const CK_C_INITIALIZE_ARGS).as_ref() } {
@@ -42,6 +54,9 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that only stores to an atomic.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        // SAFETY: registers a plain function; the library is never unloaded
+        // (linked -z nodelete), so it is still there at exit.
+        unsafe { libc::atexit(flush_at_exit) };
     });
     let mut state = STATE.write().map_err(|_| Error::CantLock)?;
     if FORKED.swap(false, Ordering::AcqRel) {
@@ -67,7 +82,10 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
     if !reserved.is_null() {
         return Err(Error::ArgumentsBad);
     }
-    module()?;
+    let m = module()?;
+    if let Err(e) = m.flush_audit() {
+        log::error!("C_Finalize: audit records not written: {e}");
+    }
     STATE.write().map_err(|_| Error::CantLock)?.take();
     ok()
 }

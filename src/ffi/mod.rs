@@ -10,6 +10,7 @@
 mod crypto;
 mod decode;
 mod general;
+pub mod kms;
 mod objects;
 mod sessions;
 mod tables;

@@ -138,8 +138,10 @@ unsafe impl Sync for Interface {}
 
 const NAME: &[u8] = b"PKCS 11\0";
 
-/// Offered interfaces, preferred first: "PKCS 11" 3.0, then 2.40.
-pub static INTERFACES: [Interface; 2] = [
+/// Offered interfaces, preferred first: "PKCS 11" 3.0, then 2.40, then our
+/// vendor interface "FerroHSM KMS" 1.0 (never chosen by a NULL name: the
+/// first entry is).
+pub static INTERFACES: [Interface; 3] = [
     Interface(CK_INTERFACE {
         pInterfaceName: NAME.as_ptr() as *mut u8,
         pFunctionList: &FUNCTION_LIST_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
@@ -148,6 +150,11 @@ pub static INTERFACES: [Interface; 2] = [
     Interface(CK_INTERFACE {
         pInterfaceName: NAME.as_ptr() as *mut u8,
         pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut c_void,
+        flags: 0,
+    }),
+    Interface(CK_INTERFACE {
+        pInterfaceName: crate::vendor::KMS_INTERFACE_NAME.as_ptr() as *mut u8,
+        pFunctionList: &super::kms::KMS_FUNCTION_LIST as *const super::kms::CK_FHSM_KMS_FUNCTION_LIST as *mut c_void,
         flags: 0,
     }),
 ];

@@ -21,7 +21,7 @@ pub struct Entry {
 macro_rules! entries {
     ($( $ck:ident, $min:expr, $max:expr, $flags:expr; )*) => {
         pub static MECHANISMS: &[Entry] = &[
-            $( Entry { mtype: ck::$ck, name: stringify!($ck), min_key: $min, max_key: $max, flags: $flags }, )*
+            $( Entry { mtype: names::$ck, name: stringify!($ck), min_key: $min, max_key: $max, flags: $flags }, )*
         ];
     };
 }
@@ -32,6 +32,12 @@ const WRAP: CK_FLAGS = ck::CKF_WRAP | ck::CKF_UNWRAP;
 const PAIR: CK_FLAGS = ck::CKF_GENERATE_KEY_PAIR;
 /// Curve capabilities C_GetMechanismInfo reports for EC mechanisms.
 const ECF: CK_FLAGS = ck::CKF_EC_F_P | ck::CKF_EC_NAMEDCURVE | ck::CKF_EC_UNCOMPRESS;
+
+/// The spec's names and ours, for the table.
+mod names {
+    pub use crate::vendor::*;
+    pub use cryptoki_sys::*;
+}
 
 entries! {
     CKM_AES_KEY_GEN, 16, 32, ck::CKF_GENERATE;
@@ -44,6 +50,8 @@ entries! {
     CKM_AES_KEY_WRAP, 16, 32, WRAP;
     CKM_AES_KEY_WRAP_PAD, 16, 32, WRAP;
     CKM_AES_KEY_WRAP_KWP, 16, 32, WRAP;
+    // Self-describing KMS blob under a KMS master key (vendor-defined).
+    CKM_FHSM_KMS_WRAP, 32, 32, WRAP;
     CKM_AES_CMAC, 16, 32, MAC;
     CKM_AES_CMAC_GENERAL, 16, 32, MAC;
     CKM_AES_MAC, 16, 32, MAC;

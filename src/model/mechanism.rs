@@ -56,6 +56,8 @@ pub enum Param {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// CK_FHSM_KMS_WRAP_PARAMS: the encryption context.
+    KmsContext(Vec<(Vec<u8>, Vec<u8>)>),
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     CbcData {
         iv: [u8; 16],

@@ -44,10 +44,16 @@ pub struct Rule {
 
 use flag::*;
 
+/// The spec's names and ours, for the table.
+mod names {
+    pub use crate::vendor::*;
+    pub use cryptoki_sys::*;
+}
+
 macro_rules! rules {
     ($( $ck:ident, $kind:ident, $classes:expr, $flags:expr; )*) => {
         pub static RULES: &[Rule] = &[
-            $( Rule { atype: ck::$ck, name: stringify!($ck), kind: Kind::$kind, classes: $classes, flags: $flags }, )*
+            $( Rule { atype: names::$ck, name: stringify!($ck), kind: Kind::$kind, classes: $classes, flags: $flags }, )*
         ];
     };
 }
@@ -120,6 +126,17 @@ rules! {
     CKA_HASH_OF_ISSUER_PUBLIC_KEY, Bytes, CERT, 0;
     CKA_JAVA_MIDP_SECURITY_DOMAIN, Ulong, CERT, 0;
     CKA_NAME_HASH_ALGORITHM, Ulong, CERT, 0;
+    // KMS master keys (vendor-defined, see model::vendor).
+    CKA_FHSM_KMS, Bool, SECRET, 0;
+    CKA_FHSM_KEY_STATE, Ulong, SECRET, TOKEN_SET;
+    CKA_FHSM_KEY_VERSION, Ulong, SECRET, TOKEN_SET;
+    CKA_FHSM_VERSIONS, Bytes, SECRET, TOKEN_SET | SECRET_PART;
+    CKA_FHSM_CREATION_TIME, Ulong, SECRET, TOKEN_SET;
+    CKA_FHSM_ROTATION_PERIOD, Ulong, SECRET, 0;
+    CKA_FHSM_LAST_ROTATION, Ulong, SECRET, TOKEN_SET;
+    CKA_FHSM_DELETION_TIME, Ulong, SECRET, TOKEN_SET;
+    CKA_FHSM_DESCRIPTION, Bytes, SECRET, MODIFIABLE;
+    CKA_FHSM_NEXT_ROTATION, Ulong, SECRET, TOKEN_SET;
 }
 
 /// The rule for an attribute type, if the module knows it at all.

@@ -44,6 +44,24 @@ pub struct StoredObject {
     pub rows: Vec<Row>,
 }
 
+/// One stored batch of audit records, hash-chained to the one before.
+pub struct AuditRow {
+    pub seq: i64,
+    pub body: String,
+    pub prev: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The chain: hash = SHA-256(prev ‖ seq (8 bytes BE) ‖ body). The first
+/// batch's prev is 32 zero bytes.
+pub fn audit_hash(prev: &[u8], seq: i64, body: &str) -> Vec<u8> {
+    let mut c = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    c.update(prev);
+    c.update(&seq.to_be_bytes());
+    c.update(body.as_bytes());
+    c.finish().as_ref().to_vec()
+}
+
 /// Which PIN a counter or record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {
@@ -76,4 +94,22 @@ pub trait Store: Send + Sync {
     /// Objects of a token having, for each filter, the attribute with one of
     /// the given index entries; private ones only if `with_private`.
     fn find(&self, token: TokenId, with_private: bool, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>>;
+    /// The object with this uid (CKA_UNIQUE_ID), if the token has it.
+    fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>>;
+    /// Read-modify-write of one object in one transaction, so concurrent
+    /// writers cannot lose each other's changes (a KMS key rotated by two
+    /// processes at once keeps both versions). `f` returns the replacement
+    /// or None to leave it. False if the object does not exist.
+    fn update_object(
+        &self,
+        token: TokenId,
+        id: ObjectId,
+        f: &mut dyn FnMut(StoredObject) -> Result<Option<StoredObject>>,
+    ) -> Result<bool>;
+    /// Appends one batch (one or more records, one per line) to the audit
+    /// chain.
+    fn append_audit(&self, body: &str) -> Result<()>;
+    /// The audit chain from batch `since` on, and the recorded head (last
+    /// seq and hash), which catches a truncated tail.
+    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<(i64, Vec<u8>)>)>;
 }

@@ -12,11 +12,11 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
-use super::{ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Who};
+use super::{AuditRow, ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Who};
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE tokens (
@@ -70,6 +70,22 @@ BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
 const SCHEMA_V3: &str = "
 DROP INDEX attrs_by_value;
 CREATE INDEX attrs_by_value ON attrs(atype, idx);
+";
+
+/// v4: the audit chain (one row per batch of records) and its head, written
+/// in the same transaction, so a removed last batch is noticed too.
+const SCHEMA_V4: &str = "
+CREATE TABLE audit (
+    seq  INTEGER PRIMARY KEY,
+    body TEXT NOT NULL,
+    prev BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE audit_head (
+    one  INTEGER PRIMARY KEY CHECK (one = 1),
+    seq  INTEGER NOT NULL,
+    hash BLOB NOT NULL
+);
 ";
 
 pub struct SqliteStore {
@@ -173,6 +189,9 @@ impl SqliteStore {
         }
         if version < 3 {
             tx.execute_batch(SCHEMA_V3)?;
+        }
+        if version < 4 {
+            tx.execute_batch(SCHEMA_V4)?;
         }
         // Later schema versions add their steps here, each guarded by `version < N`.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -381,21 +400,7 @@ impl Store for SqliteStore {
     }
 
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
-        self.with(|c| {
-            let head = c
-                .prepare_cached("SELECT uid, private FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
-                .query_row(params![id, token], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?)))
-                .optional()?;
-            let Some((uid, private)) = head else { return Ok(None) };
-            let uid = uid.try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
-            let mut st = c.prepare_cached("SELECT atype, sealed, value FROM attrs WHERE obj_id = ?1")?;
-            let rows = st
-                .query_map([id], |r| {
-                    Ok(Row { atype: r.get::<_, i64>(0)? as AttrType, sealed: r.get(1)?, value: r.get(2)?, idx: None })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Some(StoredObject { id, uid, private, rows }))
-        })
+        self.with(|c| load_in(c, token, id))
     }
 
     fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool> {
@@ -410,6 +415,64 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM attrs WHERE obj_id = ?1", [obj.id])?;
             insert_rows(tx, obj.id, &obj.rows)?;
             Ok(true)
+        })
+    }
+
+    fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT obj_id FROM objects WHERE uid = ?1 AND token_id = ?2")?
+                .query_row(params![&uid[..], token], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn update_object(
+        &self,
+        token: TokenId,
+        id: ObjectId,
+        f: &mut dyn FnMut(StoredObject) -> Result<Option<StoredObject>>,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let Some(cur) = load_in(tx, token, id)? else { return Ok(false) };
+            let Some(new) = f(cur)? else { return Ok(true) };
+            tx.execute("UPDATE objects SET private = ?1 WHERE obj_id = ?2", params![new.private, id])?;
+            tx.execute("DELETE FROM attrs WHERE obj_id = ?1", [id])?;
+            insert_rows(tx, id, &new.rows)?;
+            Ok(true)
+        })
+    }
+
+    fn append_audit(&self, body: &str) -> Result<()> {
+        self.write(|tx| {
+            let head: Option<(i64, Vec<u8>)> = tx
+                .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (seq, prev) = match head {
+                Some((s, h)) => (s + 1, h),
+                None => (1, vec![0u8; 32]),
+            };
+            let hash = super::audit_hash(&prev, seq, body);
+            tx.execute("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)", params![seq, body, prev, hash])?;
+            tx.execute(
+                "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2)
+                 ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                params![seq, hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<(i64, Vec<u8>)>)> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let rows = tx
+                .prepare("SELECT seq, body, prev, hash FROM audit WHERE seq >= ?1 ORDER BY seq")?
+                .query_map([since], |r| Ok(AuditRow { seq: r.get(0)?, body: r.get(1)?, prev: r.get(2)?, hash: r.get(3)? }))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let head = tx
+                .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            Ok((rows, head))
         })
     }
 
@@ -527,4 +590,21 @@ fn selectivity_rank(atype: AttrType) -> u8 {
         _ if crate::model::policy::kind_of(atype) == crate::model::Kind::Bool => 4,
         _ => 2,
     }
+}
+
+/// Reads one object on a connection or inside a transaction.
+fn load_in(c: &Connection, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
+    let head = c
+        .prepare_cached("SELECT uid, private FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
+        .query_row(params![id, token], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?)))
+        .optional()?;
+    let Some((uid, private)) = head else { return Ok(None) };
+    let uid = uid.try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
+    let mut st = c.prepare_cached("SELECT atype, sealed, value FROM attrs WHERE obj_id = ?1")?;
+    let rows = st
+        .query_map([id], |r| {
+            Ok(Row { atype: r.get::<_, i64>(0)? as AttrType, sealed: r.get(1)?, value: r.get(2)?, idx: None })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(StoredObject { id, uid, private, rows }))
 }

@@ -83,9 +83,16 @@ impl Module {
             }
         }
         let who = if kind == UserKind::So { Who::So } else { Who::User };
-        let key = self.verify_pin(&a.token, who, pin)?;
+        let key = self.verify_pin(&a.token, who, pin);
+        let event = if key.is_ok() { "login" } else { "login-failed" };
+        self.audit_auth(&a, event, if kind == UserKind::So { "so" } else { "user" }, &key);
         *state.login.write().map_err(|_| Error::CantLock)? =
-            Login { token_uid: Some(a.token.uid), user: Some(kind), key: Some(Arc::new(key)) };
+            Login { token_uid: Some(a.token.uid), user: Some(kind), key: Some(Arc::new(key?)) };
+        drop(_auth);
+        if kind == UserKind::User {
+            // Master keys whose deletion window has passed go now.
+            self.kms_sweep(&self.access(&s)?);
+        }
         Ok(())
     }
 
@@ -115,7 +122,9 @@ impl Module {
         let rec = key.wrap_for_pin(pin, self.kdf());
         crate::mech::raw::release_free_memory();
         let rec = rec?;
-        self.store.set_pin(a.token.token_id, Who::User, &rec)
+        let r = self.store.set_pin(a.token.token_id, Who::User, &rec);
+        self.audit_auth(&a, "init-pin", "user", &r);
+        r
     }
 
     /// C_SetPIN: changes the PIN of whoever is logged in, or the user PIN in
@@ -130,10 +139,26 @@ impl Module {
         self.check_pin_len(new)?;
         let state = self.slot_state(s.slot)?;
         let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
-        let key = self.verify_pin(&a.token, who, old)?;
-        let rec = key.wrap_for_pin(new, self.kdf());
+        let detail = if who == Who::So { "so" } else { "user" };
+        let key = self.verify_pin(&a.token, who, old);
+        if key.is_err() {
+            self.audit_auth(&a, "set-pin", detail, &key);
+        }
+        let rec = key?.wrap_for_pin(new, self.kdf());
         crate::mech::raw::release_free_memory();
         let rec = rec?;
-        self.store.set_pin(a.token.token_id, who, &rec)
+        let r = self.store.set_pin(a.token.token_id, who, &rec);
+        self.audit_auth(&a, "set-pin", detail, &r);
+        r
+    }
+
+    fn audit_auth<T>(&self, a: &super::Access, event: &str, detail: &str, r: &Result<T>) {
+        self.audit_event(&super::audit::Record {
+            token: Some(&a.token.uid),
+            session: a.session,
+            rv: r.as_ref().err().map_or(0, Error::ck_rv),
+            detail,
+            ..super::audit::Record::new(event)
+        });
     }
 }

@@ -154,6 +154,47 @@ pub(crate) fn secret_value(k: &Object, accepts: impl Fn(ck::CK_KEY_TYPE) -> bool
 }
 
 impl Module {
+    /// The usage flag, a KMS key's state and KMS-only use.
+    fn key_allows(o: &Object, usage: AttrType, mech: MechType) -> Result<()> {
+        use crate::vendor::{CKA_FHSM_KMS, CKM_FHSM_KMS_WRAP};
+        let kms = o.bool(CKA_FHSM_KMS);
+        if kms {
+            super::kms::state_check(o)?;
+        }
+        if kms != (mech == CKM_FHSM_KMS_WRAP) {
+            // A master key serves only KMS calls and the KMS wrap; its raw
+            // use would outlive a rotation. The KMS wrap needs a master key.
+            return Err(if kms { Error::KeyFunctionNotPermitted } else { Error::KeyTypeInconsistent });
+        }
+        if !o.bool(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Ok(())
+    }
+
+    fn audit_key_use(&self, a: &Access, o: &Object, usage: AttrType, mech: MechType, r: &Result<()>) {
+        let event = match usage {
+            ck::CKA_ENCRYPT => "encrypt",
+            ck::CKA_DECRYPT => "decrypt",
+            ck::CKA_SIGN => "sign",
+            ck::CKA_VERIFY => "verify",
+            ck::CKA_WRAP => "wrap",
+            ck::CKA_UNWRAP => "unwrap",
+            ck::CKA_DERIVE => "derive",
+            _ => "use",
+        };
+        let key = o.bytes(ck::CKA_UNIQUE_ID).map(String::from_utf8_lossy).unwrap_or_default();
+        self.audit_use(&super::audit::Record {
+            token: Some(&a.token.uid),
+            session: a.session,
+            key: &key,
+            version: o.ulong(crate::vendor::CKA_FHSM_KEY_VERSION).unwrap_or(0),
+            mechanism: Some(mech),
+            rv: r.as_ref().err().map_or(0, Error::ck_rv),
+            ..super::audit::Record::new(event)
+        });
+    }
+
     /// A key for an operation: handle errors become CKR_KEY_HANDLE_INVALID,
     /// the usage attribute and CKA_ALLOWED_MECHANISMS are enforced.
     pub(crate) fn usable_key(
@@ -171,9 +212,12 @@ impl Module {
         if !o.is_key() {
             return Err(Error::KeyHandleInvalid);
         }
-        if !o.bool(usage) {
-            return Err(Error::KeyFunctionNotPermitted);
+        let r = Self::key_allows(o, usage, mech);
+        // KMS keys are audited by the KMS calls, with the version used.
+        if o.is_token() && !o.bool(crate::vendor::CKA_FHSM_KMS) {
+            self.audit_key_use(a, o, usage, mech, &r);
         }
+        r?;
         if let Some(Value::MechList(allowed)) = o.get(ck::CKA_ALLOWED_MECHANISMS) {
             if !allowed.is_empty() && !allowed.contains(&mech) {
                 return Err(Error::MechanismInvalid);

@@ -39,7 +39,12 @@ impl Module {
         keygen::check_secret_len(key_type, len).map_err(|_| Error::KeySizeRange)?;
         let value = keygen::random_key(len)?;
         let kcv = keygen::check_value(key_type, &value);
-        let obj = build(
+        let kms = if tmpl.bool(crate::vendor::CKA_FHSM_KMS) == Some(true) {
+            super::kms::new_key_attrs(tmpl, key_type, &value)?
+        } else {
+            Vec::new()
+        };
+        let mut obj = build(
             policy::SECRET,
             tmpl,
             vec![
@@ -52,6 +57,9 @@ impl Module {
                 (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(mech.mtype)),
             ],
         );
+        for (t, v) in kms {
+            obj.set(t, v);
+        }
         self.store_new(&a, &s, obj)
     }
 

@@ -6,14 +6,17 @@
 //! operation state; each slot has an `RwLock` for its login state. No lock
 //! is held across a PIN derivation except the slot's own login mutex.
 
+mod audit;
 mod auth;
 mod cert;
+pub mod clock;
 mod cipher;
 pub mod crypto;
 mod derive;
 mod find;
 mod keygen;
 mod keypair;
+pub mod kms;
 mod newobj;
 pub mod objects;
 mod session;
@@ -32,6 +35,7 @@ use crate::store::codec::Sealer;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid};
 
+pub use audit::AuditSummary;
 pub use session::{OpKind, Session, SessionHandle};
 
 pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
@@ -90,6 +94,8 @@ pub struct Module {
     /// came from; an entry is good while that object is alive. Cleared at
     /// logout with the opened objects.
     keys: Mutex<HashMap<usize, ParsedKey>>,
+    /// Audit records not yet written.
+    audit: audit::Audit,
 }
 
 /// A parsed key and the object it came from.
@@ -135,6 +141,7 @@ pub(crate) struct Access {
     pub user: Option<UserKind>,
     pub key: Option<Arc<TokenKey>>,
     pub rw: bool,
+    pub session: SessionHandle,
 }
 
 impl Access {
@@ -174,6 +181,7 @@ impl Module {
             tokens: Mutex::new(HashMap::new()),
             slot_ids: Mutex::new(None),
             keys: Mutex::new(HashMap::new()),
+            audit: audit::Audit::default(),
         }
     }
 
@@ -212,7 +220,7 @@ impl Module {
         let login = state.login.read().map_err(|_| Error::CantLock)?;
         let (user, key) =
             if login.token_uid == Some(token.uid) { (login.user, login.key.clone()) } else { (None, None) };
-        Ok(Access { slot: s.slot, token, user, key, rw: s.rw })
+        Ok(Access { slot: s.slot, token, user, key, rw: s.rw, session: s.handle })
     }
 
     /// Looks an object up by handle with the visibility rules applied: a

@@ -165,6 +165,11 @@ impl Module {
         if obj.is_private() && !a.user_logged_in() {
             return Err(Error::UserNotLoggedIn);
         }
+        if obj.bool(crate::vendor::CKA_FHSM_KMS) && obj.get(crate::vendor::CKA_FHSM_VERSIONS).is_none() {
+            // Only generation and import make master keys (not unwrap,
+            // derive or copy).
+            return Err(Error::TemplateInconsistent);
+        }
         let uid = random_uid()?;
         if obj.is_token() {
             if !a.rw {
@@ -172,6 +177,22 @@ impl Module {
             }
             let stored = codec::encode(a.sealer(), 0, &uid, &obj)?;
             let id = self.store.insert_object(a.token.token_id, &stored)?;
+            let event = match (obj.is_key(), obj.bool(ck::CKA_LOCAL), obj.bool(crate::vendor::CKA_FHSM_KMS)) {
+                (true, true, true) => "create-kms-key",
+                (true, false, true) => "import-kms-key",
+                (true, true, false) => "generate-key",
+                (true, false, false) => "import-key",
+                _ => "create-object",
+            };
+            let key = hex(&uid);
+            let detail = format!("class {:#x}", obj.class());
+            self.audit_event(&super::audit::Record {
+                token: Some(&a.token.uid),
+                session: a.session,
+                key: &key,
+                detail: &detail,
+                ..super::audit::Record::new(event)
+            });
             return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));
         }
         obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));

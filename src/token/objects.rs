@@ -47,6 +47,10 @@ impl Module {
                 (ck::CKA_VALUE_LEN, Value::Ulong(value.len() as u64)),
                 (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
             ]);
+            if tmpl.bool(crate::vendor::CKA_FHSM_KMS) == Some(true) {
+                // An imported master key (origin EXTERNAL).
+                token_set.extend(super::kms::new_key_attrs(tmpl, key_type, value)?);
+            }
         }
         let obj = build(bit, tmpl, token_set);
         self.store_new(&a, &s, obj)
@@ -71,6 +75,15 @@ impl Module {
         let found = self.find_object(&a, obj)?;
         if !found.object().bool(ck::CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
+        }
+        if found.object().bool(crate::vendor::CKA_FHSM_KMS) {
+            if !a.rw {
+                return Err(Error::SessionReadOnly);
+            }
+            if let Found::Token { uid, .. } = found {
+                // A master key is never destroyed at once: KMS semantics.
+                return self.kms_destroy(&a, &uid);
+            }
         }
         match found {
             Found::Token { token_id, id, .. } => {
@@ -129,6 +142,16 @@ impl Module {
                 if !self.store.replace_object(token_id, &stored)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
+                let types: Vec<String> = tmpl.iter().map(|t| format!("{:#x}", t.atype)).collect();
+                let key = crate::store::seal::hex(&uid);
+                let detail = format!("attributes {}", types.join(","));
+                self.audit_event(&super::audit::Record {
+                    token: Some(&a.token.uid),
+                    session: a.session,
+                    key: &key,
+                    detail: &detail,
+                    ..super::audit::Record::new("set-attribute")
+                });
             }
             Found::Session { entry, .. } => {
                 *entry.object.write().map_err(|_| Error::CantLock)? = std::sync::Arc::new(next);

@@ -198,6 +198,12 @@ impl Module {
         };
         crate::mech::raw::release_free_memory();
         self.store.put_token(&rec)?;
+        let label_text = String::from_utf8_lossy(label).trim_end().to_string();
+        self.audit_event(&super::audit::Record {
+            token: Some(&rec.uid),
+            detail: &label_text,
+            ..super::audit::Record::new("init-token")
+        });
         *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
         log::info!("token initialized in slot {slot}");
         Ok(())

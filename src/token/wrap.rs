@@ -25,6 +25,8 @@ use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
 enum KekKey {
     Aes(Zeroizing<Vec<u8>>),
     Rsa(std::sync::Arc<Key>),
+    /// A KMS master key, for CKM_FHSM_KMS_WRAP.
+    Kms(super::kms::KmsKey),
 }
 
 /// A KEK for one direction, its errors already mapped to the wrap codes.
@@ -42,14 +44,14 @@ impl Kek {
     fn aes(&self, wrap: bool) -> Result<&[u8]> {
         match &self.key {
             KekKey::Aes(v) => Ok(v),
-            KekKey::Rsa(_) => Err(type_err(wrap)),
+            _ => Err(type_err(wrap)),
         }
     }
 
     fn rsa(&self, wrap: bool) -> Result<&Key> {
         match &self.key {
             KekKey::Rsa(k) => Ok(k),
-            KekKey::Aes(_) => Err(type_err(wrap)),
+            _ => Err(type_err(wrap)),
         }
     }
 }
@@ -120,7 +122,10 @@ impl Module {
             return Err(type_err(wrap));
         }
         let k = self.usable_key(a, h, usage, mech.mtype).map_err(handle_err)?;
-        let key = if is_rsa_mech(mech.mtype) {
+        let key = if mech.mtype == crate::vendor::CKM_FHSM_KMS_WRAP {
+            let uid = k.bytes(ck::CKA_UNIQUE_ID).and_then(super::kms::uid_from_bytes).ok_or(type_err(wrap))?;
+            KekKey::Kms(self.kms_key_by_uid(a, &uid).map_err(|_| type_err(wrap))?)
+        } else if is_rsa_mech(mech.mtype) {
             let want = if wrap { ck::CKO_PUBLIC_KEY } else { ck::CKO_PRIVATE_KEY };
             if k.class() != want || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_RSA) {
                 return Err(type_err(wrap));
@@ -137,6 +142,31 @@ impl Module {
             _ => Vec::new(),
         };
         Ok(Kek { key, trusted: k.bool(ck::CKA_TRUSTED), template })
+    }
+
+    /// The KMS context of a CKM_FHSM_KMS_WRAP parameter.
+    fn kms_context(mech: &Mechanism) -> Result<&[(Vec<u8>, Vec<u8>)]> {
+        match &mech.param {
+            Param::None => Ok(&[]),
+            Param::KmsContext(c) => Ok(c),
+            _ => Err(Error::MechanismParamInvalid),
+        }
+    }
+
+    /// Wraps key bytes: the KMS blob, or `seal_key`.
+    fn seal_any(&self, a: &Access, mech: &Mechanism, kek: &Kek, data: &[u8]) -> Result<Vec<u8>> {
+        match &kek.key {
+            KekKey::Kms(k) => self.kms_wrap_value(a, k, Self::kms_context(mech)?, data),
+            _ => Self::seal_key(mech, kek, data),
+        }
+    }
+
+    /// Unwraps key bytes: the KMS blob, or `open_key`.
+    fn open_any(&self, a: &Access, mech: &Mechanism, kek: &Kek, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        match &kek.key {
+            KekKey::Kms(k) => self.kms_unwrap_value(a, k, Self::kms_context(mech)?, wrapped),
+            _ => Self::open_key(mech, kek, wrapped),
+        }
     }
 
     /// Encrypts key bytes under a KEK with a wrap mechanism.
@@ -264,7 +294,7 @@ impl Module {
         } else {
             Zeroizing::new(target.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec())
         };
-        let wrapped = Self::seal_key(mech, &kek, &value)?;
+        let wrapped = self.seal_any(&a, mech, &kek, &value)?;
         Ok(match cap {
             None => Produced::Length(wrapped.len()),
             Some(c) if c < wrapped.len() => Produced::TooSmall(wrapped.len()),
@@ -306,7 +336,7 @@ impl Module {
             return Err(Error::TemplateInconsistent);
         }
         check_new_template(policy::SECRET, &full, a.is_so())?;
-        let mut value = Self::open_key(mech, &kek, wrapped)?;
+        let mut value = self.open_any(&a, mech, &kek, wrapped)?;
         if let Some(len) = full.ulong(ck::CKA_VALUE_LEN) {
             let len = usize::try_from(len).map_err(|_| Error::TemplateInconsistent)?;
             if len > value.len() {
@@ -347,7 +377,7 @@ impl Module {
             return Err(Error::TemplateInconsistent);
         }
         check_new_template(policy::PRIV, full, a.is_so())?;
-        let der = Self::open_key(mech, kek, wrapped)?;
+        let der = self.open_any(&a, mech, kek, wrapped)?;
         let key = Key::from_pkcs8(&der)?;
         if full.ulong(ck::CKA_KEY_TYPE).is_some_and(|t| t != key.key_type()) {
             return Err(Error::TemplateInconsistent);

@@ -1,0 +1,410 @@
+//! The vendor interface "FerroHSM KMS" (C_GetInterface), declared in
+//! `include/ferrohsm.h`: KMS calls on a logged-in session. Key ids and
+//! aliases are UTF-8 byte strings with a length; outputs follow the PKCS#11
+//! buffer protocol (NULL: length only; short: CKR_BUFFER_TOO_SMALL).
+
+use cryptoki_sys as ck;
+use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_VERSION};
+
+use super::crypto::emit;
+use super::decode::{out, slice, template, write_array};
+use super::{exports, module, ok};
+use crate::error::{Error, Result};
+use crate::model::{Attribute, Mechanism, Value};
+use crate::vendor::*;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CK_FHSM_CONTEXT_PAIR {
+    pub pKey: *const CK_BYTE,
+    pub ulKeyLen: CK_ULONG,
+    pub pValue: *const CK_BYTE,
+    pub ulValueLen: CK_ULONG,
+}
+
+#[repr(C)]
+pub struct CK_FHSM_KMS_WRAP_PARAMS {
+    pub pContext: *const CK_FHSM_CONTEXT_PAIR,
+    pub ulContextCount: CK_ULONG,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CK_FHSM_KEY_ID {
+    pub pId: *const CK_BYTE,
+    pub ulIdLen: CK_ULONG,
+}
+
+type Rv = CK_RV;
+type H = CK_SESSION_HANDLE;
+type P = *const CK_BYTE;
+type O = *mut CK_BYTE;
+type L = *mut CK_ULONG;
+
+/// The function table; its layout is `CK_FHSM_KMS_FUNCTION_LIST`.
+#[repr(C)]
+pub struct CK_FHSM_KMS_FUNCTION_LIST {
+    pub version: CK_VERSION,
+    pub FHSM_CreateKey: unsafe extern "C" fn(H, *mut CK_ATTRIBUTE, CK_ULONG, O, L) -> Rv,
+    pub FHSM_GenerateDataKey: unsafe extern "C" fn(
+        H,
+        *const CK_FHSM_KEY_ID,
+        CK_ULONG,
+        CK_ULONG,
+        *const CK_FHSM_CONTEXT_PAIR,
+        CK_ULONG,
+        CK_ULONG,
+        O,
+        L,
+        O,
+        L,
+    ) -> Rv,
+    pub FHSM_Encrypt:
+        unsafe extern "C" fn(H, P, CK_ULONG, *const CK_FHSM_CONTEXT_PAIR, CK_ULONG, CK_ULONG, P, CK_ULONG, O, L) -> Rv,
+    pub FHSM_Decrypt: unsafe extern "C" fn(H, *const CK_FHSM_CONTEXT_PAIR, CK_ULONG, P, CK_ULONG, O, L) -> Rv,
+    pub FHSM_ReEncrypt: unsafe extern "C" fn(
+        H,
+        P,
+        CK_ULONG,
+        *const CK_FHSM_CONTEXT_PAIR,
+        CK_ULONG,
+        P,
+        CK_ULONG,
+        *const CK_FHSM_CONTEXT_PAIR,
+        CK_ULONG,
+        CK_ULONG,
+        O,
+        L,
+    ) -> Rv,
+    pub FHSM_RotateKey: unsafe extern "C" fn(H, P, CK_ULONG, L) -> Rv,
+    pub FHSM_SetKeyRotation: unsafe extern "C" fn(H, P, CK_ULONG, CK_ULONG) -> Rv,
+    pub FHSM_EnableKey: unsafe extern "C" fn(H, P, CK_ULONG) -> Rv,
+    pub FHSM_DisableKey: unsafe extern "C" fn(H, P, CK_ULONG) -> Rv,
+    pub FHSM_ScheduleKeyDeletion: unsafe extern "C" fn(H, P, CK_ULONG, CK_ULONG, L) -> Rv,
+    pub FHSM_CancelKeyDeletion: unsafe extern "C" fn(H, P, CK_ULONG) -> Rv,
+    pub FHSM_PurgeKey: unsafe extern "C" fn(H, P, CK_ULONG) -> Rv,
+    pub FHSM_CreateAlias: unsafe extern "C" fn(H, P, CK_ULONG, P, CK_ULONG) -> Rv,
+    pub FHSM_UpdateAlias: unsafe extern "C" fn(H, P, CK_ULONG, P, CK_ULONG) -> Rv,
+    pub FHSM_DeleteAlias: unsafe extern "C" fn(H, P, CK_ULONG) -> Rv,
+    pub FHSM_ListAliases: unsafe extern "C" fn(H, O, L) -> Rv,
+    pub FHSM_DescribeKey: unsafe extern "C" fn(H, P, CK_ULONG, O, L) -> Rv,
+    pub FHSM_ListKeys: unsafe extern "C" fn(H, O, L) -> Rv,
+    pub FHSM_AuditVerify: unsafe extern "C" fn(H, L) -> Rv,
+    pub FHSM_AuditRead: unsafe extern "C" fn(H, CK_ULONG, P, CK_ULONG, O, L) -> Rv,
+    pub FHSM_FlushAudit: unsafe extern "C" fn(H) -> Rv,
+}
+
+pub static KMS_FUNCTION_LIST: CK_FHSM_KMS_FUNCTION_LIST = CK_FHSM_KMS_FUNCTION_LIST {
+    version: CK_VERSION { major: 1, minor: 0 },
+    FHSM_CreateKey,
+    FHSM_GenerateDataKey,
+    FHSM_Encrypt,
+    FHSM_Decrypt,
+    FHSM_ReEncrypt,
+    FHSM_RotateKey,
+    FHSM_SetKeyRotation,
+    FHSM_EnableKey,
+    FHSM_DisableKey,
+    FHSM_ScheduleKeyDeletion,
+    FHSM_CancelKeyDeletion,
+    FHSM_PurgeKey,
+    FHSM_CreateAlias,
+    FHSM_UpdateAlias,
+    FHSM_DeleteAlias,
+    FHSM_ListAliases,
+    FHSM_DescribeKey,
+    FHSM_ListKeys,
+    FHSM_AuditVerify,
+    FHSM_AuditRead,
+    FHSM_FlushAudit,
+};
+
+/// An encryption context from C pairs (NULL with count 0: none).
+pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let pairs = unsafe { slice(p, n) }?;
+    pairs
+        .iter()
+        .map(|c| Ok((unsafe { slice(c.pKey, c.ulKeyLen) }?.to_vec(), unsafe { slice(c.pValue, c.ulValueLen) }?.to_vec())))
+        .collect()
+}
+
+/// A key id or alias: non-empty UTF-8.
+unsafe fn text<'a>(p: P, n: CK_ULONG) -> Result<&'a str> {
+    let b = unsafe { slice(p, n) }?;
+    if b.is_empty() {
+        return Err(Error::ArgumentsBad);
+    }
+    std::str::from_utf8(b).map_err(|_| Error::ArgumentsBad)
+}
+
+unsafe fn json_out(p: O, len: L, v: &serde_json::Value) -> Result<CK_RV> {
+    unsafe { write_array(p, len, v.to_string().as_bytes()) }
+}
+
+unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> Result<CK_RV> {
+    let m = module()?;
+    let mut tmpl = unsafe { template(t, n) }?;
+    let idl = unsafe { out(idl) }?;
+    let want = 2 * std::mem::size_of::<crate::store::Uid>();
+    if id.is_null() || (*idl as usize) < want {
+        *idl = want as CK_ULONG;
+        return if id.is_null() { ok() } else { Err(Error::BufferTooSmall) };
+    }
+    for (t, v) in [
+        (CKA_FHSM_KMS, Value::Bool(true)),
+        (ck::CKA_TOKEN, Value::Bool(true)),
+        (ck::CKA_VALUE_LEN, Value::Ulong(32)),
+    ] {
+        if !tmpl.contains(t) {
+            tmpl.push(Attribute { atype: t, value: v });
+        }
+    }
+    let handle = m.generate_key(h, &Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
+    let got = m.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?;
+    let uid = match got.first() {
+        Some(crate::token::objects::AttrOut::Value(Value::Bytes(b))) => b.to_vec(),
+        _ => return Err(Error::general("new KMS key has no unique id")),
+    };
+    unsafe { write_array(id, idl, &uid) }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn generate_data_key(
+    h: H,
+    ids: *const CK_FHSM_KEY_ID,
+    nids: CK_ULONG,
+    key_len: CK_ULONG,
+    cp: *const CK_FHSM_CONTEXT_PAIR,
+    cn: CK_ULONG,
+    flags: CK_ULONG,
+    plain: O,
+    plain_len: L,
+    blob: O,
+    blob_len: L,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let ids: Vec<&str> = unsafe { slice(ids, nids) }?.iter().map(|i| unsafe { text(i.pId, i.ulIdLen) }).collect::<Result<_>>()?;
+    let ctx = unsafe { context(cp, cn) }?;
+    let store_ctx = flags & FHSM_FLAG_STORE_CONTEXT != 0;
+    let without = plain_len.is_null();
+    if without && !plain.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let key_len = usize::try_from(key_len).map_err(|_| Error::KeySizeRange)?;
+    let need_blob = crate::token::Module::kms_data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
+    let blob_len = unsafe { out(blob_len) }?;
+    // SAFETY: NULL allowed (WithoutPlaintext), else writable.
+    let mut plain_len = unsafe { plain_len.as_mut() };
+    let short_blob = !blob.is_null() && (*blob_len as usize) < need_blob;
+    let short_plain = plain_len.as_deref().is_some_and(|l| !plain.is_null() && (*l as usize) < key_len);
+    let query = blob.is_null() || (plain.is_null() && plain_len.is_some());
+    if query || short_blob || short_plain {
+        *blob_len = need_blob as CK_ULONG;
+        if let Some(l) = plain_len.as_deref_mut() {
+            *l = key_len as CK_ULONG;
+        }
+        return if short_blob || short_plain { Err(Error::BufferTooSmall) } else { ok() };
+    }
+    let dk = m.kms_generate_data_key(h, &ids, key_len, &ctx, store_ctx, without)?;
+    unsafe { write_array(blob, blob_len, &dk.blob) }?;
+    if let (Some(l), Some(p)) = (plain_len, dk.plaintext.as_ref()) {
+        unsafe { write_array(plain, l, p) }?;
+    }
+    ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn encrypt(
+    h: H,
+    id: P,
+    idn: CK_ULONG,
+    cp: *const CK_FHSM_CONTEXT_PAIR,
+    cn: CK_ULONG,
+    flags: CK_ULONG,
+    d: P,
+    dn: CK_ULONG,
+    o: O,
+    ol: L,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let id = unsafe { text(id, idn) }?;
+    let ctx = unsafe { context(cp, cn) }?;
+    let data = unsafe { slice(d, dn) }?;
+    unsafe { emit(o, ol, |cap| m.kms_encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
+}
+
+unsafe fn decrypt(h: H, cp: *const CK_FHSM_CONTEXT_PAIR, cn: CK_ULONG, d: P, dn: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
+    let m = module()?;
+    let ctx = unsafe { context(cp, cn) }?;
+    let data = unsafe { slice(d, dn) }?;
+    unsafe { emit(o, ol, |cap| m.kms_decrypt(h, &ctx, data, cap)) }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn re_encrypt(
+    h: H,
+    d: P,
+    dn: CK_ULONG,
+    sp: *const CK_FHSM_CONTEXT_PAIR,
+    sn: CK_ULONG,
+    id: P,
+    idn: CK_ULONG,
+    dp: *const CK_FHSM_CONTEXT_PAIR,
+    dcn: CK_ULONG,
+    flags: CK_ULONG,
+    o: O,
+    ol: L,
+) -> Result<CK_RV> {
+    let m = module()?;
+    let data = unsafe { slice(d, dn) }?;
+    let src = unsafe { context(sp, sn) }?;
+    let id = unsafe { text(id, idn) }?;
+    let dst = unsafe { context(dp, dcn) }?;
+    let store = flags & FHSM_FLAG_STORE_CONTEXT != 0;
+    unsafe { emit(o, ol, |cap| m.kms_re_encrypt(h, data, &src, id, &dst, store, cap)) }
+}
+
+unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
+    let m = module()?;
+    let id = unsafe { text(id, n) }?;
+    // SAFETY: NULL allowed (the caller does not want the version).
+    let version = unsafe { version.as_mut() };
+    let v = m.kms_rotate(h, id)?;
+    if let Some(out) = version {
+        *out = CK_ULONG::from(v);
+    }
+    ok()
+}
+
+unsafe fn set_key_rotation(h: H, id: P, n: CK_ULONG, days: CK_ULONG) -> Result<CK_RV> {
+    module()?.kms_set_rotation(h, unsafe { text(id, n) }?, days)?;
+    ok()
+}
+
+unsafe fn set_enabled(h: H, id: P, n: CK_ULONG, enabled: bool) -> Result<CK_RV> {
+    module()?.kms_set_enabled(h, unsafe { text(id, n) }?, enabled)?;
+    ok()
+}
+
+unsafe fn schedule_deletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) -> Result<CK_RV> {
+    let m = module()?;
+    let id = unsafe { text(id, n) }?;
+    // SAFETY: NULL allowed.
+    let when = unsafe { when.as_mut() };
+    let t = m.kms_schedule_deletion(h, id, if days == 0 { crate::token::kms::DEFAULT_DELETION_DAYS } else { days })?;
+    if let Some(w) = when {
+        *w = t;
+    }
+    ok()
+}
+
+unsafe fn cancel_deletion(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    module()?.kms_cancel_deletion(h, unsafe { text(id, n) }?)?;
+    ok()
+}
+
+unsafe fn purge_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    module()?.kms_purge(h, unsafe { text(id, n) }?)?;
+    ok()
+}
+
+unsafe fn alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG, update: bool) -> Result<CK_RV> {
+    let m = module()?;
+    let (a, id) = (unsafe { text(a, an) }?, unsafe { text(id, n) }?);
+    if update {
+        m.kms_update_alias(h, a, id)?;
+    } else {
+        m.kms_create_alias(h, a, id)?;
+    }
+    ok()
+}
+
+unsafe fn delete_alias(h: H, a: P, an: CK_ULONG) -> Result<CK_RV> {
+    module()?.kms_delete_alias(h, unsafe { text(a, an) }?)?;
+    ok()
+}
+
+unsafe fn list_aliases(h: H, o: O, ol: L) -> Result<CK_RV> {
+    let list = module()?.kms_aliases(h)?;
+    let v: Vec<serde_json::Value> =
+        list.into_iter().map(|(n, t)| serde_json::json!({ "AliasName": n, "TargetKeyId": t })).collect();
+    unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
+}
+
+unsafe fn describe_key(h: H, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
+    let m = module()?;
+    let v = m.kms_describe(h, unsafe { text(id, n) }?)?;
+    unsafe { json_out(o, ol, &v) }
+}
+
+unsafe fn list_keys(h: H, o: O, ol: L) -> Result<CK_RV> {
+    let v = module()?.kms_list(h)?;
+    unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
+}
+
+unsafe fn audit_verify(h: H, records: L) -> Result<CK_RV> {
+    let m = module()?;
+    m.session(h)?;
+    // SAFETY: NULL allowed.
+    let records = unsafe { records.as_mut() };
+    let s = m.audit_verify()?;
+    if let Some(r) = records {
+        *r = s.records as CK_ULONG;
+    }
+    ok()
+}
+
+unsafe fn audit_read(h: H, since: CK_ULONG, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
+    let m = module()?;
+    m.session(h)?;
+    let key = if id.is_null() && n == 0 { None } else { Some(unsafe { text(id, n) }?) };
+    let v = m.audit_records(since, key)?;
+    unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
+}
+
+unsafe fn flush_audit(h: H) -> Result<CK_RV> {
+    let m = module()?;
+    m.session(h)?;
+    m.flush_audit()?;
+    ok()
+}
+
+unsafe fn enable_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    unsafe { set_enabled(h, id, n, true) }
+}
+
+unsafe fn disable_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    unsafe { set_enabled(h, id, n, false) }
+}
+
+unsafe fn create_alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    unsafe { alias(h, a, an, id, n, false) }
+}
+
+unsafe fn update_alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    unsafe { alias(h, a, an, id, n, true) }
+}
+
+exports! {
+    FHSM_CreateKey(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) => create_key;
+    FHSM_GenerateDataKey(h: H, ids: *const CK_FHSM_KEY_ID, nids: CK_ULONG, key_len: CK_ULONG, cp: *const CK_FHSM_CONTEXT_PAIR, cn: CK_ULONG, flags: CK_ULONG, plain: O, plain_len: L, blob: O, blob_len: L) => generate_data_key;
+    FHSM_Encrypt(h: H, id: P, idn: CK_ULONG, cp: *const CK_FHSM_CONTEXT_PAIR, cn: CK_ULONG, flags: CK_ULONG, d: P, dn: CK_ULONG, o: O, ol: L) => encrypt;
+    FHSM_Decrypt(h: H, cp: *const CK_FHSM_CONTEXT_PAIR, cn: CK_ULONG, d: P, dn: CK_ULONG, o: O, ol: L) => decrypt;
+    FHSM_ReEncrypt(h: H, d: P, dn: CK_ULONG, sp: *const CK_FHSM_CONTEXT_PAIR, sn: CK_ULONG, id: P, idn: CK_ULONG, dp: *const CK_FHSM_CONTEXT_PAIR, dcn: CK_ULONG, flags: CK_ULONG, o: O, ol: L) => re_encrypt;
+    FHSM_RotateKey(h: H, id: P, n: CK_ULONG, v: L) => rotate_key;
+    FHSM_SetKeyRotation(h: H, id: P, n: CK_ULONG, days: CK_ULONG) => set_key_rotation;
+    FHSM_EnableKey(h: H, id: P, n: CK_ULONG) => enable_key;
+    FHSM_DisableKey(h: H, id: P, n: CK_ULONG) => disable_key;
+    FHSM_ScheduleKeyDeletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) => schedule_deletion;
+    FHSM_CancelKeyDeletion(h: H, id: P, n: CK_ULONG) => cancel_deletion;
+    FHSM_PurgeKey(h: H, id: P, n: CK_ULONG) => purge_key;
+    FHSM_CreateAlias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG) => create_alias;
+    FHSM_UpdateAlias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG) => update_alias;
+    FHSM_DeleteAlias(h: H, a: P, an: CK_ULONG) => delete_alias;
+    FHSM_ListAliases(h: H, o: O, ol: L) => list_aliases;
+    FHSM_DescribeKey(h: H, id: P, n: CK_ULONG, o: O, ol: L) => describe_key;
+    FHSM_ListKeys(h: H, o: O, ol: L) => list_keys;
+    FHSM_AuditVerify(h: H, records: L) => audit_verify;
+    FHSM_AuditRead(h: H, since: CK_ULONG, id: P, n: CK_ULONG, o: O, ol: L) => audit_read;
+    FHSM_FlushAudit(h: H) => flush_audit;
+}

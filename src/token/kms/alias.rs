@@ -1,0 +1,133 @@
+//! Aliases: `alias/NAME` → a master key. Each is a private token data object
+//! (CKA_APPLICATION "ferrohsm.kms.alias", CKA_LABEL the name, CKA_VALUE the
+//! key's CKA_UNIQUE_ID), so every process sees the others' and C_FindObjects
+//! lists them too.
+
+use cryptoki_sys as ck;
+
+use super::super::audit::Record;
+use super::super::newobj::build;
+use crate::error::{Error, Result};
+use crate::model::{policy, Attribute, Template, Value};
+use crate::store::{codec, ObjectId};
+use crate::token::{Access, Module, SessionHandle};
+use crate::vendor::ALIAS_APPLICATION;
+
+/// `alias/` then 1..=250 of [A-Za-z0-9/_-].
+pub fn valid_alias(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("alias/") else { return false };
+    !rest.is_empty()
+        && rest.len() <= 250
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+}
+
+impl Module {
+    /// Every alias of the token: (object id, name, target key id).
+    pub(crate) fn alias_list(&self, a: &Access) -> Result<Vec<(ObjectId, String, String)>> {
+        let tmpl = Template::new(vec![
+            Attribute { atype: ck::CKA_CLASS, value: Value::Ulong(ck::CKO_DATA) },
+            Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(ALIAS_APPLICATION) },
+        ]);
+        let filters = codec::find_filters(a.sealer(), &tmpl);
+        let mut out = Vec::new();
+        for id in self.store.find(a.token.token_id, true, &filters)? {
+            let Some((_, o)) = self.load_any(a, id)? else { continue };
+            if !o.matches(&tmpl) {
+                continue;
+            }
+            let name = String::from_utf8_lossy(o.bytes(ck::CKA_LABEL).unwrap_or_default()).into_owned();
+            let target = String::from_utf8_lossy(o.bytes(ck::CKA_VALUE).unwrap_or_default()).into_owned();
+            out.push((id, name, target));
+        }
+        out.sort_by(|x, y| x.1.cmp(&y.1));
+        Ok(out)
+    }
+
+    fn alias_entry(&self, a: &Access, name: &str) -> Result<Option<(ObjectId, String)>> {
+        Ok(self.alias_list(a)?.into_iter().find(|(_, n, _)| n == name).map(|(id, _, t)| (id, t)))
+    }
+
+    pub(crate) fn alias_target(&self, a: &Access, name: &str) -> Result<String> {
+        Ok(self.alias_entry(a, name)?.ok_or(Error::KmsNotFound)?.1)
+    }
+
+    fn alias_audit(&self, a: &Access, event: &str, name: &str, key: &str, r: &Result<()>) {
+        self.audit_event(&Record {
+            token: Some(&a.token.uid),
+            session: a.session,
+            key,
+            rv: r.as_ref().err().map_or(0, Error::ck_rv),
+            detail: name,
+            ..Record::new(event)
+        });
+    }
+
+    pub fn kms_create_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
+        let a = self.rw_access(h)?;
+        if !valid_alias(name) {
+            return Err(Error::ArgumentsBad);
+        }
+        let s = self.session(h)?;
+        let r = self.kms_key(&a, key_id).and_then(|k| {
+            if self.alias_entry(&a, name)?.is_some() {
+                return Err(Error::KmsAliasExists);
+            }
+            let tmpl = Template::new(vec![
+                Attribute { atype: ck::CKA_TOKEN, value: Value::Bool(true) },
+                Attribute { atype: ck::CKA_PRIVATE, value: Value::Bool(true) },
+                Attribute { atype: ck::CKA_LABEL, value: Value::bytes(name.as_bytes()) },
+                Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(ALIAS_APPLICATION) },
+                Attribute { atype: ck::CKA_VALUE, value: Value::bytes(k.key_id().into_bytes()) },
+            ]);
+            let obj = build(policy::DATA, &tmpl, vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA))]);
+            self.store_new(&a, &s, obj).map(|_| ())
+        });
+        self.alias_audit(&a, "create-alias", name, key_id, &r);
+        r
+    }
+
+    /// Repoints an existing alias.
+    pub fn kms_update_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
+        let a = self.rw_access(h)?;
+        let r = self.kms_key(&a, key_id).and_then(|k| {
+            let (id, _) = self.alias_entry(&a, name)?.ok_or(Error::KmsNotFound)?;
+            let target = k.key_id();
+            self.store.update_object(a.token.token_id, id, &mut |stored| {
+                let mut o = codec::decode(a.sealer(), &stored)?;
+                o.set(ck::CKA_VALUE, Value::bytes(target.as_bytes()));
+                Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &o)?))
+            })?;
+            Ok(())
+        });
+        self.alias_audit(&a, "update-alias", name, key_id, &r);
+        r
+    }
+
+    pub fn kms_delete_alias(&self, h: SessionHandle, name: &str) -> Result<()> {
+        let a = self.rw_access(h)?;
+        let r = self.alias_entry(&a, name).and_then(|e| {
+            let (id, _) = e.ok_or(Error::KmsNotFound)?;
+            self.store.delete_object(a.token.token_id, id)?;
+            Ok(())
+        });
+        self.alias_audit(&a, "delete-alias", name, "", &r);
+        r
+    }
+
+    /// (name, key id) of every alias.
+    pub fn kms_aliases(&self, h: SessionHandle) -> Result<Vec<(String, String)>> {
+        let a = self.kms_access(h)?;
+        Ok(self.alias_list(&a)?.into_iter().map(|(_, n, t)| (n, t)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alias_names() {
+        assert!(super::valid_alias("alias/prod-db_key/2"));
+        for bad in ["alias/", "prod", "alias/a b", "alias/é", &format!("alias/{}", "x".repeat(251))] {
+            assert!(!super::valid_alias(bad), "{bad}");
+        }
+    }
+}

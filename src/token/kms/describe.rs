@@ -1,0 +1,105 @@
+//! DescribeKey / ListKeys: a key's metadata as KMS reports it, as JSON.
+
+use cryptoki_sys as ck;
+use serde_json::{json, Value as Json};
+
+use super::{KmsKey, DAY};
+use crate::error::Result;
+use crate::model::{Attribute, Template, Value};
+use crate::store::codec;
+use crate::token::clock::iso8601;
+use crate::token::{Access, Module, SessionHandle};
+use crate::vendor::*;
+
+fn date(t: Option<u64>) -> Json {
+    match t {
+        Some(t) if t != 0 => Json::String(iso8601(t)),
+        _ => Json::Null,
+    }
+}
+
+impl Module {
+    fn describe_key(&self, k: &KmsKey, aliases: &[(String, String)]) -> Result<Json> {
+        let o = &k.obj;
+        let id = k.key_id();
+        let state = match k.state() {
+            FHSM_STATE_ENABLED => "Enabled",
+            FHSM_STATE_PENDING_DELETION => "PendingDeletion",
+            _ => "Disabled",
+        };
+        let usage = match (o.bool(ck::CKA_ENCRYPT), o.bool(ck::CKA_DECRYPT)) {
+            (true, true) => "ENCRYPT_DECRYPT",
+            (true, false) => "ENCRYPT_ONLY",
+            (false, true) => "DECRYPT_ONLY",
+            (false, false) => "NONE",
+        };
+        let period = o.ulong(CKA_FHSM_ROTATION_PERIOD).unwrap_or(0);
+        let versions: Vec<Json> = k
+            .versions()?
+            .iter()
+            .map(|v| json!({ "Version": v.n, "CreationDate": iso8601(v.created), "Current": v.n == k.current() }))
+            .collect();
+        let text = |t| o.bytes(t).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        Ok(json!({
+            "KeyId": id,
+            "Aliases": aliases.iter().filter(|(_, t)| *t == id).map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            "Label": text(ck::CKA_LABEL),
+            "Description": text(CKA_FHSM_DESCRIPTION),
+            "CreationDate": date(o.ulong(CKA_FHSM_CREATION_TIME)),
+            "KeyState": state,
+            "Enabled": k.state() == FHSM_STATE_ENABLED,
+            "KeyUsage": usage,
+            "KeySpec": "SYMMETRIC_DEFAULT",
+            "Origin": if o.bool(ck::CKA_LOCAL) { "FERROHSM" } else { "EXTERNAL" },
+            "KeyRotationEnabled": period != 0,
+            "RotationPeriodInDays": if period == 0 { Json::Null } else { json!(period) },
+            "LastRotationDate": date(o.ulong(CKA_FHSM_LAST_ROTATION)),
+            "NextRotationDate": date(o.ulong(CKA_FHSM_NEXT_ROTATION)),
+            "CurrentVersion": k.current(),
+            "Versions": versions,
+            "DeletionDate": date(o.ulong(CKA_FHSM_DELETION_TIME)),
+            "PendingWindowInDays": if k.state() == FHSM_STATE_PENDING_DELETION {
+                json!(o.ulong(CKA_FHSM_DELETION_TIME).unwrap_or(0).saturating_sub(crate::token::clock::now()).div_ceil(DAY))
+            } else { Json::Null },
+        }))
+    }
+
+    pub fn kms_describe(&self, h: SessionHandle, key_id: &str) -> Result<Json> {
+        let a = self.kms_access(h)?;
+        let k = self.kms_key(&a, key_id)?;
+        let aliases = self.kms_aliases(h)?;
+        self.describe_key(&k, &aliases)
+    }
+
+    /// Every KMS master key of the token (purging those whose deletion
+    /// window has passed), oldest first.
+    pub fn kms_list(&self, h: SessionHandle) -> Result<Vec<Json>> {
+        let a = self.kms_access(h)?;
+        let aliases = self.kms_aliases(h)?;
+        let mut out = Vec::new();
+        for k in self.kms_keys(&a)? {
+            if let Ok(k) = self.kms_key_by_uid(&a, &k.uid) {
+                out.push(self.describe_key(&k, &aliases)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn kms_keys(&self, a: &Access) -> Result<Vec<KmsKey>> {
+        let tmpl = Template::new(vec![
+            Attribute { atype: ck::CKA_CLASS, value: Value::Ulong(ck::CKO_SECRET_KEY) },
+            Attribute { atype: CKA_FHSM_KMS, value: Value::Bool(true) },
+        ]);
+        let filters = codec::find_filters(a.sealer(), &tmpl);
+        let mut out = Vec::new();
+        for id in self.store.find(a.token.token_id, true, &filters)? {
+            if let Some((uid, o)) = self.load_any(a, id)? {
+                if o.matches(&tmpl) {
+                    out.push(KmsKey { id, uid, obj: std::sync::Arc::new(o) });
+                }
+            }
+        }
+        out.sort_by_key(|k| k.obj.ulong(CKA_FHSM_CREATION_TIME).unwrap_or(0));
+        Ok(out)
+    }
+}

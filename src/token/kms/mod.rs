@@ -1,0 +1,448 @@
+//! KMS semantics on top of the token: master keys with versions, rotation,
+//! enable/disable, scheduled deletion, aliases, self-describing ciphertexts
+//! with an encryption context, and data keys.
+//!
+//! A KMS master key is a token AES-256 secret key with `CKA_FHSM_KMS` true.
+//! Every version's material sits in `CKA_FHSM_VERSIONS`, a secret part
+//! (sealed like `CKA_VALUE`, never readable); `CKA_VALUE` is the newest
+//! version. Such a key is usable only through the KMS calls and
+//! `CKM_FHSM_KMS_WRAP`: a raw `C_Encrypt` under it would make ciphertext
+//! that no longer decrypts once the key rotates.
+
+pub mod blob;
+mod alias;
+mod describe;
+mod ops;
+
+use std::sync::Arc;
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::audit::Record;
+use super::{clock, Access, Module};
+use crate::error::{Error, Result};
+use crate::model::{Object, Template, Value};
+use crate::store::seal::hex;
+use crate::store::{codec, ObjectId, Uid};
+use crate::vendor::*;
+
+pub use ops::DataKey;
+
+pub const DAY: u64 = 86_400;
+/// Automatic rotation periods, in days, as KMS allows them.
+pub const ROTATION_DAYS: std::ops::RangeInclusive<u64> = 90..=2560;
+pub const DEFAULT_ROTATION_DAYS: u64 = 365;
+/// Deletion windows, in days.
+pub const DELETION_DAYS: std::ops::RangeInclusive<u64> = 7..=30;
+pub const DEFAULT_DELETION_DAYS: u64 = 30;
+/// Plaintext accepted by Encrypt, as KMS has it.
+pub const MAX_PLAINTEXT: usize = 4096;
+/// Data keys: 1..=1024 bytes.
+pub const MAX_DATA_KEY: usize = 1024;
+
+const VERSION_LEN: usize = 4 + 8 + 32;
+
+/// One version of a master key.
+pub struct Version {
+    pub n: u32,
+    pub created: u64,
+    pub key: Zeroizing<Vec<u8>>,
+}
+
+fn encode_versions(vs: &[Version]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(vs.len() * VERSION_LEN));
+    for v in vs {
+        out.extend_from_slice(&v.n.to_be_bytes());
+        out.extend_from_slice(&v.created.to_be_bytes());
+        out.extend_from_slice(&v.key);
+    }
+    out
+}
+
+fn decode_versions(b: &[u8]) -> Result<Vec<Version>> {
+    if b.len() % VERSION_LEN != 0 {
+        return Err(Error::general("KMS key versions are malformed"));
+    }
+    Ok(b.chunks(VERSION_LEN)
+        .map(|c| Version {
+            n: u32::from_be_bytes(c[..4].try_into().unwrap_or_default()),
+            created: u64::from_be_bytes(c[4..12].try_into().unwrap_or_default()),
+            key: Zeroizing::new(c[12..].to_vec()),
+        })
+        .collect())
+}
+
+pub(crate) fn uid_from_bytes(b: &[u8]) -> Option<Uid> {
+    uid_from_hex(std::str::from_utf8(b).ok()?)
+}
+
+fn uid_from_hex(s: &str) -> Option<Uid> {
+    let b = s.as_bytes();
+    if b.len() != 2 * std::mem::size_of::<Uid>() {
+        return None;
+    }
+    let mut out = Uid::default();
+    for (i, pair) in b.chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A resolved KMS master key as stored now.
+pub(crate) struct KmsKey {
+    pub id: ObjectId,
+    pub uid: Uid,
+    pub obj: Arc<Object>,
+}
+
+impl KmsKey {
+    pub fn key_id(&self) -> String {
+        hex(&self.uid)
+    }
+    pub fn state(&self) -> u64 {
+        self.obj.ulong(CKA_FHSM_KEY_STATE).unwrap_or(FHSM_STATE_DISABLED)
+    }
+    pub fn current(&self) -> u32 {
+        self.obj.ulong(CKA_FHSM_KEY_VERSION).unwrap_or(0) as u32
+    }
+    pub fn versions(&self) -> Result<Vec<Version>> {
+        decode_versions(self.obj.bytes(CKA_FHSM_VERSIONS).ok_or(Error::UserNotLoggedIn)?)
+    }
+    /// Refuses a disabled or pending-deletion key.
+    pub fn check_enabled(&self) -> Result<()> {
+        state_check(&self.obj)
+    }
+    /// `usage` (CKA_ENCRYPT / CKA_DECRYPT) allowed, and the key enabled.
+    pub fn check_use(&self, usage: ck::CK_ATTRIBUTE_TYPE) -> Result<()> {
+        self.check_enabled()?;
+        if !self.obj.bool(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        Ok(())
+    }
+    fn version(&self, n: u32) -> Result<Version> {
+        self.versions()?.into_iter().find(|v| v.n == n).ok_or(Error::EncryptedDataInvalid)
+    }
+}
+
+/// A disabled or pending-deletion KMS key refuses every use.
+pub(crate) fn state_check(o: &Object) -> Result<()> {
+    match o.ulong(CKA_FHSM_KEY_STATE) {
+        Some(FHSM_STATE_ENABLED) => Ok(()),
+        Some(FHSM_STATE_PENDING_DELETION) => Err(Error::KmsKeyPendingDeletion),
+        _ => Err(Error::KmsKeyDisabled),
+    }
+}
+
+/// The attributes that make a new AES-256 token key a KMS master key, after
+/// checking the caller did not ask for anything a master key must not be.
+pub(crate) fn new_key_attrs(tmpl: &Template, key_type: ck::CK_KEY_TYPE, value: &[u8]) -> Result<Vec<(ck::CK_ATTRIBUTE_TYPE, Value)>> {
+    if key_type != ck::CKK_AES || value.len() != 32 {
+        return Err(Error::TemplateInconsistent);
+    }
+    let refused = [
+        (ck::CKA_TOKEN, false),
+        (ck::CKA_PRIVATE, false),
+        (ck::CKA_SENSITIVE, false),
+        (ck::CKA_EXTRACTABLE, true),
+        (ck::CKA_COPYABLE, true),
+    ];
+    if refused.iter().any(|(t, bad)| tmpl.bool(*t) == Some(*bad)) {
+        return Err(Error::TemplateInconsistent);
+    }
+    let period = tmpl.ulong(CKA_FHSM_ROTATION_PERIOD).unwrap_or(0);
+    if period != 0 && !ROTATION_DAYS.contains(&period) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let now = clock::now();
+    let v1 = Version { n: 1, created: now, key: Zeroizing::new(value.to_vec()) };
+    Ok(vec![
+        (ck::CKA_TOKEN, Value::Bool(true)),
+        (ck::CKA_PRIVATE, Value::Bool(true)),
+        (ck::CKA_SENSITIVE, Value::Bool(true)),
+        (ck::CKA_EXTRACTABLE, Value::Bool(false)),
+        (ck::CKA_COPYABLE, Value::Bool(false)),
+        (CKA_FHSM_KMS, Value::Bool(true)),
+        (CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_ENABLED)),
+        (CKA_FHSM_KEY_VERSION, Value::Ulong(1)),
+        (CKA_FHSM_VERSIONS, Value::Bytes(encode_versions(&[v1]))),
+        (CKA_FHSM_CREATION_TIME, Value::Ulong(now)),
+        (CKA_FHSM_ROTATION_PERIOD, Value::Ulong(period)),
+        (CKA_FHSM_LAST_ROTATION, Value::Ulong(now)),
+        (CKA_FHSM_NEXT_ROTATION, Value::Ulong(if period == 0 { 0 } else { now + period * DAY })),
+        (CKA_FHSM_DELETION_TIME, Value::Ulong(0)),
+    ])
+}
+
+/// What a key-management call changes on a stored key.
+enum Change {
+    Rotate,
+    /// Rotate only if automatic rotation is (still) due: two processes
+    /// finding it due at once rotate once.
+    RotateIfDue,
+    SetState(u64),
+    Rotation(u64),
+    ScheduleDeletion(u64),
+    CancelDeletion,
+}
+
+impl Change {
+    fn apply(&self, o: &mut Object) -> Result<()> {
+        let now = clock::now();
+        let pending = o.ulong(CKA_FHSM_KEY_STATE) == Some(FHSM_STATE_PENDING_DELETION);
+        let due = o.ulong(CKA_FHSM_NEXT_ROTATION).is_some_and(|t| t != 0 && t <= now);
+        match *self {
+            Change::RotateIfDue if !due => {}
+            Change::Rotate | Change::RotateIfDue => {
+                state_check(o)?;
+                let mut vs = decode_versions(o.bytes(CKA_FHSM_VERSIONS).ok_or(Error::UserNotLoggedIn)?)?;
+                let n = vs.iter().map(|v| v.n).max().unwrap_or(0) + 1;
+                let key = crate::mech::keygen::random_key(32)?;
+                o.set(ck::CKA_CHECK_VALUE, Value::bytes(crate::mech::keygen::check_value(ck::CKK_AES, &key)));
+                o.set(ck::CKA_VALUE, Value::Bytes(key.clone()));
+                vs.push(Version { n, created: now, key });
+                o.set(CKA_FHSM_VERSIONS, Value::Bytes(encode_versions(&vs)));
+                o.set(CKA_FHSM_KEY_VERSION, Value::Ulong(u64::from(n)));
+                o.set(CKA_FHSM_LAST_ROTATION, Value::Ulong(now));
+                let period = o.ulong(CKA_FHSM_ROTATION_PERIOD).unwrap_or(0);
+                o.set(CKA_FHSM_NEXT_ROTATION, Value::Ulong(if period == 0 { 0 } else { now + period * DAY }));
+            }
+            Change::SetState(s) => {
+                if pending {
+                    return Err(Error::KmsKeyPendingDeletion);
+                }
+                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(s));
+            }
+            Change::Rotation(days) => {
+                if pending {
+                    return Err(Error::KmsKeyPendingDeletion);
+                }
+                o.set(CKA_FHSM_ROTATION_PERIOD, Value::Ulong(days));
+                o.set(CKA_FHSM_NEXT_ROTATION, Value::Ulong(if days == 0 { 0 } else { now + days * DAY }));
+            }
+            Change::ScheduleDeletion(days) => {
+                if pending {
+                    return Err(Error::KmsKeyPendingDeletion);
+                }
+                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_PENDING_DELETION));
+                o.set(CKA_FHSM_DELETION_TIME, Value::Ulong(now + days * DAY));
+            }
+            Change::CancelDeletion => {
+                if !pending {
+                    return Err(Error::KeyFunctionNotPermitted);
+                }
+                // As KMS does: a cancelled deletion leaves the key disabled.
+                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_DISABLED));
+                o.set(CKA_FHSM_DELETION_TIME, Value::Ulong(0));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Module {
+    /// The logged-in user's view of a session, for KMS calls.
+    pub(crate) fn kms_access(&self, h: super::SessionHandle) -> Result<Access> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        if !a.user_logged_in() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(a)
+    }
+
+    /// Loads a token object by store id, whoever is logged in (SO or user):
+    /// for key-management paths that must see private objects.
+    fn load_any(&self, a: &Access, id: ObjectId) -> Result<Option<(Uid, Object)>> {
+        let Some(stored) = self.store.load_object(a.token.token_id, id)? else { return Ok(None) };
+        if a.key.is_none() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(Some((stored.uid, codec::decode(a.sealer(), &stored)?)))
+    }
+
+    /// Resolves a key id (a CKA_UNIQUE_ID or `alias/NAME`) to a KMS master
+    /// key. A key whose deletion window has passed is purged here.
+    pub(crate) fn kms_key(&self, a: &Access, key_id: &str) -> Result<KmsKey> {
+        let target;
+        let uid_hex = if key_id.starts_with("alias/") {
+            target = self.alias_target(a, key_id)?;
+            target.as_str()
+        } else {
+            key_id
+        };
+        let uid = uid_from_hex(uid_hex).ok_or(Error::KmsNotFound)?;
+        self.kms_key_by_uid(a, &uid)
+    }
+
+    pub(crate) fn kms_key_by_uid(&self, a: &Access, uid: &Uid) -> Result<KmsKey> {
+        let id = self.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
+        let (uid, obj) = self.load_any(a, id)?.ok_or(Error::KmsNotFound)?;
+        if !obj.bool(CKA_FHSM_KMS) {
+            return Err(Error::KmsNotFound);
+        }
+        let key = KmsKey { id, uid, obj: Arc::new(obj) };
+        if key.state() == FHSM_STATE_PENDING_DELETION
+            && key.obj.ulong(CKA_FHSM_DELETION_TIME).is_some_and(|t| t <= clock::now())
+        {
+            self.purge(a, &key, "deletion window passed")?;
+            return Err(Error::KmsNotFound);
+        }
+        Ok(key)
+    }
+
+    /// Applies a change in one store transaction on the freshly read key
+    /// and returns the key as it is afterwards.
+    fn kms_change(&self, a: &Access, k: &KmsKey, change: Change) -> Result<KmsKey> {
+        let ok = self.store.update_object(a.token.token_id, k.id, &mut |stored| {
+            let mut obj = codec::decode(a.sealer(), &stored)?;
+            change.apply(&mut obj)?;
+            Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &obj)?))
+        })?;
+        if !ok {
+            return Err(Error::KmsNotFound);
+        }
+        self.kms_key_by_uid(a, &k.uid)
+    }
+
+    fn kms_manage(&self, a: &Access, event: &str, key_id: &str, detail: &str, f: impl FnOnce(&KmsKey) -> Result<KmsKey>) -> Result<KmsKey> {
+        let r = self.kms_key(a, key_id).and_then(|k| f(&k));
+        let (key, version) = match &r {
+            Ok(k) => (k.key_id(), u64::from(k.current())),
+            Err(_) => (key_id.to_string(), 0),
+        };
+        self.audit_event(&Record {
+            token: Some(&a.token.uid),
+            session: a.session,
+            key: &key,
+            version,
+            rv: r.as_ref().err().map_or(0, Error::ck_rv),
+            detail,
+            ..Record::new(event)
+        });
+        r
+    }
+
+    fn rw_access(&self, h: super::SessionHandle) -> Result<Access> {
+        let a = self.kms_access(h)?;
+        if !a.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        Ok(a)
+    }
+
+    /// Rotates now: a new version with new material; older versions keep
+    /// decrypting. Returns the new version number.
+    pub fn kms_rotate(&self, h: super::SessionHandle, key_id: &str) -> Result<u32> {
+        let a = self.rw_access(h)?;
+        Ok(self.kms_manage(&a, "rotate", key_id, "on demand", |k| self.kms_change(&a, k, Change::Rotate))?.current())
+    }
+
+    /// Turns automatic rotation on (`days` in 90..=2560) or off (0).
+    pub fn kms_set_rotation(&self, h: super::SessionHandle, key_id: &str, days: u64) -> Result<()> {
+        let a = self.rw_access(h)?;
+        if days != 0 && !ROTATION_DAYS.contains(&days) {
+            return Err(Error::ArgumentsBad);
+        }
+        let detail = format!("period {days} days");
+        self.kms_manage(&a, "set-rotation", key_id, &detail, |k| self.kms_change(&a, k, Change::Rotation(days)))?;
+        Ok(())
+    }
+
+    pub fn kms_set_enabled(&self, h: super::SessionHandle, key_id: &str, enabled: bool) -> Result<()> {
+        let a = self.rw_access(h)?;
+        let (event, state) = if enabled { ("enable", FHSM_STATE_ENABLED) } else { ("disable", FHSM_STATE_DISABLED) };
+        self.kms_manage(&a, event, key_id, "", |k| self.kms_change(&a, k, Change::SetState(state)))?;
+        Ok(())
+    }
+
+    /// Puts a key in pending deletion for `days` (7..=30); returns the
+    /// time it will be purged.
+    pub fn kms_schedule_deletion(&self, h: super::SessionHandle, key_id: &str, days: u64) -> Result<u64> {
+        let a = self.rw_access(h)?;
+        if !DELETION_DAYS.contains(&days) {
+            return Err(Error::ArgumentsBad);
+        }
+        let detail = format!("window {days} days");
+        let k = self.kms_manage(&a, "schedule-deletion", key_id, &detail, |k| {
+            self.kms_change(&a, k, Change::ScheduleDeletion(days))
+        })?;
+        Ok(k.obj.ulong(CKA_FHSM_DELETION_TIME).unwrap_or(0))
+    }
+
+    pub fn kms_cancel_deletion(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
+        let a = self.rw_access(h)?;
+        self.kms_manage(&a, "cancel-deletion", key_id, "", |k| self.kms_change(&a, k, Change::CancelDeletion))?;
+        Ok(())
+    }
+
+    /// C_DestroyObject on a KMS key: schedules deletion (default window)
+    /// instead of destroying; a key already pending stays as it is.
+    pub(crate) fn kms_destroy(&self, a: &Access, uid: &Uid) -> Result<()> {
+        let k = self.kms_key_by_uid(a, uid)?;
+        if k.state() == FHSM_STATE_PENDING_DELETION {
+            return Ok(());
+        }
+        let id = k.key_id();
+        let detail = format!("C_DestroyObject: window {DEFAULT_DELETION_DAYS} days");
+        self.kms_manage(a, "schedule-deletion", &id, &detail, |k| {
+            self.kms_change(a, k, Change::ScheduleDeletion(DEFAULT_DELETION_DAYS))
+        })?;
+        Ok(())
+    }
+
+    /// Destroys a key now, with its aliases: the SO only.
+    pub fn kms_purge(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        if !a.is_so() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        if !a.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let k = self.kms_key(&a, key_id)?;
+        self.purge(&a, &k, "by the SO")
+    }
+
+    fn purge(&self, a: &Access, k: &KmsKey, why: &str) -> Result<()> {
+        let id = k.key_id();
+        for (alias_id, _, target) in self.alias_list(a)? {
+            if target == id {
+                self.store.delete_object(a.token.token_id, alias_id)?;
+            }
+        }
+        let r = self.store.delete_object(a.token.token_id, k.id).map(|_| ());
+        self.audit_event(&Record {
+            token: Some(&a.token.uid),
+            session: a.session,
+            key: &id,
+            version: u64::from(k.current()),
+            rv: r.as_ref().err().map_or(0, Error::ck_rv),
+            detail: why,
+            ..Record::new("purge")
+        });
+        r
+    }
+
+    /// Purges every master key whose deletion window has passed.
+    pub(crate) fn kms_sweep(&self, a: &Access) {
+        let Ok(keys) = self.kms_keys(a) else { return };
+        for k in keys.iter().filter(|k| k.state() == FHSM_STATE_PENDING_DELETION) {
+            // Resolving purges a key that is past its window.
+            let _ = self.kms_key_by_uid(a, &k.uid);
+        }
+    }
+
+    /// The key for a new encryption: rotated first if its automatic
+    /// rotation is due.
+    fn for_encrypt(&self, a: &Access, k: KmsKey) -> Result<KmsKey> {
+        let due = k.obj.ulong(CKA_FHSM_NEXT_ROTATION).is_some_and(|t| t != 0 && t <= clock::now());
+        if !due || k.state() != FHSM_STATE_ENABLED {
+            return Ok(k);
+        }
+        let id = k.key_id();
+        self.kms_manage(a, "rotate", &id, "automatic", |k| self.kms_change(a, k, Change::RotateIfDue))
+    }
+}

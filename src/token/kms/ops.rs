@@ -1,0 +1,249 @@
+//! Encrypt, Decrypt, ReEncrypt and GenerateDataKey under KMS master keys,
+//! and the CKM_FHSM_KMS_WRAP blob for C_WrapKey / C_UnwrapKey.
+
+use cryptoki_sys as ck;
+use zeroize::Zeroizing;
+
+use super::blob::{self, Blob, FLAG_STORE_CONTEXT};
+use super::{KmsKey, MAX_DATA_KEY, MAX_PLAINTEXT};
+use crate::error::{Error, Result};
+use crate::token::audit::Record;
+use crate::token::crypto::Produced;
+use crate::token::{Access, Module, SessionHandle};
+
+/// An encryption context as given: (key, value) pairs.
+pub type Context = [(Vec<u8>, Vec<u8>)];
+
+/// GenerateDataKey's result.
+pub struct DataKey {
+    /// None for the WithoutPlaintext variant.
+    pub plaintext: Option<Zeroizing<Vec<u8>>>,
+    pub blob: Vec<u8>,
+}
+
+fn produced(out: Vec<u8>, cap: Option<usize>) -> Produced {
+    match cap {
+        None => Produced::Length(out.len()),
+        Some(c) if c < out.len() => Produced::TooSmall(out.len()),
+        Some(_) => Produced::Public(out),
+    }
+}
+
+fn length_only(len: usize, cap: Option<usize>) -> Option<Produced> {
+    match cap {
+        None => Some(Produced::Length(len)),
+        Some(c) if c < len => Some(Produced::TooSmall(len)),
+        Some(_) => None,
+    }
+}
+
+impl Module {
+    fn kms_use(&self, a: &Access, event: &str, key: &str, version: u32, r: &Result<impl Sized>, detail: &str) {
+        self.audit_use(&Record {
+            token: Some(&a.token.uid),
+            session: a.session,
+            key,
+            version: u64::from(version),
+            rv: r.as_ref().err().map_or(0, Error::ck_rv),
+            detail,
+            ..Record::new(event)
+        });
+    }
+
+    /// Seals `payload` under the newest version of each key.
+    fn seal_for(&self, keys: &[KmsKey], ctx: &[u8], store_ctx: bool, payload: &[u8]) -> Result<Vec<u8>> {
+        let flags = if store_ctx { FLAG_STORE_CONTEXT } else { 0 };
+        let mut entries = Vec::with_capacity(keys.len());
+        for k in keys {
+            let v = k.version(k.current())?;
+            entries.push(blob::seal_entry(&v.key, k.uid, v.n, flags, ctx, payload)?);
+        }
+        Ok(Blob { flags, stored_context: store_ctx.then(|| ctx.to_vec()), entries }.encode())
+    }
+
+    /// Opens a blob with the first entry whose key the caller may use for
+    /// `usage`; with none, the first entry's reason. Returns the payload
+    /// and the key that opened it.
+    fn open_blob(&self, a: &Access, b: &Blob, ctx: &Context, usage: ck::CK_ATTRIBUTE_TYPE) -> Result<(Zeroizing<Vec<u8>>, KmsKey, u32)> {
+        let given = blob::canonical_context(ctx)?;
+        let ctx = match (&b.stored_context, ctx.is_empty()) {
+            (Some(stored), true) => stored.clone(),
+            _ => given,
+        };
+        let mut first_err = None;
+        for e in &b.entries {
+            let r = self.kms_key_by_uid(a, &e.uid).and_then(|k| {
+                k.check_use(usage)?;
+                let v = k.version(e.version)?;
+                let plain = blob::open_entry(&v.key, e, b.flags, &ctx)?;
+                Ok((plain, k, e.version))
+            });
+            match r {
+                Ok(x) => return Ok(x),
+                Err(err) => {
+                    first_err.get_or_insert(err);
+                }
+            }
+        }
+        Err(first_err.unwrap_or(Error::EncryptedDataInvalid))
+    }
+
+    /// Encrypts up to 4,096 bytes under a master key's newest version.
+    pub fn kms_encrypt(
+        &self,
+        h: SessionHandle,
+        key_id: &str,
+        ctx: &Context,
+        store_ctx: bool,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Produced> {
+        let a = self.kms_access(h)?;
+        if data.len() > MAX_PLAINTEXT {
+            return Err(Error::DataLenRange);
+        }
+        let canon = blob::canonical_context(ctx)?;
+        let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), data.len(), 1);
+        if let Some(p) = length_only(len, cap) {
+            return Ok(p);
+        }
+        let mut version = 0;
+        let r = self.kms_key(&a, key_id).and_then(|k| {
+            k.check_use(ck::CKA_ENCRYPT)?;
+            let k = self.for_encrypt(&a, k)?;
+            version = k.current();
+            let out = self.seal_for(std::slice::from_ref(&k), &canon, store_ctx, data)?;
+            Ok((k.key_id(), out))
+        });
+        let key = r.as_ref().map_or(key_id.to_string(), |(k, _)| k.clone());
+        self.kms_use(&a, "kms-encrypt", &key, version, &r, "");
+        Ok(produced(r?.1, cap))
+    }
+
+    /// Decrypts a KMS blob; the key comes from the blob's header.
+    pub fn kms_decrypt(&self, h: SessionHandle, ctx: &Context, data: &[u8], cap: Option<usize>) -> Result<Produced> {
+        let a = self.kms_access(h)?;
+        let b = Blob::parse(data)?;
+        if let Some(p) = length_only(b.entries[0].plain_len(), cap) {
+            return Ok(p);
+        }
+        let r = self.open_blob(&a, &b, ctx, ck::CKA_DECRYPT);
+        let (key, version) = match &r {
+            Ok((_, k, v)) => (k.key_id(), *v),
+            Err(_) => (crate::store::seal::hex(&b.entries[0].uid), b.entries[0].version),
+        };
+        self.kms_use(&a, "kms-decrypt", &key, version, &r, "");
+        Ok(Produced::Data(r?.0))
+    }
+
+    /// Moves a blob to another master key (or the same key's newest
+    /// version) without the plaintext leaving the token.
+    #[allow(clippy::too_many_arguments)]
+    pub fn kms_re_encrypt(
+        &self,
+        h: SessionHandle,
+        data: &[u8],
+        src_ctx: &Context,
+        dest_key: &str,
+        dest_ctx: &Context,
+        store_ctx: bool,
+        cap: Option<usize>,
+    ) -> Result<Produced> {
+        let a = self.kms_access(h)?;
+        let b = Blob::parse(data)?;
+        let canon = blob::canonical_context(dest_ctx)?;
+        let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), b.entries[0].plain_len(), 1);
+        if let Some(p) = length_only(len, cap) {
+            return Ok(p);
+        }
+        let src = self.open_blob(&a, &b, src_ctx, ck::CKA_DECRYPT);
+        let (src_key, src_version) = match &src {
+            Ok((_, k, v)) => (k.key_id(), *v),
+            Err(_) => (crate::store::seal::hex(&b.entries[0].uid), b.entries[0].version),
+        };
+        self.kms_use(&a, "kms-decrypt", &src_key, src_version, &src, "re-encrypt source");
+        let (plain, _, _) = src?;
+        let mut version = 0;
+        let r = self.kms_key(&a, dest_key).and_then(|k| {
+            k.check_use(ck::CKA_ENCRYPT)?;
+            let k = self.for_encrypt(&a, k)?;
+            version = k.current();
+            Ok((k.key_id(), self.seal_for(std::slice::from_ref(&k), &canon, store_ctx, &plain)?))
+        });
+        let key = r.as_ref().map_or(dest_key.to_string(), |(k, _)| k.clone());
+        self.kms_use(&a, "kms-re-encrypt", &key, version, &r, &format!("from {src_key} v{src_version}"));
+        Ok(produced(r?.1, cap))
+    }
+
+    /// The blob length GenerateDataKey produces.
+    pub fn kms_data_key_len(keys: usize, key_len: usize, ctx: &Context, store_ctx: bool) -> Result<usize> {
+        let canon = blob::canonical_context(ctx)?;
+        Ok(Blob::encoded_len(store_ctx.then_some(&canon[..]), key_len, keys))
+    }
+
+    /// A fresh data key of `key_len` bytes, in plaintext (unless
+    /// `without_plaintext`) and wrapped under every given master key in one
+    /// blob, any one of which recovers it.
+    pub fn kms_generate_data_key(
+        &self,
+        h: SessionHandle,
+        key_ids: &[&str],
+        key_len: usize,
+        ctx: &Context,
+        store_ctx: bool,
+        without_plaintext: bool,
+    ) -> Result<DataKey> {
+        let a = self.kms_access(h)?;
+        if key_len == 0 || key_len > MAX_DATA_KEY {
+            return Err(Error::KeySizeRange);
+        }
+        if key_ids.is_empty() || key_ids.len() > blob::MAX_ENTRIES {
+            return Err(Error::ArgumentsBad);
+        }
+        let canon = blob::canonical_context(ctx)?;
+        let mut keys = Vec::with_capacity(key_ids.len());
+        for id in key_ids {
+            let k = self.kms_key(&a, id).and_then(|k| {
+                k.check_use(ck::CKA_ENCRYPT)?;
+                self.for_encrypt(&a, k)
+            });
+            if let Err(e) = &k {
+                self.kms_use(&a, "generate-data-key", id, 0, &Err::<(), _>(e.clone()), "");
+            }
+            keys.push(k?);
+        }
+        let plain = crate::mech::keygen::random_key(key_len)?;
+        let r = self.seal_for(&keys, &canon, store_ctx, &plain);
+        let detail = format!("{key_len} bytes{}", if without_plaintext { ", without plaintext" } else { "" });
+        for k in &keys {
+            self.kms_use(&a, "generate-data-key", &k.key_id(), k.current(), &r, &detail);
+        }
+        Ok(DataKey { plaintext: (!without_plaintext).then_some(plain), blob: r? })
+    }
+
+    /// CKM_FHSM_KMS_WRAP: a key's value sealed under a master key, in the
+    /// same blob format as GenerateDataKey.
+    pub(crate) fn kms_wrap_value(&self, a: &Access, kek: &KmsKey, ctx: &Context, value: &[u8]) -> Result<Vec<u8>> {
+        kek.check_enabled()?;
+        let canon = blob::canonical_context(ctx).map_err(|_| Error::MechanismParamInvalid)?;
+        let k = self.for_encrypt(a, self.kms_key_by_uid(a, &kek.uid)?)?;
+        let r = self.seal_for(std::slice::from_ref(&k), &canon, false, value);
+        self.kms_use(a, "wrap", &k.key_id(), k.current(), &r, "CKM_FHSM_KMS_WRAP");
+        r
+    }
+
+    /// The reverse: the entry for `kek` opened with the context.
+    pub(crate) fn kms_unwrap_value(&self, a: &Access, kek: &KmsKey, ctx: &Context, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        kek.check_enabled()?;
+        let canon = blob::canonical_context(ctx).map_err(|_| Error::MechanismParamInvalid)?;
+        let b = Blob::parse(wrapped).map_err(|_| Error::WrappedKeyInvalid)?;
+        let ctx = b.stored_context.clone().filter(|_| ctx.is_empty()).unwrap_or(canon);
+        let r = b.entries.iter().find(|e| e.uid == kek.uid).ok_or(Error::WrappedKeyInvalid).and_then(|e| {
+            let v = kek.version(e.version).map_err(|_| Error::WrappedKeyInvalid)?;
+            blob::open_entry(&v.key, e, b.flags, &ctx).map_err(|_| Error::WrappedKeyInvalid)
+        });
+        let version = b.entries.iter().find(|e| e.uid == kek.uid).map_or(0, |e| e.version);
+        self.kms_use(a, "unwrap", &kek.key_id(), version, &r, "CKM_FHSM_KMS_WRAP");
+        r
+    }
+}
