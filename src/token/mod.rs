@@ -283,5 +283,15 @@ impl Module {
     }
 }
 
+impl Drop for Module {
+    /// A module that goes away cleanly (C_Finalize, the CLI's exit) writes
+    /// its buffered audit records.
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_audit() {
+            log::error!("audit records not written: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

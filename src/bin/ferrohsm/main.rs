@@ -5,7 +5,6 @@
 //! Exit codes: 0 success, 1 a failed operation (message on stderr), 2 a
 //! usage error.
 
-#[allow(dead_code)] // used by the admin and KMS commands as they land
 mod common;
 mod kms;
 
