@@ -108,6 +108,7 @@ impl Module {
         let handle_err = |e| match (e, wrap) {
             (Error::KeyHandleInvalid, true) => Error::WrappingKeyHandleInvalid,
             (Error::KeyHandleInvalid, false) => Error::UnwrappingKeyHandleInvalid,
+            (Error::KeyTypeInconsistent, w) => type_err(w),
             (e, _) => e,
         };
         // The key's kind is checked before its usage flags: an RSA private

@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod raw;
 pub mod vectors;
+pub mod kms;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
