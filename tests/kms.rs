@@ -89,10 +89,7 @@ fn ciphertexts_are_checked_and_sizes_enforced() {
         let mut t = ct.clone();
         t[i] ^= 0x01;
         let r = k.decrypt(&[], &t);
-        assert!(
-            matches!(r, Err(CKR_ENCRYPTED_DATA_INVALID) | Err(CKR_FHSM_NOT_FOUND)),
-            "byte {i} altered: {r:x?}"
-        );
+        assert!(matches!(r, Err(CKR_ENCRYPTED_DATA_INVALID) | Err(CKR_FHSM_NOT_FOUND)), "byte {i} altered: {r:x?}");
     }
     let mut longer = ct.clone();
     longer.push(0);
@@ -106,11 +103,14 @@ fn ciphertexts_are_checked_and_sizes_enforced() {
     let mut len: CK_ULONG = 0;
     let r = unsafe { (k.k.FHSM_Encrypt)(k.h, null_mut(), 4, null_mut(), 0, 0, b"x".as_ptr(), 1, null_mut(), &mut len) };
     assert_eq!(r, CKR_ARGUMENTS_BAD);
-    let r = unsafe { (k.k.FHSM_Encrypt)(k.h, key.as_ptr(), 32, null_mut(), 0, 0, b"x".as_ptr(), 1, null_mut(), null_mut()) };
+    let r = unsafe {
+        (k.k.FHSM_Encrypt)(k.h, key.as_ptr(), 32, null_mut(), 0, 0, b"x".as_ptr(), 1, null_mut(), null_mut())
+    };
     assert_eq!(r, CKR_ARGUMENTS_BAD);
     let r = unsafe { (k.k.FHSM_Decrypt)(k.h, null_mut(), 2, ct.as_ptr(), ct.len() as CK_ULONG, null_mut(), &mut len) };
     assert_eq!(r, CKR_ARGUMENTS_BAD);
-    let r = unsafe { (k.k.FHSM_Decrypt)(0xdead, null_mut(), 0, ct.as_ptr(), ct.len() as CK_ULONG, null_mut(), &mut len) };
+    let r =
+        unsafe { (k.k.FHSM_Decrypt)(0xdead, null_mut(), 0, ct.as_ptr(), ct.len() as CK_ULONG, null_mut(), &mut len) };
     assert_eq!(r, CKR_SESSION_HANDLE_INVALID);
     // Not logged in: nothing.
     assert_eq!(call!(k.r, C_Logout(k.h)), CKR_OK);
@@ -180,22 +180,61 @@ fn generate_key_and_wrap_key_make_the_same_blob_format() {
         attr(CKA_ENCRYPT, &mut y2),
     ];
     let mut out = 0;
-    let rv = call!(k.r, C_UnwrapKey(k.h, &mut m, mk, dblob.as_ptr() as *mut u8, dblob.len() as CK_ULONG, t.as_mut_ptr(), t.len() as CK_ULONG, &mut out));
+    let rv = call!(
+        k.r,
+        C_UnwrapKey(
+            k.h,
+            &mut m,
+            mk,
+            dblob.as_ptr() as *mut u8,
+            dblob.len() as CK_ULONG,
+            t.as_mut_ptr(),
+            t.len() as CK_ULONG,
+            &mut out
+        )
+    );
     assert_eq!(rv, CKR_OK);
     assert_eq!(value_of(&k.r, k.h, out), plain.unwrap());
     // Wrong context, altered blob, non-KMS wrapping key, KMS key with AES wrap.
     let mut wrong_ctx = common::kms::pairs(&[("tenant", "evil")]);
     let mut wp = CK_FHSM_KMS_WRAP_PARAMS { pContext: wrong_ctx.as_mut_ptr(), ulContextCount: 1 };
     let mut wm = mech_with(CKM_FHSM_KMS_WRAP, &mut wp);
-    let rv = call!(k.r, C_UnwrapKey(k.h, &mut wm, mk, dblob.as_ptr() as *mut u8, dblob.len() as CK_ULONG, t.as_mut_ptr(), t.len() as CK_ULONG, &mut out));
+    let rv = call!(
+        k.r,
+        C_UnwrapKey(
+            k.h,
+            &mut wm,
+            mk,
+            dblob.as_ptr() as *mut u8,
+            dblob.len() as CK_ULONG,
+            t.as_mut_ptr(),
+            t.len() as CK_ULONG,
+            &mut out
+        )
+    );
     assert_eq!(rv, CKR_WRAPPED_KEY_INVALID);
     let mut bad = dblob.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    let rv = call!(k.r, C_UnwrapKey(k.h, &mut m, mk, bad.as_mut_ptr(), bad.len() as CK_ULONG, t.as_mut_ptr(), t.len() as CK_ULONG, &mut out));
+    let rv = call!(
+        k.r,
+        C_UnwrapKey(
+            k.h,
+            &mut m,
+            mk,
+            bad.as_mut_ptr(),
+            bad.len() as CK_ULONG,
+            t.as_mut_ptr(),
+            t.len() as CK_ULONG,
+            &mut out
+        )
+    );
     assert_eq!(rv, CKR_WRAPPED_KEY_INVALID);
     let plain_aes = secret_key(&k.r, k.h, CKK_AES, &[1u8; 32]);
-    assert_eq!(call!(k.r, C_WrapKey(k.h, &mut m, plain_aes, dk, null_mut(), &mut len)), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
+    assert_eq!(
+        call!(k.r, C_WrapKey(k.h, &mut m, plain_aes, dk, null_mut(), &mut len)),
+        CKR_WRAPPING_KEY_TYPE_INCONSISTENT
+    );
     let mut kw = mech(CKM_AES_KEY_WRAP_KWP);
     assert_eq!(call!(k.r, C_WrapKey(k.h, &mut kw, mk, dk, null_mut(), &mut len)), CKR_KEY_FUNCTION_NOT_PERMITTED);
     // A bad parameter: a context pointer that is NULL with a count.
@@ -483,7 +522,12 @@ fn audit_records_every_event_and_detects_tampering() {
     k.cancel(&key).unwrap();
     // A standard PKCS#11 use of a token key is audited too, with its mechanism.
     let (mut class, mut kt, mut yes, mut len) = (CKO_SECRET_KEY, CKK_AES, 1u8, 32 as CK_ULONG);
-    let mut t = [attr(CKA_CLASS, &mut class), attr(CKA_KEY_TYPE, &mut kt), attr(CKA_TOKEN, &mut yes), attr(CKA_VALUE_LEN, &mut len)];
+    let mut t = [
+        attr(CKA_CLASS, &mut class),
+        attr(CKA_KEY_TYPE, &mut kt),
+        attr(CKA_TOKEN, &mut yes),
+        attr(CKA_VALUE_LEN, &mut len),
+    ];
     let mut aes = 0;
     let mut gen = mech(CKM_AES_KEY_GEN);
     assert_eq!(call!(k.r, C_GenerateKey(k.h, &mut gen, t.as_mut_ptr(), 4, &mut aes)), CKR_OK);
@@ -501,8 +545,22 @@ fn audit_records_every_event_and_detects_tampering() {
     let records = k.audit(None);
     let events: Vec<&str> = records.iter().map(|r| r["event"].as_str().unwrap()).collect();
     for e in [
-        "init-token", "init-pin", "login", "login-failed", "create-kms-key", "create-alias", "kms-encrypt", "kms-decrypt",
-        "generate-data-key", "rotate", "disable", "enable", "schedule-deletion", "cancel-deletion", "generate-key", "encrypt",
+        "init-token",
+        "init-pin",
+        "login",
+        "login-failed",
+        "create-kms-key",
+        "create-alias",
+        "kms-encrypt",
+        "kms-decrypt",
+        "generate-data-key",
+        "rotate",
+        "disable",
+        "enable",
+        "schedule-deletion",
+        "cancel-deletion",
+        "generate-key",
+        "encrypt",
     ] {
         assert!(events.contains(&e), "no {e} record in {events:?}");
     }
@@ -533,7 +591,11 @@ fn audit_records_every_event_and_detects_tampering() {
         let db = rusqlite::Connection::open(&w.db).unwrap();
         db.query_row("SELECT body FROM audit WHERE seq = ?1", [seq], |r| r.get(0)).unwrap()
     };
-    let set_body = |seq: i64, b: &str| sql(&|db| assert_eq!(db.execute("UPDATE audit SET body = ?1 WHERE seq = ?2", rusqlite::params![b, seq]).unwrap(), 1));
+    let set_body = |seq: i64, b: &str| {
+        sql(&|db| {
+            assert_eq!(db.execute("UPDATE audit SET body = ?1 WHERE seq = ?2", rusqlite::params![b, seq]).unwrap(), 1)
+        })
+    };
     let verify = || {
         let r = raw();
         init(&r);
@@ -566,14 +628,21 @@ fn audit_records_every_event_and_detects_tampering() {
     assert!(last >= 4);
     let saved: (String, Vec<u8>, Vec<u8>) = {
         let db = rusqlite::Connection::open(&w.db).unwrap();
-        db.query_row("SELECT body, prev, hash FROM audit WHERE seq = ?1", [last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap()
+        db.query_row("SELECT body, prev, hash FROM audit WHERE seq = ?1", [last], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
     };
     sql(&|db| {
         db.execute("DELETE FROM audit WHERE seq = ?1", [last]).unwrap();
     });
     assert_eq!(verify(), Err(CKR_FHSM_AUDIT_INVALID), "the last batch removed");
     sql(&|db| {
-        db.execute("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)", rusqlite::params![last, saved.0, saved.1, saved.2]).unwrap();
+        db.execute(
+            "INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![last, saved.0, saved.1, saved.2],
+        )
+        .unwrap();
     });
     assert!(verify().is_ok());
     sql(&|db| {

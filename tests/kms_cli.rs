@@ -69,7 +69,11 @@ fn alice_and_bob_through_the_cli() {
     fails(cli(c, &["key", "frobnicate"], None), 2, "unknown command");
     // Re-encrypt to another key and context.
     let other = ok(cli(c, &["key", "create"], None)).trim().to_string();
-    let moved = cli(c, &["re-encrypt", "--in", fs, "--context", "user=alice", "--key", &other, "--dest-context", "user=carol"], None);
+    let moved = cli(
+        c,
+        &["re-encrypt", "--in", fs, "--context", "user=alice", "--key", &other, "--dest-context", "user=carol"],
+        None,
+    );
     let mf = w.dir.path().join("moved.bin");
     std::fs::write(&mf, ok_bytes(moved)).unwrap();
     let ms = mf.to_str().unwrap();
@@ -115,7 +119,25 @@ fn keys_versions_aliases_deletion_and_data_keys_through_the_cli() {
     let c2 = ok(cli(c, &["key", "create"], None)).trim().to_string();
     let blob = w.dir.path().join("dk.blob");
     let plain = w.dir.path().join("dk.key");
-    ok(cli(c, &["data-key", "--key", &a, "--key", &c2, "--bytes", "32", "--context", "f=1", "--blob-out", blob.to_str().unwrap(), "--plaintext-out", plain.to_str().unwrap()], None));
+    ok(cli(
+        c,
+        &[
+            "data-key",
+            "--key",
+            &a,
+            "--key",
+            &c2,
+            "--bytes",
+            "32",
+            "--context",
+            "f=1",
+            "--blob-out",
+            blob.to_str().unwrap(),
+            "--plaintext-out",
+            plain.to_str().unwrap(),
+        ],
+        None,
+    ));
     let key_bytes = std::fs::read(&plain).unwrap();
     assert_eq!(key_bytes.len(), 32);
     use std::os::unix::fs::PermissionsExt;
@@ -148,10 +170,12 @@ fn audit_show_and_verify_through_the_cli_across_processes() {
         ok_bytes(cli(c, &["encrypt", "--key", &key], Some(b"x")));
     }
     // Each encrypt ran in its own process and exited: none lost.
-    let recs: serde_json::Value = serde_json::from_str(&ok(cli(c, &["audit", "show", "--json", "--key", &key], None))).unwrap();
+    let recs: serde_json::Value =
+        serde_json::from_str(&ok(cli(c, &["audit", "show", "--json", "--key", &key], None))).unwrap();
     let enc = recs.as_array().unwrap().iter().filter(|r| r["event"] == "kms-encrypt").count();
     assert_eq!(enc, 3);
-    let pids: std::collections::BTreeSet<u64> = recs.as_array().unwrap().iter().filter_map(|r| r["pid"].as_u64()).collect();
+    let pids: std::collections::BTreeSet<u64> =
+        recs.as_array().unwrap().iter().filter_map(|r| r["pid"].as_u64()).collect();
     assert!(pids.len() >= 4, "records from each process: {pids:?}");
     let text = ok(cli(c, &["audit", "show", "--since", "2000-01-01"], None));
     assert!(text.contains("create-kms-key") && text.contains("login"), "{text}");
@@ -159,7 +183,11 @@ fn audit_show_and_verify_through_the_cli_across_processes() {
     assert!(ok(cli(c, &["audit", "verify"], None)).contains("audit log intact"));
     {
         let db = rusqlite::Connection::open(&w.db).unwrap();
-        db.execute("UPDATE audit SET body = replace(body, 'kms-encrypt', 'kms-decrypt') WHERE body LIKE '%kms-encrypt%'", []).unwrap();
+        db.execute(
+            "UPDATE audit SET body = replace(body, 'kms-encrypt', 'kms-decrypt') WHERE body LIKE '%kms-encrypt%'",
+            [],
+        )
+        .unwrap();
         db.close().unwrap();
     }
     fails(cli(c, &["audit", "verify"], None), 1, "audit log INVALID");
@@ -178,7 +206,13 @@ fn the_c_example_compiles_against_include_and_runs() {
         .output()
         .unwrap();
     assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
-    let run = Command::new(&exe).arg(common::module_path()).arg("kms").arg(USER_PIN).env("FERROHSM_CONF", &w.conf).output().unwrap();
+    let run = Command::new(&exe)
+        .arg(common::module_path())
+        .arg("kms")
+        .arg(USER_PIN)
+        .env("FERROHSM_CONF", &w.conf)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("decrypted: alice's medical record"));

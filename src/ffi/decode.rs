@@ -111,7 +111,8 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         crate::vendor::CKM_FHSM_KMS_WRAP => {
             let p: &super::kms::CK_FHSM_KMS_WRAP_PARAMS = unsafe { param_struct(m) }?;
             Param::KmsContext(
-                unsafe { super::kms::context(p.pContext, p.ulContextCount) }.map_err(|_| Error::MechanismParamInvalid)?,
+                unsafe { super::kms::context(p.pContext, p.ulContextCount) }
+                    .map_err(|_| Error::MechanismParamInvalid)?,
             )
         }
         ck::CKM_AES_CBC_ENCRYPT_DATA => {

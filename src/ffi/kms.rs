@@ -124,7 +124,9 @@ pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec
     let pairs = unsafe { slice(p, n) }?;
     pairs
         .iter()
-        .map(|c| Ok((unsafe { slice(c.pKey, c.ulKeyLen) }?.to_vec(), unsafe { slice(c.pValue, c.ulValueLen) }?.to_vec())))
+        .map(|c| {
+            Ok((unsafe { slice(c.pKey, c.ulKeyLen) }?.to_vec(), unsafe { slice(c.pValue, c.ulValueLen) }?.to_vec()))
+        })
         .collect()
 }
 
@@ -150,11 +152,9 @@ unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> 
         *idl = want as CK_ULONG;
         return if id.is_null() { ok() } else { Err(Error::BufferTooSmall) };
     }
-    for (t, v) in [
-        (CKA_FHSM_KMS, Value::Bool(true)),
-        (ck::CKA_TOKEN, Value::Bool(true)),
-        (ck::CKA_VALUE_LEN, Value::Ulong(32)),
-    ] {
+    for (t, v) in
+        [(CKA_FHSM_KMS, Value::Bool(true)), (ck::CKA_TOKEN, Value::Bool(true)), (ck::CKA_VALUE_LEN, Value::Ulong(32))]
+    {
         if !tmpl.contains(t) {
             tmpl.push(Attribute { atype: t, value: v });
         }
@@ -183,7 +183,8 @@ unsafe fn generate_data_key(
     blob_len: L,
 ) -> Result<CK_RV> {
     let m = module()?;
-    let ids: Vec<&str> = unsafe { slice(ids, nids) }?.iter().map(|i| unsafe { text(i.pId, i.ulIdLen) }).collect::<Result<_>>()?;
+    let ids: Vec<&str> =
+        unsafe { slice(ids, nids) }?.iter().map(|i| unsafe { text(i.pId, i.ulIdLen) }).collect::<Result<_>>()?;
     let ctx = unsafe { context(cp, cn) }?;
     let store_ctx = flags & FHSM_FLAG_STORE_CONTEXT != 0;
     let without = plain_len.is_null();
@@ -233,7 +234,15 @@ unsafe fn encrypt(
     unsafe { emit(o, ol, |cap| m.kms_encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
 }
 
-unsafe fn decrypt(h: H, cp: *const CK_FHSM_CONTEXT_PAIR, cn: CK_ULONG, d: P, dn: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
+unsafe fn decrypt(
+    h: H,
+    cp: *const CK_FHSM_CONTEXT_PAIR,
+    cn: CK_ULONG,
+    d: P,
+    dn: CK_ULONG,
+    o: O,
+    ol: L,
+) -> Result<CK_RV> {
     let m = module()?;
     let ctx = unsafe { context(cp, cn) }?;
     let data = unsafe { slice(d, dn) }?;

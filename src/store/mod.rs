@@ -52,6 +52,9 @@ pub struct AuditRow {
     pub hash: Vec<u8>,
 }
 
+/// The recorded end of the audit chain: last batch number and its hash.
+pub type AuditHead = (i64, Vec<u8>);
+
 /// The chain: hash = SHA-256(prev ‖ seq (8 bytes BE) ‖ body). The first
 /// batch's prev is 32 zero bytes.
 pub fn audit_hash(prev: &[u8], seq: i64, body: &str) -> Vec<u8> {
@@ -111,5 +114,5 @@ pub trait Store: Send + Sync {
     fn append_audit(&self, body: &str) -> Result<()>;
     /// The audit chain from batch `since` on, and the recorded head (last
     /// seq and hash), which catches a truncated tail.
-    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<(i64, Vec<u8>)>)>;
+    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
-use super::{AuditRow, ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Who};
+use super::{AuditHead, AuditRow, ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Who};
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
@@ -452,7 +452,10 @@ impl Store for SqliteStore {
                 None => (1, vec![0u8; 32]),
             };
             let hash = super::audit_hash(&prev, seq, body);
-            tx.execute("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)", params![seq, body, prev, hash])?;
+            tx.execute(
+                "INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)",
+                params![seq, body, prev, hash],
+            )?;
             tx.execute(
                 "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2)
                  ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -462,12 +465,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<(i64, Vec<u8>)>)> {
+    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
         self.with(|c| {
             let tx = c.transaction()?;
             let rows = tx
                 .prepare("SELECT seq, body, prev, hash FROM audit WHERE seq >= ?1 ORDER BY seq")?
-                .query_map([since], |r| Ok(AuditRow { seq: r.get(0)?, body: r.get(1)?, prev: r.get(2)?, hash: r.get(3)? }))?
+                .query_map([since], |r| {
+                    Ok(AuditRow { seq: r.get(0)?, body: r.get(1)?, prev: r.get(2)?, hash: r.get(3)? })
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let head = tx
                 .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))

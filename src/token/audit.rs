@@ -175,8 +175,8 @@ impl Module {
         let mut out = Vec::new();
         for row in rows {
             for l in row.body.lines() {
-                let v: serde_json::Value =
-                    serde_json::from_str(l).map_err(|_| Error::AuditInvalid(format!("batch {}: a record is not JSON", row.seq)))?;
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .map_err(|_| Error::AuditInvalid(format!("batch {}: a record is not JSON", row.seq)))?;
                 if v["time"].as_u64().unwrap_or(0) < since {
                     continue;
                 }

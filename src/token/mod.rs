@@ -9,8 +9,8 @@
 mod audit;
 mod auth;
 mod cert;
-pub mod clock;
 mod cipher;
+pub mod clock;
 pub mod crypto;
 mod derive;
 mod find;

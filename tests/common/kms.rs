@@ -66,7 +66,9 @@ impl Kms {
     pub fn create(&self, tmpl: &mut [CK_ATTRIBUTE]) -> R<String> {
         let mut id = [0u8; 32];
         let mut len = id.len() as CK_ULONG;
-        rv(unsafe { (self.k.FHSM_CreateKey)(self.h, tmpl.as_mut_ptr(), tmpl.len() as CK_ULONG, id.as_mut_ptr(), &mut len) })?;
+        rv(unsafe {
+            (self.k.FHSM_CreateKey)(self.h, tmpl.as_mut_ptr(), tmpl.len() as CK_ULONG, id.as_mut_ptr(), &mut len)
+        })?;
         Ok(String::from_utf8(id[..len as usize].to_vec()).unwrap())
     }
 
@@ -124,8 +126,15 @@ impl Kms {
     }
 
     /// (plaintext, blob); `with_plain` false is the WithoutPlaintext call.
-    pub fn data_key(&self, keys: &[&str], len: usize, ctx: &[(&str, &str)], with_plain: bool) -> R<(Option<Vec<u8>>, Vec<u8>)> {
-        let ids: Vec<CK_FHSM_KEY_ID> = keys.iter().map(|k| CK_FHSM_KEY_ID { pId: k.as_ptr(), ulIdLen: k.len() as CK_ULONG }).collect();
+    pub fn data_key(
+        &self,
+        keys: &[&str],
+        len: usize,
+        ctx: &[(&str, &str)],
+        with_plain: bool,
+    ) -> R<(Option<Vec<u8>>, Vec<u8>)> {
+        let ids: Vec<CK_FHSM_KEY_ID> =
+            keys.iter().map(|k| CK_FHSM_KEY_ID { pId: k.as_ptr(), ulIdLen: k.len() as CK_ULONG }).collect();
         let p = pairs(ctx);
         let call = |plain: *mut u8, pl: *mut CK_ULONG, blob: *mut u8, bl: *mut CK_ULONG| unsafe {
             (self.k.FHSM_GenerateDataKey)(

@@ -5,8 +5,8 @@
 
 #[macro_use]
 pub mod raw;
-pub mod vectors;
 pub mod kms;
+pub mod vectors;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};

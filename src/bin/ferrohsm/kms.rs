@@ -35,9 +35,28 @@ user PIN from --pin-fd N, --pin-env VAR or FERROHSM_USER_PIN (purge: --so-pin-fd
 or FERROHSM_SO_PIN). --in/--out default to standard input/output.";
 
 const VALUE_FLAGS: &[&str] = &[
-    "token", "pin", "pin-fd", "pin-env", "so-pin", "so-pin-fd", "so-pin-env", "label", "description", "usage",
-    "rotation-days", "alias", "days", "key", "context", "dest-context", "in", "out", "bytes", "blob-out",
-    "plaintext-out", "since",
+    "token",
+    "pin",
+    "pin-fd",
+    "pin-env",
+    "so-pin",
+    "so-pin-fd",
+    "so-pin-env",
+    "label",
+    "description",
+    "usage",
+    "rotation-days",
+    "alias",
+    "days",
+    "key",
+    "context",
+    "dest-context",
+    "in",
+    "out",
+    "bytes",
+    "blob-out",
+    "plaintext-out",
+    "since",
 ];
 
 pub fn run(args: &[String]) -> i32 {
@@ -80,7 +99,9 @@ impl From<ferrohsm::error::Error> for Failure {
     fn from(e: ferrohsm::error::Error) -> Failure {
         use ferrohsm::error::Error as E;
         let why = match &e {
-            E::EncryptedDataInvalid => "cannot decrypt: wrong encryption context, or the ciphertext is not a KMS ciphertext or was altered",
+            E::EncryptedDataInvalid => {
+                "cannot decrypt: wrong encryption context, or the ciphertext is not a KMS ciphertext or was altered"
+            }
             E::KmsKeyDisabled => "the key is disabled",
             E::KmsKeyPendingDeletion => "the key is pending deletion",
             E::KmsNotFound => "no such key or alias",
@@ -103,7 +124,7 @@ fn pos<'a>(a: &'a Args, i: usize, what: &str) -> Result<&'a str, Failure> {
     a.positional.get(i).map(String::as_str).ok_or_else(|| Failure::Usage(format!("missing {what}")))
 }
 
-fn context(a: &Args, flag: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Failure> {
+fn context(a: &Args, flag: &str) -> Result<ferrohsm::token::kms::ContextPairs, Failure> {
     a.all(flag)
         .into_iter()
         .map(|kv| {
@@ -217,7 +238,10 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
         }
         ("key", "schedule-deletion") => {
             let h = session(&m, a)?;
-            let days = a.get("days").map_or(Ok(ferrohsm::token::kms::DEFAULT_DELETION_DAYS), |d| d.parse()).map_err(|_| Failure::Usage("--days wants a number".into()))?;
+            let days = a
+                .get("days")
+                .map_or(Ok(ferrohsm::token::kms::DEFAULT_DELETION_DAYS), |d| d.parse())
+                .map_err(|_| Failure::Usage("--days wants a number".into()))?;
             let when = m.kms_schedule_deletion(h, pos(a, 1, "KEY")?, days)?;
             println!("pending deletion: purged after {}", ferrohsm::token::clock::iso8601(when));
             Ok(())
@@ -348,7 +372,8 @@ fn data_key(m: &Module, a: &Args) -> Result<(), Failure> {
         return usage("--key is required");
     }
     let blob_out = a.get("blob-out").ok_or_else(|| Failure::Usage("--blob-out FILE is required".into()))?;
-    let bytes: usize = a.get("bytes").unwrap_or("32").parse().map_err(|_| Failure::Usage("--bytes wants a number".into()))?;
+    let bytes: usize =
+        a.get("bytes").unwrap_or("32").parse().map_err(|_| Failure::Usage("--bytes wants a number".into()))?;
     let without = a.has("without-plaintext");
     if without && a.get("plaintext-out").is_some() {
         return usage("--without-plaintext and --plaintext-out exclude each other");
@@ -368,7 +393,8 @@ fn data_key(m: &Module, a: &Args) -> Result<(), Failure> {
 
 fn audit_show(m: &Module, a: &Args) -> Result<(), Failure> {
     let since = match a.get("since") {
-        Some(s) => ferrohsm::token::clock::parse_time(s).ok_or_else(|| Failure::Usage("--since wants YYYY-MM-DD[THH:MM:SSZ] or Unix seconds".into()))?,
+        Some(s) => ferrohsm::token::clock::parse_time(s)
+            .ok_or_else(|| Failure::Usage("--since wants YYYY-MM-DD[THH:MM:SSZ] or Unix seconds".into()))?,
         None => 0,
     };
     let key = match a.get("key") {
@@ -406,7 +432,12 @@ fn describe_text(d: &serde_json::Value) {
             serde_json::Value::Array(items) if k == "Versions" => {
                 println!("{k}:");
                 for i in items {
-                    println!("  v{}  created {}{}", i["Version"], i["CreationDate"].as_str().unwrap_or(""), if i["Current"] == true { "  (current)" } else { "" });
+                    println!(
+                        "  v{}  created {}{}",
+                        i["Version"],
+                        i["CreationDate"].as_str().unwrap_or(""),
+                        if i["Current"] == true { "  (current)" } else { "" }
+                    );
                 }
             }
             serde_json::Value::String(s) => println!("{k}: {s}"),

@@ -114,7 +114,11 @@ pub fn seal_entry(key: &[u8], uid: [u8; 16], version: u32, flags: u8, context: &
     random(&mut iv)?;
     let mut ct = payload.to_vec();
     gcm_key(key)?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::from(aad(flags, &uid, version, context)), &mut ct)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(iv),
+            Aad::from(aad(flags, &uid, version, context)),
+            &mut ct,
+        )
         .map_err(|_| Error::general("AES-GCM failed"))?;
     Ok(Entry { uid, version, iv, ct })
 }
@@ -139,7 +143,8 @@ impl Blob {
 
     pub fn encode(&self) -> Vec<u8> {
         let payload = self.entries.first().map_or(0, Entry::plain_len);
-        let mut out = Vec::with_capacity(Self::encoded_len(self.stored_context.as_deref(), payload, self.entries.len()));
+        let mut out =
+            Vec::with_capacity(Self::encoded_len(self.stored_context.as_deref(), payload, self.entries.len()));
         out.extend_from_slice(MAGIC);
         out.push(self.flags);
         if let Some(c) = &self.stored_context {
@@ -231,7 +236,10 @@ mod tests {
         let p = Blob::parse(&enc).unwrap();
         assert_eq!(p.entries[0].version, 3);
         assert_eq!(&open_entry(&key, &p.entries[0], 0, &c).unwrap()[..], b"secret");
-        assert_eq!(open_entry(&key, &p.entries[0], 0, &ctx(&[("user", "bob")])).err(), Some(Error::EncryptedDataInvalid));
+        assert_eq!(
+            open_entry(&key, &p.entries[0], 0, &ctx(&[("user", "bob")])).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
         for i in 0..enc.len() {
             let mut t = enc.clone();
             t[i] ^= 1;

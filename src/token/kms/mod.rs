@@ -9,8 +9,8 @@
 //! `CKM_FHSM_KMS_WRAP`: a raw `C_Encrypt` under it would make ciphertext
 //! that no longer decrypts once the key rotates.
 
-pub mod blob;
 mod alias;
+pub mod blob;
 mod describe;
 mod ops;
 
@@ -27,7 +27,10 @@ use crate::store::seal::hex;
 use crate::store::{codec, ObjectId, Uid};
 use crate::vendor::*;
 
-pub use ops::DataKey;
+pub use ops::{Context, DataKey};
+
+/// An owned encryption context: (key, value) pairs.
+pub type ContextPairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 pub const DAY: u64 = 86_400;
 /// Automatic rotation periods, in days, as KMS allows them.
@@ -137,7 +140,11 @@ pub(crate) fn state_check(o: &Object) -> Result<()> {
 
 /// The attributes that make a new AES-256 token key a KMS master key, after
 /// checking the caller did not ask for anything a master key must not be.
-pub(crate) fn new_key_attrs(tmpl: &Template, key_type: ck::CK_KEY_TYPE, value: &[u8]) -> Result<Vec<(ck::CK_ATTRIBUTE_TYPE, Value)>> {
+pub(crate) fn new_key_attrs(
+    tmpl: &Template,
+    key_type: ck::CK_KEY_TYPE,
+    value: &[u8],
+) -> Result<Vec<(ck::CK_ATTRIBUTE_TYPE, Value)>> {
     if key_type != ck::CKK_AES || value.len() != 32 {
         return Err(Error::TemplateInconsistent);
     }
@@ -306,7 +313,14 @@ impl Module {
         self.kms_key_by_uid(a, &k.uid)
     }
 
-    fn kms_manage(&self, a: &Access, event: &str, key_id: &str, detail: &str, f: impl FnOnce(&KmsKey) -> Result<KmsKey>) -> Result<KmsKey> {
+    fn kms_manage(
+        &self,
+        a: &Access,
+        event: &str,
+        key_id: &str,
+        detail: &str,
+        f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
+    ) -> Result<KmsKey> {
         let r = self.kms_key(a, key_id).and_then(|k| f(&k));
         let (key, version) = match &r {
             Ok(k) => (k.key_id(), u64::from(k.current())),

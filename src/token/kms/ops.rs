@@ -64,7 +64,13 @@ impl Module {
     /// Opens a blob with the first entry whose key the caller may use for
     /// `usage`; with none, the first entry's reason. Returns the payload
     /// and the key that opened it.
-    fn open_blob(&self, a: &Access, b: &Blob, ctx: &Context, usage: ck::CK_ATTRIBUTE_TYPE) -> Result<(Zeroizing<Vec<u8>>, KmsKey, u32)> {
+    fn open_blob(
+        &self,
+        a: &Access,
+        b: &Blob,
+        ctx: &Context,
+        usage: ck::CK_ATTRIBUTE_TYPE,
+    ) -> Result<(Zeroizing<Vec<u8>>, KmsKey, u32)> {
         let given = blob::canonical_context(ctx)?;
         let ctx = match (&b.stored_context, ctx.is_empty()) {
             (Some(stored), true) => stored.clone(),
@@ -233,7 +239,13 @@ impl Module {
     }
 
     /// The reverse: the entry for `kek` opened with the context.
-    pub(crate) fn kms_unwrap_value(&self, a: &Access, kek: &KmsKey, ctx: &Context, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn kms_unwrap_value(
+        &self,
+        a: &Access,
+        kek: &KmsKey,
+        ctx: &Context,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
         kek.check_enabled()?;
         let canon = blob::canonical_context(ctx).map_err(|_| Error::MechanismParamInvalid)?;
         let b = Blob::parse(wrapped).map_err(|_| Error::WrappedKeyInvalid)?;
