@@ -116,6 +116,32 @@ int main(int argc, char **argv) {
   expect("FHSM_Decrypt data key blob", kms->FHSM_Decrypt(s, &alice, 1, blob, blob_len, pt, &pt_len), CKR_OK);
   if (pt_len != 32 || memcmp(pt, dk, 32) != 0) failures++;
 
+  /* One data key under two master keys: either recovers it. */
+  CK_BYTE second_id[FHSM_KEY_ID_LEN];
+  CK_ULONG second_len = sizeof second_id;
+  expect("FHSM_CreateKey (second)", kms->FHSM_CreateKey(s, NULL, 0, second_id, &second_len), CKR_OK);
+  CK_FHSM_KEY_ID both[] = {{key_id, key_id_len}, {second_id, second_len}};
+  CK_BYTE blob2[512];
+  CK_ULONG blob2_len = sizeof blob2;
+  dk_len = sizeof dk;
+  expect("FHSM_GenerateDataKey (two master keys)",
+         kms->FHSM_GenerateDataKey(s, both, 2, 32, NULL, 0, 0, dk, &dk_len, blob2, &blob2_len), CKR_OK);
+  expect("FHSM_DisableKey (first)", kms->FHSM_DisableKey(s, key_id, key_id_len), CKR_OK);
+  pt_len = sizeof pt;
+  expect("FHSM_Decrypt via the second key", kms->FHSM_Decrypt(s, NULL, 0, blob2, blob2_len, pt, &pt_len), CKR_OK);
+  if (pt_len != 32 || memcmp(pt, dk, 32) != 0) failures++;
+  expect("FHSM_EnableKey (first)", kms->FHSM_EnableKey(s, key_id, key_id_len), CKR_OK);
+
+  /* ReEncrypt: to the second key and another context, inside the token. */
+  CK_FHSM_CONTEXT_PAIR archive = pair("user", "archive");
+  CK_BYTE moved[512];
+  CK_ULONG moved_len = sizeof moved;
+  expect("FHSM_ReEncrypt to the second key",
+         kms->FHSM_ReEncrypt(s, ct, ct_len, &alice, 1, second_id, second_len, &archive, 1, 0, moved, &moved_len),
+         CKR_OK);
+  pt_len = sizeof pt;
+  expect("FHSM_Decrypt {user: archive}", kms->FHSM_Decrypt(s, &archive, 1, moved, moved_len, pt, &pt_len), CKR_OK);
+
   /* Rotation: new version, old ciphertext still opens. */
   CK_ULONG version = 0;
   expect("FHSM_RotateKey", kms->FHSM_RotateKey(s, key_id, key_id_len, &version), CKR_OK);

@@ -219,3 +219,34 @@ fn the_c_example_compiles_against_include_and_runs() {
     assert!(stdout.contains("FHSM_Decrypt {user: bob} fails                   rv=0x00000040 ok"));
     assert!(stdout.ends_with("all steps as expected\n"));
 }
+
+#[test]
+fn concurrent_rotations_in_several_processes_keep_every_version() {
+    let w = token();
+    let c = &w.conf;
+    let key = ok(cli(c, &["key", "create"], None)).trim().to_string();
+    let v1 = ok_bytes(cli(c, &["encrypt", "--key", &key], Some(b"first")));
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_ferrohsm"))
+                .args(["key", "rotate", &key])
+                .env("FERROHSM_CONF", c)
+                .env("FERROHSM_USER_PIN", USER_PIN)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for ch in children {
+        ok(ch.wait_with_output().unwrap());
+    }
+    let d: serde_json::Value = serde_json::from_str(&ok(cli(c, &["key", "describe", &key, "--json"], None))).unwrap();
+    assert_eq!(d["CurrentVersion"], 7);
+    let versions: Vec<u64> = d["Versions"].as_array().unwrap().iter().map(|v| v["Version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    let f = w.dir.path().join("v1");
+    std::fs::write(&f, &v1).unwrap();
+    assert_eq!(ok(cli(c, &["decrypt", "--in", f.to_str().unwrap()], None)), "first");
+    assert!(ok(cli(c, &["audit", "verify"], None)).contains("intact"));
+}
