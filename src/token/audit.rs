@@ -18,21 +18,70 @@ use super::Module;
 use crate::error::{Error, Result};
 use crate::store::{audit_hash, seal::hex, Uid};
 
+/// Distinct pending use records before a batch is written.
 const BATCH_RECORDS: usize = 512;
 const BATCH_AGE: Duration = Duration::from_secs(1);
 /// Past this many unwritten records (the store failing), the oldest go.
 const MAX_PENDING: usize = 100_000;
+/// How far back a new use looks for an identical pending one.
+const COALESCE_WINDOW: usize = 8;
 
 #[derive(Default)]
 pub(crate) struct Audit {
     pending: Mutex<Pending>,
 }
 
+/// Records not yet written. Uses that are identical in every field,
+/// including the second they happened in, are one entry with a count: the
+/// log loses nothing (times are in whole seconds) and a loop of a million
+/// encryptions costs one line per second, not a million.
 #[derive(Default)]
 struct Pending {
-    body: String,
-    count: usize,
+    uses: Vec<(Owned, u64)>,
+    events: String,
     first: Option<Instant>,
+}
+
+/// A record's fields, owned, as kept until written.
+#[derive(PartialEq, Eq)]
+struct Owned {
+    time: u64,
+    event: String,
+    token: Option<Uid>,
+    session: u64,
+    key: String,
+    version: u64,
+    mechanism: Option<u64>,
+    rv: CK_RV,
+    detail: String,
+}
+
+impl Owned {
+    fn is(&self, time: u64, r: &Record) -> bool {
+        self.time == time
+            && self.session == r.session
+            && self.rv == r.rv
+            && self.version == r.version
+            && self.mechanism == r.mechanism
+            && self.event == r.event
+            && self.key == r.key
+            && self.token.as_ref() == r.token
+            && self.detail == r.detail
+    }
+
+    fn of(time: u64, r: &Record) -> Owned {
+        Owned {
+            time,
+            event: r.event.to_string(),
+            token: r.token.copied(),
+            session: r.session,
+            key: r.key.to_string(),
+            version: r.version,
+            mechanism: r.mechanism,
+            rv: r.rv,
+            detail: r.detail.to_string(),
+        }
+    }
 }
 
 /// One audit record. `key` is the key's CKA_UNIQUE_ID (or an alias name),
@@ -69,43 +118,50 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn line(r: &Record) -> String {
-    let mut s = String::with_capacity(200);
-    let _ = write!(s, "{{\"time\":{},\"pid\":{},\"event\":", clock::now(), std::process::id());
-    json_str(&mut s, r.event);
-    s.push_str(",\"token\":");
-    json_str(&mut s, &r.token.map(|u| hex(u)).unwrap_or_default());
-    let _ = write!(s, ",\"session\":{},\"key\":", r.session);
-    json_str(&mut s, r.key);
-    let _ = write!(s, ",\"version\":{}", r.version);
-    if let Some(m) = r.mechanism {
-        let _ = write!(s, ",\"mechanism\":\"{m:#x}\"");
+/// One JSON line: time, pid, event, token, session, key, version,
+/// mechanism (if any), rv, detail, count (identical uses in that second).
+fn line(out: &mut String, o: &Owned, count: u64) {
+    let _ = write!(out, "{{\"time\":{},\"pid\":{},\"event\":", o.time, std::process::id());
+    json_str(out, &o.event);
+    out.push_str(",\"token\":");
+    json_str(out, &o.token.map(|u| hex(&u)).unwrap_or_default());
+    let _ = write!(out, ",\"session\":{},\"key\":", o.session);
+    json_str(out, &o.key);
+    let _ = write!(out, ",\"version\":{}", o.version);
+    if let Some(m) = o.mechanism {
+        let _ = write!(out, ",\"mechanism\":\"{m:#x}\"");
     }
-    let _ = write!(s, ",\"rv\":\"{:#x}\",\"detail\":", r.rv);
-    json_str(&mut s, r.detail);
-    s.push_str("}\n");
-    s
+    let _ = write!(out, ",\"rv\":\"{:#x}\",\"detail\":", o.rv);
+    json_str(out, &o.detail);
+    let _ = writeln!(out, ",\"count\":{count}}}");
 }
 
 /// What `audit verify` found on an intact log.
 pub struct AuditSummary {
     pub batches: usize,
+    /// Lines in the log.
     pub records: usize,
+    /// Events and uses they stand for (a line counts identical uses).
+    pub events: u64,
 }
 
 impl Module {
-    /// A use of a key: buffered.
+    /// A use of a key: buffered, identical uses in one second counted.
     pub(crate) fn audit_use(&self, r: &Record) {
+        let now = clock::now();
         let due = {
             let Ok(mut p) = self.audit.pending.lock() else { return };
-            if p.count >= MAX_PENDING {
-                log::error!("audit: {MAX_PENDING} records could not be written; dropping the buffer");
-                *p = Pending::default();
+            if p.uses.len() >= MAX_PENDING {
+                log::error!("audit: {MAX_PENDING} records could not be written; dropping them");
+                p.uses.clear();
             }
-            p.body.push_str(&line(r));
-            p.count += 1;
+            let n = p.uses.len();
+            match p.uses[n.saturating_sub(COALESCE_WINDOW)..].iter_mut().rev().find(|(o, _)| o.is(now, r)) {
+                Some((_, count)) => *count += 1,
+                None => p.uses.push((Owned::of(now, r), 1)),
+            }
             let first = *p.first.get_or_insert_with(Instant::now);
-            p.count >= BATCH_RECORDS || first.elapsed() >= BATCH_AGE
+            p.uses.len() >= BATCH_RECORDS || first.elapsed() >= BATCH_AGE
         };
         if due {
             let _ = self.flush_audit();
@@ -115,21 +171,29 @@ impl Module {
     /// A key-management event: written before the call returns.
     pub(crate) fn audit_event(&self, r: &Record) {
         if let Ok(mut p) = self.audit.pending.lock() {
-            p.body.push_str(&line(r));
-            p.count += 1;
+            let o = Owned::of(clock::now(), r);
+            let mut l = String::new();
+            line(&mut l, &o, 1);
+            p.events.push_str(&l);
         }
         if let Err(e) = self.flush_audit() {
             log::error!("audit: could not write the {} event: {e}", r.event);
         }
     }
 
-    /// Writes every buffered record as one batch.
+    /// Writes every buffered record as one batch: uses first (they happened
+    /// before the event that triggers a write), then events.
     pub fn flush_audit(&self) -> Result<()> {
         let mut p = self.audit.pending.lock().map_err(|_| Error::CantLock)?;
-        if p.count == 0 {
+        if p.uses.is_empty() && p.events.is_empty() {
             return Ok(());
         }
-        self.store.append_audit(&p.body)?;
+        let mut body = String::with_capacity(p.uses.len() * 200 + p.events.len());
+        for (o, count) in &p.uses {
+            line(&mut body, o, *count);
+        }
+        body.push_str(&p.events);
+        self.store.append_audit(&body)?;
         *p = Pending::default();
         Ok(())
     }
@@ -142,6 +206,7 @@ impl Module {
         let (rows, head) = self.store.audit_log(1)?;
         let mut prev = vec![0u8; 32];
         let mut records = 0;
+        let mut uses = 0;
         for (i, row) in rows.iter().enumerate() {
             let want = i as i64 + 1;
             if row.seq != want {
@@ -154,6 +219,7 @@ impl Module {
                 return Err(Error::AuditInvalid(format!("batch {want} was altered")));
             }
             records += row.body.lines().count();
+            uses += row.body.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).map(|v| v["count"].as_u64().unwrap_or(1)).sum::<u64>();
             prev = row.hash.clone();
         }
         match (head, rows.last()) {
@@ -164,7 +230,7 @@ impl Module {
             }
             (None, Some(_)) => return Err(Error::AuditInvalid("the log's recorded end is missing".into())),
         }
-        Ok(AuditSummary { batches: rows.len(), records })
+        Ok(AuditSummary { batches: rows.len(), records, events: uses })
     }
 
     /// Records at or after `since` (Unix seconds), optionally only those

@@ -318,7 +318,7 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
         ("data-key", _) => data_key(&m, a),
         ("audit", "verify") => match m.audit_verify() {
             Ok(s) => {
-                println!("audit log intact: {} records in {} batches", s.records, s.batches);
+                println!("audit log intact: {} records ({} events and uses) in {} batches", s.records, s.events, s.batches);
                 Ok(())
             }
             Err(ferrohsm::error::Error::AuditInvalid(why)) => Err(Failure::Failed(format!("audit log INVALID: {why}"))),
@@ -412,13 +412,14 @@ fn audit_show(m: &Module, a: &Args) -> Result<(), Failure> {
     }
     for r in records {
         println!(
-            "{}  pid {:<7} {:<18} {:<32} v{:<3} rv {} {}",
+            "{}  pid {:<7} {:<18} {:<32} v{:<3} rv {:<6} x{:<5} {}",
             ferrohsm::token::clock::iso8601(r["time"].as_u64().unwrap_or(0)),
             r["pid"],
             r["event"].as_str().unwrap_or(""),
             r["key"].as_str().unwrap_or(""),
             r["version"],
             r["rv"].as_str().unwrap_or(""),
+            r["count"].as_u64().unwrap_or(1),
             r["detail"].as_str().unwrap_or("")
         );
     }
