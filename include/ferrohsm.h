@@ -60,6 +60,7 @@
 
 #define FHSM_KMS_INTERFACE_NAME "FerroHSM KMS"
 #define FHSM_KEY_ID_LEN 32
+#define FHSM_DEFAULT_ROTATION_DAYS 365
 #define FHSM_MAX_PLAINTEXT 4096
 
 /* PKCS#11 2.40 headers lack the 3.0 interface type. */

@@ -62,6 +62,14 @@ fn alice_and_bob_through_the_cli() {
     assert_eq!(ok(cli(c, &["decrypt", "--context", "user=alice", "--in", fs], None)), "alice's secret");
     fails(cli(c, &["decrypt", "--context", "user=bob", "--in", fs], None), 1, "wrong encryption context");
     fails(cli(c, &["decrypt", "--in", fs], None), 1, "wrong encryption context");
+    let mut altered = ct.clone();
+    let n = altered.len();
+    altered[n - 3] ^= 0x80;
+    fails(cli(c, &["decrypt", "--context", "user=alice"], Some(&altered)), 1, "was altered");
+    fails(cli(c, &["decrypt", "--context", "user=alice"], Some(&ct[..20])), 1, "was altered");
+    altered = ct.clone();
+    altered[10] ^= 1;
+    fails(cli(c, &["decrypt", "--context", "user=alice"], Some(&altered)), 1, "no such key");
     // Oversize, unknown key, bad usage.
     fails(cli(c, &["encrypt", "--key", &key], Some(&[0u8; 4097])), 1, "at most 4096 bytes");
     fails(cli(c, &["encrypt", "--key", "alias/nope"], Some(b"x")), 1, "no such key or alias");
@@ -191,6 +199,18 @@ fn audit_show_and_verify_through_the_cli_across_processes() {
         db.close().unwrap();
     }
     fails(cli(c, &["audit", "verify"], None), 1, "audit log INVALID");
+    {
+        let db = rusqlite::Connection::open(&w.db).unwrap();
+        db.execute("UPDATE audit SET body = replace(body, 'kms-decrypt', 'kms-encrypt')", []).unwrap();
+        db.close().unwrap();
+    }
+    assert!(ok(cli(c, &["audit", "verify"], None)).contains("intact"), "restored");
+    {
+        let db = rusqlite::Connection::open(&w.db).unwrap();
+        db.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
+        db.close().unwrap();
+    }
+    fails(cli(c, &["audit", "verify"], None), 1, "batch 3 is missing");
 }
 
 #[test]
@@ -218,6 +238,30 @@ fn the_c_example_compiles_against_include_and_runs() {
     assert!(stdout.contains("decrypted: alice's medical record"));
     assert!(stdout.contains("FHSM_Decrypt {user: bob} fails                   rv=0x00000040 ok"));
     assert!(stdout.ends_with("all steps as expected\n"));
+    // Again, exiting without C_Finalize: the buffered use records of that
+    // process still reach the store (written at exit).
+    let run = Command::new(&exe)
+        .arg(common::module_path())
+        .arg("kms")
+        .arg(USER_PIN)
+        .env("FERROHSM_CONF", &w.conf)
+        .env("KMS_EXAMPLE_EXIT_WITHOUT_FINALIZE", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let recs: serde_json::Value = serde_json::from_str(&ok(cli(&w.conf, &["audit", "show", "--json"], None))).unwrap();
+    let pending = format!("{:#x}", ferrohsm::vendor::CKR_FHSM_KEY_PENDING_DELETION);
+    let last_uses: std::collections::BTreeSet<u64> = recs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"] == "kms-decrypt" && r["rv"] == pending.as_str())
+        .map(|r| r["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(last_uses.len(), 2, "each run's last use is in the log, the second written at exit");
+    let creates = recs.as_array().unwrap().iter().filter(|r| r["event"] == "create-kms-key").count();
+    assert_eq!(creates, 4, "two runs, two keys each");
+    assert!(ok(cli(&w.conf, &["audit", "verify"], None)).contains("intact"));
 }
 
 #[test]

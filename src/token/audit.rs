@@ -219,7 +219,12 @@ impl Module {
                 return Err(Error::AuditInvalid(format!("batch {want} was altered")));
             }
             records += row.body.lines().count();
-            uses += row.body.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).map(|v| v["count"].as_u64().unwrap_or(1)).sum::<u64>();
+            uses += row
+                .body
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .map(|v| v["count"].as_u64().unwrap_or(1))
+                .sum::<u64>();
             prev = row.hash.clone();
         }
         match (head, rows.last()) {

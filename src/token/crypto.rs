@@ -213,8 +213,9 @@ impl Module {
             return Err(Error::KeyHandleInvalid);
         }
         let r = Self::key_allows(o, usage, mech);
-        // KMS keys are audited by the KMS calls, with the version used.
-        if o.is_token() && !o.bool(crate::vendor::CKA_FHSM_KMS) {
+        // Every key use is audited (session keys too); KMS keys by the KMS
+        // calls, with the version used.
+        if !o.bool(crate::vendor::CKA_FHSM_KMS) {
             self.audit_key_use(a, o, usage, mech, &r);
         }
         r?;

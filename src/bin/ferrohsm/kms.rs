@@ -17,7 +17,7 @@ const USAGE: &str = "usage:
   ferrohsm key list [--json]
   ferrohsm key describe KEY [--json]
   ferrohsm key rotate KEY
-  ferrohsm key rotation KEY (--days N | --off)
+  ferrohsm key rotation KEY (--enable | --days 90..2560 | --off)      (--enable: 365 days)
   ferrohsm key enable KEY | disable KEY
   ferrohsm key schedule-deletion KEY [--days 7..30]
   ferrohsm key cancel-deletion KEY
@@ -223,10 +223,11 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
         }
         ("key", "rotation") => {
             let h = session(&m, a)?;
-            let days = match (a.get("days"), a.has("off")) {
-                (Some(d), false) => d.parse().map_err(|_| Failure::Usage("--days wants a number".into()))?,
-                (None, true) => 0,
-                _ => return usage("give --days N or --off"),
+            let days = match (a.get("days"), a.has("off"), a.has("enable")) {
+                (Some(d), false, _) => d.parse().map_err(|_| Failure::Usage("--days wants a number".into()))?,
+                (None, false, true) => ferrohsm::token::kms::DEFAULT_ROTATION_DAYS,
+                (None, true, false) => 0,
+                _ => return usage("give --enable (365 days), --days N or --off"),
             };
             m.kms_set_rotation(h, pos(a, 1, "KEY")?, days)?;
             Ok(())
@@ -318,7 +319,10 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
         ("data-key", _) => data_key(&m, a),
         ("audit", "verify") => match m.audit_verify() {
             Ok(s) => {
-                println!("audit log intact: {} records ({} events and uses) in {} batches", s.records, s.events, s.batches);
+                println!(
+                    "audit log intact: {} records ({} events and uses) in {} batches",
+                    s.records, s.events, s.batches
+                );
                 Ok(())
             }
             Err(ferrohsm::error::Error::AuditInvalid(why)) => Err(Failure::Failed(format!("audit log INVALID: {why}"))),
