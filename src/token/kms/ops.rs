@@ -113,17 +113,32 @@ impl Module {
         if let Some(p) = length_only(len, cap) {
             return Ok(p);
         }
+        Ok(produced(self.encrypt_under(&a, key_id, &canon, store_ctx, data, "kms-encrypt", "")?, cap))
+    }
+
+    /// Seals `data` under a key's newest version (rotating it first when
+    /// due) and audits the use as `event`.
+    #[allow(clippy::too_many_arguments)]
+    fn encrypt_under(
+        &self,
+        a: &Access,
+        key_id: &str,
+        canon: &[u8],
+        store_ctx: bool,
+        data: &[u8],
+        event: &str,
+        detail: &str,
+    ) -> Result<Vec<u8>> {
         let mut version = 0;
-        let r = self.kms_key(&a, key_id).and_then(|k| {
+        let r = self.kms_key(a, key_id).and_then(|k| {
             k.check_use(ck::CKA_ENCRYPT)?;
-            let k = self.for_encrypt(&a, k)?;
+            let k = self.for_encrypt(a, k)?;
             version = k.current();
-            let out = self.seal_for(std::slice::from_ref(&k), &canon, store_ctx, data)?;
-            Ok((k.key_id(), out))
+            Ok((k.key_id(), self.seal_for(std::slice::from_ref(&k), canon, store_ctx, data)?))
         });
         let key = r.as_ref().map_or(key_id.to_string(), |(k, _)| k.clone());
-        self.kms_use(&a, "kms-encrypt", &key, version, &r, "");
-        Ok(produced(r?.1, cap))
+        self.kms_use(a, event, &key, version, &r, detail);
+        Ok(r?.1)
     }
 
     /// Decrypts a KMS blob; the key comes from the blob's header.
@@ -169,16 +184,8 @@ impl Module {
         };
         self.kms_use(&a, "kms-decrypt", &src_key, src_version, &src, "re-encrypt source");
         let (plain, _, _) = src?;
-        let mut version = 0;
-        let r = self.kms_key(&a, dest_key).and_then(|k| {
-            k.check_use(ck::CKA_ENCRYPT)?;
-            let k = self.for_encrypt(&a, k)?;
-            version = k.current();
-            Ok((k.key_id(), self.seal_for(std::slice::from_ref(&k), &canon, store_ctx, &plain)?))
-        });
-        let key = r.as_ref().map_or(dest_key.to_string(), |(k, _)| k.clone());
-        self.kms_use(&a, "kms-re-encrypt", &key, version, &r, &format!("from {src_key} v{src_version}"));
-        Ok(produced(r?.1, cap))
+        let detail = format!("from {src_key} v{src_version}");
+        Ok(produced(self.encrypt_under(&a, dest_key, &canon, store_ctx, &plain, "kms-re-encrypt", &detail)?, cap))
     }
 
     /// The blob length GenerateDataKey produces.
