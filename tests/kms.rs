@@ -533,6 +533,11 @@ fn audit_records_every_event_and_detects_tampering() {
     assert_eq!(call!(k.r, C_GenerateKey(k.h, &mut gen, t.as_mut_ptr(), 4, &mut aes)), CKR_OK);
     let mut ecb = mech(CKM_AES_ECB);
     assert_eq!(call!(k.r, C_EncryptInit(k.h, &mut ecb, aes)), CKR_OK);
+    let mut label = b"renamed".to_vec();
+    let mut lt = [bytes_attr(CKA_LABEL, &mut label)];
+    assert_eq!(call!(k.r, C_SetAttributeValue(k.h, aes, lt.as_mut_ptr(), 1)), CKR_OK);
+    assert_eq!(call!(k.r, C_EncryptFinal(k.h, null_mut(), &mut len)), CKR_OK);
+    assert_eq!(call!(k.r, C_DestroyObject(k.h, aes)), CKR_OK);
     // A failed login as well.
     let mut other = 0;
     assert_eq!(call!(k.r, C_OpenSession(0, CKF_SERIAL_SESSION, null_mut(), None, &mut other)), CKR_OK);

@@ -112,6 +112,10 @@ pub trait Store: Send + Sync {
     /// Appends one batch (one or more records, one per line) to the audit
     /// chain.
     fn append_audit(&self, body: &str) -> Result<()>;
+    /// Stages audit lines for the calling thread's next write, which then
+    /// appends them in its own transaction: the record of a change commits
+    /// with the change, in one fsync. A failed write drops them.
+    fn stage_audit(&self, lines: &str);
     /// The audit chain from batch `since` on, and the recorded head (last
     /// seq and hash), which catches a truncated tail.
     fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;

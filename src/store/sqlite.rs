@@ -223,11 +223,17 @@ impl SqliteStore {
         r
     }
 
-    /// Runs `f` in one immediate (write-locking) transaction.
+    /// Runs `f` in one immediate (write-locking) transaction, with the audit
+    /// lines this thread staged.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        // try_with: at process exit (the audit flush) thread-locals may be gone.
+        let staged = STAGED.try_with(|s| std::mem::take(&mut *s.borrow_mut())).unwrap_or_default();
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let v = f(&tx)?;
+            if !staged.is_empty() {
+                append_audit_in(&tx, &staged)?;
+            }
             tx.commit()?;
             self.bump_generation();
             Ok(v)
@@ -443,26 +449,13 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, body: &str) -> Result<()> {
-        self.write(|tx| {
-            let head: Option<(i64, Vec<u8>)> = tx
-                .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let (seq, prev) = match head {
-                Some((s, h)) => (s + 1, h),
-                None => (1, vec![0u8; 32]),
-            };
-            let hash = super::audit_hash(&prev, seq, body);
-            tx.execute(
-                "INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)",
-                params![seq, body, prev, hash],
-            )?;
-            tx.execute(
-                "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2)
-                 ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                params![seq, hash],
-            )?;
-            Ok(())
-        })
+        self.write(|tx| append_audit_in(tx, body))
+    }
+
+    fn stage_audit(&self, lines: &str) {
+        if STAGED.try_with(|s| s.borrow_mut().push_str(lines)).is_err() {
+            log::error!("audit: record staged after thread exit, lost");
+        }
     }
 
     fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
@@ -612,4 +605,28 @@ fn load_in(c: &Connection, token: TokenId, id: ObjectId) -> Result<Option<Stored
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(StoredObject { id, uid, private, rows }))
+}
+
+thread_local! {
+    /// Audit lines staged by this thread for its next write transaction.
+    static STAGED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Appends one batch to the audit chain inside a write transaction.
+fn append_audit_in(tx: &rusqlite::Transaction, body: &str) -> Result<()> {
+    let head: Option<(i64, Vec<u8>)> = tx
+        .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (seq, prev) = match head {
+        Some((s, h)) => (s + 1, h),
+        None => (1, vec![0u8; 32]),
+    };
+    let hash = super::audit_hash(&prev, seq, body);
+    tx.execute("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)", params![seq, body, prev, hash])?;
+    tx.execute(
+        "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![seq, hash],
+    )?;
+    Ok(())
 }

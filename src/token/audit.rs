@@ -181,6 +181,14 @@ impl Module {
         }
     }
 
+    /// A key-management event that goes with the calling thread's next
+    /// store write (in the same transaction, see `Store::stage_audit`).
+    pub(crate) fn audit_with_next_write(&self, r: &Record) {
+        let mut l = String::new();
+        line(&mut l, &Owned::of(clock::now(), r), 1);
+        self.store.stage_audit(&l);
+    }
+
     /// Writes every buffered record as one batch: uses first (they happened
     /// before the event that triggers a write), then events.
     pub fn flush_audit(&self) -> Result<()> {

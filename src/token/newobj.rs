@@ -176,7 +176,6 @@ impl Module {
                 return Err(Error::SessionReadOnly);
             }
             let stored = codec::encode(a.sealer(), 0, &uid, &obj)?;
-            let id = self.store.insert_object(a.token.token_id, &stored)?;
             let event = match (obj.is_key(), obj.bool(ck::CKA_LOCAL), obj.bool(crate::vendor::CKA_FHSM_KMS)) {
                 (true, true, true) => "create-kms-key",
                 (true, false, true) => "import-kms-key",
@@ -186,13 +185,15 @@ impl Module {
             };
             let key = hex(&uid);
             let detail = format!("class {:#x}", obj.class());
-            self.audit_event(&super::audit::Record {
+            // Committed with the object, in one transaction.
+            self.audit_with_next_write(&super::audit::Record {
                 token: Some(&a.token.uid),
                 session: a.session,
                 key: &key,
                 detail: &detail,
                 ..super::audit::Record::new(event)
             });
+            let id = self.store.insert_object(a.token.token_id, &stored)?;
             return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));
         }
         obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));

@@ -86,10 +86,19 @@ impl Module {
             }
         }
         match found {
-            Found::Token { token_id, id, .. } => {
+            Found::Token { token_id, id, uid, ref object } => {
                 if !a.rw {
                     return Err(Error::SessionReadOnly);
                 }
+                let key = crate::store::seal::hex(&uid);
+                let detail = format!("class {:#x}", object.class());
+                self.audit_with_next_write(&super::audit::Record {
+                    token: Some(&a.token.uid),
+                    session: a.session,
+                    key: &key,
+                    detail: &detail,
+                    ..super::audit::Record::new("destroy-object")
+                });
                 if !self.store.delete_object(token_id, id)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
@@ -139,19 +148,19 @@ impl Module {
         match found {
             Found::Token { token_id, id, uid, .. } => {
                 let stored = codec::encode(a.sealer(), id, &uid, &next)?;
-                if !self.store.replace_object(token_id, &stored)? {
-                    return Err(Error::ObjectHandleInvalid);
-                }
                 let types: Vec<String> = tmpl.iter().map(|t| format!("{:#x}", t.atype)).collect();
                 let key = crate::store::seal::hex(&uid);
                 let detail = format!("attributes {}", types.join(","));
-                self.audit_event(&super::audit::Record {
+                self.audit_with_next_write(&super::audit::Record {
                     token: Some(&a.token.uid),
                     session: a.session,
                     key: &key,
                     detail: &detail,
                     ..super::audit::Record::new("set-attribute")
                 });
+                if !self.store.replace_object(token_id, &stored)? {
+                    return Err(Error::ObjectHandleInvalid);
+                }
             }
             Found::Session { entry, .. } => {
                 *entry.object.write().map_err(|_| Error::CantLock)? = std::sync::Arc::new(next);
