@@ -395,10 +395,8 @@ impl Store for SqliteStore {
 
     fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)",
-                params![token, &obj.uid[..], obj.private],
-            )?;
+            tx.prepare_cached("INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)")?
+                .execute(params![token, &obj.uid[..], obj.private])?;
             let id = tx.last_insert_rowid();
             insert_rows(tx, id, &obj.rows)?;
             Ok(id)
@@ -476,7 +474,7 @@ impl Store for SqliteStore {
 
     fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2", params![id, token])? > 0)
+            Ok(tx.prepare_cached("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2")?.execute(params![id, token])? > 0)
         })
     }
 
@@ -614,19 +612,22 @@ thread_local! {
 
 /// Appends one batch to the audit chain inside a write transaction.
 fn append_audit_in(tx: &rusqlite::Transaction, body: &str) -> Result<()> {
+    // Cached statements: this runs inside every audited write.
     let head: Option<(i64, Vec<u8>)> = tx
-        .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE one = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (seq, prev) = match head {
         Some((s, h)) => (s + 1, h),
         None => (1, vec![0u8; 32]),
     };
     let hash = super::audit_hash(&prev, seq, body);
-    tx.execute("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)", params![seq, body, prev, hash])?;
-    tx.execute(
+    tx.prepare_cached("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![seq, body, prev, hash])?;
+    tx.prepare_cached(
         "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2)
          ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        params![seq, hash],
-    )?;
+    )?
+    .execute(params![seq, hash])?;
     Ok(())
 }
