@@ -380,6 +380,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn insert_objects(&self, token: TokenId, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
+        self.write(|tx| {
+            let mut ids = Vec::with_capacity(objs.len());
+            for obj in objs {
+                tx.execute(
+                    "INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)",
+                    params![token, &obj.uid[..], obj.private],
+                )?;
+                let id = tx.last_insert_rowid();
+                insert_rows(tx, id, &obj.rows)?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+    }
+
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
         self.with(|c| {
             let head = c

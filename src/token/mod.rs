@@ -14,6 +14,7 @@ mod derive;
 mod find;
 mod keygen;
 mod keypair;
+pub mod migrate;
 mod newobj;
 pub mod objects;
 mod session;
