@@ -35,6 +35,8 @@ pub fn migrated_object(tmpl: &Template) -> Result<Object> {
     let settable = Template::new(
         tmpl.iter()
             .filter(|a| policy::rule(a.atype).is_some_and(|r| r.flags & flag::TOKEN_SET == 0))
+            // Follows from the modulus; the token sets it.
+            .filter(|a| !(bit == policy::PUB && a.atype == ck::CKA_MODULUS_BITS))
             .cloned()
             .collect(),
     );
@@ -112,4 +114,3 @@ impl Module {
         Ok(self.store.token_at(slot)?.map(|t| String::from_utf8_lossy(&t.serial).trim_end().to_string()))
     }
 }
-

@@ -243,7 +243,9 @@ fn init_token(m: &Module, a: &Args) -> Done {
     let r = m
         .login(h, ck::CKU_SO, so_pin.as_bytes())
         .map_err(|_| "ERROR: Could not log in on the token.".to_string())
-        .and_then(|()| m.init_pin(h, user_pin.as_bytes()).map_err(|_| "ERROR: Could not initialize the user PIN.".into()));
+        .and_then(|()| {
+            m.init_pin(h, user_pin.as_bytes()).map_err(|_| "ERROR: Could not initialize the user PIN.".into())
+        });
     let _ = m.close_session(h);
     r?;
     // Slot IDs never change in FerroHSM, so the token is never reassigned.
@@ -263,7 +265,8 @@ fn show_slots(m: &Module, _a: &Args) -> Done {
         println!("        Hardware version: {}.{}", si.hardwareVersion.major, si.hardwareVersion.minor);
         println!("        Firmware version: {}.{}", si.firmwareVersion.major, si.firmwareVersion.minor);
         println!("        Token present:    yes");
-        let ti = m.token_info(slot).map_err(|_| format!("ERROR: Could not get info about the token in slot {slot}."))?;
+        let ti =
+            m.token_info(slot).map_err(|_| format!("ERROR: Could not get info about the token in slot {slot}."))?;
         println!("    Token info:");
         println!("        Manufacturer ID:  {}", String::from_utf8_lossy(&ti.manufacturerID));
         println!("        Model:            {}", String::from_utf8_lossy(&ti.model));
@@ -362,14 +365,18 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
             let _ = m.find_final(h);
             if !hits.is_empty() {
                 return Err(
-                    "ERROR: The ID is already assigned to another object. Use --force to override this message."
-                        .into(),
+                    "ERROR: The ID is already assigned to another object. Use --force to override this message.".into(),
                 );
             }
         }
     }
     let common_attrs = |class| {
-        vec![ulong(ck::CKA_CLASS, class), bytes(ck::CKA_LABEL, label.as_bytes()), bytes(ck::CKA_ID, id), boolean(ck::CKA_TOKEN, true)]
+        vec![
+            ulong(ck::CKA_CLASS, class),
+            bytes(ck::CKA_LABEL, label.as_bytes()),
+            bytes(ck::CKA_ID, id),
+            boolean(ck::CKA_TOKEN, true),
+        ]
     };
     match kind {
         "aes" => {
@@ -386,7 +393,8 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
                 .map_err(|e| format!("ERROR: Could not save the secret key in the token. {}", rv_name(&e)))?;
         }
         "cert" => {
-            let text = std::fs::read_to_string(path).map_err(|_| format!("ERROR: Could open the PKCS#8 file: {path}"))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|_| format!("ERROR: Could open the PKCS#8 file: {path}"))?;
             let der = pem::pem_block(&text, "CERTIFICATE")
                 .ok_or_else(|| format!("ERROR: Could not read the certificate file: {path}"))?;
             let mut t = common_attrs(ck::CKO_CERTIFICATE);
