@@ -221,6 +221,7 @@ fn init_token(m: &Module, a: &Args) -> Done {
     }
     let so_pin = get_pin(m, a, true, true)?;
     let user_pin = get_pin(m, a, false, true)?;
+    let fresh = m.token_info(slot).is_ok_and(|i| !initialized(&i));
     let mut padded = [b' '; 32];
     padded[..label.len()].copy_from_slice(label.as_bytes());
     match m.init_token(slot, so_pin.as_bytes(), &padded) {
@@ -248,8 +249,14 @@ fn init_token(m: &Module, a: &Args) -> Done {
         });
     let _ = m.close_session(h);
     r?;
-    // Slot IDs never change in FerroHSM, so the token is never reassigned.
-    println!("The token has been initialized on slot {slot}");
+    // SoftHSM moves a new token to a slot derived from its serial and says
+    // so; scripts parse that line. FerroHSM's slot IDs never change, so the
+    // number printed is the slot the token was initialized in.
+    if fresh {
+        println!("The token has been initialized and is reassigned to slot {slot}");
+    } else {
+        println!("The token has been initialized on slot {slot}");
+    }
     Ok(())
 }
 
@@ -330,13 +337,14 @@ fn import(m: &Module, a: &Args) -> Done {
         (Some("cert"), false) => "cert",
         (Some(other), _) => return Err(format!("ERROR: Invalid import type '{other}'")),
     };
+    // softhsm2-util finds the token before it looks at the object flags.
+    let slot = find_slot(m, a, false)?;
     let label = a.get("label").ok_or("ERROR: A label for the object must be supplied. Use --label <text>")?;
     let id_hex = a.get("id").ok_or("ERROR: An ID for the object must be supplied. Use --id <hex>")?;
     let id = pem::hex_to_bin(id_hex).map_err(|e| format!("{e}\nPlease edit --id <hex> to correct error."))?;
     if a.get("file-pin").is_some() {
         return Err("ERROR: Encrypted PKCS#8 files (--file-pin) are not supported; decrypt the file first.".into());
     }
-    let slot = find_slot(m, a, false)?;
     let h = m
         .open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION)
         .map_err(|_| "ERROR: Could not open a session on the given slot.")?;
