@@ -266,3 +266,88 @@ fn list(p: &Pkcs11) -> Vec<String> {
     out.sort();
     out
 }
+
+/// What only our front has: `--import-type cert` (softhsm2-util 2.7), PINs
+/// from a descriptor or the environment instead of argv, `--show-config`,
+/// and the same operations as `ferrohsm` commands.
+#[test]
+fn our_additions() {
+    let w = world("");
+    let dir = w.dir.path();
+    let run = |bin: &str, args: &[&str], envs: &[(&str, &str)]| {
+        let mut c = Command::new(target_dir().join(bin));
+        c.args(args).current_dir(dir).env("FERROHSM_CONF", &w.conf);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let pins = [("FERROHSM_SO_PIN", "so-secret"), ("MY_PIN", "user-secret")];
+    let (code, out, err) = run("ferrohsm", &["init-token", "--free", "--label", "front", "--pin-env", "MY_PIN"], &pins);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("The token has been initialized and is reassigned to slot 0"), "{out}");
+
+    // A certificate and its key, as PEM files.
+    let o = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=front"])
+        .args(["-keyout", "k.pem", "-out", "c.pem"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // The user PIN through a descriptor: bash opens fd 3 on a file.
+    std::fs::write(dir.join("pinfile"), "user-secret\n").unwrap();
+    let script = format!(
+        "exec 3<pinfile; {} --import c.pem --import-type cert --token front --label web --id 0a --pin-fd 3",
+        target_dir().join("softhsm2-util").display()
+    );
+    let o = Command::new("bash").args(["-c", &script]).current_dir(dir).env("FERROHSM_CONF", &w.conf).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("The certificate with label=web has been imported."), "{out}");
+    let (code, out, _) = run(
+        "ferrohsm",
+        &["import", "k.pem", "--token", "front", "--label", "web", "--id", "0a"],
+        &[("FERROHSM_USER_PIN", "user-secret")],
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("The key pair has been imported."));
+    // No PIN anywhere and no terminal: an error, not a hang.
+    let (code, _, err) =
+        run("softhsm2-util", &["--import", "k.pem", "--token", "front", "--label", "x", "--id", "0b"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("ERROR: Could not get user PIN"), "{err}");
+
+    let (code, out, _) = run("softhsm2-util", &["--show-config", "default-pkcs11-lib"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.trim_end().ends_with("libferrohsm.so"), "{out}");
+    let (code, _, err) = run("softhsm2-util", &["--show-config", "nope"], &[]);
+    assert_eq!((code, err.trim_end()), (Some(1), "ERROR: Invalid configuration key 'nope'"));
+    let (code, out, _) = run("ferrohsm", &["show-slots"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Label:            front"));
+
+    // The certificate and the key pair, through PKCS#11.
+    let p = load();
+    let slot = p.get_slots_with_initialized_token().unwrap()[0];
+    let s = p.open_ro_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin("user-secret"))).unwrap();
+    let found = s.find_objects(&[Attribute::Id(vec![0x0a])]).unwrap();
+    assert_eq!(found.len(), 3);
+    let cert = s.find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)]).unwrap();
+    let der = s.get_attributes(cert[0], &[AttributeType::Value]).unwrap();
+    assert!(matches!(&der[..], [Attribute::Value(v)] if v.len() > 100));
+    drop(s);
+    drop(p);
+
+    let (code, out, _) = run("ferrohsm", &["delete-token", "--token", "front"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("has been deleted."));
+    let (_, out, _) = run("ferrohsm", &["show-slots"], &[]);
+    assert!(!out.contains("front"));
+}
