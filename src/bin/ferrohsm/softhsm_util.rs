@@ -56,7 +56,7 @@ pub fn run(argv: &[String]) -> i32 {
             return 0;
         }
     }
-    for p in &a.positional {
+    if let Some(p) = a.positional.first() {
         match p.as_str() {
             "-h" => {
                 usage();

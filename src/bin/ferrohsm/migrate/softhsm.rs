@@ -4,16 +4,16 @@
 //! - file backend: `<token>/token.object` and `<token>/<uuid>.object`, each
 //!   a big-endian 8-byte generation counter, then attributes as
 //!   (type u64, kind u64, value) with kind 1 bool (1 byte), 2 ulong (u64),
-//!   3 byte string (u64 length + bytes), 4 attribute map (u64 byte length
-//!   + entries of type, kind 1..5, value), 5 mechanism set (u64 count +
-//!   u64 each); all integers big-endian.
+//!   3 byte string (u64 length, bytes), 4 attribute map (u64 byte length,
+//!   then entries of type, kind 1..5, value), 5 mechanism set (u64 count,
+//!   then a u64 each); all integers big-endian.
 //! - db backend: `<token>/sqlite3.db`, object 1 the token, attributes in
 //!   `attribute_boolean`, `attribute_integer`, `attribute_binary` (also
 //!   CKA_ALLOWED_MECHANISMS as native u64s) and `attribute_array`
 //!   (attribute maps in native byte order, a 4-byte kind per entry).
 //!
-//! The token key (AES-256) is stored under each PIN as salt(8) || IV(16)
-//! || AES-256-CBC(PKCS#7) of "RJR" || key, with the key-encryption key
+//! The token key (AES-256) is stored under each PIN as salt(8), IV(16),
+//! AES-256-CBC(PKCS#7) of "RJR" followed by the key, with the key-encryption key
 //! SHA-256 iterated 1500 + salt[7] times over salt || PIN. Every non-empty
 //! byte string of a private object is IV(16) || AES-256-CBC(PKCS#7) under
 //! the token key. Nothing decrypted here is ever printed or written.
@@ -304,8 +304,7 @@ pub fn native_map(b: &[u8]) -> Result<Vec<(u64, SAttr)>, String> {
         Ok(s)
     };
     let mut out = Vec::new();
-    loop {
-        let Ok(t) = take(8) else { break };
+    while let Ok(t) = take(8) {
         let t = u64::from_ne_bytes(t.try_into().map_err(|_| "bad map")?);
         let kind = u32::from_ne_bytes(take(4)?.try_into().map_err(|_| "bad map")?);
         let v = match kind {
