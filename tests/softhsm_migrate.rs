@@ -407,9 +407,17 @@ fn migration_is_all_or_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing written"));
     assert_eq!(ferro_tokens(), 0);
 
-    let out = migrate(&w, &tokendir, &["--dry-run", "--allow-partial"]);
-    assert!(out.status.success());
-    assert!(stdout(&out).contains("would migrate: secret key AES id=01 label=\"keep\""));
+    // Without --tokendir: the one softhsm2.conf names.
+    let out = Command::new(ferrohsm_bin())
+        .args(["migrate-softhsm", "--dry-run", "--allow-partial", "--pin-env", "MIG_PIN"])
+        .env("FERROHSM_CONF", &w.conf)
+        .env("SOFTHSM2_CONF", w.dir.path().join("softhsm2.conf"))
+        .env("MIG_PIN", USER_PIN)
+        .env("FERROHSM_SO_PIN", SO_PIN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("would migrate: secret key AES id=01 label=\"keep\""), "{}", stdout(&out));
     assert_eq!(ferro_tokens(), 0);
 
     let out = migrate(&w, &tokendir, &["--allow-partial"]);

@@ -351,3 +351,36 @@ fn our_additions() {
     let (_, out, _) = run("ferrohsm", &["show-slots"], &[]);
     assert!(!out.contains("front"));
 }
+
+/// With no PIN given and a terminal on stdin, the PINs are asked for
+/// without echo (twice for a new token). `script` gives the tool a pty;
+/// each answer is sent after its prompt is up, when echo is off.
+#[test]
+fn asks_for_pins_on_a_terminal_without_echo() {
+    let w = world("");
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("`script` (util-linux) is needed for this test");
+    }
+    let tool = target_dir().join("softhsm2-util");
+    let cmd = format!("{} --init-token --free --label typed", tool.display());
+    let feed =
+        "sleep 1; for p in so-typed-1 so-typed-1 user-typed-1 user-typed-1; do printf '%s\\r' $p; sleep 0.5; done";
+    let o = Command::new("bash")
+        .args(["-c", &format!("({feed}) | script -qec '{cmd}' /dev/null")])
+        .env("FERROHSM_CONF", &w.conf)
+        .env_remove("FERROHSM_SO_PIN")
+        .env_remove("FERROHSM_USER_PIN")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("=== SO PIN (4-255 characters) ==="), "{out}");
+    assert!(out.contains("Please reenter user PIN:"), "{out}");
+    assert!(out.contains("The token has been initialized"), "{out}");
+    assert!(!out.contains("typed-1"), "a PIN was echoed: {out}");
+    // The PINs typed are the token's.
+    let p = load();
+    let slot = p.get_slots_with_initialized_token().unwrap()[0];
+    let s = p.open_ro_session(slot).unwrap();
+    s.login(UserType::User, Some(&pin("user-typed-1"))).unwrap();
+}

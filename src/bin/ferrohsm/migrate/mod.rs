@@ -37,8 +37,11 @@ pub fn run(argv: &[String]) -> i32 {
     {
         return usage(&format!("unknown option --{bad}"));
     }
-    let Some(dir) = a.get("tokendir") else { return usage("--tokendir DIR is required") };
-    match migrate_all(&a, Path::new(dir)) {
+    let dir = match a.get("tokendir").map(std::path::PathBuf::from).or_else(softhsm_tokendir) {
+        Some(d) => d,
+        None => return usage("--tokendir DIR is required (no softhsm2.conf names one)"),
+    };
+    match migrate_all(&a, &dir) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ferrohsm migrate-softhsm: {e}");
@@ -47,7 +50,19 @@ pub fn run(argv: &[String]) -> i32 {
     }
 }
 
-const USAGE: &str = "usage: ferrohsm migrate-softhsm --tokendir DIR [--token LABEL] [--dry-run] [--allow-partial]
+/// `directories.tokendir` of the softhsm2.conf SoftHSM would read
+/// (SOFTHSM2_CONF, ~/.config/softhsm2/softhsm2.conf, /etc/softhsm/softhsm2.conf).
+fn softhsm_tokendir() -> Option<std::path::PathBuf> {
+    let conf = ferrohsm::config::softhsm::find().unwrap_or_else(|| "/etc/softhsm/softhsm2.conf".into());
+    let text = std::fs::read_to_string(conf).ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.trim().split_once('=')?;
+        (k.trim() == "directories.tokendir").then(|| std::path::PathBuf::from(v.trim()))
+    })
+}
+
+const USAGE: &str = "usage: ferrohsm migrate-softhsm [--tokendir DIR] [--token LABEL] [--dry-run] [--allow-partial]
+  DIR defaults to directories.tokendir of softhsm2.conf (SOFTHSM2_CONF, ~/.config/softhsm2, /etc/softhsm).
   PINs of the SoftHSM token (kept for the FerroHSM token): --pin-fd N | --pin-env VAR | FERROHSM_USER_PIN | prompt;
   the SO PIN (--so-pin-fd N | --so-pin-env VAR | FERROHSM_SO_PIN | prompt) is needed when the FerroHSM token does not exist yet.";
 
