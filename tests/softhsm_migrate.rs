@@ -88,23 +88,32 @@ fn one(s: &Session, label: &str, class: ObjectClass) -> ObjectHandle {
 }
 
 fn aes_key(s: &Session, label: &str, id: u8, extractable: bool, wrap: bool) -> ObjectHandle {
-    s.generate_key(
-        &Mechanism::AesKeyGen,
-        &[
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(extractable),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(wrap),
-            Attribute::Unwrap(wrap),
-            Attribute::ValueLen(32.into()),
-            Attribute::Label(label.into()),
-            Attribute::Id(vec![id]),
-        ],
-    )
-    .unwrap()
+    aes_key_with(s, label, id, extractable, wrap, vec![])
+}
+
+fn aes_key_with(
+    s: &Session,
+    label: &str,
+    id: u8,
+    extractable: bool,
+    wrap: bool,
+    extra: Vec<Attribute>,
+) -> ObjectHandle {
+    let mut t = extra;
+    t.extend([
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(extractable),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(wrap),
+        Attribute::Unwrap(wrap),
+        Attribute::ValueLen(32.into()),
+        Attribute::Label(label.into()),
+        Attribute::Id(vec![id]),
+    ]);
+    s.generate_key(&Mechanism::AesKeyGen, &t).unwrap()
 }
 
 fn oaep() -> Mechanism<'static> {
@@ -125,6 +134,8 @@ const COMPARED: &[AttributeType] =
 const KEY_COMPARED: &[AttributeType] = &[
     AttributeType::KeyType,
     AttributeType::Local,
+    AttributeType::KeyGenMechanism,
+    AttributeType::AllowedMechanisms,
     AttributeType::Derive,
     AttributeType::StartDate,
     AttributeType::EndDate,
@@ -225,7 +236,8 @@ fn views(s: &Session) -> Vec<(String, ObjectClass, Vec<String>)> {
 fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
     let slot = init_token(p, "legacy");
     let s = user_session(p, slot);
-    let master = aes_key(&s, "aes-master", 1, false, false);
+    let allowed = vec![MechanismType::AES_CBC_PAD, MechanismType::AES_GCM];
+    let master = aes_key_with(&s, "aes-master", 1, false, false, vec![Attribute::AllowedMechanisms(allowed)]);
     let kek = aes_key(&s, "kek", 2, false, true);
     let dek = aes_key(&s, "dek", 3, true, false);
     let cbc = s.encrypt(&Mechanism::AesCbcPad([7; 16]), master, MSG).unwrap();
@@ -317,6 +329,11 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
             }
         }
         assert_eq!(ours.len(), 9);
+        let master_view = ours[0].2.join(" ");
+        assert!(
+            master_view.contains("AllowedMechanisms([") && !master_view.contains("AllowedMechanisms([])"),
+            "{master_view}"
+        );
         let master = one(&s, "aes-master", ObjectClass::SECRET_KEY);
         let flags = s
             .get_attributes(
@@ -331,6 +348,8 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
         assert!(s.get_attributes(master, &[AttributeType::Value]).unwrap().is_empty());
 
         assert_eq!(s.decrypt(&Mechanism::AesCbcPad([7; 16]), master, &made.cbc).unwrap(), MSG);
+        // CKA_ALLOWED_MECHANISMS came along and is enforced.
+        assert!(s.encrypt(&Mechanism::AesEcb, master, &[0; 16]).is_err());
         let mut iv = [5u8; 12];
         let gcm = Mechanism::AesGcm(GcmParams::new(&mut iv, b"aad", 128.into()).unwrap());
         assert_eq!(s.decrypt(&gcm, master, &made.gcm).unwrap(), MSG);
