@@ -54,7 +54,7 @@ Tokens: init-token (--slot N | --free | --token L) --label L
         show-slots
         delete-token (--token L | --serial S)
         import FILE [--import-type keypair|aes|cert] --label L --id HEX (--token L | --slot N) [--no-public-key]
-        migrate-softhsm --tokendir DIR [--token LABEL] [--dry-run]
+        migrate-softhsm [--tokendir DIR] [--token LABEL] [--dry-run] [--allow-partial]
         softhsm2-util ARGS...   (SoftHSM's softhsm2-util flags; see softhsm-compat/README.md)
 PINs:   --pin-fd N | --pin-env VAR | FERROHSM_USER_PIN | prompt (--so-pin-fd/--so-pin-env/FERROHSM_SO_PIN for the SO)
 KMS:   key | alias | audit | data-key | encrypt | decrypt | re-encrypt  (ferrohsm key --help)";
