@@ -447,3 +447,47 @@ fn migration_is_all_or_nothing() {
     let s = user_session(&p, slot);
     assert_eq!(s.find_objects(&[]).unwrap().len(), 1);
 }
+
+/// Several SoftHSM tokens: each is its own transaction. A FerroHSM token of
+/// the same label whose user PIN differs is left as it was; the others
+/// migrate; `--token` picks one.
+#[test]
+fn each_token_on_its_own() {
+    let w = world("");
+    {
+        let sh = softhsm(w.dir.path());
+        for (label, id) in [("one", 1), ("two", 2)] {
+            let slot = init_token(&sh, label);
+            let s = user_session(&sh, slot);
+            aes_key(&s, label, id, false, false);
+        }
+    }
+    let tokendir = w.dir.path().join("softhsm-tokens");
+    let o = Command::new(ferrohsm_bin())
+        .args(["init-token", "--free", "--label", "two", "--so-pin-env", "S", "--pin-env", "U"])
+        .env("FERROHSM_CONF", &w.conf)
+        .env("S", SO_PIN)
+        .env("U", "another-user-pin")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+
+    let out = migrate(&w, &tokendir, &["--token", "one", "--dry-run"]);
+    assert!(out.status.success());
+    assert!(!stdout(&out).contains("\"two\""));
+
+    let out = migrate(&w, &tokendir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("token \"two\": login to the FerroHSM token: "), "{err}");
+    assert!(err.contains("1 of 2 token(s) not migrated"), "{err}");
+    assert!(stdout(&out).contains("FerroHSM token \"one\" in slot 1: 1 migrated"), "{}", stdout(&out));
+
+    let p = load();
+    let one = slot_labelled(&p, "one").unwrap();
+    assert_eq!(user_session(&p, one).find_objects(&[]).unwrap().len(), 1);
+    let two = slot_labelled(&p, "two").unwrap();
+    let s = p.open_ro_session(two).unwrap();
+    s.login(UserType::User, Some(&pin("another-user-pin"))).unwrap();
+    assert_eq!(s.find_objects(&[]).unwrap().len(), 0);
+}
