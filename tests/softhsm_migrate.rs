@@ -186,6 +186,7 @@ struct Made {
     oaep_ct: Vec<u8>,
     ec_sig: Vec<u8>,
     cert: Vec<u8>,
+    serial: String,
     views: Vec<(String, ObjectClass, Vec<String>)>,
 }
 
@@ -289,7 +290,8 @@ fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
     ])
     .unwrap();
     let views = views(&s);
-    Made { cbc, gcm, wrapped_pad, wrapped_kw, under_dek, rsa_sig, pss_sig, oaep_ct, ec_sig, cert, views }
+    let serial = p.get_token_info(slot).unwrap().serial_number().to_string();
+    Made { cbc, gcm, wrapped_pad, wrapped_kw, under_dek, rsa_sig, pss_sig, oaep_ct, ec_sig, cert, serial, views }
 }
 
 #[test]
@@ -319,6 +321,7 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
     {
         let p = load();
         let slot = slot_labelled(&p, "legacy").expect("migrated token");
+        assert_eq!(p.get_token_info(slot).unwrap().serial_number(), made.serial, "the serial number is kept");
         let s = user_session(&p, slot);
         // Same attributes as SoftHSM showed, object by object.
         let ours = views(&s);

@@ -109,6 +109,29 @@ impl Module {
         Ok(())
     }
 
+    /// C_InitToken for a migrated token that keeps the source's serial
+    /// number (scripts and PKCS#11 URIs name tokens by it) unless another
+    /// token here already has it. Returns whether the serial was kept.
+    pub fn init_token_with_serial(
+        &self,
+        slot: crate::store::SlotId,
+        so_pin: &[u8],
+        label: &[u8; 32],
+        serial: &str,
+    ) -> Result<bool> {
+        self.init_token(slot, so_pin, label)?;
+        let want = super::slots::padded::<16>(serial);
+        if serial.is_empty() || serial.len() > 16 || self.store.tokens()?.iter().any(|t| t.serial == want) {
+            return Ok(false);
+        }
+        // The new token has no objects and no user PIN yet, so storing it
+        // again with the serial changed loses nothing.
+        let mut rec = self.store.token_at(slot)?.ok_or(Error::TokenNotPresent)?;
+        rec.serial = want;
+        self.store.put_token(&rec)?;
+        Ok(true)
+    }
+
     /// The serial number of the token in a slot as stored (hex text).
     pub fn token_serial(&self, slot: crate::store::SlotId) -> Result<Option<String>> {
         Ok(self.store.token_at(slot)?.map(|t| String::from_utf8_lossy(&t.serial).trim_end().to_string()))

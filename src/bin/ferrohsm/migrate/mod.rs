@@ -284,7 +284,12 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
         None => {
             let s = free_slot(m)?;
             let so = so_pin.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
-            m.init_token(s, so, &padded_label(&t.label)).map_err(|e| format!("creating the FerroHSM token: {e}"))?;
+            let kept = m
+                .init_token_with_serial(s, so, &padded_label(&t.label), &t.serial)
+                .map_err(|e| format!("creating the FerroHSM token: {e}"))?;
+            if !kept {
+                println!("  note: serial {} is taken here; the new token has its own", t.serial);
+            }
             let h = m.open_session(s, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).map_err(|e| e.to_string())?;
             let r = m.login(h, ck::CKU_SO, so).and_then(|()| m.init_pin(h, pin));
             let _ = m.close_session(h);
