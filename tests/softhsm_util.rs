@@ -160,6 +160,10 @@ fn softhsm2_util_front_behaves_like_softhsm2_util() {
     p.same_output(&["--init-token", "--slot", "99", "--label", "x", "--pin", "1234", "--so-pin", "5678"]);
     p.same_output(&["--init-token", "--token", "first", "--label", "again", "--pin", "1234", "--so-pin", "0000"]);
     p.same_output(&["--init-token", "--free", "--so-pin", "5678", "--pin", "1234"]);
+    // Re-initialization with the right SO PIN keeps the slot.
+    p.same_output(&["--init-token", "--token", "first", "--label", "first", "--pin", "1234", "--so-pin", "5678"]);
+    let label33 = "x".repeat(33);
+    p.same_output(&["--init-token", "--free", "--label", &label33, "--pin", "1234", "--so-pin", "5678"]);
     let (t, o) = p.same(&["--show-slots"]);
     assert_eq!(slot_states(&o.out), slot_states(&t.out));
     assert!(slot_states(&o.out).contains(&"Initialized: yes | User PIN init.: yes | Label: first".to_string()));
