@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use common::*;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -22,6 +23,7 @@ use cryptoki::slot::Slot;
 
 pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const MSG: &[u8] = b"records that were encrypted under SoftHSM";
 
 /// SoftHSM with its token directory under `dir` (SOFTHSM2_CONF is read at
@@ -116,6 +118,10 @@ fn aes_key_with(
     s.generate_key(&Mechanism::AesKeyGen, &t).unwrap()
 }
 
+fn eddsa() -> Mechanism<'static> {
+    Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure))
+}
+
 fn oaep() -> Mechanism<'static> {
     Mechanism::RsaPkcsOaep(PkcsOaepParams::new(MechanismType::SHA1, PkcsMgfType::MGF1_SHA1, PkcsOaepSource::empty()))
 }
@@ -185,6 +191,7 @@ struct Made {
     pss_sig: Vec<u8>,
     oaep_ct: Vec<u8>,
     ec_sig: Vec<u8>,
+    ed_sig: Vec<u8>,
     cert: Vec<u8>,
     serial: String,
     views: Vec<(String, ObjectClass, Vec<String>)>,
@@ -214,6 +221,8 @@ fn views(s: &Session) -> Vec<(String, ObjectClass, Vec<String>)> {
         ("rsa", ObjectClass::PUBLIC_KEY),
         ("ec", ObjectClass::PRIVATE_KEY),
         ("ec", ObjectClass::PUBLIC_KEY),
+        ("ed", ObjectClass::PRIVATE_KEY),
+        ("ed", ObjectClass::PUBLIC_KEY),
         ("cert", ObjectClass::CERTIFICATE),
         ("blob", ObjectClass::DATA),
     ];
@@ -269,6 +278,15 @@ fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
     let digest = s.digest(&Mechanism::Sha256, MSG).unwrap();
     let ec_sig = s.sign(&Mechanism::Ecdsa, epriv, &digest).unwrap();
 
+    let mut ed_pub =
+        vec![Attribute::EcParams(ED25519.to_vec()), Attribute::Verify(true), Attribute::Label("ed".into())];
+    ed_pub.extend(id(6));
+    let mut ed_priv = vec![Attribute::Sign(true), Attribute::Sensitive(true), Attribute::Private(true)];
+    ed_priv.extend([Attribute::Label("ed".into()), Attribute::Extractable(false)]);
+    ed_priv.extend(id(6));
+    let (_, dpriv) = s.generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &ed_pub, &ed_priv).unwrap();
+    let ed_sig = s.sign(&eddsa(), dpriv, MSG).unwrap();
+
     let cert = self_signed_cert(dir);
     s.create_object(&[
         Attribute::Class(ObjectClass::CERTIFICATE),
@@ -291,7 +309,21 @@ fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
     .unwrap();
     let views = views(&s);
     let serial = p.get_token_info(slot).unwrap().serial_number().to_string();
-    Made { cbc, gcm, wrapped_pad, wrapped_kw, under_dek, rsa_sig, pss_sig, oaep_ct, ec_sig, cert, serial, views }
+    Made {
+        cbc,
+        gcm,
+        wrapped_pad,
+        wrapped_kw,
+        under_dek,
+        rsa_sig,
+        pss_sig,
+        oaep_ct,
+        ec_sig,
+        ed_sig,
+        cert,
+        serial,
+        views,
+    }
 }
 
 #[test]
@@ -308,14 +340,14 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
     let out = migrate(&w, &tokendir, &[]);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("9 migrated, 0 already present, 0 not migrated"), "{text}");
+    assert!(text.contains("11 migrated, 0 already present, 0 not migrated"), "{text}");
     // The one attribute left out (reported): CKA_PUBLIC_KEY_INFO on the
     // certificate, which this module does not keep for certificates.
     let notes: Vec<&str> = text.lines().filter(|l| l.contains("note:")).collect();
     assert_eq!(notes, vec!["    note: CKA_PUBLIC_KEY_INFO does not apply to this class here; left out"]);
     let out = migrate(&w, &tokendir, &[]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("0 migrated, 9 already present, 0 not migrated"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("0 migrated, 11 already present, 0 not migrated"), "{}", stdout(&out));
 
     let (new_rsa_sig, new_ec_sig, digest);
     {
@@ -331,7 +363,7 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
                 assert!(!t.ends_with("=None"), "{label} {class:?}: {t} unreadable in SoftHSM");
             }
         }
-        assert_eq!(ours.len(), 9);
+        assert_eq!(ours.len(), 11);
         let master_view = ours[0].2.join(" ");
         assert!(
             master_view.contains("AllowedMechanisms([") && !master_view.contains("AllowedMechanisms([])"),
@@ -382,6 +414,11 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
         s.verify(&Mechanism::Ecdsa, epub, &digest, &made.ec_sig).unwrap();
         new_rsa_sig = s.sign(&Mechanism::Sha256RsaPkcs, rpriv, b"signed after the move").unwrap();
         new_ec_sig = s.sign(&Mechanism::Ecdsa, epriv, &digest).unwrap();
+        // Ed25519 is deterministic: the migrated key signs byte for byte
+        // as SoftHSM did.
+        let dpub = one(&s, "ed", ObjectClass::PUBLIC_KEY);
+        s.verify(&eddsa(), dpub, MSG, &made.ed_sig).unwrap();
+        assert_eq!(s.sign(&eddsa(), one(&s, "ed", ObjectClass::PRIVATE_KEY), MSG).unwrap(), made.ed_sig);
         let cert = one(&s, "cert", ObjectClass::CERTIFICATE);
         assert_eq!(s.get_attributes(cert, &[AttributeType::Value]).unwrap(), vec![Attribute::Value(made.cert.clone())]);
     }
