@@ -4,7 +4,6 @@
 #[allow(dead_code)]
 #[path = "../src/bin/ferrohsm/common.rs"]
 mod common;
-#[allow(dead_code)]
 #[path = "../src/bin/ferrohsm/pem.rs"]
 mod pem;
 #[path = "../src/bin/ferrohsm/softhsm_util.rs"]

@@ -9,7 +9,6 @@
 mod common;
 mod kms;
 mod migrate;
-#[allow(dead_code)]
 mod pem;
 mod softhsm_util;
 

@@ -52,10 +52,6 @@ pub fn hex_to_bin(s: &str) -> Result<Vec<u8>, &'static str> {
         .collect()
 }
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
