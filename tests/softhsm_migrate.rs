@@ -192,6 +192,7 @@ struct Made {
     oaep_ct: Vec<u8>,
     ec_sig: Vec<u8>,
     ed_sig: Vec<u8>,
+    mac: Vec<u8>,
     cert: Vec<u8>,
     serial: String,
     views: Vec<(String, ObjectClass, Vec<String>)>,
@@ -217,6 +218,7 @@ fn views(s: &Session) -> Vec<(String, ObjectClass, Vec<String>)> {
         ("aes-master", ObjectClass::SECRET_KEY),
         ("kek", ObjectClass::SECRET_KEY),
         ("dek", ObjectClass::SECRET_KEY),
+        ("mac", ObjectClass::SECRET_KEY),
         ("rsa", ObjectClass::PRIVATE_KEY),
         ("rsa", ObjectClass::PUBLIC_KEY),
         ("ec", ObjectClass::PRIVATE_KEY),
@@ -287,6 +289,21 @@ fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
     let (_, dpriv) = s.generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &ed_pub, &ed_priv).unwrap();
     let ed_sig = s.sign(&eddsa(), dpriv, MSG).unwrap();
 
+    let hmac = s
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Sign(true),
+                Attribute::Verify(true),
+                Attribute::ValueLen(32.into()),
+                Attribute::Label("mac".into()),
+                Attribute::Id(vec![7]),
+            ],
+        )
+        .unwrap();
+    let mac = s.sign(&Mechanism::Sha256Hmac, hmac, MSG).unwrap();
+
     let cert = self_signed_cert(dir);
     s.create_object(&[
         Attribute::Class(ObjectClass::CERTIFICATE),
@@ -320,6 +337,7 @@ fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
         oaep_ct,
         ec_sig,
         ed_sig,
+        mac,
         cert,
         serial,
         views,
@@ -340,14 +358,14 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
     let out = migrate(&w, &tokendir, &[]);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("11 migrated, 0 already present, 0 not migrated"), "{text}");
+    assert!(text.contains("12 migrated, 0 already present, 0 not migrated"), "{text}");
     // The one attribute left out (reported): CKA_PUBLIC_KEY_INFO on the
     // certificate, which this module does not keep for certificates.
     let notes: Vec<&str> = text.lines().filter(|l| l.contains("note:")).collect();
     assert_eq!(notes, vec!["    note: CKA_PUBLIC_KEY_INFO does not apply to this class here; left out"]);
     let out = migrate(&w, &tokendir, &[]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("0 migrated, 11 already present, 0 not migrated"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("0 migrated, 12 already present, 0 not migrated"), "{}", stdout(&out));
 
     let (new_rsa_sig, new_ec_sig, digest);
     {
@@ -363,7 +381,7 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
                 assert!(!t.ends_with("=None"), "{label} {class:?}: {t} unreadable in SoftHSM");
             }
         }
-        assert_eq!(ours.len(), 11);
+        assert_eq!(ours.len(), 12);
         let master_view = ours[0].2.join(" ");
         assert!(
             master_view.contains("AllowedMechanisms([") && !master_view.contains("AllowedMechanisms([])"),
@@ -414,6 +432,9 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
         s.verify(&Mechanism::Ecdsa, epub, &digest, &made.ec_sig).unwrap();
         new_rsa_sig = s.sign(&Mechanism::Sha256RsaPkcs, rpriv, b"signed after the move").unwrap();
         new_ec_sig = s.sign(&Mechanism::Ecdsa, epriv, &digest).unwrap();
+        let mac_key = one(&s, "mac", ObjectClass::SECRET_KEY);
+        s.verify(&Mechanism::Sha256Hmac, mac_key, MSG, &made.mac).unwrap();
+        assert_eq!(s.sign(&Mechanism::Sha256Hmac, mac_key, MSG).unwrap(), made.mac);
         // Ed25519 is deterministic: the migrated key signs byte for byte
         // as SoftHSM did.
         let dpub = one(&s, "ed", ObjectClass::PUBLIC_KEY);
@@ -482,9 +503,34 @@ fn migration_is_all_or_nothing() {
     let out = migrate(&w, &tokendir, &["--allow-partial"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("1 migrated, 0 already present, 1 not migrated"), "{}", stdout(&out));
+    {
+        let p = load();
+        let slot = slot_labelled(&p, "mixed").unwrap();
+        let s = user_session(&p, slot);
+        let found = s.find_objects(&[]).unwrap();
+        assert_eq!(found.len(), 1);
+        // Replace it by another key with the same class, id and label.
+        s.destroy_object(found[0]).unwrap();
+        s.create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Label("keep".into()),
+            Attribute::Id(vec![1]),
+            Attribute::Value(vec![9; 32]),
+        ])
+        .unwrap();
+    }
+    // That one is not taken for the SoftHSM key, and not duplicated either.
+    let out = migrate(&w, &tokendir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = migrate(&w, &tokendir, &["--allow-partial"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("another object with this class, id and label is in the FerroHSM token"), "{text}");
+    assert!(text.contains("0 migrated, 0 already present, 2 not migrated"), "{text}");
     let p = load();
-    let slot = slot_labelled(&p, "mixed").unwrap();
-    let s = user_session(&p, slot);
+    let s = user_session(&p, slot_labelled(&p, "mixed").unwrap());
     assert_eq!(s.find_objects(&[]).unwrap().len(), 1);
 }
 

@@ -208,15 +208,51 @@ fn padded_label(l: &str) -> [u8; 32] {
     out
 }
 
-/// Is an object like this (class, key type, id, label) already there?
-fn present(m: &Module, h: u64, t: &Template) -> Result<bool, String> {
+enum Presence {
+    Absent,
+    /// The same object (same identity and public values).
+    Same,
+    /// Another object with the same class, key type, CKA_ID and label.
+    Conflict,
+}
+
+/// Is this object already in the FerroHSM token? Found by class, key type,
+/// CKA_ID and label, then told apart by the values that identify it and
+/// can be read (public key values, check values, certificate and data
+/// values).
+fn presence(m: &Module, h: u64, t: &Template) -> Result<Presence, String> {
+    use ferrohsm::token::objects::AttrOut;
     let keep =
         [ck::CKA_CLASS, ck::CKA_KEY_TYPE, ck::CKA_CERTIFICATE_TYPE, ck::CKA_ID, ck::CKA_LABEL, ck::CKA_APPLICATION];
     let probe = Template::new(t.iter().filter(|a| keep.contains(&a.atype)).cloned().collect());
     m.find_init(h, &probe).map_err(|e| e.to_string())?;
-    let hits = m.find_next(h, 1).map_err(|e| e.to_string());
+    let hits = m.find_next(h, 64).map_err(|e| e.to_string());
     let _ = m.find_final(h);
-    Ok(!hits?.is_empty())
+    let hits = hits?;
+    let identity = [
+        ck::CKA_MODULUS,
+        ck::CKA_PUBLIC_EXPONENT,
+        ck::CKA_EC_POINT,
+        ck::CKA_EC_PARAMS,
+        ck::CKA_CHECK_VALUE,
+        ck::CKA_VALUE,
+        ck::CKA_OBJECT_ID,
+    ];
+    let wanted: Vec<&Attribute> = t.iter().filter(|a| identity.contains(&a.atype)).collect();
+    for o in &hits {
+        let types: Vec<u64> = wanted.iter().map(|a| a.atype).collect();
+        let got = m.get_attributes(h, *o, &types).map_err(|e| e.to_string())?;
+        let same = wanted.iter().zip(&got).all(|(w, g)| match g {
+            AttrOut::Value(v) => *v == w.value,
+            // A secret value cannot be compared; the rest decides.
+            AttrOut::Sensitive => true,
+            AttrOut::Invalid => false,
+        });
+        if same {
+            return Ok(Presence::Same);
+        }
+    }
+    Ok(if hits.is_empty() { Presence::Absent } else { Presence::Conflict })
 }
 
 fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), String> {
@@ -301,13 +337,15 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
             (s, true)
         }
     };
-    let result = import_into(m, slot, pin, ready);
+    let result = import_into(m, slot, pin, ready, a.has("allow-partial"));
     match result {
-        Ok((done, skipped)) => {
+        Ok(c) => {
             println!(
-                "FerroHSM token {:?} in slot {slot}: {done} migrated, {skipped} already present, {} not migrated",
+                "FerroHSM token {:?} in slot {slot}: {} migrated, {} already present, {} not migrated",
                 t.label,
-                failed.len()
+                c.done,
+                c.skipped,
+                failed.len() + c.conflicts
             );
             Ok(())
         }
@@ -322,17 +360,27 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
 
 type Ready = Vec<(String, Template, Vec<String>)>;
 
-fn import_into(m: &Module, slot: u64, pin: &[u8], ready: Ready) -> Result<(usize, usize), String> {
+fn import_into(m: &Module, slot: u64, pin: &[u8], ready: Ready, allow_partial: bool) -> Result<Counts, String> {
     let h = m.open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).map_err(|e| e.to_string())?;
     let r = (|| {
         m.login(h, ck::CKU_USER, pin).map_err(|e| format!("login to the FerroHSM token: {e}"))?;
         let mut new = Vec::new();
-        let mut skipped = 0;
+        let (mut skipped, mut conflicts) = (0, 0);
         for (d, tmpl, notes) in ready {
-            if present(m, h, &tmpl)? {
-                println!("  already present: {d}");
-                skipped += 1;
-                continue;
+            match presence(m, h, &tmpl)? {
+                Presence::Same => {
+                    println!("  already present: {d}");
+                    skipped += 1;
+                    continue;
+                }
+                Presence::Conflict => {
+                    println!(
+                        "  cannot migrate: {d}: another object with this class, id and label is in the FerroHSM token"
+                    );
+                    conflicts += 1;
+                    continue;
+                }
+                Presence::Absent => {}
             }
             println!("  migrating: {d}");
             for n in notes {
@@ -340,9 +388,20 @@ fn import_into(m: &Module, slot: u64, pin: &[u8], ready: Ready) -> Result<(usize
             }
             new.push(tmpl);
         }
+        if conflicts > 0 && !allow_partial {
+            return Err(format!(
+                "{conflicts} object(s) conflict with objects already there (use --allow-partial to migrate the rest)"
+            ));
+        }
         m.import_migrated(h, &new).map_err(|e| format!("storing the objects: {e}"))?;
-        Ok((new.len(), skipped))
+        Ok(Counts { done: new.len(), skipped, conflicts })
     })();
     let _ = m.close_session(h);
     r
+}
+
+struct Counts {
+    done: usize,
+    skipped: usize,
+    conflicts: usize,
 }
