@@ -133,6 +133,9 @@ fn softhsm2_util_front_behaves_like_softhsm2_util() {
     openssl(&p.dir, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec.pem"]);
     openssl(&p.dir, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.pem"]);
     std::fs::write(p.dir.join("aes.bin"), [0x42u8; 32]).unwrap();
+    // The traditional PEM forms scripts make with `openssl ecparam` / `genrsa -traditional`.
+    openssl(&p.dir, &["ecparam", "-name", "prime256v1", "-genkey", "-out", "sec1.pem"]);
+    openssl(&p.dir, &["genrsa", "-traditional", "-out", "pkcs1.pem", "2048"]);
 
     // Usage, help, unknown options, version.
     let (t, o) = p.same(&[]);
@@ -202,6 +205,17 @@ fn softhsm2_util_front_behaves_like_softhsm2_util() {
     let ours = objects(None);
     assert_eq!(ours, theirs);
     assert_eq!(ours.len(), 6, "two EC pairs (--force), one RSA private key, one AES key: {ours:#?}");
+
+    // Traditional PEM keys: softhsm2-util 2.6.1 reads only PKCS#8; we
+    // also take PKCS#1 and SEC 1 (a superset, so scripts still work).
+    for (file, id) in [("sec1.pem", "04"), ("pkcs1.pem", "05")] {
+        let args = imp(file, "legacy-pem", id);
+        let (t, o) = (p.theirs(&s(&args)), p.ours(&s(&args)));
+        assert_eq!(t.code, Some(1));
+        assert!(t.err.contains("Could not read the PKCS#8 file"));
+        assert_eq!(o.code, Some(0), "{}{}", o.out, o.err);
+        assert!(o.out.contains("The key pair has been imported."));
+    }
 }
 
 /// Class, label, id and the usage/protection flags of every object of the

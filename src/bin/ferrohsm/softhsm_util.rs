@@ -420,7 +420,7 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
                 std::fs::read_to_string(path).map_err(|_| format!("ERROR: Could open the PKCS#8 file: {path}"))?,
             );
             let unreadable = "ERROR: Could not read the PKCS#8 file. Maybe it is encypted (--file-pin <PIN>)";
-            let der = pem::pem_block(&text, "PRIVATE KEY").ok_or(unreadable)?;
+            let der = pem::private_key_pkcs8(&text).ok_or(unreadable)?;
             let key = Key::from_pkcs8(&der).map_err(|_| unreadable)?;
             let rsa = key.key_type() == ck::CKK_RSA;
             let public = key.public_attrs(None).map_err(|_| "ERROR: Could not convert the key.")?;
