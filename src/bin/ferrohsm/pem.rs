@@ -78,8 +78,11 @@ fn der_tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// One DER element at the start of `b`: (tag, whole element, contents, rest).
-fn der_next(b: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element: tag, the whole element, its contents, what follows.
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// The DER element at the start of `b`.
+fn der_next(b: &[u8]) -> Option<Tlv<'_>> {
     let (&tag, rest) = b.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {
