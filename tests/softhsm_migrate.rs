@@ -577,3 +577,66 @@ fn each_token_on_its_own() {
     s.login(UserType::User, Some(&pin("another-user-pin"))).unwrap();
     assert_eq!(s.find_objects(&[]).unwrap().len(), 0);
 }
+
+/// Key bytes go from SoftHSM's files to FerroHSM's sealed store without
+/// appearing in the tool's output or anywhere on disk in the clear.
+#[test]
+fn no_plaintext_key_material_on_disk_or_in_output() {
+    const KEY: &[u8; 32] = b"KNOWN-KEY-MATERIAL-0123456789ab!";
+    let w = world("");
+    let ct;
+    {
+        let sh = softhsm(w.dir.path());
+        let slot = init_token(&sh, "known");
+        let s = user_session(&sh, slot);
+        let k = s
+            .create_object(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::Label("known".into()),
+                Attribute::Value(KEY.to_vec()),
+            ])
+            .unwrap();
+        ct = s.encrypt(&Mechanism::AesCbcPad([1; 16]), k, MSG).unwrap();
+    }
+    let tokendir = w.dir.path().join("softhsm-tokens");
+    let out = migrate(&w, &tokendir, &[]);
+    assert!(out.status.success());
+    let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(!text.contains("KNOWN-KEY") && !text.to_lowercase().contains(&hex[..16]), "{text}");
+    }
+    {
+        let p = load();
+        let s = user_session(&p, slot_labelled(&p, "known").unwrap());
+        assert_eq!(
+            s.decrypt(&Mechanism::AesCbcPad([1; 16]), one(&s, "known", ObjectClass::SECRET_KEY), &ct).unwrap(),
+            MSG
+        );
+    }
+    // Every file this test wrote (SoftHSM's tokens included: they are
+    // encrypted too), searched for the key bytes.
+    fn files(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(w.dir.path(), &mut all);
+    assert!(all.iter().any(|p| p.starts_with(&w.db)), "the store is among them");
+    for f in all {
+        let data = std::fs::read(&f).unwrap();
+        assert!(!data.windows(KEY.len()).any(|x| x == KEY), "{} holds the key in the clear", f.display());
+    }
+}
