@@ -371,25 +371,45 @@ fn our_additions() {
 }
 
 /// With no PIN given and a terminal on stdin, the PINs are asked for
-/// without echo (twice for a new token). `script` gives the tool a pty;
-/// each answer is sent after its prompt is up, when echo is off.
+/// without echo (twice for a new token). A small Python driver gives the
+/// tool a controlling pty and answers each prompt once it is up.
 #[test]
 fn asks_for_pins_on_a_terminal_without_echo() {
     let w = world("");
-    if Command::new("script").arg("--version").output().is_err() {
-        panic!("`script` (util-linux) is needed for this test");
-    }
     let tool = target_dir().join("softhsm2-util");
-    let cmd = format!("{} --init-token --free --label typed", tool.display());
-    let feed =
-        "sleep 1; for p in so-typed-1 so-typed-1 user-typed-1 user-typed-1; do printf '%s\\r' $p; sleep 0.5; done";
-    let o = Command::new("bash")
-        .args(["-c", &format!("({feed}) | script -qec '{cmd}' /dev/null")])
+    let driver = r#"
+import os, pty, sys, time
+pid, master = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+answers = [(b"Please enter SO PIN: ", b"so-typed-1"), (b"Please reenter SO PIN: ", b"so-typed-1"),
+           (b"Please enter user PIN: ", b"user-typed-1"), (b"Please reenter user PIN: ", b"user-typed-1")]
+deadline = time.time() + 60
+while time.time() < deadline:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    if answers and seen.endswith(answers[0][0]):
+        time.sleep(0.05)
+        os.write(master, answers.pop(0)[1] + b"\r")
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(driver)
+        .arg(&tool)
+        .args(["--init-token", "--free", "--label", "typed"])
         .env("FERROHSM_CONF", &w.conf)
         .env_remove("FERROHSM_SO_PIN")
         .env_remove("FERROHSM_USER_PIN")
         .output()
-        .unwrap();
+        .expect("python3");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("=== SO PIN (4-255 characters) ==="), "{out}");
