@@ -90,6 +90,12 @@ pub trait Store: Send + Sync {
     fn add_failure(&self, token: TokenId, who: Who) -> Result<u32>;
     fn clear_failures(&self, token: TokenId, who: Who) -> Result<()>;
     fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId>;
+    /// Inserts all of `objs` in one transaction (all or none); used by
+    /// migration so that a failure leaves the token untouched.
+    fn insert_objects(&self, token: TokenId, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
+        let _ = (token, objs);
+        Err(crate::error::Error::general("this store cannot insert objects in one transaction"))
+    }
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>>;
     /// Replaces every row of an object; false if it no longer exists.
     fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool>;

@@ -395,11 +395,30 @@ impl Store for SqliteStore {
 
     fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId> {
         self.write(|tx| {
-            tx.prepare_cached("INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)")?
-                .execute(params![token, &obj.uid[..], obj.private])?;
+            tx.prepare_cached("INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)")?.execute(params![
+                token,
+                &obj.uid[..],
+                obj.private
+            ])?;
             let id = tx.last_insert_rowid();
             insert_rows(tx, id, &obj.rows)?;
             Ok(id)
+        })
+    }
+
+    fn insert_objects(&self, token: TokenId, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
+        self.write(|tx| {
+            let mut ids = Vec::with_capacity(objs.len());
+            for obj in objs {
+                tx.execute(
+                    "INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)",
+                    params![token, &obj.uid[..], obj.private],
+                )?;
+                let id = tx.last_insert_rowid();
+                insert_rows(tx, id, &obj.rows)?;
+                ids.push(id);
+            }
+            Ok(ids)
         })
     }
 
@@ -474,7 +493,10 @@ impl Store for SqliteStore {
 
     fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.prepare_cached("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2")?.execute(params![id, token])? > 0)
+            Ok(tx
+                .prepare_cached("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
+                .execute(params![id, token])?
+                > 0)
         })
     }
 

@@ -17,6 +17,7 @@ mod find;
 mod keygen;
 mod keypair;
 pub mod kms;
+pub mod migrate;
 mod newobj;
 pub mod objects;
 mod session;

@@ -74,7 +74,8 @@ pub fn slot_of(m: &Module, label: Option<&str>) -> CliResult<u64> {
 }
 
 /// A PIN from `--pin-fd N` (first line), `--pin-env VAR`, `--pin VALUE`
-/// (discouraged), then `FERROHSM_USER_PIN`, else an error.
+/// (discouraged), then `FERROHSM_USER_PIN`, then a no-echo prompt when
+/// stdin is a terminal, else an error.
 pub fn user_pin(a: &Args) -> CliResult<zeroize::Zeroizing<String>> {
     read_pin(a, "pin", "FERROHSM_USER_PIN")
 }
@@ -84,6 +85,19 @@ pub fn so_pin(a: &Args) -> CliResult<zeroize::Zeroizing<String>> {
 }
 
 fn read_pin(a: &Args, flag: &str, env: &str) -> CliResult<zeroize::Zeroizing<String>> {
+    if let Some(p) = pin_from_args(a, flag, env)? {
+        return Ok(p);
+    }
+    let who = if flag == "so-pin" { "SO PIN" } else { "user PIN" };
+    if let Some(p) = prompt_pin(who, false)? {
+        return Ok(p);
+    }
+    Err(format!("no PIN: give --{flag}-fd N, --{flag}-env VAR or set {env}"))
+}
+
+/// The PIN from the command line or the environment, without prompting:
+/// `--FLAG-fd N`, `--FLAG-env VAR`, `--FLAG VALUE`, then `env`.
+pub fn pin_from_args(a: &Args, flag: &str, env: &str) -> CliResult<Option<zeroize::Zeroizing<String>>> {
     use std::io::BufRead;
     if let Some(fd) = a.get(&format!("{flag}-fd")) {
         let path = format!("/dev/fd/{}", fd.parse::<u32>().map_err(|_| format!("--{flag}-fd: not a number"))?);
@@ -91,18 +105,33 @@ fn read_pin(a: &Args, flag: &str, env: &str) -> CliResult<zeroize::Zeroizing<Str
         let mut line = zeroize::Zeroizing::new(String::new());
         std::io::BufReader::new(f).read_line(&mut line).map_err(|e| e.to_string())?;
         let t = line.trim_end_matches(['\r', '\n']).to_string();
-        return Ok(zeroize::Zeroizing::new(t));
+        return Ok(Some(zeroize::Zeroizing::new(t)));
     }
     if let Some(v) = a.get(&format!("{flag}-env")) {
-        return std::env::var(v).map(zeroize::Zeroizing::new).map_err(|_| format!("{v} is not set"));
+        return std::env::var(v).map(|p| Some(zeroize::Zeroizing::new(p))).map_err(|_| format!("{v} is not set"));
     }
     if let Some(p) = a.get(flag) {
-        return Ok(zeroize::Zeroizing::new(p.to_string()));
+        return Ok(Some(zeroize::Zeroizing::new(p.to_string())));
     }
-    if let Ok(p) = std::env::var(env) {
-        return Ok(zeroize::Zeroizing::new(p));
+    Ok(std::env::var(env).ok().map(zeroize::Zeroizing::new))
+}
+
+/// Asks for a PIN on the terminal without echo (None when stdin is not a
+/// terminal). With `confirm`, asks twice and insists on the same answer.
+pub fn prompt_pin(who: &str, confirm: bool) -> CliResult<Option<zeroize::Zeroizing<String>>> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
     }
-    Err(format!("no PIN: give --{flag}-fd N, --{flag}-env VAR or set {env}"))
+    let ask = |p: &str| rpassword::prompt_password(p).map(zeroize::Zeroizing::new).map_err(|e| e.to_string());
+    let first = ask(&format!("Please enter {who}: "))?;
+    if confirm {
+        let again = ask(&format!("Please reenter {who}: "))?;
+        if *again != *first {
+            return Err(format!("the two {who}s differ"));
+        }
+    }
+    Ok(Some(first))
 }
 
 /// A read-write session on the token, logged in as the user.
