@@ -249,6 +249,8 @@ fn the_c_example_compiles_against_include_and_runs() {
         .output()
         .unwrap();
     assert!(run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!err.contains("panicked"), "the flush at exit must not panic: {err}");
     let recs: serde_json::Value = serde_json::from_str(&ok(cli(&w.conf, &["audit", "show", "--json"], None))).unwrap();
     let pending = format!("{:#x}", ferrohsm::vendor::CKR_FHSM_KEY_PENDING_DELETION);
     let last_uses: std::collections::BTreeSet<u64> = recs

@@ -47,7 +47,9 @@ pub fn random(buf: &mut [u8]) -> Result<()> {
     if buf.len() > 64 {
         return os(buf);
     }
-    POOL.with(|p| {
+    // try_with: in a thread's (or the process's) exit handlers the pool may
+    // be gone; then the OS serves the request directly.
+    POOL.try_with(|p| {
         let mut p = p.borrow_mut();
         let pid = std::process::id();
         if p.pid != pid || p.used + buf.len() > BLOCK {
@@ -61,6 +63,7 @@ pub fn random(buf: &mut [u8]) -> Result<()> {
         p.used += buf.len();
         Ok(())
     })
+    .unwrap_or_else(|_| os(buf))
 }
 
 pub fn random_uid() -> Result<Uid> {
