@@ -9,28 +9,7 @@ use crate::error::{Error, Result};
 use crate::mech::keys::Attrs;
 use crate::model::{Template, Value};
 
-/// One DER TLV: (tag, whole encoding, contents, rest).
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
-
-fn tlv(b: &[u8]) -> Option<Tlv<'_>> {
-    let (&tag, rest) = b.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = b.len() - rest.len();
-    Some((tag, &b[..header + len], &rest[..len], &rest[len..]))
-}
+use crate::model::der::tlv;
 
 /// (serial INTEGER, issuer Name, subject Name), each as DER.
 pub(crate) fn x509_names(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {

@@ -78,28 +78,7 @@ fn der_tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// One DER element: tag, the whole element, its contents, what follows.
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
-
-/// The DER element at the start of `b`.
-fn der_next(b: &[u8]) -> Option<Tlv<'_>> {
-    let (&tag, rest) = b.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        (rest[..n].iter().fold(0usize, |a, &x| (a << 8) | x as usize), &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = b.len() - rest.len();
-    Some((tag, &b[..header + len], &rest[..len], &rest[len..]))
-}
+use ferrohsm::model::der::tlv as der_next;
 
 /// The named-curve OID element of a SEC 1 ECPrivateKey's `[0]` parameters.
 fn sec1_curve(sec1: &[u8]) -> Option<&[u8]> {
