@@ -2,6 +2,7 @@
 //! implementation, and sealing (the only code that encrypts at rest).
 
 pub mod codec;
+mod mapped;
 pub mod seal;
 pub mod sqlite;
 

@@ -95,7 +95,7 @@ pub struct SqliteStore {
     /// every process can tell cheaply (one pread, no SQLite lock) whether
     /// anything changed since it last looked. None if it cannot be opened;
     /// then nothing is cached.
-    generation: Option<std::fs::File>,
+    generation: Option<super::mapped::Generation>,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -147,7 +147,8 @@ impl SqliteStore {
         if let Err(e) = &generation {
             log::warn!("{}: {e}; the store is read on every call", PathBuf::from(&gen_path).display());
         }
-        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), generation: generation.ok() };
+        let generation = generation.ok().and_then(super::mapped::Generation::new);
+        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), generation };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
         store.give_back(conn);
@@ -242,10 +243,9 @@ impl SqliteStore {
 
     /// After a commit: a fresh random value (no read-modify-write race).
     fn bump_generation(&self) {
-        use std::os::unix::fs::FileExt;
         if let Some(f) = &self.generation {
             let mut g = [0u8; 8];
-            if super::seal::random(&mut g).is_err() || f.write_at(&g, 0).is_err() {
+            if super::seal::random(&mut g).is_err() || f.write(g).is_err() {
                 log::warn!("could not update the store generation file");
             }
         }
@@ -310,14 +310,7 @@ fn insert_rows(tx: &rusqlite::Transaction, id: ObjectId, rows: &[Row]) -> Result
 
 impl Store for SqliteStore {
     fn generation(&self) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        let f = self.generation.as_ref()?;
-        let mut g = [0u8; 8];
-        match f.read_at(&mut g, 0) {
-            Ok(8) => Some(u64::from_le_bytes(g)),
-            Ok(_) => Some(0),
-            Err(_) => None,
-        }
+        Some(self.generation.as_ref()?.read())
     }
 
     fn tokens(&self) -> Result<Vec<TokenRecord>> {
