@@ -76,6 +76,26 @@ impl CurveId {
             CurveId::Ed25519 | CurveId::X25519 => 255,
         }
     }
+
+    /// Length of a raw public point: uncompressed for NIST curves.
+    pub fn point_len(self) -> usize {
+        match self {
+            CurveId::Nist(c) => 1 + 2 * c.byte_len(),
+            CurveId::Ed25519 | CurveId::X25519 => 32,
+        }
+    }
+}
+
+/// The point in `v` for a curve whose raw points are `raw_len` bytes: a
+/// value of exactly that length is the raw point (a raw point can look like
+/// an OCTET STRING header, e.g. 04 3F ... for P-256, one time in 256), else
+/// the OCTET STRING is unwrapped.
+pub fn point_of(v: &[u8], raw_len: usize) -> &[u8] {
+    if v.len() == raw_len {
+        v
+    } else {
+        unwrap_point(v)
+    }
 }
 
 /// DER OCTET STRING around `raw`.
@@ -93,7 +113,7 @@ pub fn octet_string(raw: &[u8]) -> Vec<u8> {
 /// The point inside a CKA_EC_POINT (or ECDH public data) value: a DER
 /// OCTET STRING whose length covers the rest exactly is unwrapped; anything
 /// else is taken as the raw point.
-pub fn unwrap_point(v: &[u8]) -> &[u8] {
+fn unwrap_point(v: &[u8]) -> &[u8] {
     let inner = match v {
         [0x04, n, rest @ ..] if *n < 0x80 && *n as usize == rest.len() => Some(rest),
         [0x04, 0x81, n, rest @ ..] if *n >= 0x80 && *n as usize == rest.len() => Some(rest),
@@ -118,5 +138,13 @@ mod tests {
         let big = [4u8; 133];
         assert_eq!(octet_string(&big)[..3], [0x04, 0x81, 133]);
         assert_eq!(unwrap_point(&octet_string(&big)), &big[..]);
+        // A raw P-256 point whose X starts with 0x3F reads like an OCTET
+        // STRING of 63 bytes; with the curve's length it is taken as raw.
+        let mut tricky = [7u8; 65];
+        tricky[0] = 4;
+        tricky[1] = 63;
+        assert_eq!(unwrap_point(&tricky).len(), 63);
+        assert_eq!(point_of(&tricky, 65), &tricky[..]);
+        assert_eq!(point_of(&octet_string(&tricky), 65), &tricky[..]);
     }
 }

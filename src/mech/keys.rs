@@ -4,7 +4,7 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
-use super::curve::{octet_string, unwrap_point, CurveId};
+use super::curve::{octet_string, point_of, CurveId};
 use super::raw::ec::{self, Curve, EcKey};
 use super::raw::pkey::{self, KeyRef, Parsed};
 use super::raw::rsa::{Rsa, RsaParts};
@@ -115,7 +115,7 @@ impl Key {
                     return Err(Error::TemplateInconsistent);
                 }
                 let scalar = if private { Some(bytes(ck::CKA_VALUE)?) } else { None };
-                let point = || bytes(ck::CKA_EC_POINT).map(unwrap_point);
+                let point = || bytes(ck::CKA_EC_POINT).map(|v| point_of(v, curve.point_len()));
                 Ok(match (curve, scalar) {
                     (CurveId::Nist(c), Some(d)) => {
                         Key::Ec { curve: c, key: EcKey::private(c, d).map_err(bad)?, private }

@@ -11,7 +11,7 @@ use super::newobj::{build, check_new_template};
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
-use crate::mech::curve::unwrap_point;
+use crate::mech::curve::point_of;
 use crate::mech::keys::Key;
 use crate::mech::raw::{self, Md};
 use crate::mech::{kdf, keygen, registry};
@@ -52,7 +52,11 @@ impl Module {
     fn ecdh_bytes(&self, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
         let Param::Ecdh { kdf, shared, public } = &mech.param else { return Err(Error::MechanismParamInvalid) };
         let key = Key::from_object(base, false)?;
-        let peer = unwrap_point(public);
+        let raw_len = match &key {
+            Key::Ec { curve, .. } => 1 + 2 * curve.byte_len(),
+            _ => 32,
+        };
+        let peer = point_of(public, raw_len);
         let z = match (&key, mech.mtype) {
             (Key::Ec { key, .. }, _) => key.ecdh(peer).map_err(|_| Error::MechanismParamInvalid)?,
             (Key::X25519 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {

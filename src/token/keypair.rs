@@ -206,7 +206,7 @@ pub(crate) fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
     }
     if bit == policy::PRIV {
         if let (Some(given), Ok(point)) = (tmpl.bytes(ck::CKA_EC_POINT), key.public_point()) {
-            if crate::mech::curve::unwrap_point(given) != &point[..] {
+            if crate::mech::curve::point_of(given, point.len()) != &point[..] {
                 return Err(Error::TemplateInconsistent);
             }
         }
