@@ -26,9 +26,35 @@ const MAX_PENDING: usize = 100_000;
 /// How far back a new use looks for an identical pending one.
 const COALESCE_WINDOW: usize = 8;
 
+/// Buffers for uses, one per group of threads, so that threads working in
+/// parallel do not all take one lock per operation; events go to shard 0.
+const SHARDS: usize = 4;
+
 #[derive(Default)]
 pub(crate) struct Audit {
-    pending: Mutex<Pending>,
+    shards: [Shard; SHARDS],
+}
+
+/// One shard on its own cache lines (no false sharing between threads).
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Pending>);
+
+impl std::ops::Deref for Shard {
+    type Target = Mutex<Pending>;
+    fn deref(&self) -> &Mutex<Pending> {
+        &self.0
+    }
+}
+
+/// This thread's shard (assigned round-robin when the thread first audits).
+fn shard() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    MINE.try_with(|m| *m).unwrap_or(0)
 }
 
 /// Records not yet written. Uses that are identical in every field,
@@ -150,7 +176,7 @@ impl Module {
     pub(crate) fn audit_use(&self, r: &Record) {
         let now = clock::now();
         let due = {
-            let Ok(mut p) = self.audit.pending.lock() else { return };
+            let Ok(mut p) = self.audit.shards[shard()].lock() else { return };
             if p.uses.len() >= MAX_PENDING {
                 log::error!("audit: {MAX_PENDING} records could not be written; dropping them");
                 p.uses.clear();
@@ -170,7 +196,7 @@ impl Module {
 
     /// A key-management event: written before the call returns.
     pub(crate) fn audit_event(&self, r: &Record) {
-        if let Ok(mut p) = self.audit.pending.lock() {
+        if let Ok(mut p) = self.audit.shards[0].lock() {
             let o = Owned::of(clock::now(), r);
             let mut l = String::new();
             line(&mut l, &o, 1);
@@ -192,17 +218,28 @@ impl Module {
     /// Writes every buffered record as one batch: uses first (they happened
     /// before the event that triggers a write), then events.
     pub fn flush_audit(&self) -> Result<()> {
-        let mut p = self.audit.pending.lock().map_err(|_| Error::CantLock)?;
-        if p.uses.is_empty() && p.events.is_empty() {
+        // Every shard locked in order (no other path holds two), so the
+        // batch is one consistent cut.
+        let mut guards = Vec::with_capacity(SHARDS);
+        for sh in &self.audit.shards {
+            guards.push(sh.lock().map_err(|_| Error::CantLock)?);
+        }
+        if guards.iter().all(|p| p.uses.is_empty() && p.events.is_empty()) {
             return Ok(());
         }
-        let mut body = String::with_capacity(p.uses.len() * 200 + p.events.len());
-        for (o, count) in &p.uses {
-            line(&mut body, o, *count);
+        let mut body = String::new();
+        for p in &guards {
+            for (o, count) in &p.uses {
+                line(&mut body, o, *count);
+            }
         }
-        body.push_str(&p.events);
+        for p in &guards {
+            body.push_str(&p.events);
+        }
         self.store.append_audit(&body)?;
-        *p = Pending::default();
+        for p in guards.iter_mut() {
+            **p = Pending::default();
+        }
         Ok(())
     }
 

@@ -58,7 +58,7 @@ impl Module {
     pub(crate) fn parsed_key(&self, obj: &Arc<Object>) -> Result<Arc<Key>> {
         let addr = Arc::as_ptr(obj) as usize;
         {
-            let cache = self.keys.lock().map_err(|_| Error::CantLock)?;
+            let cache = self.keys.read().map_err(|_| Error::CantLock)?;
             if let Some((weak, key)) = cache.get(&addr) {
                 if weak.upgrade().is_some_and(|o| Arc::ptr_eq(&o, obj)) {
                     return Ok(key.clone());
@@ -67,7 +67,7 @@ impl Module {
         }
         let key =
             Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?);
-        let mut cache = self.keys.lock().map_err(|_| Error::CantLock)?;
+        let mut cache = self.keys.write().map_err(|_| Error::CantLock)?;
         if cache.len() >= KEYS_MAX {
             cache.retain(|_, (w, _)| w.strong_count() > 0);
             if cache.len() >= KEYS_MAX {

@@ -77,7 +77,7 @@ pub(crate) struct SessionObject {
 pub struct Module {
     pub config: Config,
     store: Box<dyn Store>,
-    slots: Mutex<HashMap<SlotId, Arc<SlotState>>>,
+    slots: RwLock<HashMap<SlotId, Arc<SlotState>>>,
     sessions: RwLock<HashMap<SessionHandle, Arc<Session>>>,
     next_session: AtomicU64,
     session_objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
@@ -85,16 +85,16 @@ pub struct Module {
     /// Token objects already opened, valid while their token's revision is
     /// unchanged (any process changing or destroying an object bumps it).
     /// Cleared when the slot logs out.
-    opened: Mutex<HashMap<(TokenId, ObjectId), Opened>>,
+    opened: RwLock<HashMap<(TokenId, ObjectId), Opened>>,
     /// Token records read at a store generation, reused while it holds.
-    tokens: Mutex<HashMap<SlotId, TokenAt>>,
+    tokens: RwLock<HashMap<SlotId, TokenAt>>,
     /// The slot list as read at a store generation.
     slot_ids: Mutex<Option<(u64, Vec<SlotId>)>>,
     /// Asymmetric keys already parsed (RSA with its Montgomery and blinding
     /// state, EC with its public point), by the address of the object they
     /// came from; an entry is good while that object is alive. Cleared at
     /// logout with the opened objects.
-    keys: Mutex<HashMap<usize, ParsedKey>>,
+    keys: RwLock<HashMap<usize, ParsedKey>>,
     /// Audit records not yet written.
     audit: audit::Audit,
 }
@@ -103,7 +103,7 @@ pub struct Module {
 type ParsedKey = (std::sync::Weak<Object>, Arc<crate::mech::keys::Key>);
 
 /// A slot's token record as read at a store generation.
-type TokenAt = (u64, Option<Arc<TokenRecord>>);
+pub(crate) type TokenAt = (u64, Option<Arc<TokenRecord>>);
 
 struct Opened {
     rev: i64,
@@ -173,21 +173,25 @@ impl Module {
         Module {
             config,
             store,
-            slots: Mutex::new(HashMap::new()),
+            slots: RwLock::new(HashMap::new()),
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             session_objects: RwLock::new(HashMap::new()),
             next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
-            opened: Mutex::new(HashMap::new()),
-            tokens: Mutex::new(HashMap::new()),
+            opened: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
             slot_ids: Mutex::new(None),
-            keys: Mutex::new(HashMap::new()),
+            keys: RwLock::new(HashMap::new()),
             audit: audit::Audit::default(),
         }
     }
 
     fn slot_state(&self, slot: SlotId) -> Result<Arc<SlotState>> {
-        let mut m = self.slots.lock().map_err(|_| Error::CantLock)?;
+        // Read-locked on every call, by every thread: shared locks only.
+        if let Some(st) = self.slots.read().map_err(|_| Error::CantLock)?.get(&slot) {
+            return Ok(st.clone());
+        }
+        let mut m = self.slots.write().map_err(|_| Error::CantLock)?;
         Ok(m.entry(slot)
             .or_insert_with(|| Arc::new(SlotState { login: RwLock::new(Login::default()), auth: Mutex::new(()) }))
             .clone())
@@ -204,21 +208,38 @@ impl Module {
         let Some(generation) = self.store.generation() else {
             return Ok(self.store.token_at(slot)?.map(Arc::new));
         };
-        if let Some((g, rec)) = self.tokens.lock().map_err(|_| Error::CantLock)?.get(&slot) {
+        if let Some((g, rec)) = self.tokens.read().map_err(|_| Error::CantLock)?.get(&slot) {
             if *g == generation {
                 return Ok(rec.clone());
             }
         }
         let rec = self.store.token_at(slot)?.map(Arc::new);
-        self.tokens.lock().map_err(|_| Error::CantLock)?.insert(slot, (generation, rec.clone()));
+        self.tokens.write().map_err(|_| Error::CantLock)?.insert(slot, (generation, rec.clone()));
         Ok(rec)
+    }
+
+    /// The token behind a session: from the session's own cache while the
+    /// store generation is unchanged, else as `token_at` has it.
+    fn session_token(&self, s: &Session) -> Result<Arc<TokenRecord>> {
+        let Some(generation) = self.store.generation() else {
+            return self.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid);
+        };
+        if let Some((g, Some(rec))) = &*s.token.lock().map_err(|_| Error::CantLock)? {
+            if *g == generation {
+                return Ok(rec.clone());
+            }
+        }
+        let rec = self.token_at(s.slot)?;
+        // Stored with the generation read before: a change in between
+        // only makes the next call look again.
+        *s.token.lock().map_err(|_| Error::CantLock)? = Some((generation, rec.clone()));
+        rec.ok_or(Error::SessionHandleInvalid)
     }
 
     /// The token behind a session and the caller's rights on it.
     pub(crate) fn access(&self, s: &Session) -> Result<Access> {
-        let token = self.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid)?;
-        let state = self.slot_state(s.slot)?;
-        let login = state.login.read().map_err(|_| Error::CantLock)?;
+        let token = self.session_token(s)?;
+        let login = s.state.login.read().map_err(|_| Error::CantLock)?;
         let (user, key) =
             if login.token_uid == Some(token.uid) { (login.user, login.key.clone()) } else { (None, None) };
         Ok(Access { slot: s.slot, token, user, key, rw: s.rw, session: s.handle })
@@ -245,7 +266,7 @@ impl Module {
         let id = ObjectId::try_from(h).map_err(|_| Error::ObjectHandleInvalid)?;
         let token_id = a.token.token_id;
         if a.key.is_some() {
-            let cache = self.opened.lock().map_err(|_| Error::CantLock)?;
+            let cache = self.opened.read().map_err(|_| Error::CantLock)?;
             if let Some(o) = cache.get(&(token_id, id)).filter(|o| o.rev == a.token.rev) {
                 if o.private && !a.user_logged_in() {
                     return Err(Error::ObjectHandleInvalid);
@@ -259,7 +280,7 @@ impl Module {
         }
         let object = Arc::new(crate::store::codec::decode(a.sealer(), &stored)?);
         if a.key.is_some() && object.locked.is_empty() {
-            let mut cache = self.opened.lock().map_err(|_| Error::CantLock)?;
+            let mut cache = self.opened.write().map_err(|_| Error::CantLock)?;
             if cache.len() >= OPENED_MAX {
                 cache.clear();
             }
@@ -271,10 +292,10 @@ impl Module {
 
     /// Forgets every opened object of a slot's token (at logout).
     pub(crate) fn forget_opened(&self) {
-        if let Ok(mut c) = self.opened.lock() {
+        if let Ok(mut c) = self.opened.write() {
             c.clear();
         }
-        if let Ok(mut k) = self.keys.lock() {
+        if let Ok(mut k) = self.keys.write() {
             k.clear();
         }
     }

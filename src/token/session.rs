@@ -23,6 +23,12 @@ pub struct Session {
     pub slot: SlotId,
     pub rw: bool,
     pub(crate) ops: Mutex<Ops>,
+    /// The slot's login state, fixed for the session's life.
+    pub(crate) state: Arc<super::SlotState>,
+    /// The token record as last seen by this session, with the store
+    /// generation it was read at: a session used by one thread checks it
+    /// without touching the module's shared maps.
+    pub(crate) token: Mutex<Option<super::TokenAt>>,
 }
 
 /// Active operations of one session.
@@ -54,7 +60,14 @@ impl Module {
             return Err(Error::SessionReadWriteSoExists);
         }
         let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let s = Arc::new(Session { handle, slot, rw, ops: Mutex::new(Ops::default()) });
+        let s = Arc::new(Session {
+            handle,
+            slot,
+            rw,
+            ops: Mutex::new(Ops::default()),
+            state: state.clone(),
+            token: Mutex::new(None),
+        });
         self.sessions.write().map_err(|_| Error::CantLock)?.insert(handle, s);
         drop(login);
         Ok(handle)
