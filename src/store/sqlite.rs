@@ -92,9 +92,9 @@ pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
     /// `<store>.gen`: 8 bytes every writer changes after each commit, so
-    /// every process can tell cheaply (one pread, no SQLite lock) whether
-    /// anything changed since it last looked. None if it cannot be opened;
-    /// then nothing is cached.
+    /// every process can tell cheaply (a load from a shared mapping, see
+    /// `mapped`; no SQLite lock) whether anything changed since it last
+    /// looked. None if it cannot be opened or mapped; then nothing is cached.
     generation: Option<super::mapped::Generation>,
 }
 
