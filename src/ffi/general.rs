@@ -12,7 +12,7 @@ use cryptoki_sys::{
 
 use super::decode::out;
 use super::tables::{FUNCTION_LIST, INTERFACES};
-use super::{exports, module, ok, FORKED, STATE};
+use super::{exports, module, ok, FORKED, INIT, STATE};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::token::Module;
@@ -29,7 +29,7 @@ extern "C" fn flush_at_exit() {
         if FORKED.load(Ordering::Acquire) {
             return;
         }
-        if let Ok(Some(m)) = STATE.try_read().map(|s| s.clone()) {
+        if let Some(m) = STATE.load_full() {
             let _ = m.flush_audit();
         }
     });
@@ -58,15 +58,15 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
         // (linked -z nodelete), so it is still there at exit.
         unsafe { libc::atexit(flush_at_exit) };
     });
-    let mut state = STATE.write().map_err(|_| Error::CantLock)?;
+    let _init = INIT.lock().map_err(|_| Error::CantLock)?;
     if FORKED.swap(false, Ordering::AcqRel) {
         // The parent's module (its SQLite connections, its locks) must not be
         // touched, not even dropped, in the child.
-        if let Some(old) = state.take() {
+        if let Some(old) = STATE.swap(None) {
             std::mem::forget(old);
         }
     }
-    if state.is_some() {
+    if STATE.load().is_some() {
         return Err(Error::CryptokiAlreadyInitialized);
     }
     let (config, notes) = Config::load_with_notes()?;
@@ -74,7 +74,7 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
     for n in notes {
         log::warn!("{n}");
     }
-    *state = Some(Arc::new(Module::new(config)?));
+    STATE.store(Some(Arc::new(Module::new(config)?)));
     ok()
 }
 
@@ -82,11 +82,14 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
     if !reserved.is_null() {
         return Err(Error::ArgumentsBad);
     }
+    let _init = INIT.lock().map_err(|_| Error::CantLock)?;
     let m = module()?;
     if let Err(e) = m.flush_audit() {
         log::error!("C_Finalize: audit records not written: {e}");
     }
-    STATE.write().map_err(|_| Error::CantLock)?.take();
+    drop(m);
+    // Calls still running keep their guard's module alive until they end.
+    STATE.store(None);
     ok()
 }
 

@@ -18,25 +18,47 @@ mod unsupported;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
 
 use cryptoki_sys::{CKR_GENERAL_ERROR, CKR_OK, CK_RV};
 
 use crate::error::{Error, Result};
 use crate::token::Module;
 
-/// The initialized module, if any.
-static STATE: RwLock<Option<Arc<Module>>> = RwLock::new(None);
+/// The initialized module, if any. Read on every call by every thread, so
+/// it is an `ArcSwapOption`: a load takes no lock and writes no shared
+/// cache line (an `RwLock` read and an `Arc` clone per call made parallel
+/// threads bounce its line between cores). `INIT` serialises
+/// C_Initialize / C_Finalize.
+static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
+static INIT: Mutex<()> = Mutex::new(());
 /// Set in a forked child: the inherited state must not be used; the child
-/// calls C_Initialize again and gets a fresh one.
+/// calls C_Initialize again and gets a fresh state.
 static FORKED: AtomicBool = AtomicBool::new(false);
 
+/// The module for one call (a guard: valid while it lives).
+pub(crate) struct ModuleRef(arc_swap::Guard<Option<Arc<Module>>>);
+
+impl std::ops::Deref for ModuleRef {
+    type Target = Module;
+    fn deref(&self) -> &Module {
+        // `module` only makes a ModuleRef around Some.
+        self.0.as_deref().expect("checked in module()")
+    }
+}
+
 /// The module for a call, or CKR_CRYPTOKI_NOT_INITIALIZED.
-fn module() -> Result<Arc<Module>> {
+fn module() -> Result<ModuleRef> {
     if FORKED.load(Ordering::Acquire) {
         return Err(Error::CryptokiNotInitialized);
     }
-    STATE.read().map_err(|_| Error::CantLock)?.clone().ok_or(Error::CryptokiNotInitialized)
+    let g = STATE.load();
+    if g.is_none() {
+        return Err(Error::CryptokiNotInitialized);
+    }
+    Ok(ModuleRef(g))
 }
 
 /// Runs one entry point: panics become CKR_GENERAL_ERROR, errors their code.
