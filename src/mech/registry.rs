@@ -153,17 +153,18 @@ impl Filter {
     }
 }
 
-/// The process's filter, set by `C_Initialize` from the configuration.
-static FILTER: std::sync::RwLock<Filter> = std::sync::RwLock::new(Filter::All);
+/// The process's filter, set by `C_Initialize` from the configuration and
+/// read by every operation's init: an `ArcSwap`, whose load writes no cache
+/// line that other threads read (an `RwLock` read does).
+static FILTER: std::sync::LazyLock<arc_swap::ArcSwap<Filter>> =
+    std::sync::LazyLock::new(|| arc_swap::ArcSwap::from_pointee(Filter::All));
 
 pub fn set_filter(f: Filter) {
-    if let Ok(mut g) = FILTER.write() {
-        *g = f;
-    }
+    FILTER.store(std::sync::Arc::new(f));
 }
 
 fn allowed(m: MechType) -> bool {
-    FILTER.read().map(|f| f.allows(m)).unwrap_or(true)
+    FILTER.load().allows(m)
 }
 
 pub fn lookup(mtype: MechType) -> Result<&'static Entry> {
