@@ -123,7 +123,7 @@ pub trait Store: Send + Sync {
     /// appends them in its own transaction: the record of a change commits
     /// with the change, in one fsync. A failed write drops them.
     fn stage_audit(&self, lines: &str);
-    /// The audit chain from batch `since` on, and the recorded head (last
-    /// seq and hash), which catches a truncated tail.
-    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;
+    /// The whole audit chain and the recorded head (last seq and hash),
+    /// which catches a truncated tail.
+    fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;
 }

@@ -420,18 +420,7 @@ impl Store for SqliteStore {
     }
 
     fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE objects SET private = ?1 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
-                params![obj.private, obj.id, token, &obj.uid[..]],
-            )?;
-            if n == 0 {
-                return Ok(false);
-            }
-            tx.execute("DELETE FROM attrs WHERE obj_id = ?1", [obj.id])?;
-            insert_rows(tx, obj.id, &obj.rows)?;
-            Ok(true)
-        })
+        self.write(|tx| replace_in(tx, token, obj))
     }
 
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>> {
@@ -451,10 +440,7 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let Some(cur) = load_in(tx, token, id)? else { return Ok(false) };
             let Some(new) = f(cur)? else { return Ok(true) };
-            tx.execute("UPDATE objects SET private = ?1 WHERE obj_id = ?2", params![new.private, id])?;
-            tx.execute("DELETE FROM attrs WHERE obj_id = ?1", [id])?;
-            insert_rows(tx, id, &new.rows)?;
-            Ok(true)
+            replace_in(tx, token, &new)
         })
     }
 
@@ -468,14 +454,12 @@ impl Store for SqliteStore {
         }
     }
 
-    fn audit_log(&self, since: i64) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
+    fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
         self.with(|c| {
             let tx = c.transaction()?;
             let rows = tx
-                .prepare("SELECT seq, body, prev, hash FROM audit WHERE seq >= ?1 ORDER BY seq")?
-                .query_map([since], |r| {
-                    Ok(AuditRow { seq: r.get(0)?, body: r.get(1)?, prev: r.get(2)?, hash: r.get(3)? })
-                })?
+                .prepare("SELECT seq, body, prev, hash FROM audit ORDER BY seq")?
+                .query_map([], |r| Ok(AuditRow { seq: r.get(0)?, body: r.get(1)?, prev: r.get(2)?, hash: r.get(3)? }))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let head = tx
                 .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -601,6 +585,21 @@ fn selectivity_rank(atype: AttrType) -> u8 {
         _ if crate::model::policy::kind_of(atype) == crate::model::Kind::Bool => 4,
         _ => 2,
     }
+}
+
+/// Replaces every row of an object inside a write transaction; false if it
+/// no longer exists.
+fn replace_in(tx: &rusqlite::Transaction, token: TokenId, obj: &StoredObject) -> Result<bool> {
+    let n = tx.execute(
+        "UPDATE objects SET private = ?1 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
+        params![obj.private, obj.id, token, &obj.uid[..]],
+    )?;
+    if n == 0 {
+        return Ok(false);
+    }
+    tx.execute("DELETE FROM attrs WHERE obj_id = ?1", [obj.id])?;
+    insert_rows(tx, obj.id, &obj.rows)?;
+    Ok(true)
 }
 
 /// Reads one object on a connection or inside a transaction.

@@ -248,7 +248,7 @@ impl Module {
     /// head against the last batch.
     pub fn audit_verify(&self) -> Result<AuditSummary> {
         self.flush_audit()?;
-        let (rows, head) = self.store.audit_log(1)?;
+        let (rows, head) = self.store.audit_log()?;
         let mut prev = vec![0u8; 32];
         let mut records = 0;
         let mut uses = 0;
@@ -287,7 +287,7 @@ impl Module {
     /// naming `key`, oldest first.
     pub fn audit_records(&self, since: u64, key: Option<&str>) -> Result<Vec<serde_json::Value>> {
         self.flush_audit()?;
-        let (rows, _) = self.store.audit_log(1)?;
+        let (rows, _) = self.store.audit_log()?;
         let mut out = Vec::new();
         for row in rows {
             for l in row.body.lines() {
