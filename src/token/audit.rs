@@ -123,10 +123,27 @@ pub(crate) struct Record<'a> {
     pub detail: &'a str,
 }
 
-impl Record<'_> {
-    pub fn new(event: &str) -> Record<'_> {
+impl<'a> Record<'a> {
+    pub fn new(event: &'a str) -> Record<'a> {
         Record { event, token: None, session: 0, key: "", version: 0, mechanism: None, rv: 0, detail: "" }
     }
+
+    /// A record of `event` on the session and token of `a`.
+    pub fn of(a: &'a super::Access, event: &'a str) -> Record<'a> {
+        Record { token: Some(&a.token.uid), session: a.session, ..Record::new(event) }
+    }
+
+    /// The record with the call's result code.
+    pub fn result<T>(self, r: &Result<T>) -> Record<'a> {
+        Record { rv: r.as_ref().err().map_or(0, Error::ck_rv), ..self }
+    }
+}
+
+/// An event record as one JSON line, stamped now.
+fn event_line(r: &Record) -> String {
+    let mut l = String::new();
+    line(&mut l, &Owned::of(clock::now(), r), 1);
+    l
 }
 
 fn json_str(out: &mut String, s: &str) {
@@ -197,10 +214,7 @@ impl Module {
     /// A key-management event: written before the call returns.
     pub(crate) fn audit_event(&self, r: &Record) {
         if let Ok(mut p) = self.audit.shards[0].lock() {
-            let o = Owned::of(clock::now(), r);
-            let mut l = String::new();
-            line(&mut l, &o, 1);
-            p.events.push_str(&l);
+            p.events.push_str(&event_line(r));
         }
         if let Err(e) = self.flush_audit() {
             log::error!("audit: could not write the {} event: {e}", r.event);
@@ -210,9 +224,7 @@ impl Module {
     /// A key-management event that goes with the calling thread's next
     /// store write (in the same transaction, see `Store::stage_audit`).
     pub(crate) fn audit_with_next_write(&self, r: &Record) {
-        let mut l = String::new();
-        line(&mut l, &Owned::of(clock::now(), r), 1);
-        self.store.stage_audit(&l);
+        self.store.stage_audit(&event_line(r));
     }
 
     /// Writes every buffered record as one batch: uses first (they happened

@@ -153,12 +153,6 @@ impl Module {
     }
 
     fn audit_auth<T>(&self, a: &super::Access, event: &str, detail: &str, r: &Result<T>) {
-        self.audit_event(&super::audit::Record {
-            token: Some(&a.token.uid),
-            session: a.session,
-            rv: r.as_ref().err().map_or(0, Error::ck_rv),
-            detail,
-            ..super::audit::Record::new(event)
-        });
+        self.audit_event(&super::audit::Record { detail, ..super::audit::Record::of(a, event) }.result(r));
     }
 }

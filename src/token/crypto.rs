@@ -29,6 +29,24 @@ pub enum Produced {
     Written(usize),
 }
 
+impl Produced {
+    /// The output protocol when the length is known before the work: a
+    /// length query or a short buffer answers here; None means `len` bytes
+    /// fit and the work should be done.
+    pub fn query(len: usize, cap: Option<usize>) -> Option<Produced> {
+        match cap {
+            None => Some(Produced::Length(len)),
+            Some(c) if c < len => Some(Produced::TooSmall(len)),
+            Some(_) => None,
+        }
+    }
+
+    /// Non-secret output under the protocol.
+    pub fn public(out: Vec<u8>, cap: Option<usize>) -> Produced {
+        Produced::query(out.len(), cap).unwrap_or(Produced::Public(out))
+    }
+}
+
 impl Drop for Produced {
     fn drop(&mut self) {
         if let Produced::Data(d) = self {
@@ -184,15 +202,13 @@ impl Module {
             _ => "use",
         };
         let key = o.bytes(ck::CKA_UNIQUE_ID).map(String::from_utf8_lossy).unwrap_or_default();
-        self.audit_use(&super::audit::Record {
-            token: Some(&a.token.uid),
-            session: a.session,
+        let rec = super::audit::Record {
             key: &key,
             version: o.ulong(crate::vendor::CKA_FHSM_KEY_VERSION).unwrap_or(0),
             mechanism: Some(mech),
-            rv: r.as_ref().err().map_or(0, Error::ck_rv),
-            ..super::audit::Record::new(event)
-        });
+            ..super::audit::Record::of(a, event)
+        };
+        self.audit_use(&rec.result(r));
     }
 
     /// A key for an operation: handle errors become CKR_KEY_HANDLE_INVALID,

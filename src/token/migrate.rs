@@ -96,11 +96,9 @@ impl Module {
         // One audit record per object, committed with them.
         for (key, detail) in &records {
             self.audit_with_next_write(&super::audit::Record {
-                token: Some(&a.token.uid),
-                session: a.session,
                 key,
                 detail,
-                ..super::audit::Record::new("migrate-object")
+                ..super::audit::Record::of(&a, "migrate-object")
             });
         }
         let ids = self.store.insert_objects(a.token.token_id, &stored)?;

@@ -187,11 +187,9 @@ impl Module {
             let detail = format!("class {:#x}", obj.class());
             // Committed with the object, in one transaction.
             self.audit_with_next_write(&super::audit::Record {
-                token: Some(&a.token.uid),
-                session: a.session,
                 key: &key,
                 detail: &detail,
-                ..super::audit::Record::new(event)
+                ..super::audit::Record::of(a, event)
             });
             let id = self.store.insert_object(a.token.token_id, &stored)?;
             return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));

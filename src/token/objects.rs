@@ -92,13 +92,12 @@ impl Module {
                 }
                 let key = crate::store::seal::hex(&uid);
                 let detail = format!("class {:#x}", object.class());
-                self.audit_with_next_write(&super::audit::Record {
-                    token: Some(&a.token.uid),
-                    session: a.session,
+                let rec = super::audit::Record {
                     key: &key,
                     detail: &detail,
-                    ..super::audit::Record::new("destroy-object")
-                });
+                    ..super::audit::Record::of(&a, "destroy-object")
+                };
+                self.audit_with_next_write(&rec);
                 if !self.store.delete_object(token_id, id)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
@@ -151,13 +150,12 @@ impl Module {
                 let types: Vec<String> = tmpl.iter().map(|t| format!("{:#x}", t.atype)).collect();
                 let key = crate::store::seal::hex(&uid);
                 let detail = format!("attributes {}", types.join(","));
-                self.audit_with_next_write(&super::audit::Record {
-                    token: Some(&a.token.uid),
-                    session: a.session,
+                let rec = super::audit::Record {
                     key: &key,
                     detail: &detail,
-                    ..super::audit::Record::new("set-attribute")
-                });
+                    ..super::audit::Record::of(&a, "set-attribute")
+                };
+                self.audit_with_next_write(&rec);
                 if !self.store.replace_object(token_id, &stored)? {
                     return Err(Error::ObjectHandleInvalid);
                 }

@@ -124,8 +124,11 @@ impl Module {
         }
         let k = self.usable_key(a, h, usage, mech.mtype).map_err(handle_err)?;
         let key = if mech.mtype == crate::vendor::CKM_FHSM_KMS_WRAP {
+            // The object usable_key just found (and checked enabled); master
+            // keys are token objects, so the handle is the store id.
             let uid = k.bytes(ck::CKA_UNIQUE_ID).and_then(super::kms::uid_from_bytes).ok_or(type_err(wrap))?;
-            KekKey::Kms(self.kms_key_by_uid(a, &uid).map_err(|_| type_err(wrap))?)
+            let id = crate::store::ObjectId::try_from(h).map_err(|_| type_err(wrap))?;
+            KekKey::Kms(super::kms::KmsKey { id, uid, obj: k.clone() })
         } else if is_rsa_mech(mech.mtype) {
             let want = if wrap { ck::CKO_PUBLIC_KEY } else { ck::CKO_PRIVATE_KEY };
             if k.class() != want || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_RSA) {
@@ -296,11 +299,7 @@ impl Module {
             Zeroizing::new(target.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec())
         };
         let wrapped = self.seal_any(&a, mech, &kek, &value)?;
-        Ok(match cap {
-            None => Produced::Length(wrapped.len()),
-            Some(c) if c < wrapped.len() => Produced::TooSmall(wrapped.len()),
-            Some(_) => Produced::Public(wrapped),
-        })
+        Ok(Produced::public(wrapped, cap))
     }
 
     pub fn unwrap_key(

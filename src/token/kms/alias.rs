@@ -52,14 +52,7 @@ impl Module {
     }
 
     fn alias_audit(&self, a: &Access, event: &str, name: &str, key: &str, r: &Result<()>) {
-        self.audit_event(&Record {
-            token: Some(&a.token.uid),
-            session: a.session,
-            key,
-            rv: r.as_ref().err().map_or(0, Error::ck_rv),
-            detail: name,
-            ..Record::new(event)
-        });
+        self.audit_event(&Record { key, detail: name, ..Record::of(a, event) }.result(r));
     }
 
     pub fn kms_create_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {

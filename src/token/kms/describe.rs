@@ -19,7 +19,7 @@ fn date(t: Option<u64>) -> Json {
 }
 
 impl Module {
-    fn describe_key(&self, k: &KmsKey, aliases: &[(String, String)]) -> Result<Json> {
+    fn describe_key(&self, k: &KmsKey, aliases: &[(crate::store::ObjectId, String, String)]) -> Result<Json> {
         let o = &k.obj;
         let id = k.key_id();
         let state = match k.state() {
@@ -42,7 +42,7 @@ impl Module {
         let text = |t| o.bytes(t).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         Ok(json!({
             "KeyId": id,
-            "Aliases": aliases.iter().filter(|(_, t)| *t == id).map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            "Aliases": aliases.iter().filter(|(_, _, t)| *t == id).map(|(_, n, _)| n.clone()).collect::<Vec<_>>(),
             "Label": text(ck::CKA_LABEL),
             "Description": text(CKA_FHSM_DESCRIPTION),
             "CreationDate": date(o.ulong(CKA_FHSM_CREATION_TIME)),
@@ -67,18 +67,18 @@ impl Module {
     pub fn kms_describe(&self, h: SessionHandle, key_id: &str) -> Result<Json> {
         let a = self.kms_access(h)?;
         let k = self.kms_key(&a, key_id)?;
-        let aliases = self.kms_aliases(h)?;
-        self.describe_key(&k, &aliases)
+        self.describe_key(&k, &self.alias_list(&a)?)
     }
 
     /// Every KMS master key of the token (purging those whose deletion
     /// window has passed), oldest first.
     pub fn kms_list(&self, h: SessionHandle) -> Result<Vec<Json>> {
         let a = self.kms_access(h)?;
-        let aliases = self.kms_aliases(h)?;
+        let aliases = self.alias_list(&a)?;
         let mut out = Vec::new();
         for k in self.kms_keys(&a)? {
-            if let Ok(k) = self.kms_key_by_uid(&a, &k.uid) {
+            // A key purged now (or whose purge failed) is not listed.
+            if let Ok(false) = self.purged_if_due(&a, &k) {
                 out.push(self.describe_key(&k, &aliases)?);
             }
         }

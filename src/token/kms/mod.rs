@@ -93,6 +93,7 @@ fn uid_from_hex(s: &str) -> Option<Uid> {
 }
 
 /// A resolved KMS master key as stored now.
+#[derive(Clone)]
 pub(crate) struct KmsKey {
     pub id: ObjectId,
     pub uid: Uid,
@@ -262,10 +263,10 @@ impl Module {
     /// Loads a token object by store id, whoever is logged in (SO or user):
     /// for key-management paths that must see private objects.
     fn load_any(&self, a: &Access, id: ObjectId) -> Result<Option<(Uid, Object)>> {
-        let Some(stored) = self.store.load_object(a.token.token_id, id)? else { return Ok(None) };
         if a.key.is_none() {
             return Err(Error::UserNotLoggedIn);
         }
+        let Some(stored) = self.store.load_object(a.token.token_id, id)? else { return Ok(None) };
         Ok(Some((stored.uid, codec::decode(a.sealer(), &stored)?)))
     }
 
@@ -290,13 +291,20 @@ impl Module {
             return Err(Error::KmsNotFound);
         }
         let key = KmsKey { id, uid, obj: Arc::new(obj) };
-        if key.state() == FHSM_STATE_PENDING_DELETION
-            && key.obj.ulong(CKA_FHSM_DELETION_TIME).is_some_and(|t| t <= clock::now())
-        {
-            self.purge(a, &key, "deletion window passed")?;
+        if self.purged_if_due(a, &key)? {
             return Err(Error::KmsNotFound);
         }
         Ok(key)
+    }
+
+    /// Purges a key whose deletion window has passed; true if it did.
+    pub(crate) fn purged_if_due(&self, a: &Access, key: &KmsKey) -> Result<bool> {
+        let due = key.state() == FHSM_STATE_PENDING_DELETION
+            && key.obj.ulong(CKA_FHSM_DELETION_TIME).is_some_and(|t| t <= clock::now());
+        if due {
+            self.purge(a, key, "deletion window passed")?;
+        }
+        Ok(due)
     }
 
     /// Applies a change in one store transaction on the freshly read key
@@ -313,6 +321,7 @@ impl Module {
         self.kms_key_by_uid(a, &k.uid)
     }
 
+    /// A key-management call on a key named by the caller, audited.
     fn kms_manage(
         &self,
         a: &Access,
@@ -322,20 +331,32 @@ impl Module {
         f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
     ) -> Result<KmsKey> {
         let r = self.kms_key(a, key_id).and_then(|k| f(&k));
-        let (key, version) = match &r {
+        self.audit_managed(a, event, key_id, detail, &r);
+        r
+    }
+
+    /// The same on a key already resolved.
+    fn manage_key(
+        &self,
+        a: &Access,
+        event: &str,
+        k: &KmsKey,
+        detail: &str,
+        f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
+    ) -> Result<KmsKey> {
+        let r = f(k);
+        self.audit_managed(a, event, &k.key_id(), detail, &r);
+        r
+    }
+
+    /// Records a management call: the key as it is after, or the name
+    /// the caller gave when it failed.
+    fn audit_managed(&self, a: &Access, event: &str, key_id: &str, detail: &str, r: &Result<KmsKey>) {
+        let (key, version) = match r {
             Ok(k) => (k.key_id(), u64::from(k.current())),
             Err(_) => (key_id.to_string(), 0),
         };
-        self.audit_event(&Record {
-            token: Some(&a.token.uid),
-            session: a.session,
-            key: &key,
-            version,
-            rv: r.as_ref().err().map_or(0, Error::ck_rv),
-            detail,
-            ..Record::new(event)
-        });
-        r
+        self.audit_event(&Record { key: &key, version, detail, ..Record::of(a, event) }.result(r));
     }
 
     fn rw_access(&self, h: super::SessionHandle) -> Result<Access> {
@@ -398,9 +419,8 @@ impl Module {
         if k.state() == FHSM_STATE_PENDING_DELETION {
             return Ok(());
         }
-        let id = k.key_id();
         let detail = format!("C_DestroyObject: window {DEFAULT_DELETION_DAYS} days");
-        self.kms_manage(a, "schedule-deletion", &id, &detail, |k| {
+        self.manage_key(a, "schedule-deletion", &k, &detail, |k| {
             self.kms_change(a, k, Change::ScheduleDeletion(DEFAULT_DELETION_DAYS))
         })?;
         Ok(())
@@ -428,24 +448,16 @@ impl Module {
             }
         }
         let r = self.store.delete_object(a.token.token_id, k.id).map(|_| ());
-        self.audit_event(&Record {
-            token: Some(&a.token.uid),
-            session: a.session,
-            key: &id,
-            version: u64::from(k.current()),
-            rv: r.as_ref().err().map_or(0, Error::ck_rv),
-            detail: why,
-            ..Record::new("purge")
-        });
+        let version = u64::from(k.current());
+        self.audit_event(&Record { key: &id, version, detail: why, ..Record::of(a, "purge") }.result(&r));
         r
     }
 
     /// Purges every master key whose deletion window has passed.
     pub(crate) fn kms_sweep(&self, a: &Access) {
         let Ok(keys) = self.kms_keys(a) else { return };
-        for k in keys.iter().filter(|k| k.state() == FHSM_STATE_PENDING_DELETION) {
-            // Resolving purges a key that is past its window.
-            let _ = self.kms_key_by_uid(a, &k.uid);
+        for k in &keys {
+            let _ = self.purged_if_due(a, k);
         }
     }
 
@@ -456,7 +468,6 @@ impl Module {
         if !due || k.state() != FHSM_STATE_ENABLED {
             return Ok(k);
         }
-        let id = k.key_id();
-        self.kms_manage(a, "rotate", &id, "automatic", |k| self.kms_change(a, k, Change::RotateIfDue))
+        self.manage_key(a, "rotate", &k, "automatic", |k| self.kms_change(a, k, Change::RotateIfDue))
     }
 }

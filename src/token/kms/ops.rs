@@ -21,33 +21,19 @@ pub struct DataKey {
     pub blob: Vec<u8>,
 }
 
-fn produced(out: Vec<u8>, cap: Option<usize>) -> Produced {
-    match cap {
-        None => Produced::Length(out.len()),
-        Some(c) if c < out.len() => Produced::TooSmall(out.len()),
-        Some(_) => Produced::Public(out),
-    }
-}
-
-fn length_only(len: usize, cap: Option<usize>) -> Option<Produced> {
-    match cap {
-        None => Some(Produced::Length(len)),
-        Some(c) if c < len => Some(Produced::TooSmall(len)),
-        Some(_) => None,
+/// The context a blob opens with: the caller's (`canon`, its canonical
+/// form, checked first), or the one the blob carries when the caller gives
+/// none.
+fn effective_context(b: &Blob, ctx: &Context, canon: Vec<u8>) -> Vec<u8> {
+    match (&b.stored_context, ctx.is_empty()) {
+        (Some(stored), true) => stored.clone(),
+        _ => canon,
     }
 }
 
 impl Module {
     fn kms_use(&self, a: &Access, event: &str, key: &str, version: u32, r: &Result<impl Sized>, detail: &str) {
-        self.audit_use(&Record {
-            token: Some(&a.token.uid),
-            session: a.session,
-            key,
-            version: u64::from(version),
-            rv: r.as_ref().err().map_or(0, Error::ck_rv),
-            detail,
-            ..Record::new(event)
-        });
+        self.audit_use(&Record { key, version: u64::from(version), detail, ..Record::of(a, event) }.result(r));
     }
 
     /// Seals `payload` under the newest version of each key.
@@ -62,20 +48,36 @@ impl Module {
     }
 
     /// Opens a blob with the first entry whose key the caller may use for
-    /// `usage`; with none, the first entry's reason. Returns the payload
-    /// and the key that opened it.
+    /// `usage`; with none, the first entry's reason. Audits the use as
+    /// `event` (naming the first entry's key when none opened it). Returns
+    /// the payload and the id and version of the key that opened it.
     fn open_blob(
         &self,
         a: &Access,
         b: &Blob,
         ctx: &Context,
         usage: ck::CK_ATTRIBUTE_TYPE,
-    ) -> Result<(Zeroizing<Vec<u8>>, KmsKey, u32)> {
-        let given = blob::canonical_context(ctx)?;
-        let ctx = match (&b.stored_context, ctx.is_empty()) {
-            (Some(stored), true) => stored.clone(),
-            _ => given,
+        event: &str,
+        detail: &str,
+    ) -> Result<(Zeroizing<Vec<u8>>, String, u32)> {
+        let r = self.open_entries(a, b, ctx, usage);
+        let (key, version) = match &r {
+            Ok((_, k, v)) => (k.key_id(), *v),
+            Err(_) => (crate::store::seal::hex(&b.entries[0].uid), b.entries[0].version),
         };
+        self.kms_use(a, event, &key, version, &r, detail);
+        let (plain, _, version) = r?;
+        Ok((plain, key, version))
+    }
+
+    fn open_entries(
+        &self,
+        a: &Access,
+        b: &Blob,
+        ctx: &Context,
+        usage: ck::CK_ATTRIBUTE_TYPE,
+    ) -> Result<(Zeroizing<Vec<u8>>, KmsKey, u32)> {
+        let ctx = effective_context(b, ctx, blob::canonical_context(ctx)?);
         let mut first_err = None;
         for e in &b.entries {
             let r = self.kms_key_by_uid(a, &e.uid).and_then(|k| {
@@ -110,10 +112,10 @@ impl Module {
         }
         let canon = blob::canonical_context(ctx)?;
         let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), data.len(), 1);
-        if let Some(p) = length_only(len, cap) {
+        if let Some(p) = Produced::query(len, cap) {
             return Ok(p);
         }
-        Ok(produced(self.encrypt_under(&a, key_id, &canon, store_ctx, data, "kms-encrypt", "")?, cap))
+        Ok(Produced::public(self.encrypt_under(&a, key_id, &canon, store_ctx, data, "kms-encrypt", "")?, cap))
     }
 
     /// Seals `data` under a key's newest version (rotating it first when
@@ -145,16 +147,10 @@ impl Module {
     pub fn kms_decrypt(&self, h: SessionHandle, ctx: &Context, data: &[u8], cap: Option<usize>) -> Result<Produced> {
         let a = self.kms_access(h)?;
         let b = Blob::parse(data)?;
-        if let Some(p) = length_only(b.entries[0].plain_len(), cap) {
+        if let Some(p) = Produced::query(b.entries[0].plain_len(), cap) {
             return Ok(p);
         }
-        let r = self.open_blob(&a, &b, ctx, ck::CKA_DECRYPT);
-        let (key, version) = match &r {
-            Ok((_, k, v)) => (k.key_id(), *v),
-            Err(_) => (crate::store::seal::hex(&b.entries[0].uid), b.entries[0].version),
-        };
-        self.kms_use(&a, "kms-decrypt", &key, version, &r, "");
-        Ok(Produced::Data(r?.0))
+        Ok(Produced::Data(self.open_blob(&a, &b, ctx, ck::CKA_DECRYPT, "kms-decrypt", "")?.0))
     }
 
     /// Moves a blob to another master key (or the same key's newest
@@ -174,18 +170,16 @@ impl Module {
         let b = Blob::parse(data)?;
         let canon = blob::canonical_context(dest_ctx)?;
         let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), b.entries[0].plain_len(), 1);
-        if let Some(p) = length_only(len, cap) {
+        if let Some(p) = Produced::query(len, cap) {
             return Ok(p);
         }
-        let src = self.open_blob(&a, &b, src_ctx, ck::CKA_DECRYPT);
-        let (src_key, src_version) = match &src {
-            Ok((_, k, v)) => (k.key_id(), *v),
-            Err(_) => (crate::store::seal::hex(&b.entries[0].uid), b.entries[0].version),
-        };
-        self.kms_use(&a, "kms-decrypt", &src_key, src_version, &src, "re-encrypt source");
-        let (plain, _, _) = src?;
+        let (plain, src_key, src_version) =
+            self.open_blob(&a, &b, src_ctx, ck::CKA_DECRYPT, "kms-decrypt", "re-encrypt source")?;
         let detail = format!("from {src_key} v{src_version}");
-        Ok(produced(self.encrypt_under(&a, dest_key, &canon, store_ctx, &plain, "kms-re-encrypt", &detail)?, cap))
+        Ok(Produced::public(
+            self.encrypt_under(&a, dest_key, &canon, store_ctx, &plain, "kms-re-encrypt", &detail)?,
+            cap,
+        ))
     }
 
     /// The blob length GenerateDataKey produces.
@@ -239,7 +233,7 @@ impl Module {
     pub(crate) fn kms_wrap_value(&self, a: &Access, kek: &KmsKey, ctx: &Context, value: &[u8]) -> Result<Vec<u8>> {
         kek.check_enabled()?;
         let canon = blob::canonical_context(ctx).map_err(|_| Error::MechanismParamInvalid)?;
-        let k = self.for_encrypt(a, self.kms_key_by_uid(a, &kek.uid)?)?;
+        let k = self.for_encrypt(a, kek.clone())?;
         let r = self.seal_for(std::slice::from_ref(&k), &canon, false, value);
         self.kms_use(a, "wrap", &k.key_id(), k.current(), &r, "CKM_FHSM_KMS_WRAP");
         r
@@ -256,12 +250,13 @@ impl Module {
         kek.check_enabled()?;
         let canon = blob::canonical_context(ctx).map_err(|_| Error::MechanismParamInvalid)?;
         let b = Blob::parse(wrapped).map_err(|_| Error::WrappedKeyInvalid)?;
-        let ctx = b.stored_context.clone().filter(|_| ctx.is_empty()).unwrap_or(canon);
-        let r = b.entries.iter().find(|e| e.uid == kek.uid).ok_or(Error::WrappedKeyInvalid).and_then(|e| {
+        let ctx = effective_context(&b, ctx, canon);
+        let entry = b.entries.iter().find(|e| e.uid == kek.uid);
+        let r = entry.ok_or(Error::WrappedKeyInvalid).and_then(|e| {
             let v = kek.version(e.version).map_err(|_| Error::WrappedKeyInvalid)?;
             blob::open_entry(&v.key, e, b.flags, &ctx).map_err(|_| Error::WrappedKeyInvalid)
         });
-        let version = b.entries.iter().find(|e| e.uid == kek.uid).map_or(0, |e| e.version);
+        let version = entry.map_or(0, |e| e.version);
         self.kms_use(a, "unwrap", &kek.key_id(), version, &r, "CKM_FHSM_KMS_WRAP");
         r
     }
