@@ -22,7 +22,6 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 
 pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const MSG: &[u8] = b"records that were encrypted under SoftHSM";
 
@@ -83,39 +82,8 @@ fn slot_labelled(p: &Pkcs11, label: &str) -> Option<Slot> {
         .find(|s| p.get_token_info(*s).unwrap().label().trim_end() == label)
 }
 
-fn one(s: &Session, label: &str, class: ObjectClass) -> ObjectHandle {
-    let v = s.find_objects(&[Attribute::Label(label.into()), Attribute::Class(class)]).unwrap();
-    assert_eq!(v.len(), 1, "{label} {class:?}");
-    v[0]
-}
-
 fn aes_key(s: &Session, label: &str, id: u8, extractable: bool, wrap: bool) -> ObjectHandle {
-    aes_key_with(s, label, id, extractable, wrap, vec![])
-}
-
-fn aes_key_with(
-    s: &Session,
-    label: &str,
-    id: u8,
-    extractable: bool,
-    wrap: bool,
-    extra: Vec<Attribute>,
-) -> ObjectHandle {
-    let mut t = extra;
-    t.extend([
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(extractable),
-        Attribute::Encrypt(true),
-        Attribute::Decrypt(true),
-        Attribute::Wrap(wrap),
-        Attribute::Unwrap(wrap),
-        Attribute::ValueLen(32.into()),
-        Attribute::Label(label.into()),
-        Attribute::Id(vec![id]),
-    ]);
-    s.generate_key(&Mechanism::AesKeyGen, &t).unwrap()
+    aes_token_key(s, label, &[id], extractable, wrap, vec![])
 }
 
 fn eddsa() -> Mechanism<'static> {
@@ -249,7 +217,7 @@ fn make_in_softhsm(p: &Pkcs11, dir: &Path) -> Made {
     let slot = init_token(p, "legacy");
     let s = user_session(p, slot);
     let allowed = vec![MechanismType::AES_CBC_PAD, MechanismType::AES_GCM];
-    let master = aes_key_with(&s, "aes-master", 1, false, false, vec![Attribute::AllowedMechanisms(allowed)]);
+    let master = aes_token_key(&s, "aes-master", &[1], false, false, vec![Attribute::AllowedMechanisms(allowed)]);
     let kek = aes_key(&s, "kek", 2, false, true);
     let dek = aes_key(&s, "dek", 3, true, false);
     let cbc = s.encrypt(&Mechanism::AesCbcPad([7; 16]), master, MSG).unwrap();

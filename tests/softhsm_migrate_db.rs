@@ -28,7 +28,6 @@ use cryptoki::session::{Session, UserType};
 const FIX_SO_PIN: &str = "fixture-so-pin";
 const FIX_USER_PIN: &str = "fixture-user-pin";
 const MSG: &[u8] = b"encrypted by SoftHSM's db backend";
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/softhsm-db")
@@ -42,12 +41,6 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-fn one(s: &Session, label: &str, class: ObjectClass) -> ObjectHandle {
-    let v = s.find_objects(&[Attribute::Label(label.into()), Attribute::Class(class)]).unwrap();
-    assert_eq!(v.len(), 1, "{label} {class:?}");
-    v[0]
-}
-
 fn bytes(s: &Session, o: ObjectHandle, t: AttributeType) -> Vec<u8> {
     match s.get_attributes(o, &[t]).unwrap().pop() {
         Some(Attribute::Modulus(b) | Attribute::EcPoint(b) | Attribute::Value(b) | Attribute::CheckValue(b)) => b,
@@ -56,23 +49,7 @@ fn bytes(s: &Session, o: ObjectHandle, t: AttributeType) -> Vec<u8> {
 }
 
 fn aes(s: &Session, label: &str, extractable: bool, wrap: bool) -> ObjectHandle {
-    s.generate_key(
-        &Mechanism::AesKeyGen,
-        &[
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(extractable),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(wrap),
-            Attribute::Unwrap(wrap),
-            Attribute::ValueLen(32.into()),
-            Attribute::Label(label.into()),
-            Attribute::Id(label.as_bytes()[..1].to_vec()),
-        ],
-    )
-    .unwrap()
+    aes_token_key(s, label, &label.as_bytes()[..1], extractable, wrap, vec![])
 }
 
 /// Makes the fixture with a SoftHSM built with the db backend.

@@ -141,3 +141,42 @@ pub fn rv<T: std::fmt::Debug>(r: Result<T, Error>) -> RvError {
         other => panic!("expected a PKCS#11 error, got {other:?}"),
     }
 }
+
+/// DER OID of P-256, as CKA_EC_PARAMS.
+pub const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// The one object with this label and class.
+pub fn one(s: &Session, label: &str, class: cryptoki::object::ObjectClass) -> cryptoki::object::ObjectHandle {
+    use cryptoki::object::Attribute;
+    let v = s.find_objects(&[Attribute::Label(label.into()), Attribute::Class(class)]).unwrap();
+    assert_eq!(v.len(), 1, "{label} {class:?}");
+    v[0]
+}
+
+/// A private, sensitive AES-256 token key for encrypt/decrypt (and
+/// wrap/unwrap if `wrap`), plus `extra` attributes.
+pub fn aes_token_key(
+    s: &Session,
+    label: &str,
+    id: &[u8],
+    extractable: bool,
+    wrap: bool,
+    extra: Vec<cryptoki::object::Attribute>,
+) -> cryptoki::object::ObjectHandle {
+    use cryptoki::object::Attribute;
+    let mut t = extra;
+    t.extend([
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(extractable),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(wrap),
+        Attribute::Unwrap(wrap),
+        Attribute::ValueLen(32.into()),
+        Attribute::Label(label.into()),
+        Attribute::Id(id.to_vec()),
+    ]);
+    s.generate_key(&cryptoki::mechanism::Mechanism::AesKeyGen, &t).unwrap()
+}
