@@ -3,14 +3,12 @@
 //! aliases are UTF-8 byte strings with a length; outputs follow the PKCS#11
 //! buffer protocol (NULL: length only; short: CKR_BUFFER_TOO_SMALL).
 
-use cryptoki_sys as ck;
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_VERSION};
 
 use super::crypto::emit;
 use super::decode::{out, slice, template, write_array};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
-use crate::model::{Attribute, Mechanism, Value};
 use crate::vendor::*;
 
 #[repr(C)]
@@ -145,27 +143,15 @@ unsafe fn json_out(p: O, len: L, v: &serde_json::Value) -> Result<CK_RV> {
 
 unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> Result<CK_RV> {
     let m = module()?;
-    let mut tmpl = unsafe { template(t, n) }?;
+    let tmpl = unsafe { template(t, n) }?;
     let idl = unsafe { out(idl) }?;
     let want = 2 * std::mem::size_of::<crate::store::Uid>();
     if id.is_null() || (*idl as usize) < want {
         *idl = want as CK_ULONG;
         return if id.is_null() { ok() } else { Err(Error::BufferTooSmall) };
     }
-    for (t, v) in
-        [(CKA_FHSM_KMS, Value::Bool(true)), (ck::CKA_TOKEN, Value::Bool(true)), (ck::CKA_VALUE_LEN, Value::Ulong(32))]
-    {
-        if !tmpl.contains(t) {
-            tmpl.push(Attribute { atype: t, value: v });
-        }
-    }
-    let handle = m.generate_key(h, &Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
-    let got = m.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?;
-    let uid = match got.first() {
-        Some(crate::token::objects::AttrOut::Value(Value::Bytes(b))) => b.to_vec(),
-        _ => return Err(Error::general("new KMS key has no unique id")),
-    };
-    unsafe { write_array(id, idl, &uid) }
+    let key_id = m.kms_create_key(h, tmpl)?;
+    unsafe { write_array(id, idl, key_id.as_bytes()) }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use ferrohsm::model::{Attribute, Mechanism, Template, Value};
+use ferrohsm::model::{Attribute, Template, Value};
 use ferrohsm::token::crypto::Produced;
 use ferrohsm::token::{Module, SessionHandle};
 use ferrohsm::vendor::*;
@@ -335,11 +335,7 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
 
 fn key_create(m: &Module, a: &Args) -> Result<(), Failure> {
     let h = session(m, a)?;
-    let mut attrs = vec![
-        Attribute { atype: CKA_FHSM_KMS, value: Value::Bool(true) },
-        Attribute { atype: cryptoki_sys::CKA_TOKEN, value: Value::Bool(true) },
-        Attribute { atype: cryptoki_sys::CKA_VALUE_LEN, value: Value::Ulong(32) },
-    ];
+    let mut attrs = Vec::new();
     if let Some(l) = a.get("label") {
         attrs.push(Attribute { atype: cryptoki_sys::CKA_LABEL, value: Value::bytes(l.as_bytes()) });
     }
@@ -358,11 +354,7 @@ fn key_create(m: &Module, a: &Args) -> Result<(), Failure> {
         let d: u64 = d.parse().map_err(|_| Failure::Usage("--rotation-days wants a number".into()))?;
         attrs.push(Attribute { atype: CKA_FHSM_ROTATION_PERIOD, value: Value::Ulong(d) });
     }
-    let handle = m.generate_key(h, &Mechanism::new(cryptoki_sys::CKM_AES_KEY_GEN), &Template::new(attrs))?;
-    let id = match m.get_attributes(h, handle, &[cryptoki_sys::CKA_UNIQUE_ID])?.pop() {
-        Some(ferrohsm::token::objects::AttrOut::Value(Value::Bytes(b))) => String::from_utf8_lossy(&b).into_owned(),
-        _ => return Err(Failure::Failed("the new key has no id".into())),
-    };
+    let id = m.kms_create_key(h, Template::new(attrs))?;
     if let Some(alias) = a.get("alias") {
         m.kms_create_alias(h, alias, &id)?;
     }

@@ -367,6 +367,26 @@ impl Module {
         Ok(a)
     }
 
+    /// Generates a master key from the caller's template (CKA_FHSM_KMS,
+    /// CKA_TOKEN and CKA_VALUE_LEN 32 added where absent) and returns its
+    /// key id (CKA_UNIQUE_ID).
+    pub fn kms_create_key(&self, h: super::SessionHandle, mut tmpl: Template) -> Result<String> {
+        for (t, v) in [
+            (CKA_FHSM_KMS, Value::Bool(true)),
+            (ck::CKA_TOKEN, Value::Bool(true)),
+            (ck::CKA_VALUE_LEN, Value::Ulong(32)),
+        ] {
+            if !tmpl.contains(t) {
+                tmpl.push(crate::model::Attribute { atype: t, value: v });
+            }
+        }
+        let handle = self.generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
+        match self.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
+            Some(super::objects::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            _ => Err(Error::general("new KMS key has no unique id")),
+        }
+    }
+
     /// Rotates now: a new version with new material; older versions keep
     /// decrypting. Returns the new version number.
     pub fn kms_rotate(&self, h: super::SessionHandle, key_id: &str) -> Result<u32> {
