@@ -18,8 +18,13 @@ pub struct Sealer<'a> {
     pub key: Option<&'a TokenKey>,
 }
 
+/// Flags are not indexed: each would cost every new object a page of the
+/// index (all objects with SIGN=true share one spot), and a find by flags
+/// alone is rare. CKA_TOKEN and CKA_PRIVATE are known without one (see
+/// `find`); other flags are compared on the candidates.
 fn indexable(atype: AttrType, encoded_len: usize) -> bool {
-    policy::kind_of(atype) != Kind::Template && encoded_len <= MAX_INDEXED
+    let kind = policy::kind_of(atype);
+    kind != Kind::Template && kind != Kind::Bool && encoded_len <= MAX_INDEXED
 }
 
 /// Seals an object for storage. Every attribute of a private object and every

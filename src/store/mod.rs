@@ -75,6 +75,21 @@ pub enum Who {
 
 /// Everything the token layer needs from storage. Each method is one
 /// transaction.
+/// Which of a token's objects a find returns, by their CKA_PRIVATE (a column
+/// of its own, so it needs no index entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Visible {
+    pub public: bool,
+    pub private: bool,
+}
+
+impl Visible {
+    /// Public objects, and private ones when the user is logged in.
+    pub fn to(user_logged_in: bool) -> Visible {
+        Visible { public: true, private: user_logged_in }
+    }
+}
+
 pub trait Store: Send + Sync {
     /// A value that changes whenever any process commits a change to the
     /// store; None when the store cannot tell (then callers must not cache).
@@ -102,8 +117,8 @@ pub trait Store: Send + Sync {
     fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool>;
     fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool>;
     /// Objects of a token having, for each filter, the attribute with one of
-    /// the given index entries; private ones only if `with_private`.
-    fn find(&self, token: TokenId, with_private: bool, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>>;
+    /// the given index entries, public and/or private as `vis` says.
+    fn find(&self, token: TokenId, vis: Visible, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>>;
     /// The object with this uid (CKA_UNIQUE_ID), if the token has it.
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>>;
     /// Read-modify-write of one object in one transaction, so concurrent

@@ -12,11 +12,11 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
-use super::{AuditHead, AuditRow, ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Who};
+use super::{AuditHead, AuditRow, ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Visible, Who};
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE tokens (
@@ -87,6 +87,27 @@ CREATE TABLE audit_head (
     hash BLOB NOT NULL
 );
 ";
+
+/// v5: the value index is keyed by the entry alone (an entry is a MAC over
+/// type and value, so it already tells types apart), and flags are no
+/// longer indexed. The rows without an entry (flags, secret parts) then
+/// sort by (NULL, obj_id, atype): a new object's land together on the
+/// index's last NULL page instead of one page per flag type, and fewer
+/// pages per commit is what a durable create pays for. `schema_v5` adds the
+/// list of flag types.
+const SCHEMA_V5: &str = "
+DROP INDEX attrs_by_value;
+CREATE INDEX attrs_by_idx ON attrs(idx);
+";
+
+fn schema_v5() -> String {
+    let flags: Vec<String> = crate::model::policy::RULES
+        .iter()
+        .filter(|r| r.kind == crate::model::Kind::Bool)
+        .map(|r| r.atype.to_string())
+        .collect();
+    format!("UPDATE attrs SET idx = NULL WHERE atype IN ({});{SCHEMA_V5}", flags.join(","))
+}
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -162,6 +183,9 @@ impl SqliteStore {
     fn connect(&self) -> Result<Connection> {
         let conn = Connection::open(&self.path)?;
         conn.busy_timeout(Duration::from_secs(30))?;
+        // Statement journals (a multi-row statement inside a transaction)
+        // in memory, not as temporary files written on every such commit.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -193,6 +217,9 @@ impl SqliteStore {
         }
         if version < 4 {
             tx.execute_batch(SCHEMA_V4)?;
+        }
+        if version < 5 {
+            tx.execute_batch(&schema_v5())?;
         }
         // Later schema versions add their steps here, each guarded by `version < N`.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -477,8 +504,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn find(&self, token: TokenId, with_private: bool, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>> {
-        if filters.iter().any(|(_, idxs)| idxs.is_empty()) {
+    fn find(&self, token: TokenId, vis: Visible, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>> {
+        if filters.iter().any(|(_, idxs)| idxs.is_empty()) || !(vis.public || vis.private) {
             return Ok(Vec::new());
         }
         // Only single-table statements on one index each: SQLite re-prepares
@@ -491,7 +518,7 @@ impl Store for SqliteStore {
         order.sort_by_key(|(atype, _)| selectivity_rank(*atype));
         self.with(|c| {
             let mut cands: Vec<ObjectId> = match order.split_first() {
-                None => return token_objects(c, token, with_private),
+                None => return token_objects(c, token, vis),
                 Some(((atype, idxs), _)) => ids_with_value(c, *atype, idxs)?,
             };
             for (atype, idxs) in order.iter().skip(1) {
@@ -524,14 +551,13 @@ impl Store for SqliteStore {
                 let mut keep = Vec::with_capacity(cands.len());
                 for id in cands {
                     let row: Option<(i64, bool)> = st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-                    if row.is_some_and(|(t, private)| t == token && (with_private || !private)) {
+                    if row.is_some_and(|(t, private)| t == token && if private { vis.private } else { vis.public }) {
                         keep.push(id);
                     }
                 }
                 cands = keep;
             } else {
-                let set: std::collections::HashSet<ObjectId> =
-                    token_objects(c, token, with_private)?.into_iter().collect();
+                let set: std::collections::HashSet<ObjectId> = token_objects(c, token, vis)?.into_iter().collect();
                 cands.retain(|id| set.contains(id));
             }
             cands.sort_unstable();
@@ -561,12 +587,13 @@ fn ids_with_value(c: &Connection, atype: AttrType, idxs: &[Idx]) -> Result<Vec<O
 }
 
 /// Every object of a token the caller may see, in id order.
-fn token_objects(c: &Connection, token: TokenId, with_private: bool) -> Result<Vec<ObjectId>> {
-    // Login state picks the statement (no bound flag to fold into the plan).
-    let sql = if with_private {
-        "SELECT obj_id FROM objects WHERE token_id = ?"
-    } else {
-        "SELECT obj_id FROM objects WHERE token_id = ? AND private = 0"
+fn token_objects(c: &Connection, token: TokenId, vis: Visible) -> Result<Vec<ObjectId>> {
+    // Visibility picks the statement (no bound flag to fold into the plan).
+    let sql = match (vis.public, vis.private) {
+        (true, true) => "SELECT obj_id FROM objects WHERE token_id = ?",
+        (true, false) => "SELECT obj_id FROM objects WHERE token_id = ? AND private = 0",
+        (false, true) => "SELECT obj_id FROM objects WHERE token_id = ? AND private = 1",
+        (false, false) => return Ok(Vec::new()),
     };
     let mut st = c.prepare_cached(sql)?;
     let mut ids: Vec<ObjectId> = st.query_map([token], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;

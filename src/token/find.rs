@@ -4,10 +4,12 @@
 
 use std::collections::VecDeque;
 
+use cryptoki_sys as ck;
+
 use super::{Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
-use crate::model::Template;
-use crate::store::codec;
+use crate::model::{Template, Value};
+use crate::store::{codec, Visible};
 
 pub(crate) struct FindOp {
     results: VecDeque<ObjectHandle>,
@@ -36,8 +38,9 @@ impl Module {
             results.extend(handles);
         }
         let filters = codec::find_filters(a.sealer(), tmpl);
-        let candidates = self.store.find(a.token.token_id, a.user_logged_in(), &filters)?;
-        if filters.len() == tmpl.0.len() {
+        let (vis, known) = visibility(tmpl, a.user_logged_in());
+        let candidates = self.store.find(a.token.token_id, vis, &filters)?;
+        if filters.len() + known == tmpl.0.len() {
             // Every attribute matched through its (128-bit) index entry:
             // nothing left to compare. A tampered object is still listed;
             // any use of it fails with CKR_GENERAL_ERROR.
@@ -74,4 +77,33 @@ impl Module {
         let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
         ops.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
     }
+}
+
+/// What CKA_TOKEN and CKA_PRIVATE in a template say about stored objects,
+/// which need no index entry for them: every stored object is a token
+/// object, and whether it is private is a column of its own. Returns the
+/// objects to look at and how many template attributes that settles.
+fn visibility(tmpl: &Template, user_logged_in: bool) -> (Visible, usize) {
+    let mut vis = Visible::to(user_logged_in);
+    let mut known = 0;
+    for a in tmpl.iter() {
+        match (a.atype, &a.value) {
+            (ck::CKA_TOKEN, Value::Bool(token)) => {
+                known += 1;
+                if !token {
+                    vis = Visible { public: false, private: false };
+                }
+            }
+            (ck::CKA_PRIVATE, Value::Bool(private)) => {
+                known += 1;
+                if *private {
+                    vis.public = false;
+                } else {
+                    vis.private = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    (vis, known)
 }

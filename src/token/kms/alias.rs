@@ -30,7 +30,7 @@ impl Module {
         ]);
         let filters = codec::find_filters(a.sealer(), &tmpl);
         let mut out = Vec::new();
-        for id in self.store.find(a.token.token_id, true, &filters)? {
+        for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
             let Some((_, o)) = self.load_any(a, id)? else { continue };
             if !o.matches(&tmpl) {
                 continue;

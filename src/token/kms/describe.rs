@@ -92,7 +92,7 @@ impl Module {
         ]);
         let filters = codec::find_filters(a.sealer(), &tmpl);
         let mut out = Vec::new();
-        for id in self.store.find(a.token.token_id, true, &filters)? {
+        for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
             if let Some((uid, o)) = self.load_any(a, id)? {
                 if o.matches(&tmpl) {
                     out.push(KmsKey { id, uid, obj: std::sync::Arc::new(o) });

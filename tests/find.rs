@@ -1,0 +1,168 @@
+//! C_FindObjects over token objects whose flags (CK_BBOOL attributes) are
+//! not in the store's index: CKA_TOKEN and CKA_PRIVATE are answered without
+//! one, other flags by comparing the candidates; and a store written with
+//! the flag-indexing schema (version 4) is migrated and searched the same.
+
+#[macro_use]
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+
+struct Objects {
+    key: ObjectHandle,
+    public_data: ObjectHandle,
+    private_data: ObjectHandle,
+    session_data: ObjectHandle,
+}
+
+fn make(s: &Session) -> Objects {
+    let key = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Encrypt(true),
+            Attribute::Sign(false),
+            Attribute::Label(b"k".to_vec()),
+            Attribute::Value(vec![0x42; 32]),
+        ])
+        .unwrap();
+    let data = |token: bool, private: bool, label: &[u8], modifiable: bool| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(token),
+            Attribute::Private(private),
+            Attribute::Modifiable(modifiable),
+            Attribute::Label(label.to_vec()),
+            Attribute::Value(label.to_vec()),
+        ])
+        .unwrap()
+    };
+    Objects {
+        key,
+        public_data: data(true, false, b"pub", true),
+        private_data: data(true, true, b"priv", false),
+        session_data: data(false, true, b"sess", true),
+    }
+}
+
+fn found(s: &Session, tmpl: &[Attribute]) -> BTreeSet<u64> {
+    s.find_objects(tmpl).unwrap().into_iter().map(|h| h.handle()).collect()
+}
+
+fn set(hs: &[ObjectHandle]) -> BTreeSet<u64> {
+    hs.iter().map(|h| h.handle()).collect()
+}
+
+/// Every flag template against the objects of `make` (session object
+/// included when `o.session_data` is still there).
+fn check_flag_finds(s: &Session, o: &Objects, with_session: bool) {
+    let sess: &[ObjectHandle] = if with_session { &[o.session_data] } else { &[] };
+    let all_token = [o.key, o.public_data, o.private_data];
+    assert_eq!(found(s, &[Attribute::Token(true)]), set(&all_token));
+    assert_eq!(found(s, &[Attribute::Token(false)]), set(sess));
+    let mut private = vec![o.key, o.private_data];
+    private.extend_from_slice(sess);
+    assert_eq!(found(s, &[Attribute::Private(true)]), set(&private));
+    assert_eq!(found(s, &[Attribute::Private(false)]), set(&[o.public_data]));
+    assert_eq!(found(s, &[Attribute::Token(true), Attribute::Private(false)]), set(&[o.public_data]));
+    assert_eq!(found(s, &[Attribute::Token(true), Attribute::Private(true)]), set(&[o.key, o.private_data]));
+    // Contradictions find nothing.
+    assert!(found(s, &[Attribute::Private(true), Attribute::Private(false)]).is_empty());
+    assert!(found(s, &[Attribute::Token(false), Attribute::Label(b"pub".to_vec())]).is_empty());
+    // Other flags: compared on the candidates.
+    assert_eq!(found(s, &[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Encrypt(true)]), set(&[o.key]));
+    assert!(found(s, &[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Encrypt(false)]).is_empty());
+    assert_eq!(found(s, &[Attribute::Sign(false)]), set(&[o.key]));
+    assert_eq!(found(s, &[Attribute::Modifiable(false), Attribute::Token(true)]), set(&[o.private_data]));
+    let mut modifiable = vec![o.key, o.public_data];
+    modifiable.extend_from_slice(sess);
+    assert_eq!(found(s, &[Attribute::Modifiable(true)]), set(&modifiable));
+    assert_eq!(found(s, &[Attribute::Label(b"priv".to_vec()), Attribute::Token(true)]), set(&[o.private_data]));
+    assert_eq!(
+        found(s, &[Attribute::Class(ObjectClass::DATA), Attribute::Label(b"pub".to_vec()), Attribute::Private(false)]),
+        set(&[o.public_data])
+    );
+}
+
+#[test]
+fn flags_are_found_without_an_index_entry() {
+    let _w = world("");
+    let p = load();
+    let slot = init_token(&p, "flags");
+    let s = user_session(&p, slot);
+    let o = make(&s);
+    check_flag_finds(&s, &o, true);
+
+    // Not logged in: private objects are never found, whatever the template.
+    s.logout().unwrap();
+    let public = p.open_ro_session(slot).unwrap();
+    assert_eq!(found(&public, &[Attribute::Token(true)]), set(&[o.public_data]));
+    assert!(found(&public, &[Attribute::Private(true)]).is_empty());
+    assert!(found(&public, &[Attribute::Modifiable(false)]).is_empty());
+    assert_eq!(found(&public, &[Attribute::Private(false), Attribute::Modifiable(true)]), set(&[o.public_data]));
+}
+
+#[test]
+fn a_version_4_store_is_migrated_and_searched_the_same() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "v4");
+    let s = user_session(&p, slot);
+    let o = make(&s);
+    drop(s);
+    p.finalize().unwrap();
+
+    // Back to what version 4 wrote: every flag row with an index entry, the
+    // (atype, idx) index.
+    let db = rusqlite::Connection::open(&w.db).unwrap();
+    let flag_rows: i64 =
+        db.query_row("SELECT count(*) FROM attrs WHERE atype IN (1, 2, 0x170)", [], |r| r.get(0)).unwrap();
+    assert!(flag_rows >= 9, "{flag_rows} flag rows");
+    assert_eq!(
+        db.query_row("SELECT count(*) FROM attrs WHERE atype IN (1, 2) AND idx IS NOT NULL", [], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        0
+    );
+    db.execute_batch(
+        "DROP INDEX attrs_by_idx;
+         UPDATE attrs SET idx = randomblob(16) WHERE atype IN (1, 2, 0x104, 0x108, 0x170);
+         CREATE INDEX attrs_by_value ON attrs(atype, idx);
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(db);
+
+    let p = load();
+    let s = user_session(&p, slot);
+    check_flag_finds(&s, &o, false);
+    assert_eq!(found(&s, &[Attribute::Label(b"k".to_vec())]), set(&[o.key]));
+    drop(s);
+    p.finalize().unwrap();
+
+    let db = rusqlite::Connection::open(&w.db).unwrap();
+    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 5);
+    let indexed_flags: i64 = db
+        .query_row(
+            "SELECT count(*) FROM attrs WHERE atype IN (1, 2, 0x104, 0x108, 0x170) AND idx IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed_flags, 0);
+    let indexes: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'attrs'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(indexes.contains(&"attrs_by_idx".to_string()), "{indexes:?}");
+    assert!(!indexes.contains(&"attrs_by_value".to_string()), "{indexes:?}");
+}
