@@ -145,6 +145,12 @@ impl TokenKey {
         Ok(TokenKey::from_bytes(k))
     }
 
+    /// A copy with its own ciphers: each session keeps one, so threads on
+    /// different sessions share no reference count (see `token::session`).
+    pub fn duplicate(&self) -> TokenKey {
+        TokenKey::from_bytes(Zeroizing::new(*self.bytes))
+    }
+
     fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> TokenKey {
         let gcm = Aes256Gcm::new_from_slice(bytes.as_ref()).expect("32-byte key");
         // A separate key for the blind index, so index entries say nothing

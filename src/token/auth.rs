@@ -77,7 +77,7 @@ impl Module {
             None => {}
         }
         if kind == UserKind::So {
-            let ro = self.sessions.read().map_err(|_| Error::CantLock)?.values().any(|x| x.slot == s.slot && !x.rw);
+            let ro = self.sessions.load().values().any(|x| x.slot == s.slot && !x.rw);
             if ro {
                 return Err(Error::SessionReadOnlyExists);
             }
@@ -86,8 +86,8 @@ impl Module {
         let key = self.verify_pin(&a.token, who, pin);
         let event = if key.is_ok() { "login" } else { "login-failed" };
         self.audit_auth(&a, event, if kind == UserKind::So { "so" } else { "user" }, &key);
-        *state.login.write().map_err(|_| Error::CantLock)? =
-            Login { token_uid: Some(a.token.uid), user: Some(kind), key: Some(Arc::new(key?)) };
+        let key = Arc::new(key?);
+        state.set_login(|l| *l = Login { token_uid: Some(a.token.uid), user: Some(kind), key: Some(key) })?;
         drop(_auth);
         if kind == UserKind::User {
             // Master keys whose deletion window has passed go now.
@@ -102,7 +102,7 @@ impl Module {
             return Err(Error::UserNotLoggedIn);
         }
         let state = self.slot_state(s.slot)?;
-        *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
+        state.set_login(|l| *l = Login::default())?;
         self.forget_opened();
         Ok(())
     }

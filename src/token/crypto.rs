@@ -220,10 +220,14 @@ impl Module {
         usage: AttrType,
         mech: MechType,
     ) -> Result<std::sync::Arc<Object>> {
-        let found = self.find_object(a, h).map_err(|e| match e {
+        let handle_err = |e| match e {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             e => e,
-        })?;
+        };
+        let found = match self.kept_key(a, h).map_err(handle_err)? {
+            Some(f) => f,
+            None => self.keep_key(a, self.find_object(a, h).map_err(handle_err)?),
+        };
         let o = found.object();
         if !o.is_key() {
             return Err(Error::KeyHandleInvalid);

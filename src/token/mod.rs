@@ -1,10 +1,13 @@
 //! The token core: one `Module` per `C_Initialize`, holding the store, the
 //! per-slot login state and the process's sessions and session objects.
 //!
-//! Locking: the session table and the session-object table are `RwLock`s
-//! held only for lookups; each session has its own `Mutex` for its
-//! operation state; each slot has an `RwLock` for its login state. No lock
-//! is held across a PIN derivation except the slot's own login mutex.
+//! Locking: the session table is an `ArcSwap` (lookups take no lock and
+//! write nothing shared), the session-object table an `RwLock` held only
+//! for lookups; each session has its own `Mutex`es for its operation state
+//! and its view (its own copies of token record, login and recently used
+//! keys, see `session::View`); each slot has an `RwLock` for its login
+//! state and an epoch that tells sessions it changed. No lock is held
+//! across a PIN derivation except the slot's own login mutex.
 
 mod audit;
 mod auth;
@@ -28,6 +31,8 @@ mod wrap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+
+use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -63,9 +68,26 @@ struct Login {
 
 pub(crate) struct SlotState {
     login: RwLock<Login>,
+    /// Bumped after every change of `login`: a session whose copy was taken
+    /// at the current epoch uses it without reading `login`.
+    epoch: AtomicU64,
     /// Serializes C_Login/C_Logout/C_InitToken on this slot (PIN derivation
     /// happens under it, not under `login`).
     auth: Mutex<()>,
+}
+
+impl SlotState {
+    fn new() -> SlotState {
+        SlotState { login: RwLock::new(Login::default()), epoch: AtomicU64::new(0), auth: Mutex::new(()) }
+    }
+
+    /// Replaces the login state (and so every session's copy of it).
+    fn set_login(&self, f: impl FnOnce(&mut Login)) -> Result<()> {
+        let mut login = self.login.write().map_err(|_| Error::CantLock)?;
+        f(&mut login);
+        self.epoch.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
 }
 
 pub(crate) struct SessionObject {
@@ -78,7 +100,9 @@ pub struct Module {
     pub config: Config,
     store: Box<dyn Store>,
     slots: RwLock<HashMap<SlotId, Arc<SlotState>>>,
-    sessions: RwLock<HashMap<SessionHandle, Arc<Session>>>,
+    sessions: ArcSwap<HashMap<SessionHandle, Arc<Session>>>,
+    /// Serializes changes of `sessions` (copy, change, store).
+    sessions_edit: Mutex<()>,
     next_session: AtomicU64,
     session_objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
     next_session_object: AtomicU64,
@@ -143,6 +167,8 @@ pub(crate) struct Access {
     pub key: Option<Arc<TokenKey>>,
     pub rw: bool,
     pub session: SessionHandle,
+    /// The session's copies of the token keys it used last.
+    pub kept: Arc<session::Kept>,
 }
 
 impl Access {
@@ -174,7 +200,8 @@ impl Module {
             config,
             store,
             slots: RwLock::new(HashMap::new()),
-            sessions: RwLock::new(HashMap::new()),
+            sessions: ArcSwap::from_pointee(HashMap::new()),
+            sessions_edit: Mutex::new(()),
             next_session: AtomicU64::new(1),
             session_objects: RwLock::new(HashMap::new()),
             next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
@@ -192,14 +219,22 @@ impl Module {
             return Ok(st.clone());
         }
         let mut m = self.slots.write().map_err(|_| Error::CantLock)?;
-        Ok(m.entry(slot)
-            .or_insert_with(|| Arc::new(SlotState { login: RwLock::new(Login::default()), auth: Mutex::new(()) }))
-            .clone())
+        Ok(m.entry(slot).or_insert_with(|| Arc::new(SlotState::new())).clone())
     }
 
     /// The session, or CKR_SESSION_HANDLE_INVALID.
     pub fn session(&self, h: SessionHandle) -> Result<Arc<Session>> {
-        self.sessions.read().map_err(|_| Error::CantLock)?.get(&h).cloned().ok_or(Error::SessionHandleInvalid)
+        self.sessions.load().get(&h).cloned().ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Changes the session table: a new copy replaces it, so lookups never
+    /// wait (sessions open and close far less often than they are used).
+    pub(crate) fn edit_sessions<T>(&self, f: impl FnOnce(&mut HashMap<SessionHandle, Arc<Session>>) -> T) -> Result<T> {
+        let _edit = self.sessions_edit.lock().map_err(|_| Error::CantLock)?;
+        let mut m = HashMap::clone(&self.sessions.load());
+        let r = f(&mut m);
+        self.sessions.store(Arc::new(m));
+        Ok(r)
     }
 
     /// The token in a slot as the store has it now: re-read only when the
@@ -218,31 +253,39 @@ impl Module {
         Ok(rec)
     }
 
-    /// The token behind a session: from the session's own cache while the
-    /// store generation is unchanged, else as `token_at` has it.
-    fn session_token(&self, s: &Session) -> Result<Arc<TokenRecord>> {
-        let Some(generation) = self.store.generation() else {
-            return self.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid);
-        };
-        if let Some((g, Some(rec))) = &*s.token.lock().map_err(|_| Error::CantLock)? {
-            if *g == generation {
-                return Ok(rec.clone());
-            }
-        }
-        let rec = self.token_at(s.slot)?;
-        // Stored with the generation read before: a change in between
-        // only makes the next call look again.
-        *s.token.lock().map_err(|_| Error::CantLock)? = Some((generation, rec.clone()));
-        rec.ok_or(Error::SessionHandleInvalid)
-    }
-
-    /// The token behind a session and the caller's rights on it.
+    /// The token behind a session and the caller's rights on it, from the
+    /// session's own view while the store generation and the slot's login
+    /// epoch are unchanged; else read again (and copied, see `View`).
     pub(crate) fn access(&self, s: &Session) -> Result<Access> {
-        let token = self.session_token(s)?;
-        let login = s.state.login.read().map_err(|_| Error::CantLock)?;
-        let (user, key) =
-            if login.token_uid == Some(token.uid) { (login.user, login.key.clone()) } else { (None, None) };
-        Ok(Access { slot: s.slot, token, user, key, rw: s.rw, session: s.handle })
+        let epoch = s.state.epoch.load(Ordering::Acquire);
+        let generation = self.store.generation();
+        let mut v = s.view.lock().map_err(|_| Error::CantLock)?;
+        let token = match (&v.token, generation) {
+            (Some((g, t)), Some(now)) if *g == now => t.clone(),
+            _ => {
+                // Stored with the generation read before: a change in
+                // between only makes the next call look again.
+                let shared = self.token_at(s.slot)?.ok_or(Error::SessionHandleInvalid)?;
+                let own = Arc::new(TokenRecord::clone(&shared));
+                v.token = generation.map(|g| (g, own.clone()));
+                own
+            }
+        };
+        let (user, key) = match &v.login {
+            Some(l) if l.epoch == epoch && l.token_uid == token.uid => (l.user, l.key.clone()),
+            _ => {
+                let login = s.state.login.read().map_err(|_| Error::CantLock)?;
+                let (user, key) = if login.token_uid == Some(token.uid) {
+                    (login.user, login.key.as_deref().map(|k| Arc::new(k.duplicate())))
+                } else {
+                    (None, None)
+                };
+                drop(login);
+                v.login = Some(session::LoginCopy { epoch, token_uid: token.uid, user, key: key.clone() });
+                (user, key)
+            }
+        };
+        Ok(Access { slot: s.slot, token, user, key, rw: s.rw, session: s.handle, kept: s.kept.clone() })
     }
 
     /// Looks an object up by handle with the visibility rules applied: a
@@ -290,8 +333,52 @@ impl Module {
         Ok(Found::Token { token_id, id, uid: stored.uid, object })
     }
 
-    /// Forgets every opened object of a slot's token (at logout).
+    /// A token key this session used before, while its token's revision is
+    /// unchanged: the session's own copy (see `session::Kept`).
+    pub(crate) fn kept_key(&self, a: &Access, h: ObjectHandle) -> Result<Option<Found>> {
+        let Ok(id) = ObjectId::try_from(h) else { return Ok(None) };
+        if a.key.is_none() || h >= SESSION_OBJECT_BASE {
+            return Ok(None);
+        }
+        let mut kept = a.kept.lock().map_err(|_| Error::CantLock)?;
+        let Some(i) = kept.iter().position(|k| k.id == id && k.token_id == a.token.token_id) else { return Ok(None) };
+        let k = kept.remove(i);
+        if k.rev != a.token.rev {
+            return Ok(None);
+        }
+        if k.private && !a.user_logged_in() {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        let found = Found::Token { token_id: k.token_id, id, uid: k.uid, object: k.object.clone() };
+        kept.push(k);
+        Ok(Some(found))
+    }
+
+    /// Keeps a copy of a token key the session is about to use, and returns
+    /// the key as that copy.
+    pub(crate) fn keep_key(&self, a: &Access, found: Found) -> Found {
+        let Found::Token { token_id, id, uid, object } = found else { return found };
+        if a.key.is_none() || !object.locked.is_empty() {
+            return Found::Token { token_id, id, uid, object };
+        }
+        let object = Arc::new(Object::clone(&object));
+        if let Ok(mut kept) = a.kept.lock() {
+            kept.retain(|k| !(k.id == id && k.token_id == token_id));
+            if kept.len() >= session::KEPT_MAX {
+                kept.remove(0);
+            }
+            let private = object.is_private();
+            kept.push(session::KeptKey { token_id, id, rev: a.token.rev, uid, private, object: object.clone() });
+        }
+        Found::Token { token_id, id, uid, object }
+    }
+
+    /// Forgets every opened object of a slot's token (at logout), also the
+    /// sessions' copies.
     pub(crate) fn forget_opened(&self) {
+        for s in self.sessions.load().values() {
+            s.forget_copies();
+        }
         if let Ok(mut c) = self.opened.write() {
             c.clear();
         }

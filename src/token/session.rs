@@ -14,7 +14,8 @@ use super::sign::SignState;
 use super::{Module, UserKind};
 use crate::error::{Error, Result};
 use crate::mech::digest::Hasher;
-use crate::store::SlotId;
+use crate::model::Object;
+use crate::store::{ObjectId, SlotId, TokenId, TokenKey, TokenRecord, Uid};
 
 pub type SessionHandle = cryptoki_sys::CK_SESSION_HANDLE;
 
@@ -25,10 +26,61 @@ pub struct Session {
     pub(crate) ops: Mutex<Ops>,
     /// The slot's login state, fixed for the session's life.
     pub(crate) state: Arc<super::SlotState>,
-    /// The token record as last seen by this session, with the store
-    /// generation it was read at: a session used by one thread checks it
-    /// without touching the module's shared maps.
-    pub(crate) token: Mutex<Option<super::TokenAt>>,
+    /// What the session last saw of its token and login.
+    pub(crate) view: Mutex<View>,
+    /// The token keys it used last.
+    pub(crate) kept: Arc<Kept>,
+}
+
+/// A session's own copies of its token record and of the login state (the
+/// token key included), with the store generation and login epoch they
+/// were taken at.
+///
+/// Copies, not shared `Arc`s: cloning an `Arc` writes its count, and when
+/// two threads on two sessions clone the same one per call, that cache line
+/// moves between their cores on every call (as does a shared lock's reader
+/// count). That cost two threads a third of their GCM-4k rate; with copies
+/// a session used by one thread writes only lines of its own.
+#[derive(Default)]
+pub(crate) struct View {
+    pub token: Option<(u64, Arc<TokenRecord>)>,
+    pub login: Option<LoginCopy>,
+}
+
+pub(crate) struct LoginCopy {
+    pub epoch: u64,
+    pub token_uid: Uid,
+    pub user: Option<UserKind>,
+    pub key: Option<Arc<TokenKey>>,
+}
+
+/// Token keys a session used last (copies, for the same reason as `View`),
+/// valid while their token's revision is unchanged. Gone at logout and when
+/// the session closes.
+pub(crate) type Kept = Mutex<Vec<KeptKey>>;
+
+pub(crate) struct KeptKey {
+    pub token_id: TokenId,
+    pub id: ObjectId,
+    pub rev: i64,
+    pub uid: Uid,
+    pub private: bool,
+    pub object: Arc<Object>,
+}
+
+/// Keys kept per session; the least recently used goes first.
+pub(crate) const KEPT_MAX: usize = 8;
+
+impl Session {
+    /// Drops the session's copies of login state and keys (at logout).
+    pub(crate) fn forget_copies(&self) {
+        if let Ok(mut v) = self.view.lock() {
+            v.login = None;
+        }
+        if let Ok(mut k) = self.kept.lock() {
+            k.clear();
+        }
+    }
 }
 
 /// Active operations of one session.
@@ -66,28 +118,28 @@ impl Module {
             rw,
             ops: Mutex::new(Ops::default()),
             state: state.clone(),
-            token: Mutex::new(None),
+            view: Mutex::new(View::default()),
+            kept: Arc::new(Mutex::new(Vec::new())),
         });
-        self.sessions.write().map_err(|_| Error::CantLock)?.insert(handle, s);
+        self.edit_sessions(|m| m.insert(handle, s))?;
         drop(login);
         Ok(handle)
     }
 
     pub fn close_session(&self, h: SessionHandle) -> Result<()> {
-        let s = self.sessions.write().map_err(|_| Error::CantLock)?.remove(&h).ok_or(Error::SessionHandleInvalid)?;
+        let s = self.edit_sessions(|m| m.remove(&h))?.ok_or(Error::SessionHandleInvalid)?;
         self.after_close(&[s.handle], s.slot)
     }
 
     pub fn close_all_sessions(&self, slot: SlotId) -> Result<()> {
         self.check_slot(slot)?;
-        let closed: Vec<SessionHandle> = {
-            let mut m = self.sessions.write().map_err(|_| Error::CantLock)?;
+        let closed: Vec<SessionHandle> = self.edit_sessions(|m| {
             let hs: Vec<_> = m.values().filter(|s| s.slot == slot).map(|s| s.handle).collect();
             for h in &hs {
                 m.remove(h);
             }
             hs
-        };
+        })?;
         self.after_close(&closed, slot)
     }
 
@@ -96,11 +148,10 @@ impl Module {
     fn after_close(&self, closed: &[SessionHandle], slot: SlotId) -> Result<()> {
         self.session_objects.write().map_err(|_| Error::CantLock)?.retain(|_, o| !closed.contains(&o.session));
         if self.session_count(slot)?.0 == 0 {
-            let state = self.slot_state(slot)?;
-            let mut login = state.login.write().map_err(|_| Error::CantLock)?;
-            login.user = None;
-            login.key = None;
-            drop(login);
+            self.slot_state(slot)?.set_login(|login| {
+                login.user = None;
+                login.key = None;
+            })?;
             self.forget_opened();
         }
         Ok(())
@@ -108,7 +159,7 @@ impl Module {
 
     /// (all, read-write) sessions of this process on a slot.
     pub(crate) fn session_count(&self, slot: SlotId) -> Result<(u64, u64)> {
-        let m = self.sessions.read().map_err(|_| Error::CantLock)?;
+        let m = self.sessions.load();
         let on_slot = m.values().filter(|s| s.slot == slot);
         let (mut all, mut rw) = (0, 0);
         for s in on_slot {

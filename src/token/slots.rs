@@ -204,7 +204,7 @@ impl Module {
             detail: &label_text,
             ..super::audit::Record::new("init-token")
         });
-        *state.login.write().map_err(|_| Error::CantLock)? = Login::default();
+        state.set_login(|l| *l = Login::default())?;
         log::info!("token initialized in slot {slot}");
         Ok(())
     }
