@@ -469,6 +469,30 @@ fn two_threads(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
     }))
 }
 
+/// `op` on two threads at once for `budget`, each with its own state from
+/// `init(thread)`, until it returns false: the library's own two-thread
+/// figure, which says how far this machine scales.
+fn raw_two_threads<S>(budget: Duration, init: impl Fn(u64) -> S + Sync, op: impl Fn(&mut S) -> bool + Sync) -> Stat {
+    let (start, cpu0) = (Instant::now(), cpu_time());
+    let total: usize = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (init, op) = (&init, &op);
+                sc.spawn(move || {
+                    let (mut state, mut n, t0) = (init(t), 0usize, Instant::now());
+                    while t0.elapsed() < budget && op(&mut state) {
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    let (wall, cpu) = (start.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64());
+    Stat { ops_per_s: total as f64 / wall, median_us: 0.0, cpu_us: cpu / total.max(1) as f64 * 1e6, mb_per_s: None }
+}
+
 /// The crypto library's own speed on this machine, for compute-bound cases.
 fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMap<&'static str, Stat>> {
     use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
@@ -509,33 +533,8 @@ fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMa
         out.insert("GCM-4k encrypt", measure(budget, 20, Some(4096), || seal_4k(&key, &mut ctr, &mut b4))?);
     }
     if wanted("GCM-4k encrypt x2 threads") {
-        let (start, cpu0) = (Instant::now(), cpu_time());
-        let total: usize = std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..2u64)
-                .map(|t| {
-                    let key = &key;
-                    sc.spawn(move || {
-                        let (mut b4, mut ctr, mut n) = (vec![0x5au8; 4096], t << 40, 0usize);
-                        let t0 = Instant::now();
-                        while t0.elapsed() < budget && seal_4k(key, &mut ctr, &mut b4).is_ok() {
-                            n += 1;
-                        }
-                        n
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
-        });
-        let (wall, cpu) = (start.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64());
-        out.insert(
-            "GCM-4k encrypt x2 threads",
-            Stat {
-                ops_per_s: total as f64 / wall,
-                median_us: 0.0,
-                cpu_us: cpu / total.max(1) as f64 * 1e6,
-                mb_per_s: None,
-            },
-        );
+        let st = raw_two_threads(budget, |t| (vec![0x5au8; 4096], t << 40), |(b4, ctr)| seal_4k(&key, ctr, b4).is_ok());
+        out.insert("GCM-4k encrypt x2 threads", st);
     }
     let mib = vec![0xa5u8; 1 << 20];
     if wanted("SHA-256 1 MiB") {
@@ -557,6 +556,10 @@ fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMa
                 Ok(())
             })?,
         );
+    }
+    if wanted("ECDSA P-256 sign x2 threads") {
+        let st = raw_two_threads(budget, |_| (), |_| ec.sign(&rng, &[3u8; 32]).is_ok());
+        out.insert("ECDSA P-256 sign x2 threads", st);
     }
     let ec_sig = ec.sign(&rng, &[3u8; 32]).map_err(|_| "sign")?;
     let ec_pub = aws_lc_rs::signature::UnparsedPublicKey::new(

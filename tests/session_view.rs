@@ -111,3 +111,33 @@ fn threads_encrypting_while_another_logs_out_and_in() {
     let s = p.open_rw_session(slot).unwrap();
     assert_eq!(rv(seal(&s, key, b"x")), RvError::KeyHandleInvalid);
 }
+
+#[test]
+fn a_kept_private_key_is_parsed_once_and_follows_changes() {
+    let _w = world("");
+    let p = load();
+    let slot = init_token(&p, "ec-copies");
+    let s1 = user_session(&p, slot);
+    let s2 = p.open_rw_session(slot).unwrap();
+    let (public, private) = s1
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(P256.to_vec()), Attribute::Token(true), Attribute::Verify(true)],
+            &[Attribute::Token(true), Attribute::Private(true), Attribute::Sign(true)],
+        )
+        .unwrap();
+    let digest = [0x11u8; 32];
+    for _ in 0..3 {
+        let sig = s1.sign(&Mechanism::Ecdsa, private, &digest).unwrap();
+        s2.verify(&Mechanism::Ecdsa, public, &digest, &sig).unwrap();
+    }
+    // The kept key's class is still checked first: a public key cannot sign.
+    assert_eq!(rv(s1.sign(&Mechanism::Ecdsa, public, &digest)), RvError::KeyTypeInconsistent);
+    s2.update_attributes(private, &[Attribute::Sign(false)]).unwrap();
+    assert_eq!(rv(s1.sign(&Mechanism::Ecdsa, private, &digest)), RvError::KeyFunctionNotPermitted);
+    s2.update_attributes(private, &[Attribute::Sign(true)]).unwrap();
+    let sig = s1.sign(&Mechanism::Ecdsa, private, &digest).unwrap();
+    s1.verify(&Mechanism::Ecdsa, public, &digest, &sig).unwrap();
+    s2.destroy_object(private).unwrap();
+    assert_eq!(rv(s1.sign(&Mechanism::Ecdsa, private, &digest)), RvError::KeyHandleInvalid);
+}

@@ -220,14 +220,30 @@ impl Module {
         usage: AttrType,
         mech: MechType,
     ) -> Result<std::sync::Arc<Object>> {
+        self.check_usable(a, self.key_object(a, h)?, usage, mech)
+    }
+
+    /// The object behind a key handle: the session's kept copy, else looked
+    /// up (and kept). Handle errors become CKR_KEY_HANDLE_INVALID.
+    pub(crate) fn key_object(&self, a: &Access, h: ObjectHandle) -> Result<super::Found> {
         let handle_err = |e| match e {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             e => e,
         };
-        let found = match self.kept_key(a, h).map_err(handle_err)? {
+        Ok(match self.kept_key(a, h).map_err(handle_err)? {
             Some(f) => f,
             None => self.keep_key(a, self.find_object(a, h).map_err(handle_err)?),
-        };
+        })
+    }
+
+    /// The checks of `usable_key` on a key already found.
+    pub(crate) fn check_usable(
+        &self,
+        a: &Access,
+        found: super::Found,
+        usage: AttrType,
+        mech: MechType,
+    ) -> Result<std::sync::Arc<Object>> {
         let o = found.object();
         if !o.is_key() {
             return Err(Error::KeyHandleInvalid);

@@ -368,9 +368,31 @@ impl Module {
                 kept.remove(0);
             }
             let private = object.is_private();
-            kept.push(session::KeptKey { token_id, id, rev: a.token.rev, uid, private, object: object.clone() });
+            kept.push(session::KeptKey {
+                token_id,
+                id,
+                rev: a.token.rev,
+                uid,
+                private,
+                object: object.clone(),
+                parsed: None,
+            });
         }
         Found::Token { token_id, id, uid, object }
+    }
+
+    /// The parsed form of a kept key, once `keep_parsed` has stored it.
+    pub(crate) fn kept_parsed(&self, a: &Access, obj: &Arc<Object>) -> Option<Arc<crate::mech::keys::Key>> {
+        let kept = a.kept.lock().ok()?;
+        kept.iter().find(|k| Arc::ptr_eq(&k.object, obj)).and_then(|k| k.parsed.clone())
+    }
+
+    pub(crate) fn keep_parsed(&self, a: &Access, obj: &Arc<Object>, key: &Arc<crate::mech::keys::Key>) {
+        if let Ok(mut kept) = a.kept.lock() {
+            if let Some(k) = kept.iter_mut().find(|k| Arc::ptr_eq(&k.object, obj)) {
+                k.parsed = Some(key.clone());
+            }
+        }
     }
 
     /// Forgets every opened object of a slot's token (at logout), also the

@@ -66,6 +66,8 @@ pub(crate) struct KeptKey {
     pub uid: Uid,
     pub private: bool,
     pub object: Arc<Object>,
+    /// An asymmetric key's parsed form, made at its first use.
+    pub parsed: Option<Arc<crate::mech::keys::Key>>,
 }
 
 /// Keys kept per session; the least recently used goes first.

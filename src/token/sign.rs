@@ -175,15 +175,18 @@ impl Module {
         mech: ck::CK_MECHANISM_TYPE,
         want: ck::CK_OBJECT_CLASS,
     ) -> Result<(Arc<Key>, Arc<crate::model::Object>)> {
-        let found = self.find_object(a, h).map_err(|e| match e {
-            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
-            e => e,
-        })?;
+        let found = self.key_object(a, h)?;
         if found.object().class() != want {
             return Err(if found.object().is_key() { Error::KeyTypeInconsistent } else { Error::KeyHandleInvalid });
         }
-        let obj = self.usable_key(a, h, usage, mech)?;
+        let obj = self.check_usable(a, found, usage, mech)?;
+        // Parsed once per kept copy, so two sessions on two threads share
+        // neither the parsed key nor the module's map of them.
+        if let Some(key) = self.kept_parsed(a, &obj) {
+            return Ok((key, obj));
+        }
         let key = self.parsed_key(&obj)?;
+        self.keep_parsed(a, &obj, &key);
         Ok((key, obj))
     }
 
