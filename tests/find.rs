@@ -166,3 +166,32 @@ fn a_version_4_store_is_migrated_and_searched_the_same() {
     assert!(indexes.contains(&"attrs_by_idx".to_string()), "{indexes:?}");
     assert!(!indexes.contains(&"attrs_by_value".to_string()), "{indexes:?}");
 }
+
+#[test]
+fn finds_by_value_keep_to_the_token_and_the_login() {
+    let _w = world("");
+    let p = load();
+    let (slot_a, slot_b) = (init_token(&p, "token-a"), init_token(&p, "token-b"));
+    let (a, b) = (user_session(&p, slot_a), user_session(&p, slot_b));
+    let data = |s: &Session, private: bool| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(private),
+            Attribute::Label(b"same".to_vec()),
+        ])
+        .unwrap()
+    };
+    let (a_pub, a_priv, b_pub, b_priv) = (data(&a, false), data(&a, true), data(&b, false), data(&b, true));
+    let same = [Attribute::Label(b"same".to_vec())];
+    assert_eq!(found(&a, &same), set(&[a_pub, a_priv]));
+    assert_eq!(found(&b, &same), set(&[b_pub, b_priv]));
+    assert_eq!(found(&a, &[same[0].clone(), Attribute::Private(true)]), set(&[a_priv]));
+    assert_eq!(found(&b, &[same[0].clone(), Attribute::Private(false)]), set(&[b_pub]));
+    // The security officer has the token key but sees no private object.
+    a.logout().unwrap();
+    a.login(cryptoki::session::UserType::So, Some(&pin(SO_PIN))).unwrap();
+    assert_eq!(found(&a, &same), set(&[a_pub]));
+    a.logout().unwrap();
+    assert_eq!(found(&a, &same), set(&[a_pub]));
+}

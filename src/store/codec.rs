@@ -88,7 +88,8 @@ fn decode_value(kind: Kind, raw: &[u8]) -> Result<Value> {
 }
 
 /// Index filters for C_FindObjectsInit: one per indexable template
-/// attribute, matching both public and (when logged in) private entries.
+/// attribute, matching both public and (when logged in) private entries —
+/// the public one first, as `Store::find` expects.
 pub fn find_filters(s: Sealer, tmpl: &Template) -> Vec<(AttrType, Vec<Idx>)> {
     tmpl.iter()
         .filter(|a| !policy::has_flag(a.atype, policy::flag::SECRET_PART))

@@ -117,7 +117,10 @@ pub trait Store: Send + Sync {
     fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool>;
     fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool>;
     /// Objects of a token having, for each filter, the attribute with one of
-    /// the given index entries, public and/or private as `vis` says.
+    /// the given index entries, public and/or private as `vis` says. A
+    /// filter's first entry is the public (unkeyed) one; any others are
+    /// keyed to this token, so an object matched through one of them is
+    /// known to be a private object of this token.
     fn find(&self, token: TokenId, vis: Visible, filters: &[(AttrType, Vec<Idx>)]) -> Result<Vec<ObjectId>>;
     /// The object with this uid (CKA_UNIQUE_ID), if the token has it.
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>>;
