@@ -27,43 +27,16 @@ pub type Idx = [u8; IDX_LEN];
 const NONCE_LEN: usize = 12;
 const AAD_TAG: &[u8; 8] = b"FHSMatr1";
 
-/// Fills `buf` from the operating system's generator (getrandom(2)).
-/// Small requests are served from a per-thread block of 512 bytes read with
-/// one getrandom call (two calls per generated key were a sixth of a session
-/// key generation); served bytes are wiped from the block, and a block read
-/// before a fork is never used after it (checked by process id).
+/// Fills `buf` with random bytes from aws-lc's generator (`RAND_bytes`: a
+/// per-thread DRBG seeded and reseeded from getrandom(2), and safe across
+/// fork). A per-thread pool of getrandom bytes used to serve small
+/// requests, but checking it against a fork cost a getpid(2) per call: an
+/// eighth of a session key generation. getrandom directly if aws-lc fails.
 pub fn random(buf: &mut [u8]) -> Result<()> {
-    const BLOCK: usize = 512;
-    struct Pool {
-        pid: u32,
-        used: usize,
-        bytes: Zeroizing<[u8; BLOCK]>,
+    if aws_lc_rs::rand::fill(buf).is_ok() {
+        return Ok(());
     }
-    thread_local! {
-        static POOL: std::cell::RefCell<Pool> =
-            std::cell::RefCell::new(Pool { pid: 0, used: BLOCK, bytes: Zeroizing::new([0u8; BLOCK]) });
-    }
-    let os = |b: &mut [u8]| getrandom::fill(b).map_err(|e| Error::general(format!("getrandom: {e}")));
-    if buf.len() > 64 {
-        return os(buf);
-    }
-    // try_with: in a thread's (or the process's) exit handlers the pool may
-    // be gone; then the OS serves the request directly.
-    POOL.try_with(|p| {
-        let mut p = p.borrow_mut();
-        let pid = std::process::id();
-        if p.pid != pid || p.used + buf.len() > BLOCK {
-            os(&mut p.bytes[..])?;
-            p.pid = pid;
-            p.used = 0;
-        }
-        let start = p.used;
-        buf.copy_from_slice(&p.bytes[start..start + buf.len()]);
-        p.bytes[start..start + buf.len()].zeroize();
-        p.used += buf.len();
-        Ok(())
-    })
-    .unwrap_or_else(|_| os(buf))
+    getrandom::fill(buf).map_err(|e| Error::general(format!("getrandom: {e}")))
 }
 
 pub fn random_uid() -> Result<Uid> {
