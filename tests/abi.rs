@@ -285,3 +285,46 @@ fn a_forked_child_must_initialize_again() {
     assert_eq!(call!(r, C_GetSessionInfo(h, &mut si)), CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+#[test]
+fn a_forked_child_never_repeats_the_parents_random_bytes() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    // The parent draws once, so its thread's block of random bytes is full
+    // when it forks.
+    let mut first = [0u8; 16];
+    assert_eq!(call!(r, C_GenerateRandom(h, first.as_mut_ptr(), 16)), CKR_OK);
+    let mut fds = [0i32; 2];
+    // SAFETY (test): a pipe for the child's bytes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY (test): the child only calls into the module, writes and _exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let mut ok = call!(r, C_Initialize(null_mut())) == CKR_OK;
+        let mut s = 0;
+        ok &= call!(r, C_OpenSession(0, CKF_SERIAL_SESSION, null_mut(), None, &mut s)) == CKR_OK;
+        let mut bytes = [0u8; 64];
+        for chunk in bytes.chunks_mut(16) {
+            ok &= call!(r, C_GenerateRandom(s, chunk.as_mut_ptr(), 16)) == CKR_OK;
+        }
+        ok &= unsafe { libc::write(fds[1], bytes.as_ptr().cast(), 64) } == 64;
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut parent = [0u8; 64];
+    for chunk in parent.chunks_mut(16) {
+        assert_eq!(call!(r, C_GenerateRandom(h, chunk.as_mut_ptr(), 16)), CKR_OK);
+    }
+    let mut child = [0u8; 64];
+    // SAFETY (test): reading the child's 64 bytes from the pipe.
+    assert_eq!(unsafe { libc::read(fds[0], child.as_mut_ptr().cast(), 64) }, 64);
+    let mut status = 0;
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
+    for (i, c) in child.chunks(16).enumerate() {
+        assert!(parent.chunks(16).all(|p| p != c), "child chunk {i} repeats a parent chunk");
+        assert_ne!(c, &first[..]);
+    }
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

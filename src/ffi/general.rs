@@ -21,6 +21,7 @@ static ATFORK: Once = Once::new();
 
 extern "C" fn in_child() {
     FORKED.store(true, Ordering::Release);
+    crate::store::seal::forked();
 }
 
 /// At process exit without C_Finalize: write the buffered audit records.
@@ -54,6 +55,7 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that only stores to an atomic.
         unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        crate::store::seal::fork_watched();
         // SAFETY: registers a plain function; the library is never unloaded
         // (linked -z nodelete), so it is still there at exit.
         unsafe { libc::atexit(flush_at_exit) };

@@ -12,6 +12,8 @@ use aes_gcm::Aes256Gcm;
 use aes_kw::KwAes256;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::KdfConf;
@@ -28,15 +30,66 @@ const NONCE_LEN: usize = 12;
 const AAD_TAG: &[u8; 8] = b"FHSMatr1";
 
 /// Fills `buf` with random bytes from aws-lc's generator (`RAND_bytes`: a
-/// per-thread DRBG seeded and reseeded from getrandom(2), and safe across
-/// fork). A per-thread pool of getrandom bytes used to serve small
-/// requests, but checking it against a fork cost a getpid(2) per call: an
-/// eighth of a session key generation. getrandom directly if aws-lc fails.
+/// per-thread DRBG seeded and reseeded from getrandom(2), safe across fork;
+/// getrandom directly if it fails).
+///
+/// Each `RAND_bytes` call costs ~0.25 µs (an RDRAND draw and a DRBG key
+/// schedule), two per generated key: small requests are served from a
+/// per-thread block of 512 bytes drawn at once, wiped as served. A block
+/// drawn before a fork must never serve the child too, so the block is used
+/// only once the C ABI has registered its fork handler (`fork_watched`),
+/// which moves `FORK_GENERATION` in the child (`forked`); without it every
+/// request goes to aws-lc.
 pub fn random(buf: &mut [u8]) -> Result<()> {
-    if aws_lc_rs::rand::fill(buf).is_ok() {
-        return Ok(());
+    const BLOCK: usize = 512;
+    struct Pool {
+        generation: u64,
+        used: usize,
+        bytes: Zeroizing<[u8; BLOCK]>,
     }
-    getrandom::fill(buf).map_err(|e| Error::general(format!("getrandom: {e}")))
+    thread_local! {
+        static POOL: std::cell::RefCell<Pool> =
+            std::cell::RefCell::new(Pool { generation: 0, used: BLOCK, bytes: Zeroizing::new([0u8; BLOCK]) });
+    }
+    let draw = |b: &mut [u8]| -> Result<()> {
+        if aws_lc_rs::rand::fill(b).is_ok() {
+            return Ok(());
+        }
+        getrandom::fill(b).map_err(|e| Error::general(format!("getrandom: {e}")))
+    };
+    if buf.len() > 64 || !FORK_WATCHED.load(Ordering::Acquire) {
+        return draw(buf);
+    }
+    // try_with: in a thread's (or the process's) exit handlers the pool may
+    // be gone; then aws-lc serves the request directly.
+    POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        let generation = FORK_GENERATION.load(Ordering::Acquire);
+        if p.generation != generation || p.used + buf.len() > BLOCK {
+            draw(&mut p.bytes[..])?;
+            p.generation = generation;
+            p.used = 0;
+        }
+        let start = p.used;
+        buf.copy_from_slice(&p.bytes[start..start + buf.len()]);
+        p.bytes[start..start + buf.len()].zeroize();
+        p.used += buf.len();
+        Ok(())
+    })
+    .unwrap_or_else(|_| draw(buf))
+}
+
+static FORK_WATCHED: AtomicBool = AtomicBool::new(false);
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The process's fork handler is registered: `forked` runs in every child.
+pub fn fork_watched() {
+    FORK_WATCHED.store(true, Ordering::Release);
+}
+
+/// In a forked child (from the fork handler: only an atomic add).
+pub fn forked() {
+    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 pub fn random_uid() -> Result<Uid> {
