@@ -414,8 +414,9 @@ fn summarize(mut times: Vec<Duration>, wall: Duration, cpu: Duration) -> Stat {
     }
 }
 
-/// Two threads, one session each, on the GCM-4k / ECDSA-sign case.
-fn two_threads(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
+/// Two threads, one session each, on the GCM-4k / ECDSA-sign case, and the
+/// same with one thread just before (its ops/s).
+fn two_threads(m: &Module, case: &str, budget: Duration) -> Res<(Outcome, Option<f64>)> {
     let key = aes_key(&m.session, true, false)?;
     let pair = if case.starts_with("ECDSA") {
         let p256_oid = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -425,48 +426,57 @@ fn two_threads(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
             &[Attribute::Sign(true), Attribute::Token(true)],
         ) {
             Ok(p) => Some(p),
-            Err(e) => return Ok(Outcome::Unsupported(e.to_string())),
+            Err(e) => return Ok((Outcome::Unsupported(e.to_string()), None)),
         }
     } else {
         None
     };
-    let (start, cpu0) = (Instant::now(), cpu_time());
-    let total: usize = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..2u64)
-            .map(|t| {
-                let p11 = &m.p11;
-                let slot = m.slot;
-                sc.spawn(move || -> Res<usize> {
-                    let s = p11.open_rw_session(slot)?;
-                    let data = vec![0x5a; 4096];
-                    let mut ctr = t << 40;
-                    let mut n = 0;
-                    let t0 = Instant::now();
-                    while t0.elapsed() < budget {
-                        match pair {
-                            Some((_, privk)) => {
-                                s.sign(&Mechanism::Ecdsa, privk, &[1u8; 32])?;
+    // Threads on sessions of their own, each for `budget`: (ops, wall s, cpu s).
+    let run = |threads: u64| -> (usize, f64, f64) {
+        let (start, cpu0) = (Instant::now(), cpu_time());
+        let total: usize = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..threads)
+                .map(|t| {
+                    let p11 = &m.p11;
+                    let slot = m.slot;
+                    sc.spawn(move || -> Res<usize> {
+                        let s = p11.open_rw_session(slot)?;
+                        let data = vec![0x5a; 4096];
+                        let mut ctr = t << 40;
+                        let mut n = 0;
+                        let t0 = Instant::now();
+                        while t0.elapsed() < budget {
+                            match pair {
+                                Some((_, privk)) => {
+                                    s.sign(&Mechanism::Ecdsa, privk, &[1u8; 32])?;
+                                }
+                                None => {
+                                    gcm_once(&s, key, &mut ctr, &data, &[7u8; 16])?;
+                                }
                             }
-                            None => {
-                                gcm_once(&s, key, &mut ctr, &data, &[7u8; 16])?;
-                            }
+                            n += 1;
                         }
-                        n += 1;
-                    }
-                    Ok(n)
+                        Ok(n)
+                    })
                 })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().expect("thread").unwrap_or(0)).sum()
-    });
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = (cpu_time() - cpu0).as_secs_f64();
-    Ok(Outcome::Done(Stat {
-        ops_per_s: total as f64 / wall,
-        median_us: 0.0,
-        cpu_us: cpu / total.max(1) as f64 * 1e6,
-        mb_per_s: None,
-    }))
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("thread").unwrap_or(0)).sum()
+        });
+        (total, start.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64())
+    };
+    // One thread right before, the same way: the scaling figure compares
+    // runs minutes apart no more (a shared VM drifts).
+    let (one, one_wall, _) = run(1);
+    let (total, wall, cpu) = run(2);
+    Ok((
+        Outcome::Done(Stat {
+            ops_per_s: total as f64 / wall,
+            median_us: 0.0,
+            cpu_us: cpu / total.max(1) as f64 * 1e6,
+            mb_per_s: None,
+        }),
+        Some(one as f64 / one_wall),
+    ))
 }
 
 /// `op` on two threads at once for `budget`, each with its own state from
@@ -669,6 +679,7 @@ fn main() -> Res<()> {
     let names: Vec<String> = loaded.iter().map(|m| m.name.clone()).collect();
     let mut rows: Vec<(String, Vec<Option<Outcome>>)> = Vec::new();
     let wanted = |c: &str| only.as_deref().is_none_or(|o| c.contains(o));
+    let mut scaling: Vec<String> = Vec::new();
     for case in CASES.iter().filter(|c| wanted(c)) {
         let mut row = Vec::new();
         for m in &loaded {
@@ -681,8 +692,16 @@ fn main() -> Res<()> {
     for case in ["GCM-4k encrypt x2 threads", "ECDSA P-256 sign x2 threads"].into_iter().filter(|c| wanted(c)) {
         let mut row = Vec::new();
         for m in &loaded {
-            let o = two_threads(m, case, budget)?;
+            let (o, one) = two_threads(m, case, budget)?;
             eprintln!("{case:<32} {:<10} {}", m.name, fmt_stat(Some(&o)));
+            if let (Outcome::Done(st), Some(one)) = (&o, one) {
+                scaling.push(format!(
+                    "| {case} | {} | {one:.0}/s | {:.0}/s | {:.2}x |",
+                    m.name,
+                    st.ops_per_s,
+                    st.ops_per_s / one
+                ));
+            }
             row.push(Some(o));
         }
         rows.push((case.to_string(), row));
@@ -773,6 +792,13 @@ fn main() -> Res<()> {
         });
         let ratio = ours.map_or("-".into(), |o| format!("{:.2}x", o / st.ops_per_s));
         md.push_str(&format!("| {case} | {} | {ratio} |\n", fmt_stat(Some(&Outcome::Done(*st)))));
+    }
+    if !scaling.is_empty() {
+        md.push_str("\nTwo threads against one, measured back to back on the same key:\n\n| case | module | 1 thread | 2 threads | 2 / 1 |\n|---|---|---|---|---|\n");
+        for l in &scaling {
+            md.push_str(l);
+            md.push('\n');
+        }
     }
     md.push_str(&format!("\n{rss_line}\n"));
     println!("{md}");
