@@ -73,8 +73,6 @@ pub enum Who {
     User,
 }
 
-/// Everything the token layer needs from storage. Each method is one
-/// transaction.
 /// Which of a token's objects a find returns, by their CKA_PRIVATE (a column
 /// of its own, so it needs no index entry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +88,8 @@ impl Visible {
     }
 }
 
+/// Everything the token layer needs from storage. Each method is one
+/// transaction.
 pub trait Store: Send + Sync {
     /// A value that changes whenever any process commits a change to the
     /// store; None when the store cannot tell (then callers must not cache).

@@ -7,13 +7,13 @@
 //! the token, the object and the attribute type, so a sealed row moved to
 //! another object, attribute or token fails to open.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use aes_kw::KwAes256;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::KdfConf;
