@@ -431,73 +431,47 @@ fn two_threads(m: &Module, case: &str, budget: Duration) -> Res<(Outcome, Option
     } else {
         None
     };
-    // Threads on sessions of their own, each for `budget`: (ops, wall s, cpu s).
-    let run = |threads: u64| -> (usize, f64, f64) {
-        let (start, cpu0) = (Instant::now(), cpu_time());
-        let total: usize = std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..threads)
-                .map(|t| {
-                    let p11 = &m.p11;
-                    let slot = m.slot;
-                    sc.spawn(move || -> Res<usize> {
-                        let s = p11.open_rw_session(slot)?;
-                        let data = vec![0x5a; 4096];
-                        let mut ctr = t << 40;
-                        let mut n = 0;
-                        let t0 = Instant::now();
-                        while t0.elapsed() < budget {
-                            match pair {
-                                Some((_, privk)) => {
-                                    s.sign(&Mechanism::Ecdsa, privk, &[1u8; 32])?;
-                                }
-                                None => {
-                                    gcm_once(&s, key, &mut ctr, &data, &[7u8; 16])?;
-                                }
-                            }
-                            n += 1;
-                        }
-                        Ok(n)
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().expect("thread").unwrap_or(0)).sum()
-        });
-        (total, start.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64())
+    // Threads on sessions of their own; one thread right before, the same
+    // way: the scaling figure compares runs minutes apart no more (a shared
+    // VM drifts).
+    let (p11, slot) = (&m.p11, m.slot);
+    let init = |t: u64| Some((p11.open_rw_session(slot).ok()?, vec![0x5au8; 4096], t << 40));
+    let op = |(s, data, ctr): &mut (Session, Vec<u8>, u64)| match pair {
+        Some((_, privk)) => s.sign(&Mechanism::Ecdsa, privk, &[1u8; 32]).is_ok(),
+        None => gcm_once(s, key, ctr, data, &[7u8; 16]).is_ok(),
     };
-    // One thread right before, the same way: the scaling figure compares
-    // runs minutes apart no more (a shared VM drifts).
-    let (one, one_wall, _) = run(1);
-    let (total, wall, cpu) = run(2);
-    Ok((
-        Outcome::Done(Stat {
-            ops_per_s: total as f64 / wall,
-            median_us: 0.0,
-            cpu_us: cpu / total.max(1) as f64 * 1e6,
-            mb_per_s: None,
-        }),
-        Some(one as f64 / one_wall),
-    ))
+    let one = on_threads(1, budget, init, op);
+    Ok((Outcome::Done(on_threads(2, budget, init, op)), Some(one.ops_per_s)))
 }
 
-/// `op` on two threads at once for `budget`, each with its own state from
-/// `init(thread)`, until it returns false: the library's own two-thread
-/// figure, which says how far this machine scales.
-fn raw_two_threads<S>(budget: Duration, init: impl Fn(u64) -> S + Sync, op: impl Fn(&mut S) -> bool + Sync) -> Stat {
+/// `op` on `threads` threads at once for `budget`, each with its own state
+/// from `init(thread)`; a thread whose `init` gives nothing or whose `op`
+/// fails counts no operations. Ops/s and process CPU per op, no median.
+fn on_threads<S>(
+    threads: u64,
+    budget: Duration,
+    init: impl Fn(u64) -> Option<S> + Sync,
+    op: impl Fn(&mut S) -> bool + Sync,
+) -> Stat {
     let (start, cpu0) = (Instant::now(), cpu_time());
     let total: usize = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..2u64)
+        let hs: Vec<_> = (0..threads)
             .map(|t| {
                 let (init, op) = (&init, &op);
                 sc.spawn(move || {
-                    let (mut state, mut n, t0) = (init(t), 0usize, Instant::now());
-                    while t0.elapsed() < budget && op(&mut state) {
+                    let mut state = init(t)?;
+                    let (mut n, t0) = (0usize, Instant::now());
+                    while t0.elapsed() < budget {
+                        if !op(&mut state) {
+                            return None;
+                        }
                         n += 1;
                     }
-                    n
+                    Some(n)
                 })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        hs.into_iter().map(|h| h.join().ok().flatten().unwrap_or(0)).sum()
     });
     let (wall, cpu) = (start.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64());
     Stat { ops_per_s: total as f64 / wall, median_us: 0.0, cpu_us: cpu / total.max(1) as f64 * 1e6, mb_per_s: None }
@@ -543,7 +517,8 @@ fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMa
         out.insert("GCM-4k encrypt", measure(budget, 20, Some(4096), || seal_4k(&key, &mut ctr, &mut b4))?);
     }
     if wanted("GCM-4k encrypt x2 threads") {
-        let st = raw_two_threads(budget, |t| (vec![0x5au8; 4096], t << 40), |(b4, ctr)| seal_4k(&key, ctr, b4).is_ok());
+        let st =
+            on_threads(2, budget, |t| Some((vec![0x5au8; 4096], t << 40)), |(b4, ctr)| seal_4k(&key, ctr, b4).is_ok());
         out.insert("GCM-4k encrypt x2 threads", st);
     }
     let mib = vec![0xa5u8; 1 << 20];
@@ -568,7 +543,7 @@ fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMa
         );
     }
     if wanted("ECDSA P-256 sign x2 threads") {
-        let st = raw_two_threads(budget, |_| (), |_| ec.sign(&rng, &[3u8; 32]).is_ok());
+        let st = on_threads(2, budget, |_| Some(()), |_| ec.sign(&rng, &[3u8; 32]).is_ok());
         out.insert("ECDSA P-256 sign x2 threads", st);
     }
     let ec_sig = ec.sign(&rng, &[3u8; 32]).map_err(|_| "sign")?;
