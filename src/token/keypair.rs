@@ -52,7 +52,30 @@ fn check_exponent(e: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn parse(obj: &Object) -> Result<Arc<Key>> {
+    Ok(Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?))
+}
+
 impl Module {
+    /// The parsed key for an operation of this session: a key the session
+    /// keeps (see `session::Kept`) is parsed once into its own entry, so two
+    /// sessions on two threads share neither the parsed key nor the module's
+    /// map of them; any other object goes through `parsed_key`.
+    pub(crate) fn operation_key(&self, a: &Access, obj: &Arc<Object>) -> Result<Arc<Key>> {
+        {
+            let mut kept = a.kept.lock().map_err(|_| Error::CantLock)?;
+            if let Some(k) = kept.iter_mut().find(|k| Arc::ptr_eq(&k.object, obj)) {
+                if let Some(key) = &k.parsed {
+                    return Ok(key.clone());
+                }
+                let key = parse(obj)?;
+                k.parsed = Some(key.clone());
+                return Ok(key);
+            }
+        }
+        self.parsed_key(obj)
+    }
+
     /// The parsed key behind a stored or session object (checked when it
     /// was created or generated), from the cache while that object lives.
     pub(crate) fn parsed_key(&self, obj: &Arc<Object>) -> Result<Arc<Key>> {
@@ -65,8 +88,7 @@ impl Module {
                 }
             }
         }
-        let key =
-            Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?);
+        let key = parse(obj)?;
         let mut cache = self.keys.write().map_err(|_| Error::CantLock)?;
         if cache.len() >= KEYS_MAX {
             cache.retain(|_, (w, _)| w.strong_count() > 0);

@@ -381,20 +381,6 @@ impl Module {
         Found::Token { token_id, id, uid, object }
     }
 
-    /// The parsed form of a kept key, once `keep_parsed` has stored it.
-    pub(crate) fn kept_parsed(&self, a: &Access, obj: &Arc<Object>) -> Option<Arc<crate::mech::keys::Key>> {
-        let kept = a.kept.lock().ok()?;
-        kept.iter().find(|k| Arc::ptr_eq(&k.object, obj)).and_then(|k| k.parsed.clone())
-    }
-
-    pub(crate) fn keep_parsed(&self, a: &Access, obj: &Arc<Object>, key: &Arc<crate::mech::keys::Key>) {
-        if let Ok(mut kept) = a.kept.lock() {
-            if let Some(k) = kept.iter_mut().find(|k| Arc::ptr_eq(&k.object, obj)) {
-                k.parsed = Some(key.clone());
-            }
-        }
-    }
-
     /// Forgets every opened object of a slot's token (at logout), also the
     /// sessions' copies.
     pub(crate) fn forget_opened(&self) {

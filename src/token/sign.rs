@@ -180,14 +180,7 @@ impl Module {
             return Err(if found.object().is_key() { Error::KeyTypeInconsistent } else { Error::KeyHandleInvalid });
         }
         let obj = self.check_usable(a, found, usage, mech)?;
-        // Parsed once per kept copy, so two sessions on two threads share
-        // neither the parsed key nor the module's map of them.
-        if let Some(key) = self.kept_parsed(a, &obj) {
-            return Ok((key, obj));
-        }
-        let key = self.parsed_key(&obj)?;
-        self.keep_parsed(a, &obj, &key);
-        Ok((key, obj))
+        Ok((self.operation_key(a, &obj)?, obj))
     }
 
     fn start_sign(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<()> {

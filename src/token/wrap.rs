@@ -134,7 +134,7 @@ impl Module {
             if k.class() != want || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_RSA) {
                 return Err(type_err(wrap));
             }
-            KekKey::Rsa(self.parsed_key(&k)?)
+            KekKey::Rsa(self.operation_key(a, &k)?)
         } else {
             if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
                 return Err(type_err(wrap));
