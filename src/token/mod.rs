@@ -346,7 +346,7 @@ impl Module {
         if k.rev != a.token.rev {
             return Ok(None);
         }
-        if k.private && !a.user_logged_in() {
+        if k.object.is_private() && !a.user_logged_in() {
             return Err(Error::ObjectHandleInvalid);
         }
         let found = Found::Token { token_id: k.token_id, id, uid: k.uid, object: k.object.clone() };
@@ -367,16 +367,7 @@ impl Module {
             if kept.len() >= session::KEPT_MAX {
                 kept.remove(0);
             }
-            let private = object.is_private();
-            kept.push(session::KeptKey {
-                token_id,
-                id,
-                rev: a.token.rev,
-                uid,
-                private,
-                object: object.clone(),
-                parsed: None,
-            });
+            kept.push(session::KeptKey { token_id, id, rev: a.token.rev, uid, object: object.clone(), parsed: None });
         }
         Found::Token { token_id, id, uid, object }
     }

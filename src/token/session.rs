@@ -64,7 +64,6 @@ pub(crate) struct KeptKey {
     pub id: ObjectId,
     pub rev: i64,
     pub uid: Uid,
-    pub private: bool,
     pub object: Arc<Object>,
     /// An asymmetric key's parsed form, made at its first use.
     pub parsed: Option<Arc<crate::mech::keys::Key>>,
