@@ -180,56 +180,21 @@ fn generate_key_and_wrap_key_make_the_same_blob_format() {
         attr(CKA_ENCRYPT, &mut y2),
     ];
     let mut out = 0;
-    let rv = call!(
-        k.r,
-        C_UnwrapKey(
-            k.h,
-            &mut m,
-            mk,
-            dblob.as_ptr() as *mut u8,
-            dblob.len() as CK_ULONG,
-            t.as_mut_ptr(),
-            t.len() as CK_ULONG,
-            &mut out
-        )
-    );
-    assert_eq!(rv, CKR_OK);
+    let mut unwrap = |mech: &mut CK_MECHANISM, blob: &[u8], out: &mut CK_OBJECT_HANDLE| {
+        let (p, n) = (blob.as_ptr() as *mut u8, blob.len() as CK_ULONG);
+        call!(k.r, C_UnwrapKey(k.h, mech, mk, p, n, t.as_mut_ptr(), t.len() as CK_ULONG, out))
+    };
+    assert_eq!(unwrap(&mut m, &dblob, &mut out), CKR_OK);
     assert_eq!(value_of(&k.r, k.h, out), plain.unwrap());
     // Wrong context, altered blob, non-KMS wrapping key, KMS key with AES wrap.
     let mut wrong_ctx = common::kms::pairs(&[("tenant", "evil")]);
     let mut wp = CK_FHSM_KMS_WRAP_PARAMS { pContext: wrong_ctx.as_mut_ptr(), ulContextCount: 1 };
     let mut wm = mech_with(CKM_FHSM_KMS_WRAP, &mut wp);
-    let rv = call!(
-        k.r,
-        C_UnwrapKey(
-            k.h,
-            &mut wm,
-            mk,
-            dblob.as_ptr() as *mut u8,
-            dblob.len() as CK_ULONG,
-            t.as_mut_ptr(),
-            t.len() as CK_ULONG,
-            &mut out
-        )
-    );
-    assert_eq!(rv, CKR_WRAPPED_KEY_INVALID);
+    assert_eq!(unwrap(&mut wm, &dblob, &mut out), CKR_WRAPPED_KEY_INVALID);
     let mut bad = dblob.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    let rv = call!(
-        k.r,
-        C_UnwrapKey(
-            k.h,
-            &mut m,
-            mk,
-            bad.as_mut_ptr(),
-            bad.len() as CK_ULONG,
-            t.as_mut_ptr(),
-            t.len() as CK_ULONG,
-            &mut out
-        )
-    );
-    assert_eq!(rv, CKR_WRAPPED_KEY_INVALID);
+    assert_eq!(unwrap(&mut m, &bad, &mut out), CKR_WRAPPED_KEY_INVALID);
     let plain_aes = secret_key(&k.r, k.h, CKK_AES, &[1u8; 32]);
     assert_eq!(
         call!(k.r, C_WrapKey(k.h, &mut m, plain_aes, dk, null_mut(), &mut len)),
