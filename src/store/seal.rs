@@ -189,6 +189,16 @@ impl TokenKey {
         TokenKey { bytes, gcm, index_mac }
     }
 
+    /// An HMAC-SHA256 key derived from the token key for one purpose
+    /// (`label` names it, e.g. `b"ferrohsm object mac v1"`): object
+    /// authentication, audit checkpoints and the token check value each use
+    /// their own, so a tag made for one can never pass as another.
+    pub fn derive_mac_key(&self, label: &[u8]) -> aws_lc_rs::hmac::Key {
+        let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.bytes.as_ref());
+        let tag = aws_lc_rs::hmac::sign(&k, label);
+        aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, tag.as_ref())
+    }
+
     /// Wraps this key under a PIN with a fresh salt.
     pub fn wrap_for_pin(&self, pin: &[u8], kdf: KdfParams) -> Result<PinRecord> {
         let mut salt = vec![0u8; 16];
