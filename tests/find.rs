@@ -119,7 +119,8 @@ fn a_version_4_store_is_migrated_and_searched_the_same() {
     p.finalize().unwrap();
 
     // Back to what version 4 wrote: every flag row with an index entry, the
-    // (atype, idx) index.
+    // (atype, idx) index, objects without tags.
+    make_legacy(&w.db, SO_PIN, Some(USER_PIN), 4);
     let db = rusqlite::Connection::open(&w.db).unwrap();
     let flag_rows: i64 =
         db.query_row("SELECT count(*) FROM attrs WHERE atype IN (1, 2, 0x170)", [], |r| r.get(0)).unwrap();
@@ -147,7 +148,9 @@ fn a_version_4_store_is_migrated_and_searched_the_same() {
     p.finalize().unwrap();
 
     let db = rusqlite::Connection::open(&w.db).unwrap();
-    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 5);
+    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 6);
+    let untagged: i64 = db.query_row("SELECT count(*) FROM objects WHERE tag IS NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(untagged, 0, "authenticated at the first login");
     let indexed_flags: i64 = db
         .query_row(
             "SELECT count(*) FROM attrs WHERE atype IN (1, 2, 0x104, 0x108, 0x170) AND idx IS NOT NULL",

@@ -14,6 +14,12 @@ pub struct Object {
     pub attrs: BTreeMap<AttrType, Value>,
     /// Sealed secret parts of a public object, unavailable before login.
     pub locked: BTreeSet<AttrType>,
+    /// A public token object read without the token key: its attributes
+    /// may be read, but its authentication tag could not be checked, so it
+    /// must not be used (`Module::use_check`) until someone logs in.
+    pub unverified: bool,
+    /// The stored version it was read at (0: never stored).
+    pub version: u64,
 }
 
 /// What C_GetAttributeValue may reveal of one attribute.

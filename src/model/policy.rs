@@ -4,7 +4,7 @@
 
 use cryptoki_sys as ck;
 
-use super::attr::{AttrType, Kind};
+use super::attr::{AttrType, Kind, Value};
 
 /// Class bits for `Rule::classes`.
 pub const DATA: u8 = 1;
@@ -195,6 +195,132 @@ pub fn is_copy_modifiable(class_bit: u8, atype: AttrType) -> bool {
 
 pub fn has_flag(atype: AttrType, f: u16) -> bool {
     rule(atype).is_some_and(|r| r.flags & f != 0)
+}
+
+/// The documented defaults for a class: secret and private keys are
+/// private, sensitive and non-extractable unless the template says
+/// otherwise; usage flags default to true.
+pub fn defaults(bit: u8) -> Vec<(AttrType, Value)> {
+    use Value::{Bool, Bytes, MechList, Ulong};
+    let empty = || Bytes(Default::default());
+    let mut d = vec![
+        (ck::CKA_TOKEN, Bool(false)),
+        (ck::CKA_PRIVATE, Bool(bit & (DATA | PRIV | SECRET) != 0)),
+        (ck::CKA_MODIFIABLE, Bool(true)),
+        (ck::CKA_COPYABLE, Bool(true)),
+        (ck::CKA_DESTROYABLE, Bool(true)),
+        (ck::CKA_LABEL, empty()),
+    ];
+    if bit == DATA {
+        d.extend([(ck::CKA_APPLICATION, empty()), (ck::CKA_OBJECT_ID, empty()), (ck::CKA_VALUE, empty())]);
+    }
+    if bit & (PUB | PRIV | SECRET) != 0 {
+        d.extend([
+            (ck::CKA_ID, empty()),
+            (ck::CKA_START_DATE, empty()),
+            (ck::CKA_END_DATE, empty()),
+            (ck::CKA_DERIVE, Bool(false)),
+            (ck::CKA_LOCAL, Bool(false)),
+            (ck::CKA_KEY_GEN_MECHANISM, Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
+            (ck::CKA_ALLOWED_MECHANISMS, MechList(Vec::new())),
+        ]);
+    }
+    if bit == SECRET {
+        d.extend([
+            (ck::CKA_SENSITIVE, Bool(true)),
+            (ck::CKA_EXTRACTABLE, Bool(false)),
+            (ck::CKA_ENCRYPT, Bool(true)),
+            (ck::CKA_DECRYPT, Bool(true)),
+            (ck::CKA_SIGN, Bool(true)),
+            (ck::CKA_VERIFY, Bool(true)),
+            (ck::CKA_WRAP, Bool(true)),
+            (ck::CKA_UNWRAP, Bool(true)),
+            (ck::CKA_WRAP_WITH_TRUSTED, Bool(false)),
+            (ck::CKA_TRUSTED, Bool(false)),
+            (ck::CKA_WRAP_TEMPLATE, Value::Template(Vec::new())),
+            (ck::CKA_UNWRAP_TEMPLATE, Value::Template(Vec::new())),
+            (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
+        ]);
+    }
+    if bit == PUB {
+        d.extend([
+            (ck::CKA_SUBJECT, empty()),
+            (ck::CKA_ENCRYPT, Bool(true)),
+            (ck::CKA_VERIFY, Bool(true)),
+            (ck::CKA_VERIFY_RECOVER, Bool(false)),
+            (ck::CKA_WRAP, Bool(true)),
+            (ck::CKA_TRUSTED, Bool(false)),
+            (ck::CKA_WRAP_TEMPLATE, Value::Template(Vec::new())),
+        ]);
+    }
+    if bit == PRIV {
+        d.extend([
+            (ck::CKA_SUBJECT, empty()),
+            (ck::CKA_SENSITIVE, Bool(true)),
+            (ck::CKA_EXTRACTABLE, Bool(false)),
+            (ck::CKA_DECRYPT, Bool(true)),
+            (ck::CKA_SIGN, Bool(true)),
+            (ck::CKA_SIGN_RECOVER, Bool(false)),
+            (ck::CKA_UNWRAP, Bool(true)),
+            (ck::CKA_WRAP_WITH_TRUSTED, Bool(false)),
+            (ck::CKA_ALWAYS_AUTHENTICATE, Bool(false)),
+            (ck::CKA_UNWRAP_TEMPLATE, Value::Template(Vec::new())),
+            (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
+        ]);
+    }
+    if bit == CERT {
+        d.extend([
+            (ck::CKA_TRUSTED, Bool(false)),
+            (ck::CKA_CERTIFICATE_CATEGORY, Ulong(ck::CK_CERTIFICATE_CATEGORY_UNSPECIFIED)),
+            (ck::CKA_ID, empty()),
+            (ck::CKA_ISSUER, empty()),
+            (ck::CKA_SERIAL_NUMBER, empty()),
+            (ck::CKA_START_DATE, empty()),
+            (ck::CKA_END_DATE, empty()),
+            (ck::CKA_URL, empty()),
+            (ck::CKA_HASH_OF_SUBJECT_PUBLIC_KEY, empty()),
+            (ck::CKA_HASH_OF_ISSUER_PUBLIC_KEY, empty()),
+            (ck::CKA_JAVA_MIDP_SECURITY_DOMAIN, Ulong(ck::CK_SECURITY_DOMAIN_UNSPECIFIED)),
+            (ck::CKA_NAME_HASH_ALGORITHM, Ulong(ck::CKM_SHA_1)),
+        ]);
+    }
+    d
+}
+
+/// Is this attribute sealed at rest? Every attribute of a private object
+/// and every secret key component. Follows from the class and CKA_PRIVATE
+/// (both authenticated with the object), never from the stored row.
+pub fn sealed_at_rest(class_bit: u8, private: bool, atype: AttrType) -> bool {
+    private || is_secret_part(class_bit, atype)
+}
+
+/// Is a stored object of this class complete? Every object is built from
+/// the class's defaults (`defaults`) plus its class and, for keys, its key
+/// type (and a secret key's value): one missing is a removed row, never
+/// something to fill in with a default. An attribute the class cannot have
+/// is refused too. Returns the offending attribute type.
+pub fn check_complete(
+    class_bit: u8,
+    has: &dyn Fn(AttrType) -> bool,
+    types: &mut dyn Iterator<Item = AttrType>,
+) -> std::result::Result<(), AttrType> {
+    for t in types {
+        if t != ck::CKA_UNIQUE_ID && !applies(class_bit, t) {
+            return Err(t);
+        }
+    }
+    let mut need: Vec<AttrType> = defaults(class_bit).into_iter().map(|(t, _)| t).collect();
+    need.push(ck::CKA_CLASS);
+    if class_bit & (PUB | PRIV | SECRET) != 0 {
+        need.push(ck::CKA_KEY_TYPE);
+    }
+    if class_bit == SECRET {
+        need.push(ck::CKA_VALUE);
+    }
+    match need.into_iter().find(|t| !has(*t)) {
+        Some(t) => Err(t),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

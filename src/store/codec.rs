@@ -3,7 +3,7 @@
 
 use cryptoki_sys as ck;
 
-use super::seal::{hex, public_index, Idx, TokenKey, Uid};
+use super::seal::{hex, public_index, Idx, Tag, TokenKey, Uid};
 use super::{ObjectId, Row, StoredObject};
 use crate::error::{Error, Result};
 use crate::model::{policy, AttrType, Kind, Object, Template, Value};
@@ -27,10 +27,13 @@ fn indexable(atype: AttrType, encoded_len: usize) -> bool {
     kind != Kind::Template && kind != Kind::Bool && encoded_len <= MAX_INDEXED
 }
 
-/// Seals an object for storage. Every attribute of a private object and every
-/// secret key component is sealed; that needs the token key, so without a
-/// login it fails with CKR_USER_NOT_LOGGED_IN.
+/// Seals and authenticates an object for storage, as the version after
+/// the one it was read at. Every attribute of a private object and every
+/// secret key component is sealed (`policy::sealed_at_rest`), and the whole
+/// object is tagged under the token key, public objects too: storing a
+/// token object needs a login (CKR_USER_NOT_LOGGED_IN without one).
 pub fn encode(s: Sealer, id: ObjectId, uid: &Uid, obj: &Object) -> Result<StoredObject> {
+    let key = s.key.ok_or(Error::UserNotLoggedIn)?;
     let private = obj.is_private();
     let bit = obj.class_bit();
     let mut rows = Vec::with_capacity(obj.attrs.len());
@@ -42,45 +45,116 @@ pub fn encode(s: Sealer, id: ObjectId, uid: &Uid, obj: &Object) -> Result<Stored
         let secret = policy::is_secret_part(bit, atype);
         let idx = match (secret || !indexable(atype, plain.len()), private) {
             (true, _) => None,
-            (false, true) => Some(s.key.ok_or(Error::UserNotLoggedIn)?.index(atype, &plain)),
+            (false, true) => Some(key.index(atype, &plain)),
             (false, false) => Some(public_index(atype, &plain)),
         };
-        let (sealed, stored) = if private || secret {
-            let key = s.key.ok_or(Error::UserNotLoggedIn)?;
+        let (sealed, stored) = if policy::sealed_at_rest(bit, private, atype) {
             (true, key.seal(s.token_uid, uid, atype, &plain)?)
         } else {
             (false, plain.to_vec())
         };
         rows.push(Row { atype, sealed, value: stored, idx });
     }
-    Ok(StoredObject { id, uid: *uid, private, rows })
+    let mut stored = StoredObject { id, uid: *uid, private, version: obj.version + 1, tag: None, rows };
+    stored.tag = Some(key.object_tag(s.token_uid, &stored));
+    Ok(stored)
 }
 
-/// Opens a stored object. Sealed secret parts of a public object that
-/// cannot be opened without a login are marked `locked`.
+/// Why a stored object is refused, logged with the object named.
+fn corrupt(stored: &StoredObject, why: &str) -> Error {
+    Error::general(format!("object {} failed authentication: {why} (tampered store?)", hex(&stored.uid)))
+}
+
+/// Opens a stored object. With the token key, its tag is checked first and
+/// nothing of an object that fails is used. Without it (a public object
+/// read before login) the tag cannot be checked: the object comes back
+/// `unverified` (readable, not usable) and its sealed secret parts
+/// `locked`. Either way every row must be sealed exactly as the policy
+/// table says for its class and CKA_PRIVATE, and the object must be
+/// complete for its class (`policy::check_complete`).
 pub fn decode(s: Sealer, stored: &StoredObject) -> Result<Object> {
     if stored.private && s.key.is_none() {
         return Err(Error::ObjectHandleInvalid);
     }
-    let mut obj = Object::default();
-    for row in &stored.rows {
-        let kind = policy::kind_of(row.atype);
-        if row.sealed {
-            match s.key {
-                Some(k) => {
-                    let plain = k.open(s.token_uid, &stored.uid, row.atype, &row.value)?;
-                    obj.set(row.atype, decode_value(kind, &plain)?);
-                }
-                None => {
-                    obj.locked.insert(row.atype);
-                }
-            }
-        } else {
-            obj.set(row.atype, decode_value(kind, &row.value)?);
+    if let Some(k) = s.key {
+        match &stored.tag {
+            Some(tag) if k.object_tag_ok(s.token_uid, stored, tag) => {}
+            Some(_) => return Err(corrupt(stored, "its tag does not match")),
+            None => return Err(corrupt(stored, "it has no tag")),
         }
+    }
+    // The class first: it decides what must be sealed. It is sealed
+    // exactly when the object is private.
+    let class_row =
+        stored.rows.iter().find(|r| r.atype == ck::CKA_CLASS).ok_or_else(|| corrupt(stored, "no CKA_CLASS"))?;
+    if class_row.sealed != stored.private {
+        return Err(corrupt(stored, "CKA_CLASS sealed against the policy"));
+    }
+    let mut obj = Object { version: stored.version, unverified: s.key.is_none(), ..Object::default() };
+    let class_plain = open_row(s, stored, class_row)?.ok_or_else(|| corrupt(stored, "CKA_CLASS unreadable"))?;
+    let class = decode_value(Kind::Ulong, &class_plain)?;
+    let bit = class.as_ulong().and_then(policy::class_bit).ok_or_else(|| corrupt(stored, "unknown class"))?;
+    for row in &stored.rows {
+        if row.sealed != policy::sealed_at_rest(bit, stored.private, row.atype) {
+            return Err(corrupt(stored, &format!("attribute {:#x} sealed against the policy", row.atype)));
+        }
+        match open_row(s, stored, row)? {
+            Some(plain) => obj.set(row.atype, decode_value(policy::kind_of(row.atype), &plain)?),
+            None => {
+                obj.locked.insert(row.atype);
+            }
+        }
+    }
+    if obj.is_private() != stored.private {
+        return Err(corrupt(stored, "CKA_PRIVATE disagrees with the object"));
+    }
+    let has = |t| obj.attrs.contains_key(&t) || obj.locked.contains(&t);
+    if let Err(t) = policy::check_complete(bit, &has, &mut stored.rows.iter().map(|r| r.atype)) {
+        return Err(corrupt(stored, &format!("attribute {t:#x} missing or not allowed for its class")));
     }
     obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&stored.uid).into_bytes()));
     Ok(obj)
+}
+
+/// A row's plaintext; None for a sealed row without the token key.
+fn open_row(s: Sealer, stored: &StoredObject, row: &Row) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    if !row.sealed {
+        return Ok(Some(zeroize::Zeroizing::new(row.value.clone())));
+    }
+    match s.key {
+        Some(k) => Ok(Some(k.open(s.token_uid, &stored.uid, row.atype, &row.value)?)),
+        None => Ok(None),
+    }
+}
+
+/// Authenticates an object of a store from before format 6 (no tag) as it
+/// stands, once, at the first login after the upgrade: its rows must be
+/// sealed as the policy table says and it must be complete, or it stays
+/// untagged (unusable, logged). Returns the version and tag to store
+/// (`Store::tag_object`).
+pub fn authenticate_legacy(s: Sealer, stored: &StoredObject) -> Result<(u64, Tag)> {
+    let key = s.key.ok_or(Error::UserNotLoggedIn)?;
+    if stored.tag.is_some() {
+        return Err(corrupt(stored, "already has a tag"));
+    }
+    let mut tagged = StoredObject {
+        id: stored.id,
+        uid: stored.uid,
+        private: stored.private,
+        version: 1,
+        tag: None,
+        rows: Vec::new(),
+    };
+    tagged.rows = stored
+        .rows
+        .iter()
+        .map(|r| Row { atype: r.atype, sealed: r.sealed, value: r.value.clone(), idx: None })
+        .collect();
+    tagged.tag = Some(key.object_tag(s.token_uid, &tagged));
+    // The same checks as any read: a row unsealed against the policy, a
+    // missing flag, a sealed value that does not open — refused.
+    decode(s, &tagged)?;
+    Ok((tagged.version, tagged.tag.unwrap_or_default()))
 }
 
 fn decode_value(kind: Kind, raw: &[u8]) -> Result<Value> {

@@ -42,6 +42,12 @@ pub struct StoredObject {
     pub id: ObjectId,
     pub uid: Uid,
     pub private: bool,
+    /// Starts at 1 and grows with every change; covered by the tag, so a
+    /// row rolled back to an earlier state of its object fails it.
+    pub version: u64,
+    /// The object's authentication tag (`TokenKey::object_tag`); None only
+    /// in a store from before format 6 not yet authenticated.
+    pub tag: Option<seal::Tag>,
     pub rows: Vec<Row>,
 }
 
@@ -104,7 +110,10 @@ pub trait Store: Send + Sync {
     fn set_pin(&self, token: TokenId, who: Who, rec: &PinRecord) -> Result<()>;
     /// Adds one failed login and returns the new count.
     fn add_failure(&self, token: TokenId, who: Who) -> Result<u32>;
-    fn clear_failures(&self, token: TokenId, who: Who) -> Result<()>;
+    /// Clears a PIN's failure counter after a right PIN, unless it reached
+    /// `max` meanwhile (0: no limit): then CKR_PIN_LOCKED and nothing is
+    /// written. Always one write, so the caller's staged audit commits.
+    fn clear_failures(&self, token: TokenId, who: Who, max: u32) -> Result<()>;
     fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId>;
     /// Inserts all of `objs` in one transaction (all or none); used by
     /// migration so that a failure leaves the token untouched.
@@ -141,6 +150,12 @@ pub trait Store: Send + Sync {
     /// appends them in its own transaction: the record of a change commits
     /// with the change, in one fsync. A failed write drops them.
     fn stage_audit(&self, lines: &str);
+    /// Objects of a token with no authentication tag (made before store
+    /// format 6), to be authenticated at the first login after the upgrade.
+    fn untagged_objects(&self, token: TokenId) -> Result<Vec<ObjectId>>;
+    /// Sets the version and tag of an object that has no tag yet; false if
+    /// it is gone or was tagged meanwhile.
+    fn tag_object(&self, token: TokenId, id: ObjectId, version: u64, tag: &seal::Tag) -> Result<bool>;
     /// The whole audit chain and the recorded head (last seq and hash),
     /// which catches a truncated tail.
     fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;

@@ -162,7 +162,19 @@ pub struct TokenKey {
     /// HMAC-SHA256 keyed once with the blind-index key (aws-lc: finds
     /// compute one per template attribute, on the hot path).
     index_mac: aws_lc_rs::hmac::Key,
+    /// Authenticates whole stored objects (see `codec`).
+    object_mac: aws_lc_rs::hmac::Key,
 }
+
+/// What a PIN record wraps since store format 6: the token key followed by
+/// this marker. A record without it (32 bytes wrapped) is from a store made
+/// before objects were authenticated; logging in with it authenticates the
+/// token's objects once (see `token::auth`).
+const PIN_RECORD_MARKER: &[u8; 8] = b"FHSMpk06";
+
+/// Length of an object's authentication tag.
+pub const TAG_LEN: usize = 32;
+pub type Tag = [u8; TAG_LEN];
 
 impl TokenKey {
     pub fn generate() -> Result<TokenKey> {
@@ -186,7 +198,9 @@ impl TokenKey {
         let mut index_key = Zeroizing::new([0u8; 32]);
         index_key.copy_from_slice(&mac.finalize().into_bytes());
         let index_mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, index_key.as_ref());
-        TokenKey { bytes, gcm, index_mac }
+        let mut t = TokenKey { bytes, gcm, index_mac: index_mac.clone(), object_mac: index_mac };
+        t.object_mac = t.derive_mac_key(b"ferrohsm object mac v1");
+        t
     }
 
     /// An HMAC-SHA256 key derived from the token key for one purpose
@@ -205,21 +219,68 @@ impl TokenKey {
         random(&mut salt)?;
         let kek = derive_kek(pin, &salt, kdf)?;
         let kw = KwAes256::new_from_slice(kek.as_ref()).expect("32-byte kek");
-        let mut wrapped = vec![0u8; 40];
-        kw.wrap_key(self.bytes.as_ref(), &mut wrapped).map_err(|e| Error::general(format!("key wrap: {e}")))?;
+        let mut payload = Zeroizing::new([0u8; 40]);
+        payload[..32].copy_from_slice(self.bytes.as_ref());
+        payload[32..].copy_from_slice(PIN_RECORD_MARKER);
+        let mut wrapped = vec![0u8; 48];
+        kw.wrap_key(payload.as_ref(), &mut wrapped).map_err(|e| Error::general(format!("key wrap: {e}")))?;
         Ok(PinRecord { salt, wrapped, kdf })
     }
 
     /// Unwraps the token key with a PIN; `Err(PinIncorrect)` if the PIN is
-    /// wrong (the key wrap's integrity check fails).
-    pub fn unwrap_with_pin(pin: &[u8], rec: &PinRecord) -> Result<TokenKey> {
+    /// wrong (the key wrap's integrity check fails). The flag says whether
+    /// the record is of the format before objects were authenticated.
+    pub fn unwrap_with_pin(pin: &[u8], rec: &PinRecord) -> Result<(TokenKey, bool)> {
         let kek = derive_kek(pin, &rec.salt, rec.kdf)?;
         let kw = KwAes256::new_from_slice(kek.as_ref()).expect("32-byte kek");
-        let mut k = Zeroizing::new([0u8; 32]);
-        match kw.unwrap_key(&rec.wrapped, k.as_mut()) {
-            Ok(out) if out.len() == 32 => Ok(TokenKey::from_bytes(k)),
+        let mut out = Zeroizing::new([0u8; 40]);
+        let legacy = match rec.wrapped.len() {
+            40 => true,
+            48 => false,
+            _ => return Err(Error::PinIncorrect),
+        };
+        let n = rec.wrapped.len() - 8;
+        let opened = kw.unwrap_key(&rec.wrapped, &mut out[..n]).is_ok();
+        match opened {
+            true if legacy || &out[32..40] == PIN_RECORD_MARKER => {
+                let mut k = Zeroizing::new([0u8; 32]);
+                k.copy_from_slice(&out[..32]);
+                Ok((TokenKey::from_bytes(k), legacy))
+            }
             _ => Err(Error::PinIncorrect),
         }
+    }
+
+    /// The authentication tag of a stored object: an HMAC over the token,
+    /// the object's uid, whether it is private, its version and every row
+    /// (type, whether sealed, value as stored) in type order, each length-
+    /// prefixed. Any edit, removal, addition or move of a row, a flipped
+    /// private bit or a changed version changes it.
+    pub fn object_tag(&self, token: &Uid, obj: &super::StoredObject) -> Tag {
+        let mut m = aws_lc_rs::hmac::Context::with_key(&self.object_mac);
+        m.update(b"FHSMobj1");
+        m.update(token);
+        m.update(&obj.uid);
+        m.update(&[u8::from(obj.private)]);
+        m.update(&obj.version.to_le_bytes());
+        let mut rows: Vec<&super::Row> = obj.rows.iter().collect();
+        rows.sort_by_key(|r| r.atype);
+        m.update(&(rows.len() as u64).to_le_bytes());
+        for r in rows {
+            m.update(&r.atype.to_le_bytes());
+            m.update(&[u8::from(r.sealed)]);
+            m.update(&(r.value.len() as u64).to_le_bytes());
+            m.update(&r.value);
+        }
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(m.sign().as_ref());
+        out
+    }
+
+    /// Constant-time check of a stored object's tag.
+    pub fn object_tag_ok(&self, token: &Uid, obj: &super::StoredObject, tag: &[u8]) -> bool {
+        let want = self.object_tag(token, obj);
+        tag.len() == TAG_LEN && aws_lc_rs::constant_time::verify_slices_are_equal(&want, tag).is_ok()
     }
 
     /// AES-256-GCM with a random 96-bit nonce; output is nonce ‖ ct ‖ tag.
@@ -313,8 +374,9 @@ mod tests {
     fn pin_wraps_and_wrong_pin_fails() {
         let tk = TokenKey::generate().unwrap();
         let rec = tk.wrap_for_pin(b"1234", CHEAP).unwrap();
-        let back = TokenKey::unwrap_with_pin(b"1234", &rec).unwrap();
+        let (back, legacy) = TokenKey::unwrap_with_pin(b"1234", &rec).unwrap();
         assert_eq!(back.bytes.as_ref(), tk.bytes.as_ref());
+        assert!(!legacy);
         assert!(matches!(TokenKey::unwrap_with_pin(b"1235", &rec), Err(Error::PinIncorrect)));
     }
 

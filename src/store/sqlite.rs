@@ -16,7 +16,7 @@ use super::{AuditHead, AuditRow, ObjectId, Row, SlotId, Store, StoredObject, Tok
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE tokens (
@@ -101,13 +101,45 @@ CREATE INDEX attrs_by_idx ON attrs(idx);
 ";
 
 fn schema_v5() -> String {
-    let flags: Vec<String> = crate::model::policy::RULES
-        .iter()
-        .filter(|r| r.kind == crate::model::Kind::Bool)
-        .map(|r| r.atype.to_string())
-        .collect();
+    // The flag types as the policy table had them when v5 was released
+    // (frozen: a later edit of the table must not change this migration).
+    use cryptoki_sys as ck;
+    const FLAGS_V5: &[u64] = &[
+        ck::CKA_TOKEN,
+        ck::CKA_PRIVATE,
+        ck::CKA_MODIFIABLE,
+        ck::CKA_COPYABLE,
+        ck::CKA_DESTROYABLE,
+        ck::CKA_DERIVE,
+        ck::CKA_LOCAL,
+        ck::CKA_SENSITIVE,
+        ck::CKA_ENCRYPT,
+        ck::CKA_DECRYPT,
+        ck::CKA_SIGN,
+        ck::CKA_SIGN_RECOVER,
+        ck::CKA_VERIFY,
+        ck::CKA_VERIFY_RECOVER,
+        ck::CKA_WRAP,
+        ck::CKA_UNWRAP,
+        ck::CKA_EXTRACTABLE,
+        ck::CKA_ALWAYS_SENSITIVE,
+        ck::CKA_NEVER_EXTRACTABLE,
+        ck::CKA_WRAP_WITH_TRUSTED,
+        ck::CKA_TRUSTED,
+        ck::CKA_ALWAYS_AUTHENTICATE,
+        crate::vendor::CKA_FHSM_KMS,
+    ];
+    let flags: Vec<String> = FLAGS_V5.iter().map(|t| t.to_string()).collect();
     format!("UPDATE attrs SET idx = NULL WHERE atype IN ({});{SCHEMA_V5}", flags.join(","))
 }
+
+/// v6: every object is authenticated (`seal::TokenKey::object_tag`): its
+/// version and tag. Objects from before have no tag until the first login
+/// after the upgrade authenticates them (`token::auth`).
+const SCHEMA_V6: &str = "
+ALTER TABLE objects ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN tag BLOB;
+";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -206,6 +238,12 @@ impl SqliteStore {
     }
 
     fn migrate(&self, conn: &mut Connection) -> Result<()> {
+        // A store already at this version needs no write: opening it must
+        // work while another process holds the write lock.
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
@@ -227,6 +265,9 @@ impl SqliteStore {
         }
         if version < 5 {
             tx.execute_batch(&schema_v5())?;
+        }
+        if version < 6 {
+            tx.execute_batch(SCHEMA_V6)?;
         }
         // Later schema versions add their steps here, each guarded by `version < N`.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -412,20 +453,31 @@ impl Store for SqliteStore {
         })
     }
 
-    fn clear_failures(&self, token: TokenId, who: Who) -> Result<()> {
+    fn clear_failures(&self, token: TokenId, who: Who, max: u32) -> Result<()> {
         let fail = who_cols(who).3;
         self.write(|tx| {
-            tx.execute(&format!("UPDATE tokens SET {fail} = 0 WHERE token_id = ?1 AND {fail} != 0"), [token])?;
+            let n = tx.execute(
+                &format!("UPDATE tokens SET {fail} = 0 WHERE token_id = ?1 AND (?2 = 0 OR {fail} < ?2)"),
+                params![token, max],
+            )?;
+            if n == 0 {
+                return Err(Error::PinLocked);
+            }
             Ok(())
         })
     }
 
     fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId> {
         self.write(|tx| {
-            tx.prepare_cached("INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)")?.execute(params![
+            tx.prepare_cached(
+                "INSERT INTO objects (token_id, uid, private, version, tag) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
                 token,
                 &obj.uid[..],
-                obj.private
+                obj.private,
+                obj.version as i64,
+                obj.tag.as_ref().map(|t| &t[..])
             ])?;
             let id = tx.last_insert_rowid();
             insert_rows(tx, id, &obj.rows)?;
@@ -438,8 +490,8 @@ impl Store for SqliteStore {
             let mut ids = Vec::with_capacity(objs.len());
             for obj in objs {
                 tx.execute(
-                    "INSERT INTO objects (token_id, uid, private) VALUES (?1, ?2, ?3)",
-                    params![token, &obj.uid[..], obj.private],
+                    "INSERT INTO objects (token_id, uid, private, version, tag) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![token, &obj.uid[..], obj.private, obj.version as i64, obj.tag.as_ref().map(|t| &t[..])],
                 )?;
                 let id = tx.last_insert_rowid();
                 insert_rows(tx, id, &obj.rows)?;
@@ -486,6 +538,23 @@ impl Store for SqliteStore {
         if STAGED.try_with(|s| s.borrow_mut().push_str(lines)).is_err() {
             log::error!("audit: record staged after thread exit, lost");
         }
+    }
+
+    fn untagged_objects(&self, token: TokenId) -> Result<Vec<ObjectId>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT obj_id FROM objects WHERE token_id = ?1 AND tag IS NULL")?;
+            let ids = st.query_map([token], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(ids)
+        })
+    }
+
+    fn tag_object(&self, token: TokenId, id: ObjectId, version: u64, tag: &super::seal::Tag) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE objects SET version = ?1, tag = ?2 WHERE obj_id = ?3 AND token_id = ?4 AND tag IS NULL",
+                params![version as i64, &tag[..], id, token],
+            )? > 0)
+        })
     }
 
     fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
@@ -641,8 +710,8 @@ fn selectivity_rank(atype: AttrType) -> u8 {
 /// no longer exists.
 fn replace_in(tx: &rusqlite::Transaction, token: TokenId, obj: &StoredObject) -> Result<bool> {
     let n = tx.execute(
-        "UPDATE objects SET private = ?1 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
-        params![obj.private, obj.id, token, &obj.uid[..]],
+        "UPDATE objects SET private = ?1, version = ?5, tag = ?6 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
+        params![obj.private, obj.id, token, &obj.uid[..], obj.version as i64, obj.tag.as_ref().map(|t| &t[..])],
     )?;
     if n == 0 {
         return Ok(false);
@@ -654,19 +723,24 @@ fn replace_in(tx: &rusqlite::Transaction, token: TokenId, obj: &StoredObject) ->
 
 /// Reads one object on a connection or inside a transaction.
 fn load_in(c: &Connection, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
-    let head = c
-        .prepare_cached("SELECT uid, private FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
-        .query_row(params![id, token], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?)))
+    type Head = (Vec<u8>, bool, i64, Option<Vec<u8>>);
+    let head: Option<Head> = c
+        .prepare_cached("SELECT uid, private, version, tag FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
+        .query_row(params![id, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
-    let Some((uid, private)) = head else { return Ok(None) };
+    let Some((uid, private, version, tag)) = head else { return Ok(None) };
     let uid = uid.try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
+    // A tag of the wrong length is kept as a wrong tag (it fails the check
+    // with the object named), not as a missing one.
+    let tag = tag.map(|t| <super::seal::Tag>::try_from(&t[..]).unwrap_or([0u8; super::seal::TAG_LEN]));
+    let version = u64::try_from(version).map_err(|_| Error::general("stored object version is negative"))?;
     let mut st = c.prepare_cached("SELECT atype, sealed, value FROM attrs WHERE obj_id = ?1")?;
     let rows = st
         .query_map([id], |r| {
             Ok(Row { atype: r.get::<_, i64>(0)? as AttrType, sealed: r.get(1)?, value: r.get(2)?, idx: None })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Some(StoredObject { id, uid, private, rows }))
+    Ok(Some(StoredObject { id, uid, private, version, tag, rows }))
 }
 
 thread_local! {

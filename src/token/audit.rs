@@ -112,6 +112,7 @@ impl Owned {
 
 /// One audit record. `key` is the key's CKA_UNIQUE_ID (or an alias name),
 /// empty when the event concerns no key.
+#[derive(Clone, Copy)]
 pub(crate) struct Record<'a> {
     pub event: &'a str,
     pub token: Option<&'a Uid>,
@@ -131,6 +132,11 @@ impl<'a> Record<'a> {
     /// A record of `event` on the session and token of `a`.
     pub fn of(a: &'a super::Access, event: &'a str) -> Record<'a> {
         Record { token: Some(&a.token.uid), session: a.session, ..Record::new(event) }
+    }
+
+    /// A copy with this result code.
+    pub fn clone_with_rv(&self, rv: CK_RV) -> Record<'a> {
+        Record { rv, ..*self }
     }
 
     /// The record with the call's result code.

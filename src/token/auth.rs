@@ -11,9 +11,22 @@ use crate::error::{Error, Result};
 use crate::store::{TokenKey, TokenRecord, Who};
 
 impl Module {
-    /// Checks a PIN against the stored wrapped key, counting failures and
-    /// refusing a locked PIN before any derivation.
-    pub(crate) fn verify_pin(&self, token: &TokenRecord, who: Who, pin: &[u8]) -> Result<TokenKey> {
+    /// Checks a PIN against the stored wrapped key, refusing a locked PIN
+    /// before any derivation. The verdict reaches the caller only once it
+    /// is written: a wrong PIN's count (with `failed`, its audit record) or
+    /// a right PIN's reset of the count (with `ok`, if given) commits first,
+    /// in one transaction; if that write fails — another process holding
+    /// the store's write lock, say — the call fails without saying whether
+    /// the PIN was right, so nobody can guess PINs uncounted. Returns the
+    /// token key and whether its record is from before store format 6.
+    pub(crate) fn verify_pin(
+        &self,
+        token: &TokenRecord,
+        who: Who,
+        pin: &[u8],
+        ok: Option<&super::audit::Record>,
+        failed: Option<&super::audit::Record>,
+    ) -> Result<(TokenKey, bool)> {
         let (rec, fails) = match who {
             Who::So => (&token.so_pin, token.so_fail),
             Who::User => (token.user_pin.as_ref().ok_or(Error::UserPinNotInitialized)?, token.user_fail),
@@ -26,18 +39,59 @@ impl Module {
         crate::mech::raw::release_free_memory();
         match unwrapped {
             Ok(k) => {
-                if fails > 0 {
-                    self.store.clear_failures(token.token_id, who)?;
+                if let Some(r) = ok {
+                    self.audit_with_next_write(&r.clone_with_rv(0));
                 }
+                // Checked again inside the write: another process may have
+                // locked the PIN meanwhile.
+                self.store.clear_failures(token.token_id, who, max)?;
                 Ok(k)
             }
             Err(Error::PinIncorrect) => {
+                if let Some(r) = failed {
+                    self.audit_with_next_write(&r.clone_with_rv(cryptoki_sys::CKR_PIN_INCORRECT));
+                }
                 let n = self.store.add_failure(token.token_id, who)?;
                 log::warn!("wrong {who:?} PIN on slot {} ({n} consecutive)", token.slot_id);
                 Err(Error::PinIncorrect)
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// After a login with a PIN record from before store format 6: the
+    /// token's objects have no tags yet. Each is authenticated as it stands
+    /// (trusted once, at this first login after the upgrade; see
+    /// docs/threat-model.md) if its rows are sealed as the policy table
+    /// says and it is complete, else left untagged (unusable) and logged;
+    /// then this PIN's record is rewritten in the new format.
+    fn authenticate_legacy_store(&self, token: &TokenRecord, key: &TokenKey, who: Who, pin: &[u8]) -> Result<()> {
+        let sealer = crate::store::codec::Sealer { token_uid: &token.uid, key: Some(key) };
+        let ids = self.store.untagged_objects(token.token_id)?;
+        let (mut done, mut refused) = (0usize, 0usize);
+        for id in ids {
+            let Some(stored) = self.store.load_object(token.token_id, id)? else { continue };
+            match crate::store::codec::authenticate_legacy(sealer, &stored) {
+                Ok((version, tag)) => {
+                    self.store.tag_object(token.token_id, id, version, &tag)?;
+                    done += 1;
+                }
+                Err(_) => refused += 1, // logged by the codec
+            }
+        }
+        if done + refused > 0 {
+            log::warn!(
+                "slot {}: store from before format 6: {done} objects authenticated as found, {refused} refused",
+                token.slot_id
+            );
+        }
+        let kdf = match who {
+            Who::So => token.so_pin.kdf,
+            Who::User => token.user_pin.as_ref().map_or(self.kdf(), |r| r.kdf),
+        };
+        let rec = key.wrap_for_pin(pin, kdf);
+        crate::mech::raw::release_free_memory();
+        self.store.set_pin(token.token_id, who, &rec?)
     }
 
     pub fn login(&self, h: super::SessionHandle, user_type: ck::CK_USER_TYPE, pin: &[u8]) -> Result<()> {
@@ -56,7 +110,7 @@ impl Module {
                 if !sign && !decrypt {
                     return Err(Error::OperationNotInitialized);
                 }
-                self.verify_pin(&a.token, Who::User, pin)?;
+                self.verify_pin(&a.token, Who::User, pin, None, None)?;
                 if let Some(o) = ops.sign.as_mut() {
                     o.needs_login = false;
                 }
@@ -83,10 +137,14 @@ impl Module {
             }
         }
         let who = if kind == UserKind::So { Who::So } else { Who::User };
-        let key = self.verify_pin(&a.token, who, pin);
-        let event = if key.is_ok() { "login" } else { "login-failed" };
-        self.audit_auth(&a, event, if kind == UserKind::So { "so" } else { "user" }, &key);
-        let key = Arc::new(key?);
+        let detail = if kind == UserKind::So { "so" } else { "user" };
+        let ok = super::audit::Record { detail, ..super::audit::Record::of(&a, "login") };
+        let failed = super::audit::Record { detail, ..super::audit::Record::of(&a, "login-failed") };
+        let (key, legacy) = self.verify_pin(&a.token, who, pin, Some(&ok), Some(&failed))?;
+        if legacy {
+            self.authenticate_legacy_store(&a.token, &key, who, pin)?;
+        }
+        let key = Arc::new(key);
         state.set_login(|l| *l = Login { token_uid: Some(a.token.uid), user: Some(kind), key: Some(key) })?;
         drop(_auth);
         if kind == UserKind::User {
@@ -122,9 +180,12 @@ impl Module {
         let rec = key.wrap_for_pin(pin, self.kdf());
         crate::mech::raw::release_free_memory();
         let rec = rec?;
-        let r = self.store.set_pin(a.token.token_id, Who::User, &rec);
-        self.audit_auth(&a, "init-pin", "user", &r);
-        r
+        // The record commits with the change, or neither does.
+        self.audit_with_next_write(&super::audit::Record {
+            detail: "user",
+            ..super::audit::Record::of(&a, "init-pin")
+        });
+        self.store.set_pin(a.token.token_id, Who::User, &rec)
     }
 
     /// C_SetPIN: changes the PIN of whoever is logged in, or the user PIN in
@@ -140,19 +201,13 @@ impl Module {
         let state = self.slot_state(s.slot)?;
         let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
         let detail = if who == Who::So { "so" } else { "user" };
-        let key = self.verify_pin(&a.token, who, old);
-        if key.is_err() {
-            self.audit_auth(&a, "set-pin", detail, &key);
-        }
-        let rec = key?.wrap_for_pin(new, self.kdf());
+        let rec = super::audit::Record { detail, ..super::audit::Record::of(&a, "set-pin") };
+        let (key, _) = self.verify_pin(&a.token, who, old, None, Some(&rec))?;
+        let wrapped = key.wrap_for_pin(new, self.kdf());
         crate::mech::raw::release_free_memory();
-        let rec = rec?;
-        let r = self.store.set_pin(a.token.token_id, who, &rec);
-        self.audit_auth(&a, "set-pin", detail, &r);
-        r
-    }
-
-    fn audit_auth<T>(&self, a: &super::Access, event: &str, detail: &str, r: &Result<T>) {
-        self.audit_event(&super::audit::Record { detail, ..super::audit::Record::of(a, event) }.result(r));
+        let wrapped = wrapped?;
+        // The record commits with the new PIN, or neither does.
+        self.audit_with_next_write(&rec);
+        self.store.set_pin(a.token.token_id, who, &wrapped)
     }
 }

@@ -232,7 +232,7 @@ impl Module {
         };
         Ok(match self.kept_key(a, h).map_err(handle_err)? {
             Some(f) => f,
-            None => self.keep_key(a, self.find_object(a, h).map_err(handle_err)?),
+            None => self.keep_key(a, self.find_for_use(a, h).map_err(handle_err)?),
         })
     }
 
@@ -306,7 +306,7 @@ impl Module {
         if ops.digest.is_none() {
             return Err(Error::OperationNotInitialized);
         }
-        let value = match self.find_object(&a, key) {
+        let value = match self.find_for_use(&a, key) {
             Ok(f) if f.object().class() == ck::CKO_SECRET_KEY => match f.object().bytes(ck::CKA_VALUE) {
                 Some(v) => Ok(Zeroizing::new(v.to_vec())),
                 None => Err(Error::UserNotLoggedIn),

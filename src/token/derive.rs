@@ -40,7 +40,7 @@ const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
 
 impl Module {
     fn salt_key(&self, a: &Access, h: ObjectHandle) -> Result<Zeroizing<Vec<u8>>> {
-        let found = self.find_object(a, h).map_err(|_| Error::MechanismParamInvalid)?;
+        let found = self.find_for_use(a, h).map_err(|_| Error::MechanismParamInvalid)?;
         let o = found.object();
         if o.class() != ck::CKO_SECRET_KEY {
             return Err(Error::MechanismParamInvalid);

@@ -1,6 +1,6 @@
 //! C_FindObjectsInit / C_FindObjects / C_FindObjectsFinal. Token objects
-//! are found through the store's attribute index; only when some template
-//! attribute is not indexed are the candidates opened and compared in full.
+//! are found through the store's attribute index, then each candidate is
+//! opened (its tag checked) and compared in full.
 
 use std::collections::VecDeque;
 
@@ -38,16 +38,13 @@ impl Module {
             results.extend(handles);
         }
         let filters = codec::find_filters(a.sealer(), tmpl);
-        let (vis, known) = visibility(tmpl, a.user_logged_in());
+        let vis = visibility(tmpl, a.user_logged_in());
         let candidates = self.store.find(a.token.token_id, vis, &filters)?;
-        if filters.len() + known == tmpl.0.len() {
-            // Every attribute matched through its (128-bit) index entry:
-            // nothing left to compare. A tampered object is still listed;
-            // any use of it fails with CKR_GENERAL_ERROR.
-            results.extend(candidates.into_iter().map(|id| id as ObjectHandle));
-            ops.find = Some(FindOp { results });
-            return Ok(());
-        }
+        // Every candidate is opened and compared, even when the index
+        // answered every attribute: index entries are not covered by an
+        // object's tag (an entry copied from another object would
+        // otherwise make a find name the wrong key). Opened objects are
+        // cached, so a repeated find costs a lookup per result.
         for id in candidates {
             match self.find_object(&a, id as ObjectHandle) {
                 Ok(f) if f.object().matches(tmpl) => results.push_back(id as ObjectHandle),
@@ -82,20 +79,13 @@ impl Module {
 /// What CKA_TOKEN and CKA_PRIVATE in a template say about stored objects,
 /// which need no index entry for them: every stored object is a token
 /// object, and whether it is private is a column of its own. Returns the
-/// objects to look at and how many template attributes that settles.
-fn visibility(tmpl: &Template, user_logged_in: bool) -> (Visible, usize) {
+/// objects to look at.
+fn visibility(tmpl: &Template, user_logged_in: bool) -> Visible {
     let mut vis = Visible::to(user_logged_in);
-    let mut known = 0;
     for a in tmpl.iter() {
         match (a.atype, &a.value) {
-            (ck::CKA_TOKEN, Value::Bool(token)) => {
-                known += 1;
-                if !token {
-                    vis = Visible { public: false, private: false };
-                }
-            }
+            (ck::CKA_TOKEN, Value::Bool(false)) => vis = Visible { public: false, private: false },
             (ck::CKA_PRIVATE, Value::Bool(private)) => {
-                known += 1;
                 if *private {
                     vis.public = false;
                 } else {
@@ -105,5 +95,5 @@ fn visibility(tmpl: &Template, user_logged_in: bool) -> (Visible, usize) {
             _ => {}
         }
     }
-    (vis, known)
+    vis
 }

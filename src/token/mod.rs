@@ -333,6 +333,18 @@ impl Module {
         Ok(Found::Token { token_id, id, uid: stored.uid, object })
     }
 
+    /// `find_object` for a *use* of the object (a key in an operation, a
+    /// value digested, wrapped or derived from): a public object read
+    /// without the token key has not had its tag checked, so it cannot be
+    /// used until someone logs in (CKR_USER_NOT_LOGGED_IN).
+    pub(crate) fn find_for_use(&self, a: &Access, h: ObjectHandle) -> Result<Found> {
+        let found = self.find_object(a, h)?;
+        if found.object().unverified {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(found)
+    }
+
     /// A token key this session used before, while its token's revision is
     /// unchanged: the session's own copy (see `session::Kept`).
     pub(crate) fn kept_key(&self, a: &Access, h: ObjectHandle) -> Result<Option<Found>> {

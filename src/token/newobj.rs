@@ -29,96 +29,6 @@ pub(crate) fn check_new_template(bit: u8, tmpl: &Template, is_so: bool) -> Resul
     Ok(())
 }
 
-/// The documented defaults for a class: secret and private keys are
-/// private, sensitive and non-extractable unless the template says
-/// otherwise; usage flags default to true.
-fn defaults(bit: u8) -> Vec<(AttrType, Value)> {
-    use Value::{Bool, Bytes, MechList, Ulong};
-    let empty = || Bytes(Default::default());
-    let mut d = vec![
-        (ck::CKA_TOKEN, Bool(false)),
-        (ck::CKA_PRIVATE, Bool(bit & (policy::DATA | policy::PRIV | policy::SECRET) != 0)),
-        (ck::CKA_MODIFIABLE, Bool(true)),
-        (ck::CKA_COPYABLE, Bool(true)),
-        (ck::CKA_DESTROYABLE, Bool(true)),
-        (ck::CKA_LABEL, empty()),
-    ];
-    if bit == policy::DATA {
-        d.extend([(ck::CKA_APPLICATION, empty()), (ck::CKA_OBJECT_ID, empty()), (ck::CKA_VALUE, empty())]);
-    }
-    if bit & (policy::PUB | policy::PRIV | policy::SECRET) != 0 {
-        d.extend([
-            (ck::CKA_ID, empty()),
-            (ck::CKA_START_DATE, empty()),
-            (ck::CKA_END_DATE, empty()),
-            (ck::CKA_DERIVE, Bool(false)),
-            (ck::CKA_LOCAL, Bool(false)),
-            (ck::CKA_KEY_GEN_MECHANISM, Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
-            (ck::CKA_ALLOWED_MECHANISMS, MechList(Vec::new())),
-        ]);
-    }
-    if bit == policy::SECRET {
-        d.extend([
-            (ck::CKA_SENSITIVE, Bool(true)),
-            (ck::CKA_EXTRACTABLE, Bool(false)),
-            (ck::CKA_ENCRYPT, Bool(true)),
-            (ck::CKA_DECRYPT, Bool(true)),
-            (ck::CKA_SIGN, Bool(true)),
-            (ck::CKA_VERIFY, Bool(true)),
-            (ck::CKA_WRAP, Bool(true)),
-            (ck::CKA_UNWRAP, Bool(true)),
-            (ck::CKA_WRAP_WITH_TRUSTED, Bool(false)),
-            (ck::CKA_TRUSTED, Bool(false)),
-            (ck::CKA_WRAP_TEMPLATE, Value::Template(Vec::new())),
-            (ck::CKA_UNWRAP_TEMPLATE, Value::Template(Vec::new())),
-            (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
-        ]);
-    }
-    if bit == policy::PUB {
-        d.extend([
-            (ck::CKA_SUBJECT, empty()),
-            (ck::CKA_ENCRYPT, Bool(true)),
-            (ck::CKA_VERIFY, Bool(true)),
-            (ck::CKA_VERIFY_RECOVER, Bool(false)),
-            (ck::CKA_WRAP, Bool(true)),
-            (ck::CKA_TRUSTED, Bool(false)),
-            (ck::CKA_WRAP_TEMPLATE, Value::Template(Vec::new())),
-        ]);
-    }
-    if bit == policy::PRIV {
-        d.extend([
-            (ck::CKA_SUBJECT, empty()),
-            (ck::CKA_SENSITIVE, Bool(true)),
-            (ck::CKA_EXTRACTABLE, Bool(false)),
-            (ck::CKA_DECRYPT, Bool(true)),
-            (ck::CKA_SIGN, Bool(true)),
-            (ck::CKA_SIGN_RECOVER, Bool(false)),
-            (ck::CKA_UNWRAP, Bool(true)),
-            (ck::CKA_WRAP_WITH_TRUSTED, Bool(false)),
-            (ck::CKA_ALWAYS_AUTHENTICATE, Bool(false)),
-            (ck::CKA_UNWRAP_TEMPLATE, Value::Template(Vec::new())),
-            (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
-        ]);
-    }
-    if bit == policy::CERT {
-        d.extend([
-            (ck::CKA_TRUSTED, Bool(false)),
-            (ck::CKA_CERTIFICATE_CATEGORY, Ulong(ck::CK_CERTIFICATE_CATEGORY_UNSPECIFIED)),
-            (ck::CKA_ID, empty()),
-            (ck::CKA_ISSUER, empty()),
-            (ck::CKA_SERIAL_NUMBER, empty()),
-            (ck::CKA_START_DATE, empty()),
-            (ck::CKA_END_DATE, empty()),
-            (ck::CKA_URL, empty()),
-            (ck::CKA_HASH_OF_SUBJECT_PUBLIC_KEY, empty()),
-            (ck::CKA_HASH_OF_ISSUER_PUBLIC_KEY, empty()),
-            (ck::CKA_JAVA_MIDP_SECURITY_DOMAIN, Ulong(ck::CK_SECURITY_DOMAIN_UNSPECIFIED)),
-            (ck::CKA_NAME_HASH_ALGORITHM, Ulong(ck::CKM_SHA_1)),
-        ]);
-    }
-    d
-}
-
 /// The defaults of each class as an object, built once (cloning it is
 /// cheaper than inserting thirty attributes per new object).
 fn default_object(bit: u8) -> Object {
@@ -128,7 +38,7 @@ fn default_object(bit: u8) -> Object {
             .into_iter()
             .map(|b| {
                 let mut o = Object::default();
-                for (t, v) in defaults(b) {
+                for (t, v) in policy::defaults(b) {
                     o.set(t, v);
                 }
                 (b, o)

@@ -176,7 +176,7 @@ impl Module {
         }
         match self.store.token_at(slot)? {
             Some(old) => {
-                self.verify_pin(&old, Who::So, so_pin)?;
+                self.verify_pin(&old, Who::So, so_pin, None, None)?;
             }
             None => self.check_pin_len(so_pin)?,
         }
@@ -197,13 +197,14 @@ impl Module {
             rev: 0,
         };
         crate::mech::raw::release_free_memory();
-        self.store.put_token(&rec)?;
         let label_text = String::from_utf8_lossy(label).trim_end().to_string();
-        self.audit_event(&super::audit::Record {
+        // The record commits with the token, or neither does.
+        self.audit_with_next_write(&super::audit::Record {
             token: Some(&rec.uid),
             detail: &label_text,
             ..super::audit::Record::new("init-token")
         });
+        self.store.put_token(&rec)?;
         state.set_login(|l| *l = Login::default())?;
         log::info!("token initialized in slot {slot}");
         Ok(())

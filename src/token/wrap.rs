@@ -113,7 +113,7 @@ impl Module {
         };
         // The key's kind is checked before its usage flags: an RSA private
         // key offered for wrapping is the wrong type, not a forbidden use.
-        let class = self.find_object(a, h).map_err(|e| handle_err(Self::key_handle_err(e)))?.object().class();
+        let class = self.find_for_use(a, h).map_err(|e| handle_err(Self::key_handle_err(e)))?.object().class();
         let want = match (is_rsa_mech(mech.mtype), wrap) {
             (false, _) => ck::CKO_SECRET_KEY,
             (true, true) => ck::CKO_PUBLIC_KEY,
@@ -273,7 +273,7 @@ impl Module {
         let a = self.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_WRAP)?;
         let kek = self.kek(&a, mech, wrapping, true)?;
-        let found = self.find_object(&a, key).map_err(|e| match e {
+        let found = self.find_for_use(&a, key).map_err(|e| match e {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             e => e,
         })?;

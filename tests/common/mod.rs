@@ -180,3 +180,57 @@ pub fn aes_token_key(
     ]);
     s.generate_key(&cryptoki::mechanism::Mechanism::AesKeyGen, &t).unwrap()
 }
+
+/// Turns a store of this version back into what a store from before format
+/// 6 looked like: no object versions or tags, and PIN records that wrap the
+/// bare token key (unwrapped here with the PINs, as the old code wrapped
+/// it), at schema `version`.
+#[allow(dead_code)]
+pub fn make_legacy(db: &std::path::Path, so_pin: &str, user_pin: Option<&str>, version: i64) {
+    use aes_kw::KeyInit;
+    let c = rusqlite::Connection::open(db).unwrap();
+    let rewrap = |pin: &str, salt: Vec<u8>, wrapped: Vec<u8>, kdf: String| -> Vec<u8> {
+        let nums: Vec<u32> = kdf
+            .trim_start_matches("argon2id:")
+            .split(',')
+            .map(|kv| kv.split_once('=').unwrap().1.parse().unwrap())
+            .collect();
+        let params = argon2::Params::new(nums[0], nums[1], nums[2], Some(32)).unwrap();
+        let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut kek = [0u8; 32];
+        a.hash_password_into(pin.as_bytes(), &salt, &mut kek).unwrap();
+        let kw = aes_kw::KwAes256::new_from_slice(&kek).unwrap();
+        assert_eq!(wrapped.len(), 48, "a PIN record of format 6");
+        let mut payload = [0u8; 40];
+        kw.unwrap_key(&wrapped, &mut payload).unwrap();
+        let mut old = vec![0u8; 40];
+        kw.wrap_key(&payload[..32], &mut old).unwrap();
+        old
+    };
+    type Pins = (i64, Vec<u8>, Vec<u8>, String, Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
+    let rows: Vec<Pins> = c
+        .prepare("SELECT token_id, so_salt, so_wrapped, so_kdf, user_salt, user_wrapped, user_kdf FROM tokens")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (id, so_salt, so_wrapped, so_kdf, us, uw, uk) in rows {
+        let so = rewrap(so_pin, so_salt, so_wrapped, so_kdf);
+        c.execute("UPDATE tokens SET so_wrapped = ?1 WHERE token_id = ?2", rusqlite::params![so, id]).unwrap();
+        if let (Some(pin), Some(s), Some(w), Some(k)) = (user_pin, us, uw, uk) {
+            let user = rewrap(pin, s, w, k);
+            c.execute("UPDATE tokens SET user_wrapped = ?1 WHERE token_id = ?2", rusqlite::params![user, id]).unwrap();
+        }
+    }
+    c.execute_batch(&format!(
+        "DROP TRIGGER objects_changed; DROP TRIGGER objects_deleted;
+         ALTER TABLE objects DROP COLUMN version; ALTER TABLE objects DROP COLUMN tag;
+         CREATE TRIGGER objects_changed AFTER UPDATE ON objects
+         BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
+         CREATE TRIGGER objects_deleted AFTER DELETE ON objects
+         BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
+         PRAGMA user_version = {version};"
+    ))
+    .unwrap();
+}

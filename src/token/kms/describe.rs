@@ -86,10 +86,18 @@ impl Module {
     }
 
     pub(crate) fn kms_keys(&self, a: &Access) -> Result<Vec<KmsKey>> {
-        let tmpl = Template::new(vec![
+        self.kms_keys_where(a, vec![])
+    }
+
+    /// The master keys matching `more` as well; an indexed attribute in it
+    /// (CKA_FHSM_KEY_STATE) makes this cost what it finds, not the store.
+    pub(crate) fn kms_keys_where(&self, a: &Access, more: Vec<Attribute>) -> Result<Vec<KmsKey>> {
+        let mut attrs = vec![
             Attribute { atype: ck::CKA_CLASS, value: Value::Ulong(ck::CKO_SECRET_KEY) },
             Attribute { atype: CKA_FHSM_KMS, value: Value::Bool(true) },
-        ]);
+        ];
+        attrs.extend(more);
+        let tmpl = Template::new(attrs);
         let filters = codec::find_filters(a.sealer(), &tmpl);
         let mut out = Vec::new();
         for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
