@@ -27,6 +27,10 @@ pub struct StoreConf {
     /// Mask for the store's files and directory (octal). Default: files
     /// 0600, directory 0700.
     pub umask: Option<u32>,
+    /// How long a write waits for another process's write to finish before
+    /// the call fails with CKR_DEVICE_ERROR (milliseconds, 1..=600000).
+    /// Default 30000.
+    pub busy_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +149,9 @@ impl Config {
         }
         if self.store.umask.is_some_and(|m| m > 0o777) {
             return Err("store.umask must be an octal mask up to 0777".into());
+        }
+        if self.store.busy_timeout_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
+            return Err("store.busy_timeout_ms must be 1..=600000".into());
         }
         if crate::logging::parse_level(&self.log.level).is_none() {
             return Err(format!("log.level: unknown level {:?}", self.log.level));

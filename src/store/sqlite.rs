@@ -144,6 +144,8 @@ ALTER TABLE objects ADD COLUMN tag BLOB;
 pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// How long a write waits for another process's (`store.busy_timeout_ms`).
+    busy: Duration,
     /// `<store>.gen`: 8 bytes every writer changes after each commit, so
     /// every process can tell cheaply (a load from a shared mapping, see
     /// `mapped`; no SQLite lock) whether anything changed since it last
@@ -167,6 +169,12 @@ impl SqliteStore {
     /// As `open`; a configured umask (SoftHSM's `objectstore.umask`) gives
     /// the modes 0666 & !umask for files and 0777 & !umask for a new directory.
     pub fn open_with_umask(path: &Path, umask: Option<u32>) -> Result<SqliteStore> {
+        Self::open_with(path, umask, Duration::from_secs(30))
+    }
+
+    /// As `open_with_umask`, waiting at most `busy` for another process's
+    /// write.
+    pub fn open_with(path: &Path, umask: Option<u32>, busy: Duration) -> Result<SqliteStore> {
         let (dir_mode, file_mode) = match umask {
             Some(m) => (0o777 & !m, 0o666 & !m),
             None => (0o700, 0o600),
@@ -201,7 +209,7 @@ impl SqliteStore {
             log::warn!("{}: {e}; the store is read on every call", PathBuf::from(&gen_path).display());
         }
         let generation = generation.ok().and_then(super::mapped::Generation::new);
-        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), generation };
+        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), busy, generation };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
         store.give_back(conn);
@@ -214,7 +222,7 @@ impl SqliteStore {
 
     fn connect(&self) -> Result<Connection> {
         let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.busy_timeout(self.busy)?;
         // For a new store only (an existing one keeps its size): a commit
         // writes every page it changed (~15 of 4 KiB, or ~20 of 1 KiB, per
         // token object), so smaller pages mean less to write and sync per

@@ -186,7 +186,8 @@ impl Access {
 impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let path = config.store_path()?;
-        let store = SqliteStore::open_with_umask(&path, config.store.umask)?;
+        let busy = std::time::Duration::from_millis(config.store.busy_timeout_ms.unwrap_or(30_000));
+        let store = SqliteStore::open_with(&path, config.store.umask, busy)?;
         log::info!("store at {}", path.display());
         Ok(Module::with_store(config, Box::new(store)))
     }

@@ -1,0 +1,509 @@
+//! Store integrity: an attacker who can write the database file (with
+//! nothing but SQL: no PIN, no token key) edits it between two legitimate
+//! sessions. Each attack of issue 13 is done here on a real store file and
+//! the outcome asserted: the object is refused with CKR_GENERAL_ERROR (a
+//! find leaves it out), never used as edited, never exported.
+
+#[macro_use]
+mod common;
+
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use rusqlite::params;
+
+use common::*;
+
+const CKA_CLASS: i64 = 0x0;
+const CKA_VALUE: i64 = 0x11;
+const CKA_SENSITIVE: i64 = 0x103;
+const CKA_EXTRACTABLE: i64 = 0x162;
+
+fn db(w: &World) -> rusqlite::Connection {
+    rusqlite::Connection::open(&w.db).unwrap()
+}
+
+/// Writes a row as the attacker would: value in the clear, marked unsealed.
+fn plant(w: &World, obj: ObjectHandle, atype: i64, value: &[u8]) {
+    let n = db(w)
+        .execute(
+            "UPDATE attrs SET sealed = 0, value = ?1 WHERE obj_id = ?2 AND atype = ?3",
+            params![value, obj.handle() as i64, atype],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "row {atype:#x} of object {}", obj.handle());
+}
+
+fn sealed(w: &World, obj: ObjectHandle, atype: i64) -> bool {
+    db(w)
+        .query_row(
+            "SELECT sealed FROM attrs WHERE obj_id = ?1 AND atype = ?2",
+            params![obj.handle() as i64, atype],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// A fresh process's view: the module loaded again, the user logged in.
+/// The store is edited only while no module has it open (two SQLite
+/// copies in one process do not see each other's locks).
+fn next_session(slot: cryptoki::slot::Slot) -> (Module, Session) {
+    let p = load();
+    let s = user_session(&p, slot);
+    (p, s)
+}
+
+/// An AES-256 token key, public (CKA_PRIVATE false) or not, sensitive and
+/// extractable as given.
+fn aes_key(s: &Session, label: &str, private: bool, sensitive: bool, extractable: bool) -> ObjectHandle {
+    s.generate_key(
+        &Mechanism::AesKeyGen,
+        &[
+            Attribute::Token(true),
+            Attribute::Private(private),
+            Attribute::Sensitive(sensitive),
+            Attribute::Extractable(extractable),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::ValueLen(32.into()),
+            Attribute::Label(label.into()),
+        ],
+    )
+    .unwrap()
+}
+
+/// CKA_VALUE, or None when it may not be read (sensitive).
+fn value_of(s: &Session, o: ObjectHandle) -> Result<Option<Vec<u8>>, cryptoki::error::Error> {
+    match s.get_attributes(o, &[AttributeType::Value])?.pop() {
+        Some(Attribute::Value(v)) => Ok(Some(v)),
+        None => Ok(None),
+        other => panic!("not a value: {other:?}"),
+    }
+}
+
+fn encrypt(s: &Session, key: ObjectHandle) -> Result<Vec<u8>, cryptoki::error::Error> {
+    s.encrypt(&Mechanism::AesEcb, key, &[0u8; 16])
+}
+
+/// A wrapping key that may wrap anything extractable.
+fn kek(s: &Session) -> ObjectHandle {
+    aes_token_key(s, "kek", b"kek", false, true, vec![])
+}
+
+#[test]
+fn unsealed_flags_do_not_make_a_non_extractable_key_exportable() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_token_key(&s, "secret", b"1", false, true, vec![]);
+    let wrapping = kek(&s);
+    let before = encrypt(&s, key).unwrap();
+    assert_eq!(value_of(&s, key).unwrap(), None, "sensitive");
+    drop(s);
+    drop(p);
+    assert!(sealed(&w, key, CKA_EXTRACTABLE) && sealed(&w, key, CKA_SENSITIVE));
+
+    plant(&w, key, CKA_EXTRACTABLE, &[1]);
+    plant(&w, key, CKA_SENSITIVE, &[0]);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, key)), RvError::GeneralError);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesKeyWrap, wrapping, key)), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
+    assert!(s.find_objects(&[Attribute::Label(b"secret".to_vec())]).unwrap().is_empty());
+    // The other keys are untouched.
+    assert!(encrypt(&s, wrapping).is_ok());
+    assert_ne!(before, Vec::<u8>::new());
+}
+
+#[test]
+fn a_sealed_flag_copied_from_another_key_does_not_open() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let locked = aes_token_key(&s, "locked", b"1", false, true, vec![]);
+    let open = aes_token_key(&s, "open", b"2", true, true, vec![]);
+    drop(s);
+    drop(p);
+    let c = db(&w);
+    let v: Vec<u8> = c
+        .query_row(
+            "SELECT value FROM attrs WHERE obj_id = ?1 AND atype = ?2",
+            params![open.handle() as i64, CKA_EXTRACTABLE],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute(
+        "UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = ?3",
+        params![v, locked.handle() as i64, CKA_EXTRACTABLE],
+    )
+    .unwrap();
+    drop(c);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, locked)), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, locked)), RvError::GeneralError);
+    assert!(encrypt(&s, open).is_ok());
+}
+
+#[test]
+fn a_class_row_moved_to_another_object_exports_nothing() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_token_key(&s, "secret", b"1", false, false, vec![]);
+    let other = aes_token_key(&s, "other", b"2", false, false, vec![]);
+    drop(s);
+    drop(p);
+    let c = db(&w);
+    c.execute("DELETE FROM attrs WHERE obj_id = ?1 AND atype = ?2", params![other.handle() as i64, CKA_CLASS]).unwrap();
+    c.execute(
+        "UPDATE attrs SET obj_id = ?1 WHERE obj_id = ?2 AND atype = ?3",
+        params![other.handle() as i64, key.handle() as i64, CKA_CLASS],
+    )
+    .unwrap();
+    drop(c);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, key)), RvError::GeneralError);
+    assert_eq!(rv(value_of(&s, other)), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
+}
+
+#[test]
+fn a_planted_key_value_is_never_used() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_token_key(&s, "secret", b"1", false, false, vec![]);
+    drop(s);
+    drop(p);
+    plant(&w, key, CKA_VALUE, &[0x41; 32]);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
+    assert_eq!(rv(s.decrypt(&Mechanism::AesEcb, key, &[0u8; 16])), RvError::GeneralError);
+}
+
+#[test]
+fn a_deleted_flag_row_or_an_added_row_is_refused() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_token_key(&s, "a", b"1", false, false, vec![]);
+    let key2 = aes_token_key(&s, "b", b"2", false, false, vec![]);
+    drop(s);
+    drop(p);
+    let c = db(&w);
+    c.execute("DELETE FROM attrs WHERE obj_id = ?1 AND atype = ?2", params![key.handle() as i64, CKA_SENSITIVE])
+        .unwrap();
+    // CKA_MODULUS: an attribute no secret key has.
+    c.execute(
+        "INSERT INTO attrs (obj_id, atype, sealed, value) VALUES (?1, 0x120, 0, x'00')",
+        params![key2.handle() as i64],
+    )
+    .unwrap();
+    drop(c);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, key)), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, key2)), RvError::GeneralError);
+}
+
+#[test]
+fn a_private_data_object_value_cannot_be_replaced() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let data = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(b"config".to_vec()),
+            Attribute::Value(b"the real value".to_vec()),
+        ])
+        .unwrap();
+    drop(s);
+    drop(p);
+    plant(&w, data, CKA_VALUE, b"the attacker's value");
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, data)), RvError::GeneralError);
+}
+
+#[test]
+fn flags_of_a_public_key_in_clear_are_authenticated() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_key(&s, "public-flags", false, true, false);
+    let wrapping = kek(&s);
+    drop(s);
+    drop(p);
+    // Stored in the clear (the object is public), so editable in place.
+    assert!(!sealed(&w, key, CKA_EXTRACTABLE));
+    assert!(sealed(&w, key, CKA_VALUE));
+    let c = db(&w);
+    c.execute(
+        "UPDATE attrs SET value = x'01' WHERE obj_id = ?1 AND atype = ?2",
+        params![key.handle() as i64, CKA_EXTRACTABLE],
+    )
+    .unwrap();
+    drop(c);
+
+    // Without a login its attributes can be read, but the tag cannot be
+    // checked, so it cannot be used.
+    let p = load();
+    let public = p.open_rw_session(slot).unwrap();
+    let label = public.get_attributes(key, &[AttributeType::Label]).unwrap();
+    assert_eq!(label, vec![Attribute::Label(b"public-flags".to_vec())]);
+    assert_eq!(rv(encrypt(&public, key)), RvError::UserNotLoggedIn);
+    drop(public);
+
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesKeyWrap, wrapping, key)), RvError::GeneralError);
+    assert_eq!(rv(s.get_attributes(key, &[AttributeType::Extractable])), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
+}
+
+#[test]
+fn an_untampered_public_key_is_usable_after_login_only() {
+    let _w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_key(&s, "pub", false, true, false);
+    drop(s);
+    drop(p);
+    let p = load();
+    let public = p.open_rw_session(slot).unwrap();
+    assert_eq!(public.find_objects(&[Attribute::Label(b"pub".to_vec())]).unwrap(), vec![key]);
+    assert_eq!(rv(encrypt(&public, key)), RvError::UserNotLoggedIn);
+    public.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    assert!(encrypt(&public, key).is_ok());
+}
+
+#[test]
+fn a_changed_class_of_a_public_object_is_refused() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let data = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(b"d".to_vec()),
+            Attribute::Value(vec![7; 16]),
+        ])
+        .unwrap();
+    drop(s);
+    drop(p);
+    // CKO_DATA (0) becomes CKO_SECRET_KEY (4).
+    let four = 4u64.to_ne_bytes().to_vec();
+    let c = db(&w);
+    c.execute("UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 0", params![four, data.handle() as i64])
+        .unwrap();
+    drop(c);
+    let p = load();
+    let public = p.open_ro_session(slot).unwrap();
+    // Even unverified (no login), a secret key without key type or flags is
+    // refused as incomplete.
+    assert_eq!(rv(public.get_attributes(data, &[AttributeType::Label])), RvError::GeneralError);
+    drop(public);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(s.get_attributes(data, &[AttributeType::Label])), RvError::GeneralError);
+}
+
+#[test]
+fn objects_moved_between_tokens_are_refused() {
+    let w = world("[slots]\ncount = 2\n");
+    let p = load();
+    let a = init_token(&p, "a");
+    let b = init_token(&p, "b");
+    let s = user_session(&p, a);
+    let key = aes_token_key(&s, "from-a", b"1", false, false, vec![]);
+    let public = aes_key(&s, "public-from-a", false, true, false);
+    drop(s);
+    drop(p);
+    let c = db(&w);
+    let tb: i64 = c.query_row("SELECT token_id FROM tokens WHERE slot_id = ?1", [b.id() as i64], |r| r.get(0)).unwrap();
+    c.execute(
+        "UPDATE objects SET token_id = ?1 WHERE obj_id IN (?2, ?3)",
+        params![tb, key.handle() as i64, public.handle() as i64],
+    )
+    .unwrap();
+    drop(c);
+    let (_p, s) = next_session(b);
+    assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
+    assert_eq!(rv(encrypt(&s, public)), RvError::GeneralError);
+    assert!(s.find_objects(&[Attribute::Id(b"1".to_vec())]).unwrap().is_empty());
+}
+
+#[test]
+fn a_row_rolled_back_to_an_earlier_state_is_refused() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_key(&s, "v1", false, false, true);
+    drop(s);
+    drop(p);
+    let old_extractable: Vec<u8> = db(&w)
+        .query_row(
+            "SELECT value FROM attrs WHERE obj_id = ?1 AND atype = ?2",
+            params![key.handle() as i64, CKA_EXTRACTABLE],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let (p, s) = next_session(slot);
+    s.update_attributes(key, &[Attribute::Extractable(false)]).unwrap();
+    assert_eq!(value_of(&s, key).unwrap(), None, "no longer extractable");
+    drop(s);
+    drop(p);
+    // The old row (extractable) put back: a one-way flag undone.
+    db(&w)
+        .execute(
+            "UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = ?3",
+            params![old_extractable, key.handle() as i64, CKA_EXTRACTABLE],
+        )
+        .unwrap();
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, key)), RvError::GeneralError);
+}
+
+#[test]
+fn a_removed_tag_is_not_a_legacy_object() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_token_key(&s, "k", b"1", false, false, vec![]);
+    drop(s);
+    drop(p);
+    plant(&w, key, CKA_EXTRACTABLE, &[1]);
+    plant(&w, key, CKA_SENSITIVE, &[0]);
+    db(&w).execute("UPDATE objects SET tag = NULL, version = 0", []).unwrap();
+    // The next login (format-6 PIN record) authenticates nothing: the
+    // untagged object stays refused.
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(value_of(&s, key)), RvError::GeneralError);
+    let untagged: i64 = db(&w).query_row("SELECT count(*) FROM objects WHERE tag IS NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(untagged, 1);
+}
+
+#[test]
+fn a_legacy_store_is_authenticated_at_first_login_refusing_unsealed_secrets() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let good = aes_token_key(&s, "good", b"1", false, false, vec![]);
+    let bad = aes_token_key(&s, "bad", b"2", false, false, vec![]);
+    let ct = encrypt(&s, good).unwrap();
+    drop(s);
+    drop(p);
+    make_legacy(&w.db, SO_PIN, Some(USER_PIN), 5);
+    // Tampered before the upgrade: a secret value in the clear.
+    db(&w)
+        .execute(
+            "UPDATE attrs SET sealed = 0, value = ?1 WHERE obj_id = ?2 AND atype = ?3",
+            params![vec![0x41u8; 32], bad.handle() as i64, CKA_VALUE],
+        )
+        .unwrap();
+    let p = load();
+    let s = user_session(&p, slot);
+    assert_eq!(encrypt(&s, good).unwrap(), ct);
+    assert_eq!(rv(encrypt(&s, bad)), RvError::GeneralError);
+    drop(s);
+    let c = db(&w);
+    let user_record: Vec<u8> = c.query_row("SELECT user_wrapped FROM tokens", [], |r| r.get(0)).unwrap();
+    assert_eq!(user_record.len(), 48, "the user's PIN record rewritten in format 6");
+    let untagged: Vec<i64> = c
+        .prepare("SELECT obj_id FROM objects WHERE tag IS NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(untagged, vec![bad.handle() as i64]);
+    // A later SO login (its record still of the old format) authenticates
+    // nothing more: the refused object stays refused.
+    drop(c);
+    let so = p.open_rw_session(slot).unwrap();
+    so.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
+    drop(so);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(encrypt(&s, bad)), RvError::GeneralError);
+}
+
+/// One value from a query, read by another process.
+fn sql(db: &std::path::Path, query: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])"])
+        .arg(db)
+        .arg(query)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A process that holds the store's write lock until killed.
+fn hold_write_lock(db: &std::path::Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); \
+             c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read()",
+        ])
+        .arg(db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "held");
+    child
+}
+
+#[test]
+fn a_failed_login_is_counted_or_gets_no_verdict_while_the_store_is_locked() {
+    let w = world("");
+    // A short wait for the lock (world() wrote the [store] section).
+    let conf = std::fs::read_to_string(&w.conf).unwrap().replace("[store]\n", "[store]\nbusy_timeout_ms = 300\n");
+    std::fs::write(&w.conf, conf).unwrap();
+    let p = load();
+    let slot = init_token(&p, "t");
+    drop(p);
+    // Read by another process while the module is loaded here (two SQLite
+    // copies in one process would not see each other's locks).
+    let fails = || -> i64 { sql(&w.db, "SELECT user_fail FROM tokens").parse().unwrap() };
+
+    // Another process holds the write lock (a process of its own: POSIX
+    // locks do not conflict within one process).
+    let mut holder = hold_write_lock(&w.db);
+    // Opening the module needs no write.
+    let p = load();
+    let s = p.open_rw_session(slot).unwrap();
+    // No verdict either way: the count could not be written.
+    assert_eq!(rv(s.login(UserType::User, Some(&pin("wrong-pin")))), RvError::DeviceError);
+    assert_eq!(rv(s.login(UserType::User, Some(&pin(USER_PIN)))), RvError::DeviceError);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(fails(), 0);
+
+    assert_eq!(rv(s.login(UserType::User, Some(&pin("wrong-pin")))), RvError::PinIncorrect);
+    assert_eq!(fails(), 1, "counted before the call returned");
+    let audited: i64 = sql(&w.db, "SELECT count(*) FROM audit WHERE body LIKE '%login-failed%'").parse().unwrap();
+    assert_eq!(audited, 1);
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    assert_eq!(fails(), 0);
+}
