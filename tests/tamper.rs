@@ -438,8 +438,14 @@ fn a_legacy_store_is_authenticated_at_first_login_refusing_unsealed_secrets() {
     let so = p.open_rw_session(slot).unwrap();
     so.login(UserType::So, Some(&pin(SO_PIN))).unwrap();
     drop(so);
-    let (_p, s) = next_session(slot);
+    let (p, s) = next_session(slot);
     assert_eq!(rv(encrypt(&s, bad)), RvError::GeneralError);
+    drop(s);
+    drop(p);
+    // Verification names the one refused object; the digest holds the rest.
+    let (code, out) = store_verify(&w, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("refused: 1, object-set digest matches (1 objects)"), "{out}");
 }
 
 /// One value from a query, read by another process.
@@ -506,4 +512,146 @@ fn a_failed_login_is_counted_or_gets_no_verdict_while_the_store_is_locked() {
     assert_eq!(audited, 1);
     s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
     assert_eq!(fails(), 0);
+}
+
+/// `ferrohsm store verify` on the test's store: (exit code, stdout).
+fn store_verify(w: &World, extra: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrohsm"))
+        .args(["store", "verify"])
+        .args(extra)
+        .env("FERROHSM_CONF", &w.conf)
+        .env("FERROHSM_USER_PIN", USER_PIN)
+        .env("FERROHSM_SO_PIN", SO_PIN)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Everything stored about one object: its version and tag, and its rows.
+type Snapshot = ((i64, Vec<u8>), Vec<(i64, bool, Vec<u8>, Option<Vec<u8>>)>);
+
+fn snapshot(w: &World, o: ObjectHandle) -> Snapshot {
+    let c = db(w);
+    let head = c
+        .query_row("SELECT version, tag FROM objects WHERE obj_id = ?1", [o.handle() as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let rows = c
+        .prepare("SELECT atype, sealed, value, idx FROM attrs WHERE obj_id = ?1")
+        .unwrap()
+        .query_map([o.handle() as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    (head, rows)
+}
+
+fn restore(w: &World, o: ObjectHandle, snap: &Snapshot) {
+    let c = db(w);
+    let id = o.handle() as i64;
+    c.execute("DELETE FROM attrs WHERE obj_id = ?1", [id]).unwrap();
+    for (atype, sealed, value, idx) in &snap.1 {
+        c.execute(
+            "INSERT INTO attrs (obj_id, atype, sealed, value, idx) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, atype, sealed, value, idx],
+        )
+        .unwrap();
+    }
+    c.execute("UPDATE objects SET version = ?1, tag = ?2 WHERE obj_id = ?3", params![snap.0 .0, snap.0 .1, id])
+        .unwrap();
+}
+
+#[test]
+fn store_verify_passes_after_every_kind_of_write() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let a = aes_key(&s, "a", true, true, false);
+    let b = aes_key(&s, "b", false, false, true);
+    s.update_attributes(b, &[Attribute::Label(b"b2".to_vec()), Attribute::Extractable(false)]).unwrap();
+    let c = s.copy_object(a, &[Attribute::Label(b"copy".to_vec())]).unwrap();
+    s.destroy_object(c).unwrap();
+    let data = s
+        .create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(true), Attribute::Value(vec![1, 2, 3])])
+        .unwrap();
+    s.update_attributes(data, &[Attribute::Value(vec![4, 5])]).unwrap();
+    drop(s);
+    drop(p);
+    let (code, out) = store_verify(&w, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("objects: 3, refused: 0, object-set digest matches (3 objects)"), "{out}");
+    let (code, out) = store_verify(&w, &["--so"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn an_object_rolled_back_whole_is_found_by_store_verify() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_key(&s, "k", false, false, true);
+    let other = aes_key(&s, "other", true, true, false);
+    drop(s);
+    drop(p);
+    let extractable = snapshot(&w, key);
+    let (_p, s) = next_session(slot);
+    s.update_attributes(key, &[Attribute::Extractable(false)]).unwrap();
+    drop(s);
+    drop(_p);
+    // The whole object put back as it was (rows, version, tag): each read
+    // of it alone cannot tell (its tag is its own, and valid) ...
+    restore(&w, key, &extractable);
+    let (_p, s) = next_session(slot);
+    assert!(value_of(&s, key).unwrap().is_some(), "a whole-object rollback passes a single read");
+    // ... but the token's object-set digest no longer matches, and no write
+    // to the token re-tags it as if nothing happened... until verified.
+    drop(s);
+    drop(_p);
+    let (code, out) = store_verify(&w, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does NOT match the objects"), "{out}");
+    assert!(out.contains("store INVALID"), "{out}");
+    let _ = other;
+}
+
+#[test]
+fn a_deleted_object_is_found_by_store_verify() {
+    let w2 = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let gone = aes_key(&s, "gone", true, true, false);
+    drop(s);
+    drop(p);
+    assert_eq!(store_verify(&w2, &[]).0, 0);
+    db(&w2).execute("DELETE FROM objects WHERE obj_id = ?1", [gone.handle() as i64]).unwrap();
+    let (code, out) = store_verify(&w2, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("records 1 objects"), "{out}");
+}
+
+#[test]
+fn an_edited_object_digest_stops_every_write_to_the_token() {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let key = aes_key(&s, "k", true, true, false);
+    drop(s);
+    drop(p);
+    db(&w).execute("UPDATE tokens SET objects_count = objects_count + 1", []).unwrap();
+    let (_p, s) = next_session(slot);
+    // Reads and uses go on; a write would re-tag an edited digest: refused.
+    assert!(encrypt(&s, key).is_ok());
+    assert_eq!(rv(s.update_attributes(key, &[Attribute::Label(b"x".to_vec())])), RvError::GeneralError);
+    let create = s.create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(true)]);
+    assert_eq!(rv(create), RvError::GeneralError);
+    drop(s);
+    drop(_p);
+    let (code, out) = store_verify(&w, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILS its authentication tag"), "{out}");
 }

@@ -8,7 +8,7 @@ pub mod sqlite;
 
 use crate::error::Result;
 use crate::model::AttrType;
-pub use seal::{Idx, KdfParams, PinRecord, TokenKey, Uid};
+pub use seal::{Idx, KdfParams, PinRecord, SetDigest, TokenKey, Uid};
 
 pub type TokenId = i64;
 pub type ObjectId = i64;
@@ -28,6 +28,17 @@ pub struct TokenRecord {
     pub user_fail: u32,
     /// Bumped by every change to or removal of one of its objects.
     pub rev: i64,
+    /// The summary of its objects (None only before format 6's first login).
+    pub digest: Option<SetDigest>,
+}
+
+/// Who writes objects: every object write updates the token's
+/// `SetDigest`, checked and re-tagged under the token key in the same
+/// transaction, so writing needs a login.
+#[derive(Clone, Copy)]
+pub struct Writer<'a> {
+    pub token_uid: &'a Uid,
+    pub key: &'a TokenKey,
 }
 
 /// One stored attribute: its value (sealed or not) and its index entry.
@@ -114,17 +125,17 @@ pub trait Store: Send + Sync {
     /// `max` meanwhile (0: no limit): then CKR_PIN_LOCKED and nothing is
     /// written. Always one write, so the caller's staged audit commits.
     fn clear_failures(&self, token: TokenId, who: Who, max: u32) -> Result<()>;
-    fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId>;
+    fn insert_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<ObjectId>;
     /// Inserts all of `objs` in one transaction (all or none); used by
     /// migration so that a failure leaves the token untouched.
-    fn insert_objects(&self, token: TokenId, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
-        let _ = (token, objs);
+    fn insert_objects(&self, token: TokenId, w: Writer, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
+        let _ = (token, w, objs);
         Err(crate::error::Error::general("this store cannot insert objects in one transaction"))
     }
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>>;
     /// Replaces every row of an object; false if it no longer exists.
-    fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool>;
-    fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool>;
+    fn replace_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool>;
+    fn delete_object(&self, token: TokenId, w: Writer, id: ObjectId) -> Result<bool>;
     /// Objects of a token having, for each filter, the attribute with one of
     /// the given index entries, public and/or private as `vis` says. A
     /// filter's first entry is the public (unkeyed) one; any others are
@@ -140,6 +151,7 @@ pub trait Store: Send + Sync {
     fn update_object(
         &self,
         token: TokenId,
+        w: Writer,
         id: ObjectId,
         f: &mut dyn FnMut(StoredObject) -> Result<Option<StoredObject>>,
     ) -> Result<bool>;
@@ -155,7 +167,12 @@ pub trait Store: Send + Sync {
     fn untagged_objects(&self, token: TokenId) -> Result<Vec<ObjectId>>;
     /// Sets the version and tag of an object that has no tag yet; false if
     /// it is gone or was tagged meanwhile.
-    fn tag_object(&self, token: TokenId, id: ObjectId, version: u64, tag: &seal::Tag) -> Result<bool>;
+    fn tag_object(&self, token: TokenId, w: Writer, id: ObjectId, version: u64, tag: &seal::Tag) -> Result<bool>;
+    /// Sets a token's object-set digest (at the first login of a store from
+    /// before format 6, and when a token is made).
+    fn set_digest(&self, token: TokenId, d: &SetDigest) -> Result<()>;
+    /// Every object id of a token, public and private (for verification).
+    fn all_objects(&self, token: TokenId) -> Result<Vec<ObjectId>>;
     /// The whole audit chain and the recorded head (last seq and hash),
     /// which catches a truncated tail.
     fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;

@@ -277,6 +277,28 @@ impl TokenKey {
         out
     }
 
+    /// Checks a token's object-set digest against its tag.
+    pub fn set_digest_ok(&self, token: &Uid, d: &SetDigest) -> bool {
+        let want = self.set_digest_tag(token, d);
+        d.tag.is_some_and(|t| aws_lc_rs::constant_time::verify_slices_are_equal(&want, &t).is_ok())
+    }
+
+    /// Tags a token's object-set digest after a change.
+    pub fn sign_set_digest(&self, token: &Uid, d: &mut SetDigest) {
+        d.tag = Some(self.set_digest_tag(token, d));
+    }
+
+    fn set_digest_tag(&self, token: &Uid, d: &SetDigest) -> Tag {
+        let mut m = aws_lc_rs::hmac::Context::with_key(&self.object_mac);
+        m.update(b"FHSMset1");
+        m.update(token);
+        m.update(&d.acc);
+        m.update(&d.count.to_le_bytes());
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(m.sign().as_ref());
+        out
+    }
+
     /// Constant-time check of a stored object's tag.
     pub fn object_tag_ok(&self, token: &Uid, obj: &super::StoredObject, tag: &[u8]) -> bool {
         let want = self.object_tag(token, obj);
@@ -326,6 +348,44 @@ impl TokenKey {
         out.copy_from_slice(&mac.sign().as_ref()[..IDX_LEN]);
         out
     }
+}
+
+/// A token's object set, summarized so that each write updates it in
+/// constant time: the XOR of every tagged object's `member_hash` and their
+/// count, tagged under the token key. An object rolled back to an older
+/// copy of itself (rows, version and tag), deleted, or brought back after
+/// its deletion passes its own tag check but changes this sum, which
+/// `ferrohsm store verify` recomputes from every object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetDigest {
+    pub acc: [u8; 32],
+    pub count: u64,
+    pub tag: Option<Tag>,
+}
+
+impl SetDigest {
+    pub fn add(&mut self, member: &[u8; 32]) {
+        self.acc.iter_mut().zip(member).for_each(|(a, m)| *a ^= m);
+        self.count = self.count.wrapping_add(1);
+    }
+
+    pub fn remove(&mut self, member: &[u8; 32]) {
+        self.acc.iter_mut().zip(member).for_each(|(a, m)| *a ^= m);
+        self.count = self.count.wrapping_sub(1);
+    }
+}
+
+/// An object's share of its token's `SetDigest`: a hash of its identity,
+/// version and tag (the tag is keyed, so this need not be).
+pub fn member_hash(uid: &Uid, version: u64, tag: &Tag) -> [u8; 32] {
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    h.update(b"FHSMmem1");
+    h.update(uid);
+    h.update(&version.to_le_bytes());
+    h.update(tag);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(h.finish().as_ref());
+    out
 }
 
 /// Index entry of a public attribute (stored in the clear anyway).

@@ -12,7 +12,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
-use super::{AuditHead, AuditRow, ObjectId, Row, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Visible, Who};
+use super::{
+    AuditHead, AuditRow, ObjectId, Row, SetDigest, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Visible,
+    Who, Writer,
+};
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
@@ -139,6 +142,9 @@ fn schema_v5() -> String {
 const SCHEMA_V6: &str = "
 ALTER TABLE objects ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE objects ADD COLUMN tag BLOB;
+ALTER TABLE tokens ADD COLUMN objects_digest BLOB;
+ALTER TABLE tokens ADD COLUMN objects_count INTEGER;
+ALTER TABLE tokens ADD COLUMN digest_tag BLOB;
 ";
 
 pub struct SqliteStore {
@@ -343,7 +349,8 @@ fn who_cols(who: Who) -> (&'static str, &'static str, &'static str, &'static str
 }
 
 const TOKEN_COLS: &str = "token_id, slot_id, uid, label, serial, so_salt, so_wrapped, so_kdf, \
-                          user_salt, user_wrapped, user_kdf, so_fail, user_fail, rev";
+                          user_salt, user_wrapped, user_kdf, so_fail, user_fail, rev, \
+                          objects_digest, objects_count, digest_tag";
 
 fn fixed<const N: usize>(v: Vec<u8>) -> rusqlite::Result<[u8; N]> {
     v.try_into()
@@ -370,8 +377,71 @@ fn token_from_row(r: &rusqlite::Row) -> rusqlite::Result<(TokenRecord, String, O
         so_fail: r.get(11)?,
         user_fail: r.get(12)?,
         rev: r.get(13)?,
+        digest: digest_from(r.get(14)?, r.get(15)?, r.get(16)?),
     };
     Ok((rec, so_kdf, user_kdf))
+}
+
+/// A stored digest; malformed parts make it one whose tag fails.
+fn digest_from(acc: Option<Vec<u8>>, count: Option<i64>, tag: Option<Vec<u8>>) -> Option<SetDigest> {
+    let (acc, count) = (acc?, count?);
+    Some(SetDigest {
+        acc: acc.try_into().unwrap_or([0xff; 32]),
+        count: count as u64,
+        tag: tag.map(|t| t.try_into().unwrap_or([0u8; super::seal::TAG_LEN])),
+    })
+}
+
+fn write_digest(tx: &rusqlite::Transaction, token: TokenId, d: &SetDigest) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE tokens SET objects_digest = ?1, objects_count = ?2, digest_tag = ?3 WHERE token_id = ?4",
+    )?
+    .execute(params![&d.acc[..], d.count as i64, d.tag.as_ref().map(|t| &t[..]), token])?;
+    Ok(())
+}
+
+/// Applies object changes to a token's digest inside a write: the stored
+/// digest must pass its tag first (else the write fails: an edited digest
+/// is never re-tagged), then it is updated and tagged again.
+fn update_digest(
+    tx: &rusqlite::Transaction,
+    token: TokenId,
+    w: Writer,
+    remove: &[[u8; 32]],
+    add: &[[u8; 32]],
+) -> Result<()> {
+    let d = tx
+        .prepare_cached("SELECT objects_digest, objects_count, digest_tag FROM tokens WHERE token_id = ?1")?
+        .query_row([token], |r| Ok(digest_from(r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .ok_or(Error::TokenNotRecognized)?;
+    let mut d = match d {
+        Some(d) if w.key.set_digest_ok(w.token_uid, &d) => d,
+        _ => return Err(Error::general("the token's object digest failed authentication (tampered store?)")),
+    };
+    remove.iter().for_each(|m| d.remove(m));
+    add.iter().for_each(|m| d.add(m));
+    w.key.sign_set_digest(w.token_uid, &mut d);
+    write_digest(tx, token, &d)
+}
+
+/// The digest share of a stored object as it is now in the store (None:
+/// gone, or without a tag and so not in the digest).
+fn member_in(tx: &rusqlite::Transaction, token: TokenId, id: ObjectId) -> Result<Option<[u8; 32]>> {
+    let row: Option<(Vec<u8>, i64, Option<Vec<u8>>)> = tx
+        .prepare_cached("SELECT uid, version, tag FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
+        .query_row(params![id, token], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(row.and_then(|(uid, version, tag)| {
+        let uid: Uid = uid.try_into().ok()?;
+        let tag: super::seal::Tag = tag?.try_into().ok()?;
+        Some(super::seal::member_hash(&uid, version as u64, &tag))
+    }))
+}
+
+/// The digest share of an object about to be written.
+fn member_of(obj: &StoredObject) -> Vec<[u8; 32]> {
+    obj.tag.iter().map(|t| super::seal::member_hash(&obj.uid, obj.version, t)).collect()
 }
 
 fn finish_token((mut rec, so_kdf, user_kdf): (TokenRecord, String, Option<String>)) -> Result<TokenRecord> {
@@ -428,7 +498,11 @@ impl Store for SqliteStore {
                     rec.so_pin.kdf.to_text()
                 ],
             )?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            if let Some(d) = &rec.digest {
+                write_digest(tx, id, d)?;
+            }
+            Ok(id)
         })
     }
 
@@ -475,8 +549,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_object(&self, token: TokenId, obj: &StoredObject) -> Result<ObjectId> {
+    fn insert_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<ObjectId> {
         self.write(|tx| {
+            update_digest(tx, token, w, &[], &member_of(obj))?;
             tx.prepare_cached(
                 "INSERT INTO objects (token_id, uid, private, version, tag) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
@@ -493,8 +568,10 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_objects(&self, token: TokenId, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
+    fn insert_objects(&self, token: TokenId, w: Writer, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
         self.write(|tx| {
+            let members: Vec<[u8; 32]> = objs.iter().flat_map(member_of).collect();
+            update_digest(tx, token, w, &[], &members)?;
             let mut ids = Vec::with_capacity(objs.len());
             for obj in objs {
                 tx.execute(
@@ -513,8 +590,8 @@ impl Store for SqliteStore {
         self.with(|c| load_in(c, token, id))
     }
 
-    fn replace_object(&self, token: TokenId, obj: &StoredObject) -> Result<bool> {
-        self.write(|tx| replace_in(tx, token, obj))
+    fn replace_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool> {
+        self.write(|tx| replace_in(tx, token, w, obj))
     }
 
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>> {
@@ -528,13 +605,14 @@ impl Store for SqliteStore {
     fn update_object(
         &self,
         token: TokenId,
+        w: Writer,
         id: ObjectId,
         f: &mut dyn FnMut(StoredObject) -> Result<Option<StoredObject>>,
     ) -> Result<bool> {
         self.write(|tx| {
             let Some(cur) = load_in(tx, token, id)? else { return Ok(false) };
             let Some(new) = f(cur)? else { return Ok(true) };
-            replace_in(tx, token, &new)
+            replace_in(tx, token, w, &new)
         })
     }
 
@@ -556,13 +634,37 @@ impl Store for SqliteStore {
         })
     }
 
-    fn tag_object(&self, token: TokenId, id: ObjectId, version: u64, tag: &super::seal::Tag) -> Result<bool> {
+    fn tag_object(
+        &self,
+        token: TokenId,
+        w: Writer,
+        id: ObjectId,
+        version: u64,
+        tag: &super::seal::Tag,
+    ) -> Result<bool> {
         self.write(|tx| {
+            let uid: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT uid FROM objects WHERE obj_id = ?1 AND token_id = ?2 AND tag IS NULL",
+                    params![id, token],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(uid) = uid.and_then(|u| <Uid>::try_from(u).ok()) else { return Ok(false) };
+            update_digest(tx, token, w, &[], &[super::seal::member_hash(&uid, version, tag)])?;
             Ok(tx.execute(
                 "UPDATE objects SET version = ?1, tag = ?2 WHERE obj_id = ?3 AND token_id = ?4 AND tag IS NULL",
                 params![version as i64, &tag[..], id, token],
             )? > 0)
         })
+    }
+
+    fn set_digest(&self, token: TokenId, d: &SetDigest) -> Result<()> {
+        self.write(|tx| write_digest(tx, token, d))
+    }
+
+    fn all_objects(&self, token: TokenId) -> Result<Vec<ObjectId>> {
+        self.with(|c| token_objects(c, token, Visible { public: true, private: true }))
     }
 
     fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
@@ -579,8 +681,10 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete_object(&self, token: TokenId, id: ObjectId) -> Result<bool> {
+    fn delete_object(&self, token: TokenId, w: Writer, id: ObjectId) -> Result<bool> {
         self.write(|tx| {
+            let old: Vec<[u8; 32]> = member_in(tx, token, id)?.into_iter().collect();
+            update_digest(tx, token, w, &old, &[])?;
             Ok(tx
                 .prepare_cached("DELETE FROM objects WHERE obj_id = ?1 AND token_id = ?2")?
                 .execute(params![id, token])?
@@ -716,7 +820,12 @@ fn selectivity_rank(atype: AttrType) -> u8 {
 
 /// Replaces every row of an object inside a write transaction; false if it
 /// no longer exists.
-fn replace_in(tx: &rusqlite::Transaction, token: TokenId, obj: &StoredObject) -> Result<bool> {
+fn replace_in(tx: &rusqlite::Transaction, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool> {
+    let Some(old) = member_in(tx, token, obj.id)? else {
+        // Gone, or without a tag (refused on every read): nothing to replace.
+        return Ok(false);
+    };
+    update_digest(tx, token, w, &[old], &member_of(obj))?;
     let n = tx.execute(
         "UPDATE objects SET private = ?1, version = ?5, tag = ?6 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
         params![obj.private, obj.id, token, &obj.uid[..], obj.version as i64, obj.tag.as_ref().map(|t| &t[..])],

@@ -67,13 +67,20 @@ impl Module {
     /// then this PIN's record is rewritten in the new format.
     fn authenticate_legacy_store(&self, token: &TokenRecord, key: &TokenKey, who: Who, pin: &[u8]) -> Result<()> {
         let sealer = crate::store::codec::Sealer { token_uid: &token.uid, key: Some(key) };
+        let writer = crate::store::Writer { token_uid: &token.uid, key };
+        if token.digest.is_none() {
+            // Objects are added to it as they are authenticated.
+            let mut empty = crate::store::SetDigest::default();
+            key.sign_set_digest(&token.uid, &mut empty);
+            self.store.set_digest(token.token_id, &empty)?;
+        }
         let ids = self.store.untagged_objects(token.token_id)?;
         let (mut done, mut refused) = (0usize, 0usize);
         for id in ids {
             let Some(stored) = self.store.load_object(token.token_id, id)? else { continue };
             match crate::store::codec::authenticate_legacy(sealer, &stored) {
                 Ok((version, tag)) => {
-                    self.store.tag_object(token.token_id, id, version, &tag)?;
+                    self.store.tag_object(token.token_id, writer, id, version, &tag)?;
                     done += 1;
                 }
                 Err(_) => refused += 1, // logged by the codec

@@ -195,7 +195,9 @@ impl Module {
     fn discard(&self, a: &Access, h: ObjectHandle) {
         match self.find_object(a, h) {
             Ok(Found::Token { token_id, id, .. }) => {
-                let _ = self.store.delete_object(token_id, id);
+                if let Ok(w) = a.writer() {
+                    let _ = self.store.delete_object(token_id, w, id);
+                }
             }
             Ok(Found::Session { handle, .. }) => {
                 if let Ok(mut m) = self.session_objects.write() {

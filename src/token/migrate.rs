@@ -101,7 +101,7 @@ impl Module {
                 ..super::audit::Record::of(&a, "migrate-object")
             });
         }
-        let ids = self.store.insert_objects(a.token.token_id, &stored)?;
+        let ids = self.store.insert_objects(a.token.token_id, a.writer()?, &stored)?;
         ids.into_iter()
             .map(|id| ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range")))
             .collect()

@@ -26,6 +26,7 @@ pub mod objects;
 mod session;
 mod sign;
 mod slots;
+mod verify;
 mod wrap;
 
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid}
 
 pub use audit::AuditSummary;
 pub use session::{OpKind, Session, SessionHandle};
+pub use verify::StoreReport;
 
 pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
 
@@ -174,6 +176,11 @@ pub(crate) struct Access {
 impl Access {
     pub fn sealer(&self) -> Sealer<'_> {
         Sealer { token_uid: &self.token.uid, key: self.key.as_deref() }
+    }
+    /// What an object write needs: the token key (a login).
+    pub fn writer(&self) -> Result<crate::store::Writer<'_>> {
+        let key = self.key.as_deref().ok_or(Error::UserNotLoggedIn)?;
+        Ok(crate::store::Writer { token_uid: &self.token.uid, key })
     }
     pub fn user_logged_in(&self) -> bool {
         self.user == Some(UserKind::User)

@@ -101,7 +101,7 @@ impl Module {
                 detail: &detail,
                 ..super::audit::Record::of(a, event)
             });
-            let id = self.store.insert_object(a.token.token_id, &stored)?;
+            let id = self.store.insert_object(a.token.token_id, a.writer()?, &stored)?;
             return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));
         }
         obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));

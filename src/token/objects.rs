@@ -98,7 +98,7 @@ impl Module {
                     ..super::audit::Record::of(&a, "destroy-object")
                 };
                 self.audit_with_next_write(&rec);
-                if !self.store.delete_object(token_id, id)? {
+                if !self.store.delete_object(token_id, a.writer()?, id)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
             }
@@ -156,7 +156,7 @@ impl Module {
                     ..super::audit::Record::of(&a, "set-attribute")
                 };
                 self.audit_with_next_write(&rec);
-                if !self.store.replace_object(token_id, &stored)? {
+                if !self.store.replace_object(token_id, a.writer()?, &stored)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
             }

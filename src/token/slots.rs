@@ -195,7 +195,12 @@ impl Module {
             so_fail: 0,
             user_fail: 0,
             rev: 0,
+            digest: None,
         };
+        // No objects yet: the empty set, tagged.
+        let mut empty = crate::store::SetDigest::default();
+        key.sign_set_digest(&rec.uid, &mut empty);
+        let rec = TokenRecord { digest: Some(empty), ..rec };
         crate::mech::raw::release_free_memory();
         let label_text = String::from_utf8_lossy(label).trim_end().to_string();
         // The record commits with the token, or neither does.

@@ -226,6 +226,8 @@ pub fn make_legacy(db: &std::path::Path, so_pin: &str, user_pin: Option<&str>, v
     c.execute_batch(&format!(
         "DROP TRIGGER objects_changed; DROP TRIGGER objects_deleted;
          ALTER TABLE objects DROP COLUMN version; ALTER TABLE objects DROP COLUMN tag;
+         ALTER TABLE tokens DROP COLUMN objects_digest; ALTER TABLE tokens DROP COLUMN objects_count;
+         ALTER TABLE tokens DROP COLUMN digest_tag;
          CREATE TRIGGER objects_changed AFTER UPDATE ON objects
          BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
          CREATE TRIGGER objects_deleted AFTER DELETE ON objects

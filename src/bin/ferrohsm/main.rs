@@ -10,6 +10,7 @@ mod kms;
 mod migrate;
 mod pem;
 mod softhsm_util;
+mod store;
 
 fn main() {
     common::default_sigpipe();
@@ -37,6 +38,7 @@ fn run(args: &[String]) -> i32 {
             softhsm_util::run(&a)
         }
         "migrate-softhsm" => migrate::run(&args[1..]),
+        "store" => store::run(args),
         "-h" | "--help" | "help" => {
             println!("{}", USAGE);
             0
@@ -55,5 +57,6 @@ Tokens: init-token (--slot N | --free | --token L) --label L
         import FILE [--import-type keypair|aes|cert] --label L --id HEX (--token L | --slot N) [--no-public-key]
         migrate-softhsm [--tokendir DIR] [--token LABEL] [--dry-run] [--allow-partial]
         softhsm2-util ARGS...   (SoftHSM's softhsm2-util flags; see softhsm-compat/README.md)
+        store verify [--token L] [--so]   (authenticate every object and the object set)
 PINs:   --pin-fd N | --pin-env VAR | FERROHSM_USER_PIN | prompt (--so-pin-fd/--so-pin-env/FERROHSM_SO_PIN for the SO)
 KMS:   key | alias | audit | data-key | encrypt | decrypt | re-encrypt  (ferrohsm key --help)";

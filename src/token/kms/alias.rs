@@ -85,7 +85,7 @@ impl Module {
         let r = self.kms_key(&a, key_id).and_then(|k| {
             let (id, _) = self.alias_entry(&a, name)?.ok_or(Error::KmsNotFound)?;
             let target = k.key_id();
-            self.store.update_object(a.token.token_id, id, &mut |stored| {
+            self.store.update_object(a.token.token_id, a.writer()?, id, &mut |stored| {
                 let mut o = codec::decode(a.sealer(), &stored)?;
                 o.set(ck::CKA_VALUE, Value::bytes(target.as_bytes()));
                 Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &o)?))
@@ -100,7 +100,7 @@ impl Module {
         let a = self.rw_access(h)?;
         let r = self.alias_entry(&a, name).and_then(|e| {
             let (id, _) = e.ok_or(Error::KmsNotFound)?;
-            self.store.delete_object(a.token.token_id, id)?;
+            self.store.delete_object(a.token.token_id, a.writer()?, id)?;
             Ok(())
         });
         self.alias_audit(&a, "delete-alias", name, "", &r);

@@ -310,7 +310,7 @@ impl Module {
     /// Applies a change in one store transaction on the freshly read key
     /// and returns the key as it is afterwards.
     fn kms_change(&self, a: &Access, k: &KmsKey, change: Change) -> Result<KmsKey> {
-        let ok = self.store.update_object(a.token.token_id, k.id, &mut |stored| {
+        let ok = self.store.update_object(a.token.token_id, a.writer()?, k.id, &mut |stored| {
             let mut obj = codec::decode(a.sealer(), &stored)?;
             change.apply(&mut obj)?;
             Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &obj)?))
@@ -464,10 +464,10 @@ impl Module {
         let id = k.key_id();
         for (alias_id, _, target) in self.alias_list(a)? {
             if target == id {
-                self.store.delete_object(a.token.token_id, alias_id)?;
+                self.store.delete_object(a.token.token_id, a.writer()?, alias_id)?;
             }
         }
-        let r = self.store.delete_object(a.token.token_id, k.id).map(|_| ());
+        let r = a.writer().and_then(|w| self.store.delete_object(a.token.token_id, w, k.id)).map(|_| ());
         let version = u64::from(k.current());
         self.audit_event(&Record { key: &id, version, detail: why, ..Record::of(a, "purge") }.result(&r));
         r
