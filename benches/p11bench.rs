@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -361,6 +361,41 @@ fn run_case(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
         }
         _ => Err(format!("unknown case {case}").into()),
     }
+}
+
+/// Login cost with N token secret keys in the token (a login must not do
+/// work in proportion to the store): generates them, measures
+/// login+logout, destroys them.
+fn login_with_keys(m: &Module, n: usize, budget: Duration) -> Res<Stat> {
+    let s = &m.session;
+    let mut keys = Vec::with_capacity(n);
+    for i in 0..n {
+        keys.push(s.generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Encrypt(true),
+                Attribute::ValueLen(32.into()),
+                Attribute::Label(format!("login-key-{i}").into_bytes()),
+            ],
+        )?);
+    }
+    let st = measure(budget, 5, None, || {
+        s.logout()?;
+        s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))?;
+        Ok(())
+    })?;
+    // Found again: SoftHSM does not keep handles across a logout.
+    drop(keys);
+    let found = s.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(true)])?;
+    for k in found {
+        let label = s.get_attributes(k, &[AttributeType::Label])?;
+        if matches!(label.first(), Some(Attribute::Label(l)) if l.starts_with(b"login-key-")) {
+            s.destroy_object(k)?;
+        }
+    }
+    Ok(st)
 }
 
 /// Object-count cases: create N token data objects, find one by label
@@ -717,6 +752,23 @@ fn main() -> Res<()> {
         rows.push((format!("create token data object (N={n})"), r_create));
         rows.push((format!("find one by label among N={n}"), r_find));
         rows.push((format!("destroy token data object (N={n})"), r_destroy));
+    }
+    // Login with many keys: ours at 1,000 and 10,000, the others at 1,000
+    // (SoftHSM makes a durable key in ~9 ms).
+    if wanted("login+logout with") {
+        for n in [1_000usize, 10_000] {
+            let mut row = Vec::new();
+            for (i, m) in loaded.iter().enumerate() {
+                if i > 0 && n > 1_000 {
+                    row.push(None);
+                    continue;
+                }
+                let st = login_with_keys(m, if quick { n / 10 } else { n }, budget)?;
+                eprintln!("login+logout with N={n} keys {:<10} {}", m.name, fmt_stat(Some(&Outcome::Done(st))));
+                row.push(Some(Outcome::Done(st)));
+            }
+            rows.push((format!("login+logout with N={n} token keys"), row));
+        }
     }
     let raw = raw_baselines(budget, &wanted)?;
     // Memory: a fresh process holding only the first module and its largest
