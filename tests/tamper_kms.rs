@@ -122,3 +122,41 @@ fn store_verify_passes_after_kms_management() {
     assert!(out.contains("refused: 0, object-set digest matches (3 objects)"), "{out}");
     assert!(out.ends_with("store intact"), "{out}");
 }
+
+#[test]
+fn a_key_change_and_its_audit_record_commit_together() {
+    let w = token();
+    let conf = std::fs::read_to_string(&w.conf).unwrap().replace("[store]\n", "[store]\nbusy_timeout_ms = 300\n");
+    std::fs::write(&w.conf, conf).unwrap();
+    let c = &w.conf;
+    let key = text(cli(c, &["key", "create"], None));
+    let records = || -> usize {
+        let out = text(cli(c, &["audit", "show", "--key", &key, "--json"], None));
+        out.lines().filter(|l| l.contains("\"rotate\"")).count()
+    };
+    // Another process holds the write lock: the rotation fails whole.
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); \
+             c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read()",
+        ])
+        .arg(&w.db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim(), "held");
+    let o = cli(c, &["key", "rotate", &key], None);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let d: serde_json::Value = serde_json::from_str(&text(cli(c, &["key", "describe", &key, "--json"], None))).unwrap();
+    assert_eq!(d["CurrentVersion"], 1, "{d}");
+    assert_eq!(records(), 0);
+    // Unlocked: the change and its record, once each.
+    ok(cli(c, &["key", "rotate", &key], None));
+    assert_eq!(records(), 1);
+}

@@ -162,6 +162,9 @@ pub trait Store: Send + Sync {
     /// appends them in its own transaction: the record of a change commits
     /// with the change, in one fsync. A failed write drops them.
     fn stage_audit(&self, lines: &str);
+    /// Drops what the calling thread staged (its call failed before
+    /// writing).
+    fn discard_staged(&self);
     /// Objects of a token with no authentication tag (made before store
     /// format 6), to be authenticated at the first login after the upgrade.
     fn untagged_objects(&self, token: TokenId) -> Result<Vec<ObjectId>>;

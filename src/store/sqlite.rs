@@ -314,20 +314,28 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one immediate (write-locking) transaction, with the audit
-    /// lines this thread staged.
+    /// lines this thread staged — before the call or inside `f` (a change
+    /// whose record depends on what it read, like a rotation's new
+    /// version). A failed write drops them: no record of a change that did
+    /// not happen, and no change without its record.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
         // try_with: at process exit (the audit flush) thread-locals may be gone.
-        let staged = STAGED.try_with(|s| std::mem::take(&mut *s.borrow_mut())).unwrap_or_default();
-        self.with(|c| {
+        let take = || STAGED.try_with(|s| std::mem::take(&mut *s.borrow_mut())).unwrap_or_default();
+        let r = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let v = f(&tx)?;
+            let staged = take();
             if !staged.is_empty() {
                 append_audit_in(&tx, &staged)?;
             }
             tx.commit()?;
             self.bump_generation();
             Ok(v)
-        })
+        });
+        if r.is_err() {
+            take();
+        }
+        r
     }
 
     /// After a commit: a fresh random value (no read-modify-write race).
@@ -618,6 +626,10 @@ impl Store for SqliteStore {
 
     fn append_audit(&self, body: &str) -> Result<()> {
         self.write(|tx| append_audit_in(tx, body))
+    }
+
+    fn discard_staged(&self) {
+        let _ = STAGED.try_with(|s| s.borrow_mut().clear());
     }
 
     fn stage_audit(&self, lines: &str) {

@@ -218,13 +218,14 @@ impl Module {
     }
 
     /// A key-management event: written before the call returns.
-    pub(crate) fn audit_event(&self, r: &Record) {
+    /// Writes an event now. If it cannot be written, the error is returned
+    /// for the event's call to fail with (the record stays buffered and is
+    /// written with the next batch).
+    pub(crate) fn audit_event(&self, r: &Record) -> Result<()> {
         if let Ok(mut p) = self.audit.shards[0].lock() {
             p.events.push_str(&event_line(r));
         }
-        if let Err(e) = self.flush_audit() {
-            log::error!("audit: could not write the {} event: {e}", r.event);
-        }
+        self.flush_audit().inspect_err(|e| log::error!("audit: could not write the {} event: {e}", r.event))
     }
 
     /// A key-management event that goes with the calling thread's next

@@ -97,8 +97,9 @@ impl Module {
                     detail: &detail,
                     ..super::audit::Record::of(&a, "destroy-object")
                 };
+                let w = a.writer()?;
                 self.audit_with_next_write(&rec);
-                if !self.store.delete_object(token_id, a.writer()?, id)? {
+                if !self.store.delete_object(token_id, w, id)? {
                     return Err(Error::ObjectHandleInvalid);
                 }
             }

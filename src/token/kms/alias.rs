@@ -51,8 +51,20 @@ impl Module {
         Ok(self.alias_entry(a, name)?.ok_or(Error::KmsNotFound)?.1)
     }
 
-    fn alias_audit(&self, a: &Access, event: &str, name: &str, key: &str, r: &Result<()>) {
-        self.audit_event(&Record { key, detail: name, ..Record::of(a, event) }.result(r));
+    /// Stages an alias change's record into the change's transaction.
+    fn alias_record(&self, a: &Access, event: &str, name: &str, key: &str) {
+        self.audit_with_next_write(&Record { key, detail: name, ..Record::of(a, event) });
+    }
+
+    /// After an alias call: a success has its record committed with it; a
+    /// failure drops what was staged and records the failure (if that
+    /// record cannot be written either, the call still fails).
+    fn alias_audit(&self, a: &Access, event: &str, name: &str, key: &str, r: Result<()>) -> Result<()> {
+        if r.is_err() {
+            self.store.discard_staged();
+            let _ = self.audit_event(&Record { key, detail: name, ..Record::of(a, event) }.result(&r));
+        }
+        r
     }
 
     pub fn kms_create_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
@@ -73,10 +85,10 @@ impl Module {
                 Attribute { atype: ck::CKA_VALUE, value: Value::bytes(k.key_id().into_bytes()) },
             ]);
             let obj = build(policy::DATA, &tmpl, vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA))]);
+            self.alias_record(&a, "create-alias", name, key_id);
             self.store_new(&a, &s, obj).map(|_| ())
         });
-        self.alias_audit(&a, "create-alias", name, key_id, &r);
-        r
+        self.alias_audit(&a, "create-alias", name, key_id, r)
     }
 
     /// Repoints an existing alias.
@@ -85,26 +97,28 @@ impl Module {
         let r = self.kms_key(&a, key_id).and_then(|k| {
             let (id, _) = self.alias_entry(&a, name)?.ok_or(Error::KmsNotFound)?;
             let target = k.key_id();
-            self.store.update_object(a.token.token_id, a.writer()?, id, &mut |stored| {
+            let w = a.writer()?;
+            self.alias_record(&a, "update-alias", name, key_id);
+            self.store.update_object(a.token.token_id, w, id, &mut |stored| {
                 let mut o = codec::decode(a.sealer(), &stored)?;
                 o.set(ck::CKA_VALUE, Value::bytes(target.as_bytes()));
                 Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &o)?))
             })?;
             Ok(())
         });
-        self.alias_audit(&a, "update-alias", name, key_id, &r);
-        r
+        self.alias_audit(&a, "update-alias", name, key_id, r)
     }
 
     pub fn kms_delete_alias(&self, h: SessionHandle, name: &str) -> Result<()> {
         let a = self.rw_access(h)?;
         let r = self.alias_entry(&a, name).and_then(|e| {
             let (id, _) = e.ok_or(Error::KmsNotFound)?;
-            self.store.delete_object(a.token.token_id, a.writer()?, id)?;
+            let w = a.writer()?;
+            self.alias_record(&a, "delete-alias", name, "");
+            self.store.delete_object(a.token.token_id, w, id)?;
             Ok(())
         });
-        self.alias_audit(&a, "delete-alias", name, "", &r);
-        r
+        self.alias_audit(&a, "delete-alias", name, "", r)
     }
 
     /// (name, key id) of every alias.

@@ -195,6 +195,28 @@ enum Change {
     CancelDeletion,
 }
 
+/// The management call in progress on this thread: `kms_change` stages
+/// its record into the change's own transaction, so a change is never
+/// committed without its record (nor a record without its change).
+struct Managing {
+    event: String,
+    detail: String,
+    staged: bool,
+}
+
+thread_local! {
+    static MANAGING: std::cell::RefCell<Option<Managing>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs a management call; the flag says whether its record was written
+/// with its change.
+fn managing(event: &str, detail: &str, f: impl FnOnce() -> Result<KmsKey>) -> Result<(KmsKey, bool)> {
+    MANAGING.with(|m| *m.borrow_mut() = Some(Managing { event: event.into(), detail: detail.into(), staged: false }));
+    let r = f();
+    let staged = MANAGING.with(|m| m.borrow_mut().take()).is_some_and(|m| m.staged);
+    r.map(|k| (k, staged))
+}
+
 impl Change {
     fn apply(&self, o: &mut Object) -> Result<()> {
         let now = clock::now();
@@ -313,6 +335,21 @@ impl Module {
         let ok = self.store.update_object(a.token.token_id, a.writer()?, k.id, &mut |stored| {
             let mut obj = codec::decode(a.sealer(), &stored)?;
             change.apply(&mut obj)?;
+            // The management call's record, with the version as changed,
+            // commits with the change (see `manage_key`).
+            MANAGING.with(|m| {
+                if let Some(m) = m.borrow_mut().as_mut() {
+                    let version = obj.ulong(CKA_FHSM_KEY_VERSION).unwrap_or(0);
+                    let key = k.key_id();
+                    self.audit_with_next_write(&Record {
+                        key: &key,
+                        version,
+                        detail: &m.detail,
+                        ..Record::of(a, &m.event)
+                    });
+                    m.staged = true;
+                }
+            });
             Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &obj)?))
         })?;
         if !ok {
@@ -330,9 +367,11 @@ impl Module {
         detail: &str,
         f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
     ) -> Result<KmsKey> {
-        let r = self.kms_key(a, key_id).and_then(|k| f(&k));
-        self.audit_managed(a, event, key_id, detail, &r);
-        r
+        let r = self.kms_key(a, key_id).and_then(|k| managing(event, detail, || f(&k)));
+        let logged = self.audit_managed(a, event, key_id, detail, &r);
+        let (k, _) = r?;
+        logged?;
+        Ok(k)
     }
 
     /// The same on a key already resolved.
@@ -344,19 +383,36 @@ impl Module {
         detail: &str,
         f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
     ) -> Result<KmsKey> {
-        let r = f(k);
-        self.audit_managed(a, event, &k.key_id(), detail, &r);
-        r
+        let r = managing(event, detail, || f(k));
+        let logged = self.audit_managed(a, event, &k.key_id(), detail, &r);
+        let (k, _) = r?;
+        logged?;
+        Ok(k)
     }
 
     /// Records a management call: the key as it is after, or the name
-    /// the caller gave when it failed.
-    fn audit_managed(&self, a: &Access, event: &str, key_id: &str, detail: &str, r: &Result<KmsKey>) {
+    /// the caller gave when it failed. A change that was written has its
+    /// record already, in its own transaction (`managing`).
+    fn audit_managed(
+        &self,
+        a: &Access,
+        event: &str,
+        key_id: &str,
+        detail: &str,
+        r: &Result<(KmsKey, bool)>,
+    ) -> Result<()> {
+        if matches!(r, Ok((_, true))) {
+            return Ok(());
+        }
         let (key, version) = match r {
-            Ok(k) => (k.key_id(), u64::from(k.current())),
+            Ok((k, _)) => (k.key_id(), u64::from(k.current())),
             Err(_) => (key_id.to_string(), 0),
         };
-        self.audit_event(&Record { key: &key, version, detail, ..Record::of(a, event) }.result(r));
+        let logged = self.audit_event(&Record { key: &key, version, detail, ..Record::of(a, event) }.result(r));
+        if r.is_err() {
+            self.store.discard_staged();
+        }
+        logged
     }
 
     fn rw_access(&self, h: super::SessionHandle) -> Result<Access> {
@@ -467,10 +523,17 @@ impl Module {
                 self.store.delete_object(a.token.token_id, a.writer()?, alias_id)?;
             }
         }
-        let r = a.writer().and_then(|w| self.store.delete_object(a.token.token_id, w, k.id)).map(|_| ());
         let version = u64::from(k.current());
-        self.audit_event(&Record { key: &id, version, detail: why, ..Record::of(a, "purge") }.result(&r));
-        r
+        let record = Record { key: &id, version, detail: why, ..Record::of(a, "purge") };
+        let r = a.writer().and_then(|w| {
+            self.audit_with_next_write(&record);
+            self.store.delete_object(a.token.token_id, w, k.id)
+        });
+        if r.is_err() {
+            self.store.discard_staged();
+            let _ = self.audit_event(&record.result(&r));
+        }
+        r.map(|_| ())
     }
 
     /// Purges every master key whose deletion window has passed.
