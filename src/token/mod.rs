@@ -10,6 +10,7 @@
 //! across a PIN derivation except the slot's own login mutex.
 
 mod audit;
+mod audit_check;
 mod auth;
 mod cert;
 mod cipher;
@@ -41,7 +42,7 @@ use crate::store::codec::Sealer;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid};
 
-pub use audit::AuditSummary;
+pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
 pub use session::{OpKind, Session, SessionHandle};
 
 pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
@@ -186,7 +187,8 @@ impl Access {
 impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let path = config.store_path()?;
-        let store = SqliteStore::open_with_umask(&path, config.store.umask)?;
+        let store = SqliteStore::open_with_umask(&path, config.store.umask)?
+            .with_audit_anchor(config.audit_sidecar()?, config.audit.syslog);
         log::info!("store at {}", path.display());
         Ok(Module::with_store(config, Box::new(store)))
     }
@@ -395,7 +397,7 @@ impl Drop for Module {
     /// A module that goes away cleanly (C_Finalize, the CLI's exit) writes
     /// its buffered audit records.
     fn drop(&mut self) {
-        if let Err(e) = self.flush_audit() {
+        if let Err(e) = self.flush_audit_with(true) {
             log::error!("audit records not written: {e}");
         }
     }
