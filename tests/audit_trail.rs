@@ -99,7 +99,7 @@ fn an_untouched_store_verifies_and_says_what_it_proved() {
     assert!(n >= 4, "several batches: {n}");
     let out = ok(doc(&w, "ferrohsm audit verify", false));
     assert!(out.contains("audit log intact: ") && out.contains(&format!(" in {n} batches")), "{out}");
-    assert!(out.contains(&format!("batches 1 (")) && out.contains(&format!(") to {n} (")), "{out}");
+    assert!(out.contains("batches 1 (") && out.contains(&format!(") to {n} (")), "{out}");
     assert!(out.contains("checkpoints: ") && out.contains("present, not verified (no login)"), "{out}");
     assert!(out.contains(&format!("anchor: the sidecar anchors the tail (batch {n})")), "{out}");
     // The newest checkpoint is the last batch: each command's module
@@ -332,6 +332,25 @@ fn a_configured_sidecar_path_and_none() {
     assert!(!sidecar(&w).exists());
     let out = ok(doc(&w, "ferrohsm audit verify", false));
     assert!(out.contains("WARNING: no audit sidecar configured"), "{out}");
+}
+
+#[test]
+fn a_version_5_store_gains_checkpoints_and_verifies() {
+    let w = busy_world("");
+    // Back to what version 5 had: no v7 tables, no sidecar.
+    db(&w)
+        .execute_batch(
+            "DROP TABLE audit_checkpoint; DROP TABLE audit_base; DROP TABLE audit_exported;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    std::fs::remove_file(sidecar(&w)).unwrap();
+    let out = ok(doc(&w, "ferrohsm audit verify", false));
+    assert!(out.contains("checkpoints: none") && out.contains("WARNING: no audit sidecar"), "{out}");
+    assert_eq!(db(&w).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 7);
+    ok(run(&w, &["key", "create"], true));
+    let out = ok(doc(&w, "ferrohsm audit verify --require-anchor --pin-env FERROHSM_USER_PIN", true));
+    assert!(out.contains("all 1 MAC-verified") && out.contains("note: the sidecar begins at batch"), "{out}");
 }
 
 #[test]

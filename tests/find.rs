@@ -134,6 +134,7 @@ fn a_version_4_store_is_migrated_and_searched_the_same() {
         "DROP INDEX attrs_by_idx;
          UPDATE attrs SET idx = randomblob(16) WHERE atype IN (1, 2, 0x104, 0x108, 0x170);
          CREATE INDEX attrs_by_value ON attrs(atype, idx);
+         DROP TABLE audit_checkpoint; DROP TABLE audit_base; DROP TABLE audit_exported;
          PRAGMA user_version = 4;",
     )
     .unwrap();
@@ -147,7 +148,7 @@ fn a_version_4_store_is_migrated_and_searched_the_same() {
     p.finalize().unwrap();
 
     let db = rusqlite::Connection::open(&w.db).unwrap();
-    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 5);
+    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 7);
     let indexed_flags: i64 = db
         .query_row(
             "SELECT count(*) FROM attrs WHERE atype IN (1, 2, 0x104, 0x108, 0x170) AND idx IS NOT NULL",

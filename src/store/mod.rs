@@ -199,6 +199,8 @@ pub trait Store: Send + Sync {
     fn audit_anchor(&self) -> Result<anchor::Sidecar> {
         Ok(anchor::Sidecar::Off)
     }
+    /// Checkpoints the chain's current head unless it has a checkpoint.
+    fn checkpoint_audit_head(&self, signer: &AuditSigner) -> Result<()>;
     /// Records that batches up to `seq` (with that hash) were exported,
     /// unless a later export was recorded already.
     fn mark_audit_exported(&self, seq: i64, hash: &[u8]) -> Result<()>;

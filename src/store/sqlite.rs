@@ -559,6 +559,10 @@ impl Store for SqliteStore {
         self.anchor.read()
     }
 
+    fn checkpoint_audit_head(&self, signer: &AuditSigner) -> Result<()> {
+        self.write(|tx| audit::checkpoint_head_in(tx, signer))
+    }
+
     fn mark_audit_exported(&self, seq: i64, hash: &[u8]) -> Result<()> {
         self.write(|tx| audit::mark_exported_in(tx, seq, hash))
     }

@@ -262,7 +262,8 @@ impl Module {
         self.audit_keys().into_iter().next()
     }
 
-    /// As `flush_audit`; `final_flush` checkpoints whatever the interval.
+    /// As `flush_audit`; `final_flush` (the module's end) checkpoints
+    /// whatever the interval, with nothing to write the chain's head.
     pub(crate) fn flush_audit_with(&self, final_flush: bool) -> Result<()> {
         // Every shard locked in order (no other path holds two), so the
         // batch is one consistent cut.
@@ -271,6 +272,11 @@ impl Module {
             guards.push(sh.lock().map_err(|_| Error::CantLock)?);
         }
         if guards.iter().all(|p| p.uses.is_empty() && p.events.is_empty()) {
+            // Events staged with a write (most management events) commit
+            // without a checkpoint; the module's end vouches for them.
+            if let (true, Some((uid, k))) = (final_flush, self.checkpoint_key(true)) {
+                self.store.checkpoint_audit_head(&AuditSigner { token_uid: uid, key: &k, time: clock::now() })?;
+            }
             return Ok(());
         }
         let mut body = String::new();

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::super::{audit_hash, AuditLog, AuditMark, AuditRow, AuditSigner, BASE_DOMAIN};
+use super::super::{audit_hash, AuditLog, AuditMark, AuditRow, AuditSigner, BASE_DOMAIN, CHECKPOINT_DOMAIN};
 use crate::error::{Error, Result};
 
 /// Appends one batch to the chain inside a write transaction; returns its
@@ -35,6 +35,22 @@ pub(super) fn checkpoint_in(tx: &Transaction, m: &AuditMark) -> Result<()> {
     )?
     .execute(params![m.seq, m.hash, m.time as i64, m.token_uid, m.mac])?;
     Ok(())
+}
+
+/// A checkpoint of the head, if the head has none yet.
+pub(super) fn checkpoint_head_in(tx: &Transaction, signer: &AuditSigner) -> Result<()> {
+    let head: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_head WHERE one = 1
+             AND NOT EXISTS (SELECT 1 FROM audit_checkpoint c WHERE c.seq = audit_head.seq)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match head {
+        Some((seq, hash)) => checkpoint_in(tx, &signer.mark(CHECKPOINT_DOMAIN, seq, &hash)),
+        None => Ok(()),
+    }
 }
 
 fn mark_of(r: &rusqlite::Row) -> rusqlite::Result<AuditMark> {
