@@ -155,6 +155,21 @@ fn a_cut_tail_with_the_head_moved_back_fails_verification() {
 }
 
 #[test]
+fn a_cut_tail_written_over_by_later_use_still_fails() {
+    let w = busy_world("");
+    let n = cut_last_batch(&w, false);
+    // The module goes on writing (and checkpointing) from the moved head:
+    // batch n again, with other records.
+    ok(run(&w, &["key", "create"], true));
+    assert!(last_seq(&w) >= n);
+    let msg = format!("the checkpoint for batch {n} disagrees with the chain: the log was rewritten (or cut back");
+    fails(doc(&w, "ferrohsm audit verify", false), &msg);
+    db(&w).execute("DELETE FROM audit_checkpoint", []).unwrap();
+    let msg = format!("the sidecar's hash for batch {n} differs from the log's: the log was rewritten (or cut back");
+    fails(doc(&w, "ferrohsm audit verify", false), &msg);
+}
+
+#[test]
 fn a_deleted_log_fails_verification() {
     let w = busy_world("");
     let c = db(&w);

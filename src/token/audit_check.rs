@@ -151,7 +151,11 @@ impl Module {
                 ));
             }
             if c.seq >= base_seq && hash_at(c.seq).is_some_and(|h| h != c.hash) {
-                return invalid(format!("the checkpoint for batch {} disagrees with the chain: rewritten", c.seq));
+                return invalid(format!(
+                    "the checkpoint for batch {} disagrees with the chain: the log was rewritten (or cut back and \
+                     written again)",
+                    c.seq
+                ));
             }
             if check_mark(c, CHECKPOINT_DOMAIN, &keys, "checkpoint")? {
                 checkpoints_verified += 1;
@@ -174,7 +178,8 @@ impl Module {
                     }
                     if *seq >= base_seq && hash_at(*seq).is_some_and(|h| h != hash.as_slice()) {
                         return invalid(format!(
-                            "the sidecar's hash for batch {seq} differs from the log's: the log was rewritten"
+                            "the sidecar's hash for batch {seq} differs from the log's: the log was rewritten (or cut \
+                             back and written again)"
                         ));
                     }
                 }

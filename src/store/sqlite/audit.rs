@@ -29,9 +29,12 @@ pub(super) fn append_in(tx: &Transaction, body: &str) -> Result<(i64, Vec<u8>)> 
     Ok((seq, hash))
 }
 
+/// Stores a checkpoint. One already there for that seq stays: it can only
+/// be there if the chain was cut back and written again, and it is the
+/// evidence of that (verify finds it disagreeing with the chain).
 pub(super) fn checkpoint_in(tx: &Transaction, m: &AuditMark) -> Result<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO audit_checkpoint (seq, hash, time, token_uid, mac) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO audit_checkpoint (seq, hash, time, token_uid, mac) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![m.seq, m.hash, m.time as i64, m.token_uid, m.mac])?;
     Ok(())
