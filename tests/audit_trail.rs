@@ -324,6 +324,10 @@ fn a_bad_audit_setting_stops_start_up() {
         let err = fails(doc(&w, "ferrohsm audit verify", false), msg);
         assert!(err.contains("configuration"), "{err}");
         assert!(!w.db.exists(), "no store opened");
+        // The module too (world() pointed FERROHSM_CONF at the file).
+        use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+        let p = Pkcs11::new(common::module_path()).unwrap();
+        assert!(p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).is_err(), "{bad}");
     }
 }
 
