@@ -413,7 +413,10 @@ fn audit_failure(e: ferrohsm::error::Error) -> Failure {
 /// checkpoints of that token get their MACs checked.
 fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
     use ferrohsm::token::{clock, Anchored};
-    if let Some(pin) = common::pin_from_args(a, "pin", "FERROHSM_USER_PIN")? {
+    let pin = common::pin_from_args(a, "pin", "FERROHSM_USER_PIN")?;
+    // Why a MAC could not be checked.
+    let unchecked = if pin.is_some() { "its token is not logged in" } else { "no login" };
+    if let Some(pin) = pin {
         let slot = common::slot_of(m, a.get("token"))?;
         let h = m.open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION)?;
         m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
@@ -424,7 +427,7 @@ fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
         println!("batches {f} ({}) to {l} ({})", clock::iso8601(ft), clock::iso8601(lt));
     }
     if let Some((seq, checked)) = s.pruned {
-        let how = if checked { "its MAC verified" } else { "its MAC not verified (no login)" };
+        let how = if checked { "its MAC verified".to_string() } else { format!("its MAC not verified ({unchecked})") };
         println!("pruned: batches up to {seq} were exported and removed; the chain starts after it, {how}");
     }
     match s.newest_checkpoint {
@@ -432,7 +435,7 @@ fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
         Some((seq, t)) => {
             let age = clock::now().saturating_sub(t);
             let mac = match s.checkpoints_verified {
-                0 => "present, not verified (no login)".to_string(),
+                0 => format!("present, not verified ({unchecked})"),
                 n if n == s.checkpoints => format!("all {n} MAC-verified"),
                 n => format!("{n} of {} MAC-verified (the others are of tokens not logged in)", s.checkpoints),
             };
