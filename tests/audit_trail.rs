@@ -224,7 +224,10 @@ fn without_a_sidecar_verify_warns_and_require_anchor_fails() {
     let w = busy_world("");
     std::fs::remove_file(sidecar(&w)).unwrap();
     let out = ok(doc(&w, "ferrohsm audit verify", false));
-    assert!(out.contains("audit log intact") && out.contains("WARNING: no audit sidecar: cannot prove"), "{out}");
+    assert!(
+        out.contains("audit log intact") && out.contains("WARNING: no audit sidecar (or it names no batch)"),
+        "{out}"
+    );
     fails(run(&w, &["audit", "verify", "--require-anchor"], false), "--require-anchor needs the sidecar");
     // The next write begins a new sidecar, which cannot vouch for what
     // came before it (so deleting it is as good as truncating it: see
@@ -329,6 +332,12 @@ fn a_bad_audit_setting_stops_start_up() {
         let p = Pkcs11::new(common::module_path()).unwrap();
         assert!(p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_sidecar_that_cannot_be_written_stops_start_up() {
+    let w = world("[audit]\nsidecar = \"/nonexistent-ferrohsm-dir/anchor\"\n");
+    fails(doc(&w, "ferrohsm audit verify", false), "audit sidecar /nonexistent-ferrohsm-dir/anchor: No such file");
 }
 
 #[test]

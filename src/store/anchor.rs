@@ -56,12 +56,11 @@ impl Anchor {
             }
             // One write on an O_APPEND descriptor: lines from several
             // processes never interleave within a line.
-            let r = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(self.mode)
-                .open(path)
-                .and_then(|mut f| f.write_all(lines.as_bytes()));
+            let r = match self.open() {
+                Ok(Some(mut f)) => f.write_all(lines.as_bytes()).map_err(|e| e.to_string()),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
             if let Err(e) = r {
                 log::error!("audit sidecar {}: {e}", path.display());
             }
@@ -71,6 +70,18 @@ impl Anchor {
                 log::info!("ferrohsm-audit-head seq={seq} hash={}", super::seal::hex(hash));
             }
         }
+    }
+
+    /// Opens (creating) the sidecar for appending: fails when it cannot be.
+    pub fn open(&self) -> Result<Option<std::fs::File>> {
+        let Some(path) = &self.sidecar else { return Ok(None) };
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(self.mode)
+            .open(path)
+            .map(Some)
+            .map_err(|e| Error::device(format!("audit sidecar {}: {e}", path.display())))
     }
 
     /// Reads the sidecar; a malformed line fails (the file is ours alone).

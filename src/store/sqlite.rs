@@ -213,12 +213,14 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Anchors audit batches in `sidecar` (created with the store's file
-    /// mode) and/or the log from now on.
-    pub fn with_audit_anchor(mut self, sidecar: Option<PathBuf>, syslog: bool) -> SqliteStore {
+    /// Anchors audit batches in `sidecar` (created now, with the store's
+    /// file mode, so that a sidecar that cannot be written stops start-up)
+    /// and/or the log from now on.
+    pub fn with_audit_anchor(mut self, sidecar: Option<PathBuf>, syslog: bool) -> Result<SqliteStore> {
         self.anchor.sidecar = sidecar;
         self.anchor.syslog = syslog;
-        self
+        self.anchor.open()?;
+        Ok(self)
     }
 
     fn connect(&self) -> Result<Connection> {

@@ -238,8 +238,9 @@ impl Module {
 
     /// Exports the batches before `until` (see `batches_before`) as JSON
     /// lines: per batch a header `{"batch":{"seq","prev","hash"}}` then its
-    /// records verbatim, then a proof line; records in the store that they
-    /// were exported. None when no batch qualifies.
+    /// records verbatim, then a proof line. None when no batch qualifies.
+    /// Once the export is safely stored, `audit_exported` lets pruning
+    /// reach it.
     pub fn audit_export(&self, until: u64) -> Result<Option<AuditExport>> {
         let (log, n) = self.batches_before(until)?;
         let rows = &log.rows[..n];
@@ -274,8 +275,12 @@ impl Module {
                 "batches": proof.batches, "records": proof.records,
             }})
         );
-        self.store.mark_audit_exported(l.seq, &l.hash)?;
         Ok(Some(AuditExport { text, proof }))
+    }
+
+    /// Records that an export was stored (pruning stops at its last batch).
+    pub fn audit_exported(&self, proof: &ExportProof) -> Result<()> {
+        self.store.mark_audit_exported(proof.last_seq, &proof.last_hash)
     }
 
     /// Deletes the stored batches before `until` that were exported, behind

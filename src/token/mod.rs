@@ -188,7 +188,7 @@ impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let path = config.store_path()?;
         let store = SqliteStore::open_with_umask(&path, config.store.umask)?
-            .with_audit_anchor(config.audit_sidecar()?, config.audit.syslog);
+            .with_audit_anchor(config.audit_sidecar()?, config.audit.syslog)?;
         log::info!("store at {}", path.display());
         Ok(Module::with_store(config, Box::new(store)))
     }

@@ -466,7 +466,7 @@ fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
             last == s.end
         }
         Anchored::Missing => {
-            println!("WARNING: no audit sidecar: cannot prove the log's tail was not cut off");
+            println!("WARNING: no audit sidecar (or it names no batch): cannot prove the log's tail was not cut off");
             false
         }
         Anchored::Off => {
@@ -487,7 +487,19 @@ fn audit_export(m: &Module, a: &Args) -> Result<(), Failure> {
     let Some(x) = m.audit_export(until).map_err(audit_failure)? else {
         return Err(Failure::Failed("nothing to export: no stored batch lies wholly before that date".into()));
     };
-    write_output(a.get("out"), x.text.as_bytes())?;
+    match a.get("out") {
+        // Synced before the store learns of it: pruning may then delete
+        // what the file holds.
+        Some(path) if path != "-" => {
+            write_private(path, x.text.as_bytes())?;
+            std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| format!("{path}: {e}"))?;
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(x.text.as_bytes()).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+        }
+    }
+    m.audit_exported(&x.proof)?;
     let p = x.proof;
     eprintln!("exported batches {} to {} ({} records)", p.first_seq, p.last_seq, p.records);
     Ok(())
