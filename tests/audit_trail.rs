@@ -220,6 +220,16 @@ fn chain_hash(prev: &[u8], seq: i64, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn a_damaged_sidecar_fails_verification() {
+    let w = busy_world("");
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(sidecar(&w)).unwrap();
+    f.write_all(b"12 not-hex\n").unwrap();
+    drop(f);
+    fails(doc(&w, "ferrohsm audit verify", false), "store.db.audit has a malformed line");
+}
+
+#[test]
 fn without_a_sidecar_verify_warns_and_require_anchor_fails() {
     let w = busy_world("");
     std::fs::remove_file(sidecar(&w)).unwrap();
