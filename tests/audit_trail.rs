@@ -19,7 +19,7 @@ const DOC_COMMANDS: &[&str] = &[
     "ferrohsm audit verify --require-anchor --pin-env FERROHSM_USER_PIN",
     "ferrohsm audit export --until 2999-01-01 --out audit.jsonl",
     "ferrohsm audit verify-export audit.jsonl",
-    "ferrohsm audit prune --until 2999-01-01",
+    "ferrohsm audit prune --until 2999-01-01 --export audit.jsonl",
 ];
 
 /// Runs `ferrohsm` in the world's directory; the user PIN is in the
@@ -251,7 +251,7 @@ fn without_a_sidecar_verify_warns_and_require_anchor_fails() {
 fn export_prune_and_the_offline_proof() {
     let w = busy_world("");
     // Nothing exported yet: nothing may be pruned.
-    let out = ok(doc(&w, "ferrohsm audit prune --until 2999-01-01", true));
+    let out = ok(run(&w, &["audit", "prune", "--until", "2999-01-01"], true));
     assert!(out.contains("nothing to prune"), "{out}");
     ok(doc(&w, "ferrohsm audit export --until 2999-01-01 --out audit.jsonl", false));
     let file = w.dir.path().join("audit.jsonl");
@@ -267,9 +267,22 @@ fn export_prune_and_the_offline_proof() {
     let forged = text.replacen("kms-encrypt", "kms-decrypt", 1);
     std::fs::write(w.dir.path().join("forged.jsonl"), forged).unwrap();
     fails(run(&w, &["audit", "verify-export", "forged.jsonl"], false), "audit log INVALID: export: batch");
-    // Activity after the export; then prune: only what was exported goes.
+    // Activity after the export, and the store's (unkeyed) export mark
+    // moved forward over it; prune with the export file: only what the
+    // file holds goes.
     ok(run(&w, &["key", "create"], true));
-    let out = ok(doc(&w, "ferrohsm audit prune --until 2999-01-01", true));
+    db(&w)
+        .execute(
+            "UPDATE audit_exported SET seq = (SELECT max(seq) FROM audit),
+             hash = (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1)",
+            [],
+        )
+        .unwrap();
+    fails(
+        run(&w, &["audit", "prune", "--until", "2999-01-01", "--export", "forged.jsonl"], true),
+        "audit log INVALID: export: batch",
+    );
+    let out = ok(doc(&w, "ferrohsm audit prune --until 2999-01-01 --export audit.jsonl", true));
     assert!(out.contains(&format!("pruned: batches up to {exported};")), "{out}");
     let first: i64 = db(&w).query_row("SELECT min(seq) FROM audit", [], |r| r.get(0)).unwrap();
     assert_eq!(first, exported + 1);

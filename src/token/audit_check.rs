@@ -285,14 +285,29 @@ impl Module {
 
     /// Deletes the stored batches before `until` that were exported, behind
     /// a base MACed with the session's token key (so a login is needed:
-    /// pruning destroys evidence). Returns the new base seq, None when
-    /// nothing could go; the prune is itself audited.
-    pub fn audit_prune(&self, h: SessionHandle, until: u64) -> Result<Option<i64>> {
+    /// pruning destroys evidence). With `export` (a verified export's
+    /// proof), also no further than that export, whose last batch must be
+    /// the log's: the store's own export mark is unkeyed. Returns the new
+    /// base seq, None when nothing could go; the prune is itself audited.
+    pub fn audit_prune(&self, h: SessionHandle, until: u64, export: Option<&ExportProof>) -> Result<Option<i64>> {
         let s = self.session(h)?;
         let a = self.access(&s)?;
         let key = a.key.as_deref().ok_or(Error::UserNotLoggedIn)?;
         let (log, n) = self.batches_before(until)?;
-        let Some(upto) = n.checked_sub(1).map(|i| log.rows[i].seq) else { return Ok(None) };
+        let Some(mut upto) = n.checked_sub(1).map(|i| log.rows[i].seq) else { return Ok(None) };
+        if let Some(p) = export {
+            let base = log.base.as_ref().map_or(0, |b| b.seq);
+            if p.last_seq <= base {
+                return Ok(None);
+            }
+            match log.rows.iter().find(|r| r.seq == p.last_seq) {
+                Some(r) if r.hash == p.last_hash => upto = upto.min(p.last_seq),
+                Some(_) => return invalid(format!("the export's batch {} differs from the log's", p.last_seq)),
+                None => {
+                    return invalid(format!("the export ends at batch {}, which the log does not hold", p.last_seq))
+                }
+            }
+        }
         let signer = AuditSigner { token_uid: a.token.uid, key, time: clock::now() };
         let r = self.store.prune_audit(upto, &signer);
         let detail = match &r {

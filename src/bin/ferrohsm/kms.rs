@@ -32,7 +32,7 @@ const USAGE: &str = "usage:
   ferrohsm audit verify [--require-anchor]        (with a PIN: checkpoint MACs too; see docs/audit.md)
   ferrohsm audit export --until DATE [--out FILE]   (batches before DATE, with a proof line)
   ferrohsm audit verify-export FILE               (offline, no store)
-  ferrohsm audit prune --until DATE               (exported batches only; user PIN)
+  ferrohsm audit prune --until DATE [--export FILE] (exported batches only, and none past FILE; user PIN)
 KEY is a key id (CKA_UNIQUE_ID) or alias/NAME. Every command takes --token LABEL and the
 user PIN from --pin-fd N, --pin-env VAR or FERROHSM_USER_PIN (purge: --so-pin-fd/--so-pin-env
 or FERROHSM_SO_PIN). --in/--out default to standard input/output.";
@@ -61,6 +61,7 @@ const VALUE_FLAGS: &[&str] = &[
     "plaintext-out",
     "since",
     "until",
+    "export",
 ];
 
 pub fn run(args: &[String]) -> i32 {
@@ -328,8 +329,15 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
         ("audit", "export") => audit_export(&m, a),
         ("audit", "prune") => {
             let until = date(a, "until")?;
+            let export = match a.get("export") {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+                    Some(ferrohsm::token::verify_export(&text).map_err(audit_failure)?)
+                }
+                None => None,
+            };
             let h = session(&m, a)?;
-            match m.audit_prune(h, until).map_err(audit_failure)? {
+            match m.audit_prune(h, until, export.as_ref()).map_err(audit_failure)? {
                 Some(seq) => println!("pruned: batches up to {seq}; the log now starts after batch {seq}"),
                 None => println!("nothing to prune: no exported batch before that date (audit export first)"),
             }
