@@ -147,7 +147,10 @@ typedef struct CK_FHSM_KMS_FUNCTION_LIST {
   CK_RV (*FHSM_DescribeKey)(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pKeyId, CK_ULONG ulKeyIdLen,
                             CK_BYTE_PTR pJson, CK_ULONG_PTR pulJsonLen);
   CK_RV (*FHSM_ListKeys)(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pJson, CK_ULONG_PTR pulJsonLen);
-  /* CKR_OK (and the record count) or CKR_FHSM_AUDIT_INVALID. */
+  /* CKR_OK (and the record count) or CKR_FHSM_AUDIT_INVALID: the chain, its
+   * head, the checkpoints (MACs too for tokens logged in in this process) and
+   * the sidecar entries, as `ferrohsm audit verify` (docs/audit.md); a missing
+   * sidecar is not a failure here. */
   CK_RV (*FHSM_AuditVerify)(CK_SESSION_HANDLE hSession, CK_ULONG_PTR pulRecords);
   /* JSON array of records at or after ulSince (Unix seconds), optionally
    * only those naming a key id (pKeyId NULL: all). */

@@ -148,7 +148,7 @@ fn a_version_4_store_is_migrated_and_searched_the_same() {
     p.finalize().unwrap();
 
     let db = rusqlite::Connection::open(&w.db).unwrap();
-    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 6);
+    assert_eq!(db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 7);
     let untagged: i64 = db.query_row("SELECT count(*) FROM objects WHERE tag IS NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(untagged, 0, "authenticated at the first login");
     let indexed_flags: i64 = db

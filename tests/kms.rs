@@ -615,6 +615,24 @@ fn audit_records_every_event_and_detects_tampering() {
         .unwrap();
     });
     assert!(verify().is_ok());
+    // The last batch removed and the head moved back to the one before (no
+    // hashing needed), checkpoints deleted too: the sidecar still names it.
+    sql(&|db| {
+        db.execute("DELETE FROM audit WHERE seq = ?1", [last]).unwrap();
+        db.execute("UPDATE audit_head SET seq = ?1, hash = (SELECT hash FROM audit WHERE seq = ?1)", [last - 1])
+            .unwrap();
+        db.execute("DELETE FROM audit_checkpoint", []).unwrap();
+    });
+    assert_eq!(verify(), Err(CKR_FHSM_AUDIT_INVALID), "the tail cut and the head moved back");
+    sql(&|db| {
+        db.execute(
+            "INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![last, saved.0, saved.1, saved.2],
+        )
+        .unwrap();
+        db.execute("UPDATE audit_head SET seq = ?1, hash = ?2", rusqlite::params![last, saved.2]).unwrap();
+    });
+    assert!(verify().is_ok());
     sql(&|db| {
         db.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
     });

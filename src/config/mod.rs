@@ -17,6 +17,52 @@ pub struct Config {
     pub log: LogConf,
     pub pin: PinConf,
     pub kdf: KdfConf,
+    pub audit: AuditConf,
+}
+
+/// Where the audit trail is anchored outside the store (see docs/audit.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConf {
+    /// `true` (default): `<store>.audit`; `false`: none; or an absolute path.
+    pub sidecar: Sidecar,
+    /// Also log every new audit head at info level
+    /// (`ferrohsm-audit-head seq=.. hash=..`).
+    pub syslog: bool,
+}
+
+/// `[audit] sidecar`, parsed: a flag or an absolute path, nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Sidecar {
+    #[default]
+    BesideStore,
+    Off,
+    At(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for Sidecar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Sidecar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or an absolute path")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> std::result::Result<Sidecar, E> {
+                Ok(if b { Sidecar::BesideStore } else { Sidecar::Off })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<Sidecar, E> {
+                let p = PathBuf::from(s);
+                // A relative path would depend on each process's working
+                // directory, so processes would anchor in different files.
+                if !p.is_absolute() {
+                    return Err(E::custom(format!("audit.sidecar: {s:?} is not an absolute path (or true/false)")));
+                }
+                Ok(Sidecar::At(p))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -153,10 +199,27 @@ impl Config {
         if self.store.busy_timeout_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
             return Err("store.busy_timeout_ms must be 1..=600000".into());
         }
-        if crate::logging::parse_level(&self.log.level).is_none() {
+        let Some(level) = crate::logging::parse_level(&self.log.level) else {
             return Err(format!("log.level: unknown level {:?}", self.log.level));
+        };
+        // The head is logged at info: a lower level would drop it unseen.
+        if self.audit.syslog && level < log::LevelFilter::Info {
+            return Err("audit.syslog = true needs log.level = \"info\" (or debug, trace)".into());
         }
         Ok(())
+    }
+
+    /// The audit sidecar file, if any: `<store>.audit` unless configured.
+    pub fn audit_sidecar(&self) -> Result<Option<PathBuf>> {
+        Ok(match &self.audit.sidecar {
+            Sidecar::Off => None,
+            Sidecar::At(p) => Some(p.clone()),
+            Sidecar::BesideStore => {
+                let mut p = self.store_path()?.into_os_string();
+                p.push(".audit");
+                Some(PathBuf::from(p))
+            }
+        })
     }
 
     /// Where the store lives: the configured path, or the per-user default.
@@ -191,7 +254,7 @@ mod tests {
             removable = true
             mechanisms = "-CKM_AES_ECB"
             [log]
-            level = "debug"
+            level = "info"
             file = "/tmp/ferrohsm.log"
             [pin]
             min_len = 6
@@ -201,6 +264,9 @@ mod tests {
             m_cost_kib = 64
             t_cost = 1
             p_cost = 1
+            [audit]
+            sidecar = "/var/log/ferrohsm/audit-anchor"
+            syslog = true
             "#,
         )
         .unwrap();
@@ -211,6 +277,23 @@ mod tests {
         assert_eq!(c.pin.max_failed, 3);
         assert_eq!(c.kdf.m_cost_kib, 64);
         assert_eq!(c.store_path().unwrap(), PathBuf::from("/tmp/x.db"));
+        assert_eq!(c.audit_sidecar().unwrap(), Some(PathBuf::from("/var/log/ferrohsm/audit-anchor")));
+        assert!(c.audit.syslog);
+    }
+
+    #[test]
+    fn audit_sidecar_is_a_flag_or_an_absolute_path() {
+        let c = Config::from_toml("[store]\npath = \"/s/x.db\"").unwrap();
+        assert_eq!(c.audit_sidecar().unwrap(), Some(PathBuf::from("/s/x.db.audit")));
+        assert!(!c.audit.syslog);
+        let c = Config::from_toml("[audit]\nsidecar = false").unwrap();
+        assert_eq!(c.audit_sidecar().unwrap(), None);
+        assert!(Config::from_toml("[audit]\nsyslog = true").unwrap_err().contains("log.level"));
+        assert!(Config::from_toml("[audit]\nsyslog = true\n[log]\nlevel = \"info\"").is_ok());
+        for bad in ["sidecar = \"rel/path\"", "sidecar = 1", "sidecar = \"\"", "syslog = \"yes\"", "anchor = 1"] {
+            let e = Config::from_toml(&format!("[audit]\n{bad}")).unwrap_err();
+            assert!(e.contains("sidecar") || e.contains("syslog") || e.contains("anchor"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ extern "C" fn flush_at_exit() {
             return;
         }
         if let Some(m) = STATE.load_full() {
-            let _ = m.flush_audit();
+            let _ = m.flush_audit_with(true);
         }
     });
 }

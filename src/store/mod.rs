@@ -1,6 +1,7 @@
 //! Persistent storage: a small typed, transactional trait, its SQLite
 //! implementation, and sealing (the only code that encrypts at rest).
 
+pub mod anchor;
 pub mod codec;
 mod mapped;
 pub mod seal;
@@ -72,6 +73,52 @@ pub struct AuditRow {
 
 /// The recorded end of the audit chain: last batch number and its hash.
 pub type AuditHead = (i64, Vec<u8>);
+
+/// A MACed statement about the chain: "batch `seq` had hash `hash` at
+/// `time`", made with the audit key of token `token_uid`. Checkpoints say
+/// it of a batch as it was written; the base says it of the last pruned
+/// batch, where the stored chain now starts.
+#[derive(Clone)]
+pub struct AuditMark {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub time: u64,
+    /// As stored (checked for length only when a key is at hand).
+    pub token_uid: Vec<u8>,
+    pub mac: Vec<u8>,
+}
+
+/// `AuditMark::mac`'s domain for checkpoints and for the pruned base.
+pub const CHECKPOINT_DOMAIN: &[u8; 8] = b"FHSMchk1";
+pub const BASE_DOMAIN: &[u8; 8] = b"FHSMbas1";
+
+/// A logged-in token's key, for MACing audit marks.
+pub struct AuditSigner<'a> {
+    pub token_uid: Uid,
+    pub key: &'a TokenKey,
+    /// Unix seconds stamped into the marks it makes.
+    pub time: u64,
+}
+
+impl AuditSigner<'_> {
+    pub fn mark(&self, domain: &[u8; 8], seq: i64, hash: &[u8]) -> AuditMark {
+        let mac = self.key.audit_mac(domain, &self.token_uid, seq, hash, self.time);
+        AuditMark { seq, hash: hash.to_vec(), time: self.time, token_uid: self.token_uid.to_vec(), mac }
+    }
+}
+
+/// Everything stored about the audit trail, read in one transaction.
+pub struct AuditLog {
+    /// The batches after the pruned prefix, in order.
+    pub rows: Vec<AuditRow>,
+    pub head: Option<AuditHead>,
+    /// The last pruned batch (None: nothing was pruned, the chain starts
+    /// from 32 zero bytes).
+    pub base: Option<AuditMark>,
+    pub checkpoints: Vec<AuditMark>,
+    /// The last batch exported (`audit export`): pruning stops there.
+    pub exported: Option<AuditHead>,
+}
 
 /// The chain: hash = SHA-256(prev ‖ seq (8 bytes BE) ‖ body). The first
 /// batch's prev is 32 zero bytes.
@@ -156,8 +203,10 @@ pub trait Store: Send + Sync {
         f: &mut dyn FnMut(StoredObject) -> Result<Option<StoredObject>>,
     ) -> Result<bool>;
     /// Appends one batch (one or more records, one per line) to the audit
-    /// chain.
-    fn append_audit(&self, body: &str) -> Result<()>;
+    /// chain; with a signer, also a checkpoint of it (same transaction).
+    /// After the commit the batch is anchored outside the store (see
+    /// `anchor`), as is every batch any write appends.
+    fn append_audit(&self, body: &str, signer: Option<&AuditSigner>) -> Result<()>;
     /// Stages audit lines for the calling thread's next write, which then
     /// appends them in its own transaction: the record of a change commits
     /// with the change, in one fsync. A failed write drops them.
@@ -178,5 +227,20 @@ pub trait Store: Send + Sync {
     fn all_objects(&self, token: TokenId) -> Result<Vec<ObjectId>>;
     /// The whole audit chain and the recorded head (last seq and hash),
     /// which catches a truncated tail.
-    fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)>;
+    fn audit_log(&self) -> Result<AuditLog>;
+    /// What the outside anchor (the sidecar file) holds. Read it before
+    /// `audit_log`: it is appended after each commit, so every entry read
+    /// first names a batch already committed.
+    fn audit_anchor(&self) -> Result<anchor::Sidecar> {
+        Ok(anchor::Sidecar::Off)
+    }
+    /// Checkpoints the chain's current head unless it has a checkpoint.
+    fn checkpoint_audit_head(&self, signer: &AuditSigner) -> Result<()>;
+    /// Records that batches up to `seq` (with that hash) were exported,
+    /// unless a later export was recorded already.
+    fn mark_audit_exported(&self, seq: i64, hash: &[u8]) -> Result<()>;
+    /// Deletes the batches up to `upto` but never past the last exported
+    /// one, and records the last deleted as the chain's base, MACed by
+    /// `signer`. Returns the new base seq, None when nothing was pruned.
+    fn prune_audit(&self, upto: i64, signer: &AuditSigner) -> Result<Option<i64>>;
 }

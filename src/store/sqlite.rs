@@ -13,13 +13,15 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
 use super::{
-    AuditHead, AuditRow, ObjectId, Row, SetDigest, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Visible,
+    AuditLog, AuditSigner, ObjectId, Row, SetDigest, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Visible,
     Who, Writer,
 };
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
-const SCHEMA_VERSION: i64 = 6;
+mod audit;
+
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE tokens (
@@ -103,6 +105,32 @@ DROP INDEX attrs_by_value;
 CREATE INDEX attrs_by_idx ON attrs(idx);
 ";
 
+/// v7: MACed audit checkpoints, the base a pruned chain starts from, and
+/// how far the log was exported (pruning stops there). Frozen: its own SQL.
+const SCHEMA_V7: &str = "
+CREATE TABLE audit_checkpoint (
+    seq       INTEGER PRIMARY KEY,
+    hash      BLOB NOT NULL,
+    time      INTEGER NOT NULL,
+    token_uid BLOB NOT NULL,
+    mac       BLOB NOT NULL
+);
+CREATE TABLE audit_base (
+    one       INTEGER PRIMARY KEY CHECK (one = 1),
+    seq       INTEGER NOT NULL,
+    hash      BLOB NOT NULL,
+    time      INTEGER NOT NULL,
+    token_uid BLOB NOT NULL,
+    mac       BLOB NOT NULL
+);
+CREATE TABLE audit_exported (
+    one  INTEGER PRIMARY KEY CHECK (one = 1),
+    seq  INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    time INTEGER NOT NULL
+);
+";
+
 fn schema_v5() -> String {
     // The flag types as the policy table had them when v5 was released
     // (frozen: a later edit of the table must not change this migration).
@@ -157,6 +185,8 @@ pub struct SqliteStore {
     /// `mapped`; no SQLite lock) whether anything changed since it last
     /// looked. None if it cannot be opened or mapped; then nothing is cached.
     generation: Option<super::mapped::Generation>,
+    /// Where committed audit batches are anchored outside the store.
+    anchor: super::anchor::Anchor,
 }
 
 impl From<rusqlite::Error> for Error {
@@ -215,7 +245,8 @@ impl SqliteStore {
             log::warn!("{}: {e}; the store is read on every call", PathBuf::from(&gen_path).display());
         }
         let generation = generation.ok().and_then(super::mapped::Generation::new);
-        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), busy, generation };
+        let anchor = super::anchor::Anchor { mode: file_mode, ..Default::default() };
+        let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), busy, generation, anchor };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
         store.give_back(conn);
@@ -224,6 +255,16 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Anchors audit batches in `sidecar` (created now, with the store's
+    /// file mode, so that a sidecar that cannot be written stops start-up)
+    /// and/or the log from now on.
+    pub fn with_audit_anchor(mut self, sidecar: Option<PathBuf>, syslog: bool) -> Result<SqliteStore> {
+        self.anchor.sidecar = sidecar;
+        self.anchor.syslog = syslog;
+        self.anchor.open()?;
+        Ok(self)
     }
 
     fn connect(&self) -> Result<Connection> {
@@ -283,6 +324,9 @@ impl SqliteStore {
         if version < 6 {
             tx.execute_batch(SCHEMA_V6)?;
         }
+        if version < 7 {
+            tx.execute_batch(SCHEMA_V7)?;
+        }
         // Later schema versions add their steps here, each guarded by `version < N`.
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -319,17 +363,36 @@ impl SqliteStore {
     /// version). A failed write drops them: no record of a change that did
     /// not happen, and no change without its record.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        self.write_audited(None, None, f)
+    }
+
+    /// As `write`, also appending `batch` (then the staged lines, each a
+    /// batch) and, with a signer, a checkpoint of the last batch; after the
+    /// commit the new batches are anchored.
+    fn write_audited<T>(
+        &self,
+        batch: Option<&str>,
+        signer: Option<&AuditSigner>,
+        f: impl FnOnce(&rusqlite::Transaction) -> Result<T>,
+    ) -> Result<T> {
         // try_with: at process exit (the audit flush) thread-locals may be gone.
         let take = || STAGED.try_with(|s| std::mem::take(&mut *s.borrow_mut())).unwrap_or_default();
         let r = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let v = f(&tx)?;
             let staged = take();
-            if !staged.is_empty() {
-                append_audit_in(&tx, &staged)?;
+            let mut appended = Vec::new();
+            for body in [batch.unwrap_or(""), &staged] {
+                if !body.is_empty() {
+                    appended.push(audit::append_in(&tx, body)?);
+                }
+            }
+            if let (Some(s), Some((seq, hash))) = (signer, appended.last()) {
+                audit::checkpoint_in(&tx, &s.mark(super::CHECKPOINT_DOMAIN, *seq, hash))?;
             }
             tx.commit()?;
             self.bump_generation();
+            self.anchor.record(&appended);
             Ok(v)
         });
         if r.is_err() {
@@ -624,8 +687,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_audit(&self, body: &str) -> Result<()> {
-        self.write(|tx| append_audit_in(tx, body))
+    fn append_audit(&self, body: &str, signer: Option<&AuditSigner>) -> Result<()> {
+        self.write_audited(Some(body), signer, |_| Ok(()))
     }
 
     fn discard_staged(&self) {
@@ -679,18 +742,24 @@ impl Store for SqliteStore {
         self.with(|c| token_objects(c, token, Visible { public: true, private: true }))
     }
 
-    fn audit_log(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let rows = tx
-                .prepare("SELECT seq, body, prev, hash FROM audit ORDER BY seq")?
-                .query_map([], |r| Ok(AuditRow { seq: r.get(0)?, body: r.get(1)?, prev: r.get(2)?, hash: r.get(3)? }))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let head = tx
-                .query_row("SELECT seq, hash FROM audit_head WHERE one = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            Ok((rows, head))
-        })
+    fn audit_log(&self) -> Result<AuditLog> {
+        self.with(|c| audit::log_in(&c.transaction()?))
+    }
+
+    fn audit_anchor(&self) -> Result<super::anchor::Sidecar> {
+        self.anchor.read()
+    }
+
+    fn checkpoint_audit_head(&self, signer: &AuditSigner) -> Result<()> {
+        self.write(|tx| audit::checkpoint_head_in(tx, signer))
+    }
+
+    fn mark_audit_exported(&self, seq: i64, hash: &[u8]) -> Result<()> {
+        self.write(|tx| audit::mark_exported_in(tx, seq, hash))
+    }
+
+    fn prune_audit(&self, upto: i64, signer: &AuditSigner) -> Result<Option<i64>> {
+        self.write(|tx| audit::prune_in(tx, upto, signer))
     }
 
     fn delete_object(&self, token: TokenId, w: Writer, id: ObjectId) -> Result<bool> {
@@ -875,26 +944,4 @@ fn load_in(c: &Connection, token: TokenId, id: ObjectId) -> Result<Option<Stored
 thread_local! {
     /// Audit lines staged by this thread for its next write transaction.
     static STAGED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// Appends one batch to the audit chain inside a write transaction.
-fn append_audit_in(tx: &rusqlite::Transaction, body: &str) -> Result<()> {
-    // Cached statements: this runs inside every audited write.
-    let head: Option<(i64, Vec<u8>)> = tx
-        .prepare_cached("SELECT seq, hash FROM audit_head WHERE one = 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let (seq, prev) = match head {
-        Some((s, h)) => (s + 1, h),
-        None => (1, vec![0u8; 32]),
-    };
-    let hash = super::audit_hash(&prev, seq, body);
-    tx.prepare_cached("INSERT INTO audit (seq, body, prev, hash) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![seq, body, prev, hash])?;
-    tx.prepare_cached(
-        "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2)
-         ON CONFLICT(one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-    )?
-    .execute(params![seq, hash])?;
-    Ok(())
 }

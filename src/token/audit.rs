@@ -5,10 +5,14 @@
 //! chained row per batch, so auditing costs a fraction of a microsecond per
 //! operation. Records are JSON lines; a batch's hash covers every byte of
 //! every record in it, and the chain and its stored head cover the order and
-//! the number of batches.
+//! the number of batches. Whatever can write the store can recompute an
+//! unkeyed chain, so two things sit beside it: MACed checkpoints, written
+//! while a token key is at hand (a login), and an outside anchor of every
+//! batch (`store::anchor`). Checking, export and pruning are in
+//! `audit_check`; docs/audit.md says what each detects.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cryptoki_sys::CK_RV;
@@ -16,7 +20,7 @@ use cryptoki_sys::CK_RV;
 use super::clock;
 use super::Module;
 use crate::error::{Error, Result};
-use crate::store::{audit_hash, seal::hex, Uid};
+use crate::store::{seal::hex, AuditSigner, TokenKey, Uid};
 
 /// Distinct pending use records before a batch is written.
 const BATCH_RECORDS: usize = 512;
@@ -30,9 +34,19 @@ const COALESCE_WINDOW: usize = 8;
 /// parallel do not all take one lock per operation; events go to shard 0.
 const SHARDS: usize = 4;
 
+/// At most one checkpoint per this interval per process (plus one at the
+/// module's end). A checkpoint is a key derivation, a MAC and a row in the
+/// batch's own transaction (so it never names a batch that did not
+/// commit); per batch it would double the rows of a log whose events are
+/// each a batch, for little: the chain links every batch to the next
+/// checkpoint anyway, so a checkpoint covers all batches before it.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+
 #[derive(Default)]
 pub(crate) struct Audit {
     shards: [Shard; SHARDS],
+    /// When this process last wrote a checkpoint.
+    checkpointed: Mutex<Option<Instant>>,
 }
 
 /// One shard on its own cache lines (no false sharing between threads).
@@ -185,15 +199,6 @@ fn line(out: &mut String, o: &Owned, count: u64) {
     let _ = writeln!(out, ",\"count\":{count}}}");
 }
 
-/// What `audit verify` found on an intact log.
-pub struct AuditSummary {
-    pub batches: usize,
-    /// Lines in the log.
-    pub records: usize,
-    /// Events and uses they stand for (a line counts identical uses).
-    pub events: u64,
-}
-
 impl Module {
     /// A use of a key: buffered, identical uses in one second counted.
     pub(crate) fn audit_use(&self, r: &Record) {
@@ -237,6 +242,36 @@ impl Module {
     /// Writes every buffered record as one batch: uses first (they happened
     /// before the event that triggers a write), then events.
     pub fn flush_audit(&self) -> Result<()> {
+        self.flush_audit_with(false)
+    }
+
+    /// The token keys of logged-in slots, by token uid. Only `try_read`s:
+    /// this runs while writing audit records, which some callers do while
+    /// holding a slot's locks; a busy slot is skipped, never waited for.
+    pub(crate) fn audit_keys(&self) -> Vec<(Uid, Arc<TokenKey>)> {
+        let Ok(slots) = self.slots.try_read() else { return Vec::new() };
+        slots
+            .values()
+            .filter_map(|st| {
+                let l = st.login.try_read().ok()?;
+                Some((l.token_uid?, l.key.clone()?))
+            })
+            .collect()
+    }
+
+    /// A key to checkpoint with, when one is due (or `force`d) and a slot
+    /// is logged in.
+    fn checkpoint_key(&self, force: bool) -> Option<(Uid, Arc<TokenKey>)> {
+        let last = *self.audit.checkpointed.lock().ok()?;
+        if !force && last.is_some_and(|t| t.elapsed() < CHECKPOINT_EVERY) {
+            return None;
+        }
+        self.audit_keys().into_iter().next()
+    }
+
+    /// As `flush_audit`; `final_flush` (the module's end) checkpoints
+    /// whatever the interval, with nothing to write the chain's head.
+    pub(crate) fn flush_audit_with(&self, final_flush: bool) -> Result<()> {
         // Every shard locked in order (no other path holds two), so the
         // batch is one consistent cut.
         let mut guards = Vec::with_capacity(SHARDS);
@@ -244,6 +279,11 @@ impl Module {
             guards.push(sh.lock().map_err(|_| Error::CantLock)?);
         }
         if guards.iter().all(|p| p.uses.is_empty() && p.events.is_empty()) {
+            // Events staged with a write (most management events) commit
+            // without a checkpoint; the module's end vouches for them.
+            if let (true, Some((uid, k))) = (final_flush, self.checkpoint_key(true)) {
+                self.store.checkpoint_audit_head(&AuditSigner { token_uid: uid, key: &k, time: clock::now() })?;
+            }
             return Ok(());
         }
         let mut body = String::new();
@@ -255,72 +295,17 @@ impl Module {
         for p in &guards {
             body.push_str(&p.events);
         }
-        self.store.append_audit(&body)?;
+        let key = self.checkpoint_key(final_flush);
+        let signer = key.as_ref().map(|(uid, k)| AuditSigner { token_uid: *uid, key: k, time: clock::now() });
+        self.store.append_audit(&body, signer.as_ref())?;
+        if signer.is_some() {
+            if let Ok(mut t) = self.audit.checkpointed.lock() {
+                *t = Some(Instant::now());
+            }
+        }
         for p in guards.iter_mut() {
             **p = Pending::default();
         }
         Ok(())
-    }
-
-    /// Checks the whole chain: consecutive batch numbers, each batch's
-    /// link to the one before, its hash over its records, and the stored
-    /// head against the last batch.
-    pub fn audit_verify(&self) -> Result<AuditSummary> {
-        self.flush_audit()?;
-        let (rows, head) = self.store.audit_log()?;
-        let mut prev = vec![0u8; 32];
-        let mut records = 0;
-        let mut uses = 0;
-        for (i, row) in rows.iter().enumerate() {
-            let want = i as i64 + 1;
-            if row.seq != want {
-                return Err(Error::AuditInvalid(format!("batch {want} is missing (found {} next)", row.seq)));
-            }
-            if row.prev != prev {
-                return Err(Error::AuditInvalid(format!("batch {want} does not follow batch {}", want - 1)));
-            }
-            if audit_hash(&prev, row.seq, &row.body) != row.hash {
-                return Err(Error::AuditInvalid(format!("batch {want} was altered")));
-            }
-            records += row.body.lines().count();
-            uses += row
-                .body
-                .lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .map(|v| v["count"].as_u64().unwrap_or(1))
-                .sum::<u64>();
-            prev = row.hash.clone();
-        }
-        match (head, rows.last()) {
-            (None, None) => {}
-            (Some((seq, hash)), Some(last)) if seq == last.seq && hash == last.hash => {}
-            (Some((seq, _)), _) => {
-                return Err(Error::AuditInvalid(format!("the log ends before batch {seq}, its recorded end")))
-            }
-            (None, Some(_)) => return Err(Error::AuditInvalid("the log's recorded end is missing".into())),
-        }
-        Ok(AuditSummary { batches: rows.len(), records, events: uses })
-    }
-
-    /// Records at or after `since` (Unix seconds), optionally only those
-    /// naming `key`, oldest first.
-    pub fn audit_records(&self, since: u64, key: Option<&str>) -> Result<Vec<serde_json::Value>> {
-        self.flush_audit()?;
-        let (rows, _) = self.store.audit_log()?;
-        let mut out = Vec::new();
-        for row in rows {
-            for l in row.body.lines() {
-                let v: serde_json::Value = serde_json::from_str(l)
-                    .map_err(|_| Error::AuditInvalid(format!("batch {}: a record is not JSON", row.seq)))?;
-                if v["time"].as_u64().unwrap_or(0) < since {
-                    continue;
-                }
-                if key.is_some_and(|k| v["key"].as_str() != Some(k)) {
-                    continue;
-                }
-                out.push(v);
-            }
-        }
-        Ok(out)
     }
 }

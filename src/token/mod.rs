@@ -10,6 +10,7 @@
 //! across a PIN derivation except the slot's own login mutex.
 
 mod audit;
+mod audit_check;
 mod auth;
 mod cert;
 mod cipher;
@@ -42,7 +43,7 @@ use crate::store::codec::Sealer;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid};
 
-pub use audit::AuditSummary;
+pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
 pub use session::{OpKind, Session, SessionHandle};
 pub use verify::StoreReport;
 
@@ -194,7 +195,8 @@ impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let path = config.store_path()?;
         let busy = std::time::Duration::from_millis(config.store.busy_timeout_ms.unwrap_or(30_000));
-        let store = SqliteStore::open_with(&path, config.store.umask, busy)?;
+        let store = SqliteStore::open_with(&path, config.store.umask, busy)?
+            .with_audit_anchor(config.audit_sidecar()?, config.audit.syslog)?;
         log::info!("store at {}", path.display());
         Ok(Module::with_store(config, Box::new(store)))
     }
@@ -415,7 +417,7 @@ impl Drop for Module {
     /// A module that goes away cleanly (C_Finalize, the CLI's exit) writes
     /// its buffered audit records.
     fn drop(&mut self) {
-        if let Err(e) = self.flush_audit() {
+        if let Err(e) = self.flush_audit_with(true) {
             log::error!("audit records not written: {e}");
         }
     }

@@ -182,9 +182,9 @@ pub fn aes_token_key(
 }
 
 /// Turns a store of this version back into what a store from before format
-/// 6 looked like: no object versions or tags, and PIN records that wrap the
-/// bare token key (unwrapped here with the PINs, as the old code wrapped
-/// it), at schema `version`.
+/// 6 looked like: no object versions or tags, no audit checkpoints (v7),
+/// and PIN records that wrap the bare token key (unwrapped here with the
+/// PINs, as the old code wrapped it), at schema `version` (at most 5).
 #[allow(dead_code)]
 pub fn make_legacy(db: &std::path::Path, so_pin: &str, user_pin: Option<&str>, version: i64) {
     use aes_kw::KeyInit;
@@ -228,6 +228,7 @@ pub fn make_legacy(db: &std::path::Path, so_pin: &str, user_pin: Option<&str>, v
          ALTER TABLE objects DROP COLUMN version; ALTER TABLE objects DROP COLUMN tag;
          ALTER TABLE tokens DROP COLUMN objects_digest; ALTER TABLE tokens DROP COLUMN objects_count;
          ALTER TABLE tokens DROP COLUMN digest_tag;
+         DROP TABLE audit_checkpoint; DROP TABLE audit_base; DROP TABLE audit_exported;
          CREATE TRIGGER objects_changed AFTER UPDATE ON objects
          BEGIN UPDATE tokens SET rev = rev + 1 WHERE token_id = OLD.token_id; END;
          CREATE TRIGGER objects_deleted AFTER DELETE ON objects

@@ -50,7 +50,15 @@ impl Args {
 }
 
 pub fn module() -> CliResult<Module> {
-    let config = Config::load().map_err(|e| format!("configuration: {e}"))?;
+    let config = Config::load().map_err(|e| match e {
+        ferrohsm::error::Error::General(why) => format!("configuration: {why}"),
+        e => format!("configuration: {e}"),
+    })?;
+    // The audit head goes to the log (see docs/audit.md); otherwise the
+    // tool keeps its output to its own messages.
+    if config.audit.syslog {
+        ferrohsm::logging::init(&config.log);
+    }
     Module::new(config).map_err(|e| format!("store: {e}"))
 }
 

@@ -29,7 +29,10 @@ const USAGE: &str = "usage:
   ferrohsm data-key --key KEY [--key KEY]... [--bytes N] [--context k=v]... [--without-plaintext]
                     --blob-out FILE [--plaintext-out FILE]
   ferrohsm audit show [--since DATE|SECONDS] [--key KEY] [--json]
-  ferrohsm audit verify
+  ferrohsm audit verify [--require-anchor]        (with a PIN: checkpoint MACs too; see docs/audit.md)
+  ferrohsm audit export --until DATE [--out FILE]   (batches before DATE, with a proof line)
+  ferrohsm audit verify-export FILE               (offline, no store)
+  ferrohsm audit prune --until DATE [--export FILE] (exported batches only, and none past FILE; user PIN)
 KEY is a key id (CKA_UNIQUE_ID) or alias/NAME. Every command takes --token LABEL and the
 user PIN from --pin-fd N, --pin-env VAR or FERROHSM_USER_PIN (purge: --so-pin-fd/--so-pin-env
 or FERROHSM_SO_PIN). --in/--out default to standard input/output.";
@@ -57,6 +60,8 @@ const VALUE_FLAGS: &[&str] = &[
     "blob-out",
     "plaintext-out",
     "since",
+    "until",
+    "export",
 ];
 
 pub fn run(args: &[String]) -> i32 {
@@ -183,6 +188,9 @@ fn print_json(v: &serde_json::Value) {
 
 fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
     let sub = a.positional.first().map(String::as_str).unwrap_or("");
+    if (cmd, sub) == ("audit", "verify-export") {
+        return verify_export(a);
+    }
     let m = common::module()?;
     match (cmd, sub) {
         ("key", "create") => key_create(&m, a),
@@ -317,17 +325,24 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
             Ok(())
         }
         ("data-key", _) => data_key(&m, a),
-        ("audit", "verify") => match m.audit_verify() {
-            Ok(s) => {
-                println!(
-                    "audit log intact: {} records ({} events and uses) in {} batches",
-                    s.records, s.events, s.batches
-                );
-                Ok(())
+        ("audit", "verify") => audit_verify(&m, a),
+        ("audit", "export") => audit_export(&m, a),
+        ("audit", "prune") => {
+            let until = date(a, "until")?;
+            let export = match a.get("export") {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+                    Some(ferrohsm::token::verify_export(&text).map_err(audit_failure)?)
+                }
+                None => None,
+            };
+            let h = session(&m, a)?;
+            match m.audit_prune(h, until, export.as_ref()).map_err(audit_failure)? {
+                Some(seq) => println!("pruned: batches up to {seq}; the log now starts after batch {seq}"),
+                None => println!("nothing to prune: no exported batch before that date (audit export first)"),
             }
-            Err(ferrohsm::error::Error::AuditInvalid(why)) => Err(Failure::Failed(format!("audit log INVALID: {why}"))),
-            Err(e) => Err(e.into()),
-        },
+            Ok(())
+        }
         ("audit", "show") => audit_show(&m, a),
         _ => usage(&format!("unknown command {cmd} {sub}")),
     }
@@ -387,12 +402,134 @@ fn data_key(m: &Module, a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn audit_show(m: &Module, a: &Args) -> Result<(), Failure> {
-    let since = match a.get("since") {
-        Some(s) => ferrohsm::token::clock::parse_time(s)
-            .ok_or_else(|| Failure::Usage("--since wants YYYY-MM-DD[THH:MM:SSZ] or Unix seconds".into()))?,
-        None => 0,
+/// A `--since`/`--until` date as Unix seconds.
+fn date(a: &Args, flag: &str) -> Result<u64, Failure> {
+    let v = a.get(flag).ok_or_else(|| Failure::Usage(format!("--{flag} DATE is required")))?;
+    ferrohsm::token::clock::parse_time(v)
+        .ok_or_else(|| Failure::Usage(format!("--{flag} wants YYYY-MM-DD[THH:MM:SSZ] or Unix seconds")))
+}
+
+fn audit_failure(e: ferrohsm::error::Error) -> Failure {
+    match e {
+        ferrohsm::error::Error::AuditInvalid(why) => Failure::Failed(format!("audit log INVALID: {why}")),
+        e => e.into(),
+    }
+}
+
+/// Verifies the trail and says exactly what was proven. With a PIN (the
+/// usual options, never a prompt) the user logs in first, so that the
+/// checkpoints of that token get their MACs checked.
+fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
+    use ferrohsm::token::{clock, Anchored};
+    let pin = common::pin_from_args(a, "pin", "FERROHSM_USER_PIN")?;
+    // Why a MAC could not be checked.
+    let unchecked = if pin.is_some() { "its token is not logged in" } else { "no login" };
+    if let Some(pin) = pin {
+        let slot = common::slot_of(m, a.get("token"))?;
+        let h = m.open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION)?;
+        m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
+    }
+    let s = m.audit_verify().map_err(audit_failure)?;
+    println!("audit log intact: {} records ({} events and uses) in {} batches", s.records, s.events, s.batches);
+    if let (Some((f, ft)), Some((l, lt))) = (s.first, s.last) {
+        println!("batches {f} ({}) to {l} ({})", clock::iso8601(ft), clock::iso8601(lt));
+    }
+    if let Some((seq, checked)) = s.pruned {
+        let how = if checked { "its MAC verified".to_string() } else { format!("its MAC not verified ({unchecked})") };
+        println!("pruned: batches up to {seq} were exported and removed; the chain starts after it, {how}");
+    }
+    match s.newest_checkpoint {
+        None => println!("checkpoints: none (written only while a token is logged in)"),
+        Some((seq, t)) => {
+            let age = clock::now().saturating_sub(t);
+            let mac = match s.checkpoints_verified {
+                0 => format!("present, not verified ({unchecked})"),
+                n if n == s.checkpoints => format!("all {n} MAC-verified"),
+                n => format!("{n} of {} MAC-verified (the others are of tokens not logged in)", s.checkpoints),
+            };
+            println!("checkpoints: {}, newest at batch {seq}, {age} s old; {mac}", s.checkpoints);
+        }
+    }
+    let anchored = match s.anchor {
+        _ if s.end == 0 => {
+            println!("anchor: the log is empty and no anchor names a batch");
+            true
+        }
+        Anchored::Entries { first, last } => {
+            // What was stored before the sidecar began (an older store, or
+            // a sidecar deleted and begun anew) it cannot vouch for.
+            let stored = s.first.map_or(s.end, |(f, _)| f);
+            if first > stored.max(1) {
+                println!("note: the sidecar begins at batch {first}; it cannot vouch for batches before it");
+            }
+            if last == s.end {
+                println!("anchor: the sidecar anchors the tail (batch {last})");
+            } else {
+                println!(
+                    "anchor: the sidecar anchors batch {last} of {}: the last {} are not anchored",
+                    s.end,
+                    s.end - last
+                );
+            }
+            last == s.end
+        }
+        Anchored::Missing => {
+            println!("WARNING: no audit sidecar (or it names no batch): cannot prove the log's tail was not cut off");
+            false
+        }
+        Anchored::Off => {
+            println!("WARNING: no audit sidecar configured: cannot prove the log's tail was not cut off");
+            false
+        }
     };
+    if a.has("require-anchor") && !anchored {
+        return Err(Failure::Failed(
+            "audit log not anchored: --require-anchor needs the sidecar to name the last batch".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn audit_export(m: &Module, a: &Args) -> Result<(), Failure> {
+    let until = date(a, "until")?;
+    let Some(x) = m.audit_export(until).map_err(audit_failure)? else {
+        return Err(Failure::Failed("nothing to export: no stored batch lies wholly before that date".into()));
+    };
+    match a.get("out") {
+        // Synced before the store learns of it: pruning may then delete
+        // what the file holds.
+        Some(path) if path != "-" => {
+            write_private(path, x.text.as_bytes())?;
+            std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| format!("{path}: {e}"))?;
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(x.text.as_bytes()).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+        }
+    }
+    m.audit_exported(&x.proof)?;
+    let p = x.proof;
+    eprintln!("exported batches {} to {} ({} records)", p.first_seq, p.last_seq, p.records);
+    Ok(())
+}
+
+fn verify_export(a: &Args) -> Result<(), Failure> {
+    let path = pos(a, 1, "FILE")?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let p = ferrohsm::token::verify_export(&text).map_err(audit_failure)?;
+    println!(
+        "export intact: batches {} to {}, {} records; starts after hash {}, ends at hash {}",
+        p.first_seq,
+        p.last_seq,
+        p.records,
+        ferrohsm::store::seal::hex(&p.prev_hash),
+        ferrohsm::store::seal::hex(&p.last_hash)
+    );
+    Ok(())
+}
+
+fn audit_show(m: &Module, a: &Args) -> Result<(), Failure> {
+    let since = if a.get("since").is_some() { date(a, "since")? } else { 0 };
     let key = match a.get("key") {
         Some(k) if k.starts_with("alias/") => {
             let h = session(m, a)?;
