@@ -10,5 +10,6 @@ pub mod logging;
 pub mod mech;
 pub mod model;
 pub mod store;
+pub mod sync;
 pub mod token;
 pub mod vendor;

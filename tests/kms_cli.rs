@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -21,7 +20,7 @@ fn cli(conf: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
         .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     if let Some(data) = stdin {
-        child.stdin.take().unwrap().write_all(data).unwrap();
+        common::feed(child.stdin.take().unwrap(), data);
     }
     child.wait_with_output().unwrap()
 }

@@ -19,7 +19,6 @@ use ferrohsm::vendor::*;
 const DAY: i64 = 86_400;
 
 fn cli(conf: &Path, offset_days: i64, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferrohsm"));
     c.args(args)
         .env("FERROHSM_CONF", conf)
@@ -29,9 +28,7 @@ fn cli(conf: &Path, offset_days: i64, args: &[&str], stdin: Option<&[u8]>) -> Ou
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(input);
+    common::feed(child.stdin.take().unwrap(), stdin.unwrap_or_default());
     child.wait_with_output().unwrap()
 }
 

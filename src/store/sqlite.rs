@@ -5,8 +5,8 @@
 //! Connections come from a small pool so that threads do not queue behind
 //! one connection; SQLite's own locking arbitrates between processes.
 
+use crate::sync::Mutex;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -334,7 +334,7 @@ impl SqliteStore {
     }
 
     fn take(&self) -> Result<Connection> {
-        let pooled = self.pool.lock().map_err(|_| Error::CantLock)?.pop();
+        let pooled = self.pool.lock().pop();
         match pooled {
             Some(c) => Ok(c),
             None => self.connect(),
@@ -342,7 +342,8 @@ impl SqliteStore {
     }
 
     fn give_back(&self, c: Connection) {
-        if let Ok(mut p) = self.pool.lock() {
+        {
+            let mut p = self.pool.lock();
             if p.len() < 8 {
                 p.push(c);
             }

@@ -12,7 +12,9 @@
 //! `audit_check`; docs/audit.md says what each detects.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cryptoki_sys::CK_RV;
@@ -204,7 +206,7 @@ impl Module {
     pub(crate) fn audit_use(&self, r: &Record) {
         let now = clock::now();
         let due = {
-            let Ok(mut p) = self.audit.shards[shard()].lock() else { return };
+            let mut p = self.audit.shards[shard()].lock();
             if p.uses.len() >= MAX_PENDING {
                 log::error!("audit: {MAX_PENDING} records could not be written; dropping them");
                 p.uses.clear();
@@ -227,7 +229,8 @@ impl Module {
     /// for the event's call to fail with (the record stays buffered and is
     /// written with the next batch).
     pub(crate) fn audit_event(&self, r: &Record) -> Result<()> {
-        if let Ok(mut p) = self.audit.shards[0].lock() {
+        {
+            let mut p = self.audit.shards[0].lock();
             p.events.push_str(&event_line(r));
         }
         self.flush_audit().inspect_err(|e| log::error!("audit: could not write the {} event: {e}", r.event))
@@ -249,11 +252,11 @@ impl Module {
     /// this runs while writing audit records, which some callers do while
     /// holding a slot's locks; a busy slot is skipped, never waited for.
     pub(crate) fn audit_keys(&self) -> Vec<(Uid, Arc<TokenKey>)> {
-        let Ok(slots) = self.slots.try_read() else { return Vec::new() };
+        let Some(slots) = self.slots.try_read() else { return Vec::new() };
         slots
             .values()
             .filter_map(|st| {
-                let l = st.login.try_read().ok()?;
+                let l = st.login.try_read()?;
                 Some((l.token_uid?, l.key.clone()?))
             })
             .collect()
@@ -262,7 +265,7 @@ impl Module {
     /// A key to checkpoint with, when one is due (or `force`d) and a slot
     /// is logged in.
     fn checkpoint_key(&self, force: bool) -> Option<(Uid, Arc<TokenKey>)> {
-        let last = *self.audit.checkpointed.lock().ok()?;
+        let last = *self.audit.checkpointed.lock();
         if !force && last.is_some_and(|t| t.elapsed() < CHECKPOINT_EVERY) {
             return None;
         }
@@ -276,7 +279,7 @@ impl Module {
         // batch is one consistent cut.
         let mut guards = Vec::with_capacity(SHARDS);
         for sh in &self.audit.shards {
-            guards.push(sh.lock().map_err(|_| Error::CantLock)?);
+            guards.push(sh.lock());
         }
         if guards.iter().all(|p| p.uses.is_empty() && p.events.is_empty()) {
             // Events staged with a write (most management events) commit
@@ -299,7 +302,8 @@ impl Module {
         let signer = key.as_ref().map(|(uid, k)| AuditSigner { token_uid: *uid, key: k, time: clock::now() });
         self.store.append_audit(&body, signer.as_ref())?;
         if signer.is_some() {
-            if let Ok(mut t) = self.audit.checkpointed.lock() {
+            {
+                let mut t = self.audit.checkpointed.lock();
                 *t = Some(Instant::now());
             }
         }

@@ -111,7 +111,7 @@ impl Module {
                 if !a.user_logged_in() {
                     return Err(Error::UserNotLoggedIn);
                 }
-                let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+                let mut ops = s.ops.lock();
                 let sign = ops.sign.as_ref().is_some_and(|o| o.needs_login);
                 let decrypt = ops.decrypt.as_ref().is_some_and(|o| o.needs_login);
                 if !sign && !decrypt {
@@ -129,7 +129,8 @@ impl Module {
             _ => return Err(Error::UserTypeInvalid),
         };
         let state = self.slot_state(s.slot)?;
-        let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
+        let _auth = state.auth.lock();
+        super::hooks::panic_point("C_Login");
         // Re-read under the slot's auth lock: another thread may have logged in.
         let a = self.access(&s)?;
         match a.user {
@@ -206,7 +207,7 @@ impl Module {
         let who = if a.is_so() { Who::So } else { Who::User };
         self.check_pin_len(new)?;
         let state = self.slot_state(s.slot)?;
-        let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
+        let _auth = state.auth.lock();
         let detail = if who == Who::So { "so" } else { "user" };
         let rec = super::audit::Record { detail, ..super::audit::Record::of(&a, "set-pin") };
         let (key, _) = self.verify_pin(&a.token, who, old, None, Some(&rec))?;

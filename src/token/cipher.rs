@@ -134,7 +134,7 @@ impl Module {
     pub fn cipher_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, encrypt: bool) -> Result<()> {
         let s = self.session(h)?;
         let a = self.access(&s)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         if slot(&mut ops, encrypt).is_some() {
             return Err(Error::OperationActive);
         }
@@ -175,7 +175,7 @@ impl Module {
     ) -> Result<Produced> {
         {
             let s = self.session(h)?;
-            let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+            let mut ops = s.ops.lock();
             let op_slot = slot(&mut ops, encrypt);
             if let Some(op) = op_slot.as_mut() {
                 let direct = match (&op.state.cipher, &op.state.ready) {
@@ -215,7 +215,7 @@ impl Module {
         run: impl FnOnce(Engine) -> Result<Zeroizing<Vec<u8>>>,
     ) -> Result<Produced> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         let op_slot = slot(&mut ops, encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if single && op.multipart {
@@ -242,7 +242,7 @@ impl Module {
     /// C_EncryptUpdate / C_DecryptUpdate; the operation continues.
     pub fn cipher_update(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, encrypt: bool) -> Result<Produced> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         let op_slot = slot(&mut ops, encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if op.needs_login {

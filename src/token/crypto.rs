@@ -268,7 +268,7 @@ impl Module {
 
     pub fn digest_init(&self, h: SessionHandle, mech: &Mechanism) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         if ops.digest.is_some() {
             return Err(Error::OperationActive);
         }
@@ -281,7 +281,7 @@ impl Module {
 
     pub fn digest(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         single_part(&mut ops.digest)?;
         produce(&mut ops.digest, cap, Hasher::output_len, |mut d| {
             d.update(data);
@@ -291,9 +291,10 @@ impl Module {
 
     pub fn digest_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         let op = ops.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
         op.multipart = true;
+        super::hooks::panic_point("C_DigestUpdate");
         op.state.update(data);
         Ok(())
     }
@@ -302,7 +303,7 @@ impl Module {
     pub fn digest_key(&self, h: SessionHandle, key: ObjectHandle) -> Result<()> {
         let s = self.session(h)?;
         let a = self.access(&s)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         if ops.digest.is_none() {
             return Err(Error::OperationNotInitialized);
         }
@@ -331,7 +332,7 @@ impl Module {
 
     pub fn digest_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
     }
 }

@@ -19,18 +19,19 @@ impl Module {
     pub fn find_init(&self, h: SessionHandle, tmpl: &Template) -> Result<()> {
         let s = self.session(h)?;
         let a = self.access(&s)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         if ops.find.is_some() {
             return Err(Error::OperationActive);
         }
         let mut results = VecDeque::new();
         {
-            let objs = self.session_objects.read().map_err(|_| Error::CantLock)?;
+            let objs = self.session_objects.read();
             let mut handles: Vec<_> = objs
                 .iter()
                 .filter(|(_, e)| e.slot == s.slot)
                 .filter(|(_, e)| {
-                    e.object.read().is_ok_and(|o| (!o.is_private() || a.user_logged_in()) && o.matches(tmpl))
+                    let o = e.object.read();
+                    (!o.is_private() || a.user_logged_in()) && o.matches(tmpl)
                 })
                 .map(|(h, _)| *h)
                 .collect();
@@ -63,7 +64,7 @@ impl Module {
 
     pub fn find_next(&self, h: SessionHandle, max: usize) -> Result<Vec<ObjectHandle>> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         let op = ops.find.as_mut().ok_or(Error::OperationNotInitialized)?;
         let n = max.min(op.results.len());
         Ok(op.results.drain(..n).collect())
@@ -71,7 +72,7 @@ impl Module {
 
     pub fn find_final(&self, h: SessionHandle) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         ops.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
     }
 }

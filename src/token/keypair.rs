@@ -63,7 +63,7 @@ impl Module {
     /// map of them; any other object goes through `parsed_key`.
     pub(crate) fn operation_key(&self, a: &Access, obj: &Arc<Object>) -> Result<Arc<Key>> {
         {
-            let mut kept = a.kept.lock().map_err(|_| Error::CantLock)?;
+            let mut kept = a.kept.lock();
             if let Some(k) = kept.iter_mut().find(|k| Arc::ptr_eq(&k.object, obj)) {
                 if let Some(key) = &k.parsed {
                     return Ok(key.clone());
@@ -81,7 +81,7 @@ impl Module {
     pub(crate) fn parsed_key(&self, obj: &Arc<Object>) -> Result<Arc<Key>> {
         let addr = Arc::as_ptr(obj) as usize;
         {
-            let cache = self.keys.read().map_err(|_| Error::CantLock)?;
+            let cache = self.keys.read();
             if let Some((weak, key)) = cache.get(&addr) {
                 if weak.upgrade().is_some_and(|o| Arc::ptr_eq(&o, obj)) {
                     return Ok(key.clone());
@@ -89,7 +89,7 @@ impl Module {
             }
         }
         let key = parse(obj)?;
-        let mut cache = self.keys.write().map_err(|_| Error::CantLock)?;
+        let mut cache = self.keys.write();
         if cache.len() >= KEYS_MAX {
             cache.retain(|_, (w, _)| w.strong_count() > 0);
             if cache.len() >= KEYS_MAX {
@@ -200,9 +200,8 @@ impl Module {
                 }
             }
             Ok(Found::Session { handle, .. }) => {
-                if let Ok(mut m) = self.session_objects.write() {
-                    m.remove(&handle);
-                }
+                let mut m = self.session_objects.write();
+                m.remove(&handle);
             }
             Err(_) => {}
         }

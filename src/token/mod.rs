@@ -18,6 +18,7 @@ pub mod clock;
 pub mod crypto;
 mod derive;
 mod find;
+mod hooks;
 mod keygen;
 mod keypair;
 pub mod kms;
@@ -32,7 +33,9 @@ mod wrap;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+
+use crate::sync::{Mutex, RwLock};
 
 use arc_swap::ArcSwap;
 
@@ -86,7 +89,7 @@ impl SlotState {
 
     /// Replaces the login state (and so every session's copy of it).
     fn set_login(&self, f: impl FnOnce(&mut Login)) -> Result<()> {
-        let mut login = self.login.write().map_err(|_| Error::CantLock)?;
+        let mut login = self.login.write();
         f(&mut login);
         self.epoch.fetch_add(1, Ordering::Release);
         Ok(())
@@ -225,10 +228,10 @@ impl Module {
 
     fn slot_state(&self, slot: SlotId) -> Result<Arc<SlotState>> {
         // Read-locked on every call, by every thread: shared locks only.
-        if let Some(st) = self.slots.read().map_err(|_| Error::CantLock)?.get(&slot) {
+        if let Some(st) = self.slots.read().get(&slot) {
             return Ok(st.clone());
         }
-        let mut m = self.slots.write().map_err(|_| Error::CantLock)?;
+        let mut m = self.slots.write();
         Ok(m.entry(slot).or_insert_with(|| Arc::new(SlotState::new())).clone())
     }
 
@@ -240,7 +243,7 @@ impl Module {
     /// Changes the session table: a new copy replaces it, so lookups never
     /// wait (sessions open and close far less often than they are used).
     pub(crate) fn edit_sessions<T>(&self, f: impl FnOnce(&mut HashMap<SessionHandle, Arc<Session>>) -> T) -> Result<T> {
-        let _edit = self.sessions_edit.lock().map_err(|_| Error::CantLock)?;
+        let _edit = self.sessions_edit.lock();
         let mut m = HashMap::clone(&self.sessions.load());
         let r = f(&mut m);
         self.sessions.store(Arc::new(m));
@@ -253,13 +256,13 @@ impl Module {
         let Some(generation) = self.store.generation() else {
             return Ok(self.store.token_at(slot)?.map(Arc::new));
         };
-        if let Some((g, rec)) = self.tokens.read().map_err(|_| Error::CantLock)?.get(&slot) {
+        if let Some((g, rec)) = self.tokens.read().get(&slot) {
             if *g == generation {
                 return Ok(rec.clone());
             }
         }
         let rec = self.store.token_at(slot)?.map(Arc::new);
-        self.tokens.write().map_err(|_| Error::CantLock)?.insert(slot, (generation, rec.clone()));
+        self.tokens.write().insert(slot, (generation, rec.clone()));
         Ok(rec)
     }
 
@@ -269,7 +272,7 @@ impl Module {
     pub(crate) fn access(&self, s: &Session) -> Result<Access> {
         let epoch = s.state.epoch.load(Ordering::Acquire);
         let generation = self.store.generation();
-        let mut v = s.view.lock().map_err(|_| Error::CantLock)?;
+        let mut v = s.view.lock();
         let token = match (&v.token, generation) {
             (Some((g, t)), Some(now)) if *g == now => t.clone(),
             _ => {
@@ -284,7 +287,7 @@ impl Module {
         let (user, key) = match &v.login {
             Some(l) if l.epoch == epoch && l.token_uid == token.uid => (l.user, l.key.clone()),
             _ => {
-                let login = s.state.login.read().map_err(|_| Error::CantLock)?;
+                let login = s.state.login.read();
                 let (user, key) = if login.token_uid == Some(token.uid) {
                     (login.user, login.key.as_deref().map(|k| Arc::new(k.duplicate())))
                 } else {
@@ -303,14 +306,8 @@ impl Module {
     /// the user.
     pub(crate) fn find_object(&self, a: &Access, h: ObjectHandle) -> Result<Found> {
         if h >= SESSION_OBJECT_BASE {
-            let entry = self
-                .session_objects
-                .read()
-                .map_err(|_| Error::CantLock)?
-                .get(&h)
-                .cloned()
-                .ok_or(Error::ObjectHandleInvalid)?;
-            let object = entry.object.read().map_err(|_| Error::CantLock)?.clone();
+            let entry = self.session_objects.read().get(&h).cloned().ok_or(Error::ObjectHandleInvalid)?;
+            let object = entry.object.read().clone();
             if entry.slot != a.slot || (object.is_private() && !a.user_logged_in()) {
                 return Err(Error::ObjectHandleInvalid);
             }
@@ -319,7 +316,7 @@ impl Module {
         let id = ObjectId::try_from(h).map_err(|_| Error::ObjectHandleInvalid)?;
         let token_id = a.token.token_id;
         if a.key.is_some() {
-            let cache = self.opened.read().map_err(|_| Error::CantLock)?;
+            let cache = self.opened.read();
             if let Some(o) = cache.get(&(token_id, id)).filter(|o| o.rev == a.token.rev) {
                 if o.private && !a.user_logged_in() {
                     return Err(Error::ObjectHandleInvalid);
@@ -333,7 +330,7 @@ impl Module {
         }
         let object = Arc::new(crate::store::codec::decode(a.sealer(), &stored)?);
         if a.key.is_some() && object.locked.is_empty() {
-            let mut cache = self.opened.write().map_err(|_| Error::CantLock)?;
+            let mut cache = self.opened.write();
             if cache.len() >= OPENED_MAX {
                 cache.clear();
             }
@@ -362,7 +359,7 @@ impl Module {
         if a.key.is_none() || h >= SESSION_OBJECT_BASE {
             return Ok(None);
         }
-        let mut kept = a.kept.lock().map_err(|_| Error::CantLock)?;
+        let mut kept = a.kept.lock();
         let Some(i) = kept.iter().position(|k| k.id == id && k.token_id == a.token.token_id) else { return Ok(None) };
         let k = kept.remove(i);
         if k.rev != a.token.rev {
@@ -384,7 +381,8 @@ impl Module {
             return Found::Token { token_id, id, uid, object };
         }
         let object = Arc::new(Object::clone(&object));
-        if let Ok(mut kept) = a.kept.lock() {
+        {
+            let mut kept = a.kept.lock();
             kept.retain(|k| !(k.id == id && k.token_id == token_id));
             if kept.len() >= session::KEPT_MAX {
                 kept.remove(0);
@@ -400,10 +398,12 @@ impl Module {
         for s in self.sessions.load().values() {
             s.forget_copies();
         }
-        if let Ok(mut c) = self.opened.write() {
+        {
+            let mut c = self.opened.write();
             c.clear();
         }
-        if let Ok(mut k) = self.keys.write() {
+        {
+            let mut k = self.keys.write();
             k.clear();
         }
     }

@@ -106,9 +106,12 @@ impl Module {
         }
         obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));
         let h = self.new_session_object_handle();
-        let entry =
-            SessionObject { session: s.handle, slot: s.slot, object: std::sync::RwLock::new(std::sync::Arc::new(obj)) };
-        self.session_objects.write().map_err(|_| Error::CantLock)?.insert(h, std::sync::Arc::new(entry));
+        let entry = SessionObject {
+            session: s.handle,
+            slot: s.slot,
+            object: crate::sync::RwLock::new(std::sync::Arc::new(obj)),
+        };
+        self.session_objects.write().insert(h, std::sync::Arc::new(entry));
         Ok(h)
     }
 }

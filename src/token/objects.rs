@@ -104,7 +104,7 @@ impl Module {
                 }
             }
             Found::Session { handle, .. } => {
-                self.session_objects.write().map_err(|_| Error::CantLock)?.remove(&handle);
+                self.session_objects.write().remove(&handle);
             }
         }
         Ok(())
@@ -162,7 +162,7 @@ impl Module {
                 }
             }
             Found::Session { entry, .. } => {
-                *entry.object.write().map_err(|_| Error::CantLock)? = std::sync::Arc::new(next);
+                *entry.object.write() = std::sync::Arc::new(next);
             }
         }
         Ok(())

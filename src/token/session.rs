@@ -2,7 +2,9 @@
 //! behind its own lock.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::sync::Mutex;
 
 use cryptoki_sys as ck;
 use cryptoki_sys::CK_SESSION_INFO;
@@ -75,10 +77,12 @@ pub(crate) const KEPT_MAX: usize = 8;
 impl Session {
     /// Drops the session's copies of login state and keys (at logout).
     pub(crate) fn forget_copies(&self) {
-        if let Ok(mut v) = self.view.lock() {
+        {
+            let mut v = self.view.lock();
             v.login = None;
         }
-        if let Ok(mut k) = self.kept.lock() {
+        {
+            let mut k = self.kept.lock();
             k.clear();
         }
     }
@@ -108,7 +112,7 @@ impl Module {
         let state = self.slot_state(slot)?;
         // Hold the login lock so a concurrent SO login cannot slip between
         // the check and the insert.
-        let login = state.login.read().map_err(|_| Error::CantLock)?;
+        let login = state.login.read();
         if !rw && login.user == Some(UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
         }
@@ -147,7 +151,7 @@ impl Module {
     /// Drops the closed sessions' objects; the last session of a slot to
     /// close logs the slot out.
     fn after_close(&self, closed: &[SessionHandle], slot: SlotId) -> Result<()> {
-        self.session_objects.write().map_err(|_| Error::CantLock)?.retain(|_, o| !closed.contains(&o.session));
+        self.session_objects.write().retain(|_, o| !closed.contains(&o.session));
         if self.session_count(slot)?.0 == 0 {
             self.slot_state(slot)?.set_login(|login| {
                 login.user = None;
@@ -189,7 +193,7 @@ impl Module {
     /// C_SessionCancel: ends the operations named by `flags`.
     pub fn session_cancel(&self, h: SessionHandle, flags: ck::CK_FLAGS) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         if flags & ck::CKF_FIND_OBJECTS != 0 {
             ops.find = None;
         }
@@ -205,7 +209,7 @@ impl Module {
     /// pointer), as any error other than a short buffer ends it.
     pub fn end_operation(&self, h: SessionHandle, kind: OpKind) -> Result<()> {
         let s = self.session(h)?;
-        s.ops.lock().map_err(|_| Error::CantLock)?.end(kind);
+        s.ops.lock().end(kind);
         Ok(())
     }
 }

@@ -186,7 +186,7 @@ impl Module {
     fn start_sign(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<()> {
         let s = self.session(h)?;
         let a = self.access(&s)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         let slot = if sign { &mut ops.sign } else { &mut ops.verify };
         if slot.is_some() {
             return Err(Error::OperationActive);
@@ -202,7 +202,7 @@ impl Module {
 
     pub fn sign(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         single_part(&mut ops.sign)?;
         if will_produce(&ops.sign, cap) {
             require_context_login(&mut ops.sign)?;
@@ -212,14 +212,14 @@ impl Module {
 
     pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         require_context_login(&mut ops.sign)?;
         sign_update(&mut ops.sign, data)
     }
 
     pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         if will_produce(&ops.sign, cap) {
             require_context_login(&mut ops.sign)?;
         }
@@ -233,7 +233,7 @@ impl Module {
     /// Single-part verify; the operation ends whatever the outcome.
     pub fn verify(&self, h: SessionHandle, data: &[u8], sig: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         single_part(&mut ops.verify)?;
         let mut op = ops.verify.take().expect("checked by single_part");
         op.state.update(data)?;
@@ -242,13 +242,13 @@ impl Module {
 
     pub fn verify_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         sign_update(&mut ops.verify, data)
     }
 
     pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
         let s = self.session(h)?;
-        let mut ops = s.ops.lock().map_err(|_| Error::CantLock)?;
+        let mut ops = s.ops.lock();
         let op = ops.verify.take().ok_or(Error::OperationNotInitialized)?;
         op.state.check(sig)
     }

@@ -50,14 +50,14 @@ impl Module {
     /// changed.
     pub fn slot_list(&self) -> Result<Vec<SlotId>> {
         let generation = self.store.generation();
-        if let (Some(g), Some((cached_g, ids))) = (generation, &*self.slot_ids.lock().map_err(|_| Error::CantLock)?) {
+        if let (Some(g), Some((cached_g, ids))) = (generation, &*self.slot_ids.lock()) {
             if g == *cached_g {
                 return Ok(ids.clone());
             }
         }
         let ids = self.read_slot_list()?;
         if let Some(g) = generation {
-            *self.slot_ids.lock().map_err(|_| Error::CantLock)? = Some((g, ids.clone()));
+            *self.slot_ids.lock() = Some((g, ids.clone()));
         }
         Ok(ids)
     }
@@ -170,7 +170,7 @@ impl Module {
     pub fn init_token(&self, slot: SlotId, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
         self.check_slot(slot)?;
         let state = self.slot_state(slot)?;
-        let _auth = state.auth.lock().map_err(|_| Error::CantLock)?;
+        let _auth = state.auth.lock();
         if self.session_count(slot)?.0 > 0 {
             return Err(Error::SessionExists);
         }

@@ -237,3 +237,15 @@ pub fn make_legacy(db: &std::path::Path, so_pin: &str, user_pin: Option<&str>, v
     ))
     .unwrap();
 }
+
+/// Writes a child's standard input. A child that exits without reading it
+/// all (a usage error found before reading) closes the pipe: that is its
+/// answer, for the test to check, not a failure of the write.
+#[allow(dead_code)]
+pub fn feed(mut stdin: std::process::ChildStdin, data: &[u8]) {
+    use std::io::Write;
+    match stdin.write_all(data) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r.unwrap(),
+    }
+}
