@@ -69,3 +69,12 @@ fn deny_list_and_default_umask_mapping() {
         assert_eq!(mode, 0o640, "0666 & !0027");
     });
 }
+
+#[test]
+fn a_mistyped_mechanism_stops_initialize() {
+    let w = common::world("[slots]\nmechanisms = \"-CKM_AES_ECBB\"\n");
+    let p = cryptoki::context::Pkcs11::new(common::module_path()).unwrap();
+    let r = p.initialize(cryptoki::context::CInitializeArgs::new(cryptoki::context::CInitializeFlags::OS_LOCKING_OK));
+    assert!(r.is_err(), "a deny list naming no mechanism must not offer everything");
+    drop(w);
+}

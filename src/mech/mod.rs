@@ -8,5 +8,6 @@ pub mod digest;
 pub mod kdf;
 pub mod keygen;
 pub mod keys;
+mod names;
 pub mod raw;
 pub mod registry;

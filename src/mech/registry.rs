@@ -140,6 +140,12 @@ impl Filter {
         if names.is_empty() {
             return Err("an empty mechanism list".into());
         }
+        // A name must be a PKCS#11 mechanism: a typo in a deny list would
+        // otherwise deny nothing. A standard mechanism this module does not
+        // implement is simply not offered either way.
+        if let Some(bad) = names.iter().find(|n| !super::names::STANDARD.contains(n)) {
+            return Err(format!("{bad} is not a PKCS#11 mechanism name"));
+        }
         let types = names.iter().filter_map(|n| MECHANISMS.iter().find(|e| e.name == *n)).map(|e| e.mtype).collect();
         Ok(if deny { Filter::AllBut(types) } else { Filter::Only(types) })
     }
@@ -214,6 +220,9 @@ mod tests {
         );
         assert_eq!(Filter::parse("-CKM_AES_ECB").unwrap(), Filter::AllBut(vec![ck::CKM_AES_ECB]));
         assert!(Filter::parse("-").is_err());
+        // A typo fails closed (a deny list that denies nothing).
+        assert!(Filter::parse("-CKM_AES_ECBB").unwrap_err().contains("CKM_AES_ECBB"));
+        assert!(Filter::parse("CKM_SHA256,CKM_AES_GMC").is_err());
         assert!(!Filter::AllBut(vec![ck::CKM_AES_ECB]).allows(ck::CKM_AES_ECB));
     }
 }

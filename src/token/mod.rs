@@ -201,15 +201,20 @@ impl Module {
         let store = SqliteStore::open_with(&path, config.store.umask, busy)?
             .with_audit_anchor(config.audit_sidecar()?, config.audit.syslog)?;
         log::info!("store at {}", path.display());
-        Ok(Module::with_store(config, Box::new(store)))
+        Module::with_store(config, Box::new(store))
     }
 
-    pub fn with_store(config: Config, store: Box<dyn Store>) -> Module {
-        // Checked by Config::validate; a list that fails here offers all.
+    /// Fails closed: a mechanism list that does not parse stops the module
+    /// (Config::validate refuses it first; this holds for any caller).
+    pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Module> {
         use crate::mech::registry;
-        let filter = config.slots.mechanisms.as_deref().map(registry::Filter::parse);
-        registry::set_filter(filter.and_then(|f| f.ok()).unwrap_or(registry::Filter::All));
-        Module {
+        let filter = match config.slots.mechanisms.as_deref() {
+            None => registry::Filter::All,
+            Some(list) => registry::Filter::parse(list)
+                .map_err(|e| Error::general(format!("slots.mechanisms: {e}: refusing to start")))?,
+        };
+        registry::set_filter(filter);
+        Ok(Module {
             config,
             store,
             slots: RwLock::new(HashMap::new()),
@@ -223,7 +228,7 @@ impl Module {
             slot_ids: Mutex::new(None),
             keys: RwLock::new(HashMap::new()),
             audit: audit::Audit::default(),
-        }
+        })
     }
 
     fn slot_state(&self, slot: SlotId) -> Result<Arc<SlotState>> {

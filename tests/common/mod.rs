@@ -28,11 +28,40 @@ pub fn target_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
+/// The module built from the current source: the first call in each test
+/// process runs `cargo build --lib --examples` with this test build's
+/// features (`cargo test` alone builds only the rlib, so a stale or
+/// differently featured `.so` would be tested otherwise).
 pub fn module_path() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let mut features: Vec<&str> = Vec::new();
+        if cfg!(feature = "test-clock") {
+            features.push("test-clock");
+        }
+        if cfg!(feature = "test-hooks") {
+            features.push("test-hooks");
+        }
+        let dir = target_dir();
+        let mut c = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.args(["build", "--quiet", "--locked", "--lib", "--examples"])
+            .arg("--target-dir")
+            .arg(dir.parent().unwrap())
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if dir.ends_with("release") {
+            c.arg("--release");
+        }
+        if !features.is_empty() {
+            c.arg("--features").arg(features.join(","));
+        }
+        let status = c.status().expect("cargo");
+        assert!(status.success(), "building the module failed");
+    });
     target_dir().join("libferrohsm.so")
 }
 
 pub fn example(name: &str) -> PathBuf {
+    let _ = module_path();
     target_dir().join("examples").join(name)
 }
 
