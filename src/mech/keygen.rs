@@ -42,19 +42,29 @@ pub fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>> {
 
 /// CKA_CHECK_VALUE: AES keys encrypt a zero block (first 3 bytes); other
 /// secret keys use the first 3 bytes of SHA-1 of the value (PKCS#11 3.0).
-pub fn check_value(key_type: Ulong, key: &[u8]) -> Vec<u8> {
-    match key_type {
+/// The length is checked here too (`check_secret_len`): no caller is
+/// trusted to have done it.
+pub fn check_value(key_type: Ulong, key: &[u8]) -> Result<Vec<u8>> {
+    check_secret_len(key_type, key.len())?;
+    Ok(match key_type {
         ck::CKK_AES => {
             let mut block = [0u8; 16].into();
             match key.len() {
-                16 => aes::Aes128::new_from_slice(key).expect("16").encrypt_block(&mut block),
-                24 => aes::Aes192::new_from_slice(key).expect("24").encrypt_block(&mut block),
-                _ => aes::Aes256::new_from_slice(key).expect("32").encrypt_block(&mut block),
+                16 => aes::Aes128::new_from_slice(key)
+                    .map_err(|_| Error::AttributeValueInvalid)?
+                    .encrypt_block(&mut block),
+                24 => aes::Aes192::new_from_slice(key)
+                    .map_err(|_| Error::AttributeValueInvalid)?
+                    .encrypt_block(&mut block),
+                32 => aes::Aes256::new_from_slice(key)
+                    .map_err(|_| Error::AttributeValueInvalid)?
+                    .encrypt_block(&mut block),
+                _ => return Err(Error::AttributeValueInvalid),
             }
             block[..3].to_vec()
         }
         _ => Sha1::digest(key)[..3].to_vec(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -67,7 +77,8 @@ mod tests {
         // bytes of E(K, 0^128), computed independently with OpenSSL:
         // `echo -n 00..00 | xxd -r -p | openssl enc -aes-256-ecb -K 0001..1f -nopad | xxd`
         let key: Vec<u8> = (0u8..32).collect();
-        assert_eq!(check_value(ck::CKK_AES, &key), vec![0xf2, 0x90, 0x00]);
+        assert_eq!(check_value(ck::CKK_AES, &key).unwrap(), vec![0xf2, 0x90, 0x00]);
+        assert_eq!(check_value(ck::CKK_AES, &key[..20]), Err(Error::AttributeValueInvalid));
     }
 
     #[test]

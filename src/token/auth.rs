@@ -108,9 +108,7 @@ impl Module {
             ck::CKU_SO => UserKind::So,
             ck::CKU_USER => UserKind::User,
             ck::CKU_CONTEXT_SPECIFIC => {
-                if !a.user_logged_in() {
-                    return Err(Error::UserNotLoggedIn);
-                }
+                a.require(super::Need::User)?;
                 let mut ops = s.ops.lock();
                 let sign = ops.sign.as_ref().is_some_and(|o| o.needs_login);
                 let decrypt = ops.decrypt.as_ref().is_some_and(|o| o.needs_login);
@@ -175,14 +173,7 @@ impl Module {
 
     /// C_InitPIN: the SO sets (or resets, unlocking) the user PIN.
     pub fn init_pin(&self, h: super::SessionHandle, pin: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
-        if !a.is_so() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        if !s.rw {
-            return Err(Error::SessionReadOnly);
-        }
+        let (_, a) = self.authorize(h, super::Need::SoRw)?;
         self.check_pin_len(pin)?;
         let key = a.key.as_ref().ok_or(Error::UserNotLoggedIn)?;
         let rec = key.wrap_for_pin(pin, self.kdf());
@@ -199,11 +190,7 @@ impl Module {
     /// C_SetPIN: changes the PIN of whoever is logged in, or the user PIN in
     /// a public session.
     pub fn set_pin(&self, h: super::SessionHandle, old: &[u8], new: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        if !s.rw {
-            return Err(Error::SessionReadOnly);
-        }
-        let a = self.access(&s)?;
+        let (s, a) = self.authorize(h, super::Need::Rw)?;
         let who = if a.is_so() { Who::So } else { Who::User };
         self.check_pin_len(new)?;
         let state = self.slot_state(s.slot)?;

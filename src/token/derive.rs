@@ -195,19 +195,7 @@ impl Module {
         };
         keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
         let value = self.derive_bytes(&a, mech, &base, len)?;
-        let kcv = keygen::check_value(key_type, &value);
-        let mut obj = build(
-            policy::SECRET,
-            tmpl,
-            vec![
-                (ck::CKA_CLASS, Value::Ulong(ck::CKO_SECRET_KEY)),
-                (ck::CKA_VALUE, Value::Bytes(value)),
-                (ck::CKA_VALUE_LEN, Value::Ulong(len as u64)),
-                (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
-                (ck::CKA_LOCAL, Value::Bool(false)),
-                (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
-            ],
-        );
+        let mut obj = super::newobj::secret_key(tmpl, key_type, value, None)?;
         let always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE) && obj.bool(ck::CKA_SENSITIVE);
         let never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE) && !obj.bool(ck::CKA_EXTRACTABLE);
         obj.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(always_sensitive));

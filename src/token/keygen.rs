@@ -2,11 +2,11 @@
 
 use cryptoki_sys as ck;
 
-use super::newobj::{build, check_new_template};
+use super::newobj::check_new_template;
 use super::{Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::{keygen, registry};
-use crate::model::{policy, Mechanism, Param, Template, Value};
+use crate::model::{policy, Mechanism, Param, Template};
 use crate::store::seal::random;
 
 impl Module {
@@ -38,25 +38,12 @@ impl Module {
         let len = len as usize;
         keygen::check_secret_len(key_type, len).map_err(|_| Error::KeySizeRange)?;
         let value = keygen::random_key(len)?;
-        let kcv = keygen::check_value(key_type, &value);
         let kms = if tmpl.bool(crate::vendor::CKA_FHSM_KMS) == Some(true) {
             super::kms::new_key_attrs(tmpl, key_type, &value)?
         } else {
             Vec::new()
         };
-        let mut obj = build(
-            policy::SECRET,
-            tmpl,
-            vec![
-                (ck::CKA_CLASS, Value::Ulong(ck::CKO_SECRET_KEY)),
-                (ck::CKA_KEY_TYPE, Value::Ulong(key_type)),
-                (ck::CKA_VALUE, Value::Bytes(value)),
-                (ck::CKA_VALUE_LEN, Value::Ulong(len as u64)),
-                (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
-                (ck::CKA_LOCAL, Value::Bool(true)),
-                (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(mech.mtype)),
-            ],
-        );
+        let mut obj = super::newobj::secret_key(tmpl, key_type, value, Some(mech.mtype))?;
         for (t, v) in kms {
             obj.set(t, v);
         }

@@ -125,12 +125,12 @@ impl Module {
         check_new_template(policy::PRIV, priv_tmpl, a.is_so())?;
         // Refuse what could not be stored before spending time generating.
         for t in [pub_tmpl, priv_tmpl] {
-            if t.bool(ck::CKA_TOKEN) == Some(true) && !a.rw {
-                return Err(Error::SessionReadOnly);
+            if t.bool(ck::CKA_TOKEN) == Some(true) {
+                a.require(super::Need::Rw)?;
             }
         }
-        if priv_tmpl.bool(ck::CKA_PRIVATE) != Some(false) && !a.user_logged_in() {
-            return Err(Error::UserNotLoggedIn);
+        if priv_tmpl.bool(ck::CKA_PRIVATE) != Some(false) {
+            a.require(super::Need::User)?;
         }
 
         let mut params = None;

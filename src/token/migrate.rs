@@ -9,9 +9,8 @@ use cryptoki_sys as ck;
 use super::newobj::build;
 use super::{Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
-use crate::mech::keygen;
 use crate::model::policy::{self, flag};
-use crate::model::{Object, Template, Value};
+use crate::model::{Object, Template};
 use crate::store::codec;
 use crate::store::seal::random_uid;
 
@@ -48,11 +47,7 @@ pub fn migrated_object(tmpl: &Template) -> Result<Object> {
     if bit == policy::SECRET {
         let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
         let value = tmpl.bytes(ck::CKA_VALUE).ok_or(Error::TemplateIncomplete)?;
-        keygen::check_secret_len(key_type, value.len())?;
-        token_set.extend([
-            (ck::CKA_VALUE_LEN, Value::Ulong(value.len() as u64)),
-            (ck::CKA_CHECK_VALUE, Value::bytes(keygen::check_value(key_type, value))),
-        ]);
+        token_set.extend(super::newobj::secret_value_attrs(key_type, value)?);
     }
     let mut obj = build(bit, &settable, token_set);
     for a in tmpl.iter() {
@@ -77,14 +72,7 @@ impl Module {
     /// Stores migrated objects as token objects of the session's token,
     /// all or none. Needs a read-write session logged in as the user.
     pub fn import_migrated(&self, h: SessionHandle, objects: &[Template]) -> Result<Vec<ObjectHandle>> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
-        if !a.user_logged_in() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        if !a.rw {
-            return Err(Error::SessionReadOnly);
-        }
+        let (_, a) = self.authorize(h, super::Need::UserRw)?;
         let mut stored = Vec::with_capacity(objects.len());
         let mut records = Vec::with_capacity(objects.len());
         for tmpl in objects {

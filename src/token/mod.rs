@@ -177,7 +177,41 @@ pub(crate) struct Access {
     pub kept: Arc<session::Kept>,
 }
 
+/// What a call needs of its session: the one place the role and
+/// read-write rules are written (`Access::require`, `Module::authorize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// A read-write session (CKR_SESSION_READ_ONLY).
+    Rw,
+    /// The user logged in (CKR_USER_NOT_LOGGED_IN).
+    User,
+    /// The user, in a read-write session.
+    UserRw,
+    /// The SO, in a read-write session.
+    SoRw,
+    /// Someone logged in (user or SO): the token key is at hand.
+    Login,
+}
+
 impl Access {
+    /// Checks what a call needs; the login is checked before the session
+    /// kind, as the spec orders the codes.
+    pub fn require(&self, need: Need) -> Result<()> {
+        let login_ok = match need {
+            Need::Rw => true,
+            Need::User | Need::UserRw => self.user_logged_in(),
+            Need::SoRw => self.is_so(),
+            Need::Login => self.key.is_some(),
+        };
+        if !login_ok {
+            return Err(Error::UserNotLoggedIn);
+        }
+        if matches!(need, Need::Rw | Need::UserRw | Need::SoRw) && !self.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        Ok(())
+    }
+
     pub fn sealer(&self) -> Sealer<'_> {
         Sealer { token_uid: &self.token.uid, key: self.key.as_deref() }
     }
@@ -238,6 +272,15 @@ impl Module {
         }
         let mut m = self.slots.write();
         Ok(m.entry(slot).or_insert_with(|| Arc::new(SlotState::new())).clone())
+    }
+
+    /// The session and what the caller may do on it, checked against what
+    /// the call needs.
+    pub(crate) fn authorize(&self, h: SessionHandle, need: Need) -> Result<(Arc<Session>, Access)> {
+        let s = self.session(h)?;
+        let a = self.access(&s)?;
+        a.require(need)?;
+        Ok((s, a))
     }
 
     /// The session, or CKR_SESSION_HANDLE_INVALID.

@@ -5,8 +5,9 @@ use cryptoki_sys as ck;
 
 use super::{Access, Module, ObjectHandle, Session, SessionObject};
 use crate::error::{Error, Result};
+use crate::mech::keygen;
 use crate::model::policy::{self, flag};
-use crate::model::{AttrType, Object, Template, Value};
+use crate::model::{AttrType, Object, Template, Ulong, Value};
 use crate::store::codec;
 use crate::store::seal::{hex, random_uid};
 
@@ -68,12 +69,43 @@ pub(crate) fn build(bit: u8, tmpl: &Template, token_set: Vec<(AttrType, Value)>)
     o
 }
 
+/// The attributes a secret key's value fixes: its length checked against
+/// the key type (CKR_ATTRIBUTE_VALUE_INVALID otherwise), CKA_VALUE_LEN and
+/// CKA_CHECK_VALUE.
+pub(crate) fn secret_value_attrs(key_type: Ulong, value: &[u8]) -> Result<Vec<(AttrType, Value)>> {
+    let kcv = keygen::check_value(key_type, value)?;
+    Ok(vec![(ck::CKA_VALUE_LEN, Value::Ulong(value.len() as u64)), (ck::CKA_CHECK_VALUE, Value::bytes(kcv))])
+}
+
+/// The one constructor of a new secret key, whatever made it (generate,
+/// derive, unwrap; create and migration take `secret_value_attrs` into
+/// their own class-generic build): the value checked for the key type,
+/// the policy table's defaults, the caller's template, then what the token
+/// sets. `generated_by` is the key-generation mechanism of a key made here
+/// (CKA_LOCAL true), None for one that came from elsewhere.
+pub(crate) fn secret_key(
+    tmpl: &Template,
+    key_type: Ulong,
+    value: zeroize::Zeroizing<Vec<u8>>,
+    generated_by: Option<crate::model::MechType>,
+) -> Result<Object> {
+    let mut set = secret_value_attrs(key_type, &value)?;
+    set.extend([
+        (ck::CKA_CLASS, Value::Ulong(ck::CKO_SECRET_KEY)),
+        (ck::CKA_KEY_TYPE, Value::Ulong(key_type)),
+        (ck::CKA_VALUE, Value::Bytes(value)),
+        (ck::CKA_LOCAL, Value::Bool(generated_by.is_some())),
+        (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(generated_by.unwrap_or(ck::CK_UNAVAILABLE_INFORMATION))),
+    ]);
+    Ok(build(policy::SECRET, tmpl, set))
+}
+
 impl Module {
     /// Stores a new object as a token object or a session object of `s`,
     /// after the access checks every creating call shares.
     pub(crate) fn store_new(&self, a: &Access, s: &Session, mut obj: Object) -> Result<ObjectHandle> {
-        if obj.is_private() && !a.user_logged_in() {
-            return Err(Error::UserNotLoggedIn);
+        if obj.is_private() {
+            a.require(super::Need::User)?;
         }
         if obj.bool(crate::vendor::CKA_FHSM_KMS) && obj.get(crate::vendor::CKA_FHSM_VERSIONS).is_none() {
             // Only generation and import make master keys (not unwrap,
@@ -82,9 +114,7 @@ impl Module {
         }
         let uid = random_uid()?;
         if obj.is_token() {
-            if !a.rw {
-                return Err(Error::SessionReadOnly);
-            }
+            a.require(super::Need::Rw)?;
             let stored = codec::encode(a.sealer(), 0, &uid, &obj)?;
             let event = match (obj.is_key(), obj.bool(ck::CKA_LOCAL), obj.bool(crate::vendor::CKA_FHSM_KMS)) {
                 (true, true, true) => "create-kms-key",

@@ -6,7 +6,6 @@ use cryptoki_sys as ck;
 use super::newobj::{build, check_new_template};
 use super::{Found, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
-use crate::mech::keygen;
 use crate::model::policy::{self, flag};
 use crate::model::{AttrType, Object, Read, Template, Value};
 use crate::store::codec;
@@ -36,17 +35,15 @@ impl Module {
             if tmpl.contains(ck::CKA_VALUE_LEN) {
                 return Err(Error::TemplateInconsistent);
             }
-            keygen::check_secret_len(key_type, value.len())?;
-            let kcv = keygen::check_value(key_type, value);
+            let set = super::newobj::secret_value_attrs(key_type, value)?;
+            let kcv =
+                set.iter().find(|(t, _)| *t == ck::CKA_CHECK_VALUE).and_then(|(_, v)| v.as_bytes()).unwrap_or(&[]);
             if let Some(given) = tmpl.bytes(ck::CKA_CHECK_VALUE) {
                 if !given.is_empty() && given != &kcv[..given.len().min(kcv.len())] {
                     return Err(Error::AttributeValueInvalid);
                 }
             }
-            token_set.extend([
-                (ck::CKA_VALUE_LEN, Value::Ulong(value.len() as u64)),
-                (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
-            ]);
+            token_set.extend(set);
             if tmpl.bool(crate::vendor::CKA_FHSM_KMS) == Some(true) {
                 // An imported master key (origin EXTERNAL).
                 token_set.extend(super::kms::new_key_attrs(tmpl, key_type, value)?);
@@ -77,9 +74,7 @@ impl Module {
             return Err(Error::ActionProhibited);
         }
         if found.object().bool(crate::vendor::CKA_FHSM_KMS) {
-            if !a.rw {
-                return Err(Error::SessionReadOnly);
-            }
+            a.require(super::Need::Rw)?;
             if let Found::Token { uid, .. } = found {
                 // A master key is never destroyed at once: KMS semantics.
                 return self.kms_destroy(&a, &uid);
@@ -87,9 +82,7 @@ impl Module {
         }
         match found {
             Found::Token { token_id, id, uid, ref object } => {
-                if !a.rw {
-                    return Err(Error::SessionReadOnly);
-                }
+                a.require(super::Need::Rw)?;
                 let key = crate::store::seal::hex(&uid);
                 let detail = format!("class {:#x}", object.class());
                 let rec = super::audit::Record {
@@ -141,8 +134,8 @@ impl Module {
         if !cur.bool(ck::CKA_MODIFIABLE) {
             return Err(Error::ActionProhibited);
         }
-        if matches!(found, Found::Token { .. }) && !a.rw {
-            return Err(Error::SessionReadOnly);
+        if matches!(found, Found::Token { .. }) {
+            a.require(super::Need::Rw)?;
         }
         let next = changed(cur, tmpl, a.is_so(), policy::is_modifiable)?;
         match found {

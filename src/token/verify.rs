@@ -34,8 +34,7 @@ impl StoreReport {
 impl Module {
     /// Verifies every object of the session's token (a user or SO login).
     pub fn verify_store(&self, h: SessionHandle) -> Result<StoreReport> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let (_, a) = self.authorize(h, super::Need::Login)?;
         let key = a.key.as_deref().ok_or(Error::UserNotLoggedIn)?;
         let sealer = a.sealer();
         let ids = self.store.all_objects(a.token.token_id)?;

@@ -345,19 +345,7 @@ impl Module {
             value.truncate(len);
         }
         keygen::check_secret_len(key_type, value.len()).map_err(|_| Error::WrappedKeyInvalid)?;
-        let kcv = keygen::check_value(key_type, &value);
-        let len = value.len() as u64;
-        let obj = build(
-            policy::SECRET,
-            &full,
-            vec![
-                (ck::CKA_VALUE, Value::Bytes(value)),
-                (ck::CKA_VALUE_LEN, Value::Ulong(len)),
-                (ck::CKA_CHECK_VALUE, Value::bytes(kcv)),
-                (ck::CKA_LOCAL, Value::Bool(false)),
-                (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
-            ],
-        );
+        let obj = super::newobj::secret_key(&full, key_type, value, None)?;
         self.store_new(&a, &s, obj)
     }
 

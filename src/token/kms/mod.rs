@@ -229,7 +229,7 @@ impl Change {
                 let mut vs = decode_versions(o.bytes(CKA_FHSM_VERSIONS).ok_or(Error::UserNotLoggedIn)?)?;
                 let n = vs.iter().map(|v| v.n).max().unwrap_or(0) + 1;
                 let key = crate::mech::keygen::random_key(32)?;
-                o.set(ck::CKA_CHECK_VALUE, Value::bytes(crate::mech::keygen::check_value(ck::CKK_AES, &key)));
+                o.set(ck::CKA_CHECK_VALUE, Value::bytes(crate::mech::keygen::check_value(ck::CKK_AES, &key)?));
                 o.set(ck::CKA_VALUE, Value::Bytes(key.clone()));
                 vs.push(Version { n, created: now, key });
                 o.set(CKA_FHSM_VERSIONS, Value::Bytes(encode_versions(&vs)));
@@ -274,20 +274,13 @@ impl Change {
 impl Module {
     /// The logged-in user's view of a session, for KMS calls.
     pub(crate) fn kms_access(&self, h: super::SessionHandle) -> Result<Access> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
-        if !a.user_logged_in() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        Ok(a)
+        Ok(self.authorize(h, super::Need::User)?.1)
     }
 
     /// Loads a token object by store id, whoever is logged in (SO or user):
     /// for key-management paths that must see private objects.
     fn load_any(&self, a: &Access, id: ObjectId) -> Result<Option<(Uid, Object)>> {
-        if a.key.is_none() {
-            return Err(Error::UserNotLoggedIn);
-        }
+        a.require(super::Need::Login)?;
         let Some(stored) = self.store.load_object(a.token.token_id, id)? else { return Ok(None) };
         Ok(Some((stored.uid, codec::decode(a.sealer(), &stored)?)))
     }
@@ -416,11 +409,7 @@ impl Module {
     }
 
     fn rw_access(&self, h: super::SessionHandle) -> Result<Access> {
-        let a = self.kms_access(h)?;
-        if !a.rw {
-            return Err(Error::SessionReadOnly);
-        }
-        Ok(a)
+        Ok(self.authorize(h, super::Need::UserRw)?.1)
     }
 
     /// Generates a master key from the caller's template (CKA_FHSM_KMS,
@@ -504,14 +493,7 @@ impl Module {
 
     /// Destroys a key now, with its aliases: the SO only.
     pub fn kms_purge(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
-        if !a.is_so() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        if !a.rw {
-            return Err(Error::SessionReadOnly);
-        }
+        let (_, a) = self.authorize(h, super::Need::SoRw)?;
         let k = self.kms_key(&a, key_id)?;
         self.purge(&a, &k, "by the SO")
     }
