@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::raw::*;
 use common::*;
 use cryptoki_sys::*;
+use ferrohsm::ffi::kms::{CK_FHSM_CONTEXT_PAIR, CK_FHSM_KEY_ID};
 
 /// A count of 2^32 template entries: a 4-G-entry allocation if believed.
 const HUGE_COUNT: CK_ULONG = 0x1_0000_0000;
@@ -321,4 +322,53 @@ fn empty_allowed_mechanisms_means_no_restriction() {
     let mut cbc = mech_with(CKM_AES_CBC_PAD, &mut iv);
     assert_eq!(call!(r, C_EncryptInit(h, &mut cbc, restricted)), CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}
+
+#[test]
+fn kms_counts_and_lengths_are_bounded() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let k = common::kms::Kms::new(r, h);
+    let key = k.key();
+    let ctx = common::kms::pairs(&[("purpose", "test")]);
+    let data = *b"hello";
+    let (mut out, mut ol) = ([0u8; 512], 512 as CK_ULONG);
+    let enc = |id_len: CK_ULONG, n_ctx: CK_ULONG, n_data: CK_ULONG, o: *mut u8, ol: *mut CK_ULONG| unsafe {
+        (k.k.FHSM_Encrypt)(h, key.as_ptr(), id_len, ctx.as_ptr(), n_ctx, 0, data.as_ptr(), n_data, o, ol)
+    };
+    let (o, l) = (out.as_mut_ptr(), &mut ol as *mut CK_ULONG);
+    assert_eq!(quick(|| enc(TIB, 1, 5, o, l)), CKR_ARGUMENTS_BAD, "key id");
+    assert_eq!(quick(|| enc(key.len() as CK_ULONG, HUGE_COUNT, 5, o, l)), CKR_ARGUMENTS_BAD, "context pairs");
+    assert_eq!(quick(|| enc(key.len() as CK_ULONG, 1, TIB, o, l)), CKR_DATA_LEN_RANGE, "data");
+    let big = [CK_FHSM_CONTEXT_PAIR { pKey: data.as_ptr(), ulKeyLen: TIB, pValue: data.as_ptr(), ulValueLen: 1 }];
+    let rv = quick(|| unsafe {
+        (k.k.FHSM_Encrypt)(h, key.as_ptr(), key.len() as CK_ULONG, big.as_ptr(), 1, 0, data.as_ptr(), 5, o, l)
+    });
+    assert_eq!(rv, CKR_ARGUMENTS_BAD, "context key");
+    assert_eq!(enc(key.len() as CK_ULONG, 1, 5, o, l), CKR_OK);
+
+    // A data key: a 2^32-entry key list, an absurd key length.
+    let ids = [CK_FHSM_KEY_ID { pId: key.as_ptr(), ulIdLen: key.len() as CK_ULONG }];
+    let (mut bl, mut blob) = (512 as CK_ULONG, [0u8; 512]);
+    let gdk = |n_ids: CK_ULONG, key_len: CK_ULONG, bl: &mut CK_ULONG, blob: *mut u8| unsafe {
+        (k.k.FHSM_GenerateDataKey)(
+            h,
+            ids.as_ptr(),
+            n_ids,
+            key_len,
+            ctx.as_ptr(),
+            1,
+            0,
+            null_mut(),
+            null_mut(),
+            blob,
+            bl,
+        )
+    };
+    assert_eq!(quick(|| gdk(HUGE_COUNT, 32, &mut bl, blob.as_mut_ptr())), CKR_ARGUMENTS_BAD);
+    assert_eq!(quick(|| gdk(1, CK_ULONG::MAX, &mut bl, blob.as_mut_ptr())), CKR_KEY_SIZE_RANGE);
+    assert_eq!(gdk(1, 32, &mut bl, blob.as_mut_ptr()), CKR_OK);
+    assert_eq!(call!(k.r, C_Finalize(null_mut())), CKR_OK);
 }

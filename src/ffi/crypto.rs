@@ -273,7 +273,9 @@ unsafe fn cipher_oneshot(
     within(&m, h, OpKind::cipher(enc), || {
         let data = unsafe { data(d, n, too_long(OpKind::cipher(enc))) }?;
         // SAFETY: `ol` is read only when non-NULL.
+        // No buffer is larger than isize::MAX bytes, whatever `*ol` claims.
         let avail = if o.is_null() || ol.is_null() { 0 } else { usize::try_from(unsafe { *ol }).unwrap_or(0) };
+        let avail = avail.min(isize::MAX as usize);
         // Written directly only when it cannot alias the input (callers
         // that encrypt in place take the copying path).
         let (o_start, d_start) = (o as usize, d as usize);

@@ -182,7 +182,11 @@ unsafe fn generate_data_key(
     if without && !plain.is_null() {
         return Err(Error::ArgumentsBad);
     }
+    // Checked before it sizes anything (the blob length computed next).
     let key_len = usize::try_from(key_len).map_err(|_| Error::KeySizeRange)?;
+    if key_len == 0 || key_len > crate::token::kms::MAX_DATA_KEY {
+        return Err(Error::KeySizeRange);
+    }
     let need_blob = crate::token::Module::kms_data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
     let blob_len = unsafe { out(blob_len) }?;
     // SAFETY: NULL allowed (WithoutPlaintext), else writable.

@@ -158,6 +158,7 @@ impl AesCipher {
                 if self.buf.len().saturating_add(data.len()) > crate::model::mechanism::bound::ENCRYPTED {
                     return Err(Error::EncryptedDataLenRange);
                 }
+                self.buf.try_reserve(data.len()).map_err(|_| Error::HostMemory)?;
                 self.buf.extend_from_slice(data);
                 Ok(Zeroizing::new(Vec::new()))
             }
