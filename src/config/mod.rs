@@ -101,6 +101,11 @@ pub struct LogConf {
     pub file: Option<PathBuf>,
 }
 
+/// The longest `pin.max_len` a configuration may set: no PIN of any
+/// configuration is longer, so the C boundary refuses a longer one before
+/// copying it.
+pub const PIN_LEN_LIMIT: usize = 1024;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PinConf {
@@ -184,8 +189,8 @@ impl Config {
         if self.slots.count == 0 || self.slots.count > 1024 {
             return Err("slots.count must be 1..=1024".into());
         }
-        if self.pin.min_len == 0 || self.pin.min_len > self.pin.max_len || self.pin.max_len > 1024 {
-            return Err("pin.min_len/max_len must satisfy 1 <= min_len <= max_len <= 1024".into());
+        if self.pin.min_len == 0 || self.pin.min_len > self.pin.max_len || self.pin.max_len > PIN_LEN_LIMIT {
+            return Err(format!("pin.min_len/max_len must satisfy 1 <= min_len <= max_len <= {PIN_LEN_LIMIT}"));
         }
         if self.kdf.m_cost_kib < 8 * self.kdf.p_cost.max(1) || self.kdf.t_cost == 0 || self.kdf.p_cost == 0 {
             return Err("kdf: m_cost_kib >= 8*p_cost, t_cost >= 1, p_cost >= 1".into());

@@ -2,7 +2,7 @@
 
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
-use super::decode::{mechanism, out, slice, template};
+use super::decode::{bounded, data, mechanism, out, template};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::token::crypto::Produced;
@@ -47,15 +47,34 @@ unsafe fn deliver(p: *mut CK_BYTE, len: &mut CK_ULONG, d: &[u8]) -> Result<CK_RV
     ok()
 }
 
-/// Runs a call on an active operation; an argument error found here ends
-/// the operation like any other error would.
+/// Runs a call on an active operation; an argument error found here (a
+/// NULL pointer, a length beyond the bounds) ends the operation like any
+/// other error would.
 fn within(m: &Module, h: CK_SESSION_HANDLE, kind: OpKind, f: impl FnOnce() -> Result<CK_RV>) -> Result<CK_RV> {
     let r = f();
-    if r == Err(Error::ArgumentsBad) {
+    if let Err(Error::ArgumentsBad | Error::DataLenRange | Error::EncryptedDataLenRange | Error::SignatureLenRange) = r
+    {
         m.end_operation(h, kind)?;
     }
     r
 }
+
+/// The code for input longer than one call may carry: data to decrypt is
+/// encrypted data, anything else plain data.
+fn too_long(kind: OpKind) -> Error {
+    match kind {
+        OpKind::Decrypt => Error::EncryptedDataLenRange,
+        _ => Error::DataLenRange,
+    }
+}
+
+/// The longest signature any mechanism here makes (an RSA signature is the
+/// modulus' size, at most `policy::MAX_BIGNUM`).
+const MAX_SIGNATURE: usize = crate::model::policy::MAX_BIGNUM;
+
+/// The longest wrapped key accepted: the largest attribute value wrapped,
+/// with room for any wrapping's overhead (RSA-AES: an RSA block in front).
+const MAX_WRAPPED: usize = crate::model::policy::MAX_BYTES + 2 * crate::model::policy::MAX_BIGNUM;
 
 /// A call that reads input and produces output (C_Digest, C_Sign,
 /// C_Encrypt, the cipher updates).
@@ -71,7 +90,7 @@ unsafe fn input_output(
 ) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, kind, || {
-        let data = unsafe { slice(d, n) }?;
+        let data = unsafe { data(d, n, too_long(kind)) }?;
         unsafe { emit(o, ol, |cap| f(&m, data, cap)) }
     })
 }
@@ -86,7 +105,7 @@ unsafe fn input_only(
 ) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, kind, || {
-        f(&m, unsafe { slice(d, n) }?)?;
+        f(&m, unsafe { data(d, n, too_long(kind)) }?)?;
         ok()
     })
 }
@@ -168,7 +187,8 @@ unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJ
 unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, OpKind::Verify, || {
-        m.verify(h, unsafe { slice(d, n) }?, unsafe { slice(sig, sl) }?)?;
+        let d = unsafe { data(d, n, Error::DataLenRange) }?;
+        m.verify(h, d, unsafe { bounded(sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
@@ -180,7 +200,7 @@ unsafe fn verify_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> R
 unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, OpKind::Verify, || {
-        m.verify_final(h, unsafe { slice(sig, sl) }?)?;
+        m.verify_final(h, unsafe { bounded(sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
@@ -251,9 +271,11 @@ unsafe fn cipher_oneshot(
 ) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, OpKind::cipher(enc), || {
-        let data = unsafe { slice(d, n) }?;
+        let data = unsafe { data(d, n, too_long(OpKind::cipher(enc))) }?;
         // SAFETY: `ol` is read only when non-NULL.
+        // No buffer is larger than isize::MAX bytes, whatever `*ol` claims.
         let avail = if o.is_null() || ol.is_null() { 0 } else { usize::try_from(unsafe { *ol }).unwrap_or(0) };
+        let avail = avail.min(isize::MAX as usize);
         // Written directly only when it cannot alias the input (callers
         // that encrypt in place take the copying path).
         let (o_start, d_start) = (o as usize, d as usize);
@@ -325,7 +347,7 @@ unsafe fn unwrap_key(
 ) -> Result<CK_RV> {
     let m = module()?;
     let mech = unsafe { mechanism(mech) }?;
-    let wrapped = unsafe { slice(w, wl) }?;
+    let wrapped = unsafe { bounded(w, wl, MAX_WRAPPED, Error::WrappedKeyLenRange) }?;
     let tmpl = unsafe { template(tmpl, n) }?;
     let ph = unsafe { out(ph) }?;
     *ph = m.unwrap_key(h, &mech, unwrapping, wrapped, &tmpl)?;

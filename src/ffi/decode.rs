@@ -6,10 +6,12 @@ use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_RV, CK_ULONG};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::model::mechanism::bound;
 use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Oaep, Param, PrfData, Template, Value};
 
 /// A borrowed slice from a C pointer and count. NULL with a nonzero count
-/// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice.
+/// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice. Nothing is
+/// read here; callers that copy or loop use `bounded` instead.
 pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
     if n == 0 {
         return Ok(&[]);
@@ -18,13 +20,42 @@ pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
         return Err(Error::ArgumentsBad);
     }
     let n = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
+    // No object is larger than isize::MAX bytes: such a count is a lie.
+    if n.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Error::ArgumentsBad);
+    }
     // SAFETY: non-NULL, and the caller promises `n` readable elements.
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
-/// A PIN (or other secret byte string) copied into zeroizing memory.
-pub unsafe fn secret(p: *const u8, n: CK_ULONG) -> Result<Zeroizing<Vec<u8>>> {
-    Ok(Zeroizing::new(unsafe { slice(p, n) }?.to_vec()))
+/// `slice`, refusing with `err` a count above `max` before anything else.
+pub unsafe fn bounded<'a, T>(p: *const T, n: CK_ULONG, max: usize, err: Error) -> Result<&'a [T]> {
+    if n > max as CK_ULONG {
+        return Err(err);
+    }
+    unsafe { slice(p, n) }
+}
+
+/// A PIN (or other secret byte string) copied into zeroizing memory; one
+/// longer than `max` is refused with `err` before it is copied.
+pub unsafe fn secret(p: *const u8, n: CK_ULONG, max: usize, err: Error) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(Zeroizing::new(unsafe { bounded(p, n, max, err) }?.to_vec()))
+}
+
+/// Input data of one call (C_Encrypt, C_SignUpdate, ...): beyond
+/// `bound::DATA` (`bound::ENCRYPTED` for encrypted input) it is refused
+/// with `err` before it is read.
+pub unsafe fn data<'a>(p: *const u8, n: CK_ULONG, err: Error) -> Result<&'a [u8]> {
+    let max = if err == Error::EncryptedDataLenRange { bound::ENCRYPTED } else { bound::DATA };
+    unsafe { bounded(p, n, max, err) }
+}
+
+/// A caller's template array, its count checked against the most entries
+/// a template can meaningfully hold (CKR_ARGUMENTS_BAD: every function
+/// taking a template lists it, and nothing in the template has been read,
+/// so no attribute can be blamed).
+pub unsafe fn attributes<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
+    unsafe { bounded(p, n, policy::max_template_len(), Error::ArgumentsBad) }
 }
 
 /// A required out-pointer: NULL is CKR_ARGUMENTS_BAD.
@@ -41,10 +72,18 @@ pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Template> 
 }
 
 unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Result<Template> {
-    let attrs = unsafe { slice(p, n) }?;
+    let attrs = unsafe { attributes(p, n) }?;
     let mut out = Vec::with_capacity(attrs.len());
     for a in attrs {
         let kind = policy::kind_of(a.type_);
+        // The length is checked against what the type can hold before the
+        // value is touched; an unknown type is reported as such.
+        if a.ulValueLen > policy::max_len(a.type_) as CK_ULONG {
+            return Err(match policy::rule(a.type_) {
+                Some(_) => Error::AttributeValueInvalid,
+                None => Error::AttributeTypeInvalid,
+            });
+        }
         let value = if kind == Kind::Template {
             let size = std::mem::size_of::<CK_ATTRIBUTE>() as CK_ULONG;
             if depth >= MAX_NESTING || a.ulValueLen % size != 0 {
@@ -120,8 +159,10 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             Param::CbcData { iv: d.iv, data: Zeroizing::new(param_bytes(d.pData, d.length)?) }
         }
         _ => {
-            let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }
-                .map_err(|_| Error::MechanismParamInvalid)?;
+            let raw = unsafe {
+                bounded(m.pParameter as *const u8, m.ulParameterLen, bound::PARAM_BYTES, Error::ArgumentsBad)
+            }
+            .map_err(|_| Error::MechanismParamInvalid)?;
             if raw.is_empty() {
                 Param::None
             } else {
@@ -151,9 +192,18 @@ struct GcmParams240 {
     ul_tag_bits: CK_ULONG,
 }
 
+/// A byte string inside a parameter, at most `bound::PARAM_BYTES`.
 fn param_bytes(p: *const u8, n: CK_ULONG) -> Result<Vec<u8>> {
+    param_bytes_max(p, n, bound::PARAM_BYTES)
+}
+
+/// A byte string inside a parameter, refused (CKR_MECHANISM_PARAM_INVALID)
+/// beyond `max` before it is copied.
+fn param_bytes_max(p: *const u8, n: CK_ULONG, max: usize) -> Result<Vec<u8>> {
     // SAFETY: pointer and length come from the caller's parameter struct.
-    unsafe { slice(p, n) }.map(<[u8]>::to_vec).map_err(|_| Error::MechanismParamInvalid)
+    unsafe { bounded(p, n, max, Error::MechanismParamInvalid) }
+        .map(<[u8]>::to_vec)
+        .map_err(|_| Error::MechanismParamInvalid)
 }
 
 /// The mechanism parameter as a `T`, if it is exactly that size.
@@ -188,8 +238,15 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
         // Additional derived keys are not supported (documented).
         return Err(Error::MechanismParamInvalid);
     }
-    let items = unsafe { slice(p.pDataParams as *const ck::CK_PRF_DATA_PARAM, p.ulNumberOfDataParams) }
-        .map_err(|_| Error::MechanismParamInvalid)?;
+    let items = unsafe {
+        bounded(
+            p.pDataParams as *const ck::CK_PRF_DATA_PARAM,
+            p.ulNumberOfDataParams,
+            bound::KDF_ITEMS,
+            Error::MechanismParamInvalid,
+        )
+    }
+    .map_err(|_| Error::MechanismParamInvalid)?;
     let mut data = Vec::with_capacity(items.len());
     for d in items {
         let bits = |w: CK_ULONG| u32::try_from(w).map_err(|_| Error::MechanismParamInvalid);
@@ -234,16 +291,16 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
         // SAFETY: non-NULL and exactly the size of the 3.0 struct.
         let g = unsafe { &*(m.pParameter as *const ck::CK_GCM_PARAMS) };
         Ok(Param::Gcm {
-            iv: param_bytes(g.pIv, g.ulIvLen)?,
-            aad: param_bytes(g.pAAD, g.ulAADLen)?,
+            iv: param_bytes_max(g.pIv, g.ulIvLen, bound::GCM_IV)?,
+            aad: param_bytes_max(g.pAAD, g.ulAADLen, bound::GCM_AAD)?,
             tag_bits: g.ulTagBits,
         })
     } else if len == std::mem::size_of::<GcmParams240>() {
         // SAFETY: non-NULL and exactly the size of the 2.40 struct.
         let g = unsafe { &*(m.pParameter as *const GcmParams240) };
         Ok(Param::Gcm {
-            iv: param_bytes(g.p_iv, g.ul_iv_len)?,
-            aad: param_bytes(g.p_aad, g.ul_aad_len)?,
+            iv: param_bytes_max(g.p_iv, g.ul_iv_len, bound::GCM_IV)?,
+            aad: param_bytes_max(g.p_aad, g.ul_aad_len, bound::GCM_AAD)?,
             tag_bits: g.ul_tag_bits,
         })
     } else {

@@ -6,7 +6,7 @@
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_VERSION};
 
 use super::crypto::emit;
-use super::decode::{out, slice, template, write_array};
+use super::decode::{bounded, data, out, template, write_array};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::vendor::*;
@@ -117,20 +117,23 @@ pub static KMS_FUNCTION_LIST: CK_FHSM_KMS_FUNCTION_LIST = CK_FHSM_KMS_FUNCTION_L
     FHSM_FlushAudit,
 };
 
+/// Most pairs in one encryption context, and the longest key or value in
+/// one (beyond either: CKR_ARGUMENTS_BAD, before anything is copied).
+const MAX_CONTEXT_PAIRS: usize = 64;
+const MAX_CONTEXT_PART: usize = 4096;
+/// The longest key id or alias accepted.
+const MAX_TEXT: usize = 1024;
+
 /// An encryption context from C pairs (NULL with count 0: none).
 pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let pairs = unsafe { slice(p, n) }?;
-    pairs
-        .iter()
-        .map(|c| {
-            Ok((unsafe { slice(c.pKey, c.ulKeyLen) }?.to_vec(), unsafe { slice(c.pValue, c.ulValueLen) }?.to_vec()))
-        })
-        .collect()
+    let pairs = unsafe { bounded(p, n, MAX_CONTEXT_PAIRS, Error::ArgumentsBad) }?;
+    let part = |p, n| unsafe { bounded(p, n, MAX_CONTEXT_PART, Error::ArgumentsBad) }.map(<[u8]>::to_vec);
+    pairs.iter().map(|c| Ok((part(c.pKey, c.ulKeyLen)?, part(c.pValue, c.ulValueLen)?))).collect()
 }
 
 /// A key id or alias: non-empty UTF-8.
 unsafe fn text<'a>(p: P, n: CK_ULONG) -> Result<&'a str> {
-    let b = unsafe { slice(p, n) }?;
+    let b = unsafe { bounded(p, n, MAX_TEXT, Error::ArgumentsBad) }?;
     if b.is_empty() {
         return Err(Error::ArgumentsBad);
     }
@@ -169,15 +172,21 @@ unsafe fn generate_data_key(
     blob_len: L,
 ) -> Result<CK_RV> {
     let m = module()?;
-    let ids: Vec<&str> =
-        unsafe { slice(ids, nids) }?.iter().map(|i| unsafe { text(i.pId, i.ulIdLen) }).collect::<Result<_>>()?;
+    let ids: Vec<&str> = unsafe { bounded(ids, nids, crate::token::kms::blob::MAX_ENTRIES, Error::ArgumentsBad) }?
+        .iter()
+        .map(|i| unsafe { text(i.pId, i.ulIdLen) })
+        .collect::<Result<_>>()?;
     let ctx = unsafe { context(cp, cn) }?;
     let store_ctx = flags & FHSM_FLAG_STORE_CONTEXT != 0;
     let without = plain_len.is_null();
     if without && !plain.is_null() {
         return Err(Error::ArgumentsBad);
     }
+    // Checked before it sizes anything (the blob length computed next).
     let key_len = usize::try_from(key_len).map_err(|_| Error::KeySizeRange)?;
+    if key_len == 0 || key_len > crate::token::kms::MAX_DATA_KEY {
+        return Err(Error::KeySizeRange);
+    }
     let need_blob = crate::token::Module::kms_data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
     let blob_len = unsafe { out(blob_len) }?;
     // SAFETY: NULL allowed (WithoutPlaintext), else writable.
@@ -216,7 +225,7 @@ unsafe fn encrypt(
     let m = module()?;
     let id = unsafe { text(id, idn) }?;
     let ctx = unsafe { context(cp, cn) }?;
-    let data = unsafe { slice(d, dn) }?;
+    let data = unsafe { data(d, dn, Error::DataLenRange) }?;
     unsafe { emit(o, ol, |cap| m.kms_encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
 }
 
@@ -231,7 +240,7 @@ unsafe fn decrypt(
 ) -> Result<CK_RV> {
     let m = module()?;
     let ctx = unsafe { context(cp, cn) }?;
-    let data = unsafe { slice(d, dn) }?;
+    let data = unsafe { data(d, dn, Error::EncryptedDataLenRange) }?;
     unsafe { emit(o, ol, |cap| m.kms_decrypt(h, &ctx, data, cap)) }
 }
 
@@ -251,7 +260,7 @@ unsafe fn re_encrypt(
     ol: L,
 ) -> Result<CK_RV> {
     let m = module()?;
-    let data = unsafe { slice(d, dn) }?;
+    let data = unsafe { data(d, dn, Error::EncryptedDataLenRange) }?;
     let src = unsafe { context(sp, sn) }?;
     let id = unsafe { text(id, idn) }?;
     let dst = unsafe { context(dp, dcn) }?;

@@ -3,9 +3,10 @@
 use cryptoki_sys as ck;
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
-use super::decode::{mechanism, out, slice, template};
+use super::decode::{attributes, bounded, mechanism, out, template};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
+use crate::model::mechanism::bound;
 use crate::model::Value;
 use crate::token::objects::AttrOut;
 
@@ -100,7 +101,7 @@ unsafe fn get_attribute_value(
     if tmpl.is_null() && n > 0 {
         return Err(Error::ArgumentsBad);
     }
-    let types: Vec<_> = unsafe { slice(tmpl, n) }?.iter().map(|a| a.type_).collect();
+    let types: Vec<_> = unsafe { attributes(tmpl, n) }?.iter().map(|a| a.type_).collect();
     let answers = m.get_attributes(h, obj, &types)?;
     let mut worst = Outcome::Ok;
     for (i, ans) in answers.iter().enumerate() {
@@ -214,7 +215,9 @@ unsafe fn generate_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) 
         m.session(h)?;
         return ok();
     }
-    if p.is_null() {
+    // No error code names a length range here; beyond one call's data
+    // bound the request is refused rather than spent minutes on.
+    if p.is_null() || len > bound::DATA as CK_ULONG {
         return Err(Error::ArgumentsBad);
     }
     let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
@@ -226,7 +229,7 @@ unsafe fn generate_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) 
 
 unsafe fn seed_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
-    unsafe { slice(p, len) }?;
+    unsafe { bounded(p, len, bound::DATA, Error::ArgumentsBad) }?;
     m.seed_random(h)?;
     ok()
 }

@@ -7,9 +7,24 @@ use cryptoki_sys::{
     CK_SLOT_ID, CK_SLOT_INFO, CK_TOKEN_INFO, CK_ULONG, CK_USER_TYPE, CK_UTF8CHAR,
 };
 
-use super::decode::{out, secret, slice, write_array};
+use super::decode::{bounded, out, secret, slice, write_array};
 use super::{exports, module, ok};
+use crate::config::PIN_LEN_LIMIT;
 use crate::error::{Error, Result};
+
+/// A new PIN longer than any configuration allows: CKR_PIN_LEN_RANGE, the
+/// code C_InitToken, C_InitPIN and C_SetPIN name for it, before any copy.
+unsafe fn new_pin(p: *const u8, n: CK_ULONG) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    unsafe { secret(p, n, PIN_LEN_LIMIT, Error::PinLenRange) }
+}
+
+/// A PIN to check, longer than any configuration allows: it cannot be the
+/// PIN, so CKR_PIN_INCORRECT (C_Login lists no CKR_PIN_LEN_RANGE). It is
+/// refused before it is copied and is not counted as a failed attempt: it
+/// is a malformed argument, not a guess.
+unsafe fn given_pin(p: *const u8, n: CK_ULONG) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    unsafe { secret(p, n, PIN_LEN_LIMIT, Error::PinIncorrect) }
+}
 
 unsafe fn get_slot_list(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
@@ -45,7 +60,7 @@ unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *m
 
 unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, label: *mut CK_UTF8CHAR) -> Result<CK_RV> {
     let m = module()?;
-    let pin = unsafe { secret(pin, len) }?;
+    let pin = unsafe { new_pin(pin, len) }?;
     let label: [u8; 32] = unsafe { slice(label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
     m.init_token(slot, &pin, &label)?;
     ok()
@@ -53,7 +68,8 @@ unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, lab
 
 unsafe fn init_pin(h: CK_SESSION_HANDLE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
-    let pin = unsafe { secret(pin, len) }?;
+    m.session(h)?;
+    let pin = unsafe { new_pin(pin, len) }?;
     m.init_pin(h, &pin)?;
     ok()
 }
@@ -66,8 +82,9 @@ unsafe fn set_pin(
     new_len: CK_ULONG,
 ) -> Result<CK_RV> {
     let m = module()?;
-    let old = unsafe { secret(old, old_len) }?;
-    let new = unsafe { secret(new, new_len) }?;
+    m.session(h)?;
+    let old = unsafe { given_pin(old, old_len) }?;
+    let new = unsafe { new_pin(new, new_len) }?;
     m.set_pin(h, &old, &new)?;
     ok()
 }
@@ -104,7 +121,8 @@ unsafe fn get_session_info(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> 
 
 unsafe fn login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
-    let pin = unsafe { secret(pin, len) }?;
+    m.session(h)?;
+    let pin = unsafe { given_pin(pin, len) }?;
     m.login(h, user, &pin)?;
     ok()
 }
@@ -119,7 +137,7 @@ unsafe fn login_user(
     name: *mut CK_UTF8CHAR,
     name_len: CK_ULONG,
 ) -> Result<CK_RV> {
-    unsafe { slice(name, name_len) }?;
+    unsafe { bounded(name, name_len, PIN_LEN_LIMIT, Error::ArgumentsBad) }?;
     unsafe { login(h, user, pin, len) }
 }
 

@@ -52,7 +52,11 @@ impl CipherSpec {
             }
             ck::CKM_AES_GCM => match param {
                 Param::Gcm { iv, aad, tag_bits } => {
-                    if iv.is_empty() || iv.len() > 256 || !(96..=128).contains(tag_bits) || tag_bits % 8 != 0 {
+                    if iv.is_empty()
+                        || iv.len() > crate::model::mechanism::bound::GCM_IV
+                        || !(96..=128).contains(tag_bits)
+                        || tag_bits % 8 != 0
+                    {
                         return Err(Error::MechanismParamInvalid);
                     }
                     CipherSpec::Gcm { iv: iv.to_vec(), aad: aad.to_vec(), tag_len: (*tag_bits / 8) as usize }
@@ -149,6 +153,12 @@ impl AesCipher {
             }
             CipherSpec::Gcm { .. } if self.encrypt => Ok(Zeroizing::new(self.ctx.update(data).map_err(failed)?)),
             CipherSpec::Gcm { .. } => {
+                // All ciphertext is held until the tag verifies: bounded,
+                // and checked before anything is copied.
+                if self.buf.len().saturating_add(data.len()) > crate::model::mechanism::bound::ENCRYPTED {
+                    return Err(Error::EncryptedDataLenRange);
+                }
+                self.buf.try_reserve(data.len()).map_err(|_| Error::HostMemory)?;
                 self.buf.extend_from_slice(data);
                 Ok(Zeroizing::new(Vec::new()))
             }

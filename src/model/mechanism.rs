@@ -4,6 +4,31 @@ use zeroize::Zeroizing;
 
 pub type MechType = cryptoki_sys::CK_MECHANISM_TYPE;
 
+/// Bounds on what a caller passes with a mechanism or to an operation,
+/// checked at the boundary before anything is copied. The spec allows
+/// lengths up to 2^32-1 (or more) for most of these; implementations cap.
+pub mod bound {
+    /// A GCM IV (the spec allows 1..2^32-1 bytes; 12 is the norm and
+    /// anything past 256 is hashed down by GHASH anyway).
+    pub const GCM_IV: usize = 256;
+    /// GCM additional authenticated data carried in the parameter.
+    pub const GCM_AAD: usize = 1 << 20;
+    /// Any other byte string inside a parameter (an IV, an OAEP label,
+    /// HKDF salt and info, ECDH public and shared data, an EdDSA context,
+    /// derivation data, the whole of a pointer-free parameter).
+    pub const PARAM_BYTES: usize = 64 << 10;
+    /// Data items of one CK_SP800_108_KDF_PARAMS.
+    pub const KDF_ITEMS: usize = 32;
+    /// Input to one call (C_Encrypt, C_DecryptUpdate, C_Sign, ...), and the
+    /// most a buffering operation (GCM decryption, which holds the
+    /// ciphertext until the tag verifies; whole-message signatures) holds.
+    pub const DATA: usize = 256 << 20;
+    /// Encrypted input to one call, and the most ciphertext a GCM
+    /// decryption buffers: `DATA` plus room for a tag or padding, so that
+    /// whatever one call can encrypt one call can decrypt.
+    pub const ENCRYPTED: usize = DATA + 64;
+}
+
 #[derive(Clone)]
 pub enum Param {
     None,

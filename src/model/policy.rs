@@ -152,6 +152,54 @@ pub fn rule(atype: AttrType) -> Option<&'static Rule> {
     sorted.binary_search_by_key(&atype, |r| r.atype).ok().map(|i| sorted[i])
 }
 
+/// Most entries a caller's template (or a nested CKA_*_TEMPLATE) may hold:
+/// every type the table knows, four times over. Repeats are legal only when
+/// they agree and unknown types are answered one by one, so no meaningful
+/// template comes near this; a longer count is refused (CKR_ARGUMENTS_BAD)
+/// before a single entry is read.
+pub fn max_template_len() -> usize {
+    4 * RULES.len()
+}
+
+/// Longest byte string an attribute of unspecified size may carry: values
+/// (secret keys, data objects, certificates), subjects, labels, IDs.
+pub const MAX_BYTES: usize = 64 << 10;
+/// RSA big numbers: 16 KiB is a 131072-bit modulus, far beyond any key the
+/// module generates or uses.
+pub const MAX_BIGNUM: usize = 16 << 10;
+/// EC parameters and points: the largest supported point is under 200
+/// bytes, explicit curve parameters under 1 KiB.
+pub const MAX_EC: usize = 4 << 10;
+/// Most mechanisms one CKA_ALLOWED_MECHANISMS may list.
+pub const MAX_MECHS: usize = 1024;
+
+/// The most bytes a caller may give for an attribute of this type, checked
+/// against `ulValueLen` before `pValue` is read (beyond it:
+/// CKR_ATTRIBUTE_VALUE_INVALID). Fixed-size kinds are exactly their size or
+/// less (a shorter one is then refused by the decoder).
+pub fn max_len(atype: AttrType) -> usize {
+    let Some(r) = rule(atype) else { return MAX_BYTES };
+    match r.kind {
+        Kind::Bool => 1,
+        Kind::Ulong => std::mem::size_of::<super::attr::Ulong>(),
+        Kind::Date => 8,
+        Kind::MechList => MAX_MECHS * std::mem::size_of::<super::attr::Ulong>(),
+        Kind::Template => max_template_len() * std::mem::size_of::<ck::CK_ATTRIBUTE>(),
+        Kind::Bytes => match atype {
+            ck::CKA_MODULUS
+            | ck::CKA_PUBLIC_EXPONENT
+            | ck::CKA_PRIVATE_EXPONENT
+            | ck::CKA_PRIME_1
+            | ck::CKA_PRIME_2
+            | ck::CKA_EXPONENT_1
+            | ck::CKA_EXPONENT_2
+            | ck::CKA_COEFFICIENT => MAX_BIGNUM,
+            ck::CKA_EC_PARAMS | ck::CKA_EC_POINT => MAX_EC,
+            _ => MAX_BYTES,
+        },
+    }
+}
+
 /// The value kind, for decoding C templates. Unknown types decode as bytes
 /// so that the core can reject them with CKR_ATTRIBUTE_TYPE_INVALID.
 pub fn kind_of(atype: AttrType) -> Kind {
@@ -340,6 +388,17 @@ mod tests {
         for (i, r) in RULES.iter().enumerate() {
             assert!(RULES[i + 1..].iter().all(|o| o.atype != r.atype), "{} twice", r.name);
         }
+    }
+
+    #[test]
+    fn bounds_fit_every_kind() {
+        assert_eq!(max_len(ck::CKA_TOKEN), 1);
+        assert_eq!(max_len(ck::CKA_CLASS), 8);
+        assert_eq!(max_len(ck::CKA_START_DATE), 8);
+        assert_eq!(max_len(ck::CKA_MODULUS), MAX_BIGNUM);
+        assert_eq!(max_len(ck::CKA_VALUE), MAX_BYTES);
+        assert_eq!(max_len(ck::CKA_VENDOR_DEFINED), MAX_BYTES);
+        assert!(max_template_len() >= RULES.len());
     }
 
     #[test]

@@ -255,6 +255,14 @@ impl Module {
             self.audit_key_use(a, o, usage, mech, &r);
         }
         r?;
+        // An empty CKA_ALLOWED_MECHANISMS means "no restriction", and that
+        // is the only meaning it has here: it is the value every key gets
+        // by default (policy::defaults), it reads back as zero mechanisms,
+        // and it restricts nothing. The spec (3.0 §4.4) defines the list's
+        // entries as ulValueLen / sizeof(CK_MECHANISM_TYPE) and gives a
+        // zero-length list no meaning of its own; SoftHSM and OpenSC read
+        // it the same way. "Nothing allowed" would make every default key
+        // unusable; a key meant for nothing has its usage flags false.
         if let Some(Value::MechList(allowed)) = o.get(ck::CKA_ALLOWED_MECHANISMS) {
             if !allowed.is_empty() && !allowed.contains(&mech) {
                 return Err(Error::MechanismInvalid);

@@ -49,6 +49,8 @@ impl AsymSign {
                 if buf.len() + data.len() > MAX_WHOLE {
                     return Err(Error::DataLenRange);
                 }
+                // Allocation failure is an error, never an abort.
+                buf.try_reserve(data.len()).map_err(|_| Error::HostMemory)?;
                 buf.extend_from_slice(data)
             }
         }
