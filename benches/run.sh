@@ -14,5 +14,5 @@ cargo bench --locked --bench p11bench -- \
   --module ferrohsm=target/release/libferrohsm.so \
   --module softhsm="$softhsm" \
   --out BENCHMARKS.md "$@"
-# The hand-written analysis of the targets follows the generated table.
-case " $* " in *" --out "*) ;; *) cat benches/notes.md >> BENCHMARKS.md ;; esac
+# BENCHMARKS.md is wholly what the tool wrote from this run; analysis of
+# earlier runs stays in benches/notes.md, not appended to new figures.
