@@ -24,6 +24,19 @@ fn db(w: &World) -> rusqlite::Connection {
     rusqlite::Connection::open(&w.db).unwrap()
 }
 
+/// A fresh store with one token "t": `make` creates its objects in a user
+/// session, then the module is closed, so that the file can be edited.
+fn setup<T>(make: impl FnOnce(&Session) -> T) -> (World, cryptoki::slot::Slot, T) {
+    let w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let made = make(&s);
+    drop(s);
+    drop(p);
+    (w, slot, made)
+}
+
 /// Writes a row as the attacker would: value in the clear, marked unsealed.
 fn plant(w: &World, obj: ObjectHandle, atype: i64, value: &[u8]) {
     let n = db(w)
@@ -93,16 +106,13 @@ fn kek(s: &Session) -> ObjectHandle {
 
 #[test]
 fn unsealed_flags_do_not_make_a_non_extractable_key_exportable() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_token_key(&s, "secret", b"1", false, true, vec![]);
-    let wrapping = kek(&s);
-    let before = encrypt(&s, key).unwrap();
-    assert_eq!(value_of(&s, key).unwrap(), None, "sensitive");
-    drop(s);
-    drop(p);
+    let (w, slot, (key, wrapping, before)) = setup(|s| {
+        let key = aes_token_key(s, "secret", b"1", false, true, vec![]);
+        let wrapping = kek(s);
+        let before = encrypt(s, key).unwrap();
+        assert_eq!(value_of(s, key).unwrap(), None, "sensitive");
+        (key, wrapping, before)
+    });
     assert!(sealed(&w, key, CKA_EXTRACTABLE) && sealed(&w, key, CKA_SENSITIVE));
 
     plant(&w, key, CKA_EXTRACTABLE, &[1]);
@@ -119,14 +129,11 @@ fn unsealed_flags_do_not_make_a_non_extractable_key_exportable() {
 
 #[test]
 fn a_sealed_flag_copied_from_another_key_does_not_open() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let locked = aes_token_key(&s, "locked", b"1", false, true, vec![]);
-    let open = aes_token_key(&s, "open", b"2", true, true, vec![]);
-    drop(s);
-    drop(p);
+    let (w, slot, (locked, open)) = setup(|s| {
+        let locked = aes_token_key(s, "locked", b"1", false, true, vec![]);
+        let open = aes_token_key(s, "open", b"2", true, true, vec![]);
+        (locked, open)
+    });
     let c = db(&w);
     let v: Vec<u8> = c
         .query_row(
@@ -149,14 +156,11 @@ fn a_sealed_flag_copied_from_another_key_does_not_open() {
 
 #[test]
 fn a_class_row_moved_to_another_object_exports_nothing() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_token_key(&s, "secret", b"1", false, false, vec![]);
-    let other = aes_token_key(&s, "other", b"2", false, false, vec![]);
-    drop(s);
-    drop(p);
+    let (w, slot, (key, other)) = setup(|s| {
+        let key = aes_token_key(s, "secret", b"1", false, false, vec![]);
+        let other = aes_token_key(s, "other", b"2", false, false, vec![]);
+        (key, other)
+    });
     let c = db(&w);
     c.execute("DELETE FROM attrs WHERE obj_id = ?1 AND atype = ?2", params![other.handle() as i64, CKA_CLASS]).unwrap();
     c.execute(
@@ -173,13 +177,7 @@ fn a_class_row_moved_to_another_object_exports_nothing() {
 
 #[test]
 fn a_planted_key_value_is_never_used() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_token_key(&s, "secret", b"1", false, false, vec![]);
-    drop(s);
-    drop(p);
+    let (w, slot, key) = setup(|s| aes_token_key(s, "secret", b"1", false, false, vec![]));
     plant(&w, key, CKA_VALUE, &[0x41; 32]);
     let (_p, s) = next_session(slot);
     assert_eq!(rv(encrypt(&s, key)), RvError::GeneralError);
@@ -188,14 +186,11 @@ fn a_planted_key_value_is_never_used() {
 
 #[test]
 fn a_deleted_flag_row_or_an_added_row_is_refused() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_token_key(&s, "a", b"1", false, false, vec![]);
-    let key2 = aes_token_key(&s, "b", b"2", false, false, vec![]);
-    drop(s);
-    drop(p);
+    let (w, slot, (key, key2)) = setup(|s| {
+        let key = aes_token_key(s, "a", b"1", false, false, vec![]);
+        let key2 = aes_token_key(s, "b", b"2", false, false, vec![]);
+        (key, key2)
+    });
     let c = db(&w);
     c.execute("DELETE FROM attrs WHERE obj_id = ?1 AND atype = ?2", params![key.handle() as i64, CKA_SENSITIVE])
         .unwrap();
@@ -214,21 +209,16 @@ fn a_deleted_flag_row_or_an_added_row_is_refused() {
 
 #[test]
 fn a_private_data_object_value_cannot_be_replaced() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let data = s
-        .create_object(&[
+    let (w, slot, data) = setup(|s| {
+        s.create_object(&[
             Attribute::Class(ObjectClass::DATA),
             Attribute::Token(true),
             Attribute::Private(true),
             Attribute::Label(b"config".to_vec()),
             Attribute::Value(b"the real value".to_vec()),
         ])
-        .unwrap();
-    drop(s);
-    drop(p);
+        .unwrap()
+    });
     plant(&w, data, CKA_VALUE, b"the attacker's value");
     let (_p, s) = next_session(slot);
     assert_eq!(rv(value_of(&s, data)), RvError::GeneralError);
@@ -236,14 +226,11 @@ fn a_private_data_object_value_cannot_be_replaced() {
 
 #[test]
 fn flags_of_a_public_key_in_clear_are_authenticated() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_key(&s, "public-flags", false, true, false);
-    let wrapping = kek(&s);
-    drop(s);
-    drop(p);
+    let (w, slot, (key, wrapping)) = setup(|s| {
+        let key = aes_key(s, "public-flags", false, true, false);
+        let wrapping = kek(s);
+        (key, wrapping)
+    });
     // Stored in the clear (the object is public), so editable in place.
     assert!(!sealed(&w, key, CKA_EXTRACTABLE));
     assert!(sealed(&w, key, CKA_VALUE));
@@ -289,21 +276,16 @@ fn an_untampered_public_key_is_usable_after_login_only() {
 
 #[test]
 fn a_changed_class_of_a_public_object_is_refused() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let data = s
-        .create_object(&[
+    let (w, slot, data) = setup(|s| {
+        s.create_object(&[
             Attribute::Class(ObjectClass::DATA),
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Label(b"d".to_vec()),
             Attribute::Value(vec![7; 16]),
         ])
-        .unwrap();
-    drop(s);
-    drop(p);
+        .unwrap()
+    });
     // CKO_DATA (0) becomes CKO_SECRET_KEY (4).
     let four = 4u64.to_ne_bytes().to_vec();
     let c = db(&w);
@@ -347,13 +329,7 @@ fn objects_moved_between_tokens_are_refused() {
 
 #[test]
 fn a_row_rolled_back_to_an_earlier_state_is_refused() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_key(&s, "v1", false, false, true);
-    drop(s);
-    drop(p);
+    let (w, slot, key) = setup(|s| aes_key(s, "v1", false, false, true));
     let old_extractable: Vec<u8> = db(&w)
         .query_row(
             "SELECT value FROM attrs WHERE obj_id = ?1 AND atype = ?2",
@@ -379,13 +355,7 @@ fn a_row_rolled_back_to_an_earlier_state_is_refused() {
 
 #[test]
 fn a_removed_tag_is_not_a_legacy_object() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_token_key(&s, "k", b"1", false, false, vec![]);
-    drop(s);
-    drop(p);
+    let (w, slot, key) = setup(|s| aes_token_key(s, "k", b"1", false, false, vec![]));
     plant(&w, key, CKA_EXTRACTABLE, &[1]);
     plant(&w, key, CKA_SENSITIVE, &[0]);
     db(&w).execute("UPDATE objects SET tag = NULL, version = 0", []).unwrap();
@@ -399,15 +369,12 @@ fn a_removed_tag_is_not_a_legacy_object() {
 
 #[test]
 fn a_legacy_store_is_authenticated_at_first_login_refusing_unsealed_secrets() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let good = aes_token_key(&s, "good", b"1", false, false, vec![]);
-    let bad = aes_token_key(&s, "bad", b"2", false, false, vec![]);
-    let ct = encrypt(&s, good).unwrap();
-    drop(s);
-    drop(p);
+    let (w, slot, (good, bad, ct)) = setup(|s| {
+        let good = aes_token_key(s, "good", b"1", false, false, vec![]);
+        let bad = aes_token_key(s, "bad", b"2", false, false, vec![]);
+        let ct = encrypt(s, good).unwrap();
+        (good, bad, ct)
+    });
     make_legacy(&w.db, SO_PIN, Some(USER_PIN), 5);
     // Tampered before the upgrade: a secret value in the clear.
     db(&w)
@@ -564,21 +531,21 @@ fn restore(w: &World, o: ObjectHandle, snap: &Snapshot) {
 
 #[test]
 fn store_verify_passes_after_every_kind_of_write() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let a = aes_key(&s, "a", true, true, false);
-    let b = aes_key(&s, "b", false, false, true);
-    s.update_attributes(b, &[Attribute::Label(b"b2".to_vec()), Attribute::Extractable(false)]).unwrap();
-    let c = s.copy_object(a, &[Attribute::Label(b"copy".to_vec())]).unwrap();
-    s.destroy_object(c).unwrap();
-    let data = s
-        .create_object(&[Attribute::Class(ObjectClass::DATA), Attribute::Token(true), Attribute::Value(vec![1, 2, 3])])
-        .unwrap();
-    s.update_attributes(data, &[Attribute::Value(vec![4, 5])]).unwrap();
-    drop(s);
-    drop(p);
+    let (w, _, ()) = setup(|s| {
+        let a = aes_key(s, "a", true, true, false);
+        let b = aes_key(s, "b", false, false, true);
+        s.update_attributes(b, &[Attribute::Label(b"b2".to_vec()), Attribute::Extractable(false)]).unwrap();
+        let c = s.copy_object(a, &[Attribute::Label(b"copy".to_vec())]).unwrap();
+        s.destroy_object(c).unwrap();
+        let data = s
+            .create_object(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Token(true),
+                Attribute::Value(vec![1, 2, 3]),
+            ])
+            .unwrap();
+        s.update_attributes(data, &[Attribute::Value(vec![4, 5])]).unwrap();
+    });
     let (code, out) = store_verify(&w, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("objects: 3, refused: 0, object-set digest matches (3 objects)"), "{out}");
@@ -588,14 +555,11 @@ fn store_verify_passes_after_every_kind_of_write() {
 
 #[test]
 fn an_object_rolled_back_whole_is_found_by_store_verify() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_key(&s, "k", false, false, true);
-    let other = aes_key(&s, "other", true, true, false);
-    drop(s);
-    drop(p);
+    let (w, slot, (key, other)) = setup(|s| {
+        let key = aes_key(s, "k", false, false, true);
+        let other = aes_key(s, "other", true, true, false);
+        (key, other)
+    });
     let extractable = snapshot(&w, key);
     let (_p, s) = next_session(slot);
     s.update_attributes(key, &[Attribute::Extractable(false)]).unwrap();
@@ -635,13 +599,7 @@ fn a_deleted_object_is_found_by_store_verify() {
 
 #[test]
 fn an_edited_object_digest_stops_every_write_to_the_token() {
-    let w = world("");
-    let p = load();
-    let slot = init_token(&p, "t");
-    let s = user_session(&p, slot);
-    let key = aes_key(&s, "k", true, true, false);
-    drop(s);
-    drop(p);
+    let (w, slot, key) = setup(|s| aes_key(s, "k", true, true, false));
     db(&w).execute("UPDATE tokens SET objects_count = objects_count + 1", []).unwrap();
     let (_p, s) = next_session(slot);
     // Reads and uses go on; a write would re-tag an edited digest: refused.
