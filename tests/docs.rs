@@ -12,6 +12,7 @@
 //!   these few). Any other command must exit 0 (one meant to fail is written
 //!   `! command`, which the shell turns into exit 0).
 //! - `# output: TEXT` after a command: its stdout + stderr must contain TEXT.
+//! - A ```` ```toml ```` block must be a configuration the module accepts.
 //!
 //! How the environment is mapped (each page runs top to bottom, as one reader
 //! in one terminal would, in one `bash` in a fresh directory):
@@ -130,11 +131,8 @@ fn commands(file: &str) -> Vec<Cmd> {
 fn heredoc_word(cmd: &str) -> Option<String> {
     let at = cmd.find("<<")?;
     let rest = cmd[at + 2..].trim_start_matches('-').trim_start();
-    let word: String = rest
-        .trim_start_matches(['\'', '"'])
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
+    let word: String =
+        rest.trim_start_matches(['\'', '"']).chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     (!word.is_empty()).then_some(word)
 }
 
@@ -163,7 +161,14 @@ fn run_page(file: &str) {
         if c.skip.is_some() {
             continue;
         }
-        let body = if c.text.trim_start().starts_with("cargo build") { "true" } else { c.text.as_str() };
+        // `cargo build ... && rest`: the build is this test build's (see the top); the rest runs.
+        let body = match c.text.trim_start().strip_prefix("cargo build") {
+            Some(rest) => match rest.split_once("&&") {
+                Some((_, after)) => format!("true &&{after}"),
+                None => "true".to_string(),
+            },
+            None => c.text.clone(),
+        };
         script.push_str(&format!(
             "{{ {body}\n}} >{out:?} 2>&1 </dev/null\necho $? >{rc:?}\n",
             out = logs.join(format!("{n}.out")),
@@ -279,4 +284,34 @@ fn every_page_is_run_and_skips_are_few() {
         }
     }
     assert!(skipped.len() <= 4, "too many commands not run:\n{}", skipped.join("\n"));
+}
+
+/// Every ```toml block of the pages is a configuration the module accepts
+/// (unknown keys and bad values are errors, so a stale example fails here).
+#[test]
+fn every_toml_block_is_a_valid_configuration() {
+    let mut n = 0;
+    for p in pages() {
+        let text = std::fs::read_to_string(root().join(&p)).unwrap();
+        let mut block: Option<String> = None;
+        for line in text.lines() {
+            let t = line.trim_start();
+            match &mut block {
+                Some(b) if t.starts_with("```") => {
+                    if let Err(e) = ferrohsm::config::Config::from_toml(b) {
+                        panic!("{p}: a ```toml block the module refuses: {e}\n{b}");
+                    }
+                    n += 1;
+                    block = None;
+                }
+                Some(b) => {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+                None if t == "```toml" => block = Some(String::new()),
+                None => {}
+            }
+        }
+    }
+    assert!(n >= 2, "the configuration references are gone");
 }
