@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 
 use common::{world, SO_PIN, USER_PIN};
 
-/// Every shell command in docs/audit.md and README.md's audit paragraph,
+/// Every `ferrohsm audit` command in docs/audit.md (and README.md, which has none now),
 /// exactly; `documented_commands_are_the_ones_tested` keeps the docs to it.
 const DOC_COMMANDS: &[&str] = &[
     "ferrohsm audit verify",

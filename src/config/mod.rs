@@ -1,6 +1,6 @@
 //! Configuration: an embedded default, optionally overridden by the TOML file
 //! named in `FERROHSM_CONF`, or else taken from a SoftHSMv2 `softhsm2.conf`
-//! (see `softhsm`). Every key is documented in README.md.
+//! (see `softhsm`). Every key is documented in docs/operators.md.
 
 pub mod softhsm;
 
