@@ -9,6 +9,36 @@ use super::attr::{AttrType, Ulong, Value};
 use super::policy;
 use super::template::Template;
 
+/// Something made from an object once and kept with it (a key's parsed
+/// form, with its precomputed state). A copy of the object starts without
+/// it, so copies kept by different sessions share nothing.
+#[derive(Default)]
+pub struct Memo(std::sync::OnceLock<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl Memo {
+    /// The kept value, made by `make` at the first call.
+    pub fn get_or_make<T: std::any::Any + Send + Sync, E>(
+        &self,
+        make: impl FnOnce() -> Result<std::sync::Arc<T>, E>,
+    ) -> Result<std::sync::Arc<T>, E> {
+        if let Some(v) = self.0.get() {
+            if let Ok(t) = v.clone().downcast::<T>() {
+                return Ok(t);
+            }
+        }
+        let t = make()?;
+        // Another thread may have set it meanwhile: either is the same key.
+        let _ = self.0.set(t.clone());
+        Ok(t)
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Object {
     pub attrs: BTreeMap<AttrType, Value>,
@@ -20,6 +50,8 @@ pub struct Object {
     pub unverified: bool,
     /// The stored version it was read at (0: never stored).
     pub version: u64,
+    /// Made from it once: an asymmetric key's parsed form.
+    pub memo: Memo,
 }
 
 /// What C_GetAttributeValue may reveal of one attribute.

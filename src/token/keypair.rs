@@ -14,9 +14,6 @@ use crate::mech::keys::{Attrs, Key};
 use crate::mech::registry;
 use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
 
-/// Parsed keys kept per process; past this, dead entries go, then all.
-const KEYS_MAX: usize = 1_024;
-
 /// Key material and what follows from it: the token computes these for a
 /// generated pair or an unwrapped private key, so a template may not give
 /// them (the public exponent aside, which a generation template may choose).
@@ -57,47 +54,12 @@ fn parse(obj: &Object) -> Result<Arc<Key>> {
 }
 
 impl Module {
-    /// The parsed key for an operation of this session: a key the session
-    /// keeps (see `session::Kept`) is parsed once into its own entry, so two
-    /// sessions on two threads share neither the parsed key nor the module's
-    /// map of them; any other object goes through `parsed_key`.
-    pub(crate) fn operation_key(&self, a: &Access, obj: &Arc<Object>) -> Result<Arc<Key>> {
-        {
-            let mut kept = a.kept.lock();
-            if let Some(k) = kept.iter_mut().find(|k| Arc::ptr_eq(&k.object, obj)) {
-                if let Some(key) = &k.parsed {
-                    return Ok(key.clone());
-                }
-                let key = parse(obj)?;
-                k.parsed = Some(key.clone());
-                return Ok(key);
-            }
-        }
-        self.parsed_key(obj)
-    }
-
-    /// The parsed key behind a stored or session object (checked when it
-    /// was created or generated), from the cache while that object lives.
-    pub(crate) fn parsed_key(&self, obj: &Arc<Object>) -> Result<Arc<Key>> {
-        let addr = Arc::as_ptr(obj) as usize;
-        {
-            let cache = self.keys.read();
-            if let Some((weak, key)) = cache.get(&addr) {
-                if weak.upgrade().is_some_and(|o| Arc::ptr_eq(&o, obj)) {
-                    return Ok(key.clone());
-                }
-            }
-        }
-        let key = parse(obj)?;
-        let mut cache = self.keys.write();
-        if cache.len() >= KEYS_MAX {
-            cache.retain(|_, (w, _)| w.strong_count() > 0);
-            if cache.len() >= KEYS_MAX {
-                cache.clear();
-            }
-        }
-        cache.insert(addr, (Arc::downgrade(obj), key.clone()));
-        Ok(key)
+    /// The parsed key for an operation: made once per object and kept with
+    /// it (`Object::memo`). A session's kept copy of a key (see
+    /// `session::Kept`) is its own object, so two sessions on two threads
+    /// share neither the parsed key nor any map of them.
+    pub(crate) fn operation_key(&self, _a: &Access, obj: &Arc<Object>) -> Result<Arc<Key>> {
+        obj.memo.get_or_make(|| parse(obj))
     }
 
     pub fn generate_key_pair(

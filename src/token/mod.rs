@@ -7,11 +7,17 @@
 //! and its view (its own copies of token record, login and recently used
 //! keys, see `session::View`); each slot has an `RwLock` for its login
 //! state and an epoch that tells sessions it changed. No lock is held
-//! across a PIN derivation except the slot's own login mutex.
+//! across a PIN derivation except the slot's own login mutex. Locks are
+//! `crate::sync`'s: a panic caught at the C boundary never wedges them.
+//!
+//! Caching: one type, `cache::Stamped`, with one rule (an entry serves only
+//! the store state it was read at); a key's parsed form lives with its
+//! object (`Object::memo`). Rights: one `authorize(session, Need)`.
 
 mod audit;
 mod audit_check;
 mod auth;
+mod cache;
 mod cert;
 mod cipher;
 pub mod clock;
@@ -112,31 +118,18 @@ pub struct Module {
     next_session: AtomicU64,
     session_objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
     next_session_object: AtomicU64,
-    /// Token objects already opened, valid while their token's revision is
-    /// unchanged (any process changing or destroying an object bumps it).
-    /// Cleared when the slot logs out.
-    opened: RwLock<HashMap<(TokenId, ObjectId), Opened>>,
-    /// Token records read at a store generation, reused while it holds.
-    tokens: RwLock<HashMap<SlotId, TokenAt>>,
-    /// The slot list as read at a store generation.
-    slot_ids: Mutex<Option<(u64, Vec<SlotId>)>>,
-    /// Asymmetric keys already parsed (RSA with its Montgomery and blinding
-    /// state, EC with its public point), by the address of the object they
-    /// came from; an entry is good while that object is alive. Cleared at
-    /// logout with the opened objects.
-    keys: RwLock<HashMap<usize, ParsedKey>>,
+    /// Token objects already opened, stamped with their token's revision
+    /// (see `cache`). Cleared at logout.
+    opened: cache::Stamped<(TokenId, ObjectId), Arc<Opened>>,
+    /// Token records, stamped with the store generation.
+    tokens: cache::Stamped<SlotId, Option<Arc<TokenRecord>>>,
+    /// The slot list, stamped with the store generation.
+    slot_ids: cache::Stamped<(), Vec<SlotId>>,
     /// Audit records not yet written.
     audit: audit::Audit,
 }
 
-/// A parsed key and the object it came from.
-type ParsedKey = (std::sync::Weak<Object>, Arc<crate::mech::keys::Key>);
-
-/// A slot's token record as read at a store generation.
-pub(crate) type TokenAt = (u64, Option<Arc<TokenRecord>>);
-
 struct Opened {
-    rev: i64,
     uid: Uid,
     private: bool,
     object: Arc<Object>,
@@ -257,10 +250,9 @@ impl Module {
             next_session: AtomicU64::new(1),
             session_objects: RwLock::new(HashMap::new()),
             next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
-            opened: RwLock::new(HashMap::new()),
-            tokens: RwLock::new(HashMap::new()),
-            slot_ids: Mutex::new(None),
-            keys: RwLock::new(HashMap::new()),
+            opened: cache::Stamped::new(OPENED_MAX),
+            tokens: cache::Stamped::new(1_024),
+            slot_ids: cache::Stamped::new(1),
             audit: audit::Audit::default(),
         })
     }
@@ -304,13 +296,11 @@ impl Module {
         let Some(generation) = self.store.generation() else {
             return Ok(self.store.token_at(slot)?.map(Arc::new));
         };
-        if let Some((g, rec)) = self.tokens.read().get(&slot) {
-            if *g == generation {
-                return Ok(rec.clone());
-            }
+        if let Some(rec) = self.tokens.get(&slot, generation) {
+            return Ok(rec);
         }
         let rec = self.store.token_at(slot)?.map(Arc::new);
-        self.tokens.write().insert(slot, (generation, rec.clone()));
+        self.tokens.put(slot, generation, rec.clone());
         Ok(rec)
     }
 
@@ -364,8 +354,7 @@ impl Module {
         let id = ObjectId::try_from(h).map_err(|_| Error::ObjectHandleInvalid)?;
         let token_id = a.token.token_id;
         if a.key.is_some() {
-            let cache = self.opened.read();
-            if let Some(o) = cache.get(&(token_id, id)).filter(|o| o.rev == a.token.rev) {
+            if let Some(o) = self.opened.get(&(token_id, id), a.token.rev as u64) {
                 if o.private && !a.user_logged_in() {
                     return Err(Error::ObjectHandleInvalid);
                 }
@@ -378,12 +367,8 @@ impl Module {
         }
         let object = Arc::new(crate::store::codec::decode(a.sealer(), &stored)?);
         if a.key.is_some() && object.locked.is_empty() {
-            let mut cache = self.opened.write();
-            if cache.len() >= OPENED_MAX {
-                cache.clear();
-            }
-            let entry = Opened { rev: a.token.rev, uid: stored.uid, private: stored.private, object: object.clone() };
-            cache.insert((token_id, id), entry);
+            let entry = Opened { uid: stored.uid, private: stored.private, object: object.clone() };
+            self.opened.put((token_id, id), a.token.rev as u64, Arc::new(entry));
         }
         Ok(Found::Token { token_id, id, uid: stored.uid, object })
     }
@@ -435,7 +420,7 @@ impl Module {
             if kept.len() >= session::KEPT_MAX {
                 kept.remove(0);
             }
-            kept.push(session::KeptKey { token_id, id, rev: a.token.rev, uid, object: object.clone(), parsed: None });
+            kept.push(session::KeptKey { token_id, id, rev: a.token.rev, uid, object: object.clone() });
         }
         Found::Token { token_id, id, uid, object }
     }
@@ -446,14 +431,7 @@ impl Module {
         for s in self.sessions.load().values() {
             s.forget_copies();
         }
-        {
-            let mut c = self.opened.write();
-            c.clear();
-        }
-        {
-            let mut k = self.keys.write();
-            k.clear();
-        }
+        self.opened.clear();
     }
 
     fn new_session_object_handle(&self) -> ObjectHandle {

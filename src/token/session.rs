@@ -67,8 +67,6 @@ pub(crate) struct KeptKey {
     pub rev: i64,
     pub uid: Uid,
     pub object: Arc<Object>,
-    /// An asymmetric key's parsed form, made at its first use.
-    pub parsed: Option<Arc<crate::mech::keys::Key>>,
 }
 
 /// Keys kept per session; the least recently used goes first.

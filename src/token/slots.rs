@@ -50,14 +50,12 @@ impl Module {
     /// changed.
     pub fn slot_list(&self) -> Result<Vec<SlotId>> {
         let generation = self.store.generation();
-        if let (Some(g), Some((cached_g, ids))) = (generation, &*self.slot_ids.lock()) {
-            if g == *cached_g {
-                return Ok(ids.clone());
-            }
+        if let Some(ids) = generation.and_then(|g| self.slot_ids.get(&(), g)) {
+            return Ok(ids);
         }
         let ids = self.read_slot_list()?;
         if let Some(g) = generation {
-            *self.slot_ids.lock() = Some((g, ids.clone()));
+            self.slot_ids.put((), g, ids.clone());
         }
         Ok(ids)
     }
