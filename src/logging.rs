@@ -2,9 +2,26 @@
 //! configuration. Key material is never formatted into a message.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use log::{LevelFilter, Log, Metadata, Record};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConf {
+    /// off, error, warn, info, debug, trace.
+    pub level: String,
+    /// Log file; stderr when absent.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for LogConf {
+    fn default() -> Self {
+        LogConf { level: "warn".into(), file: None }
+    }
+}
 
 pub fn parse_level(s: &str) -> Option<LevelFilter> {
     Some(match s.to_ascii_lowercase().as_str() {
@@ -43,7 +60,7 @@ impl Log for Logger {
 
 /// Installs the logger once per process (the `log` facade allows only one);
 /// later calls only adjust the level.
-pub fn init(conf: &crate::config::LogConf) {
+pub fn init(conf: &LogConf) {
     let level = parse_level(&conf.level).unwrap_or(LevelFilter::Warn);
     let out: Box<dyn Write + Send> = match &conf.file {
         Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {

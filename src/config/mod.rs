@@ -8,6 +8,9 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+/// The log settings are the logger's own type (the logger depends on
+/// nothing here).
+pub use crate::logging::LogConf;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -92,15 +95,6 @@ pub struct SlotsConf {
     pub mechanisms: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConf {
-    /// off, error, warn, info, debug, trace.
-    pub level: String,
-    /// Log file; stderr when absent.
-    pub file: Option<PathBuf>,
-}
-
 /// The longest `pin.max_len` a configuration may set: no PIN of any
 /// configuration is longer, so the C boundary refuses a longer one before
 /// copying it.
@@ -128,12 +122,6 @@ pub struct KdfConf {
 impl Default for SlotsConf {
     fn default() -> Self {
         SlotsConf { count: 1, removable: false, mechanisms: None }
-    }
-}
-
-impl Default for LogConf {
-    fn default() -> Self {
-        LogConf { level: "warn".into(), file: None }
     }
 }
 

@@ -16,7 +16,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::config::KdfConf;
 use crate::error::{Error, Result};
 use crate::model::AttrType;
 
@@ -104,12 +103,6 @@ pub struct KdfParams {
     pub m_cost_kib: u32,
     pub t_cost: u32,
     pub p_cost: u32,
-}
-
-impl From<KdfConf> for KdfParams {
-    fn from(c: KdfConf) -> Self {
-        KdfParams { m_cost_kib: c.m_cost_kib, t_cost: c.t_cost, p_cost: c.p_cost }
-    }
 }
 
 impl KdfParams {

@@ -159,8 +159,11 @@ impl Module {
         Ok(())
     }
 
+    /// The configured Argon2id cost for new PIN records (the store keeps
+    /// its own parameter type: it does not depend on the configuration).
     pub(crate) fn kdf(&self) -> KdfParams {
-        self.config.kdf.into()
+        let c = self.config.kdf;
+        KdfParams { m_cost_kib: c.m_cost_kib, t_cost: c.t_cost, p_cost: c.p_cost }
     }
 
     /// C_InitToken: a new token, or a re-initialized one (SO PIN checked),
