@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::vectors::unhex;
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
@@ -386,10 +387,6 @@ fn ec_pairs_ecdsa_and_ecdh_on_every_curve() {
         RvError::TemplateIncomplete,
         "CKA_EC_PARAMS is required"
     );
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    common::vectors::unhex(s)
 }
 
 #[test]

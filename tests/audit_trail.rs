@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::vectors::hex;
 use common::{world, SO_PIN, USER_PIN};
 
 /// Every `ferrohsm audit` command in docs/audit.md (and README.md, which has none now),
@@ -121,10 +122,6 @@ fn an_untouched_store_verifies_and_says_what_it_proved() {
     let (seq, hash): (i64, Vec<u8>) =
         db(&w).query_row("SELECT seq, hash FROM audit_head", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!(text.lines().last().unwrap(), format!("{seq} {}", hex(&hash)));
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Attack (a): drop the last batch and move the head back, as someone

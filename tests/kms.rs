@@ -340,10 +340,10 @@ fn aliases_name_repoint_list_and_delete() {
     }
     assert_eq!(k.alias("alias/x", "0123456789abcdef0123456789abcdef", false), Err(CKR_FHSM_NOT_FOUND));
     let ct = k.encrypt("alias/orders", &[], b"o").unwrap();
-    assert_eq!(&ct[6..22], &hex_to_bytes(&a)[..], "the ciphertext names the key, not the alias");
+    assert_eq!(&ct[6..22], &common::vectors::unhex(&a)[..], "the ciphertext names the key, not the alias");
     k.alias("alias/orders", &b, true).unwrap();
     let ct_b = k.encrypt("alias/orders", &[], b"o").unwrap();
-    assert_eq!(&ct_b[6..22], &hex_to_bytes(&b)[..]);
+    assert_eq!(&ct_b[6..22], &common::vectors::unhex(&b)[..]);
     assert_eq!(k.decrypt(&[], &ct).unwrap(), b"o", "old ciphertexts still open after repointing");
     assert_eq!(k.alias("alias/missing", &b, true), Err(CKR_FHSM_NOT_FOUND));
     k.alias("alias/backup", &b, false).unwrap();
@@ -357,10 +357,6 @@ fn aliases_name_repoint_list_and_delete() {
     assert_eq!(k.delete_alias("alias/orders"), Err(CKR_FHSM_NOT_FOUND));
     assert_eq!(k.encrypt("alias/orders", &[], b"o"), Err(CKR_FHSM_NOT_FOUND));
     finalize(&k);
-}
-
-fn hex_to_bytes(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 #[test]
