@@ -5,11 +5,15 @@
 
 pub mod config;
 pub mod error;
+#[allow(unsafe_code)]
 pub mod ffi;
+pub mod hex;
 pub mod logging;
 pub mod mech;
 pub mod model;
 pub mod store;
 pub mod sync;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod token;
 pub mod vendor;

@@ -1,9 +1,8 @@
-//! The C ABI: the only `unsafe` code besides `mech/raw`. Every `C_*` export
+//! The C ABI: the only `unsafe` code besides the `sys` shim. Every `C_*` export
 //! converts its C arguments into owned Rust values once (`decode`), calls
 //! the safe core, and writes results back; `guard` catches panics and turns
 //! `Result` into `CK_RV`.
 
-#![allow(unsafe_code)]
 #![allow(non_snake_case)]
 #![allow(clippy::missing_safety_doc)]
 
@@ -17,7 +16,7 @@ mod tables;
 mod unsupported;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -34,9 +33,15 @@ use crate::token::Module;
 /// C_Initialize / C_Finalize.
 static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
 static INIT: Mutex<()> = Mutex::new(());
-/// Set in a forked child: the inherited state must not be used; the child
-/// calls C_Initialize again and gets a fresh state.
-static FORKED: AtomicBool = AtomicBool::new(false);
+/// The fork generation (`sys::fork::generation`) `STATE` was made in. In a
+/// forked child the two differ: the inherited state must not be used; the
+/// child calls C_Initialize again and gets a fresh state.
+static STATE_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// In a child forked since `STATE` was made.
+fn forked() -> bool {
+    STATE_GENERATION.load(Ordering::Acquire) != crate::sys::fork::generation()
+}
 
 /// The module for one call (a guard: valid while it lives).
 pub(crate) struct ModuleRef(arc_swap::Guard<Option<Arc<Module>>>);
@@ -51,7 +56,7 @@ impl std::ops::Deref for ModuleRef {
 
 /// The module for a call, or CKR_CRYPTOKI_NOT_INITIALIZED.
 fn module() -> Result<ModuleRef> {
-    if FORKED.load(Ordering::Acquire) {
+    if forked() {
         return Err(Error::CryptokiNotInitialized);
     }
     let g = STATE.load();
