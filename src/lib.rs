@@ -2,6 +2,9 @@
 //! encrypted SQLite slot store.
 
 #![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::missing_safety_doc)]
 
 pub mod config;
 pub mod error;

@@ -93,17 +93,23 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
 
 unsafe fn get_info(info: *mut CK_INFO) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     *unsafe { out(info) }? = m.info();
     ok()
 }
 
 unsafe fn get_function_list(pp: *mut *mut CK_FUNCTION_LIST) -> Result<CK_RV> {
+    // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     *unsafe { out(pp) }? = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
     ok()
 }
 
 unsafe fn get_interface_list(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> Result<CK_RV> {
     let items: Vec<CK_INTERFACE> = INTERFACES.iter().map(|i| i.0).collect();
+    // SAFETY: the caller's output array and count pointer, valid for the call
+    // (PKCS#11); `write_array` checks NULL and writes at most *count items.
     unsafe { super::decode::write_array(list, count, &items) }
 }
 
@@ -113,6 +119,8 @@ unsafe fn get_interface(
     pp: *mut *mut CK_INTERFACE,
     flags: CK_FLAGS,
 ) -> Result<CK_RV> {
+    // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let pp = unsafe { out(pp) }?;
     let wanted_name = if name.is_null() {
         None

@@ -2,9 +2,15 @@
 //! converts its C arguments into owned Rust values once (`decode`), calls
 //! the safe core, and writes results back; `guard` catches panics and turns
 //! `Result` into `CK_RV`.
+//!
+//! Each `unsafe fn` named after a `C_*` (or vendor `FHSM_*`) function is
+//! that function's implementation, called only from its export: its safety
+//! contract is the PKCS#11 one (every pointer NULL or valid for the call).
+//! Helpers that take raw pointers say what they need under `# Safety`, and
+//! the references they return are used within the call or copied, never
+//! kept past it.
 
 #![allow(non_snake_case)]
-#![allow(clippy::missing_safety_doc)]
 
 mod crypto;
 mod decode;
@@ -91,6 +97,14 @@ fn ok() -> Result<CK_RV> {
 macro_rules! exports {
     ($( $name:ident ( $($arg:ident : $ty:ty),* ) => $imp:path $([ $($extra:expr),* ])?; )*) => {
         $(
+            #[doc = concat!("The PKCS#11 `", stringify!($name), "` entry point.")]
+            ///
+            /// # Safety
+            ///
+            /// The caller upholds the PKCS#11 contract of this function: every
+            /// pointer argument is NULL or valid, for the duration of the call,
+            /// for what the specification says the function reads or writes
+            /// through it (NULL where it is required is CKR_ARGUMENTS_BAD).
             #[no_mangle]
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
                 // SAFETY: the caller upholds the PKCS#11 contract for these
