@@ -10,7 +10,7 @@ mod pem;
 mod softhsm_util;
 
 fn main() {
-    common::default_sigpipe();
+    ferrohsm::sys::default_sigpipe();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(softhsm_util::run(&args));
 }

@@ -11,11 +11,18 @@ use crate::token::{Module, OpKind};
 /// The output protocol: NULL buffer → length only; short → the length and
 /// CKR_BUFFER_TOO_SMALL; else the data. `call` gets the capacity (None for
 /// a length query).
+///
+/// # Safety
+///
+/// `len` is NULL or valid for reads and writes, and `p` is NULL or valid for
+/// writes of `*len` bytes (the PKCS#11 output protocol), for the call.
 pub(super) unsafe fn emit(
     p: *mut CK_BYTE,
     len: *mut CK_ULONG,
     call: impl FnOnce(Option<usize>) -> Result<Produced>,
 ) -> Result<CK_RV> {
+    // SAFETY: `len` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let len = unsafe { out(len) }?;
     let cap = if p.is_null() { None } else { Some(usize::try_from(*len).unwrap_or(usize::MAX)) };
     match &call(cap)? {
@@ -27,7 +34,11 @@ pub(super) unsafe fn emit(
             *len = *n as CK_ULONG;
             Err(Error::BufferTooSmall)
         }
+        // SAFETY: `p` is non-NULL (else there is no capacity) and `call` produced at most the capacity `*len`
+        // that the caller gave for `p`.
         Produced::Data(d) => unsafe { deliver(p, len, d) },
+        // SAFETY: `p` is non-NULL (else there is no capacity) and `call` produced at most the capacity `*len`
+        // that the caller gave for `p`.
         Produced::Public(d) => unsafe { deliver(p, len, d) },
         Produced::Written(n) => {
             *len = *n as CK_ULONG;
@@ -37,6 +48,11 @@ pub(super) unsafe fn emit(
 }
 
 /// Copies produced output to the caller's buffer.
+///
+/// # Safety
+///
+/// `p` is valid for writes of `*len` bytes, `*len >= d.len()` when `d` is
+/// non-empty, and `d` does not overlap `p`'s buffer.
 unsafe fn deliver(p: *mut CK_BYTE, len: &mut CK_ULONG, d: &[u8]) -> Result<CK_RV> {
     if !d.is_empty() {
         // SAFETY: `p` is non-NULL (else there would be no capacity) with
@@ -78,6 +94,11 @@ const MAX_WRAPPED: usize = crate::model::policy::MAX_BYTES + 2 * crate::model::p
 
 /// A call that reads input and produces output (C_Digest, C_Sign,
 /// C_Encrypt, the cipher updates).
+///
+/// # Safety
+///
+/// The pointer arguments are those of the calling entry point, with the
+/// PKCS#11 contract of that function: each NULL or valid for the call.
 #[allow(clippy::too_many_arguments)]
 unsafe fn input_output(
     h: CK_SESSION_HANDLE,
@@ -90,12 +111,21 @@ unsafe fn input_output(
 ) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, kind, || {
+        // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
+        // and the length bound first, and the slice is not kept past the call.
         let data = unsafe { data(d, n, too_long(kind)) }?;
+        // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks
+        // NULL and writes at most *len bytes.
         unsafe { emit(o, ol, |cap| f(&m, data, cap)) }
     })
 }
 
 /// A call that only reads input (the digest/sign/verify updates).
+///
+/// # Safety
+///
+/// The pointer arguments are those of the calling entry point, with the
+/// PKCS#11 contract of that function: each NULL or valid for the call.
 unsafe fn input_only(
     h: CK_SESSION_HANDLE,
     kind: OpKind,
@@ -105,12 +135,19 @@ unsafe fn input_only(
 ) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, kind, || {
+        // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
+        // and the length bound first, and the slice is not kept past the call.
         f(&m, unsafe { data(d, n, too_long(kind)) }?)?;
         ok()
     })
 }
 
 /// A call that only produces output (the finals).
+///
+/// # Safety
+///
+/// The pointer arguments are those of the calling entry point, with the
+/// PKCS#11 contract of that function: each NULL or valid for the call.
 unsafe fn output_only(
     h: CK_SESSION_HANDLE,
     kind: OpKind,
@@ -119,11 +156,15 @@ unsafe fn output_only(
     f: impl FnOnce(&Module, Option<usize>) -> Result<Produced>,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
+    // and writes at most *len bytes.
     within(&m, h, kind, || unsafe { emit(o, ol, |cap| f(&m, cap)) })
 }
 
 unsafe fn digest_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
     m.digest_init(h, &mech)?;
     ok()
@@ -136,10 +177,14 @@ unsafe fn digest(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { input_output(h, OpKind::Digest, d, n, o, ol, |m, data, cap| m.digest(h, data, cap)) }
 }
 
 unsafe fn digest_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { input_only(h, OpKind::Digest, d, n, |m, data| m.digest_update(h, data)) }
 }
 
@@ -149,11 +194,15 @@ unsafe fn digest_key(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<CK_R
 }
 
 unsafe fn digest_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { output_only(h, OpKind::Digest, o, ol, |m, cap| m.digest_final(h, cap)) }
 }
 
 unsafe fn sign_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
     m.sign_init(h, &mech, key)?;
     ok()
@@ -166,19 +215,27 @@ unsafe fn sign(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { input_output(h, OpKind::Sign, d, n, o, ol, |m, data, cap| m.sign(h, data, cap)) }
 }
 
 unsafe fn sign_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { input_only(h, OpKind::Sign, d, n, |m, data| m.sign_update(h, data)) }
 }
 
 unsafe fn sign_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { output_only(h, OpKind::Sign, o, ol, |m, cap| m.sign_final(h, cap)) }
 }
 
 unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
     m.verify_init(h, &mech, key)?;
     ok()
@@ -187,19 +244,29 @@ unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJ
 unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, OpKind::Verify, || {
+        // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
+        // and the length bound first, and the slice is not kept past the call.
         let d = unsafe { data(d, n, Error::DataLenRange) }?;
+        // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the
+        // call (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past
+        // the call.
         m.verify(h, d, unsafe { bounded(sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
 
 unsafe fn verify_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { input_only(h, OpKind::Verify, d, n, |m, data| m.verify_update(h, data)) }
 }
 
 unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, OpKind::Verify, || {
+        // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the
+        // call (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past
+        // the call.
         m.verify_final(h, unsafe { bounded(sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
@@ -209,6 +276,8 @@ unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) ->
 /// CKR_MECHANISM_INVALID, and the call itself finds no operation.
 unsafe fn recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
     m.session(h)?;
     crate::mech::registry::for_operation(
@@ -256,6 +325,8 @@ unsafe fn cipher_init(
     enc: bool,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
     m.cipher_init(h, &mech, key, enc)?;
     ok()
@@ -271,6 +342,8 @@ unsafe fn cipher_oneshot(
 ) -> Result<CK_RV> {
     let m = module()?;
     within(&m, h, OpKind::cipher(enc), || {
+        // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
+        // and the length bound first, and the slice is not kept past the call.
         let data = unsafe { data(d, n, too_long(OpKind::cipher(enc))) }?;
         // SAFETY: `ol` is read only when non-NULL.
         // No buffer is larger than isize::MAX bytes, whatever `*ol` claims.
@@ -280,6 +353,9 @@ unsafe fn cipher_oneshot(
         // that encrypt in place take the copying path).
         let (o_start, d_start) = (o as usize, d as usize);
         let disjoint = o_start.saturating_add(avail) <= d_start || d_start.saturating_add(data.len()) <= o_start;
+        // SAFETY: the caller's output buffer and length pointer, valid for the
+        // call (PKCS#11); `emit` checks NULL and writes at most *ol bytes, and
+        // the direct slice below is made only under the conditions it states.
         unsafe {
             emit(o, ol, |cap| {
                 let buf = if cap.is_some() && avail > 0 && disjoint {
@@ -303,10 +379,14 @@ unsafe fn cipher_update(
     ol: *mut CK_ULONG,
     enc: bool,
 ) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { input_output(h, OpKind::cipher(enc), d, n, o, ol, |m, data, cap| m.cipher_update(h, data, cap, enc)) }
 }
 
 unsafe fn cipher_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG, enc: bool) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
     unsafe { output_only(h, OpKind::cipher(enc), o, ol, |m, cap| m.cipher_final(h, cap, enc)) }
 }
 
@@ -330,7 +410,11 @@ unsafe fn wrap_key(
     ol: *mut CK_ULONG,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
+    // and writes at most *len bytes.
     unsafe { emit(o, ol, |cap| m.wrap_key(h, &mech, wrapping, key, cap)) }
 }
 
@@ -346,9 +430,18 @@ unsafe fn unwrap_key(
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     let wrapped = unsafe { bounded(w, wl, MAX_WRAPPED, Error::WrappedKeyLenRange) }?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
+    // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(ph) }?;
     *ph = m.unwrap_key(h, &mech, unwrapping, wrapped, &tmpl)?;
     ok()
@@ -368,8 +461,14 @@ unsafe fn derive_key(
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
+    // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(ph) }?;
     *ph = m.derive_key(h, &mech, base, &tmpl)?;
     ok()

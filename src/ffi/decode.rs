@@ -12,6 +12,13 @@ use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Oaep, Param, Pr
 /// A borrowed slice from a C pointer and count. NULL with a nonzero count
 /// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice. Nothing is
 /// read here; callers that copy or loop use `bounded` instead.
+///
+/// # Safety
+///
+/// `p` is NULL or points to `n` initialised, readable `T`s that nothing
+/// writes while the slice lives (what PKCS#11 promises for an input array
+/// during the call). The caller chooses `'a`: it must end before the entry
+/// point returns; the slice is used within the call or copied, never kept.
 pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
     if n == 0 {
         return Ok(&[]);
@@ -29,24 +36,41 @@ pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
 }
 
 /// `slice`, refusing with `err` a count above `max` before anything else.
+///
+/// # Safety
+///
+/// As `slice` (for `n` elements, even if `max` is larger).
 pub unsafe fn bounded<'a, T>(p: *const T, n: CK_ULONG, max: usize, err: Error) -> Result<&'a [T]> {
     if n > max as CK_ULONG {
         return Err(err);
     }
+    // SAFETY: this function's contract is `slice`'s.
     unsafe { slice(p, n) }
 }
 
 /// A PIN (or other secret byte string) copied into zeroizing memory; one
 /// longer than `max` is refused with `err` before it is copied.
+///
+/// # Safety
+///
+/// `p` is NULL or points to `n` readable bytes for the call (as `slice`).
 pub unsafe fn secret(p: *const u8, n: CK_ULONG, max: usize, err: Error) -> Result<Zeroizing<Vec<u8>>> {
+    // SAFETY: this function's contract is `slice`'s; the bytes are copied at
+    // once, so no borrow leaves this function.
     Ok(Zeroizing::new(unsafe { bounded(p, n, max, err) }?.to_vec()))
 }
 
 /// Input data of one call (C_Encrypt, C_SignUpdate, ...): beyond
 /// `bound::DATA` (`bound::ENCRYPTED` for encrypted input) it is refused
 /// with `err` before it is read.
+///
+/// # Safety
+///
+/// As `slice`: `p` is NULL or points to `n` readable bytes, and `'a` ends
+/// before the entry point returns.
 pub unsafe fn data<'a>(p: *const u8, n: CK_ULONG, err: Error) -> Result<&'a [u8]> {
     let max = if err == Error::EncryptedDataLenRange { bound::ENCRYPTED } else { bound::DATA };
+    // SAFETY: this function's contract is `slice`'s.
     unsafe { bounded(p, n, max, err) }
 }
 
@@ -54,11 +78,23 @@ pub unsafe fn data<'a>(p: *const u8, n: CK_ULONG, err: Error) -> Result<&'a [u8]
 /// a template can meaningfully hold (CKR_ARGUMENTS_BAD: every function
 /// taking a template lists it, and nothing in the template has been read,
 /// so no attribute can be blamed).
+///
+/// # Safety
+///
+/// As `slice`: `p` is NULL or points to `n` readable `CK_ATTRIBUTE`s, and
+/// `'a` ends before the entry point returns.
 pub unsafe fn attributes<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
+    // SAFETY: this function's contract is `slice`'s.
     unsafe { bounded(p, n, policy::max_template_len(), Error::ArgumentsBad) }
 }
 
 /// A required out-pointer: NULL is CKR_ARGUMENTS_BAD.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a `T` valid for writes (and reads) that nothing
+/// else accesses while the reference lives: an out-argument of the PKCS#11
+/// call. The caller chooses `'a`: it must end before the entry point returns.
 pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
     // SAFETY: non-NULL checked; the caller promises it is writable.
     unsafe { p.as_mut() }.ok_or(Error::ArgumentsBad)
@@ -66,12 +102,26 @@ pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
 
 const MAX_NESTING: usize = 2;
 
-/// A caller's template, typed by the policy table.
+/// A caller's template, typed by the policy table, copied into owned values.
+///
+/// # Safety
+///
+/// `p` is NULL or points to `n` readable `CK_ATTRIBUTE`s, each of whose
+/// `pValue` is NULL or points to `ulValueLen` readable bytes (for a
+/// template-valued attribute: a nested array of that many bytes' worth of
+/// `CK_ATTRIBUTE`s, recursively), all valid for the call.
 pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Template> {
+    // SAFETY: this function's contract, passed on.
     unsafe { template_at(p, n, 0) }
 }
 
+/// `template` at nesting `depth`.
+///
+/// # Safety
+///
+/// As `template`.
 unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Result<Template> {
+    // SAFETY: this function's contract: `n` readable attributes at `p`.
     let attrs = unsafe { attributes(p, n) }?;
     let mut out = Vec::with_capacity(attrs.len());
     for a in attrs {
@@ -89,9 +139,13 @@ unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Resu
             if depth >= MAX_NESTING || a.ulValueLen % size != 0 {
                 return Err(Error::AttributeValueInvalid);
             }
+            // SAFETY: a nested template: pValue/ulValueLen of an entry of the caller's template, readable for
+            // the call; depth and count are bounded.
             let inner = unsafe { template_at(a.pValue as *const CK_ATTRIBUTE, a.ulValueLen / size, depth + 1) }?;
             Value::Template(inner.0)
         } else {
+            // SAFETY: pointer and count are this call's arguments, readable for the call (PKCS#11); NULL is
+            // checked, and the slice is not kept past the call.
             let raw = unsafe { slice(a.pValue as *const u8, a.ulValueLen) }?;
             Value::from_c(kind, raw)?
         };
@@ -103,12 +157,25 @@ unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Resu
 /// A mechanism and its parameter, copied. Parameters holding pointers are
 /// decoded per mechanism; a bad pointer inside one is
 /// CKR_MECHANISM_PARAM_INVALID.
+///
+/// # Safety
+///
+/// `p` is NULL or points to a readable `CK_MECHANISM` whose `pParameter` is
+/// NULL or points to `ulParameterLen` readable bytes holding the parameter
+/// the mechanism type defines (with any pointers inside it likewise valid),
+/// all for the duration of the call. Everything is copied before returning.
 pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     // SAFETY: NULL is checked by `as_ref`.
     let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
     let param = match m.mechanism {
+        // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
+        // parameter size.
         ck::CKM_AES_GCM => unsafe { gcm_params(m) }?,
+        // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
+        // parameter size.
         ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA => unsafe { hkdf_params(m) }?,
+        // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
+        // parameter size.
         ck::CKM_SP800_108_COUNTER_KDF => unsafe { kdf108_params(m) }?,
         ck::CKM_RSA_PKCS_PSS
         | ck::CKM_SHA1_RSA_PKCS_PSS
@@ -116,49 +183,87 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         | ck::CKM_SHA256_RSA_PKCS_PSS
         | ck::CKM_SHA384_RSA_PKCS_PSS
         | ck::CKM_SHA512_RSA_PKCS_PSS => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let p: &ck::CK_RSA_PKCS_PSS_PARAMS = unsafe { param_struct(m) }?;
             Param::Pss { hash: p.hashAlg, mgf: p.mgf, salt_len: p.sLen }
         }
         ck::CKM_RSA_PKCS_OAEP => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let p: &ck::CK_RSA_PKCS_OAEP_PARAMS = unsafe { param_struct(m) }?;
-            Param::Oaep(oaep(p)?)
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            Param::Oaep(unsafe { oaep(p) }?)
         }
         ck::CKM_RSA_AES_KEY_WRAP => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let p: &ck::CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { param_struct(m) }?;
             // SAFETY: NULL is checked by `as_ref`; the caller promises a valid struct.
             let o = unsafe { (p.pOAEPParams as *const ck::CK_RSA_PKCS_OAEP_PARAMS).as_ref() }
                 .ok_or(Error::MechanismParamInvalid)?;
-            Param::RsaAesWrap { aes_bits: p.ulAESKeyBits, oaep: oaep(o)? }
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            Param::RsaAesWrap { aes_bits: p.ulAESKeyBits, oaep: unsafe { oaep(o) }? }
         }
         ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let p: &ck::CK_ECDH1_DERIVE_PARAMS = unsafe { param_struct(m) }?;
             Param::Ecdh {
                 kdf: p.kdf,
-                shared: param_bytes(p.pSharedData, p.ulSharedDataLen)?,
-                public: param_bytes(p.pPublicData, p.ulPublicDataLen)?,
+                // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+                // checked against NULL and the bound, then copied.
+                shared: unsafe { param_bytes(p.pSharedData, p.ulSharedDataLen) }?,
+                // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+                // checked against NULL and the bound, then copied.
+                public: unsafe { param_bytes(p.pPublicData, p.ulPublicDataLen) }?,
             }
         }
         ck::CKM_EDDSA if !m.pParameter.is_null() => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let p: &ck::CK_EDDSA_PARAMS = unsafe { param_struct(m) }?;
-            Param::Eddsa { prehash: p.phFlag != 0, context: param_bytes(p.pContextData, p.ulContextDataLen)? }
+            Param::Eddsa {
+                prehash: p.phFlag != 0,
+                // SAFETY: pointer and length from the caller's parameter struct, readable for the call;
+                // checked against NULL and the bound, then copied.
+                context: unsafe { param_bytes(p.pContextData, p.ulContextDataLen) }?,
+            }
         }
         ck::CKM_AES_ECB_ENCRYPT_DATA => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let d: &ck::CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(m) }?;
-            Param::DataString(Zeroizing::new(param_bytes(d.pData, d.ulLen)?))
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            Param::DataString(Zeroizing::new(unsafe { param_bytes(d.pData, d.ulLen) }?))
         }
         crate::vendor::CKM_FHSM_KMS_WRAP if m.pParameter.is_null() && m.ulParameterLen == 0 => Param::None,
         crate::vendor::CKM_FHSM_KMS_WRAP => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let p: &super::kms::CK_FHSM_KMS_WRAP_PARAMS = unsafe { param_struct(m) }?;
             Param::KmsContext(
+                // SAFETY: pointer and count from the caller's parameter struct,
+                // readable for the call; `context` bounds and copies them.
                 unsafe { super::kms::context(p.pContext, p.ulContextCount) }
                     .map_err(|_| Error::MechanismParamInvalid)?,
             )
         }
         ck::CKM_AES_CBC_ENCRYPT_DATA => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
             let d: &ck::CK_AES_CBC_ENCRYPT_DATA_PARAMS = unsafe { param_struct(m) }?;
-            Param::CbcData { iv: d.iv, data: Zeroizing::new(param_bytes(d.pData, d.length)?) }
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            Param::CbcData { iv: d.iv, data: Zeroizing::new(unsafe { param_bytes(d.pData, d.length) }?) }
         }
         _ => {
+            // SAFETY: the parameter pointer and length of the caller's
+            // mechanism, readable for the call; NULL and the bound are checked
+            // and the bytes are copied below.
             let raw = unsafe {
                 bounded(m.pParameter as *const u8, m.ulParameterLen, bound::PARAM_BYTES, Error::ArgumentsBad)
             }
@@ -173,8 +278,16 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     Ok(Mechanism { mtype: m.mechanism, param })
 }
 
-fn oaep(p: &ck::CK_RSA_PKCS_OAEP_PARAMS) -> Result<Oaep> {
-    let label = param_bytes(p.pSourceData as *const u8, p.ulSourceDataLen)?;
+/// OAEP parameters, label copied.
+///
+/// # Safety
+///
+/// `p.pSourceData` is NULL or points to `p.ulSourceDataLen` readable bytes
+/// for the duration of the call (it comes from the caller's mechanism).
+unsafe fn oaep(p: &ck::CK_RSA_PKCS_OAEP_PARAMS) -> Result<Oaep> {
+    // SAFETY: the label pointer and length of the caller's parameter, as this
+    // function's contract requires; checked and copied by `param_bytes`.
+    let label = unsafe { param_bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }?;
     // The only source the spec defines; 0 is tolerated with no label.
     if !(p.source == ck::CKZ_DATA_SPECIFIED || (p.source == 0 && label.is_empty())) {
         return Err(Error::MechanismParamInvalid);
@@ -192,21 +305,39 @@ struct GcmParams240 {
     ul_tag_bits: CK_ULONG,
 }
 
-/// A byte string inside a parameter, at most `bound::PARAM_BYTES`.
-fn param_bytes(p: *const u8, n: CK_ULONG) -> Result<Vec<u8>> {
-    param_bytes_max(p, n, bound::PARAM_BYTES)
+/// A byte string inside a parameter, at most `bound::PARAM_BYTES`, copied.
+///
+/// # Safety
+///
+/// As `param_bytes_max`.
+unsafe fn param_bytes(p: *const u8, n: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: this function's own contract, passed on.
+    unsafe { param_bytes_max(p, n, bound::PARAM_BYTES) }
 }
 
 /// A byte string inside a parameter, refused (CKR_MECHANISM_PARAM_INVALID)
 /// beyond `max` before it is copied.
-fn param_bytes_max(p: *const u8, n: CK_ULONG, max: usize) -> Result<Vec<u8>> {
-    // SAFETY: pointer and length come from the caller's parameter struct.
+///
+/// # Safety
+///
+/// `p` is NULL or points to `n` readable bytes for the duration of the call
+/// (a pointer and length from the caller's mechanism parameter). Only `max`
+/// or fewer bytes are read, and nothing borrowed outlives this function.
+unsafe fn param_bytes_max(p: *const u8, n: CK_ULONG, max: usize) -> Result<Vec<u8>> {
+    // SAFETY: this function's contract; `bounded` checks NULL and the bound,
+    // and the bytes are copied before it returns.
     unsafe { bounded(p, n, max, Error::MechanismParamInvalid) }
         .map(<[u8]>::to_vec)
         .map_err(|_| Error::MechanismParamInvalid)
 }
 
 /// The mechanism parameter as a `T`, if it is exactly that size.
+///
+/// # Safety
+///
+/// `m.pParameter`, if non-NULL and of `T`'s size, points to a readable,
+/// suitably aligned `T` (the parameter the mechanism type defines) that
+/// lives as long as `m` is borrowed.
 unsafe fn param_struct<T>(m: &CK_MECHANISM) -> Result<&T> {
     if m.pParameter.is_null() || m.ulParameterLen as usize != std::mem::size_of::<T>() {
         return Err(Error::MechanismParamInvalid);
@@ -215,11 +346,20 @@ unsafe fn param_struct<T>(m: &CK_MECHANISM) -> Result<&T> {
     Ok(unsafe { &*(m.pParameter as *const T) })
 }
 
+/// CK_HKDF_PARAMS, copied.
+///
+/// # Safety
+///
+/// As `mechanism`, for `m`.
 unsafe fn hkdf_params(m: &CK_MECHANISM) -> Result<Param> {
+    // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that the
+    // parameter has T's exact size.
     let p: &ck::CK_HKDF_PARAMS = unsafe { param_struct(m) }?;
     let salt = match p.ulSaltType {
         ck::CKF_HKDF_SALT_NULL => HkdfSalt::Null,
-        ck::CKF_HKDF_SALT_DATA => HkdfSalt::Data(param_bytes(p.pSalt, p.ulSaltLen)?),
+        // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+        // checked against NULL and the bound, then copied.
+        ck::CKF_HKDF_SALT_DATA => HkdfSalt::Data(unsafe { param_bytes(p.pSalt, p.ulSaltLen) }?),
         ck::CKF_HKDF_SALT_KEY => HkdfSalt::Key(p.hSaltKey),
         _ => return Err(Error::MechanismParamInvalid),
     };
@@ -228,16 +368,28 @@ unsafe fn hkdf_params(m: &CK_MECHANISM) -> Result<Param> {
         expand: p.bExpand != 0,
         prf: p.prfHashMechanism,
         salt,
-        info: param_bytes(p.pInfo, p.ulInfoLen)?,
+        // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+        // checked against NULL and the bound, then copied.
+        info: unsafe { param_bytes(p.pInfo, p.ulInfoLen) }?,
     })
 }
 
+/// CK_SP800_108_KDF_PARAMS, copied.
+///
+/// # Safety
+///
+/// As `mechanism`, for `m`.
 unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
+    // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that the
+    // parameter has T's exact size.
     let p: &ck::CK_SP800_108_KDF_PARAMS = unsafe { param_struct(m) }?;
     if p.ulAdditionalDerivedKeys != 0 {
         // Additional derived keys are not supported (documented).
         return Err(Error::MechanismParamInvalid);
     }
+    // SAFETY: pointer and count from the caller's parameter struct, readable
+    // for the call; NULL and the count bound are checked, and the items are
+    // decoded into owned values before returning.
     let items = unsafe {
         bounded(
             p.pDataParams as *const ck::CK_PRF_DATA_PARAM,
@@ -274,7 +426,9 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
                     bits: bits(f.ulWidthInBits)?,
                 }
             }
-            ck::CK_SP800_108_BYTE_ARRAY => PrfData::Bytes(param_bytes(d.pValue as *const u8, d.ulValueLen)?),
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            ck::CK_SP800_108_BYTE_ARRAY => PrfData::Bytes(unsafe { param_bytes(d.pValue as *const u8, d.ulValueLen) }?),
             _ => return Err(Error::MechanismParamInvalid),
         });
     }
@@ -282,6 +436,10 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
 }
 
 /// CK_GCM_PARAMS in either layout, told apart by ulParameterLen.
+///
+/// # Safety
+///
+/// As `mechanism`, for `m`.
 unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
     if m.pParameter.is_null() {
         return Err(Error::MechanismParamInvalid);
@@ -291,16 +449,24 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
         // SAFETY: non-NULL and exactly the size of the 3.0 struct.
         let g = unsafe { &*(m.pParameter as *const ck::CK_GCM_PARAMS) };
         Ok(Param::Gcm {
-            iv: param_bytes_max(g.pIv, g.ulIvLen, bound::GCM_IV)?,
-            aad: param_bytes_max(g.pAAD, g.ulAADLen, bound::GCM_AAD)?,
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            iv: unsafe { param_bytes_max(g.pIv, g.ulIvLen, bound::GCM_IV) }?,
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            aad: unsafe { param_bytes_max(g.pAAD, g.ulAADLen, bound::GCM_AAD) }?,
             tag_bits: g.ulTagBits,
         })
     } else if len == std::mem::size_of::<GcmParams240>() {
         // SAFETY: non-NULL and exactly the size of the 2.40 struct.
         let g = unsafe { &*(m.pParameter as *const GcmParams240) };
         Ok(Param::Gcm {
-            iv: param_bytes_max(g.p_iv, g.ul_iv_len, bound::GCM_IV)?,
-            aad: param_bytes_max(g.p_aad, g.ul_aad_len, bound::GCM_AAD)?,
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            iv: unsafe { param_bytes_max(g.p_iv, g.ul_iv_len, bound::GCM_IV) }?,
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            aad: unsafe { param_bytes_max(g.p_aad, g.ul_aad_len, bound::GCM_AAD) }?,
             tag_bits: g.ul_tag_bits,
         })
     } else {
@@ -310,7 +476,14 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
 
 /// The PKCS#11 output protocol for an array (`p` NULL: report the length;
 /// too small: report it and CKR_BUFFER_TOO_SMALL; else copy).
+///
+/// # Safety
+///
+/// `count` is NULL or valid for reads and writes; `p` is NULL or valid for
+/// writes of `*count` `T`s, not overlapping `items` (the PKCS#11 output
+/// protocol), for the duration of the call.
 pub unsafe fn write_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<CK_RV> {
+    // SAFETY: this function's contract for `count`.
     let count = unsafe { out(count) }?;
     if p.is_null() {
         *count = items.len() as CK_ULONG;

@@ -12,22 +12,17 @@ use cryptoki_sys::{
 
 use super::decode::out;
 use super::tables::{FUNCTION_LIST, INTERFACES};
-use super::{exports, module, ok, FORKED, INIT, STATE};
+use super::{exports, forked, module, ok, INIT, STATE, STATE_GENERATION};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::token::Module;
 
 static ATFORK: Once = Once::new();
 
-extern "C" fn in_child() {
-    FORKED.store(true, Ordering::Release);
-    crate::store::seal::forked();
-}
-
 /// At process exit without C_Finalize: write the buffered audit records.
 extern "C" fn flush_at_exit() {
     let _ = std::panic::catch_unwind(|| {
-        if FORKED.load(Ordering::Acquire) {
+        if forked() {
             return;
         }
         if let Some(m) = STATE.load_full() {
@@ -53,15 +48,13 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
         }
     }
     ATFORK.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic.
-        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-        crate::store::seal::fork_watched();
+        crate::sys::fork::watch();
         // SAFETY: registers a plain function; the library is never unloaded
         // (linked -z nodelete), so it is still there at exit.
         unsafe { libc::atexit(flush_at_exit) };
     });
     let _init = INIT.lock().map_err(|_| Error::CantLock)?;
-    if FORKED.swap(false, Ordering::AcqRel) {
+    if forked() {
         // The parent's module (its SQLite connections, its locks) must not be
         // touched, not even dropped, in the child.
         if let Some(old) = STATE.swap(None) {
@@ -76,7 +69,10 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
     for n in notes {
         log::warn!("{n}");
     }
-    STATE.store(Some(Arc::new(Module::new(config)?)));
+    let module = Arc::new(Module::new(config)?);
+    // The generation first: a call racing C_Initialize sees no state yet.
+    STATE_GENERATION.store(crate::sys::fork::generation(), Ordering::Release);
+    STATE.store(Some(module));
     ok()
 }
 
@@ -97,17 +93,23 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
 
 unsafe fn get_info(info: *mut CK_INFO) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     *unsafe { out(info) }? = m.info();
     ok()
 }
 
 unsafe fn get_function_list(pp: *mut *mut CK_FUNCTION_LIST) -> Result<CK_RV> {
+    // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     *unsafe { out(pp) }? = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
     ok()
 }
 
 unsafe fn get_interface_list(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> Result<CK_RV> {
     let items: Vec<CK_INTERFACE> = INTERFACES.iter().map(|i| i.0).collect();
+    // SAFETY: the caller's output array and count pointer, valid for the call
+    // (PKCS#11); `write_array` checks NULL and writes at most *count items.
     unsafe { super::decode::write_array(list, count, &items) }
 }
 
@@ -117,6 +119,8 @@ unsafe fn get_interface(
     pp: *mut *mut CK_INTERFACE,
     flags: CK_FLAGS,
 ) -> Result<CK_RV> {
+    // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let pp = unsafe { out(pp) }?;
     let wanted_name = if name.is_null() {
         None

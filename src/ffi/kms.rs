@@ -124,15 +124,34 @@ const MAX_CONTEXT_PART: usize = 4096;
 /// The longest key id or alias accepted.
 const MAX_TEXT: usize = 1024;
 
-/// An encryption context from C pairs (NULL with count 0: none).
+/// An encryption context from C pairs (NULL with count 0: none), copied.
+///
+/// # Safety
+///
+/// `p` is NULL or points to `n` readable pairs, each of whose key and value
+/// pointers is NULL or points to that many readable bytes, for the call.
 pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     let pairs = unsafe { bounded(p, n, MAX_CONTEXT_PAIRS, Error::ArgumentsBad) }?;
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     let part = |p, n| unsafe { bounded(p, n, MAX_CONTEXT_PART, Error::ArgumentsBad) }.map(<[u8]>::to_vec);
     pairs.iter().map(|c| Ok((part(c.pKey, c.ulKeyLen)?, part(c.pValue, c.ulValueLen)?))).collect()
 }
 
 /// A key id or alias: non-empty UTF-8.
+///
+/// # Safety
+///
+/// As `decode::slice`: `p` is NULL or points to `n` readable bytes, and the
+/// caller's `'a` ends before the entry point returns.
 unsafe fn text<'a>(p: P, n: CK_ULONG) -> Result<&'a str> {
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     let b = unsafe { bounded(p, n, MAX_TEXT, Error::ArgumentsBad) }?;
     if b.is_empty() {
         return Err(Error::ArgumentsBad);
@@ -140,13 +159,24 @@ unsafe fn text<'a>(p: P, n: CK_ULONG) -> Result<&'a str> {
     std::str::from_utf8(b).map_err(|_| Error::ArgumentsBad)
 }
 
+/// `v` as JSON text through the output protocol.
+///
+/// # Safety
+///
+/// As `decode::write_array` for `p` and `len`.
 unsafe fn json_out(p: O, len: L, v: &serde_json::Value) -> Result<CK_RV> {
+    // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
+    // NULL and writes at most *count items.
     unsafe { write_array(p, len, v.to_string().as_bytes()) }
 }
 
 unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(t, n) }?;
+    // SAFETY: `idl` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let idl = unsafe { out(idl) }?;
     let want = 2 * std::mem::size_of::<crate::store::Uid>();
     if id.is_null() || (*idl as usize) < want {
@@ -154,6 +184,8 @@ unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> 
         return if id.is_null() { ok() } else { Err(Error::BufferTooSmall) };
     }
     let key_id = m.kms_create_key(h, tmpl)?;
+    // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
+    // NULL and writes at most *count items.
     unsafe { write_array(id, idl, key_id.as_bytes()) }
 }
 
@@ -172,10 +204,17 @@ unsafe fn generate_data_key(
     blob_len: L,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     let ids: Vec<&str> = unsafe { bounded(ids, nids, crate::token::kms::blob::MAX_ENTRIES, Error::ArgumentsBad) }?
         .iter()
+        // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+        // length bound, and the str is not kept past the call.
         .map(|i| unsafe { text(i.pId, i.ulIdLen) })
         .collect::<Result<_>>()?;
+    // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
+    // each part and copies them.
     let ctx = unsafe { context(cp, cn) }?;
     let store_ctx = flags & FHSM_FLAG_STORE_CONTEXT != 0;
     let without = plain_len.is_null();
@@ -188,6 +227,8 @@ unsafe fn generate_data_key(
         return Err(Error::KeySizeRange);
     }
     let need_blob = crate::token::Module::kms_data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
+    // SAFETY: `blob_len` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let blob_len = unsafe { out(blob_len) }?;
     // SAFETY: NULL allowed (WithoutPlaintext), else writable.
     let mut plain_len = unsafe { plain_len.as_mut() };
@@ -202,8 +243,12 @@ unsafe fn generate_data_key(
         return if short_blob || short_plain { Err(Error::BufferTooSmall) } else { ok() };
     }
     let dk = m.kms_generate_data_key(h, &ids, key_len, &ctx, store_ctx, without)?;
+    // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
+    // NULL and writes at most *count items.
     unsafe { write_array(blob, blob_len, &dk.blob) }?;
     if let (Some(l), Some(p)) = (plain_len, dk.plaintext.as_ref()) {
+        // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array`
+        // checks NULL and writes at most *count items.
         unsafe { write_array(plain, l, p) }?;
     }
     ok()
@@ -223,9 +268,17 @@ unsafe fn encrypt(
     ol: L,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let id = unsafe { text(id, idn) }?;
+    // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
+    // each part and copies them.
     let ctx = unsafe { context(cp, cn) }?;
+    // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL and
+    // the length bound first, and the slice is not kept past the call.
     let data = unsafe { data(d, dn, Error::DataLenRange) }?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
+    // and writes at most *len bytes.
     unsafe { emit(o, ol, |cap| m.kms_encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
 }
 
@@ -239,8 +292,14 @@ unsafe fn decrypt(
     ol: L,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
+    // each part and copies them.
     let ctx = unsafe { context(cp, cn) }?;
+    // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL and
+    // the length bound first, and the slice is not kept past the call.
     let data = unsafe { data(d, dn, Error::EncryptedDataLenRange) }?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
+    // and writes at most *len bytes.
     unsafe { emit(o, ol, |cap| m.kms_decrypt(h, &ctx, data, cap)) }
 }
 
@@ -260,16 +319,28 @@ unsafe fn re_encrypt(
     ol: L,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL and
+    // the length bound first, and the slice is not kept past the call.
     let data = unsafe { data(d, dn, Error::EncryptedDataLenRange) }?;
+    // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
+    // each part and copies them.
     let src = unsafe { context(sp, sn) }?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let id = unsafe { text(id, idn) }?;
+    // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
+    // each part and copies them.
     let dst = unsafe { context(dp, dcn) }?;
     let store = flags & FHSM_FLAG_STORE_CONTEXT != 0;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
+    // and writes at most *len bytes.
     unsafe { emit(o, ol, |cap| m.kms_re_encrypt(h, data, &src, id, &dst, store, cap)) }
 }
 
 unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let id = unsafe { text(id, n) }?;
     // SAFETY: NULL allowed (the caller does not want the version).
     let version = unsafe { version.as_mut() };
@@ -281,17 +352,29 @@ unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
 }
 
 unsafe fn set_key_rotation(h: H, id: P, n: CK_ULONG, days: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     module()?.kms_set_rotation(h, unsafe { text(id, n) }?, days)?;
     ok()
 }
 
+/// FHSM_EnableKey / FHSM_DisableKey.
+///
+/// # Safety
+///
+/// The pointer arguments are those of the calling entry point, with the
+/// PKCS#11 contract of that function: each NULL or valid for the call.
 unsafe fn set_enabled(h: H, id: P, n: CK_ULONG, enabled: bool) -> Result<CK_RV> {
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     module()?.kms_set_enabled(h, unsafe { text(id, n) }?, enabled)?;
     ok()
 }
 
 unsafe fn schedule_deletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let id = unsafe { text(id, n) }?;
     // SAFETY: NULL allowed.
     let when = unsafe { when.as_mut() };
@@ -303,17 +386,29 @@ unsafe fn schedule_deletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) -
 }
 
 unsafe fn cancel_deletion(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     module()?.kms_cancel_deletion(h, unsafe { text(id, n) }?)?;
     ok()
 }
 
 unsafe fn purge_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     module()?.kms_purge(h, unsafe { text(id, n) }?)?;
     ok()
 }
 
+/// FHSM_CreateAlias / FHSM_UpdateAlias.
+///
+/// # Safety
+///
+/// The pointer arguments are those of the calling entry point, with the
+/// PKCS#11 contract of that function: each NULL or valid for the call.
 unsafe fn alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG, update: bool) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let (a, id) = (unsafe { text(a, an) }?, unsafe { text(id, n) }?);
     if update {
         m.kms_update_alias(h, a, id)?;
@@ -324,6 +419,8 @@ unsafe fn alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG, update: bool) -> R
 }
 
 unsafe fn delete_alias(h: H, a: P, an: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     module()?.kms_delete_alias(h, unsafe { text(a, an) }?)?;
     ok()
 }
@@ -332,17 +429,25 @@ unsafe fn list_aliases(h: H, o: O, ol: L) -> Result<CK_RV> {
     let list = module()?.kms_aliases(h)?;
     let v: Vec<serde_json::Value> =
         list.into_iter().map(|(n, t)| serde_json::json!({ "AliasName": n, "TargetKeyId": t })).collect();
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
+    // `write_array`.
     unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
 }
 
 unsafe fn describe_key(h: H, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let v = m.kms_describe(h, unsafe { text(id, n) }?)?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
+    // `write_array`.
     unsafe { json_out(o, ol, &v) }
 }
 
 unsafe fn list_keys(h: H, o: O, ol: L) -> Result<CK_RV> {
     let v = module()?.kms_list(h)?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
+    // `write_array`.
     unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
 }
 
@@ -361,8 +466,12 @@ unsafe fn audit_verify(h: H, records: L) -> Result<CK_RV> {
 unsafe fn audit_read(h: H, since: CK_ULONG, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
     let m = module()?;
     m.session(h)?;
+    // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+    // length bound, and the str is not kept past the call.
     let key = if id.is_null() && n == 0 { None } else { Some(unsafe { text(id, n) }?) };
     let v = m.audit_records(since, key)?;
+    // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
+    // `write_array`.
     unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
 }
 
@@ -374,18 +483,24 @@ unsafe fn flush_audit(h: H) -> Result<CK_RV> {
 }
 
 unsafe fn enable_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; `set_enabled` has the same
+    // contract.
     unsafe { set_enabled(h, id, n, true) }
 }
 
 unsafe fn disable_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; `set_enabled` has the same
+    // contract.
     unsafe { set_enabled(h, id, n, false) }
 }
 
 unsafe fn create_alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; `alias` has the same contract.
     unsafe { alias(h, a, an, id, n, false) }
 }
 
 unsafe fn update_alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; `alias` has the same contract.
     unsafe { alias(h, a, an, id, n, true) }
 }
 

@@ -1,11 +1,16 @@
-//! The C ABI: the only `unsafe` code besides `mech/raw`. Every `C_*` export
+//! The C ABI: the only `unsafe` code besides the `sys` shim. Every `C_*` export
 //! converts its C arguments into owned Rust values once (`decode`), calls
 //! the safe core, and writes results back; `guard` catches panics and turns
 //! `Result` into `CK_RV`.
+//!
+//! Each `unsafe fn` named after a `C_*` (or vendor `FHSM_*`) function is
+//! that function's implementation, called only from its export: its safety
+//! contract is the PKCS#11 one (every pointer NULL or valid for the call).
+//! Helpers that take raw pointers say what they need under `# Safety`, and
+//! the references they return are used within the call or copied, never
+//! kept past it.
 
-#![allow(unsafe_code)]
 #![allow(non_snake_case)]
-#![allow(clippy::missing_safety_doc)]
 
 mod crypto;
 mod decode;
@@ -17,7 +22,7 @@ mod tables;
 mod unsupported;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -34,9 +39,15 @@ use crate::token::Module;
 /// C_Initialize / C_Finalize.
 static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
 static INIT: Mutex<()> = Mutex::new(());
-/// Set in a forked child: the inherited state must not be used; the child
-/// calls C_Initialize again and gets a fresh state.
-static FORKED: AtomicBool = AtomicBool::new(false);
+/// The fork generation (`sys::fork::generation`) `STATE` was made in. In a
+/// forked child the two differ: the inherited state must not be used; the
+/// child calls C_Initialize again and gets a fresh state.
+static STATE_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// In a child forked since `STATE` was made.
+fn forked() -> bool {
+    STATE_GENERATION.load(Ordering::Acquire) != crate::sys::fork::generation()
+}
 
 /// The module for one call (a guard: valid while it lives).
 pub(crate) struct ModuleRef(arc_swap::Guard<Option<Arc<Module>>>);
@@ -51,7 +62,7 @@ impl std::ops::Deref for ModuleRef {
 
 /// The module for a call, or CKR_CRYPTOKI_NOT_INITIALIZED.
 fn module() -> Result<ModuleRef> {
-    if FORKED.load(Ordering::Acquire) {
+    if forked() {
         return Err(Error::CryptokiNotInitialized);
     }
     let g = STATE.load();
@@ -86,6 +97,14 @@ fn ok() -> Result<CK_RV> {
 macro_rules! exports {
     ($( $name:ident ( $($arg:ident : $ty:ty),* ) => $imp:path $([ $($extra:expr),* ])?; )*) => {
         $(
+            #[doc = concat!("The PKCS#11 `", stringify!($name), "` entry point.")]
+            ///
+            /// # Safety
+            ///
+            /// The caller upholds the PKCS#11 contract of this function: every
+            /// pointer argument is NULL or valid, for the duration of the call,
+            /// for what the specification says the function reads or writes
+            /// through it (NULL where it is required is CKR_ARGUMENTS_BAD).
             #[no_mangle]
             pub unsafe extern "C" fn $name($($arg: $ty),*) -> cryptoki_sys::CK_RV {
                 // SAFETY: the caller upholds the PKCS#11 contract for these

@@ -17,7 +17,11 @@ unsafe fn create_object(
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
+    // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(ph) }?;
     *ph = m.create_object(h, &tmpl)?;
     ok()
@@ -31,7 +35,11 @@ unsafe fn copy_object(
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
+    // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(ph) }?;
     *ph = m.copy_object(h, obj, &tmpl)?;
     ok()
@@ -44,6 +52,8 @@ unsafe fn destroy_object(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<
 
 unsafe fn get_object_size(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, size: *mut CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `size` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let size = unsafe { out(size) }?;
     *size = m.object_size(h, obj)?;
     ok()
@@ -59,6 +69,12 @@ enum Outcome {
 }
 
 /// Writes one value with the length protocol; nested templates recurse.
+///
+/// # Safety
+///
+/// `dst.pValue` is NULL or valid for writes of `dst.ulValueLen` bytes (for
+/// a template value: an array of that many bytes' worth of `CK_ATTRIBUTE`s
+/// whose own buffers are likewise valid), for the call.
 unsafe fn write_value(dst: &mut CK_ATTRIBUTE, v: &Value) -> Outcome {
     let needed = v.c_len() as CK_ULONG;
     if dst.pValue.is_null() {
@@ -78,6 +94,9 @@ unsafe fn write_value(dst: &mut CK_ATTRIBUTE, v: &Value) -> Outcome {
                 // t.len() CK_ATTRIBUTEs, whose pValue they set.
                 let d = unsafe { &mut *inner.add(i) };
                 d.type_ = a.atype;
+                // SAFETY: `dst` is an entry of the caller's template, whose pValue/ulValueLen describe a
+                // buffer writable for the call (PKCS#11); `write_value` checks NULL and the length before
+                // writing.
                 worst = worst.max(unsafe { write_value(d, &a.value) });
             }
         }
@@ -101,6 +120,8 @@ unsafe fn get_attribute_value(
     if tmpl.is_null() && n > 0 {
         return Err(Error::ArgumentsBad);
     }
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `attributes` bounds the count and
+    // the types are copied out at once.
     let types: Vec<_> = unsafe { attributes(tmpl, n) }?.iter().map(|a| a.type_).collect();
     let answers = m.get_attributes(h, obj, &types)?;
     let mut worst = Outcome::Ok;
@@ -108,6 +129,8 @@ unsafe fn get_attribute_value(
         // SAFETY: `tmpl` has `n` elements (checked by `slice` above).
         let dst = unsafe { &mut *tmpl.add(i) };
         let o = match ans {
+            // SAFETY: `dst` is an entry of the caller's template, whose pValue/ulValueLen describe a buffer
+            // writable for the call (PKCS#11); `write_value` checks NULL and the length before writing.
             AttrOut::Value(v) => unsafe { write_value(dst, v) },
             AttrOut::Sensitive => {
                 dst.ulValueLen = ck::CK_UNAVAILABLE_INFORMATION;
@@ -135,6 +158,8 @@ unsafe fn set_attribute_value(
     n: CK_ULONG,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
     m.set_attributes(h, obj, &tmpl)?;
     ok()
@@ -142,6 +167,8 @@ unsafe fn set_attribute_value(
 
 unsafe fn find_objects_init(h: CK_SESSION_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
     m.find_init(h, &tmpl)?;
     ok()
@@ -157,6 +184,8 @@ unsafe fn find_objects(
     if ph.is_null() && max > 0 {
         return Err(Error::ArgumentsBad);
     }
+    // SAFETY: `count` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let count = unsafe { out(count) }?;
     let found = m.find_next(h, usize::try_from(max).unwrap_or(usize::MAX))?;
     if !found.is_empty() {
@@ -185,10 +214,20 @@ unsafe fn generate_key_pair(
     ph_priv: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let pub_t = unsafe { template(pub_t, pub_n) }?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let priv_t = unsafe { template(priv_t, priv_n) }?;
+    // SAFETY: `ph_pub` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let ph_pub = unsafe { out(ph_pub) }?;
+    // SAFETY: `ph_priv` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let ph_priv = unsafe { out(ph_priv) }?;
     (*ph_pub, *ph_priv) = m.generate_key_pair(h, &mech, &pub_t, &priv_t)?;
     ok()
@@ -202,8 +241,14 @@ unsafe fn generate_key(
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
+    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
+    // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
+    // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(ph) }?;
     *ph = m.generate_key(h, &mech, &tmpl)?;
     ok()
@@ -229,6 +274,9 @@ unsafe fn generate_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) 
 
 unsafe fn seed_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     unsafe { bounded(p, len, bound::DATA, Error::ArgumentsBad) }?;
     m.seed_random(h)?;
     ok()

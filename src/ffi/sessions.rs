@@ -14,7 +14,13 @@ use crate::error::{Error, Result};
 
 /// A new PIN longer than any configuration allows: CKR_PIN_LEN_RANGE, the
 /// code C_InitToken, C_InitPIN and C_SetPIN name for it, before any copy.
+///
+/// # Safety
+///
+/// As `decode::secret`: `p` is NULL or points to `n` readable bytes.
 unsafe fn new_pin(p: *const u8, n: CK_ULONG) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     unsafe { secret(p, n, PIN_LEN_LIMIT, Error::PinLenRange) }
 }
 
@@ -22,18 +28,28 @@ unsafe fn new_pin(p: *const u8, n: CK_ULONG) -> Result<zeroize::Zeroizing<Vec<u8
 /// PIN, so CKR_PIN_INCORRECT (C_Login lists no CKR_PIN_LEN_RANGE). It is
 /// refused before it is copied and is not counted as a failed attempt: it
 /// is a malformed argument, not a guess.
+///
+/// # Safety
+///
+/// As `decode::secret`: `p` is NULL or points to `n` readable bytes.
 unsafe fn given_pin(p: *const u8, n: CK_ULONG) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     unsafe { secret(p, n, PIN_LEN_LIMIT, Error::PinIncorrect) }
 }
 
 unsafe fn get_slot_list(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     // Every slot holds a token (initialized or not), so `present` changes nothing.
+    // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
+    // NULL and writes at most *count items.
     unsafe { write_array(list, count, &m.slot_list()?) }
 }
 
 unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(info) }?;
     *info = m.slot_info(slot)?;
     ok()
@@ -41,6 +57,8 @@ unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_
 
 unsafe fn get_token_info(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(info) }?;
     *info = m.token_info(slot)?;
     ok()
@@ -48,11 +66,15 @@ unsafe fn get_token_info(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> Result<C
 
 unsafe fn get_mechanism_list(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, count: *mut CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
+    // NULL and writes at most *count items.
     unsafe { write_array(list, count, &m.mechanism_list(slot)?) }
 }
 
 unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *mut CK_MECHANISM_INFO) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(info) }?;
     *info = m.mechanism_info(slot, mech)?;
     ok()
@@ -60,7 +82,11 @@ unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *m
 
 unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, label: *mut CK_UTF8CHAR) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     let pin = unsafe { new_pin(pin, len) }?;
+    // SAFETY: pointer and count are this call's arguments, readable for the call (PKCS#11); NULL is checked,
+    // and the slice is not kept past the call.
     let label: [u8; 32] = unsafe { slice(label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
     m.init_token(slot, &pin, &label)?;
     ok()
@@ -69,6 +95,8 @@ unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, lab
 unsafe fn init_pin(h: CK_SESSION_HANDLE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     m.session(h)?;
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     let pin = unsafe { new_pin(pin, len) }?;
     m.init_pin(h, &pin)?;
     ok()
@@ -83,7 +111,11 @@ unsafe fn set_pin(
 ) -> Result<CK_RV> {
     let m = module()?;
     m.session(h)?;
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     let old = unsafe { given_pin(old, old_len) }?;
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     let new = unsafe { new_pin(new, new_len) }?;
     m.set_pin(h, &old, &new)?;
     ok()
@@ -97,6 +129,8 @@ unsafe fn open_session(
     ph: *mut CK_SESSION_HANDLE,
 ) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(ph) }?;
     *ph = m.open_session(slot, flags)?;
     ok()
@@ -114,6 +148,8 @@ unsafe fn close_all_sessions(slot: CK_SLOT_ID) -> Result<CK_RV> {
 
 unsafe fn get_session_info(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> Result<CK_RV> {
     let m = module()?;
+    // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(info) }?;
     *info = m.session_info(h)?;
     ok()
@@ -122,6 +158,8 @@ unsafe fn get_session_info(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> 
 unsafe fn login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -> Result<CK_RV> {
     let m = module()?;
     m.session(h)?;
+    // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
+    // are checked, and the bytes are copied at once.
     let pin = unsafe { given_pin(pin, len) }?;
     m.login(h, user, &pin)?;
     ok()
@@ -137,7 +175,12 @@ unsafe fn login_user(
     name: *mut CK_UTF8CHAR,
     name_len: CK_ULONG,
 ) -> Result<CK_RV> {
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
     unsafe { bounded(name, name_len, PIN_LEN_LIMIT, Error::ArgumentsBad) }?;
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged to the C_Login implementation,
+    // which has the same contract.
     unsafe { login(h, user, pin, len) }
 }
 

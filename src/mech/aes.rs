@@ -5,9 +5,9 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
-use super::raw::{AesCtx, Cmac, Mode};
 use crate::error::{Error, Result};
 use crate::model::{MechType, Param};
+use crate::sys::awslc::{AesCtx, Cmac, Mode};
 
 const BLOCK: usize = 16;
 
@@ -68,7 +68,7 @@ impl CipherSpec {
     }
 }
 
-fn failed(_: super::raw::Failed) -> Error {
+fn failed(_: crate::sys::awslc::Failed) -> Error {
     Error::general("AES primitive failed")
 }
 
@@ -255,7 +255,7 @@ impl AesCipher {
                     .and_then(|_| self.ctx.set_tag(tag))
                     .and_then(|_| self.ctx.finish());
                 if r.is_err() {
-                    super::raw::cleanse(&mut out[..n]);
+                    crate::sys::awslc::cleanse(&mut out[..n]);
                     return Err(Error::EncryptedDataInvalid);
                 }
                 Ok(n)
@@ -272,14 +272,14 @@ impl AesCipher {
             return Ok(last);
         }
         out.extend_from_slice(&last);
-        super::raw::wipe(&mut last);
+        crate::sys::awslc::wipe(&mut last);
         Ok(out)
     }
 }
 
 impl Drop for AesCipher {
     fn drop(&mut self) {
-        super::raw::wipe(&mut self.buf);
+        crate::sys::awslc::wipe(&mut self.buf);
     }
 }
 

@@ -6,10 +6,10 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::keys::Key;
-use super::raw::ec;
-use super::raw::Md;
 use crate::error::{Error, Result};
 use crate::model::{MechType, Mechanism, Oaep, Param};
+use crate::sys::awslc::ec;
+use crate::sys::awslc::Md;
 
 /// The digest named by a CKM_SHA* mechanism.
 pub fn md_of(m: MechType) -> Result<Md> {

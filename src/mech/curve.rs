@@ -3,9 +3,9 @@
 
 use cryptoki_sys as ck;
 
-use super::raw::ec::Curve;
 use crate::error::{Error, Result};
 use crate::model::Ulong;
+use crate::sys::awslc::ec::Curve;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CurveId {

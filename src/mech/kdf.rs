@@ -6,9 +6,9 @@ use zeroize::Zeroizing;
 
 use super::aes::AesMac;
 use super::digest::{self, Hmac};
-use super::raw::{self, Md};
 use crate::error::{Error, Result};
 use crate::model::{MechType, PrfData};
+use crate::sys::awslc::{self as raw, Md};
 
 fn md(prf: MechType) -> Result<Md> {
     Ok(match prf {

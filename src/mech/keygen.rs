@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::model::Ulong;
-use crate::store::seal::random;
+use crate::sys::rand::random;
 
 /// Secret key types this module stores and the length rule for each.
 pub fn check_secret_len(key_type: Ulong, len: usize) -> Result<()> {

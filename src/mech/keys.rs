@@ -5,11 +5,11 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::curve::{octet_string, point_of, CurveId};
-use super::raw::ec::{self, Curve, EcKey};
-use super::raw::pkey::{self, KeyRef, Parsed};
-use super::raw::rsa::{Rsa, RsaParts};
 use crate::error::{Error, Result};
 use crate::model::{AttrType, Object, Value};
+use crate::sys::awslc::ec::{self, Curve, EcKey};
+use crate::sys::awslc::pkey::{self, KeyRef, Parsed};
+use crate::sys::awslc::rsa::{Rsa, RsaParts};
 
 pub enum Key {
     Rsa { key: Rsa, private: bool },
@@ -63,12 +63,12 @@ impl Key {
                 private: true,
             },
             CurveId::Ed25519 => {
-                crate::store::seal::random(&mut seed)?;
+                crate::sys::rand::random(&mut seed)?;
                 let public = ec::ed25519_public(&seed).map_err(|_| Error::general("Ed25519 keygen failed"))?;
                 Key::Ed25519 { private: Some(seed), public }
             }
             CurveId::X25519 => {
-                crate::store::seal::random(&mut seed)?;
+                crate::sys::rand::random(&mut seed)?;
                 let public = ec::x25519_public(&seed).map_err(|_| Error::general("X25519 keygen failed"))?;
                 Key::X25519 { private: Some(seed), public }
             }

@@ -9,5 +9,4 @@ pub mod kdf;
 pub mod keygen;
 pub mod keys;
 mod names;
-pub mod raw;
 pub mod registry;

@@ -52,7 +52,7 @@ impl Anchor {
         if let Some(path) = &self.sidecar {
             let mut lines = String::new();
             for (seq, hash) in batches {
-                lines.push_str(&format!("{seq} {}\n", super::seal::hex(hash)));
+                lines.push_str(&format!("{seq} {}\n", crate::hex::hex(hash)));
             }
             // One write on an O_APPEND descriptor: lines from several
             // processes never interleave within a line.
@@ -67,7 +67,7 @@ impl Anchor {
         }
         if self.syslog {
             if let Some((seq, hash)) = batches.last() {
-                log::info!("ferrohsm-audit-head seq={seq} hash={}", super::seal::hex(hash));
+                log::info!("ferrohsm-audit-head seq={seq} hash={}", crate::hex::hex(hash));
             }
         }
     }
@@ -104,7 +104,7 @@ fn read_sidecar(path: &Path) -> Result<Sidecar> {
         let entry = (line.len() <= MAX_LINE)
             .then(|| line.split_once(' '))
             .flatten()
-            .and_then(|(seq, hash)| Some((seq.parse::<i64>().ok()?, super::seal::from_hex(hash)?)))
+            .and_then(|(seq, hash)| Some((seq.parse::<i64>().ok()?, crate::hex::from_hex(hash)?)))
             .filter(|(seq, hash)| *seq > 0 && hash.len() == 32);
         entries.push(entry.ok_or_else(|| bad(i + 1))?);
     }

@@ -3,9 +3,10 @@
 
 use cryptoki_sys as ck;
 
-use super::seal::{hex, public_index, Idx, Tag, TokenKey, Uid};
+use super::seal::{public_index, Idx, Tag, TokenKey, Uid};
 use super::{ObjectId, Row, StoredObject};
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::model::{policy, AttrType, Kind, Object, Template, Value};
 
 /// Values longer than this are not indexed (find falls back to comparing).

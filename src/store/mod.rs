@@ -3,7 +3,6 @@
 
 pub mod anchor;
 pub mod codec;
-mod mapped;
 pub mod seal;
 pub mod sqlite;
 

@@ -7,8 +7,6 @@
 //! the token, the object and the attribute type, so a sealed row moved to
 //! another object, attribute or token fails to open.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use aes_kw::KwAes256;
@@ -17,7 +15,9 @@ use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::model::AttrType;
+use crate::sys::rand::random;
 
 pub const UID_LEN: usize = 16;
 pub type Uid = [u8; UID_LEN];
@@ -27,75 +27,6 @@ pub type Idx = [u8; IDX_LEN];
 
 const NONCE_LEN: usize = 12;
 const AAD_TAG: &[u8; 8] = b"FHSMatr1";
-
-/// Fills `buf` with random bytes from aws-lc's generator (`RAND_bytes`: a
-/// per-thread DRBG seeded and reseeded from getrandom(2), safe across fork;
-/// getrandom directly if it fails).
-///
-/// Each `RAND_bytes` call costs ~0.25 µs (an RDRAND draw and a DRBG key
-/// schedule), two per generated key: small requests are served from a
-/// per-thread block of 512 bytes drawn at once, wiped as served. A block
-/// drawn before a fork must never serve the child too, so the block is used
-/// only once the C ABI has registered its fork handler (`fork_watched`),
-/// which moves `FORK_GENERATION` in the child (`forked`); without it every
-/// request goes to aws-lc.
-pub fn random(buf: &mut [u8]) -> Result<()> {
-    const BLOCK: usize = 512;
-    struct Pool {
-        generation: u64,
-        used: usize,
-        bytes: Zeroizing<[u8; BLOCK]>,
-    }
-    thread_local! {
-        static POOL: std::cell::RefCell<Pool> =
-            std::cell::RefCell::new(Pool { generation: 0, used: BLOCK, bytes: Zeroizing::new([0u8; BLOCK]) });
-    }
-    let draw = |b: &mut [u8]| -> Result<()> {
-        if aws_lc_rs::rand::fill(b).is_ok() {
-            return Ok(());
-        }
-        getrandom::fill(b).map_err(|e| Error::general(format!("getrandom: {e}")))
-    };
-    if buf.len() > 64 || !FORK_WATCHED.load(Ordering::Acquire) {
-        return draw(buf);
-    }
-    // try_with: in a thread's (or the process's) exit handlers the pool may
-    // be gone; then aws-lc serves the request directly.
-    POOL.try_with(|p| {
-        let mut p = p.borrow_mut();
-        let generation = FORK_GENERATION.load(Ordering::Acquire);
-        if p.generation != generation || p.used + buf.len() > BLOCK {
-            draw(&mut p.bytes[..])?;
-            p.generation = generation;
-            p.used = 0;
-        }
-        let start = p.used;
-        buf.copy_from_slice(&p.bytes[start..start + buf.len()]);
-        p.bytes[start..start + buf.len()].zeroize();
-        p.used += buf.len();
-        Ok(())
-    })
-    .unwrap_or_else(|_| draw(buf))
-}
-
-static FORK_WATCHED: AtomicBool = AtomicBool::new(false);
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(1);
-
-/// The process's fork handler is registered: `forked` runs in every child.
-pub fn fork_watched() {
-    FORK_WATCHED.store(true, Ordering::Release);
-}
-
-/// In a forked child (from the fork handler: only an atomic add).
-pub fn forked() {
-    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
-}
-
-pub fn random_uid() -> Result<Uid> {
-    let mut u = [0u8; UID_LEN];
-    random(&mut u)?;
-    Ok(u)
-}
 
 /// Argon2id parameters, stored beside each wrapped copy of the token key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,24 +353,6 @@ fn aad(token: &Uid, object: &Uid, atype: AttrType) -> [u8; 8 + 2 * UID_LEN + 8] 
     a[24..40].copy_from_slice(object);
     a[40..].copy_from_slice(&atype.to_le_bytes());
     a
-}
-
-/// Lower- or upper-case hex to bytes; None unless every character pairs up.
-pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
-}
-
-pub fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(2 * b.len());
-    for x in b {
-        s.push(DIGITS[(x >> 4) as usize] as char);
-        s.push(DIGITS[(x & 15) as usize] as char);
-    }
-    s
 }
 
 impl Drop for PinRecord {

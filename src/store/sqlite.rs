@@ -36,7 +36,7 @@ pub struct SqliteStore {
     /// every process can tell cheaply (a load from a shared mapping, see
     /// `mapped`; no SQLite lock) whether anything changed since it last
     /// looked. None if it cannot be opened or mapped; then nothing is cached.
-    generation: Option<super::mapped::Generation>,
+    generation: Option<crate::sys::mapped::Generation>,
     /// Where committed audit batches are anchored outside the store.
     anchor: super::anchor::Anchor,
 }
@@ -96,7 +96,7 @@ impl SqliteStore {
         if let Err(e) = &generation {
             log::warn!("{}: {e}; the store is read on every call", PathBuf::from(&gen_path).display());
         }
-        let generation = generation.ok().and_then(super::mapped::Generation::new);
+        let generation = generation.ok().and_then(crate::sys::mapped::Generation::new);
         let anchor = super::anchor::Anchor { mode: file_mode, ..Default::default() };
         let store = SqliteStore { path: path.to_path_buf(), pool: Mutex::new(Vec::new()), busy, generation, anchor };
         let mut conn = store.connect()?;
@@ -258,7 +258,7 @@ impl SqliteStore {
     fn bump_generation(&self) {
         if let Some(f) = &self.generation {
             let mut g = [0u8; 8];
-            if super::seal::random(&mut g).is_err() || f.write(g).is_err() {
+            if crate::sys::rand::random(&mut g).is_err() || f.write(g).is_err() {
                 log::warn!("could not update the store generation file");
             }
         }

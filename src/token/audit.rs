@@ -22,7 +22,8 @@ use cryptoki_sys::CK_RV;
 use super::clock;
 use super::Module;
 use crate::error::{Error, Result};
-use crate::store::{seal::hex, AuditSigner, TokenKey, Uid};
+use crate::hex::hex;
+use crate::store::{AuditSigner, TokenKey, Uid};
 
 /// Distinct pending use records before a batch is written.
 const BATCH_RECORDS: usize = 512;

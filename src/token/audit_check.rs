@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::{clock, Module, SessionHandle};
 use crate::error::{Error, Result};
+use crate::hex::{from_hex, hex};
 use crate::store::anchor::Sidecar;
-use crate::store::seal::{from_hex, hex};
 use crate::store::{audit_hash, AuditMark, AuditSigner, TokenKey, Uid, BASE_DOMAIN, CHECKPOINT_DOMAIN};
 
 /// What `audit verify` found on an intact log: exactly what it could prove.

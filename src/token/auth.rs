@@ -36,7 +36,7 @@ impl Module {
             return Err(Error::PinLocked);
         }
         let unwrapped = TokenKey::unwrap_with_pin(pin, rec);
-        crate::mech::raw::release_free_memory();
+        crate::sys::release_free_memory();
         match unwrapped {
             Ok(k) => {
                 if let Some(r) = ok {
@@ -97,7 +97,7 @@ impl Module {
             Who::User => token.user_pin.as_ref().map_or(self.kdf(), |r| r.kdf),
         };
         let rec = key.wrap_for_pin(pin, kdf);
-        crate::mech::raw::release_free_memory();
+        crate::sys::release_free_memory();
         self.store.set_pin(token.token_id, who, &rec?)
     }
 
@@ -177,7 +177,7 @@ impl Module {
         self.check_pin_len(pin)?;
         let key = a.key.as_ref().ok_or(Error::UserNotLoggedIn)?;
         let rec = key.wrap_for_pin(pin, self.kdf());
-        crate::mech::raw::release_free_memory();
+        crate::sys::release_free_memory();
         let rec = rec?;
         // The record commits with the change, or neither does.
         self.audit_with_next_write(&super::audit::Record {
@@ -199,7 +199,7 @@ impl Module {
         let rec = super::audit::Record { detail, ..super::audit::Record::of(&a, "set-pin") };
         let (key, _) = self.verify_pin(&a.token, who, old, None, Some(&rec))?;
         let wrapped = key.wrap_for_pin(new, self.kdf());
-        crate::mech::raw::release_free_memory();
+        crate::sys::release_free_memory();
         let wrapped = wrapped?;
         // The record commits with the new PIN, or neither does.
         self.audit_with_next_write(&rec);

@@ -50,7 +50,7 @@ impl Produced {
 impl Drop for Produced {
     fn drop(&mut self) {
         if let Produced::Data(d) = self {
-            crate::mech::raw::wipe(d);
+            crate::sys::awslc::wipe(d);
         }
     }
 }

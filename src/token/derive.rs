@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::curve::point_of;
 use crate::mech::keys::Key;
-use crate::mech::raw::{self, Md};
 use crate::mech::{kdf, keygen, registry};
 use crate::model::{policy, HkdfSalt, Mechanism, Object, Param, Template, Value};
+use crate::sys::awslc::{self as raw, Md};
 
 fn key_type_in(k: &Object, allowed: &[ck::CK_KEY_TYPE]) -> Result<()> {
     match k.ulong(ck::CKA_KEY_TYPE) {

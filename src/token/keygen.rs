@@ -7,7 +7,7 @@ use super::{Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::{keygen, registry};
 use crate::model::{policy, Mechanism, Param, Template};
-use crate::store::seal::random;
+use crate::sys::rand::random;
 
 impl Module {
     pub fn generate_key(&self, h: SessionHandle, mech: &Mechanism, tmpl: &Template) -> Result<ObjectHandle> {

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::policy::{self, flag};
 use crate::model::{Object, Template};
 use crate::store::codec;
-use crate::store::seal::random_uid;
+use crate::sys::rand::random_uid;
 
 /// The object a migrated template becomes, or why it cannot be migrated.
 /// Every attribute must be one this module knows for the class; key
@@ -79,7 +79,7 @@ impl Module {
             let obj = migrated_object(tmpl)?;
             let uid = random_uid()?;
             stored.push(codec::encode(a.sealer(), 0, &uid, &obj)?);
-            records.push((crate::store::seal::hex(&uid), format!("class {:#x}, migrated", obj.class())));
+            records.push((crate::hex::hex(&uid), format!("class {:#x}, migrated", obj.class())));
         }
         // One audit record per object, committed with them.
         for (key, detail) in &records {

@@ -5,11 +5,12 @@ use cryptoki_sys as ck;
 
 use super::{Access, Module, ObjectHandle, Session, SessionObject};
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::mech::keygen;
 use crate::model::policy::{self, flag};
 use crate::model::{AttrType, Object, Template, Ulong, Value};
 use crate::store::codec;
-use crate::store::seal::{hex, random_uid};
+use crate::sys::rand::random_uid;
 
 /// Checks every attribute a caller supplied for a new object of class
 /// `bit`: known, applicable, not token-set, CKA_TRUSTED only by the SO.

@@ -83,7 +83,7 @@ impl Module {
         match found {
             Found::Token { token_id, id, uid, ref object } => {
                 a.require(super::Need::Rw)?;
-                let key = crate::store::seal::hex(&uid);
+                let key = crate::hex::hex(&uid);
                 let detail = format!("class {:#x}", object.class());
                 let rec = super::audit::Record {
                     key: &key,
@@ -142,7 +142,7 @@ impl Module {
             Found::Token { token_id, id, uid, .. } => {
                 let stored = codec::encode(a.sealer(), id, &uid, &next)?;
                 let types: Vec<String> = tmpl.iter().map(|t| format!("{:#x}", t.atype)).collect();
-                let key = crate::store::seal::hex(&uid);
+                let key = crate::hex::hex(&uid);
                 let detail = format!("attributes {}", types.join(","));
                 let rec = super::audit::Record {
                     key: &key,

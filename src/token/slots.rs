@@ -13,8 +13,8 @@ use super::{Login, Module};
 use crate::error::{Error, Result};
 use crate::mech::registry;
 use crate::model::MechType;
-use crate::store::seal::{random, random_uid};
 use crate::store::{KdfParams, SlotId, TokenKey, TokenRecord, Who};
+use crate::sys::rand::{random, random_uid};
 
 pub const MANUFACTURER: &str = "FerroHSM project";
 pub const LIBRARY_DESCRIPTION: &str = "FerroHSM PKCS#11 module";
@@ -184,7 +184,7 @@ impl Module {
         let key = TokenKey::generate()?;
         let mut serial_raw = [0u8; 8];
         random(&mut serial_raw)?;
-        let serial_hex = crate::store::seal::hex(&serial_raw);
+        let serial_hex = crate::hex::hex(&serial_raw);
         let rec = TokenRecord {
             token_id: 0,
             slot_id: slot,
@@ -202,7 +202,7 @@ impl Module {
         let mut empty = crate::store::SetDigest::default();
         key.sign_set_digest(&rec.uid, &mut empty);
         let rec = TokenRecord { digest: Some(empty), ..rec };
-        crate::mech::raw::release_free_memory();
+        crate::sys::release_free_memory();
         let label_text = String::from_utf8_lossy(label).trim_end().to_string();
         // The record commits with the token, or neither does.
         self.audit_with_next_write(&super::audit::Record {

@@ -7,7 +7,8 @@
 
 use super::{Module, SessionHandle};
 use crate::error::{Error, Result};
-use crate::store::seal::{hex, member_hash};
+use crate::hex::hex;
+use crate::store::seal::member_hash;
 use crate::store::{codec, SetDigest};
 
 /// What verification found.

@@ -152,15 +152,3 @@ pub fn user_session(m: &Module, a: &Args) -> CliResult<SessionHandle> {
     m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
     Ok(h)
 }
-
-/// Dies quietly on a closed pipe (`ferrohsm audit show | head`), as command
-/// line tools do, instead of panicking in `println!`. Rust ignores SIGPIPE
-/// by default; this puts back the default action.
-#[allow(unsafe_code)]
-pub fn default_sigpipe() {
-    // SAFETY: installs the default disposition for one signal before any
-    // other thread exists; no handler code of ours runs.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}

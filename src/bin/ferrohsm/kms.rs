@@ -396,7 +396,7 @@ fn data_key(m: &Module, a: &Args) -> Result<(), Failure> {
     if let Some(p) = dk.plaintext {
         match a.get("plaintext-out") {
             Some(path) => write_private(path, &p)?,
-            None => println!("{}", ferrohsm::store::seal::hex(&p)),
+            None => println!("{}", ferrohsm::hex::hex(&p)),
         }
     }
     Ok(())
@@ -522,8 +522,8 @@ fn verify_export(a: &Args) -> Result<(), Failure> {
         p.first_seq,
         p.last_seq,
         p.records,
-        ferrohsm::store::seal::hex(&p.prev_hash),
-        ferrohsm::store::seal::hex(&p.last_hash)
+        ferrohsm::hex::hex(&p.prev_hash),
+        ferrohsm::hex::hex(&p.last_hash)
     );
     Ok(())
 }

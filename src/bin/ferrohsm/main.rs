@@ -13,7 +13,7 @@ mod softhsm_util;
 mod store;
 
 fn main() {
-    common::default_sigpipe();
+    ferrohsm::sys::default_sigpipe();
     let args: Vec<String> = std::env::args().skip(1).collect();
     std::process::exit(run(&args));
 }

@@ -16,7 +16,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::store::seal::random;
+use crate::sys::rand::random;
 
 const MAGIC: &[u8; 4] = b"FHK\x01";
 pub const FLAG_STORE_CONTEXT: u8 = 1;

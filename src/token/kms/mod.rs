@@ -22,8 +22,8 @@ use zeroize::Zeroizing;
 use super::audit::Record;
 use super::{clock, Access, Module};
 use crate::error::{Error, Result};
+use crate::hex::hex;
 use crate::model::{Object, Template, Value};
-use crate::store::seal::hex;
 use crate::store::{codec, ObjectId, Uid};
 use crate::vendor::*;
 

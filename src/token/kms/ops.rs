@@ -63,7 +63,7 @@ impl Module {
         let r = self.open_entries(a, b, ctx, usage);
         let (key, version) = match &r {
             Ok((_, k, v)) => (k.key_id(), *v),
-            Err(_) => (crate::store::seal::hex(&b.entries[0].uid), b.entries[0].version),
+            Err(_) => (crate::hex::hex(&b.entries[0].uid), b.entries[0].version),
         };
         self.kms_use(a, event, &key, version, &r, detail);
         let (plain, _, version) = r?;

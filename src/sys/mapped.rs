@@ -5,11 +5,9 @@
 //! cache is the same page, so every process sees a commit as soon as its
 //! writer has stored the new value.
 //!
-//! The only `unsafe` outside `ffi` and `mech/raw`, kept to this file: a
-//! mapping is the point. The file is extended to 8 bytes before mapping and
+//! A mapping is the point, so this lives in `sys`. The file is extended to 8 bytes before mapping and
 //! never shortened by us; truncating it under a running process would fault
 //! like truncating SQLite's own `-shm` mapping would.
-#![allow(unsafe_code)]
 
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;

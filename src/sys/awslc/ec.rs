@@ -49,6 +49,7 @@ pub struct EcKey(NonNull<sys::EC_KEY>);
 // SAFETY: the key is not mutated after construction; aws-lc's ECDSA and ECDH
 // only read it.
 unsafe impl Send for EcKey {}
+// SAFETY: as for Send: shared references only read the key.
 unsafe impl Sync for EcKey {}
 
 impl Drop for EcKey {

@@ -18,6 +18,7 @@ pub struct Rsa(NonNull<sys::RSA>);
 // operations take the key's internal lock for lazily built state (Montgomery
 // contexts, blinding), and we never mutate the key after construction.
 unsafe impl Send for Rsa {}
+// SAFETY: as for Send: shared use only reads, and aws-lc locks its caches.
 unsafe impl Sync for Rsa {}
 
 impl Drop for Rsa {

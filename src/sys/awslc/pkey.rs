@@ -138,8 +138,12 @@ pub fn parse_pkcs8(der: &[u8]) -> R<Parsed> {
     };
     // SAFETY: valid EVP_PKEY; get1 returns new references we take over.
     match unsafe { sys::EVP_PKEY_id(pkey.as_ptr()) } {
+        // SAFETY: `pkey` is a valid EVP_PKEY holding an RSA key; get1 returns a
+        // new reference that `adopt` takes over (NULL checked).
         sys::EVP_PKEY_RSA => Ok(Parsed::Rsa(Rsa::adopt(unsafe { sys::EVP_PKEY_get1_RSA(pkey.as_ptr()) })?)),
         sys::EVP_PKEY_EC => {
+            // SAFETY: `pkey` is a valid EVP_PKEY holding an EC key; get1 returns
+            // a new reference that `adopt` takes over (NULL checked).
             let k = EcKey::adopt(unsafe { sys::EVP_PKEY_get1_EC_KEY(pkey.as_ptr()) })?;
             Ok(Parsed::Ec(k.curve()?, k))
         }

@@ -1,9 +1,7 @@
 //! Thin safe wrappers over the few aws-lc-sys primitives the safe aws-lc-rs
 //! API lacks: raw AES block modes with arbitrary GCM IV lengths, AES key
-//! wrap (RFC 3394 / RFC 5649), CMAC, HKDF extract/expand. The only unsafe
-//! code outside `ffi/`; each call checks lengths before touching memory.
-
-#![allow(unsafe_code)]
+//! wrap (RFC 3394 / RFC 5649), CMAC, HKDF extract/expand, RSA, EC and
+//! PKCS#8 parsing. Each call checks lengths before touching memory.
 
 use std::os::raw::c_int;
 use std::ptr::{null, null_mut};
@@ -34,17 +32,6 @@ pub fn wipe(v: &mut Zeroizing<Vec<u8>>) {
 pub fn cleanse(buf: &mut [u8]) {
     // SAFETY: writes exactly the slice's bytes.
     unsafe { sys::OPENSSL_cleanse(buf.as_mut_ptr() as *mut std::ffi::c_void, buf.len()) };
-}
-
-/// Hands freed heap memory back to the OS. After a 19 MiB Argon2 derivation
-/// glibc raises its mmap threshold, later large buffers land on the heap,
-/// and a process that logged in a few times kept ~40 MiB it no longer used.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages; no pointers are involved.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// The primitive failed; callers map this to the right CK_RV.
