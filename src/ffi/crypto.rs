@@ -279,12 +279,8 @@ unsafe fn recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, _key: CK_O
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.session(h)?;
-    crate::mech::registry::for_operation(
-        mech.mtype,
-        cryptoki_sys::CKF_SIGN_RECOVER | cryptoki_sys::CKF_VERIFY_RECOVER,
-    )?;
-    Err(Error::MechanismInvalid)
+    m.recover_init(h, &mech)?;
+    super::ok()
 }
 
 unsafe fn recover(

@@ -178,7 +178,7 @@ unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> 
     // SAFETY: `idl` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let idl = unsafe { out(idl) }?;
-    let want = 2 * std::mem::size_of::<crate::store::Uid>();
+    let want = 2 * std::mem::size_of::<crate::token::Uid>();
     if id.is_null() || (*idl as usize) < want {
         *idl = want as CK_ULONG;
         return if id.is_null() { ok() } else { Err(Error::BufferTooSmall) };

@@ -10,3 +10,11 @@ pub mod keygen;
 pub mod keys;
 mod names;
 pub mod registry;
+
+/// What the token layer uses of the aws-lc shims, through this layer (the
+/// token core depends on `mech`, `mech` on `sys`): key wrap, X25519, the
+/// digest choice of the KDFs, and the fast wipe of plaintext buffers.
+pub mod prims {
+    pub use crate::sys::awslc::ec::x25519;
+    pub use crate::sys::awslc::{kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, wipe, Md};
+}

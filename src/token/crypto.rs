@@ -50,7 +50,7 @@ impl Produced {
 impl Drop for Produced {
     fn drop(&mut self) {
         if let Produced::Data(d) = self {
-            crate::sys::awslc::wipe(d);
+            crate::mech::prims::wipe(d);
         }
     }
 }
@@ -342,5 +342,14 @@ impl Module {
         let s = self.session(h)?;
         let mut ops = s.ops.lock();
         produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
+    }
+
+    /// C_SignRecoverInit / C_VerifyRecoverInit: no registered mechanism
+    /// signs with recovery, so a known one is CKR_MECHANISM_INVALID too,
+    /// after the session is checked.
+    pub fn recover_init(&self, h: SessionHandle, mech: &crate::model::Mechanism) -> Result<()> {
+        self.session(h)?;
+        crate::mech::registry::for_operation(mech.mtype, ck::CKF_SIGN_RECOVER | ck::CKF_VERIFY_RECOVER)?;
+        Err(Error::MechanismInvalid)
     }
 }

@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::curve::point_of;
 use crate::mech::keys::Key;
+use crate::mech::prims::{self as raw, Md};
 use crate::mech::{kdf, keygen, registry};
 use crate::model::{policy, HkdfSalt, Mechanism, Object, Param, Template, Value};
-use crate::sys::awslc::{self as raw, Md};
 
 fn key_type_in(k: &Object, allowed: &[ck::CK_KEY_TYPE]) -> Result<()> {
     match k.ulong(ck::CKA_KEY_TYPE) {
@@ -60,7 +60,7 @@ impl Module {
         let z = match (&key, mech.mtype) {
             (Key::Ec { key, .. }, _) => key.ecdh(peer).map_err(|_| Error::MechanismParamInvalid)?,
             (Key::X25519 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
-                raw::ec::x25519(d, peer).map_err(|_| Error::MechanismParamInvalid)?
+                raw::x25519(d, peer).map_err(|_| Error::MechanismParamInvalid)?
             }
             _ => return Err(Error::KeyTypeInconsistent),
         };

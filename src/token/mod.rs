@@ -50,8 +50,9 @@ use crate::error::{Error, Result};
 use crate::model::Object;
 use crate::store::codec::Sealer;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord, Uid};
+use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord};
 
+pub use crate::store::Uid;
 pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
 pub use session::{OpKind, Session, SessionHandle};
 pub use verify::StoreReport;

@@ -18,9 +18,9 @@ use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::asym::CryptAlg;
 use crate::mech::keys::Key;
+use crate::mech::prims as raw;
 use crate::mech::{keygen, registry};
 use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
-use crate::sys::awslc as raw;
 
 /// The wrapping or unwrapping key's material.
 enum KekKey {
