@@ -73,7 +73,7 @@ fn alice_and_bob_through_the_cli() {
     fails(cli(c, &["encrypt", "--key", &key], Some(&[0u8; 4097])), 1, "at most 4096 bytes");
     fails(cli(c, &["encrypt", "--key", "alias/nope"], Some(b"x")), 1, "no such key or alias");
     fails(cli(c, &["encrypt", "--context", "novalue", "--key", &key], Some(b"x")), 2, "key=value");
-    fails(cli(c, &["key", "frobnicate"], None), 2, "unknown command");
+    fails(cli(c, &["key", "frobnicate"], None), 2, "unrecognized subcommand 'frobnicate'");
     // Re-encrypt to another key and context.
     let other = ok(cli(c, &["key", "create"], None)).trim().to_string();
     let moved = cli(

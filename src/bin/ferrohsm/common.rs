@@ -6,7 +6,9 @@ use ferrohsm::token::{Module, SessionHandle};
 
 pub type CliResult<T> = Result<T, String>;
 
-/// Parsed `--flag value` / `--flag` arguments.
+/// Parsed `--flag value` / `--flag` arguments: the `softhsm2-util` front's
+/// own parser, which keeps SoftHSM's getopt behaviour (the `ferrohsm`
+/// commands are parsed by clap, see cli.rs).
 pub struct Args {
     pub positional: Vec<String>,
     pub flags: Vec<(String, Option<String>)>,
@@ -40,9 +42,6 @@ impl Args {
     }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.flags.iter().rev().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
-    }
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.flags.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.as_deref()).collect()
     }
     pub fn has(&self, name: &str) -> bool {
         self.flags.iter().any(|(n, _)| n == name)
@@ -81,47 +80,71 @@ pub fn slot_of(m: &Module, label: Option<&str>) -> CliResult<u64> {
     })
 }
 
-/// A PIN from `--pin-fd N` (first line), `--pin-env VAR`, `--pin VALUE`
-/// (discouraged), then `FERROHSM_USER_PIN`, then a no-echo prompt when
-/// stdin is a terminal, else an error.
-pub fn user_pin(a: &Args) -> CliResult<zeroize::Zeroizing<String>> {
-    read_pin(a, "pin", "FERROHSM_USER_PIN")
+/// Where a PIN comes from, in this order: a descriptor (`--FLAG-fd N`, its
+/// first line), a named variable (`--FLAG-env VAR`), the value itself
+/// (`--FLAG VALUE`, discouraged), then the variable `env`.
+pub struct PinSource<'a> {
+    /// `pin` or `so-pin`: the flags' stem, for messages.
+    pub flag: &'static str,
+    /// `FERROHSM_USER_PIN` or `FERROHSM_SO_PIN`.
+    pub env: &'static str,
+    pub fd: Option<u32>,
+    pub var: Option<&'a str>,
+    pub value: Option<&'a str>,
 }
 
-pub fn so_pin(a: &Args) -> CliResult<zeroize::Zeroizing<String>> {
-    read_pin(a, "so-pin", "FERROHSM_SO_PIN")
+impl PinSource<'_> {
+    fn who(&self) -> &'static str {
+        if self.flag == "so-pin" {
+            "SO PIN"
+        } else {
+            "user PIN"
+        }
+    }
 }
 
-fn read_pin(a: &Args, flag: &str, env: &str) -> CliResult<zeroize::Zeroizing<String>> {
-    if let Some(p) = pin_from_args(a, flag, env)? {
+/// The PIN from the command line or the environment, else a no-echo
+/// prompt when stdin is a terminal, else an error.
+pub fn read_pin(src: &PinSource) -> CliResult<zeroize::Zeroizing<String>> {
+    if let Some(p) = pin_from(src)? {
         return Ok(p);
     }
-    let who = if flag == "so-pin" { "SO PIN" } else { "user PIN" };
-    if let Some(p) = prompt_pin(who, false)? {
+    if let Some(p) = prompt_pin(src.who(), false)? {
         return Ok(p);
     }
+    let (flag, env) = (src.flag, src.env);
     Err(format!("no PIN: give --{flag}-fd N, --{flag}-env VAR or set {env}"))
 }
 
-/// The PIN from the command line or the environment, without prompting:
-/// `--FLAG-fd N`, `--FLAG-env VAR`, `--FLAG VALUE`, then `env`.
-pub fn pin_from_args(a: &Args, flag: &str, env: &str) -> CliResult<Option<zeroize::Zeroizing<String>>> {
+/// The PIN from the command line or the environment, without prompting.
+pub fn pin_from(src: &PinSource) -> CliResult<Option<zeroize::Zeroizing<String>>> {
     use std::io::BufRead;
-    if let Some(fd) = a.get(&format!("{flag}-fd")) {
-        let path = format!("/dev/fd/{}", fd.parse::<u32>().map_err(|_| format!("--{flag}-fd: not a number"))?);
+    if let Some(fd) = src.fd {
+        let path = format!("/dev/fd/{fd}");
         let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
         let mut line = zeroize::Zeroizing::new(String::new());
         std::io::BufReader::new(f).read_line(&mut line).map_err(|e| e.to_string())?;
         let t = line.trim_end_matches(['\r', '\n']).to_string();
         return Ok(Some(zeroize::Zeroizing::new(t)));
     }
-    if let Some(v) = a.get(&format!("{flag}-env")) {
+    if let Some(v) = src.var {
         return std::env::var(v).map(|p| Some(zeroize::Zeroizing::new(p))).map_err(|_| format!("{v} is not set"));
     }
-    if let Some(p) = a.get(flag) {
+    if let Some(p) = src.value {
         return Ok(Some(zeroize::Zeroizing::new(p.to_string())));
     }
-    Ok(std::env::var(env).ok().map(zeroize::Zeroizing::new))
+    Ok(std::env::var(src.env).ok().map(zeroize::Zeroizing::new))
+}
+
+/// [`pin_from`] over hand-parsed flags (the `softhsm2-util` front):
+/// `--FLAG-fd N`, `--FLAG-env VAR`, `--FLAG VALUE`, then `env`.
+pub fn pin_from_args(a: &Args, flag: &'static str, env: &'static str) -> CliResult<Option<zeroize::Zeroizing<String>>> {
+    let fd = match a.get(&format!("{flag}-fd")) {
+        Some(n) => Some(n.parse::<u32>().map_err(|_| format!("--{flag}-fd: not a number"))?),
+        None => None,
+    };
+    let var = a.get(&format!("{flag}-env"));
+    pin_from(&PinSource { flag, env, fd, var, value: a.get(flag) })
 }
 
 /// Asks for a PIN on the terminal without echo (None when stdin is not a
@@ -142,13 +165,26 @@ pub fn prompt_pin(who: &str, confirm: bool) -> CliResult<Option<zeroize::Zeroizi
     Ok(Some(first))
 }
 
-/// A read-write session on the token, logged in as the user.
-pub fn user_session(m: &Module, a: &Args) -> CliResult<SessionHandle> {
-    let slot = slot_of(m, a.get("token"))?;
+/// A read-write session on the token labelled `token` (the first
+/// initialized one when None), logged in as the user.
+pub fn user_session(m: &Module, token: Option<&str>, pin: &PinSource) -> CliResult<SessionHandle> {
+    login(m, token, cryptoki_sys::CKU_USER, pin)
+}
+
+/// A read-write session on the token, logged in as `user` with the PIN
+/// from `pin`.
+pub fn login(
+    m: &Module,
+    token: Option<&str>,
+    user: cryptoki_sys::CK_USER_TYPE,
+    pin: &PinSource,
+) -> CliResult<SessionHandle> {
+    let slot = slot_of(m, token)?;
     let h = m
         .open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION)
         .map_err(|e| e.to_string())?;
-    let pin = user_pin(a)?;
-    m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
+    let pin = read_pin(pin)?;
+    let who = if user == cryptoki_sys::CKU_SO { "SO login" } else { "login" };
+    m.login(h, user, pin.as_bytes()).map_err(|e| format!("{who}: {e}"))?;
     Ok(h)
 }

@@ -9,94 +9,26 @@ use ferrohsm::token::crypto::Produced;
 use ferrohsm::token::{Module, SessionHandle};
 use ferrohsm::vendor::*;
 
-use crate::common::{self, Args, CliResult};
+use crate::cli::{AliasCmd, AuditCmd, Command, KeyArg, KeyCmd, Login};
+use crate::common::{self, CliResult};
 
-const USAGE: &str = "usage:
-  ferrohsm key create [--label L] [--description D] [--usage encrypt-decrypt|encrypt-only|decrypt-only]
-                      [--rotation-days N] [--alias alias/NAME]
-  ferrohsm key list [--json]
-  ferrohsm key describe KEY [--json]
-  ferrohsm key rotate KEY
-  ferrohsm key rotation KEY (--enable | --days 90..2560 | --off)      (--enable: 365 days)
-  ferrohsm key enable KEY | disable KEY
-  ferrohsm key schedule-deletion KEY [--days 7..30]
-  ferrohsm key cancel-deletion KEY
-  ferrohsm key purge KEY                          (SO PIN)
-  ferrohsm alias create NAME KEY | update NAME KEY | delete NAME | list [--json]
-  ferrohsm encrypt --key KEY [--context k=v]... [--store-context] [--in FILE] [--out FILE]
-  ferrohsm decrypt [--context k=v]... [--in FILE] [--out FILE]
-  ferrohsm re-encrypt --key KEY [--context k=v]... [--dest-context k=v]... [--in FILE] [--out FILE]
-  ferrohsm data-key --key KEY [--key KEY]... [--bytes N] [--context k=v]... [--without-plaintext]
-                    --blob-out FILE [--plaintext-out FILE]
-  ferrohsm audit show [--since DATE|SECONDS] [--key KEY] [--json]
-  ferrohsm audit verify [--require-anchor]        (with a PIN: checkpoint MACs too; see docs/audit.md)
-  ferrohsm audit export --until DATE [--out FILE]   (batches before DATE, with a proof line)
-  ferrohsm audit verify-export FILE               (offline, no store)
-  ferrohsm audit prune --until DATE [--export FILE] (exported batches only, and none past FILE; user PIN)
-KEY is a key id (CKA_UNIQUE_ID) or alias/NAME. Every command takes --token LABEL and the
-user PIN from --pin-fd N, --pin-env VAR or FERROHSM_USER_PIN (purge: --so-pin-fd/--so-pin-env
-or FERROHSM_SO_PIN). --in/--out default to standard input/output.";
-
-const VALUE_FLAGS: &[&str] = &[
-    "token",
-    "pin",
-    "pin-fd",
-    "pin-env",
-    "so-pin",
-    "so-pin-fd",
-    "so-pin-env",
-    "label",
-    "description",
-    "usage",
-    "rotation-days",
-    "alias",
-    "days",
-    "key",
-    "context",
-    "dest-context",
-    "in",
-    "out",
-    "bytes",
-    "blob-out",
-    "plaintext-out",
-    "since",
-    "until",
-    "export",
-];
-
-pub fn run(args: &[String]) -> i32 {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return 0;
-    }
-    let parsed = match Args::parse(&args[1..], VALUE_FLAGS) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("ferrohsm: {e}\n{USAGE}");
-            return 2;
-        }
-    };
-    match dispatch(&args[0], &parsed) {
+/// Runs a KMS command (clap has checked its arguments): 0 done, 1 failed.
+pub fn run(cmd: Command) -> i32 {
+    match dispatch(cmd) {
         Ok(()) => 0,
-        Err(Failure::Usage(e)) => {
-            eprintln!("ferrohsm: {e}\n{USAGE}");
-            2
-        }
-        Err(Failure::Failed(e)) => {
+        Err(Failure(e)) => {
             eprintln!("ferrohsm: {e}");
             1
         }
     }
 }
 
-enum Failure {
-    Usage(String),
-    Failed(String),
-}
+/// A failed operation, said for a person.
+struct Failure(String);
 
 impl From<String> for Failure {
     fn from(s: String) -> Failure {
-        Failure::Failed(s)
+        Failure(s)
     }
 }
 
@@ -117,31 +49,13 @@ impl From<ferrohsm::error::Error> for Failure {
             E::UserNotLoggedIn => "not logged in",
             _ => "",
         };
-        Failure::Failed(if why.is_empty() { e.to_string() } else { format!("{why} ({e})") })
+        Failure(if why.is_empty() { e.to_string() } else { format!("{why} ({e})") })
     }
 }
 
-fn usage<T>(msg: &str) -> Result<T, Failure> {
-    Err(Failure::Usage(msg.to_string()))
-}
-
-fn pos<'a>(a: &'a Args, i: usize, what: &str) -> Result<&'a str, Failure> {
-    a.positional.get(i).map(String::as_str).ok_or_else(|| Failure::Usage(format!("missing {what}")))
-}
-
-fn context(a: &Args, flag: &str) -> Result<ferrohsm::token::kms::ContextPairs, Failure> {
-    a.all(flag)
-        .into_iter()
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').ok_or_else(|| Failure::Usage(format!("--{flag} wants key=value")))?;
-            Ok((k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        })
-        .collect()
-}
-
-fn read_input(a: &Args) -> CliResult<Vec<u8>> {
+fn read_input(path: Option<&str>) -> CliResult<Vec<u8>> {
     let mut buf = Vec::new();
-    match a.get("in") {
+    match path {
         Some(p) if p != "-" => buf = std::fs::read(p).map_err(|e| format!("{p}: {e}"))?,
         _ => {
             std::io::stdin().read_to_end(&mut buf).map_err(|e| e.to_string())?;
@@ -178,26 +92,83 @@ fn bytes_of(p: Produced) -> Vec<u8> {
     }
 }
 
-fn session(m: &Module, a: &Args) -> CliResult<SessionHandle> {
-    common::user_session(m, a)
+fn session(m: &Module, l: &Login) -> CliResult<SessionHandle> {
+    common::user_session(m, l.token.as_deref(), &l.pin.source())
 }
 
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
-    let sub = a.positional.first().map(String::as_str).unwrap_or("");
-    if (cmd, sub) == ("audit", "verify-export") {
-        return verify_export(a);
+fn dispatch(cmd: Command) -> Result<(), Failure> {
+    if let Command::Audit(AuditCmd::VerifyExport { file }) = &cmd {
+        return verify_export(file);
     }
     let m = common::module()?;
-    match (cmd, sub) {
-        ("key", "create") => key_create(&m, a),
-        ("key", "list") => {
-            let h = session(&m, a)?;
+    match cmd {
+        Command::Key(k) => key(&m, k),
+        Command::Alias(a) => alias(&m, a),
+        Command::Encrypt(a) => {
+            let data = read_input(a.io.input.as_deref())?;
+            let h = session(&m, &a.login)?;
+            let out = m.kms_encrypt(h, &a.key, &a.context, a.store_context, &data, Some(usize::MAX))?;
+            write_output(a.io.out.as_deref(), &bytes_of(out))?;
+            Ok(())
+        }
+        Command::Decrypt(a) => {
+            let data = read_input(a.io.input.as_deref())?;
+            let h = session(&m, &a.login)?;
+            let out = zeroize::Zeroizing::new(bytes_of(m.kms_decrypt(h, &a.context, &data, Some(usize::MAX))?));
+            write_output(a.io.out.as_deref(), &out)?;
+            Ok(())
+        }
+        Command::ReEncrypt(a) => {
+            let data = read_input(a.io.input.as_deref())?;
+            let h = session(&m, &a.login)?;
+            let (src, dst) = (&a.context, &a.dest_context);
+            let out = m.kms_re_encrypt(h, &data, src, &a.key, dst, a.store_context, Some(usize::MAX))?;
+            write_output(a.io.out.as_deref(), &bytes_of(out))?;
+            Ok(())
+        }
+        Command::DataKey(a) => data_key(&m, &a),
+        Command::Audit(a) => audit(&m, a),
+        // main.rs sends only the KMS commands here.
+        _ => Err(Failure("not a KMS command".into())),
+    }
+}
+
+fn key(m: &Module, cmd: KeyCmd) -> Result<(), Failure> {
+    match cmd {
+        KeyCmd::Create { label, description, usage, rotation_days, alias, login } => {
+            let h = session(m, &login)?;
+            let mut attrs = Vec::new();
+            if let Some(l) = label {
+                attrs.push(Attribute { atype: cryptoki_sys::CKA_LABEL, value: Value::bytes(l.as_bytes()) });
+            }
+            if let Some(d) = description {
+                attrs.push(Attribute { atype: CKA_FHSM_DESCRIPTION, value: Value::bytes(d.as_bytes()) });
+            }
+            // clap lets only the three values through.
+            let (enc, dec) = match usage.as_str() {
+                "encrypt-only" => (true, false),
+                "decrypt-only" => (false, true),
+                _ => (true, true),
+            };
+            attrs.push(Attribute { atype: cryptoki_sys::CKA_ENCRYPT, value: Value::Bool(enc) });
+            attrs.push(Attribute { atype: cryptoki_sys::CKA_DECRYPT, value: Value::Bool(dec) });
+            if let Some(d) = rotation_days {
+                attrs.push(Attribute { atype: CKA_FHSM_ROTATION_PERIOD, value: Value::Ulong(d) });
+            }
+            let id = m.kms_create_key(h, Template::new(attrs))?;
+            if let Some(alias) = alias {
+                m.kms_create_alias(h, &alias, &id)?;
+            }
+            println!("{id}");
+        }
+        KeyCmd::List { json, login } => {
+            let h = session(m, &login)?;
             let keys = m.kms_list(h)?;
-            if a.has("json") {
+            if json {
                 print_json(&serde_json::Value::Array(keys));
             } else {
                 for k in keys {
@@ -211,84 +182,76 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
                     );
                 }
             }
-            Ok(())
         }
-        ("key", "describe") => {
-            let h = session(&m, a)?;
-            let d = m.kms_describe(h, pos(a, 1, "KEY")?)?;
-            if a.has("json") {
+        KeyCmd::Describe { key, json } => {
+            let h = session(m, &key.login)?;
+            let d = m.kms_describe(h, &key.key)?;
+            if json {
                 print_json(&d);
             } else {
                 describe_text(&d);
             }
-            Ok(())
         }
-        ("key", "rotate") => {
-            let h = session(&m, a)?;
-            let v = m.kms_rotate(h, pos(a, 1, "KEY")?)?;
+        KeyCmd::Rotate(k) => {
+            let h = session(m, &k.login)?;
+            let v = m.kms_rotate(h, &k.key)?;
             println!("rotated: now at version {v}");
-            Ok(())
         }
-        ("key", "rotation") => {
-            let h = session(&m, a)?;
-            let days = match (a.get("days"), a.has("off"), a.has("enable")) {
-                (Some(d), false, _) => d.parse().map_err(|_| Failure::Usage("--days wants a number".into()))?,
-                (None, false, true) => ferrohsm::token::kms::DEFAULT_ROTATION_DAYS,
-                (None, true, false) => 0,
-                _ => return usage("give --enable (365 days), --days N or --off"),
+        KeyCmd::Rotation { key, enable: _, days, off } => {
+            // clap lets exactly one of --enable, --days, --off through.
+            let days = match (days, off) {
+                (Some(d), _) => d,
+                (None, true) => 0,
+                (None, false) => ferrohsm::token::kms::DEFAULT_ROTATION_DAYS,
             };
-            m.kms_set_rotation(h, pos(a, 1, "KEY")?, days)?;
-            Ok(())
+            let h = session(m, &key.login)?;
+            m.kms_set_rotation(h, &key.key, days)?;
         }
-        ("key", "enable") | ("key", "disable") => {
-            let h = session(&m, a)?;
-            m.kms_set_enabled(h, pos(a, 1, "KEY")?, sub == "enable")?;
-            Ok(())
-        }
-        ("key", "schedule-deletion") => {
-            let h = session(&m, a)?;
-            let days = a
-                .get("days")
-                .map_or(Ok(ferrohsm::token::kms::DEFAULT_DELETION_DAYS), |d| d.parse())
-                .map_err(|_| Failure::Usage("--days wants a number".into()))?;
-            let when = m.kms_schedule_deletion(h, pos(a, 1, "KEY")?, days)?;
+        KeyCmd::Enable(k) => set_enabled(m, &k, true)?,
+        KeyCmd::Disable(k) => set_enabled(m, &k, false)?,
+        KeyCmd::ScheduleDeletion { key, days } => {
+            let h = session(m, &key.login)?;
+            let when = m.kms_schedule_deletion(h, &key.key, days)?;
             println!("pending deletion: purged after {}", ferrohsm::token::clock::iso8601(when));
-            Ok(())
         }
-        ("key", "cancel-deletion") => {
-            let h = session(&m, a)?;
-            m.kms_cancel_deletion(h, pos(a, 1, "KEY")?)?;
+        KeyCmd::CancelDeletion(k) => {
+            let h = session(m, &k.login)?;
+            m.kms_cancel_deletion(h, &k.key)?;
             println!("deletion cancelled: the key is disabled");
-            Ok(())
         }
-        ("key", "purge") => {
-            let slot = common::slot_of(&m, a.get("token"))?;
-            let h = m.open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION)?;
-            let pin = common::so_pin(a)?;
-            m.login(h, cryptoki_sys::CKU_SO, pin.as_bytes()).map_err(|e| format!("SO login: {e}"))?;
-            m.kms_purge(h, pos(a, 1, "KEY")?)?;
+        KeyCmd::Purge { key, login } => {
+            let h = common::login(m, login.token.as_deref(), cryptoki_sys::CKU_SO, &login.so_pin.source())?;
+            m.kms_purge(h, &key)?;
             println!("purged");
-            Ok(())
         }
-        ("alias", "create") | ("alias", "update") => {
-            let h = session(&m, a)?;
-            let (name, key) = (pos(a, 1, "NAME")?, pos(a, 2, "KEY")?);
-            if sub == "create" {
-                m.kms_create_alias(h, name, key)?;
-            } else {
-                m.kms_update_alias(h, name, key)?;
-            }
-            Ok(())
+    }
+    Ok(())
+}
+
+fn set_enabled(m: &Module, k: &KeyArg, enabled: bool) -> Result<(), Failure> {
+    let h = session(m, &k.login)?;
+    m.kms_set_enabled(h, &k.key, enabled)?;
+    Ok(())
+}
+
+fn alias(m: &Module, cmd: AliasCmd) -> Result<(), Failure> {
+    match cmd {
+        AliasCmd::Create(a) => {
+            let h = session(m, &a.login)?;
+            m.kms_create_alias(h, &a.name, &a.key)?;
         }
-        ("alias", "delete") => {
-            let h = session(&m, a)?;
-            m.kms_delete_alias(h, pos(a, 1, "NAME")?)?;
-            Ok(())
+        AliasCmd::Update(a) => {
+            let h = session(m, &a.login)?;
+            m.kms_update_alias(h, &a.name, &a.key)?;
         }
-        ("alias", "list") => {
-            let h = session(&m, a)?;
+        AliasCmd::Delete { name, login } => {
+            let h = session(m, &login)?;
+            m.kms_delete_alias(h, &name)?;
+        }
+        AliasCmd::List { json, login } => {
+            let h = session(m, &login)?;
             let list = m.kms_aliases(h)?;
-            if a.has("json") {
+            if json {
                 let v = list.iter().map(|(n, t)| serde_json::json!({"AliasName": n, "TargetKeyId": t})).collect();
                 print_json(&serde_json::Value::Array(v));
             } else {
@@ -296,105 +259,18 @@ fn dispatch(cmd: &str, a: &Args) -> Result<(), Failure> {
                     println!("{n}  {t}");
                 }
             }
-            Ok(())
         }
-        ("encrypt", _) => {
-            let key = a.get("key").ok_or_else(|| Failure::Usage("--key is required".into()))?;
-            let ctx = context(a, "context")?;
-            let data = read_input(a)?;
-            let h = session(&m, a)?;
-            let out = m.kms_encrypt(h, key, &ctx, a.has("store-context"), &data, Some(usize::MAX))?;
-            write_output(a.get("out"), &bytes_of(out))?;
-            Ok(())
-        }
-        ("decrypt", _) => {
-            let ctx = context(a, "context")?;
-            let data = read_input(a)?;
-            let h = session(&m, a)?;
-            let out = zeroize::Zeroizing::new(bytes_of(m.kms_decrypt(h, &ctx, &data, Some(usize::MAX))?));
-            write_output(a.get("out"), &out)?;
-            Ok(())
-        }
-        ("re-encrypt", _) => {
-            let key = a.get("key").ok_or_else(|| Failure::Usage("--key is required".into()))?;
-            let (src, dst) = (context(a, "context")?, context(a, "dest-context")?);
-            let data = read_input(a)?;
-            let h = session(&m, a)?;
-            let out = m.kms_re_encrypt(h, &data, &src, key, &dst, a.has("store-context"), Some(usize::MAX))?;
-            write_output(a.get("out"), &bytes_of(out))?;
-            Ok(())
-        }
-        ("data-key", _) => data_key(&m, a),
-        ("audit", "verify") => audit_verify(&m, a),
-        ("audit", "export") => audit_export(&m, a),
-        ("audit", "prune") => {
-            let until = date(a, "until")?;
-            let export = match a.get("export") {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-                    Some(ferrohsm::token::verify_export(&text).map_err(audit_failure)?)
-                }
-                None => None,
-            };
-            let h = session(&m, a)?;
-            match m.audit_prune(h, until, export.as_ref()).map_err(audit_failure)? {
-                Some(seq) => println!("pruned: batches up to {seq}; the log now starts after batch {seq}"),
-                None => println!("nothing to prune: no exported batch before that date (audit export first)"),
-            }
-            Ok(())
-        }
-        ("audit", "show") => audit_show(&m, a),
-        _ => usage(&format!("unknown command {cmd} {sub}")),
     }
-}
-
-fn key_create(m: &Module, a: &Args) -> Result<(), Failure> {
-    let h = session(m, a)?;
-    let mut attrs = Vec::new();
-    if let Some(l) = a.get("label") {
-        attrs.push(Attribute { atype: cryptoki_sys::CKA_LABEL, value: Value::bytes(l.as_bytes()) });
-    }
-    if let Some(d) = a.get("description") {
-        attrs.push(Attribute { atype: CKA_FHSM_DESCRIPTION, value: Value::bytes(d.as_bytes()) });
-    }
-    let (enc, dec) = match a.get("usage").unwrap_or("encrypt-decrypt") {
-        "encrypt-decrypt" => (true, true),
-        "encrypt-only" => (true, false),
-        "decrypt-only" => (false, true),
-        _ => return usage("--usage is encrypt-decrypt, encrypt-only or decrypt-only"),
-    };
-    attrs.push(Attribute { atype: cryptoki_sys::CKA_ENCRYPT, value: Value::Bool(enc) });
-    attrs.push(Attribute { atype: cryptoki_sys::CKA_DECRYPT, value: Value::Bool(dec) });
-    if let Some(d) = a.get("rotation-days") {
-        let d: u64 = d.parse().map_err(|_| Failure::Usage("--rotation-days wants a number".into()))?;
-        attrs.push(Attribute { atype: CKA_FHSM_ROTATION_PERIOD, value: Value::Ulong(d) });
-    }
-    let id = m.kms_create_key(h, Template::new(attrs))?;
-    if let Some(alias) = a.get("alias") {
-        m.kms_create_alias(h, alias, &id)?;
-    }
-    println!("{id}");
     Ok(())
 }
 
-fn data_key(m: &Module, a: &Args) -> Result<(), Failure> {
-    let keys = a.all("key");
-    if keys.is_empty() {
-        return usage("--key is required");
-    }
-    let blob_out = a.get("blob-out").ok_or_else(|| Failure::Usage("--blob-out FILE is required".into()))?;
-    let bytes: usize =
-        a.get("bytes").unwrap_or("32").parse().map_err(|_| Failure::Usage("--bytes wants a number".into()))?;
-    let without = a.has("without-plaintext");
-    if without && a.get("plaintext-out").is_some() {
-        return usage("--without-plaintext and --plaintext-out exclude each other");
-    }
-    let ctx = context(a, "context")?;
-    let h = session(m, a)?;
-    let dk = m.kms_generate_data_key(h, &keys, bytes, &ctx, a.has("store-context"), without)?;
-    write_private(blob_out, &dk.blob)?;
+fn data_key(m: &Module, a: &crate::cli::DataKey) -> Result<(), Failure> {
+    let keys: Vec<&str> = a.key.iter().map(String::as_str).collect();
+    let h = session(m, &a.login)?;
+    let dk = m.kms_generate_data_key(h, &keys, a.bytes, &a.context, a.store_context, a.without_plaintext)?;
+    write_private(&a.blob_out, &dk.blob)?;
     if let Some(p) = dk.plaintext {
-        match a.get("plaintext-out") {
+        match &a.plaintext_out {
             Some(path) => write_private(path, &p)?,
             None => println!("{}", ferrohsm::hex::hex(&p)),
         }
@@ -402,16 +278,34 @@ fn data_key(m: &Module, a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A `--since`/`--until` date as Unix seconds.
-fn date(a: &Args, flag: &str) -> Result<u64, Failure> {
-    let v = a.get(flag).ok_or_else(|| Failure::Usage(format!("--{flag} DATE is required")))?;
-    ferrohsm::token::clock::parse_time(v)
-        .ok_or_else(|| Failure::Usage(format!("--{flag} wants YYYY-MM-DD[THH:MM:SSZ] or Unix seconds")))
+fn audit(m: &Module, cmd: AuditCmd) -> Result<(), Failure> {
+    match cmd {
+        AuditCmd::Verify { require_anchor, login } => audit_verify(m, &login, require_anchor),
+        // The export needs no login: it reads the (public) log only.
+        AuditCmd::Export { until, out, login: _ } => audit_export(m, until, out.as_deref()),
+        AuditCmd::Prune { until, export, login } => {
+            let export = match export {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+                    Some(ferrohsm::token::verify_export(&text).map_err(audit_failure)?)
+                }
+                None => None,
+            };
+            let h = session(m, &login)?;
+            match m.audit_prune(h, until, export.as_ref()).map_err(audit_failure)? {
+                Some(seq) => println!("pruned: batches up to {seq}; the log now starts after batch {seq}"),
+                None => println!("nothing to prune: no exported batch before that date (audit export first)"),
+            }
+            Ok(())
+        }
+        AuditCmd::Show { since, key, json, login } => audit_show(m, since.unwrap_or(0), key, json, &login),
+        AuditCmd::VerifyExport { file } => verify_export(&file),
+    }
 }
 
 fn audit_failure(e: ferrohsm::error::Error) -> Failure {
     match e {
-        ferrohsm::error::Error::AuditInvalid(why) => Failure::Failed(format!("audit log INVALID: {why}")),
+        ferrohsm::error::Error::AuditInvalid(why) => Failure(format!("audit log INVALID: {why}")),
         e => e.into(),
     }
 }
@@ -419,13 +313,13 @@ fn audit_failure(e: ferrohsm::error::Error) -> Failure {
 /// Verifies the trail and says exactly what was proven. With a PIN (the
 /// usual options, never a prompt) the user logs in first, so that the
 /// checkpoints of that token get their MACs checked.
-fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
+fn audit_verify(m: &Module, login: &Login, require_anchor: bool) -> Result<(), Failure> {
     use ferrohsm::token::{clock, Anchored};
-    let pin = common::pin_from_args(a, "pin", "FERROHSM_USER_PIN")?;
+    let pin = common::pin_from(&login.pin.source())?;
     // Why a MAC could not be checked.
     let unchecked = if pin.is_some() { "its token is not logged in" } else { "no login" };
     if let Some(pin) = pin {
-        let slot = common::slot_of(m, a.get("token"))?;
+        let slot = common::slot_of(m, login.token.as_deref())?;
         let h = m.open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION)?;
         m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
     }
@@ -482,20 +376,19 @@ fn audit_verify(m: &Module, a: &Args) -> Result<(), Failure> {
             false
         }
     };
-    if a.has("require-anchor") && !anchored {
-        return Err(Failure::Failed(
+    if require_anchor && !anchored {
+        return Err(Failure(
             "audit log not anchored: --require-anchor needs the sidecar to name the last batch".into(),
         ));
     }
     Ok(())
 }
 
-fn audit_export(m: &Module, a: &Args) -> Result<(), Failure> {
-    let until = date(a, "until")?;
+fn audit_export(m: &Module, until: u64, out: Option<&str>) -> Result<(), Failure> {
     let Some(x) = m.audit_export(until).map_err(audit_failure)? else {
-        return Err(Failure::Failed("nothing to export: no stored batch lies wholly before that date".into()));
+        return Err(Failure("nothing to export: no stored batch lies wholly before that date".into()));
     };
-    match a.get("out") {
+    match out {
         // Synced before the store learns of it: pruning may then delete
         // what the file holds.
         Some(path) if path != "-" => {
@@ -513,8 +406,7 @@ fn audit_export(m: &Module, a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn verify_export(a: &Args) -> Result<(), Failure> {
-    let path = pos(a, 1, "FILE")?;
+fn verify_export(path: &str) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let p = ferrohsm::token::verify_export(&text).map_err(audit_failure)?;
     println!(
@@ -528,18 +420,17 @@ fn verify_export(a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn audit_show(m: &Module, a: &Args) -> Result<(), Failure> {
-    let since = if a.get("since").is_some() { date(a, "since")? } else { 0 };
-    let key = match a.get("key") {
+fn audit_show(m: &Module, since: u64, key: Option<String>, json: bool, login: &Login) -> Result<(), Failure> {
+    let key = match key {
         Some(k) if k.starts_with("alias/") => {
-            let h = session(m, a)?;
-            Some(m.kms_describe(h, k)?["KeyId"].as_str().unwrap_or_default().to_string())
+            let h = session(m, login)?;
+            Some(m.kms_describe(h, &k)?["KeyId"].as_str().unwrap_or_default().to_string())
         }
-        Some(k) => Some(k.to_string()),
+        Some(k) => Some(k),
         None => None,
     };
     let records = m.audit_records(since, key.as_deref())?;
-    if a.has("json") {
+    if json {
         print_json(&serde_json::Value::Array(records));
         return Ok(());
     }

@@ -3,8 +3,9 @@
 //! dlopen), so it reads the same configuration and store as the module.
 //!
 //! Exit codes: 0 success, 1 a failed operation (message on stderr), 2 a
-//! usage error.
+//! usage error (clap's message; `softhsm2-util` keeps SoftHSM's codes).
 
+mod cli;
 mod common;
 mod kms;
 mod migrate;
@@ -12,51 +13,89 @@ mod pem;
 mod softhsm_util;
 mod store;
 
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+
 fn main() {
     ferrohsm::sys::default_sigpipe();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    std::process::exit(run(&args));
+    // `--help`/`--version` exit 0, usage errors 2 (clap's `exit`).
+    let cli = Cli::parse();
+    std::process::exit(run(cli.command));
 }
 
-fn run(args: &[String]) -> i32 {
-    let Some(cmd) = args.first() else {
-        eprintln!("{}", USAGE);
-        return 2;
-    };
-    match cmd.as_str() {
-        "key" | "alias" | "audit" | "data-key" | "encrypt" | "decrypt" | "re-encrypt" => kms::run(args),
-        "softhsm2-util" => softhsm_util::run(&args[1..]),
-        // The same operations under our own names.
-        "init-token" | "show-slots" | "delete-token" => {
-            let mut a = vec![format!("--{cmd}")];
-            a.extend(args[1..].iter().cloned());
-            softhsm_util::run(&a)
+fn run(cmd: Command) -> i32 {
+    match cmd {
+        Command::Softhsm2Util { args } => softhsm_util::run(&args),
+        // The same operations under our own names: the flags clap checked,
+        // handed to the front as softhsm2-util would get them.
+        Command::InitToken(a) => softhsm_util::run(&init_token_args(&a)),
+        Command::ShowSlots => softhsm_util::run(&["--show-slots".into()]),
+        Command::DeleteToken(a) => {
+            let mut v = vec!["--delete-token".to_string()];
+            opt(&mut v, "token", a.token);
+            opt(&mut v, "serial", a.serial);
+            softhsm_util::run(&v)
         }
-        "import" => {
-            let mut a = vec!["--import".to_string()];
-            a.extend(args[1..].iter().cloned());
-            softhsm_util::run(&a)
-        }
-        "migrate-softhsm" => migrate::run(&args[1..]),
-        "store" => store::run(args),
-        "-h" | "--help" | "help" => {
-            println!("{}", USAGE);
+        Command::Import(a) => softhsm_util::run(&import_args(&a)),
+        Command::MigrateSofthsm(a) => migrate::run(&a),
+        Command::Store(c) => store::run(&c),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "ferrohsm", &mut std::io::stdout());
             0
         }
-        other => {
-            eprintln!("ferrohsm: unknown command {other:?}\n{USAGE}");
-            2
-        }
+        Command::Key(_)
+        | Command::Alias(_)
+        | Command::Encrypt(_)
+        | Command::Decrypt(_)
+        | Command::ReEncrypt(_)
+        | Command::DataKey(_)
+        | Command::Audit(_) => kms::run(cmd),
     }
 }
 
-const USAGE: &str = "usage: ferrohsm COMMAND [ARGS]
-Tokens: init-token (--slot N | --free | --token L) --label L
-        show-slots
-        delete-token (--token L | --serial S)
-        import FILE [--import-type keypair|aes|cert] --label L --id HEX (--token L | --slot N) [--no-public-key]
-        migrate-softhsm [--tokendir DIR] [--token LABEL] [--dry-run] [--allow-partial]
-        softhsm2-util ARGS...   (SoftHSM's softhsm2-util flags; see softhsm-compat/README.md)
-        store verify [--token L] [--so]   (authenticate every object and the object set)
-PINs:   --pin-fd N | --pin-env VAR | FERROHSM_USER_PIN | prompt (--so-pin-fd/--so-pin-env/FERROHSM_SO_PIN for the SO)
-KMS:   key | alias | audit | data-key | encrypt | decrypt | re-encrypt  (ferrohsm key --help)";
+fn opt(v: &mut Vec<String>, flag: &str, value: Option<impl ToString>) {
+    if let Some(x) = value {
+        v.push(format!("--{flag}"));
+        v.push(x.to_string());
+    }
+}
+
+fn pin_args(v: &mut Vec<String>, p: &cli::UserPin) {
+    opt(v, "pin-fd", p.pin_fd);
+    opt(v, "pin-env", p.pin_env.as_deref());
+    opt(v, "pin", p.pin.as_deref());
+}
+
+fn init_token_args(a: &cli::InitToken) -> Vec<String> {
+    let mut v = vec!["--init-token".to_string()];
+    opt(&mut v, "slot", a.slot);
+    if a.free {
+        v.push("--free".into());
+    }
+    opt(&mut v, "token", a.token.as_deref());
+    opt(&mut v, "label", Some(&a.label));
+    opt(&mut v, "so-pin-fd", a.so_pin.so_pin_fd);
+    opt(&mut v, "so-pin-env", a.so_pin.so_pin_env.as_deref());
+    opt(&mut v, "so-pin", a.so_pin.so_pin.as_deref());
+    pin_args(&mut v, &a.pin);
+    v
+}
+
+fn import_args(a: &cli::Import) -> Vec<String> {
+    let mut v = vec!["--import".to_string(), a.file.clone()];
+    opt(&mut v, "import-type", Some(&a.import_type));
+    opt(&mut v, "label", Some(&a.label));
+    opt(&mut v, "id", Some(&a.id));
+    opt(&mut v, "token", a.token.as_deref());
+    opt(&mut v, "slot", a.slot);
+    opt(&mut v, "serial", a.serial.as_deref());
+    if a.no_public_key {
+        v.push("--no-public-key".into());
+    }
+    if a.force {
+        v.push("--force".into());
+    }
+    pin_args(&mut v, &a.pin);
+    v
+}

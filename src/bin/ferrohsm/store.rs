@@ -2,23 +2,12 @@
 //! opened and authenticated, and the token's object-set digest recomputed
 //! (see `token::verify`). Needs the user PIN (or, with `--so`, the SO PIN).
 
-use crate::common::{module, slot_of, so_pin, user_session, Args};
+use crate::cli::StoreCmd;
+use crate::common::{self, module};
 
-const USAGE: &str = "usage: ferrohsm store verify [--token LABEL] [--so]
-  Opens every object of the token, checks each one's authentication tag and
-  the token's object-set digest (catches objects edited, rolled back whole,
-  deleted or brought back). Exit 0 when all is intact, 1 otherwise.";
-
-pub fn run(args: &[String]) -> i32 {
-    let a = match Args::parse(&args[1..], &["token", "pin", "pin-fd", "pin-env", "so-pin", "so-pin-fd", "so-pin-env"]) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("ferrohsm store: {e}\n{USAGE}");
-            return 2;
-        }
-    };
-    match a.positional.first().map(String::as_str) {
-        Some("verify") => match verify(&a) {
+pub fn run(cmd: &StoreCmd) -> i32 {
+    match cmd {
+        StoreCmd::Verify { so, login, so_pin } => match verify(*so, login, so_pin) {
             Ok(true) => 0,
             Ok(false) => 1,
             Err(e) => {
@@ -26,29 +15,16 @@ pub fn run(args: &[String]) -> i32 {
                 1
             }
         },
-        Some("--help") | Some("help") | None => {
-            println!("{USAGE}");
-            i32::from(a.positional.is_empty()) * 2
-        }
-        Some(other) => {
-            eprintln!("ferrohsm store: unknown command {other:?}\n{USAGE}");
-            2
-        }
     }
 }
 
-fn verify(a: &Args) -> Result<bool, String> {
+fn verify(so: bool, login: &crate::cli::Login, so_pin: &crate::cli::SoPin) -> Result<bool, String> {
     let m = module()?;
-    let h = if a.has("so") {
-        let slot = slot_of(&m, a.get("token"))?;
-        let h = m
-            .open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION)
-            .map_err(|e| e.to_string())?;
-        let pin = so_pin(a)?;
-        m.login(h, cryptoki_sys::CKU_SO, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
-        h
+    let token = login.token.as_deref();
+    let h = if so {
+        common::login(&m, token, cryptoki_sys::CKU_SO, &so_pin.source())?
     } else {
-        user_session(&m, a)?
+        common::user_session(&m, token, &login.pin.source())?
     };
     let r = m.verify_store(h).map_err(|e| e.to_string())?;
     for why in &r.refused {

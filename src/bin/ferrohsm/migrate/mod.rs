@@ -16,32 +16,23 @@ use ferrohsm::model::policy;
 use ferrohsm::model::{Attribute, Kind, Template, Value};
 use ferrohsm::token::Module;
 
-use crate::common::{self, Args};
+use crate::cli::Migrate;
+use crate::common;
 use softhsm::{SAttr, SObject, SToken};
 
-const WITH_VALUE: &[&str] = &["tokendir", "token", "pin", "so-pin", "pin-fd", "so-pin-fd", "pin-env", "so-pin-env"];
-
-pub fn run(argv: &[String]) -> i32 {
-    let a = match Args::parse(argv, WITH_VALUE) {
-        Ok(a) => a,
-        Err(e) => return usage(&e),
-    };
-    if a.has("help") {
-        println!("{USAGE}");
-        return 0;
-    }
-    if let Some((bad, _)) = a
-        .flags
-        .iter()
-        .find(|(n, _)| !WITH_VALUE.contains(&n.as_str()) && !["dry-run", "allow-partial"].contains(&n.as_str()))
-    {
-        return usage(&format!("unknown option --{bad}"));
-    }
-    let dir = match a.get("tokendir").map(std::path::PathBuf::from).or_else(softhsm_tokendir) {
+pub fn run(a: &Migrate) -> i32 {
+    let dir = match a.tokendir.as_ref().map(std::path::PathBuf::from).or_else(softhsm_tokendir) {
         Some(d) => d,
-        None => return usage("--tokendir DIR is required (no softhsm2.conf names one)"),
+        None => {
+            // A usage error, worded and coded as clap's are.
+            eprintln!(
+                "error: --tokendir DIR is required (no softhsm2.conf names one)\n\n\
+                 For more information, try 'ferrohsm migrate-softhsm --help'."
+            );
+            return 2;
+        }
     };
-    match migrate_all(&a, &dir) {
+    match migrate_all(a, &dir) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ferrohsm migrate-softhsm: {e}");
@@ -61,31 +52,21 @@ fn softhsm_tokendir() -> Option<std::path::PathBuf> {
     })
 }
 
-const USAGE: &str = "usage: ferrohsm migrate-softhsm [--tokendir DIR] [--token LABEL] [--dry-run] [--allow-partial]
-  DIR defaults to directories.tokendir of softhsm2.conf (SOFTHSM2_CONF, ~/.config/softhsm2, /etc/softhsm).
-  PINs of the SoftHSM token (kept for the FerroHSM token): --pin-fd N | --pin-env VAR | FERROHSM_USER_PIN | prompt;
-  the SO PIN (--so-pin-fd N | --so-pin-env VAR | FERROHSM_SO_PIN | prompt) is needed when the FerroHSM token does not exist yet.";
-
-fn usage(msg: &str) -> i32 {
-    eprintln!("ferrohsm migrate-softhsm: {msg}\n{USAGE}");
-    2
-}
-
-fn migrate_all(a: &Args, dir: &Path) -> Result<(), String> {
+fn migrate_all(a: &Migrate, dir: &Path) -> Result<(), String> {
     let mut tokens = Vec::new();
     for d in softhsm::token_dirs(dir)? {
         let t = softhsm::read_token(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-        if a.get("token").is_none_or(|l| l == t.label) {
+        if a.token.as_deref().is_none_or(|l| l == t.label) {
             tokens.push(t);
         }
     }
     if tokens.is_empty() {
-        return Err(match a.get("token") {
+        return Err(match &a.token {
             Some(l) => format!("no SoftHSM token labelled {l:?} under {}", dir.display()),
             None => format!("no SoftHSM token under {}", dir.display()),
         });
     }
-    let pin = common::user_pin(a)?;
+    let pin = common::read_pin(&a.pin.source())?;
     let m = common::module()?;
     let mut failed = 0;
     for t in &tokens {
@@ -255,7 +236,7 @@ fn presence(m: &Module, h: u64, t: &Template) -> Result<Presence, String> {
     Ok(if hits.is_empty() { Presence::Absent } else { Presence::Conflict })
 }
 
-fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), String> {
+fn migrate_token(m: &Module, a: &Migrate, t: &SToken, pin: &[u8]) -> Result<(), String> {
     println!(
         "SoftHSM token {:?} (serial {}, {} backend, {}): {} object(s)",
         t.label,
@@ -284,7 +265,7 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
     for f in &failed {
         println!("  cannot migrate: {f}");
     }
-    if !failed.is_empty() && !a.has("allow-partial") {
+    if !failed.is_empty() && !a.allow_partial {
         return Err(format!(
             "{} object(s) cannot be migrated; nothing written (use --allow-partial to migrate the rest)",
             failed.len()
@@ -294,7 +275,7 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
     let so_pin = match existing {
         Some(_) => None,
         None => {
-            let so = match common::pin_from_args(a, "so-pin", "FERROHSM_SO_PIN")? {
+            let so = match common::pin_from(&a.so_pin.source())? {
                 Some(p) => p,
                 None => common::prompt_pin("SO PIN", false)?
                     .ok_or("no FerroHSM token with this label yet: its SO PIN is needed (--so-pin-fd N, --so-pin-env VAR or FERROHSM_SO_PIN)")?,
@@ -305,7 +286,7 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
             Some(so)
         }
     };
-    if a.has("dry-run") {
+    if a.dry_run {
         for (d, _, notes) in &ready {
             println!("  would migrate: {d}");
             for n in notes {
@@ -337,7 +318,7 @@ fn migrate_token(m: &Module, a: &Args, t: &SToken, pin: &[u8]) -> Result<(), Str
             (s, true)
         }
     };
-    let result = import_into(m, slot, pin, ready, a.has("allow-partial"));
+    let result = import_into(m, slot, pin, ready, a.allow_partial);
     match result {
         Ok(c) => {
             println!(
