@@ -137,7 +137,7 @@ impl Module {
             None => {}
         }
         if kind == UserKind::So {
-            let ro = self.sessions.load().values().any(|x| x.slot == s.slot && !x.rw);
+            let ro = self.sessions.all().values().any(|x| x.slot == s.slot && !x.rw);
             if ro {
                 return Err(Error::SessionReadOnlyExists);
             }

@@ -25,7 +25,7 @@ impl Module {
         }
         let mut results = VecDeque::new();
         {
-            let objs = self.session_objects.read();
+            let objs = self.sessions.objects.read();
             let mut handles: Vec<_> = objs
                 .iter()
                 .filter(|(_, e)| e.slot == s.slot)

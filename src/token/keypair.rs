@@ -162,7 +162,7 @@ impl Module {
                 }
             }
             Ok(Found::Session { handle, .. }) => {
-                let mut m = self.session_objects.write();
+                let mut m = self.sessions.objects.write();
                 m.remove(&handle);
             }
             Err(_) => {}

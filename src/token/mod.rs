@@ -32,6 +32,7 @@ pub mod migrate;
 mod newobj;
 pub mod objects;
 mod session;
+mod sessions;
 mod sign;
 mod slots;
 mod verify;
@@ -42,8 +43,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::sync::{Mutex, RwLock};
-
-use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -113,12 +112,8 @@ pub struct Module {
     pub config: Config,
     store: Box<dyn Store>,
     slots: RwLock<HashMap<SlotId, Arc<SlotState>>>,
-    sessions: ArcSwap<HashMap<SessionHandle, Arc<Session>>>,
-    /// Serializes changes of `sessions` (copy, change, store).
-    sessions_edit: Mutex<()>,
-    next_session: AtomicU64,
-    session_objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
-    next_session_object: AtomicU64,
+    /// Open sessions and session objects.
+    sessions: sessions::Sessions,
     /// Token objects already opened, stamped with their token's revision
     /// (see `cache`). Cleared at logout.
     opened: cache::Stamped<(TokenId, ObjectId), Arc<Opened>>,
@@ -246,11 +241,7 @@ impl Module {
             config,
             store,
             slots: RwLock::new(HashMap::new()),
-            sessions: ArcSwap::from_pointee(HashMap::new()),
-            sessions_edit: Mutex::new(()),
-            next_session: AtomicU64::new(1),
-            session_objects: RwLock::new(HashMap::new()),
-            next_session_object: AtomicU64::new(SESSION_OBJECT_BASE),
+            sessions: sessions::Sessions::new(),
             opened: cache::Stamped::new(OPENED_MAX),
             tokens: cache::Stamped::new(1_024),
             slot_ids: cache::Stamped::new(1),
@@ -278,17 +269,7 @@ impl Module {
 
     /// The session, or CKR_SESSION_HANDLE_INVALID.
     pub fn session(&self, h: SessionHandle) -> Result<Arc<Session>> {
-        self.sessions.load().get(&h).cloned().ok_or(Error::SessionHandleInvalid)
-    }
-
-    /// Changes the session table: a new copy replaces it, so lookups never
-    /// wait (sessions open and close far less often than they are used).
-    pub(crate) fn edit_sessions<T>(&self, f: impl FnOnce(&mut HashMap<SessionHandle, Arc<Session>>) -> T) -> Result<T> {
-        let _edit = self.sessions_edit.lock();
-        let mut m = HashMap::clone(&self.sessions.load());
-        let r = f(&mut m);
-        self.sessions.store(Arc::new(m));
-        Ok(r)
+        self.sessions.get(h)
     }
 
     /// The token in a slot as the store has it now: re-read only when the
@@ -345,7 +326,7 @@ impl Module {
     /// the user.
     pub(crate) fn find_object(&self, a: &Access, h: ObjectHandle) -> Result<Found> {
         if h >= SESSION_OBJECT_BASE {
-            let entry = self.session_objects.read().get(&h).cloned().ok_or(Error::ObjectHandleInvalid)?;
+            let entry = self.sessions.objects.read().get(&h).cloned().ok_or(Error::ObjectHandleInvalid)?;
             let object = entry.object.read().clone();
             if entry.slot != a.slot || (object.is_private() && !a.user_logged_in()) {
                 return Err(Error::ObjectHandleInvalid);
@@ -429,14 +410,10 @@ impl Module {
     /// Forgets every opened object of a slot's token (at logout), also the
     /// sessions' copies.
     pub(crate) fn forget_opened(&self) {
-        for s in self.sessions.load().values() {
+        for s in self.sessions.all().values() {
             s.forget_copies();
         }
         self.opened.clear();
-    }
-
-    fn new_session_object_handle(&self) -> ObjectHandle {
-        self.next_session_object.fetch_add(1, Ordering::Relaxed)
     }
 }
 

@@ -136,13 +136,13 @@ impl Module {
             return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));
         }
         obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));
-        let h = self.new_session_object_handle();
+        let h = self.sessions.next_object_handle();
         let entry = SessionObject {
             session: s.handle,
             slot: s.slot,
             object: crate::sync::RwLock::new(std::sync::Arc::new(obj)),
         };
-        self.session_objects.write().insert(h, std::sync::Arc::new(entry));
+        self.sessions.objects.write().insert(h, std::sync::Arc::new(entry));
         Ok(h)
     }
 }

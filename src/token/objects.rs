@@ -97,7 +97,7 @@ impl Module {
                 }
             }
             Found::Session { handle, .. } => {
-                self.session_objects.write().remove(&handle);
+                self.sessions.objects.write().remove(&handle);
             }
         }
         Ok(())

@@ -1,7 +1,6 @@
 //! Sessions: open, close, info. Each session carries its own operation state
 //! behind its own lock.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::sync::Mutex;
@@ -114,7 +113,7 @@ impl Module {
         if !rw && login.user == Some(UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
         }
-        let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let handle = self.sessions.next_handle();
         let s = Arc::new(Session {
             handle,
             slot,
@@ -124,32 +123,32 @@ impl Module {
             view: Mutex::new(View::default()),
             kept: Arc::new(Mutex::new(Vec::new())),
         });
-        self.edit_sessions(|m| m.insert(handle, s))?;
+        self.sessions.edit(|m| m.insert(handle, s));
         drop(login);
         Ok(handle)
     }
 
     pub fn close_session(&self, h: SessionHandle) -> Result<()> {
-        let s = self.edit_sessions(|m| m.remove(&h))?.ok_or(Error::SessionHandleInvalid)?;
+        let s = self.sessions.edit(|m| m.remove(&h)).ok_or(Error::SessionHandleInvalid)?;
         self.after_close(&[s.handle], s.slot)
     }
 
     pub fn close_all_sessions(&self, slot: SlotId) -> Result<()> {
         self.check_slot(slot)?;
-        let closed: Vec<SessionHandle> = self.edit_sessions(|m| {
+        let closed: Vec<SessionHandle> = self.sessions.edit(|m| {
             let hs: Vec<_> = m.values().filter(|s| s.slot == slot).map(|s| s.handle).collect();
             for h in &hs {
                 m.remove(h);
             }
             hs
-        })?;
+        });
         self.after_close(&closed, slot)
     }
 
     /// Drops the closed sessions' objects; the last session of a slot to
     /// close logs the slot out.
     fn after_close(&self, closed: &[SessionHandle], slot: SlotId) -> Result<()> {
-        self.session_objects.write().retain(|_, o| !closed.contains(&o.session));
+        self.sessions.objects.write().retain(|_, o| !closed.contains(&o.session));
         if self.session_count(slot)?.0 == 0 {
             self.slot_state(slot)?.set_login(|login| {
                 login.user = None;
@@ -162,7 +161,7 @@ impl Module {
 
     /// (all, read-write) sessions of this process on a slot.
     pub(crate) fn session_count(&self, slot: SlotId) -> Result<(u64, u64)> {
-        let m = self.sessions.load();
+        let m = self.sessions.all();
         let on_slot = m.values().filter(|s| s.slot == slot);
         let (mut all, mut rw) = (0, 0);
         for s in on_slot {

@@ -1,0 +1,65 @@
+//! The sessions component: the process's open sessions and the objects
+//! that live only as long as their session. The table is an `ArcSwap`: a
+//! lookup takes no lock and writes nothing shared; opening and closing
+//! (far rarer than use) copy it, change the copy and store it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::{ObjectHandle, Session, SessionHandle, SessionObject, SESSION_OBJECT_BASE};
+use crate::error::{Error, Result};
+use crate::sync::{Mutex, RwLock};
+
+pub(crate) type Table = HashMap<SessionHandle, Arc<Session>>;
+
+pub(crate) struct Sessions {
+    table: ArcSwap<Table>,
+    /// Serializes changes of `table` (copy, change, store).
+    edit: Mutex<()>,
+    next: AtomicU64,
+    /// Session objects by handle (always ≥ `SESSION_OBJECT_BASE`).
+    pub objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
+    next_object: AtomicU64,
+}
+
+impl Sessions {
+    pub fn new() -> Sessions {
+        Sessions {
+            table: ArcSwap::from_pointee(HashMap::new()),
+            edit: Mutex::new(()),
+            next: AtomicU64::new(1),
+            objects: RwLock::new(HashMap::new()),
+            next_object: AtomicU64::new(SESSION_OBJECT_BASE),
+        }
+    }
+
+    /// The session, or CKR_SESSION_HANDLE_INVALID.
+    pub fn get(&self, h: SessionHandle) -> Result<Arc<Session>> {
+        self.table.load().get(&h).cloned().ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Every open session, as the table is now.
+    pub fn all(&self) -> Arc<Table> {
+        self.table.load_full()
+    }
+
+    /// Changes the table: a new copy replaces it.
+    pub fn edit<T>(&self, f: impl FnOnce(&mut Table) -> T) -> T {
+        let _edit = self.edit.lock();
+        let mut m = HashMap::clone(&self.table.load());
+        let r = f(&mut m);
+        self.table.store(Arc::new(m));
+        r
+    }
+
+    pub fn next_handle(&self) -> SessionHandle {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn next_object_handle(&self) -> ObjectHandle {
+        self.next_object.fetch_add(1, Ordering::Relaxed)
+    }
+}
