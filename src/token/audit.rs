@@ -253,7 +253,7 @@ impl Module {
     /// this runs while writing audit records, which some callers do while
     /// holding a slot's locks; a busy slot is skipped, never waited for.
     pub(crate) fn audit_keys(&self) -> Vec<(Uid, Arc<TokenKey>)> {
-        let Some(slots) = self.slots.try_read() else { return Vec::new() };
+        let Some(slots) = self.slots.try_states() else { return Vec::new() };
         slots
             .values()
             .filter_map(|st| {

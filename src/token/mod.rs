@@ -28,6 +28,7 @@ mod hooks;
 mod keygen;
 mod keypair;
 pub mod kms;
+mod logins;
 pub mod migrate;
 mod newobj;
 pub mod objects;
@@ -38,11 +39,10 @@ mod slots;
 mod verify;
 mod wrap;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::sync::{Mutex, RwLock};
+use crate::sync::RwLock;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -53,6 +53,7 @@ use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord};
 
 pub use crate::store::Uid;
 pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
+use logins::{Login, SlotState};
 pub use session::{OpKind, Session, SessionHandle};
 pub use verify::StoreReport;
 
@@ -68,40 +69,6 @@ pub enum UserKind {
     User,
 }
 
-/// Login state of one slot, shared by every session of the process.
-#[derive(Default)]
-struct Login {
-    /// The token this state belongs to; a re-initialized token (here or in
-    /// another process) invalidates it.
-    token_uid: Option<Uid>,
-    user: Option<UserKind>,
-    key: Option<Arc<TokenKey>>,
-}
-
-pub(crate) struct SlotState {
-    login: RwLock<Login>,
-    /// Bumped after every change of `login`: a session whose copy was taken
-    /// at the current epoch uses it without reading `login`.
-    epoch: AtomicU64,
-    /// Serializes C_Login/C_Logout/C_InitToken on this slot (PIN derivation
-    /// happens under it, not under `login`).
-    auth: Mutex<()>,
-}
-
-impl SlotState {
-    fn new() -> SlotState {
-        SlotState { login: RwLock::new(Login::default()), epoch: AtomicU64::new(0), auth: Mutex::new(()) }
-    }
-
-    /// Replaces the login state (and so every session's copy of it).
-    fn set_login(&self, f: impl FnOnce(&mut Login)) -> Result<()> {
-        let mut login = self.login.write();
-        f(&mut login);
-        self.epoch.fetch_add(1, Ordering::Release);
-        Ok(())
-    }
-}
-
 pub(crate) struct SessionObject {
     session: SessionHandle,
     slot: SlotId,
@@ -111,16 +78,13 @@ pub(crate) struct SessionObject {
 pub struct Module {
     pub config: Config,
     store: Box<dyn Store>,
-    slots: RwLock<HashMap<SlotId, Arc<SlotState>>>,
+    /// Slots, their login state and the token records read for them.
+    slots: logins::Slots,
     /// Open sessions and session objects.
     sessions: sessions::Sessions,
     /// Token objects already opened, stamped with their token's revision
     /// (see `cache`). Cleared at logout.
     opened: cache::Stamped<(TokenId, ObjectId), Arc<Opened>>,
-    /// Token records, stamped with the store generation.
-    tokens: cache::Stamped<SlotId, Option<Arc<TokenRecord>>>,
-    /// The slot list, stamped with the store generation.
-    slot_ids: cache::Stamped<(), Vec<SlotId>>,
     /// Audit records not yet written.
     audit: audit::Audit,
 }
@@ -240,22 +204,15 @@ impl Module {
         Ok(Module {
             config,
             store,
-            slots: RwLock::new(HashMap::new()),
+            slots: logins::Slots::new(),
             sessions: sessions::Sessions::new(),
             opened: cache::Stamped::new(OPENED_MAX),
-            tokens: cache::Stamped::new(1_024),
-            slot_ids: cache::Stamped::new(1),
             audit: audit::Audit::default(),
         })
     }
 
     fn slot_state(&self, slot: SlotId) -> Result<Arc<SlotState>> {
-        // Read-locked on every call, by every thread: shared locks only.
-        if let Some(st) = self.slots.read().get(&slot) {
-            return Ok(st.clone());
-        }
-        let mut m = self.slots.write();
-        Ok(m.entry(slot).or_insert_with(|| Arc::new(SlotState::new())).clone())
+        Ok(self.slots.state(slot))
     }
 
     /// The session and what the caller may do on it, checked against what
@@ -278,11 +235,11 @@ impl Module {
         let Some(generation) = self.store.generation() else {
             return Ok(self.store.token_at(slot)?.map(Arc::new));
         };
-        if let Some(rec) = self.tokens.get(&slot, generation) {
+        if let Some(rec) = self.slots.tokens.get(&slot, generation) {
             return Ok(rec);
         }
         let rec = self.store.token_at(slot)?.map(Arc::new);
-        self.tokens.put(slot, generation, rec.clone());
+        self.slots.tokens.put(slot, generation, rec.clone());
         Ok(rec)
     }
 

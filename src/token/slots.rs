@@ -50,12 +50,12 @@ impl Module {
     /// changed.
     pub fn slot_list(&self) -> Result<Vec<SlotId>> {
         let generation = self.store.generation();
-        if let Some(ids) = generation.and_then(|g| self.slot_ids.get(&(), g)) {
+        if let Some(ids) = generation.and_then(|g| self.slots.ids.get(&(), g)) {
             return Ok(ids);
         }
         let ids = self.read_slot_list()?;
         if let Some(g) = generation {
-            self.slot_ids.put((), g, ids.clone());
+            self.slots.ids.put((), g, ids.clone());
         }
         Ok(ids)
     }
