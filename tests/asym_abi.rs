@@ -272,3 +272,70 @@ fn cofactor_ecdh_sha224_pss_and_rsa_4096() {
     assert_eq!(call!(r, C_Verify(h, data.as_mut_ptr(), data.len() as CK_ULONG, sig.as_mut_ptr(), len)), CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// Issue 17: CKA_DERIVE_TEMPLATE on an EC key was stored and read back but
+/// not applied to what CKM_ECDH1_DERIVE made. Now its attributes are the
+/// derived key's; a template contradicting them is
+/// CKR_TEMPLATE_INCONSISTENT.
+#[test]
+fn an_ec_keys_derive_template_governs_what_ecdh_derives() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    // A P-256 pair whose private half may derive only sensitive keys
+    // labelled "governed".
+    let mut m = mech(CKM_EC_KEY_PAIR_GEN);
+    let mut params = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (mut yes, mut sens) = (1u8, 1u8);
+    let mut label = *b"governed";
+    let mut governing = [attr(CKA_SENSITIVE, &mut sens), bytes_attr(CKA_LABEL, &mut label)];
+    let mut public = [bytes_attr(CKA_EC_PARAMS, &mut params)];
+    let mut private = [
+        attr(CKA_DERIVE, &mut yes),
+        CK_ATTRIBUTE {
+            type_: CKA_DERIVE_TEMPLATE,
+            pValue: governing.as_mut_ptr() as *mut std::ffi::c_void,
+            ulValueLen: std::mem::size_of_val(&governing) as CK_ULONG,
+        },
+    ];
+    let (mut hp, mut hs) = (0, 0);
+    let rv = call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 1, private.as_mut_ptr(), 2, &mut hp, &mut hs));
+    assert_eq!(rv, CKR_OK);
+    let mut q = [CK_ATTRIBUTE { type_: CKA_EC_POINT, pValue: null_mut(), ulValueLen: 0 }];
+    assert_eq!(call!(r, C_GetAttributeValue(h, hp, q.as_mut_ptr(), 1)), CKR_OK);
+    let mut point = vec![0u8; q[0].ulValueLen as usize];
+    q[0].pValue = point.as_mut_ptr() as *mut std::ffi::c_void;
+    assert_eq!(call!(r, C_GetAttributeValue(h, hp, q.as_mut_ptr(), 1)), CKR_OK);
+    let derive = |extra: Option<&mut [u8]>| -> (CK_RV, CK_OBJECT_HANDLE) {
+        let mut p = CK_ECDH1_DERIVE_PARAMS {
+            kdf: CKD_NULL,
+            ulSharedDataLen: 0,
+            pSharedData: null_mut(),
+            ulPublicDataLen: point.len() as CK_ULONG,
+            pPublicData: point.as_ptr() as *mut u8,
+        };
+        let mut m = mech_with(CKM_ECDH1_DERIVE, &mut p);
+        let (mut class, mut kt, mut len) = (CKO_SECRET_KEY, CKK_GENERIC_SECRET, 32 as CK_ULONG);
+        let mut t = vec![attr(CKA_CLASS, &mut class), attr(CKA_KEY_TYPE, &mut kt), attr(CKA_VALUE_LEN, &mut len)];
+        if let Some(l) = extra {
+            t.push(bytes_attr(CKA_LABEL, l));
+        }
+        let mut o = 0;
+        let rv = call!(r, C_DeriveKey(h, &mut m, hs, t.as_mut_ptr(), t.len() as CK_ULONG, &mut o));
+        (rv, o)
+    };
+    // A label other than the template's: refused.
+    let (mut other, mut same) = (*b"other", *b"governed");
+    assert_eq!(derive(Some(&mut other)).0, CKR_TEMPLATE_INCONSISTENT);
+    // Repeating it is fine; leaving it out takes it from the template.
+    assert_eq!(derive(Some(&mut same)).0, CKR_OK);
+    let (rv, o) = derive(None);
+    assert_eq!(rv, CKR_OK);
+    let mut got = [0u8; 8];
+    let mut s: CK_BBOOL = 0;
+    let mut q = [bytes_attr(CKA_LABEL, &mut got), attr(CKA_SENSITIVE, &mut s)];
+    assert_eq!(call!(r, C_GetAttributeValue(h, o, q.as_mut_ptr(), 2)), CKR_OK);
+    assert_eq!(&got, b"governed");
+    assert_eq!(s, 1);
+}

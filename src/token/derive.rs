@@ -159,6 +159,12 @@ impl Module {
         if base.class() != want {
             return Err(Error::KeyTypeInconsistent);
         }
+        // The base key's CKA_DERIVE_TEMPLATE governs what it derives.
+        let governing: &[crate::model::Attribute] = match base.get(ck::CKA_DERIVE_TEMPLATE) {
+            Some(Value::Template(t)) => t,
+            _ => &[],
+        };
+        let tmpl = &super::newobj::governed(tmpl, governing)?;
 
         if mech.mtype == ck::CKM_HKDF_DATA {
             // The output is a data object; CKA_VALUE_LEN only sizes it.

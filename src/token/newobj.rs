@@ -70,6 +70,22 @@ pub(crate) fn build(bit: u8, tmpl: &Template, token_set: Vec<(AttrType, Value)>)
     o
 }
 
+/// A caller's template for a key made from another (unwrapped by a key with
+/// CKA_UNWRAP_TEMPLATE, derived from one with CKA_DERIVE_TEMPLATE): the
+/// governing template's attributes apply to the new key; the caller may
+/// repeat them, never contradict them (CKR_TEMPLATE_INCONSISTENT).
+pub(crate) fn governed(tmpl: &Template, governing: &[crate::model::Attribute]) -> Result<Template> {
+    let mut full = tmpl.clone();
+    for t in governing {
+        match tmpl.get(t.atype) {
+            Some(v) if v != &t.value => return Err(Error::TemplateInconsistent),
+            Some(_) => {}
+            None => full.push(t.clone()),
+        }
+    }
+    Ok(full)
+}
+
 /// The attributes a secret key's value fixes: its length checked against
 /// the key type (CKR_ATTRIBUTE_VALUE_INVALID otherwise), CKA_VALUE_LEN and
 /// CKA_CHECK_VALUE.

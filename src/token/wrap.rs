@@ -317,14 +317,7 @@ impl Module {
         let kek = self.kek(&a, mech, unwrapping, false)?;
         // The unwrap template's attributes apply to the new key; the
         // caller may repeat them but not contradict them.
-        let mut full = tmpl.clone();
-        for t in &kek.template {
-            match tmpl.get(t.atype) {
-                Some(v) if v != &t.value => return Err(Error::TemplateInconsistent),
-                Some(_) => {}
-                None => full.push(t.clone()),
-            }
-        }
+        let full = super::newobj::governed(tmpl, &kek.template)?;
         let class = full.ulong(ck::CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
         if class == ck::CKO_PRIVATE_KEY {
             return self.unwrap_private(a, &s, mech, &kek, wrapped, &full);
