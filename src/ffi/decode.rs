@@ -244,12 +244,11 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         crate::vendor::CKM_FHSM_KMS_WRAP => {
             // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
             // that the parameter has T's exact size.
-            let p: &super::kms::CK_FHSM_KMS_WRAP_PARAMS = unsafe { param_struct(m) }?;
+            let p: &CK_FHSM_KMS_WRAP_PARAMS = unsafe { param_struct(m) }?;
             Param::KmsContext(
                 // SAFETY: pointer and count from the caller's parameter struct,
                 // readable for the call; `context` bounds and copies them.
-                unsafe { super::kms::context(p.pContext, p.ulContextCount) }
-                    .map_err(|_| Error::MechanismParamInvalid)?,
+                unsafe { context(p.pContext, p.ulContextCount) }.map_err(|_| Error::MechanismParamInvalid)?,
             )
         }
         ck::CKM_AES_CBC_ENCRYPT_DATA => {
@@ -497,4 +496,44 @@ pub unsafe fn write_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T])
     unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len()) };
     *count = items.len() as CK_ULONG;
     Ok(ck::CKR_OK)
+}
+
+// The "FerroHSM KMS" vendor parameter types (include/ferrohsm.h) and the
+// encryption-context decoding they share with the vendor functions.
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CK_FHSM_CONTEXT_PAIR {
+    pub pKey: *const ck::CK_BYTE,
+    pub ulKeyLen: CK_ULONG,
+    pub pValue: *const ck::CK_BYTE,
+    pub ulValueLen: CK_ULONG,
+}
+
+#[repr(C)]
+pub struct CK_FHSM_KMS_WRAP_PARAMS {
+    pub pContext: *const CK_FHSM_CONTEXT_PAIR,
+    pub ulContextCount: CK_ULONG,
+}
+
+/// Most pairs in one encryption context, and the longest key or value in
+/// one (beyond either: CKR_ARGUMENTS_BAD, before anything is copied).
+const MAX_CONTEXT_PAIRS: usize = 64;
+const MAX_CONTEXT_PART: usize = 4096;
+/// An encryption context from C pairs (NULL with count 0: none), copied.
+///
+/// # Safety
+///
+/// `p` is NULL or points to `n` readable pairs, each of whose key and value
+/// pointers is NULL or points to that many readable bytes, for the call.
+pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
+    let pairs = unsafe { bounded(p, n, MAX_CONTEXT_PAIRS, Error::ArgumentsBad) }?;
+    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
+    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
+    // call.
+    let part = |p, n| unsafe { bounded(p, n, MAX_CONTEXT_PART, Error::ArgumentsBad) }.map(<[u8]>::to_vec);
+    pairs.iter().map(|c| Ok((part(c.pKey, c.ulKeyLen)?, part(c.pValue, c.ulValueLen)?))).collect()
 }

@@ -7,24 +7,12 @@ use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK
 
 use super::crypto::emit;
 use super::decode::{bounded, data, out, template, write_array};
+/// The vendor interface's C types and its context decoding (in `decode`,
+/// which reads every caller pointer).
+pub use super::decode::{context, CK_FHSM_CONTEXT_PAIR, CK_FHSM_KMS_WRAP_PARAMS};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::vendor::*;
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct CK_FHSM_CONTEXT_PAIR {
-    pub pKey: *const CK_BYTE,
-    pub ulKeyLen: CK_ULONG,
-    pub pValue: *const CK_BYTE,
-    pub ulValueLen: CK_ULONG,
-}
-
-#[repr(C)]
-pub struct CK_FHSM_KMS_WRAP_PARAMS {
-    pub pContext: *const CK_FHSM_CONTEXT_PAIR,
-    pub ulContextCount: CK_ULONG,
-}
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -117,30 +105,8 @@ pub static KMS_FUNCTION_LIST: CK_FHSM_KMS_FUNCTION_LIST = CK_FHSM_KMS_FUNCTION_L
     FHSM_FlushAudit,
 };
 
-/// Most pairs in one encryption context, and the longest key or value in
-/// one (beyond either: CKR_ARGUMENTS_BAD, before anything is copied).
-const MAX_CONTEXT_PAIRS: usize = 64;
-const MAX_CONTEXT_PART: usize = 4096;
 /// The longest key id or alias accepted.
 const MAX_TEXT: usize = 1024;
-
-/// An encryption context from C pairs (NULL with count 0: none), copied.
-///
-/// # Safety
-///
-/// `p` is NULL or points to `n` readable pairs, each of whose key and value
-/// pointers is NULL or points to that many readable bytes, for the call.
-pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
-    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
-    // call.
-    let pairs = unsafe { bounded(p, n, MAX_CONTEXT_PAIRS, Error::ArgumentsBad) }?;
-    // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
-    // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
-    // call.
-    let part = |p, n| unsafe { bounded(p, n, MAX_CONTEXT_PART, Error::ArgumentsBad) }.map(<[u8]>::to_vec);
-    pairs.iter().map(|c| Ok((part(c.pKey, c.ulKeyLen)?, part(c.pValue, c.ulValueLen)?))).collect()
-}
 
 /// A key id or alias: non-empty UTF-8.
 ///

@@ -98,6 +98,13 @@ struct Opened {
 /// Opened objects kept per process; past this the cache starts over.
 const OPENED_MAX: usize = 4_096;
 
+/// One attribute's answer to C_GetAttributeValue.
+pub enum AttrOut {
+    Value(crate::model::Value),
+    Sensitive,
+    Invalid,
+}
+
 /// An object found by handle, with where it lives.
 pub(crate) enum Found {
     Token { token_id: TokenId, id: ObjectId, uid: Uid, object: Arc<Object> },

@@ -10,12 +10,7 @@ use crate::model::policy::{self, flag};
 use crate::model::{AttrType, Object, Read, Template, Value};
 use crate::store::codec;
 
-/// One attribute's answer to C_GetAttributeValue.
-pub enum AttrOut {
-    Value(Value),
-    Sensitive,
-    Invalid,
-}
+pub use super::AttrOut;
 
 impl Module {
     pub fn create_object(&self, h: SessionHandle, tmpl: &Template) -> Result<ObjectHandle> {

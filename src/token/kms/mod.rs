@@ -427,7 +427,7 @@ impl Module {
         }
         let handle = self.generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
         match self.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
-            Some(super::objects::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Some(super::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
             _ => Err(Error::general("new KMS key has no unique id")),
         }
     }
