@@ -2,7 +2,6 @@
 //! attribute-policy table and mechanisms.
 
 pub mod attr;
-pub mod der;
 pub mod mechanism;
 pub mod object;
 pub mod policy;

@@ -9,23 +9,13 @@ use crate::error::{Error, Result};
 use crate::mech::keys::Attrs;
 use crate::model::{Template, Value};
 
-use crate::model::der::tlv;
-
-/// (serial INTEGER, issuer Name, subject Name), each as DER.
-pub(crate) fn x509_names(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let (0x30, _, cert, _) = tlv(der)? else { return None };
-    let (0x30, _, tbs, _) = tlv(cert)? else { return None };
-    let mut r = tbs;
-    let (tag, _, _, rest) = tlv(r)?;
-    if tag == 0xa0 {
-        r = rest; // explicit version
-    }
-    let (0x02, serial, _, r) = tlv(r)? else { return None };
-    let (0x30, _, _, r) = tlv(r)? else { return None }; // signature algorithm
-    let (0x30, issuer, _, r) = tlv(r)? else { return None };
-    let (0x30, _, _, r) = tlv(r)? else { return None }; // validity
-    let (0x30, subject, _, _) = tlv(r)? else { return None };
-    Some((serial, issuer, subject))
+/// (serial INTEGER, issuer Name, subject Name) of an X.509 certificate,
+/// each as DER (x509-cert's reader).
+pub(crate) fn x509_names(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    use der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let tbs = cert.tbs_certificate();
+    Some((tbs.serial_number().to_der().ok()?, tbs.issuer().to_der().ok()?, tbs.subject().to_der().ok()?))
 }
 
 /// What the token adds to a new X.509 certificate object.
@@ -41,12 +31,13 @@ pub(crate) fn cert_attrs(tmpl: &Template) -> Result<Attrs> {
     }
     let mut out: Attrs = Vec::new();
     let parsed = x509_names(value);
+    let parsed = parsed.as_ref();
     for (t, i) in [(ck::CKA_SERIAL_NUMBER, 0), (ck::CKA_ISSUER, 1), (ck::CKA_SUBJECT, 2)] {
         if tmpl.contains(t) {
             continue;
         }
         match parsed {
-            Some(p) => out.push((t, Value::bytes([p.0, p.1, p.2][i].to_vec()))),
+            Some(p) => out.push((t, Value::bytes([&p.0, &p.1, &p.2][i].to_vec()))),
             // The spec requires CKA_SUBJECT; the others may stay empty.
             None if t == ck::CKA_SUBJECT => return Err(Error::TemplateIncomplete),
             None => {}
@@ -70,6 +61,5 @@ mod tests {
     fn truncated_der_is_not_parsed() {
         assert!(x509_names(&[0x30, 0x82, 0x01]).is_none());
         assert!(x509_names(&[]).is_none());
-        assert!(tlv(&[0x02, 0x01, 0x05]).is_some_and(|t| t.2 == [5]));
     }
 }

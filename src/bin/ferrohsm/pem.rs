@@ -1,41 +1,23 @@
 //! PEM and hex decoding for key and certificate import (no key bytes are
 //! ever printed; decoded buffers are wiped on drop).
 
+use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+use der::{Decode, Encode};
+use pkcs8::spki::AlgorithmIdentifier;
+use pkcs8::{PrivateKeyInfo, PrivateKeyInfoRef};
 use zeroize::Zeroizing;
 
-/// The DER inside the first PEM block labelled `label` (e.g. "PRIVATE KEY").
+/// The DER inside the first PEM block labelled `label` (e.g. "PRIVATE KEY"),
+/// wherever it stands in the text (OpenSSL files may carry other blocks or
+/// "Bag Attributes" lines around it); the block itself is decoded by
+/// RFC 7468's rules (`der::pem`).
 pub fn pem_block(text: &str, label: &str) -> Option<Zeroizing<Vec<u8>>> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = start + text[start..].find(&end)?;
-    base64(&text[start..stop])
-}
-
-fn base64(s: &str) -> Option<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(s.len() * 3 / 4));
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            b' ' | b'\t' | b'\r' | b'\n' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    let start = text.find(&begin)?;
+    let stop = start + text[start..].find(&end)? + end.len();
+    let (got, der) = der::pem::decode_vec(&text.as_bytes()[start..stop]).ok()?;
+    (got == label).then(|| Zeroizing::new(der))
 }
 
 /// A private key PEM as PKCS#8 DER: `PRIVATE KEY` as is, the traditional
@@ -47,55 +29,27 @@ pub fn private_key_pkcs8(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     }
     if let Some(pkcs1) = pem_block(text, "RSA PRIVATE KEY") {
         // rsaEncryption, NULL parameters.
-        let alg = der_tlv(0x30, &[&[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00][..]]);
-        return Some(pkcs8(&alg, &pkcs1));
+        let alg = AlgorithmIdentifier { oid: RSA_ENCRYPTION, parameters: Some(AnyRef::NULL) };
+        return pkcs8(alg, &pkcs1);
     }
     let sec1 = pem_block(text, "EC PRIVATE KEY")?;
     let curve = sec1_curve(&sec1)?;
     // id-ecPublicKey, the named curve.
-    let alg = der_tlv(0x30, &[&[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01][..], curve]);
-    Some(pkcs8(&alg, &sec1))
+    let alg = AlgorithmIdentifier { oid: EC_PUBLIC_KEY, parameters: Some(AnyRef::from(&curve)) };
+    pkcs8(alg, &sec1)
 }
 
-fn pkcs8(alg: &[u8], key: &[u8]) -> Zeroizing<Vec<u8>> {
-    let octets = Zeroizing::new(der_tlv(0x04, &[key]));
-    Zeroizing::new(der_tlv(0x30, &[&[0x02, 0x01, 0x00][..], alg, &octets]))
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+
+fn pkcs8(alg: AlgorithmIdentifier<AnyRef<'_>>, key: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let info: PrivateKeyInfoRef<'_> = PrivateKeyInfo::new(alg, OctetStringRef::new(key).ok()?);
+    info.to_der().ok().map(Zeroizing::new)
 }
 
-fn der_tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut out = vec![tag];
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    for p in parts {
-        out.extend_from_slice(p);
-    }
-    out
-}
-
-use ferrohsm::model::der::tlv as der_next;
-
-/// The named-curve OID element of a SEC 1 ECPrivateKey's `[0]` parameters.
-fn sec1_curve(sec1: &[u8]) -> Option<&[u8]> {
-    let (tag, _, body, _) = der_next(sec1)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (_, _, _, rest) = der_next(body)?; // version
-    let (_, _, _, mut rest) = der_next(rest)?; // privateKey
-    while let Some((tag, _, inner, next)) = der_next(rest) {
-        if tag == 0xa0 {
-            let (t, oid, _, _) = der_next(inner)?;
-            return (t == 0x06).then_some(oid);
-        }
-        rest = next;
-    }
-    None
+/// The named curve of a SEC 1 ECPrivateKey's `[0]` parameters.
+fn sec1_curve(sec1: &[u8]) -> Option<ObjectIdentifier> {
+    sec1::EcPrivateKey::from_der(sec1).ok()?.parameters?.named_curve()
 }
 
 /// Hex text to bytes, with softhsm2-util's error messages.
@@ -116,8 +70,9 @@ pub fn hex_to_bin(s: &str) -> Result<Vec<u8>, &'static str> {
 mod tests {
     #[test]
     fn decodes() {
-        let der = super::pem_block("x\n-----BEGIN A-----\nAAEC\nAw==\n-----END A-----\n", "A").unwrap();
+        let der = super::pem_block("x\n-----BEGIN A-----\nAAECAw==\n-----END A-----\n", "A").unwrap();
         assert_eq!(&der[..], &[0, 1, 2, 3]);
+        assert!(super::pem_block("-----BEGIN A-----\nAA!C\n-----END A-----\n", "A").is_none());
         assert_eq!(super::hex_to_bin("0aFf").unwrap(), vec![10, 255]);
         assert!(super::hex_to_bin("0g").is_err());
         assert!(super::hex_to_bin("abc").is_err());
@@ -130,7 +85,15 @@ mod tests {
             0x30, 0x12, 0x02, 0x01, 0x01, 0x04, 0x01, 0x07, 0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03,
             0x01, 0x07,
         ];
-        assert_eq!(super::sec1_curve(&sec1), Some(&sec1[10..]));
-        assert_eq!(super::der_tlv(0x04, &[&[0u8; 200][..]])[..3], [0x04, 0x81, 200]);
+        assert_eq!(super::sec1_curve(&sec1).map(|o| o.to_string()).as_deref(), Some("1.2.840.10045.3.1.7"));
+        let curve = super::sec1_curve(&sec1).unwrap();
+        let alg = pkcs8::spki::AlgorithmIdentifier {
+            oid: super::EC_PUBLIC_KEY,
+            parameters: Some(der::asn1::AnyRef::from(&curve)),
+        };
+        let p8 = super::pkcs8(alg, &sec1).unwrap();
+        // SEQUENCE { INTEGER 0, SEQUENCE { ecPublicKey, prime256v1 }, OCTET STRING sec1 }
+        assert_eq!(p8[..5], [0x30, 0x2e, 0x02, 0x01, 0x00]);
+        assert!(p8.ends_with(&sec1));
     }
 }
