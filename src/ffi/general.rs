@@ -53,7 +53,7 @@ unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
         // (linked -z nodelete), so it is still there at exit.
         unsafe { libc::atexit(flush_at_exit) };
     });
-    let _init = INIT.lock().map_err(|_| Error::CantLock)?;
+    let _init = INIT.lock();
     if forked() {
         // The parent's module (its SQLite connections, its locks) must not be
         // touched, not even dropped, in the child.
@@ -80,7 +80,7 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
     if !reserved.is_null() {
         return Err(Error::ArgumentsBad);
     }
-    let _init = INIT.lock().map_err(|_| Error::CantLock)?;
+    let _init = INIT.lock();
     let m = module()?;
     if let Err(e) = m.flush_audit() {
         log::error!("C_Finalize: audit records not written: {e}");
