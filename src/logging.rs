@@ -11,16 +11,23 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConf {
-    /// off, error, warn, info, debug, trace.
-    pub level: String,
+    /// off, error, warn, info, debug, trace: parsed at load, so an unknown
+    /// word stops the configuration (never a silent default).
+    #[serde(deserialize_with = "level")]
+    pub level: LevelFilter,
     /// Log file; stderr when absent.
     pub file: Option<PathBuf>,
 }
 
 impl Default for LogConf {
     fn default() -> Self {
-        LogConf { level: "warn".into(), file: None }
+        LogConf { level: LevelFilter::Warn, file: None }
     }
+}
+
+fn level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LevelFilter, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_level(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown level {s:?}")))
 }
 
 pub fn parse_level(s: &str) -> Option<LevelFilter> {
@@ -61,7 +68,7 @@ impl Log for Logger {
 /// Installs the logger once per process (the `log` facade allows only one);
 /// later calls only adjust the level.
 pub fn init(conf: &LogConf) {
-    let level = parse_level(&conf.level).unwrap_or(LevelFilter::Warn);
+    let level = conf.level;
     let out: Box<dyn Write + Send> = match &conf.file {
         Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {
             Ok(f) => Box::new(f),

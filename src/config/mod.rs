@@ -192,9 +192,7 @@ impl Config {
         if self.store.busy_timeout_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
             return Err("store.busy_timeout_ms must be 1..=600000".into());
         }
-        let Some(level) = crate::logging::parse_level(&self.log.level) else {
-            return Err(format!("log.level: unknown level {:?}", self.log.level));
-        };
+        let level = self.log.level;
         // The head is logged at info: a lower level would drop it unseen.
         if self.audit.syslog && level < log::LevelFilter::Info {
             return Err("audit.syslog = true needs log.level = \"info\" (or debug, trace)".into());
@@ -282,6 +280,9 @@ mod tests {
         let c = Config::from_toml("[audit]\nsidecar = false").unwrap();
         assert_eq!(c.audit_sidecar().unwrap(), None);
         assert!(Config::from_toml("[audit]\nsyslog = true").unwrap_err().contains("log.level"));
+        // A level is parsed at load: an unknown word stops the configuration.
+        assert!(Config::from_toml("[log]\nlevel = \"loud\"").unwrap_err().contains("unknown level"));
+        assert_eq!(Config::from_toml("[log]\nlevel = \"DEBUG\"").unwrap().log.level, log::LevelFilter::Debug);
         assert!(Config::from_toml("[audit]\nsyslog = true\n[log]\nlevel = \"info\"").is_ok());
         for bad in ["sidecar = \"rel/path\"", "sidecar = 1", "sidecar = \"\"", "syslog = \"yes\"", "anchor = 1"] {
             let e = Config::from_toml(&format!("[audit]\n{bad}")).unwrap_err();

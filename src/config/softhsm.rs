@@ -44,10 +44,10 @@ pub fn parse(text: &str, source: &Path) -> (Config, Vec<String>) {
         match key {
             "directories.tokendir" => c.store.path = Some(PathBuf::from(value).join("ferrohsm.db")),
             "log.level" => match value.to_ascii_uppercase().as_str() {
-                "ERROR" => c.log.level = "error".into(),
-                "WARNING" => c.log.level = "warn".into(),
-                "INFO" => c.log.level = "info".into(),
-                "DEBUG" => c.log.level = "debug".into(),
+                "ERROR" => c.log.level = log::LevelFilter::Error,
+                "WARNING" => c.log.level = log::LevelFilter::Warn,
+                "INFO" => c.log.level = log::LevelFilter::Info,
+                "DEBUG" => c.log.level = log::LevelFilter::Debug,
                 _ => notes.push(format!("log.level = {value}: unknown level, keeping {}", c.log.level)),
             },
             "objectstore.umask" => match u32::from_str_radix(value.trim_start_matches("0o"), 8) {
@@ -96,7 +96,7 @@ mod tests {
         let (c, notes) = parse(text, Path::new("softhsm2.conf"));
         assert_eq!(c.store.path, Some(PathBuf::from("/var/lib/softhsm/tokens/ferrohsm.db")));
         assert_eq!(c.store.umask, Some(0o027));
-        assert_eq!(c.log.level, "info");
+        assert_eq!(c.log.level, log::LevelFilter::Info);
         assert!(c.slots.removable);
         assert_eq!(c.slots.mechanisms.as_deref(), Some("-CKM_AES_ECB,CKM_SHA_1"));
         assert_eq!(notes.len(), 3, "{notes:?}");
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn bad_values_are_reported_not_used() {
         let (c, notes) = parse("log.level = LOUD\nobjectstore.umask = 99\nnot a line\n", Path::new("x"));
-        assert_eq!(c.log.level, "warn");
+        assert_eq!(c.log.level, log::LevelFilter::Warn);
         assert_eq!(c.store.umask, None);
         assert_eq!(notes.len(), 3);
     }
