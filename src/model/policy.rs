@@ -357,18 +357,33 @@ pub fn check_complete(
             return Err(t);
         }
     }
-    let mut need: Vec<AttrType> = defaults(class_bit).into_iter().map(|(t, _)| t).collect();
-    need.push(ck::CKA_CLASS);
-    if class_bit & (PUB | PRIV | SECRET) != 0 {
-        need.push(ck::CKA_KEY_TYPE);
-    }
-    if class_bit == SECRET {
-        need.push(ck::CKA_VALUE);
-    }
-    match need.into_iter().find(|t| !has(*t)) {
-        Some(t) => Err(t),
+    match required(class_bit).iter().find(|t| !has(**t)) {
+        Some(&t) => Err(t),
         None => Ok(()),
     }
+}
+
+/// The attribute types every stored object of a class has, worked out once
+/// per class (every object read checks them).
+fn required(class_bit: u8) -> &'static [AttrType] {
+    static REQUIRED: std::sync::OnceLock<Vec<(u8, Vec<AttrType>)>> = std::sync::OnceLock::new();
+    let all = REQUIRED.get_or_init(|| {
+        [DATA, CERT, PUB, PRIV, SECRET]
+            .into_iter()
+            .map(|bit| {
+                let mut need: Vec<AttrType> = defaults(bit).into_iter().map(|(t, _)| t).collect();
+                need.push(ck::CKA_CLASS);
+                if bit & (PUB | PRIV | SECRET) != 0 {
+                    need.push(ck::CKA_KEY_TYPE);
+                }
+                if bit == SECRET {
+                    need.push(ck::CKA_VALUE);
+                }
+                (bit, need)
+            })
+            .collect()
+    });
+    all.iter().find(|(b, _)| *b == class_bit).map_or(&[], |(_, need)| need.as_slice())
 }
 
 #[cfg(test)]

@@ -95,9 +95,13 @@ pub fn decode(s: Sealer, stored: &StoredObject) -> Result<Object> {
     let class_plain = open_row(s, stored, class_row)?.ok_or_else(|| corrupt(stored, "CKA_CLASS unreadable"))?;
     let class = decode_value(Kind::Ulong, &class_plain)?;
     let bit = class.as_ulong().and_then(policy::class_bit).ok_or_else(|| corrupt(stored, "unknown class"))?;
+    obj.set(ck::CKA_CLASS, class);
     for row in &stored.rows {
         if row.sealed != policy::sealed_at_rest(bit, stored.private, row.atype) {
             return Err(corrupt(stored, &format!("attribute {:#x} sealed against the policy", row.atype)));
+        }
+        if row.atype == ck::CKA_CLASS {
+            continue; // opened above
         }
         match open_row(s, stored, row)? {
             Some(plain) => obj.set(row.atype, decode_value(policy::kind_of(row.atype), &plain)?),
