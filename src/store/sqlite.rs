@@ -194,11 +194,9 @@ impl SqliteStore {
     }
 
     fn give_back(&self, c: Connection) {
-        {
-            let mut p = self.pool.lock();
-            if p.len() < 8 {
-                p.push(c);
-            }
+        let mut p = self.pool.lock();
+        if p.len() < 8 {
+            p.push(c);
         }
     }
 
@@ -453,7 +451,11 @@ impl Store for SqliteStore {
     }
 
     fn replace_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool> {
-        self.write(|tx| replace_in(tx, token, w, obj))
+        self.write(|tx| {
+            // Gone, or without a tag (refused on every read): nothing to replace.
+            let Some(old) = member_in(tx, token, obj.id)? else { return Ok(false) };
+            replace_in(tx, token, w, old, obj)
+        })
     }
 
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>> {
@@ -473,8 +475,12 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         self.write(|tx| {
             let Some(cur) = load_in(tx, token, id)? else { return Ok(false) };
+            // Its share of the digest, from the row just read (`f` opened
+            // it, so an untagged object never gets this far).
+            let old = member_of(&cur).pop();
             let Some(new) = f(cur)? else { return Ok(true) };
-            replace_in(tx, token, w, &new)
+            let Some(old) = old else { return Ok(false) };
+            replace_in(tx, token, w, old, &new)
         })
     }
 
@@ -690,13 +696,15 @@ fn selectivity_rank(atype: AttrType) -> u8 {
     }
 }
 
-/// Replaces every row of an object inside a write transaction; false if it
-/// no longer exists.
-fn replace_in(tx: &rusqlite::Transaction, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool> {
-    let Some(old) = member_in(tx, token, obj.id)? else {
-        // Gone, or without a tag (refused on every read): nothing to replace.
-        return Ok(false);
-    };
+/// Replaces every row of an object inside a write transaction, `old` being
+/// its current share of the token's digest; false if it no longer exists.
+fn replace_in(
+    tx: &rusqlite::Transaction,
+    token: TokenId,
+    w: Writer,
+    old: [u8; 32],
+    obj: &StoredObject,
+) -> Result<bool> {
     update_digest(tx, token, w, &[old], &member_of(obj))?;
     let n = tx.execute(
         "UPDATE objects SET private = ?1, version = ?5, tag = ?6 WHERE obj_id = ?2 AND token_id = ?3 AND uid = ?4",
