@@ -122,9 +122,8 @@ impl TokenKey {
         let mut index_key = Zeroizing::new([0u8; 32]);
         index_key.copy_from_slice(&mac.finalize().into_bytes());
         let index_mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, index_key.as_ref());
-        let mut t = TokenKey { bytes, gcm, index_mac: index_mac.clone(), object_mac: index_mac };
-        t.object_mac = t.derive_mac_key(b"ferrohsm object mac v1");
-        t
+        let object_mac = mac_key_for(&bytes, b"ferrohsm object mac v1");
+        TokenKey { bytes, gcm, index_mac, object_mac }
     }
 
     /// An HMAC-SHA256 key derived from the token key for one purpose
@@ -132,9 +131,7 @@ impl TokenKey {
     /// authentication, audit checkpoints and the token check value each use
     /// their own, so a tag made for one can never pass as another.
     pub fn derive_mac_key(&self, label: &[u8]) -> aws_lc_rs::hmac::Key {
-        let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.bytes.as_ref());
-        let tag = aws_lc_rs::hmac::sign(&k, label);
-        aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, tag.as_ref())
+        mac_key_for(&self.bytes, label)
     }
 
     /// The MAC of an audit mark: a checkpoint (`domain` `b"FHSMchk1"`) or
@@ -359,6 +356,13 @@ impl Drop for PinRecord {
     fn drop(&mut self) {
         self.wrapped.zeroize();
     }
+}
+
+/// HMAC-SHA256(token key, label) as an HMAC key: one key per purpose.
+fn mac_key_for(token_key: &[u8; 32], label: &[u8]) -> aws_lc_rs::hmac::Key {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, token_key);
+    let tag = aws_lc_rs::hmac::sign(&k, label);
+    aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, tag.as_ref())
 }
 
 /// The purpose label of the audit checkpoint key (see `derive_mac_key`).
