@@ -361,10 +361,7 @@ impl Module {
         f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
     ) -> Result<KmsKey> {
         let r = self.kms_key(a, key_id).and_then(|k| managing(event, detail, || f(&k)));
-        let logged = self.audit_managed(a, event, key_id, detail, &r);
-        let (k, _) = r?;
-        logged?;
-        Ok(k)
+        self.audited(a, event, key_id, detail, r)
     }
 
     /// The same on a key already resolved.
@@ -377,35 +374,36 @@ impl Module {
         f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
     ) -> Result<KmsKey> {
         let r = managing(event, detail, || f(k));
-        let logged = self.audit_managed(a, event, &k.key_id(), detail, &r);
-        let (k, _) = r?;
-        logged?;
-        Ok(k)
+        self.audited(a, event, &k.key_id(), detail, r)
     }
 
-    /// Records a management call: the key as it is after, or the name
-    /// the caller gave when it failed. A change that was written has its
-    /// record already, in its own transaction (`managing`).
-    fn audit_managed(
+    /// Ends a management call: a change that was written has its record
+    /// already, in its own transaction (`managing`); otherwise the record
+    /// is written now (the key as it is after, or the name the caller gave
+    /// when it failed), and if it cannot be, the call fails.
+    fn audited(
         &self,
         a: &Access,
         event: &str,
         key_id: &str,
         detail: &str,
-        r: &Result<(KmsKey, bool)>,
-    ) -> Result<()> {
-        if matches!(r, Ok((_, true))) {
-            return Ok(());
-        }
-        let (key, version) = match r {
-            Ok((k, _)) => (k.key_id(), u64::from(k.current())),
-            Err(_) => (key_id.to_string(), 0),
+        r: Result<(KmsKey, bool)>,
+    ) -> Result<KmsKey> {
+        let (k, staged) = match r {
+            Ok(done) => done,
+            Err(e) => {
+                // What the failed call staged goes first: the failure
+                // record's own write must not carry it.
+                self.store.discard_staged();
+                let _ = self.audit_event(&Record { key: key_id, detail, rv: e.ck_rv(), ..Record::of(a, event) });
+                return Err(e);
+            }
         };
-        let logged = self.audit_event(&Record { key: &key, version, detail, ..Record::of(a, event) }.result(r));
-        if r.is_err() {
-            self.store.discard_staged();
+        if !staged {
+            let version = u64::from(k.current());
+            self.audit_event(&Record { key: &k.key_id(), version, detail, ..Record::of(a, event) })?;
         }
-        logged
+        Ok(k)
     }
 
     fn rw_access(&self, h: super::SessionHandle) -> Result<Access> {
