@@ -230,10 +230,7 @@ impl Module {
     /// for the event's call to fail with (the record stays buffered and is
     /// written with the next batch).
     pub(crate) fn audit_event(&self, r: &Record) -> Result<()> {
-        {
-            let mut p = self.audit.shards[0].lock();
-            p.events.push_str(&event_line(r));
-        }
+        self.audit.shards[0].lock().events.push_str(&event_line(r));
         self.flush_audit().inspect_err(|e| log::error!("audit: could not write the {} event: {e}", r.event))
     }
 
@@ -303,10 +300,7 @@ impl Module {
         let signer = key.as_ref().map(|(uid, k)| AuditSigner { token_uid: *uid, key: k, time: clock::now() });
         self.store.append_audit(&body, signer.as_ref())?;
         if signer.is_some() {
-            {
-                let mut t = self.audit.checkpointed.lock();
-                *t = Some(Instant::now());
-            }
+            *self.audit.checkpointed.lock() = Some(Instant::now());
         }
         for p in guards.iter_mut() {
             **p = Pending::default();

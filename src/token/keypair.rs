@@ -162,8 +162,7 @@ impl Module {
                 }
             }
             Ok(Found::Session { handle, .. }) => {
-                let mut m = self.sessions.objects.write();
-                m.remove(&handle);
+                self.sessions.objects.write().remove(&handle);
             }
             Err(_) => {}
         }

@@ -74,14 +74,8 @@ pub(crate) const KEPT_MAX: usize = 8;
 impl Session {
     /// Drops the session's copies of login state and keys (at logout).
     pub(crate) fn forget_copies(&self) {
-        {
-            let mut v = self.view.lock();
-            v.login = None;
-        }
-        {
-            let mut k = self.kept.lock();
-            k.clear();
-        }
+        self.view.lock().login = None;
+        self.kept.lock().clear();
     }
 }
 
