@@ -282,6 +282,11 @@ mod tests {
         assert!(Config::from_toml("[audit]\nsyslog = true").unwrap_err().contains("log.level"));
         // A level is parsed at load: an unknown word stops the configuration.
         assert!(Config::from_toml("[log]\nlevel = \"loud\"").unwrap_err().contains("unknown level"));
+        for bad in ["0", "600001"] {
+            let e = Config::from_toml(&format!("[store]\nbusy_timeout_ms = {bad}")).unwrap_err();
+            assert!(e.contains("busy_timeout_ms"), "{e}");
+        }
+        assert!(Config::from_toml("[store]\nbusy_timeout_ms = 250").is_ok());
         assert_eq!(Config::from_toml("[log]\nlevel = \"DEBUG\"").unwrap().log.level, log::LevelFilter::Debug);
         assert!(Config::from_toml("[audit]\nsyslog = true\n[log]\nlevel = \"info\"").is_ok());
         for bad in ["sidecar = \"rel/path\"", "sidecar = 1", "sidecar = \"\"", "syslog = \"yes\"", "anchor = 1"] {
