@@ -14,6 +14,7 @@ pub mod hex;
 pub mod logging;
 pub mod mech;
 pub mod model;
+pub mod server;
 pub mod store;
 pub mod sync;
 #[allow(unsafe_code)]
