@@ -4,3 +4,4 @@
 //! store as the PKCS#11 module.
 
 pub mod iam;
+pub mod sigv4;
