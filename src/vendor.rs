@@ -28,6 +28,11 @@ pub const CKA_FHSM_DELETION_TIME: CK_ATTRIBUTE_TYPE = FHSM_BASE + 8;
 pub const CKA_FHSM_DESCRIPTION: CK_ATTRIBUTE_TYPE = FHSM_BASE + 9;
 /// When automatic rotation is next due (0 when it is off).
 pub const CKA_FHSM_NEXT_ROTATION: CK_ATTRIBUTE_TYPE = FHSM_BASE + 10;
+/// The key policy (JSON, as the KMS API takes it); absent: the default
+/// key policy (the account's identity policies decide).
+pub const CKA_FHSM_KEY_POLICY: CK_ATTRIBUTE_TYPE = FHSM_BASE + 11;
+/// The key's tags (JSON `[{"TagKey":..,"TagValue":..}]`).
+pub const CKA_FHSM_TAGS: CK_ATTRIBUTE_TYPE = FHSM_BASE + 12;
 
 pub const FHSM_STATE_ENABLED: CK_ULONG = 0;
 pub const FHSM_STATE_DISABLED: CK_ULONG = 1;
@@ -51,6 +56,13 @@ pub const CKR_FHSM_ALIAS_EXISTS: CK_RV = FHSM_BASE + 5;
 /// The application tag of alias objects (CKO_DATA, CKA_LABEL "alias/NAME",
 /// CKA_VALUE the target's CKA_UNIQUE_ID).
 pub const ALIAS_APPLICATION: &[u8] = b"ferrohsm.kms.alias";
+
+/// The application tags of the KMS API server's records, each a private
+/// token data object (CKA_LABEL the name, CKA_VALUE a JSON document):
+/// principals (users with their access keys), groups, grants.
+pub const PRINCIPAL_APPLICATION: &[u8] = b"ferrohsm.iam.user";
+pub const GROUP_APPLICATION: &[u8] = b"ferrohsm.iam.group";
+pub const GRANT_APPLICATION: &[u8] = b"ferrohsm.kms.grant";
 
 /// Encrypt flag: keep the encryption context in the ciphertext (readable
 /// by anyone holding it).

@@ -137,6 +137,8 @@ rules! {
     CKA_FHSM_DELETION_TIME, Ulong, SECRET, TOKEN_SET;
     CKA_FHSM_DESCRIPTION, Bytes, SECRET, MODIFIABLE;
     CKA_FHSM_NEXT_ROTATION, Ulong, SECRET, TOKEN_SET;
+    CKA_FHSM_KEY_POLICY, Bytes, SECRET, 0;
+    CKA_FHSM_TAGS, Bytes, SECRET, 0;
 }
 
 /// The rule for an attribute type, if the module knows it at all.

@@ -97,6 +97,45 @@ struct Owned {
     mechanism: Option<u64>,
     rv: CK_RV,
     detail: String,
+    /// Who called, from where (the API server's requests; empty for
+    /// PKCS#11 callers).
+    principal: String,
+    source: String,
+}
+
+/// The caller the API server is serving on this thread (see
+/// [`with_caller`]): every record made meanwhile names it.
+pub struct Caller {
+    /// The principal's ARN.
+    pub principal: String,
+    /// The client's address.
+    pub source: String,
+}
+
+thread_local! {
+    static CALLER: std::cell::RefCell<Option<Caller>> = const { std::cell::RefCell::new(None) };
+    static RECORDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every audit record it makes naming `caller`; also says
+/// whether `f` made any.
+pub fn with_caller<T>(caller: Caller, f: impl FnOnce() -> T) -> (T, bool) {
+    CALLER.with(|c| *c.borrow_mut() = Some(caller));
+    RECORDED.with(|r| r.set(false));
+    let out = f();
+    CALLER.with(|c| *c.borrow_mut() = None);
+    (out, RECORDED.with(|r| r.replace(false)))
+}
+
+fn caller() -> (String, String) {
+    CALLER
+        .try_with(|c| {
+            c.borrow().as_ref().map_or_else(Default::default, |c| {
+                let _ = RECORDED.try_with(|r| r.set(true));
+                (c.principal.clone(), c.source.clone())
+            })
+        })
+        .unwrap_or_default()
 }
 
 impl Owned {
@@ -110,9 +149,14 @@ impl Owned {
             && self.key == r.key
             && self.token.as_ref() == r.token
             && self.detail == r.detail
+            && CALLER.try_with(|c| match c.borrow().as_ref() {
+                Some(c) => self.principal == c.principal && self.source == c.source,
+                None => self.principal.is_empty() && self.source.is_empty(),
+            }).unwrap_or(false)
     }
 
     fn of(time: u64, r: &Record) -> Owned {
+        let (principal, source) = caller();
         Owned {
             time,
             event: r.event.to_string(),
@@ -123,6 +167,8 @@ impl Owned {
             mechanism: r.mechanism,
             rv: r.rv,
             detail: r.detail.to_string(),
+            principal,
+            source,
         }
     }
 }
@@ -199,6 +245,12 @@ fn line(out: &mut String, o: &Owned, count: u64) {
     }
     let _ = write!(out, ",\"rv\":\"{:#x}\",\"detail\":", o.rv);
     json_str(out, &o.detail);
+    if !o.principal.is_empty() {
+        out.push_str(",\"principal\":");
+        json_str(out, &o.principal);
+        out.push_str(",\"source\":");
+        json_str(out, &o.source);
+    }
     let _ = writeln!(out, ",\"count\":{count}}}");
 }
 
@@ -305,6 +357,19 @@ impl Module {
         for p in guards.iter_mut() {
             **p = Pending::default();
         }
+        Ok(())
+    }
+}
+
+impl Module {
+    /// The API server's record of a request that no token call recorded
+    /// (a read, or a request refused before it reached the token):
+    /// `operation` (e.g. `kms:DescribeKey`), the key's ARN or id if any,
+    /// and the outcome (empty: success; else the error's name).
+    pub fn audit_request(&self, h: super::SessionHandle, operation: &str, key: &str, outcome: &str) -> Result<()> {
+        let a = self.kms_access(h)?;
+        let rv = if outcome.is_empty() { 0 } else { cryptoki_sys::CKR_FUNCTION_FAILED };
+        self.audit_use(&Record { key, detail: outcome, rv, ..Record::of(&a, operation) });
         Ok(())
     }
 }

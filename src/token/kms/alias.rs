@@ -24,23 +24,11 @@ pub fn valid_alias(name: &str) -> bool {
 impl Module {
     /// Every alias of the token: (object id, name, target key id).
     pub(crate) fn alias_list(&self, a: &Access) -> Result<Vec<(ObjectId, String, String)>> {
-        let tmpl = Template::new(vec![
-            Attribute { atype: ck::CKA_CLASS, value: Value::Ulong(ck::CKO_DATA) },
-            Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(ALIAS_APPLICATION) },
-        ]);
-        let filters = codec::find_filters(a.sealer(), &tmpl);
-        let mut out = Vec::new();
-        for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
-            let Some((_, o)) = self.load_any(a, id)? else { continue };
-            if !o.matches(&tmpl) {
-                continue;
-            }
-            let name = String::from_utf8_lossy(o.bytes(ck::CKA_LABEL).unwrap_or_default()).into_owned();
-            let target = String::from_utf8_lossy(o.bytes(ck::CKA_VALUE).unwrap_or_default()).into_owned();
-            out.push((id, name, target));
-        }
-        out.sort_by(|x, y| x.1.cmp(&y.1));
-        Ok(out)
+        Ok(self
+            .docs_list(a, ALIAS_APPLICATION)?
+            .into_iter()
+            .map(|(id, name, target)| (id, name, String::from_utf8_lossy(&target).into_owned()))
+            .collect())
     }
 
     fn alias_entry(&self, a: &Access, name: &str) -> Result<Option<(ObjectId, String)>> {

@@ -12,6 +12,7 @@
 mod alias;
 pub mod blob;
 mod describe;
+mod docs;
 mod ops;
 
 use std::sync::Arc;
@@ -80,7 +81,22 @@ pub(crate) fn uid_from_bytes(b: &[u8]) -> Option<Uid> {
     uid_from_hex(std::str::from_utf8(b).ok()?)
 }
 
+/// A key id as the KMS API shows it: the uid as a UUID
+/// (8-4-4-4-12 hex digits). Stable: it is the key's CKA_UNIQUE_ID with
+/// dashes, and every call that takes a key id takes either form.
+pub fn uuid(uid: &Uid) -> String {
+    let h = hex(uid);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
 fn uid_from_hex(s: &str) -> Option<Uid> {
+    let undashed;
+    let s = if s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| s.as_bytes()[i] == b'-') {
+        undashed = s.replace('-', "");
+        undashed.as_str()
+    } else {
+        s
+    };
     let b = s.as_bytes();
     if b.len() != 2 * std::mem::size_of::<Uid>() {
         return None;
@@ -193,6 +209,8 @@ enum Change {
     Rotation(u64),
     ScheduleDeletion(u64),
     CancelDeletion,
+    /// Description, key policy or tags.
+    SetMeta(ck::CK_ATTRIBUTE_TYPE, Vec<u8>),
 }
 
 /// The management call in progress on this thread: `kms_change` stages
@@ -223,6 +241,12 @@ impl Change {
         let pending = o.ulong(CKA_FHSM_KEY_STATE) == Some(FHSM_STATE_PENDING_DELETION);
         let due = o.ulong(CKA_FHSM_NEXT_ROTATION).is_some_and(|t| t != 0 && t <= now);
         match *self {
+            Change::SetMeta(t, ref v) => {
+                if pending {
+                    return Err(Error::KmsKeyPendingDeletion);
+                }
+                o.set(t, Value::bytes(v.as_slice()));
+            }
             Change::RotateIfDue if !due => {}
             Change::Rotate | Change::RotateIfDue => {
                 state_check(o)?;
@@ -467,6 +491,24 @@ impl Module {
             self.kms_change(&a, k, Change::ScheduleDeletion(days))
         })?;
         Ok(k.obj.ulong(CKA_FHSM_DELETION_TIME).unwrap_or(0))
+    }
+
+    /// Sets a key's description, key policy or tags; audited as `event`.
+    pub fn kms_set_meta(
+        &self,
+        h: super::SessionHandle,
+        key_id: &str,
+        atype: ck::CK_ATTRIBUTE_TYPE,
+        value: Vec<u8>,
+        event: &str,
+    ) -> Result<()> {
+        let a = self.rw_access(h)?;
+        if ![CKA_FHSM_DESCRIPTION, CKA_FHSM_KEY_POLICY, CKA_FHSM_TAGS].contains(&atype) {
+            return Err(Error::AttributeTypeInvalid);
+        }
+        let change = Change::SetMeta(atype, value);
+        self.kms_manage(&a, event, key_id, "", |k| self.kms_change(&a, k, change))?;
+        Ok(())
     }
 
     pub fn kms_cancel_deletion(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {

@@ -1,0 +1,116 @@
+//! Named documents of the KMS API server — principals, groups, grants —
+//! each a private token data object (CKA_APPLICATION the kind, CKA_LABEL
+//! the name, CKA_VALUE a JSON document): sealed and authenticated like any
+//! private object, shared by every process on the store, and audited.
+//! Aliases are the same kind of object (`alias.rs`).
+
+use cryptoki_sys as ck;
+
+use super::super::audit::Record;
+use super::super::newobj::build;
+use crate::error::{Error, Result};
+use crate::model::{policy, Attribute, Template, Value};
+use crate::store::{codec, ObjectId};
+use crate::token::{Access, Module, SessionHandle};
+
+impl Module {
+    /// Every document of a kind: (object id, name, body), by name.
+    pub(crate) fn docs_list(&self, a: &Access, app: &[u8]) -> Result<Vec<(ObjectId, String, Vec<u8>)>> {
+        let tmpl = Template::new(vec![
+            Attribute { atype: ck::CKA_CLASS, value: Value::Ulong(ck::CKO_DATA) },
+            Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(app) },
+        ]);
+        let filters = codec::find_filters(a.sealer(), &tmpl);
+        let mut out = Vec::new();
+        for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
+            let Some((_, o)) = self.load_any(a, id)? else { continue };
+            if !o.matches(&tmpl) {
+                continue;
+            }
+            let name = String::from_utf8_lossy(o.bytes(ck::CKA_LABEL).unwrap_or_default()).into_owned();
+            out.push((id, name, o.bytes(ck::CKA_VALUE).unwrap_or_default().to_vec()));
+        }
+        out.sort_by(|x, y| x.1.cmp(&y.1));
+        Ok(out)
+    }
+
+    /// Every document of a kind, (name, body).
+    pub fn kms_docs(&self, h: SessionHandle, app: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+        let a = self.kms_access(h)?;
+        Ok(self.docs_list(&a, app)?.into_iter().map(|(_, n, b)| (n, b)).collect())
+    }
+
+    /// Creates (`create` true: KmsAliasExists if it exists) or replaces
+    /// (KmsNotFound if it does not) a document, audited as `event` in the
+    /// same transaction.
+    pub fn kms_put_doc(
+        &self,
+        h: SessionHandle,
+        app: &[u8],
+        name: &str,
+        body: &[u8],
+        create: bool,
+        event: &str,
+    ) -> Result<()> {
+        let a = self.rw_access(h)?;
+        let s = self.session(h)?;
+        let r = (|| {
+            let existing = self.docs_list(&a, app)?.into_iter().find(|(_, n, _)| n == name);
+            let w = a.writer()?;
+            match (existing, create) {
+                (Some(_), true) => Err(Error::KmsAliasExists),
+                (None, false) => Err(Error::KmsNotFound),
+                (None, true) => {
+                    let tmpl = Template::new(vec![
+                        Attribute { atype: ck::CKA_TOKEN, value: Value::Bool(true) },
+                        Attribute { atype: ck::CKA_PRIVATE, value: Value::Bool(true) },
+                        Attribute { atype: ck::CKA_LABEL, value: Value::bytes(name.as_bytes()) },
+                        Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(app) },
+                        Attribute { atype: ck::CKA_VALUE, value: Value::bytes(body) },
+                    ]);
+                    let obj = build(policy::DATA, &tmpl, vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA))]);
+                    self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+                    self.store_new(&a, &s, obj).map(|_| ())
+                }
+                (Some((id, _, _)), false) => {
+                    self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+                    self.store.update_object(a.token.token_id, w, id, &mut |stored| {
+                        let mut o = codec::decode(a.sealer(), &stored)?;
+                        o.set(ck::CKA_VALUE, Value::bytes(body));
+                        Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &o)?))
+                    })?;
+                    Ok(())
+                }
+            }
+        })();
+        self.doc_audit(&a, event, name, r)
+    }
+
+    /// Deletes a document (KmsNotFound if there is none by that name).
+    pub fn kms_delete_doc(&self, h: SessionHandle, app: &[u8], name: &str, event: &str) -> Result<()> {
+        let a = self.rw_access(h)?;
+        let r = self.docs_list(&a, app).and_then(|all| {
+            let (id, _, _) = all.into_iter().find(|(_, n, _)| n == name).ok_or(Error::KmsNotFound)?;
+            let w = a.writer()?;
+            self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+            self.store.delete_object(a.token.token_id, w, id)?;
+            Ok(())
+        });
+        self.doc_audit(&a, event, name, r)
+    }
+
+    fn doc_audit(&self, a: &Access, event: &str, name: &str, r: Result<()>) -> Result<()> {
+        if r.is_err() {
+            self.store.discard_staged();
+            let _ = self.audit_event(&Record { detail: name, ..Record::of(a, event) }.result(&r));
+        }
+        r
+    }
+
+    /// The revision of the session's token: it changes with every change
+    /// to one of its objects, in any process (a cache stamp for callers
+    /// that keep what they read, like the API server's principals).
+    pub fn token_revision(&self, h: SessionHandle) -> Result<i64> {
+        Ok(self.kms_access(h)?.token.rev)
+    }
+}
