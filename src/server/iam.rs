@@ -688,7 +688,13 @@ impl Statement {
     fn principal_applies(&self, req: &Request) -> bool {
         let Some(p) = &self.principal else { return true };
         if !p.negated {
-            return p.entries.iter().any(|e| e.matches_caller(req));
+            return match self.effect {
+                // An Allow naming the account (not the caller) is delegation,
+                // not a permission: see delegates_to_account.
+                Effect::Allow => p.entries.iter().any(|e| e.matches_caller(req)),
+                // A Deny naming the caller's account denies everyone in it.
+                Effect::Deny => p.entries.iter().any(|e| e.matches_caller(req) || e.matches_account(req)),
+            };
         }
         let caller_listed = p.entries.iter().any(|e| e.matches_caller(req));
         match self.effect {
@@ -1181,6 +1187,26 @@ mod tests {
         let admin = ident(&admin_policy());
         assert!(authorize(Some(&with_acct), &[&admin], &[], &req(ALICE, "kms:Decrypt")));
         assert!(!authorize(Some(&with_acct), &[&admin], &[], &req(BOB, "kms:Decrypt")));
+
+        // A Deny naming the account applies to every principal of the account.
+        for acct in [ROOT, ACCT] {
+            let kp = key(&format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}},
+                {{"Effect":"Deny","Principal":{{"AWS":"{acct}"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+            ));
+            assert_eq!(kp.evaluate(&req(ALICE, "kms:Decrypt")), Decision::Deny);
+            assert_eq!(kp.evaluate(&req(ROOT, "kms:Decrypt")), Decision::Deny);
+            assert_eq!(kp.evaluate(&req(ALICE, "kms:Encrypt")), Decision::Allow);
+            let eve = Request { account: "444455556666", ..req("arn:aws:iam::444455556666:user/eve", "kms:Decrypt") };
+            assert_eq!(kp.evaluate(&eve), Decision::Allow);
+        }
+        // Allow + NotPrincipal: everyone but the listed callers.
+        let kp = key(&format!(
+            r#"{{"Statement":{{"Effect":"Allow","NotPrincipal":{{"AWS":"{BOB}"}},"Action":"kms:*","Resource":"*"}}}}"#
+        ));
+        assert!(authorize(Some(&kp), &[], &[], &req(ALICE, "kms:Decrypt")));
+        assert!(!authorize(Some(&kp), &[], &[], &req(BOB, "kms:Decrypt")));
+        assert!(!kp.delegates_to_account(&req(BOB, "kms:Decrypt")));
     }
 
     #[test]
