@@ -38,6 +38,8 @@
 #define CKA_FHSM_DELETION_TIME   (FHSM_BASE + 8)  /* CK_ULONG: Unix seconds, 0 if not pending */
 #define CKA_FHSM_DESCRIPTION     (FHSM_BASE + 9)  /* UTF-8 text */
 #define CKA_FHSM_NEXT_ROTATION   (FHSM_BASE + 10) /* CK_ULONG: Unix seconds, 0 if off */
+#define CKA_FHSM_KEY_POLICY      (FHSM_BASE + 11) /* bytes: JSON key policy (KMS API) */
+#define CKA_FHSM_TAGS            (FHSM_BASE + 12) /* bytes: JSON tags (KMS API) */
 
 #define FHSM_STATE_ENABLED          0UL
 #define FHSM_STATE_DISABLED         1UL
@@ -53,6 +55,7 @@
 #define CKR_FHSM_AUDIT_INVALID        (FHSM_BASE + 3)
 #define CKR_FHSM_NOT_FOUND            (FHSM_BASE + 4)
 #define CKR_FHSM_ALIAS_EXISTS         (FHSM_BASE + 5)
+#define CKR_FHSM_INCORRECT_KEY        (FHSM_BASE + 6)
 
 /* FHSM_Encrypt / FHSM_ReEncrypt / FHSM_GenerateDataKey flag: keep the
  * encryption context in the blob (readable by whoever holds it). */

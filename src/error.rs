@@ -47,6 +47,8 @@ pub enum Error {
     KmsNotFound,
     /// An alias by that name exists already (vendor code).
     KmsAliasExists,
+    /// The ciphertext was not made under the key the caller named (vendor code).
+    KmsIncorrectKey,
     KeyHandleInvalid,
     KeyIndigestible,
     KeyNotWrappable,
@@ -125,6 +127,7 @@ impl Error {
             AuditInvalid(_) => vendor::CKR_FHSM_AUDIT_INVALID,
             KmsNotFound => vendor::CKR_FHSM_NOT_FOUND,
             KmsAliasExists => vendor::CKR_FHSM_ALIAS_EXISTS,
+            KmsIncorrectKey => vendor::CKR_FHSM_INCORRECT_KEY,
             KeyHandleInvalid => ck::CKR_KEY_HANDLE_INVALID,
             KeyIndigestible => ck::CKR_KEY_INDIGESTIBLE,
             KeyNotWrappable => ck::CKR_KEY_NOT_WRAPPABLE,

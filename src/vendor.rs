@@ -52,6 +52,8 @@ pub const CKR_FHSM_AUDIT_INVALID: CK_RV = FHSM_BASE + 3;
 pub const CKR_FHSM_NOT_FOUND: CK_RV = FHSM_BASE + 4;
 /// An alias by that name exists already.
 pub const CKR_FHSM_ALIAS_EXISTS: CK_RV = FHSM_BASE + 5;
+/// The ciphertext was not made under the key the caller named.
+pub const CKR_FHSM_INCORRECT_KEY: CK_RV = FHSM_BASE + 6;
 
 /// The application tag of alias objects (CKO_DATA, CKA_LABEL "alias/NAME",
 /// CKA_VALUE the target's CKA_UNIQUE_ID).

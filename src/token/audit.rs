@@ -149,10 +149,12 @@ impl Owned {
             && self.key == r.key
             && self.token.as_ref() == r.token
             && self.detail == r.detail
-            && CALLER.try_with(|c| match c.borrow().as_ref() {
-                Some(c) => self.principal == c.principal && self.source == c.source,
-                None => self.principal.is_empty() && self.source.is_empty(),
-            }).unwrap_or(false)
+            && CALLER
+                .try_with(|c| match c.borrow().as_ref() {
+                    Some(c) => self.principal == c.principal && self.source == c.source,
+                    None => self.principal.is_empty() && self.source.is_empty(),
+                })
+                .unwrap_or(false)
     }
 
     fn of(time: u64, r: &Record) -> Owned {

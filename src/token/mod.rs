@@ -54,6 +54,7 @@ use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord};
 pub use crate::store::Uid;
 pub use audit::{with_caller, Caller};
 pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
+pub use crypto::Produced;
 use logins::{Login, SlotState};
 pub use session::{OpKind, Session, SessionHandle};
 pub use verify::StoreReport;

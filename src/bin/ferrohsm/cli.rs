@@ -65,6 +65,14 @@ pub enum Command {
     /// The audit trail: show, verify, export, prune
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Serve the AWS KMS JSON API (boto3, the aws CLI, the Encryption SDK) over the token
+    Serve(Serve),
+    /// KMS API principals: users with an access key and identity policies
+    #[command(subcommand)]
+    Principal(PrincipalCmd),
+    /// KMS API groups of principals, with identity policies
+    #[command(subcommand)]
+    Group(GroupCmd),
     /// Print a shell completion script to standard output
     Completions {
         /// The shell to complete for
@@ -509,6 +517,152 @@ pub enum AuditCmd {
         /// Prune nothing past what FILE (an export) holds
         #[arg(long, value_name = "FILE")]
         export: Option<String>,
+        #[command(flatten)]
+        login: Login,
+    },
+}
+
+/// `ferrohsm serve`.
+#[derive(Args)]
+pub struct Serve {
+    /// Address and port to listen on (port 0: any free port; the address is printed)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:4599")]
+    pub listen: std::net::SocketAddr,
+    /// The region in ARNs and in the SigV4 credential scope
+    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The account id in ARNs
+    #[arg(long, value_name = "ID", default_value = "111122223333")]
+    pub account: String,
+    /// PEM certificate chain: serve HTTPS (with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Allow plain HTTP on an address other than loopback
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Connections served at once (more wait to be accepted)
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+    #[command(flatten)]
+    pub login: Login,
+}
+
+/// Where principals' ARNs live.
+#[derive(Args)]
+pub struct Account {
+    /// The account id in ARNs (as given to `ferrohsm serve`)
+    #[arg(long, value_name = "ID", default_value = "111122223333")]
+    pub account: String,
+}
+
+/// An identity policy to attach.
+#[derive(Args)]
+#[command(group(ArgGroup::new("doc").required(true).args(["policy_file", "policy"])))]
+pub struct PolicyDoc {
+    /// The policy's name (attaching under an existing name replaces it)
+    #[arg(long, value_name = "NAME")]
+    pub policy_name: String,
+    /// The policy document (JSON) from a file
+    #[arg(long, value_name = "FILE")]
+    pub policy_file: Option<String>,
+    /// The policy document (JSON) itself
+    #[arg(long, value_name = "JSON")]
+    pub policy: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum PrincipalCmd {
+    /// Create a user with an access key; prints it once, as `aws iam create-access-key` does
+    Create {
+        /// The user name (1..=64 of A-Z a-z 0-9 +=,.@_-)
+        name: String,
+        /// A group to join (repeatable)
+        #[arg(long, value_name = "GROUP")]
+        group: Vec<String>,
+        /// Attach an identity policy allowing kms:* on every key
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// List the users (without secrets)
+    List {
+        #[command(flatten)]
+        account: Account,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Delete a user (its access key stops working at once)
+    Delete {
+        name: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Replace a user's access key; prints the new one once
+    RotateSecret {
+        name: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Attach an identity policy to a user
+    AttachPolicy {
+        name: String,
+        #[command(flatten)]
+        doc: PolicyDoc,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Detach a user's identity policy
+    DetachPolicy {
+        name: String,
+        #[arg(long, value_name = "NAME")]
+        policy_name: String,
+        #[command(flatten)]
+        login: Login,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GroupCmd {
+    /// Create a group
+    Create {
+        name: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Delete a group
+    Delete {
+        name: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Add a user to a group
+    Add {
+        group: String,
+        user: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Remove a user from a group
+    Remove {
+        group: String,
+        user: String,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// Attach an identity policy to a group (every member gets it)
+    AttachPolicy {
+        group: String,
+        #[command(flatten)]
+        doc: PolicyDoc,
+        #[command(flatten)]
+        login: Login,
+    },
+    /// List the groups, their members and policies
+    List {
         #[command(flatten)]
         login: Login,
     },

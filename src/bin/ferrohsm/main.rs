@@ -10,6 +10,7 @@ mod common;
 mod kms;
 mod migrate;
 mod pem;
+mod serve;
 mod softhsm_util;
 mod store;
 
@@ -40,6 +41,9 @@ fn run(cmd: Command) -> i32 {
         Command::Import(a) => softhsm_util::run(&import_args(&a)),
         Command::MigrateSofthsm(a) => migrate::run(&a),
         Command::Store(c) => store::run(&c),
+        Command::Serve(a) => serve::serve(&a),
+        Command::Principal(c) => serve::principal(c),
+        Command::Group(c) => serve::group(c),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ferrohsm", &mut std::io::stdout());
             0

@@ -111,3 +111,68 @@ impl Module {
         Ok(out)
     }
 }
+
+/// A key's metadata as the KMS API reports it (raw values; the server
+/// formats them).
+pub struct KeyInfo {
+    pub uid: crate::store::Uid,
+    pub state: u64,
+    pub created: u64,
+    pub description: String,
+    pub encrypt: bool,
+    pub decrypt: bool,
+    /// Generated in the token (not imported).
+    pub local: bool,
+    pub rotation_days: u64,
+    pub last_rotation: u64,
+    pub next_rotation: u64,
+    pub deletion_time: u64,
+    pub current_version: u32,
+    /// (version, created) of every version.
+    pub versions: Vec<(u32, u64)>,
+    pub policy: Option<Vec<u8>>,
+    pub tags: Option<Vec<u8>>,
+}
+
+impl Module {
+    fn key_info(k: &KmsKey) -> Result<KeyInfo> {
+        let o = &k.obj;
+        let text = |t| o.bytes(t).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        Ok(KeyInfo {
+            uid: k.uid,
+            state: k.state(),
+            created: o.ulong(CKA_FHSM_CREATION_TIME).unwrap_or(0),
+            description: text(CKA_FHSM_DESCRIPTION),
+            encrypt: o.bool(ck::CKA_ENCRYPT),
+            decrypt: o.bool(ck::CKA_DECRYPT),
+            local: o.bool(ck::CKA_LOCAL),
+            rotation_days: o.ulong(CKA_FHSM_ROTATION_PERIOD).unwrap_or(0),
+            last_rotation: o.ulong(CKA_FHSM_LAST_ROTATION).unwrap_or(0),
+            next_rotation: o.ulong(CKA_FHSM_NEXT_ROTATION).unwrap_or(0),
+            deletion_time: o.ulong(CKA_FHSM_DELETION_TIME).unwrap_or(0),
+            current_version: k.current(),
+            versions: k.versions()?.iter().map(|v| (v.n, v.created)).collect(),
+            policy: o.bytes(CKA_FHSM_KEY_POLICY).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
+            tags: o.bytes(CKA_FHSM_TAGS).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
+        })
+    }
+
+    /// One key's metadata (by id, UUID or alias).
+    pub fn kms_key_info(&self, h: SessionHandle, key_id: &str) -> Result<KeyInfo> {
+        let a = self.kms_access(h)?;
+        Self::key_info(&self.kms_key(&a, key_id)?)
+    }
+
+    /// Every key's metadata, oldest first (keys past their deletion window
+    /// are purged, not listed).
+    pub fn kms_key_infos(&self, h: SessionHandle) -> Result<Vec<KeyInfo>> {
+        let a = self.kms_access(h)?;
+        let mut out = Vec::new();
+        for k in self.kms_keys(&a)? {
+            if let Ok(false) = self.purged_if_due(&a, &k) {
+                out.push(Self::key_info(&k)?);
+            }
+        }
+        Ok(out)
+    }
+}

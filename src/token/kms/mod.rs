@@ -28,6 +28,8 @@ use crate::model::{Object, Template, Value};
 use crate::store::{codec, ObjectId, Uid};
 use crate::vendor::*;
 
+pub use alias::valid_alias;
+pub use describe::KeyInfo;
 pub use ops::{Context, DataKey};
 
 /// An owned encryption context: (key, value) pairs.
@@ -87,6 +89,11 @@ pub(crate) fn uid_from_bytes(b: &[u8]) -> Option<Uid> {
 pub fn uuid(uid: &Uid) -> String {
     let h = hex(uid);
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// A key id in either form (32 hex digits or a UUID) as a uid.
+pub fn uid_from_text(s: &str) -> Option<Uid> {
+    uid_from_hex(s)
 }
 
 fn uid_from_hex(s: &str) -> Option<Uid> {

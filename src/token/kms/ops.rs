@@ -153,6 +153,35 @@ impl Module {
         Ok(Produced::Data(self.open_blob(&a, &b, ctx, ck::CKA_DECRYPT, "kms-decrypt", "")?.0))
     }
 
+    /// The API's Decrypt: opens a blob with an entry of `only` (a key id;
+    /// none of its entries: KmsIncorrectKey), or with any entry. Returns
+    /// the plaintext and the id of the key that opened it.
+    pub fn kms_decrypt_with(
+        &self,
+        h: SessionHandle,
+        ctx: &Context,
+        data: &[u8],
+        only: Option<&str>,
+    ) -> Result<(Zeroizing<Vec<u8>>, String)> {
+        let a = self.kms_access(h)?;
+        let mut b = Blob::parse(data)?;
+        if let Some(key) = only {
+            let uid = super::uid_from_hex(key).ok_or(Error::KmsNotFound)?;
+            b.entries.retain(|e| e.uid == uid);
+            if b.entries.is_empty() {
+                return Err(Error::KmsIncorrectKey);
+            }
+        }
+        let (plain, key, _) = self.open_blob(&a, &b, ctx, ck::CKA_DECRYPT, "kms-decrypt", "")?;
+        Ok((plain, key))
+    }
+
+    /// The key uids a blob names, in entry order (its header only; nothing
+    /// is opened).
+    pub fn kms_blob_keys(data: &[u8]) -> Result<Vec<crate::store::Uid>> {
+        Ok(Blob::parse(data)?.entries.iter().map(|e| e.uid).collect())
+    }
+
     /// Moves a blob to another master key (or the same key's newest
     /// version) without the plaintext leaving the token.
     #[allow(clippy::too_many_arguments)]
