@@ -40,6 +40,12 @@
 #define CKA_FHSM_NEXT_ROTATION   (FHSM_BASE + 10) /* CK_ULONG: Unix seconds, 0 if off */
 #define CKA_FHSM_KEY_POLICY      (FHSM_BASE + 11) /* bytes: JSON key policy (KMS API) */
 #define CKA_FHSM_TAGS            (FHSM_BASE + 12) /* bytes: JSON tags (KMS API) */
+#define CKA_FHSM_KEY_SPEC        (FHSM_BASE + 13) /* text: RSA_2048, ECC_NIST_P256, HMAC_256...; absent: SYMMETRIC_DEFAULT */
+#define CKA_FHSM_KEY_USAGE       (FHSM_BASE + 14) /* text: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC */
+#define CKA_FHSM_PUBLIC_KEY      (FHSM_BASE + 15) /* DER SubjectPublicKeyInfo of an asymmetric KMS key */
+
+/* Key type of an asymmetric KMS key (CKO_SECRET_KEY; CKA_VALUE a PKCS#8 private key, never readable). */
+#define CKK_FHSM_KMS_ASYMMETRIC  (FHSM_BASE + 1)
 
 #define FHSM_STATE_ENABLED          0UL
 #define FHSM_STATE_DISABLED         1UL

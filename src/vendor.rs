@@ -2,7 +2,7 @@
 //! a leaf module every layer may use.
 //! All live under one vendor prefix so they cannot collide with the spec's.
 
-use cryptoki_sys::{CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_RV, CK_ULONG};
+use cryptoki_sys::{CK_ATTRIBUTE_TYPE, CK_KEY_TYPE, CK_MECHANISM_TYPE, CK_RV, CK_ULONG};
 
 /// CKA_/CKM_/CKR_VENDOR_DEFINED | 0x0F48_0000 ("FH"); bit 30
 /// (CKF_ARRAY_ATTRIBUTE) stays clear.
@@ -33,6 +33,17 @@ pub const CKA_FHSM_NEXT_ROTATION: CK_ATTRIBUTE_TYPE = FHSM_BASE + 10;
 pub const CKA_FHSM_KEY_POLICY: CK_ATTRIBUTE_TYPE = FHSM_BASE + 11;
 /// The key's tags (JSON `[{"TagKey":..,"TagValue":..}]`).
 pub const CKA_FHSM_TAGS: CK_ATTRIBUTE_TYPE = FHSM_BASE + 12;
+/// The key's spec as the KMS API names it ("RSA_2048", "HMAC_256", ...);
+/// absent: SYMMETRIC_DEFAULT.
+pub const CKA_FHSM_KEY_SPEC: CK_ATTRIBUTE_TYPE = FHSM_BASE + 13;
+/// The key's usage ("ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC").
+pub const CKA_FHSM_KEY_USAGE: CK_ATTRIBUTE_TYPE = FHSM_BASE + 14;
+/// An asymmetric KMS key's public key (DER SubjectPublicKeyInfo).
+pub const CKA_FHSM_PUBLIC_KEY: CK_ATTRIBUTE_TYPE = FHSM_BASE + 15;
+
+/// The key type of an asymmetric KMS key: a secret-key object whose
+/// CKA_VALUE is the private key as PKCS#8 (usable only through the KMS calls).
+pub const CKK_FHSM_KMS_ASYMMETRIC: CK_KEY_TYPE = FHSM_BASE + 1;
 
 pub const FHSM_STATE_ENABLED: CK_ULONG = 0;
 pub const FHSM_STATE_DISABLED: CK_ULONG = 1;

@@ -24,6 +24,8 @@ pub fn check_secret_len(key_type: Ulong, len: usize) -> Result<()> {
         | ck::CKK_SHA3_256_HMAC
         | ck::CKK_SHA3_384_HMAC
         | ck::CKK_SHA3_512_HMAC => (1..=512).contains(&len),
+        // A PKCS#8 private key (RSA up to 4096 bits).
+        crate::vendor::CKK_FHSM_KMS_ASYMMETRIC => (1..=8192).contains(&len),
         _ => return Err(Error::AttributeValueInvalid),
     };
     if ok {

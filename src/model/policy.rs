@@ -139,6 +139,9 @@ rules! {
     CKA_FHSM_NEXT_ROTATION, Ulong, SECRET, TOKEN_SET;
     CKA_FHSM_KEY_POLICY, Bytes, SECRET, 0;
     CKA_FHSM_TAGS, Bytes, SECRET, 0;
+    CKA_FHSM_KEY_SPEC, Bytes, SECRET, TOKEN_SET;
+    CKA_FHSM_KEY_USAGE, Bytes, SECRET, TOKEN_SET;
+    CKA_FHSM_PUBLIC_KEY, Bytes, SECRET, TOKEN_SET;
 }
 
 /// The rule for an attribute type, if the module knows it at all.

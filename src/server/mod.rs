@@ -11,6 +11,7 @@
 //! principal and the client's address.
 
 pub mod api;
+mod asym;
 pub mod directory;
 mod grants;
 pub mod iam;

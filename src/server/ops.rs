@@ -55,7 +55,7 @@ impl Call<'_> {
         }
     }
 
-    fn str_req(&self, name: &str) -> Result<&str, ApiError> {
+    pub(super) fn str_req(&self, name: &str) -> Result<&str, ApiError> {
         self.str_opt(name)?.ok_or_else(|| {
             ApiError::validation(format!(
                 "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
@@ -83,7 +83,7 @@ impl Call<'_> {
     }
 
     /// A base64 blob of 1..=max bytes.
-    fn blob(&self, name: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+    pub(super) fn blob(&self, name: &str, max: usize) -> Result<Vec<u8>, ApiError> {
         let s = self.str_req(name)?;
         if s.len() > max.div_ceil(3) * 4 + 4 {
             return Err(length_error(name, max));
@@ -95,7 +95,7 @@ impl Call<'_> {
         Ok(b)
     }
 
-    fn context(&self, name: &str) -> Result<Vec<(String, String)>, ApiError> {
+    pub(super) fn context(&self, name: &str) -> Result<Vec<(String, String)>, ApiError> {
         match self.input.get(name) {
             None | Some(Json::Null) => Ok(vec![]),
             Some(Json::Object(m)) => {
@@ -112,7 +112,7 @@ impl Call<'_> {
         }
     }
 
-    fn grant_tokens(&self) -> Result<(), ApiError> {
+    pub(super) fn grant_tokens(&self) -> Result<(), ApiError> {
         match self.input.get("GrantTokens") {
             None | Some(Json::Null) => Ok(()),
             Some(Json::Array(a)) if a.len() <= MAX_GRANT_TOKENS && a.iter().all(Json::is_string) => Ok(()),
@@ -157,7 +157,7 @@ impl Call<'_> {
     }
 
     /// Resolves the request's key parameter to the key's metadata.
-    fn key(&mut self, param: &str) -> Result<KeyInfo, ApiError> {
+    pub(super) fn key(&mut self, param: &str) -> Result<KeyInfo, ApiError> {
         let given = self.str_req(param)?.to_string();
         self.key_named(&given)
     }
@@ -215,7 +215,7 @@ impl Call<'_> {
         ))
     }
 
-    fn core<T>(&self, what: &str, r: crate::error::Result<T>) -> Result<T, ApiError> {
+    pub(super) fn core<T>(&self, what: &str, r: crate::error::Result<T>) -> Result<T, ApiError> {
         r.map_err(|e| ApiError::from_token(&e, what))
     }
 
@@ -232,15 +232,21 @@ impl Call<'_> {
             "CreationDate": epoch(k.created),
             "Enabled": k.state == FHSM_STATE_ENABLED,
             "Description": k.description,
-            "KeyUsage": "ENCRYPT_DECRYPT",
+            "KeyUsage": k.usage,
             "KeyState": state,
             "Origin": if k.local { "AWS_KMS" } else { "EXTERNAL" },
             "KeyManager": "CUSTOMER",
-            "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
-            "KeySpec": "SYMMETRIC_DEFAULT",
-            "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+            "CustomerMasterKeySpec": k.spec,
+            "KeySpec": k.spec,
             "MultiRegion": false,
         });
+        let spec = crate::token::kms::asym::Spec::parse(k.spec).unwrap_or(crate::token::kms::asym::Spec::Symmetric);
+        let field = match k.usage.as_str() {
+            "SIGN_VERIFY" => "SigningAlgorithms",
+            "GENERATE_VERIFY_MAC" => "MacAlgorithms",
+            _ => "EncryptionAlgorithms",
+        };
+        m[field] = json!(spec.algorithms(&k.usage));
         if k.state == FHSM_STATE_PENDING_DELETION {
             m["DeletionDate"] = epoch(k.deletion_time);
             m["PendingDeletionWindowInDays"] =
@@ -317,15 +323,26 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
     match op {
         "CreateKey" => {
             c.authorize("kms:CreateKey", None, &[], &[])?;
-            let spec = c.str_opt("KeySpec")?.or(c.str_opt("CustomerMasterKeySpec")?).unwrap_or("SYMMETRIC_DEFAULT");
-            let usage = c.str_opt("KeyUsage")?.unwrap_or("ENCRYPT_DECRYPT");
-            if spec != "SYMMETRIC_DEFAULT" {
-                return Err(ApiError::unsupported(format!(
-                    "KeySpec {spec} is not offered by this server (only SYMMETRIC_DEFAULT)"
-                )));
-            }
-            if usage != "ENCRYPT_DECRYPT" {
-                return Err(ApiError::validation(format!("KeyUsage {usage} is not valid for KeySpec {spec}")));
+            let spec_name = c
+                .str_opt("KeySpec")?
+                .or(c.str_opt("CustomerMasterKeySpec")?)
+                .unwrap_or("SYMMETRIC_DEFAULT")
+                .to_string();
+            let spec = match crate::token::kms::asym::Spec::parse(&spec_name) {
+                Some(s) => s,
+                None if spec_name == "ECC_SECG_P256K1"
+                    || spec_name.starts_with("SM2")
+                    || spec_name.starts_with("ML_DSA") =>
+                {
+                    return Err(ApiError::unsupported(format!(
+                        "KeySpec {spec_name} is not offered by this server; see docs/kms-api.md"
+                    )))
+                }
+                None => return Err(ApiError::validation(format!("KeySpec {spec_name} is not valid"))),
+            };
+            let usage = c.str_opt("KeyUsage")?.unwrap_or(spec.usages()[0]).to_string();
+            if !spec.usages().contains(&usage.as_str()) {
+                return Err(ApiError::validation(format!("KeyUsage {usage} is not valid for KeySpec {spec_name}")));
             }
             match c.str_opt("Origin")?.unwrap_or("AWS_KMS") {
                 "AWS_KMS" => {}
@@ -363,7 +380,8 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
                 let t = serde_json::to_vec(&tags).unwrap_or_default();
                 attrs.push(crate::model::Attribute { atype: CKA_FHSM_TAGS, value: crate::model::Value::bytes(t) });
             }
-            let id = c.core("CreateKey", m.kms_create_key(h, crate::model::Template::new(attrs)))?;
+            let id =
+                c.core("CreateKey", m.kms_create_key_spec(h, &spec_name, &usage, crate::model::Template::new(attrs)))?;
             let info = c.key_named(&id)?;
             Ok(json!({ "KeyMetadata": c.metadata(&info) }))
         }
@@ -505,11 +523,14 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
         }
         "Encrypt" => {
             c.grant_tokens()?;
-            algorithm(c, "EncryptionAlgorithm")?;
             let plain = zeroize::Zeroizing::new(c.blob("Plaintext", MAX_PLAINTEXT)?);
             let ctx = c.context("EncryptionContext")?;
             let k = c.key("KeyId")?;
             c.authorize("kms:Encrypt", Some(&k), &ctx, &[])?;
+            if k.spec != "SYMMETRIC_DEFAULT" {
+                return super::asym::rsa_encrypt(c, &k, &plain);
+            }
+            algorithm(c, "EncryptionAlgorithm")?;
             let key = c.key.clone();
             let blob = c.core(&key, encrypt(c, &k, &ctx, &plain))?;
             Ok(
@@ -518,12 +539,19 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
         }
         "Decrypt" => {
             c.grant_tokens()?;
-            algorithm(c, "EncryptionAlgorithm")?;
             if c.input.contains_key("Recipient") {
                 return Err(ApiError::unsupported("Recipient (Nitro Enclaves attestation) is not offered"));
             }
             let blob = c.blob("CiphertextBlob", MAX_CIPHERTEXT)?;
             let ctx = c.context("EncryptionContext")?;
+            if let Some(id) = c.str_opt("KeyId")?.map(str::to_string) {
+                let k = c.key_named(&id)?;
+                if k.spec != "SYMMETRIC_DEFAULT" {
+                    c.authorize("kms:Decrypt", Some(&k), &ctx, &[])?;
+                    return super::asym::rsa_decrypt(c, &k, &blob);
+                }
+            }
+            algorithm(c, "EncryptionAlgorithm")?;
             let (k, plain) = decrypt(c, &blob, &ctx, "KeyId", "kms:Decrypt")?;
             Ok(
                 json!({ "KeyId": c.key_arn(&k.uid), "Plaintext": b64().encode(&plain[..]), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" }),
@@ -697,8 +725,8 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
         | "GenerateMac"
         | "VerifyMac"
         | "GenerateDataKeyPair"
-        | "GenerateDataKeyPairWithoutPlaintext"
-        | "GetParametersForImport"
+        | "GenerateDataKeyPairWithoutPlaintext" => super::asym::dispatch(c, op),
+        "GetParametersForImport"
         | "ImportKeyMaterial"
         | "DeleteImportedKeyMaterial"
         | "CreateCustomKeyStore"
@@ -709,9 +737,9 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
         | "UpdateCustomKeyStore"
         | "ReplicateKey"
         | "UpdatePrimaryRegion"
-        | "DeriveSharedSecret" => Err(ApiError::unsupported(format!(
-            "{op} is not offered by this server (symmetric keys only); see docs/kms-api.md"
-        ))),
+        | "DeriveSharedSecret" => {
+            Err(ApiError::unsupported(format!("{op} is not offered by this server; see docs/kms-api.md")))
+        }
         _ => Err(ApiError::new("UnknownOperationException", "")),
     }
 }

@@ -28,10 +28,11 @@ impl Module {
             _ => "Disabled",
         };
         let usage = match (o.bool(ck::CKA_ENCRYPT), o.bool(ck::CKA_DECRYPT)) {
-            (true, true) => "ENCRYPT_DECRYPT",
-            (true, false) => "ENCRYPT_ONLY",
-            (false, true) => "DECRYPT_ONLY",
-            (false, false) => "NONE",
+            _ if k.spec() != super::asym::Spec::Symmetric => k.usage(),
+            (true, true) => "ENCRYPT_DECRYPT".into(),
+            (true, false) => "ENCRYPT_ONLY".into(),
+            (false, true) => "DECRYPT_ONLY".into(),
+            (false, false) => "NONE".into(),
         };
         let period = o.ulong(CKA_FHSM_ROTATION_PERIOD).unwrap_or(0);
         let versions: Vec<Json> = k
@@ -49,7 +50,7 @@ impl Module {
             "KeyState": state,
             "Enabled": k.state() == FHSM_STATE_ENABLED,
             "KeyUsage": usage,
-            "KeySpec": "SYMMETRIC_DEFAULT",
+            "KeySpec": k.spec().name(),
             "Origin": if o.bool(ck::CKA_LOCAL) { "FERROHSM" } else { "EXTERNAL" },
             "KeyRotationEnabled": period != 0,
             "RotationPeriodInDays": if period == 0 { Json::Null } else { json!(period) },
@@ -132,6 +133,9 @@ pub struct KeyInfo {
     pub versions: Vec<(u32, u64)>,
     pub policy: Option<Vec<u8>>,
     pub tags: Option<Vec<u8>>,
+    /// AWS's KeySpec and KeyUsage names.
+    pub spec: &'static str,
+    pub usage: String,
 }
 
 impl Module {
@@ -154,6 +158,8 @@ impl Module {
             versions: k.versions()?.iter().map(|v| (v.n, v.created)).collect(),
             policy: o.bytes(CKA_FHSM_KEY_POLICY).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
             tags: o.bytes(CKA_FHSM_TAGS).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
+            spec: k.spec().name(),
+            usage: k.usage(),
         })
     }
 

@@ -10,6 +10,7 @@
 //! that no longer decrypts once the key rotates.
 
 mod alias;
+pub mod asym;
 pub mod blob;
 mod describe;
 mod docs;
@@ -140,9 +141,13 @@ impl KmsKey {
     pub fn check_enabled(&self) -> Result<()> {
         state_check(&self.obj)
     }
-    /// `usage` (CKA_ENCRYPT / CKA_DECRYPT) allowed, and the key enabled.
+    /// `usage` (CKA_ENCRYPT / CKA_DECRYPT) allowed, and the key enabled:
+    /// a symmetric master key's use (an asymmetric or HMAC key refuses).
     pub fn check_use(&self, usage: ck::CK_ATTRIBUTE_TYPE) -> Result<()> {
         self.check_enabled()?;
+        if self.spec() != asym::Spec::Symmetric {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
         if !self.obj.bool(usage) {
             return Err(Error::KeyFunctionNotPermitted);
         }
@@ -253,6 +258,10 @@ impl Change {
                     return Err(Error::KmsKeyPendingDeletion);
                 }
                 o.set(t, Value::bytes(v.as_slice()));
+            }
+            Change::Rotate | Change::RotateIfDue | Change::Rotation(_) if o.get(CKA_FHSM_KEY_SPEC).is_some() => {
+                // Asymmetric and HMAC keys have one version, as in KMS.
+                return Err(Error::FunctionNotSupported);
             }
             Change::RotateIfDue if !due => {}
             Change::Rotate | Change::RotateIfDue => {

@@ -1,0 +1,177 @@
+//! The operations on asymmetric and HMAC keys: Sign, Verify,
+//! GetPublicKey, GenerateMac, VerifyMac, GenerateDataKeyPair(+WithoutPlaintext),
+//! and Encrypt/Decrypt with RSAES_OAEP under an RSA key.
+
+use base64::Engine as _;
+use serde_json::{json, Value as Json};
+
+use super::api::ApiError;
+use super::ops::Call;
+use crate::token::kms::asym::Spec;
+use crate::token::kms::KeyInfo;
+
+const MAX_MESSAGE: usize = 4096;
+const MAX_SIGNATURE: usize = 6144;
+const MAX_MAC_MESSAGE: usize = 4096;
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+fn hex(uid: &[u8; 16]) -> String {
+    crate::hex::hex(uid)
+}
+
+/// The algorithm parameter, which must be one the key offers
+/// (InvalidKeyUsageException otherwise, as KMS answers).
+fn algorithm<'a>(c: &'a Call, name: &str, k: &KeyInfo) -> Result<&'a str, ApiError> {
+    let alg = c.str_req(name)?;
+    let spec = Spec::parse(k.spec).unwrap_or(Spec::Symmetric);
+    if !spec.algorithms(&k.usage).contains(&alg) {
+        return Err(ApiError::new(
+            "InvalidKeyUsageException",
+            format!("{alg} is not valid for {} with usage {}", k.spec, k.usage),
+        ));
+    }
+    Ok(alg)
+}
+
+fn usage(k: &KeyInfo, want: &str, arn: &str) -> Result<(), ApiError> {
+    if k.usage != want {
+        return Err(ApiError::new("InvalidKeyUsageException", format!("{arn} has usage {}, not {want}", k.usage)));
+    }
+    Ok(())
+}
+
+fn message_type(c: &Call) -> Result<bool, ApiError> {
+    match c.str_opt("MessageType")? {
+        None | Some("RAW") => Ok(false),
+        Some("DIGEST") => Ok(true),
+        Some(t) => Err(ApiError::validation(format!("MessageType {t} is not RAW or DIGEST"))),
+    }
+}
+
+/// Serves one of this module's operations.
+pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
+    let st = c.state;
+    let (m, h) = (&st.module, st.session);
+    match op {
+        "Sign" | "Verify" => {
+            c.grant_tokens()?;
+            let msg = c.blob("Message", MAX_MESSAGE)?;
+            let digest = message_type(c)?;
+            let k = c.key("KeyId")?;
+            let arn = c.key.clone();
+            c.authorize(&format!("kms:{op}"), Some(&k), &[], &[])?;
+            usage(&k, "SIGN_VERIFY", &arn)?;
+            let alg = algorithm(c, "SigningAlgorithm", &k)?.to_string();
+            if op == "Sign" {
+                let sig = c.core(&arn, m.kms_sign(h, &hex(&k.uid), &msg, digest, &alg))?;
+                return Ok(json!({ "KeyId": arn, "Signature": b64().encode(sig), "SigningAlgorithm": alg }));
+            }
+            let sig = c.blob("Signature", MAX_SIGNATURE)?;
+            if !c.core(&arn, m.kms_verify(h, &hex(&k.uid), &msg, digest, &alg, &sig))? {
+                return Err(ApiError::new("KMSInvalidSignatureException", "The signature is not valid."));
+            }
+            Ok(json!({ "KeyId": arn, "SignatureValid": true, "SigningAlgorithm": alg }))
+        }
+        "GenerateMac" | "VerifyMac" => {
+            c.grant_tokens()?;
+            let msg = c.blob("Message", MAX_MAC_MESSAGE)?;
+            let k = c.key("KeyId")?;
+            let arn = c.key.clone();
+            c.authorize(&format!("kms:{op}"), Some(&k), &[], &[])?;
+            usage(&k, "GENERATE_VERIFY_MAC", &arn)?;
+            let alg = algorithm(c, "MacAlgorithm", &k)?.to_string();
+            if op == "GenerateMac" {
+                let mac = c.core(&arn, m.kms_generate_mac(h, &hex(&k.uid), &alg, &msg))?;
+                return Ok(json!({ "KeyId": arn, "Mac": b64().encode(mac), "MacAlgorithm": alg }));
+            }
+            let mac = c.blob("Mac", 64)?;
+            if !c.core(&arn, m.kms_verify_mac(h, &hex(&k.uid), &alg, &msg, &mac))? {
+                return Err(ApiError::new("KMSInvalidMacException", "The MAC is not valid."));
+            }
+            Ok(json!({ "KeyId": arn, "MacValid": true, "MacAlgorithm": alg }))
+        }
+        "GetPublicKey" => {
+            c.grant_tokens()?;
+            let k = c.key("KeyId")?;
+            let arn = c.key.clone();
+            c.authorize("kms:GetPublicKey", Some(&k), &[], &[])?;
+            let spec = Spec::parse(k.spec).unwrap_or(Spec::Symmetric);
+            if !matches!(spec, Spec::Rsa(_) | Spec::Ecc(_)) {
+                return Err(ApiError::unsupported(format!("{arn} is not an asymmetric key")));
+            }
+            let public = c.core(&arn, m.kms_public_key(h, &hex(&k.uid)))?;
+            let mut out = json!({
+                "KeyId": arn,
+                "PublicKey": b64().encode(public),
+                "CustomerMasterKeySpec": k.spec,
+                "KeySpec": k.spec,
+                "KeyUsage": k.usage,
+            });
+            let algs = spec.algorithms(&k.usage);
+            let field = if k.usage == "SIGN_VERIFY" { "SigningAlgorithms" } else { "EncryptionAlgorithms" };
+            out[field] = json!(algs);
+            Ok(out)
+        }
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            c.grant_tokens()?;
+            if c.input.contains_key("Recipient") {
+                return Err(ApiError::unsupported("Recipient (Nitro Enclaves attestation) is not offered"));
+            }
+            let pair = c.str_req("KeyPairSpec")?.to_string();
+            if !matches!(Spec::parse(&pair), Some(Spec::Rsa(_) | Spec::Ecc(_))) {
+                return Err(if pair == "ECC_SECG_P256K1" || pair.starts_with("SM2") {
+                    ApiError::unsupported(format!("KeyPairSpec {pair} is not offered"))
+                } else {
+                    ApiError::validation(format!("KeyPairSpec {pair} is not valid"))
+                });
+            }
+            let ctx = c.context("EncryptionContext")?;
+            let k = c.key("KeyId")?;
+            let arn = c.key.clone();
+            c.authorize(&format!("kms:{op}"), Some(&k), &ctx, &[])?;
+            if k.spec != "SYMMETRIC_DEFAULT" {
+                return Err(ApiError::new(
+                    "InvalidKeyUsageException",
+                    format!("{arn} is not a symmetric encryption key"),
+                ));
+            }
+            let core_ctx: Vec<(Vec<u8>, Vec<u8>)> =
+                ctx.iter().map(|(a, b)| (a.clone().into_bytes(), b.clone().into_bytes())).collect();
+            let without = op.ends_with("WithoutPlaintext");
+            let (public, private, blob) =
+                c.core(&arn, m.kms_generate_data_key_pair(h, &hex(&k.uid), &pair, &core_ctx, without))?;
+            let mut out = json!({
+                "KeyId": arn,
+                "KeyPairSpec": pair,
+                "PublicKey": b64().encode(public),
+                "PrivateKeyCiphertextBlob": b64().encode(blob),
+            });
+            if let Some(p) = private {
+                out["PrivateKeyPlaintext"] = json!(b64().encode(&p[..]));
+            }
+            Ok(out)
+        }
+        _ => Err(ApiError::new("UnknownOperationException", "")),
+    }
+}
+
+/// Encrypt under an RSA ENCRYPT_DECRYPT key (RSAES_OAEP_SHA_1/256).
+pub fn rsa_encrypt(c: &mut Call, k: &KeyInfo, plain: &[u8]) -> Result<Json, ApiError> {
+    let arn = c.key.clone();
+    usage(k, "ENCRYPT_DECRYPT", &arn)?;
+    let alg = algorithm(c, "EncryptionAlgorithm", k)?.to_string();
+    let ct = c.core(&arn, c.state.module.kms_rsa_encrypt(c.state.session, &hex(&k.uid), &alg, plain))?;
+    Ok(json!({ "CiphertextBlob": b64().encode(ct), "KeyId": arn, "EncryptionAlgorithm": alg }))
+}
+
+/// Decrypt under an RSA key: KeyId and the algorithm are required.
+pub fn rsa_decrypt(c: &mut Call, k: &KeyInfo, ct: &[u8]) -> Result<Json, ApiError> {
+    let arn = c.key.clone();
+    usage(k, "ENCRYPT_DECRYPT", &arn)?;
+    let alg = algorithm(c, "EncryptionAlgorithm", k)?.to_string();
+    let plain = c.core(&arn, c.state.module.kms_rsa_decrypt(c.state.session, &hex(&k.uid), &alg, ct))?;
+    Ok(json!({ "KeyId": arn, "Plaintext": b64().encode(&plain[..]), "EncryptionAlgorithm": alg }))
+}
