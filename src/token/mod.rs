@@ -32,6 +32,7 @@ mod logins;
 pub mod migrate;
 mod newobj;
 pub mod objects;
+mod ops;
 mod session;
 mod sessions;
 mod sign;
@@ -54,10 +55,12 @@ use crate::store::{ObjectId, SlotId, Store, TokenId, TokenKey, TokenRecord};
 pub use crate::store::Uid;
 pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
 use logins::{Login, SlotState};
-pub use session::{OpKind, Session, SessionHandle};
+pub use ops::OpKind;
+pub use session::Session;
 pub use verify::StoreReport;
 
 pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
+pub type SessionHandle = cryptoki_sys::CK_SESSION_HANDLE;
 
 /// Session objects get handles from here up; token objects use their store
 /// id (always below), so a handle says where the object lives.
