@@ -2,7 +2,7 @@
 
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
-use super::decode::{bounded, data, mechanism, out, template};
+use super::decode::{bounded, data, mechanism, out, slice_mut, template, Scope};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::token::crypto::Produced;
@@ -21,9 +21,10 @@ pub(super) unsafe fn emit(
     len: *mut CK_ULONG,
     call: impl FnOnce(Option<usize>) -> Result<Produced>,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: `len` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let len = unsafe { out(len) }?;
+    let len = unsafe { out(&scope, len) }?;
     let cap = if p.is_null() { None } else { Some(usize::try_from(*len).unwrap_or(usize::MAX)) };
     match &call(cap)? {
         Produced::Length(n) => {
@@ -109,11 +110,12 @@ unsafe fn input_output(
     ol: *mut CK_ULONG,
     f: impl FnOnce(&Module, &[u8], Option<usize>) -> Result<Produced>,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     within(&m, h, kind, || {
         // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
         // and the length bound first, and the slice is not kept past the call.
-        let data = unsafe { data(d, n, too_long(kind)) }?;
+        let data = unsafe { data(&scope, d, n, too_long(kind)) }?;
         // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks
         // NULL and writes at most *len bytes.
         unsafe { emit(o, ol, |cap| f(&m, data, cap)) }
@@ -133,11 +135,12 @@ unsafe fn input_only(
     n: CK_ULONG,
     f: impl FnOnce(&Module, &[u8]) -> Result<()>,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     within(&m, h, kind, || {
         // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
         // and the length bound first, and the slice is not kept past the call.
-        f(&m, unsafe { data(d, n, too_long(kind)) }?)?;
+        f(&m, unsafe { data(&scope, d, n, too_long(kind)) }?)?;
         ok()
     })
 }
@@ -242,15 +245,16 @@ unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJ
 }
 
 unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     within(&m, h, OpKind::Verify, || {
         // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
         // and the length bound first, and the slice is not kept past the call.
-        let d = unsafe { data(d, n, Error::DataLenRange) }?;
+        let d = unsafe { data(&scope, d, n, Error::DataLenRange) }?;
         // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the
         // call (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past
         // the call.
-        m.verify(h, d, unsafe { bounded(sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
+        m.verify(h, d, unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
@@ -262,12 +266,13 @@ unsafe fn verify_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> R
 }
 
 unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     within(&m, h, OpKind::Verify, || {
         // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the
         // call (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past
         // the call.
-        m.verify_final(h, unsafe { bounded(sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
+        m.verify_final(h, unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
@@ -336,11 +341,12 @@ unsafe fn cipher_oneshot(
     ol: *mut CK_ULONG,
     enc: bool,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     within(&m, h, OpKind::cipher(enc), || {
         // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL
         // and the length bound first, and the slice is not kept past the call.
-        let data = unsafe { data(d, n, too_long(OpKind::cipher(enc))) }?;
+        let data = unsafe { data(&scope, d, n, too_long(OpKind::cipher(enc))) }?;
         // SAFETY: `ol` is read only when non-NULL.
         // No buffer is larger than isize::MAX bytes, whatever `*ol` claims.
         let avail = if o.is_null() || ol.is_null() { 0 } else { usize::try_from(unsafe { *ol }).unwrap_or(0) };
@@ -356,8 +362,8 @@ unsafe fn cipher_oneshot(
             emit(o, ol, |cap| {
                 let buf = if cap.is_some() && avail > 0 && disjoint {
                     // SAFETY: non-NULL, `*ol` writable bytes as the caller
-                    // promises, disjoint from `data`; used only in this call.
-                    Some(std::slice::from_raw_parts_mut(o, avail))
+                    // promises, disjoint from `data`; bounded by `scope`.
+                    slice_mut(&scope, o, avail).ok()
                 } else {
                     None
                 };
@@ -425,6 +431,7 @@ unsafe fn unwrap_key(
     n: CK_ULONG,
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
@@ -432,13 +439,13 @@ unsafe fn unwrap_key(
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    let wrapped = unsafe { bounded(w, wl, MAX_WRAPPED, Error::WrappedKeyLenRange) }?;
+    let wrapped = unsafe { bounded(&scope, w, wl, MAX_WRAPPED, Error::WrappedKeyLenRange) }?;
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let ph = unsafe { out(ph) }?;
+    let ph = unsafe { out(&scope, ph) }?;
     *ph = m.unwrap_key(h, &mech, unwrapping, wrapped, &tmpl)?;
     ok()
 }
@@ -456,6 +463,7 @@ unsafe fn derive_key(
     n: CK_ULONG,
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
@@ -465,7 +473,7 @@ unsafe fn derive_key(
     let tmpl = unsafe { template(tmpl, n) }?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let ph = unsafe { out(ph) }?;
+    let ph = unsafe { out(&scope, ph) }?;
     *ph = m.derive_key(h, &mech, base, &tmpl)?;
     ok()
 }

@@ -1,6 +1,8 @@
 //! Pointer + length → owned Rust values, and the output-buffer protocols.
 //! Every raw pointer is read here, once.
 
+use std::marker::PhantomData;
+
 use cryptoki_sys as ck;
 use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_RV, CK_ULONG};
 use zeroize::Zeroizing;
@@ -9,17 +11,34 @@ use crate::error::{Error, Result};
 use crate::model::mechanism::bound;
 use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Oaep, Param, PrfData, Template, Value};
 
-/// A borrowed slice from a C pointer and count. NULL with a nonzero count
-/// is CKR_ARGUMENTS_BAD; NULL with zero is the empty slice. Nothing is
-/// read here; callers that copy or loop use `bounded` instead.
+/// The frame of one C call's implementation, as a value. Every borrow of
+/// caller memory the decoders hand out is tied to a `&'a Scope`, so it
+/// lives no longer than the `Scope` it came from; a `Scope` is made as a
+/// local (`Scope::enter`) by the function that reads the caller's pointers,
+/// and is not `Clone`, `Send` or `Sync` (it cannot be copied out, moved to
+/// another thread or put in a static). A decoded slice therefore ends when
+/// that function returns: within the C call, as PKCS#11 requires.
+pub struct Scope(PhantomData<*const ()>);
+
+impl Scope {
+    /// A scope for the borrows of the function that makes it.
+    pub fn enter() -> Scope {
+        Scope(PhantomData)
+    }
+}
+
+/// A borrowed slice from a C pointer and count, living as long as `scope`.
+/// NULL with a nonzero count is CKR_ARGUMENTS_BAD; NULL with zero is the
+/// empty slice. Nothing is read here; callers that copy or loop use
+/// `bounded` instead.
 ///
 /// # Safety
 ///
 /// `p` is NULL or points to `n` initialised, readable `T`s that nothing
-/// writes while the slice lives (what PKCS#11 promises for an input array
-/// during the call). The caller chooses `'a`: it must end before the entry
-/// point returns; the slice is used within the call or copied, never kept.
-pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
+/// writes while `scope` lives (what PKCS#11 promises for an input array
+/// during the call, since a `Scope` ends before its function returns).
+pub unsafe fn slice<T>(scope: &Scope, p: *const T, n: CK_ULONG) -> Result<&[T]> {
+    let _ = scope;
     if n == 0 {
         return Ok(&[]);
     }
@@ -31,8 +50,31 @@ pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
     if n.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(Error::ArgumentsBad);
     }
-    // SAFETY: non-NULL, and the caller promises `n` readable elements.
+    // SAFETY: non-NULL, and the caller promises `n` readable elements for
+    // as long as `scope` lives, which bounds the returned lifetime.
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+/// A caller's output array of `n` elements, writable as long as `scope`
+/// lives. NULL with a nonzero count, or a count beyond what memory can
+/// hold, is CKR_ARGUMENTS_BAD; zero is the empty slice.
+///
+/// # Safety
+///
+/// `p` is NULL or valid for reads and writes of `n` `T`s that nothing else
+/// accesses while `scope` lives (an output argument of the PKCS#11 call).
+#[allow(clippy::mut_from_ref)] // the `&mut` is the caller's memory; `scope` only bounds its life
+pub unsafe fn slice_mut<T>(scope: &Scope, p: *mut T, n: usize) -> Result<&mut [T]> {
+    let _ = scope;
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() || n.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: non-NULL, and the caller promises `n` writable elements no one
+    // else touches for as long as `scope` lives, which bounds the lifetime.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
 }
 
 /// `slice`, refusing with `err` a count above `max` before anything else.
@@ -40,12 +82,12 @@ pub unsafe fn slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
 /// # Safety
 ///
 /// As `slice` (for `n` elements, even if `max` is larger).
-pub unsafe fn bounded<'a, T>(p: *const T, n: CK_ULONG, max: usize, err: Error) -> Result<&'a [T]> {
+pub unsafe fn bounded<T>(scope: &Scope, p: *const T, n: CK_ULONG, max: usize, err: Error) -> Result<&[T]> {
     if n > max as CK_ULONG {
         return Err(err);
     }
     // SAFETY: this function's contract is `slice`'s.
-    unsafe { slice(p, n) }
+    unsafe { slice(scope, p, n) }
 }
 
 /// A PIN (or other secret byte string) copied into zeroizing memory; one
@@ -55,9 +97,10 @@ pub unsafe fn bounded<'a, T>(p: *const T, n: CK_ULONG, max: usize, err: Error) -
 ///
 /// `p` is NULL or points to `n` readable bytes for the call (as `slice`).
 pub unsafe fn secret(p: *const u8, n: CK_ULONG, max: usize, err: Error) -> Result<Zeroizing<Vec<u8>>> {
+    let scope = Scope::enter();
     // SAFETY: this function's contract is `slice`'s; the bytes are copied at
-    // once, so no borrow leaves this function.
-    Ok(Zeroizing::new(unsafe { bounded(p, n, max, err) }?.to_vec()))
+    // once, so no borrow leaves this function (nor could: `scope` is local).
+    Ok(Zeroizing::new(unsafe { bounded(&scope, p, n, max, err) }?.to_vec()))
 }
 
 /// Input data of one call (C_Encrypt, C_SignUpdate, ...): beyond
@@ -66,12 +109,12 @@ pub unsafe fn secret(p: *const u8, n: CK_ULONG, max: usize, err: Error) -> Resul
 ///
 /// # Safety
 ///
-/// As `slice`: `p` is NULL or points to `n` readable bytes, and `'a` ends
-/// before the entry point returns.
-pub unsafe fn data<'a>(p: *const u8, n: CK_ULONG, err: Error) -> Result<&'a [u8]> {
+/// As `slice`: `p` is NULL or points to `n` bytes readable while `scope`
+/// lives.
+pub unsafe fn data(scope: &Scope, p: *const u8, n: CK_ULONG, err: Error) -> Result<&[u8]> {
     let max = if err == Error::EncryptedDataLenRange { bound::ENCRYPTED } else { bound::DATA };
     // SAFETY: this function's contract is `slice`'s.
-    unsafe { bounded(p, n, max, err) }
+    unsafe { bounded(scope, p, n, max, err) }
 }
 
 /// A caller's template array, its count checked against the most entries
@@ -81,11 +124,11 @@ pub unsafe fn data<'a>(p: *const u8, n: CK_ULONG, err: Error) -> Result<&'a [u8]
 ///
 /// # Safety
 ///
-/// As `slice`: `p` is NULL or points to `n` readable `CK_ATTRIBUTE`s, and
-/// `'a` ends before the entry point returns.
-pub unsafe fn attributes<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
+/// As `slice`: `p` is NULL or points to `n` `CK_ATTRIBUTE`s readable while
+/// `scope` lives.
+pub unsafe fn attributes(scope: &Scope, p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&[CK_ATTRIBUTE]> {
     // SAFETY: this function's contract is `slice`'s.
-    unsafe { bounded(p, n, policy::max_template_len(), Error::ArgumentsBad) }
+    unsafe { bounded(scope, p, n, policy::max_template_len(), Error::ArgumentsBad) }
 }
 
 /// A required out-pointer: NULL is CKR_ARGUMENTS_BAD.
@@ -93,11 +136,37 @@ pub unsafe fn attributes<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a 
 /// # Safety
 ///
 /// `p` is NULL or points to a `T` valid for writes (and reads) that nothing
-/// else accesses while the reference lives: an out-argument of the PKCS#11
-/// call. The caller chooses `'a`: it must end before the entry point returns.
-pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
-    // SAFETY: non-NULL checked; the caller promises it is writable.
-    unsafe { p.as_mut() }.ok_or(Error::ArgumentsBad)
+/// else accesses while `scope` lives: an out-argument of the PKCS#11 call.
+#[allow(clippy::mut_from_ref)] // the `&mut` is the caller's memory; `scope` only bounds its life
+pub unsafe fn out<T>(scope: &Scope, p: *mut T) -> Result<&mut T> {
+    // SAFETY: this function's contract is `maybe_out`'s.
+    unsafe { maybe_out(scope, p) }.ok_or(Error::ArgumentsBad)
+}
+
+/// An optional out-pointer (NULL: the caller does not want the value).
+///
+/// # Safety
+///
+/// As `out`.
+#[allow(clippy::mut_from_ref)] // the `&mut` is the caller's memory; `scope` only bounds its life
+pub unsafe fn maybe_out<T>(scope: &Scope, p: *mut T) -> Option<&mut T> {
+    let _ = scope;
+    // SAFETY: NULL is checked by `as_mut`; the caller promises a writable
+    // `T` no one else touches while `scope` lives, which bounds the lifetime.
+    unsafe { p.as_mut() }
+}
+
+/// An optional input struct (NULL: none).
+///
+/// # Safety
+///
+/// `p` is NULL or points to a readable, aligned `T` that nothing writes
+/// while `scope` lives.
+pub unsafe fn maybe_ref<T>(scope: &Scope, p: *const T) -> Option<&T> {
+    let _ = scope;
+    // SAFETY: NULL is checked by `as_ref`; the caller promises a readable
+    // `T` for as long as `scope` lives, which bounds the lifetime.
+    unsafe { p.as_ref() }
 }
 
 const MAX_NESTING: usize = 2;
@@ -121,8 +190,9 @@ pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Template> 
 ///
 /// As `template`.
 unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Result<Template> {
+    let scope = Scope::enter();
     // SAFETY: this function's contract: `n` readable attributes at `p`.
-    let attrs = unsafe { attributes(p, n) }?;
+    let attrs = unsafe { attributes(&scope, p, n) }?;
     let mut out = Vec::with_capacity(attrs.len());
     for a in attrs {
         let kind = policy::kind_of(a.type_);
@@ -146,7 +216,7 @@ unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Resu
         } else {
             // SAFETY: pointer and count are this call's arguments, readable for the call (PKCS#11); NULL is
             // checked, and the slice is not kept past the call.
-            let raw = unsafe { slice(a.pValue as *const u8, a.ulValueLen) }?;
+            let raw = unsafe { slice(&scope, a.pValue as *const u8, a.ulValueLen) }?;
             Value::from_c(kind, raw)?
         };
         out.push(Attribute::new(a.type_, value));
@@ -165,8 +235,9 @@ unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, depth: usize) -> Resu
 /// the mechanism type defines (with any pointers inside it likewise valid),
 /// all for the duration of the call. Everything is copied before returning.
 pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
-    // SAFETY: NULL is checked by `as_ref`.
-    let m = unsafe { p.as_ref() }.ok_or(Error::ArgumentsBad)?;
+    let scope = Scope::enter();
+    // SAFETY: this function's contract: NULL or a readable mechanism.
+    let m = unsafe { maybe_ref(&scope, p) }.ok_or(Error::ArgumentsBad)?;
     let param = match m.mechanism {
         // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
         // parameter size.
@@ -200,8 +271,8 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
             // that the parameter has T's exact size.
             let p: &ck::CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { param_struct(m) }?;
-            // SAFETY: NULL is checked by `as_ref`; the caller promises a valid struct.
-            let o = unsafe { (p.pOAEPParams as *const ck::CK_RSA_PKCS_OAEP_PARAMS).as_ref() }
+            // SAFETY: NULL is checked by `maybe_ref`; the caller promises a valid struct for the call.
+            let o = unsafe { maybe_ref(&scope, p.pOAEPParams as *const ck::CK_RSA_PKCS_OAEP_PARAMS) }
                 .ok_or(Error::MechanismParamInvalid)?;
             // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
             // checked against NULL and the bound, then copied.
@@ -264,7 +335,7 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             // mechanism, readable for the call; NULL and the bound are checked
             // and the bytes are copied below.
             let raw = unsafe {
-                bounded(m.pParameter as *const u8, m.ulParameterLen, bound::PARAM_BYTES, Error::ArgumentsBad)
+                bounded(&scope, m.pParameter as *const u8, m.ulParameterLen, bound::PARAM_BYTES, Error::ArgumentsBad)
             }
             .map_err(|_| Error::MechanismParamInvalid)?;
             if raw.is_empty() {
@@ -323,9 +394,10 @@ unsafe fn param_bytes(p: *const u8, n: CK_ULONG) -> Result<Vec<u8>> {
 /// (a pointer and length from the caller's mechanism parameter). Only `max`
 /// or fewer bytes are read, and nothing borrowed outlives this function.
 unsafe fn param_bytes_max(p: *const u8, n: CK_ULONG, max: usize) -> Result<Vec<u8>> {
+    let scope = Scope::enter();
     // SAFETY: this function's contract; `bounded` checks NULL and the bound,
     // and the bytes are copied before it returns.
-    unsafe { bounded(p, n, max, Error::MechanismParamInvalid) }
+    unsafe { bounded(&scope, p, n, max, Error::MechanismParamInvalid) }
         .map(<[u8]>::to_vec)
         .map_err(|_| Error::MechanismParamInvalid)
 }
@@ -382,6 +454,7 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
     // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that the
     // parameter has T's exact size.
     let p: &ck::CK_SP800_108_KDF_PARAMS = unsafe { param_struct(m) }?;
+    let scope = Scope::enter();
     if p.ulAdditionalDerivedKeys != 0 {
         // Additional derived keys are not supported (documented).
         return Err(Error::MechanismParamInvalid);
@@ -391,6 +464,7 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
     // decoded into owned values before returning.
     let items = unsafe {
         bounded(
+            &scope,
             p.pDataParams as *const ck::CK_PRF_DATA_PARAM,
             p.ulNumberOfDataParams,
             bound::KDF_ITEMS,
@@ -407,8 +481,9 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
                 {
                     return Err(Error::MechanismParamInvalid);
                 }
-                // SAFETY: non-NULL and of the struct's size.
-                let f = unsafe { &*(d.pValue as *const ck::CK_SP800_108_COUNTER_FORMAT) };
+                // SAFETY: non-NULL and of the struct's size; the caller's, readable for the call.
+                let f = unsafe { maybe_ref(&scope, d.pValue as *const ck::CK_SP800_108_COUNTER_FORMAT) }
+                    .ok_or(Error::MechanismParamInvalid)?;
                 PrfData::Counter { little_endian: f.bLittleEndian != 0, bits: bits(f.ulWidthInBits)? }
             }
             ck::CK_SP800_108_DKM_LENGTH => {
@@ -417,8 +492,9 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
                 {
                     return Err(Error::MechanismParamInvalid);
                 }
-                // SAFETY: non-NULL and of the struct's size.
-                let f = unsafe { &*(d.pValue as *const ck::CK_SP800_108_DKM_LENGTH_FORMAT) };
+                // SAFETY: non-NULL and of the struct's size; the caller's, readable for the call.
+                let f = unsafe { maybe_ref(&scope, d.pValue as *const ck::CK_SP800_108_DKM_LENGTH_FORMAT) }
+                    .ok_or(Error::MechanismParamInvalid)?;
                 PrfData::DkmLength {
                     sum_of_segments: f.dkmLengthMethod == ck::CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS,
                     little_endian: f.bLittleEndian != 0,
@@ -444,9 +520,11 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
         return Err(Error::MechanismParamInvalid);
     }
     let len = m.ulParameterLen as usize;
+    let scope = Scope::enter();
     if len == std::mem::size_of::<ck::CK_GCM_PARAMS>() {
-        // SAFETY: non-NULL and exactly the size of the 3.0 struct.
-        let g = unsafe { &*(m.pParameter as *const ck::CK_GCM_PARAMS) };
+        // SAFETY: non-NULL and exactly the size of the 3.0 struct, readable for the call.
+        let g = unsafe { maybe_ref(&scope, m.pParameter as *const ck::CK_GCM_PARAMS) }
+            .ok_or(Error::MechanismParamInvalid)?;
         Ok(Param::Gcm {
             // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
             // checked against NULL and the bound, then copied.
@@ -457,8 +535,9 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
             tag_bits: g.ulTagBits,
         })
     } else if len == std::mem::size_of::<GcmParams240>() {
-        // SAFETY: non-NULL and exactly the size of the 2.40 struct.
-        let g = unsafe { &*(m.pParameter as *const GcmParams240) };
+        // SAFETY: non-NULL and exactly the size of the 2.40 struct, readable for the call.
+        let g =
+            unsafe { maybe_ref(&scope, m.pParameter as *const GcmParams240) }.ok_or(Error::MechanismParamInvalid)?;
         Ok(Param::Gcm {
             // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
             // checked against NULL and the bound, then copied.
@@ -482,8 +561,9 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
 /// writes of `*count` `T`s, not overlapping `items` (the PKCS#11 output
 /// protocol), for the duration of the call.
 pub unsafe fn write_array<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: this function's contract for `count`.
-    let count = unsafe { out(count) }?;
+    let count = unsafe { out(&scope, count) }?;
     if p.is_null() {
         *count = items.len() as CK_ULONG;
         return Ok(ck::CKR_OK);
@@ -527,13 +607,14 @@ const MAX_CONTEXT_PART: usize = 4096;
 /// `p` is NULL or points to `n` readable pairs, each of whose key and value
 /// pointers is NULL or points to that many readable bytes, for the call.
 pub unsafe fn context(p: *const CK_FHSM_CONTEXT_PAIR, n: CK_ULONG) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let scope = Scope::enter();
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    let pairs = unsafe { bounded(p, n, MAX_CONTEXT_PAIRS, Error::ArgumentsBad) }?;
+    let pairs = unsafe { bounded(&scope, p, n, MAX_CONTEXT_PAIRS, Error::ArgumentsBad) }?;
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    let part = |p, n| unsafe { bounded(p, n, MAX_CONTEXT_PART, Error::ArgumentsBad) }.map(<[u8]>::to_vec);
+    let part = |p, n| unsafe { bounded(&scope, p, n, MAX_CONTEXT_PART, Error::ArgumentsBad) }.map(<[u8]>::to_vec);
     pairs.iter().map(|c| Ok((part(c.pKey, c.ulKeyLen)?, part(c.pValue, c.ulValueLen)?))).collect()
 }

@@ -10,7 +10,7 @@ use cryptoki_sys::{
     CK_C_INITIALIZE_ARGS, CK_FLAGS, CK_FUNCTION_LIST, CK_INFO, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR, CK_VERSION,
 };
 
-use super::decode::out;
+use super::decode::{maybe_ref, out, Scope};
 use super::tables::{FUNCTION_LIST, INTERFACES};
 use super::{exports, forked, module, ok, INIT, STATE, STATE_GENERATION};
 use crate::config::Config;
@@ -32,8 +32,9 @@ extern "C" fn flush_at_exit() {
 }
 
 unsafe fn initialize(args: *mut c_void) -> Result<CK_RV> {
-    // SAFETY: NULL is allowed and checked; otherwise it is a CK_C_INITIALIZE_ARGS.
-    if let Some(a) = unsafe { (args as *const CK_C_INITIALIZE_ARGS).as_ref() } {
+    let scope = Scope::enter();
+    // SAFETY: NULL is allowed and checked; otherwise it is a CK_C_INITIALIZE_ARGS, readable for the call.
+    if let Some(a) = unsafe { maybe_ref(&scope, args as *const CK_C_INITIALIZE_ARGS) } {
         if !a.pReserved.is_null() {
             return Err(Error::ArgumentsBad);
         }
@@ -92,17 +93,19 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
 }
 
 unsafe fn get_info(info: *mut CK_INFO) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    *unsafe { out(info) }? = m.info();
+    *unsafe { out(&scope, info) }? = m.info();
     ok()
 }
 
 unsafe fn get_function_list(pp: *mut *mut CK_FUNCTION_LIST) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    *unsafe { out(pp) }? = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+    *unsafe { out(&scope, pp) }? = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
     ok()
 }
 
@@ -119,17 +122,18 @@ unsafe fn get_interface(
     pp: *mut *mut CK_INTERFACE,
     flags: CK_FLAGS,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let pp = unsafe { out(pp) }?;
+    let pp = unsafe { out(&scope, pp) }?;
     let wanted_name = if name.is_null() {
         None
     } else {
         // SAFETY: a NUL-terminated string per the spec.
         Some(unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.to_bytes().to_vec())
     };
-    // SAFETY: NULL allowed, checked by `as_ref`.
-    let wanted_version = unsafe { version.as_ref() }.map(|v| (v.major, v.minor));
+    // SAFETY: NULL allowed, checked by `maybe_ref`; otherwise readable for the call.
+    let wanted_version = unsafe { maybe_ref(&scope, version) }.map(|v| (v.major, v.minor));
     let found = INTERFACES.iter().find(|i| {
         let iface = &i.0;
         // SAFETY: our own static, NUL-terminated name.

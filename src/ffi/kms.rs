@@ -6,7 +6,7 @@
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_RV, CK_SESSION_HANDLE, CK_ULONG, CK_VERSION};
 
 use super::crypto::emit;
-use super::decode::{bounded, data, out, template, write_array};
+use super::decode::{bounded, data, maybe_out, out, template, write_array, Scope};
 /// The vendor interface's C types and its context decoding (in `decode`,
 /// which reads every caller pointer).
 pub use super::decode::{context, CK_FHSM_CONTEXT_PAIR, CK_FHSM_KMS_WRAP_PARAMS};
@@ -112,13 +112,13 @@ const MAX_TEXT: usize = 1024;
 ///
 /// # Safety
 ///
-/// As `decode::slice`: `p` is NULL or points to `n` readable bytes, and the
-/// caller's `'a` ends before the entry point returns.
-unsafe fn text<'a>(p: P, n: CK_ULONG) -> Result<&'a str> {
+/// As `decode::slice`: `p` is NULL or points to `n` bytes readable while
+/// `scope` lives.
+unsafe fn text(scope: &Scope, p: P, n: CK_ULONG) -> Result<&str> {
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    let b = unsafe { bounded(p, n, MAX_TEXT, Error::ArgumentsBad) }?;
+    let b = unsafe { bounded(scope, p, n, MAX_TEXT, Error::ArgumentsBad) }?;
     if b.is_empty() {
         return Err(Error::ArgumentsBad);
     }
@@ -137,13 +137,14 @@ unsafe fn json_out(p: O, len: L, v: &serde_json::Value) -> Result<CK_RV> {
 }
 
 unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(t, n) }?;
     // SAFETY: `idl` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let idl = unsafe { out(idl) }?;
+    let idl = unsafe { out(&scope, idl) }?;
     let want = 2 * std::mem::size_of::<crate::token::Uid>();
     if id.is_null() || (*idl as usize) < want {
         *idl = want as CK_ULONG;
@@ -169,16 +170,18 @@ unsafe fn generate_data_key(
     blob: O,
     blob_len: L,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    let ids: Vec<&str> = unsafe { bounded(ids, nids, crate::token::kms::blob::MAX_ENTRIES, Error::ArgumentsBad) }?
-        .iter()
-        // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
-        // length bound, and the str is not kept past the call.
-        .map(|i| unsafe { text(i.pId, i.ulIdLen) })
-        .collect::<Result<_>>()?;
+    let ids: Vec<&str> =
+        unsafe { bounded(&scope, ids, nids, crate::token::kms::blob::MAX_ENTRIES, Error::ArgumentsBad) }?
+            .iter()
+            // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
+            // length bound, and the str is not kept past the call.
+            .map(|i| unsafe { text(&scope, i.pId, i.ulIdLen) })
+            .collect::<Result<_>>()?;
     // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
     // each part and copies them.
     let ctx = unsafe { context(cp, cn) }?;
@@ -195,9 +198,9 @@ unsafe fn generate_data_key(
     let need_blob = crate::token::Module::kms_data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
     // SAFETY: `blob_len` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let blob_len = unsafe { out(blob_len) }?;
-    // SAFETY: NULL allowed (WithoutPlaintext), else writable.
-    let mut plain_len = unsafe { plain_len.as_mut() };
+    let blob_len = unsafe { out(&scope, blob_len) }?;
+    // SAFETY: NULL allowed (WithoutPlaintext), else writable for the call; bounded by `scope`.
+    let mut plain_len = unsafe { maybe_out(&scope, plain_len) };
     let short_blob = !blob.is_null() && (*blob_len as usize) < need_blob;
     let short_plain = plain_len.as_deref().is_some_and(|l| !plain.is_null() && (*l as usize) < key_len);
     let query = blob.is_null() || (plain.is_null() && plain_len.is_some());
@@ -233,16 +236,17 @@ unsafe fn encrypt(
     o: O,
     ol: L,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let id = unsafe { text(id, idn) }?;
+    let id = unsafe { text(&scope, id, idn) }?;
     // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
     // each part and copies them.
     let ctx = unsafe { context(cp, cn) }?;
     // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL and
     // the length bound first, and the slice is not kept past the call.
-    let data = unsafe { data(d, dn, Error::DataLenRange) }?;
+    let data = unsafe { data(&scope, d, dn, Error::DataLenRange) }?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
     unsafe { emit(o, ol, |cap| m.kms_encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
@@ -257,13 +261,14 @@ unsafe fn decrypt(
     o: O,
     ol: L,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
     // each part and copies them.
     let ctx = unsafe { context(cp, cn) }?;
     // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL and
     // the length bound first, and the slice is not kept past the call.
-    let data = unsafe { data(d, dn, Error::EncryptedDataLenRange) }?;
+    let data = unsafe { data(&scope, d, dn, Error::EncryptedDataLenRange) }?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
     unsafe { emit(o, ol, |cap| m.kms_decrypt(h, &ctx, data, cap)) }
@@ -284,16 +289,17 @@ unsafe fn re_encrypt(
     o: O,
     ol: L,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's input buffer and length, readable for the call (PKCS#11); `data` checks NULL and
     // the length bound first, and the slice is not kept past the call.
-    let data = unsafe { data(d, dn, Error::EncryptedDataLenRange) }?;
+    let data = unsafe { data(&scope, d, dn, Error::EncryptedDataLenRange) }?;
     // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
     // each part and copies them.
     let src = unsafe { context(sp, sn) }?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let id = unsafe { text(id, idn) }?;
+    let id = unsafe { text(&scope, id, idn) }?;
     // SAFETY: the caller's context pairs, readable for the call (PKCS#11); `context` bounds the count and
     // each part and copies them.
     let dst = unsafe { context(dp, dcn) }?;
@@ -304,12 +310,14 @@ unsafe fn re_encrypt(
 }
 
 unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let id = unsafe { text(id, n) }?;
-    // SAFETY: NULL allowed (the caller does not want the version).
-    let version = unsafe { version.as_mut() };
+    let id = unsafe { text(&scope, id, n) }?;
+    // SAFETY: NULL allowed (the caller does not want the version), else writable for the call; bounded by
+    // `scope`.
+    let version = unsafe { maybe_out(&scope, version) };
     let v = m.kms_rotate(h, id)?;
     if let Some(out) = version {
         *out = CK_ULONG::from(v);
@@ -318,9 +326,10 @@ unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
 }
 
 unsafe fn set_key_rotation(h: H, id: P, n: CK_ULONG, days: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_set_rotation(h, unsafe { text(id, n) }?, days)?;
+    module()?.kms_set_rotation(h, unsafe { text(&scope, id, n) }?, days)?;
     ok()
 }
 
@@ -331,19 +340,21 @@ unsafe fn set_key_rotation(h: H, id: P, n: CK_ULONG, days: CK_ULONG) -> Result<C
 /// The pointer arguments are those of the calling entry point, with the
 /// PKCS#11 contract of that function: each NULL or valid for the call.
 unsafe fn set_enabled(h: H, id: P, n: CK_ULONG, enabled: bool) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_set_enabled(h, unsafe { text(id, n) }?, enabled)?;
+    module()?.kms_set_enabled(h, unsafe { text(&scope, id, n) }?, enabled)?;
     ok()
 }
 
 unsafe fn schedule_deletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let id = unsafe { text(id, n) }?;
-    // SAFETY: NULL allowed.
-    let when = unsafe { when.as_mut() };
+    let id = unsafe { text(&scope, id, n) }?;
+    // SAFETY: NULL allowed, else writable for the call (PKCS#11); bounded by `scope`.
+    let when = unsafe { maybe_out(&scope, when) };
     let t = m.kms_schedule_deletion(h, id, if days == 0 { crate::token::kms::DEFAULT_DELETION_DAYS } else { days })?;
     if let Some(w) = when {
         *w = t;
@@ -352,16 +363,18 @@ unsafe fn schedule_deletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) -
 }
 
 unsafe fn cancel_deletion(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_cancel_deletion(h, unsafe { text(id, n) }?)?;
+    module()?.kms_cancel_deletion(h, unsafe { text(&scope, id, n) }?)?;
     ok()
 }
 
 unsafe fn purge_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_purge(h, unsafe { text(id, n) }?)?;
+    module()?.kms_purge(h, unsafe { text(&scope, id, n) }?)?;
     ok()
 }
 
@@ -372,10 +385,11 @@ unsafe fn purge_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
 /// The pointer arguments are those of the calling entry point, with the
 /// PKCS#11 contract of that function: each NULL or valid for the call.
 unsafe fn alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG, update: bool) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let (a, id) = (unsafe { text(a, an) }?, unsafe { text(id, n) }?);
+    let (a, id) = (unsafe { text(&scope, a, an) }?, unsafe { text(&scope, id, n) }?);
     if update {
         m.kms_update_alias(h, a, id)?;
     } else {
@@ -385,9 +399,10 @@ unsafe fn alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG, update: bool) -> R
 }
 
 unsafe fn delete_alias(h: H, a: P, an: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_delete_alias(h, unsafe { text(a, an) }?)?;
+    module()?.kms_delete_alias(h, unsafe { text(&scope, a, an) }?)?;
     ok()
 }
 
@@ -401,10 +416,11 @@ unsafe fn list_aliases(h: H, o: O, ol: L) -> Result<CK_RV> {
 }
 
 unsafe fn describe_key(h: H, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let v = m.kms_describe(h, unsafe { text(id, n) }?)?;
+    let v = m.kms_describe(h, unsafe { text(&scope, id, n) }?)?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
     // `write_array`.
     unsafe { json_out(o, ol, &v) }
@@ -418,10 +434,11 @@ unsafe fn list_keys(h: H, o: O, ol: L) -> Result<CK_RV> {
 }
 
 unsafe fn audit_verify(h: H, records: L) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     m.session(h)?;
-    // SAFETY: NULL allowed.
-    let records = unsafe { records.as_mut() };
+    // SAFETY: NULL allowed, else writable for the call (PKCS#11); bounded by `scope`.
+    let records = unsafe { maybe_out(&scope, records) };
     let s = m.audit_verify()?;
     if let Some(r) = records {
         *r = s.records as CK_ULONG;
@@ -430,11 +447,12 @@ unsafe fn audit_verify(h: H, records: L) -> Result<CK_RV> {
 }
 
 unsafe fn audit_read(h: H, since: CK_ULONG, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     m.session(h)?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let key = if id.is_null() && n == 0 { None } else { Some(unsafe { text(id, n) }?) };
+    let key = if id.is_null() && n == 0 { None } else { Some(unsafe { text(&scope, id, n) }?) };
     let v = m.audit_records(since, key)?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
     // `write_array`.

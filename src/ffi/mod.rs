@@ -6,9 +6,11 @@
 //! Each `unsafe fn` named after a `C_*` (or vendor `FHSM_*`) function is
 //! that function's implementation, called only from its export: its safety
 //! contract is the PKCS#11 one (every pointer NULL or valid for the call).
-//! Helpers that take raw pointers say what they need under `# Safety`, and
-//! the references they return are used within the call or copied, never
-//! kept past it.
+//! Helpers that take raw pointers say what they need under `# Safety`. The
+//! references they return are tied to a `decode::Scope`, a local of the
+//! function reading the pointers, so the compiler keeps every borrow of
+//! caller memory within the call: a decoded slice cannot be returned,
+//! stored, or kept past it.
 
 #![allow(non_snake_case)]
 

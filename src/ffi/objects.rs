@@ -3,7 +3,7 @@
 use cryptoki_sys as ck;
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
-use super::decode::{attributes, bounded, mechanism, out, template};
+use super::decode::{attributes, bounded, mechanism, out, slice_mut, template, Scope};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::model::mechanism::bound;
@@ -16,13 +16,14 @@ unsafe fn create_object(
     n: CK_ULONG,
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let ph = unsafe { out(ph) }?;
+    let ph = unsafe { out(&scope, ph) }?;
     *ph = m.create_object(h, &tmpl)?;
     ok()
 }
@@ -34,13 +35,14 @@ unsafe fn copy_object(
     n: CK_ULONG,
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let ph = unsafe { out(ph) }?;
+    let ph = unsafe { out(&scope, ph) }?;
     *ph = m.copy_object(h, obj, &tmpl)?;
     ok()
 }
@@ -51,10 +53,11 @@ unsafe fn destroy_object(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<
 }
 
 unsafe fn get_object_size(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, size: *mut CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `size` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let size = unsafe { out(size) }?;
+    let size = unsafe { out(&scope, size) }?;
     *size = m.object_size(h, obj)?;
     ok()
 }
@@ -88,11 +91,14 @@ unsafe fn write_value(dst: &mut CK_ATTRIBUTE, v: &Value) -> Outcome {
     let mut worst = Outcome::Ok;
     match v {
         Value::Template(t) => {
-            let inner = dst.pValue as *mut CK_ATTRIBUTE;
-            for (i, a) in t.iter().enumerate() {
-                // SAFETY: the caller gave room for `needed` bytes, i.e.
-                // t.len() CK_ATTRIBUTEs, whose pValue they set.
-                let d = unsafe { &mut *inner.add(i) };
+            let scope = Scope::enter();
+            // SAFETY: the caller gave room for `needed` bytes, i.e. t.len()
+            // CK_ATTRIBUTEs (non-NULL, checked above), whose pValue they set.
+            let Ok(inner) = (unsafe { slice_mut(&scope, dst.pValue as *mut CK_ATTRIBUTE, t.len()) }) else {
+                dst.ulValueLen = ck::CK_UNAVAILABLE_INFORMATION;
+                return Outcome::TooSmall;
+            };
+            for (d, a) in inner.iter_mut().zip(t.iter()) {
                 d.type_ = a.atype;
                 // SAFETY: `dst` is an entry of the caller's template, whose pValue/ulValueLen describe a
                 // buffer writable for the call (PKCS#11); `write_value` checks NULL and the length before
@@ -116,18 +122,20 @@ unsafe fn get_attribute_value(
     tmpl: *mut CK_ATTRIBUTE,
     n: CK_ULONG,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     if tmpl.is_null() && n > 0 {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `attributes` bounds the count and
     // the types are copied out at once.
-    let types: Vec<_> = unsafe { attributes(tmpl, n) }?.iter().map(|a| a.type_).collect();
+    let types: Vec<_> = unsafe { attributes(&scope, tmpl, n) }?.iter().map(|a| a.type_).collect();
     let answers = m.get_attributes(h, obj, &types)?;
+    // SAFETY: `tmpl` has `n` >= answers.len() elements (checked by `attributes` above, whose borrow has
+    // ended), writable for the call (PKCS#11).
+    let dsts = unsafe { slice_mut(&scope, tmpl, answers.len()) }?;
     let mut worst = Outcome::Ok;
-    for (i, ans) in answers.iter().enumerate() {
-        // SAFETY: `tmpl` has `n` elements (checked by `slice` above).
-        let dst = unsafe { &mut *tmpl.add(i) };
+    for (dst, ans) in dsts.iter_mut().zip(answers.iter()) {
         let o = match ans {
             // SAFETY: `dst` is an entry of the caller's template, whose pValue/ulValueLen describe a buffer
             // writable for the call (PKCS#11); `write_value` checks NULL and the length before writing.
@@ -180,13 +188,14 @@ unsafe fn find_objects(
     max: CK_ULONG,
     count: *mut CK_ULONG,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     if ph.is_null() && max > 0 {
         return Err(Error::ArgumentsBad);
     }
     // SAFETY: `count` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let count = unsafe { out(count) }?;
+    let count = unsafe { out(&scope, count) }?;
     let found = m.find_next(h, usize::try_from(max).unwrap_or(usize::MAX))?;
     if !found.is_empty() {
         // SAFETY: non-NULL (checked above, as max > 0) with room for
@@ -213,6 +222,7 @@ unsafe fn generate_key_pair(
     ph_pub: *mut CK_OBJECT_HANDLE,
     ph_priv: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
@@ -225,10 +235,10 @@ unsafe fn generate_key_pair(
     let priv_t = unsafe { template(priv_t, priv_n) }?;
     // SAFETY: `ph_pub` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let ph_pub = unsafe { out(ph_pub) }?;
+    let ph_pub = unsafe { out(&scope, ph_pub) }?;
     // SAFETY: `ph_priv` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let ph_priv = unsafe { out(ph_priv) }?;
+    let ph_priv = unsafe { out(&scope, ph_priv) }?;
     (*ph_pub, *ph_priv) = m.generate_key_pair(h, &mech, &pub_t, &priv_t)?;
     ok()
 }
@@ -240,6 +250,7 @@ unsafe fn generate_key(
     n: CK_ULONG,
     ph: *mut CK_OBJECT_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
@@ -249,7 +260,7 @@ unsafe fn generate_key(
     let tmpl = unsafe { template(tmpl, n) }?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let ph = unsafe { out(ph) }?;
+    let ph = unsafe { out(&scope, ph) }?;
     *ph = m.generate_key(h, &mech, &tmpl)?;
     ok()
 }
@@ -266,18 +277,21 @@ unsafe fn generate_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) 
         return Err(Error::ArgumentsBad);
     }
     let len = usize::try_from(len).map_err(|_| Error::ArgumentsBad)?;
-    // SAFETY: non-NULL, the caller promises `len` writable bytes.
-    let buf = unsafe { std::slice::from_raw_parts_mut(p, len) };
+    let scope = Scope::enter();
+    // SAFETY: the caller's output buffer of `len` bytes, writable for the call (PKCS#11); `slice_mut` checks
+    // NULL, and the slice ends with `scope`.
+    let buf = unsafe { slice_mut(&scope, p, len) }?;
     m.generate_random(h, buf)?;
     ok()
 }
 
 unsafe fn seed_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    unsafe { bounded(p, len, bound::DATA, Error::ArgumentsBad) }?;
+    unsafe { bounded(&scope, p, len, bound::DATA, Error::ArgumentsBad) }?;
     m.seed_random(h)?;
     ok()
 }

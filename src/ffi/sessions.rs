@@ -7,7 +7,7 @@ use cryptoki_sys::{
     CK_SLOT_ID, CK_SLOT_INFO, CK_TOKEN_INFO, CK_ULONG, CK_USER_TYPE, CK_UTF8CHAR,
 };
 
-use super::decode::{bounded, out, secret, slice, write_array};
+use super::decode::{bounded, out, secret, slice, write_array, Scope};
 use super::{exports, module, ok};
 use crate::config::PIN_LEN_LIMIT;
 use crate::error::{Error, Result};
@@ -47,19 +47,21 @@ unsafe fn get_slot_list(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut C
 }
 
 unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let info = unsafe { out(info) }?;
+    let info = unsafe { out(&scope, info) }?;
     *info = m.slot_info(slot)?;
     ok()
 }
 
 unsafe fn get_token_info(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let info = unsafe { out(info) }?;
+    let info = unsafe { out(&scope, info) }?;
     *info = m.token_info(slot)?;
     ok()
 }
@@ -72,22 +74,24 @@ unsafe fn get_mechanism_list(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, cou
 }
 
 unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *mut CK_MECHANISM_INFO) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let info = unsafe { out(info) }?;
+    let info = unsafe { out(&scope, info) }?;
     *info = m.mechanism_info(slot, mech)?;
     ok()
 }
 
 unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, label: *mut CK_UTF8CHAR) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
     // are checked, and the bytes are copied at once.
     let pin = unsafe { new_pin(pin, len) }?;
     // SAFETY: pointer and count are this call's arguments, readable for the call (PKCS#11); NULL is checked,
     // and the slice is not kept past the call.
-    let label: [u8; 32] = unsafe { slice(label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
+    let label: [u8; 32] = unsafe { slice(&scope, label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
     m.init_token(slot, &pin, &label)?;
     ok()
 }
@@ -128,10 +132,11 @@ unsafe fn open_session(
     _notify: CK_NOTIFY,
     ph: *mut CK_SESSION_HANDLE,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
-    let ph = unsafe { out(ph) }?;
+    let ph = unsafe { out(&scope, ph) }?;
     *ph = m.open_session(slot, flags)?;
     ok()
 }
@@ -147,10 +152,11 @@ unsafe fn close_all_sessions(slot: CK_SLOT_ID) -> Result<CK_RV> {
 }
 
 unsafe fn get_session_info(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> Result<CK_RV> {
+    let scope = Scope::enter();
     let m = module()?;
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    let info = unsafe { out(info) }?;
+    let info = unsafe { out(&scope, info) }?;
     *info = m.session_info(h)?;
     ok()
 }
@@ -175,10 +181,11 @@ unsafe fn login_user(
     name: *mut CK_UTF8CHAR,
     name_len: CK_ULONG,
 ) -> Result<CK_RV> {
+    let scope = Scope::enter();
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    unsafe { bounded(name, name_len, PIN_LEN_LIMIT, Error::ArgumentsBad) }?;
+    unsafe { bounded(&scope, name, name_len, PIN_LEN_LIMIT, Error::ArgumentsBad) }?;
     // SAFETY: this entry point's own pointer arguments, passed on unchanged to the C_Login implementation,
     // which has the same contract.
     unsafe { login(h, user, pin, len) }

@@ -174,7 +174,7 @@ impl Key {
         })
     }
 
-    fn curve_id(&self) -> Option<CurveId> {
+    pub fn curve_id(&self) -> Option<CurveId> {
         match self {
             Key::Rsa { .. } => None,
             Key::Ec { curve, .. } => Some(CurveId::Nist(*curve)),

@@ -7,89 +7,13 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::crypto::{Op, Produced};
-use super::{Access, Module, ObjectHandle, OpKind, SessionHandle};
+use super::ops::{CipherOp, Engine, RsaCipher};
+use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::asym::CryptAlg;
-use crate::mech::keys::Key;
 use crate::mech::registry;
 use crate::model::Mechanism;
-
-/// RSA input is single-block: updates collect it, the final call
-/// encrypts or decrypts it whole.
-pub(crate) struct RsaCipher {
-    alg: CryptAlg,
-    key: std::sync::Arc<Key>,
-    encrypt: bool,
-    buf: Zeroizing<Vec<u8>>,
-}
-
-pub(crate) enum Engine {
-    Aes(AesCipher),
-    Rsa(RsaCipher),
-}
-
-impl RsaCipher {
-    fn run(&self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if self.encrypt {
-            Ok(Zeroizing::new(self.alg.encrypt(&self.key, data)?))
-        } else {
-            self.alg.decrypt(&self.key, data)
-        }
-    }
-}
-
-impl Engine {
-    fn oneshot(self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        match self {
-            Engine::Aes(c) => c.oneshot(data),
-            Engine::Rsa(r) => r.run(data),
-        }
-    }
-
-    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
-        match self {
-            Engine::Aes(c) => c.finish(),
-            Engine::Rsa(r) => r.run(&r.buf),
-        }
-    }
-
-    fn update_len(&self, n: usize) -> usize {
-        match self {
-            Engine::Aes(c) => c.update_len(n),
-            Engine::Rsa(_) => 0,
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        match self {
-            Engine::Aes(c) => c.update(data),
-            Engine::Rsa(r) => {
-                // No RSA input exceeds a modulus; refuse growth beyond 2 KiB.
-                if r.buf.len() + data.len() > 2048 {
-                    return Err(if r.encrypt { Error::DataLenRange } else { Error::EncryptedDataLenRange });
-                }
-                r.buf.extend_from_slice(data);
-                Ok(Zeroizing::new(Vec::new()))
-            }
-        }
-    }
-}
-
-pub(crate) struct CipherOp {
-    encrypt: bool,
-    cipher: Option<Engine>,
-    /// Output computed by a single-part or final call, awaiting a buffer.
-    ready: Option<Zeroizing<Vec<u8>>>,
-}
-
-fn slot(ops: &mut super::session::Ops, encrypt: bool) -> &mut Option<Op<CipherOp>> {
-    if encrypt {
-        &mut ops.encrypt
-    } else {
-        &mut ops.decrypt
-    }
-}
 
 /// Hands out `ready` output with the length protocol; delivering ends the
 /// operation.
@@ -135,7 +59,7 @@ impl Module {
         let s = self.session(h)?;
         let a = self.access(&s)?;
         let mut ops = s.ops.lock();
-        if slot(&mut ops, encrypt).is_some() {
+        if ops.cipher(encrypt).is_some() {
             return Err(Error::OperationActive);
         }
         let flag = if encrypt { ck::CKF_ENCRYPT } else { ck::CKF_DECRYPT };
@@ -157,7 +81,7 @@ impl Module {
             }
         };
         let state = CipherOp { encrypt, cipher: Some(cipher), ready: None };
-        *slot(&mut ops, encrypt) = Some(Op { state, multipart: false, needs_login });
+        *ops.cipher(encrypt) = Some(Op { state, multipart: false, needs_login });
         Ok(())
     }
 
@@ -176,7 +100,7 @@ impl Module {
         {
             let s = self.session(h)?;
             let mut ops = s.ops.lock();
-            let op_slot = slot(&mut ops, encrypt);
+            let op_slot = ops.cipher(encrypt);
             if let Some(op) = op_slot.as_mut() {
                 let direct = match (&op.state.cipher, &op.state.ready) {
                     (Some(Engine::Aes(c)), None) if !op.multipart && !op.needs_login => c.direct_len(data.len()),
@@ -216,7 +140,7 @@ impl Module {
     ) -> Result<Produced> {
         let s = self.session(h)?;
         let mut ops = s.ops.lock();
-        let op_slot = slot(&mut ops, encrypt);
+        let op_slot = ops.cipher(encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if single && op.multipart {
             *op_slot = None;
@@ -243,7 +167,7 @@ impl Module {
     pub fn cipher_update(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, encrypt: bool) -> Result<Produced> {
         let s = self.session(h)?;
         let mut ops = s.ops.lock();
-        let op_slot = slot(&mut ops, encrypt);
+        let op_slot = ops.cipher(encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
         if op.needs_login {
             *op_slot = None;
@@ -268,16 +192,6 @@ impl Module {
                 *op_slot = None;
                 Err(e)
             }
-        }
-    }
-}
-
-impl OpKind {
-    pub(crate) fn cipher(encrypt: bool) -> OpKind {
-        if encrypt {
-            OpKind::Encrypt
-        } else {
-            OpKind::Decrypt
         }
     }
 }

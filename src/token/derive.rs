@@ -7,7 +7,7 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
-use super::newobj::{build, check_new_template};
+use super::newobj;
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
@@ -164,7 +164,7 @@ impl Module {
             Some(Value::Template(t)) => t,
             _ => &[],
         };
-        let tmpl = &super::newobj::governed(tmpl, governing)?;
+        let tmpl = &newobj::governed(tmpl, governing)?;
 
         if mech.mtype == ck::CKM_HKDF_DATA {
             // The output is a data object; CKA_VALUE_LEN only sizes it.
@@ -173,13 +173,9 @@ impl Module {
             }
             let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)? as usize;
             let rest = Template::new(tmpl.iter().filter(|t| t.atype != ck::CKA_VALUE_LEN).cloned().collect());
-            check_new_template(policy::DATA, &rest, a.is_so())?;
+            let checked = newobj::Checked::new(policy::DATA, &rest, a.is_so())?;
             let data = self.derive_bytes(&a, mech, &base, len)?;
-            let obj = build(
-                policy::DATA,
-                &rest,
-                vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA)), (ck::CKA_VALUE, Value::Bytes(data))],
-            );
+            let obj = newobj::data_object(&checked, Some(data))?;
             return self.store_new(&a, &s, obj);
         }
 
@@ -190,7 +186,7 @@ impl Module {
         if tmpl.contains(ck::CKA_VALUE) {
             return Err(Error::TemplateInconsistent);
         }
-        check_new_template(policy::SECRET, tmpl, a.is_so())?;
+        let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
             Some(l) => l as usize,
             None => match (&mech.param, key_type) {
@@ -201,7 +197,7 @@ impl Module {
         };
         keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
         let value = self.derive_bytes(&a, mech, &base, len)?;
-        let mut obj = super::newobj::secret_key(tmpl, key_type, value, None)?;
+        let mut obj = newobj::secret_key(&checked, key_type, value, None)?;
         let always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE) && obj.bool(ck::CKA_SENSITIVE);
         let never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE) && !obj.bool(ck::CKA_EXTRACTABLE);
         obj.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(always_sensitive));

@@ -2,7 +2,7 @@
 
 use cryptoki_sys as ck;
 
-use super::newobj::check_new_template;
+use super::newobj;
 use super::{Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::{keygen, registry};
@@ -30,7 +30,7 @@ impl Module {
         if tmpl.contains(ck::CKA_VALUE) || tmpl.contains(ck::CKA_CHECK_VALUE) {
             return Err(Error::TemplateInconsistent);
         }
-        check_new_template(policy::SECRET, tmpl, a.is_so())?;
+        let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)?;
         if len < entry.min_key || len > entry.max_key {
             return Err(Error::KeySizeRange);
@@ -43,7 +43,7 @@ impl Module {
         } else {
             Vec::new()
         };
-        let mut obj = super::newobj::secret_key(tmpl, key_type, value, Some(mech.mtype))?;
+        let mut obj = newobj::secret_key(&checked, key_type, value, Some(mech.mtype))?;
         for (t, v) in kms {
             obj.set(t, v);
         }

@@ -6,39 +6,13 @@ use std::sync::Arc;
 
 use cryptoki_sys as ck;
 
-use super::newobj::{build, check_new_template};
+use super::newobj;
 use super::{Access, Found, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::curve::CurveId;
-use crate::mech::keys::{Attrs, Key};
+use crate::mech::keys::Key;
 use crate::mech::registry;
-use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
-
-/// Key material and what follows from it: the token computes these for a
-/// generated pair or an unwrapped private key, so a template may not give
-/// them (the public exponent aside, which a generation template may choose).
-pub(crate) const GENERATED: &[AttrType] = &[
-    ck::CKA_MODULUS,
-    ck::CKA_PRIVATE_EXPONENT,
-    ck::CKA_PRIME_1,
-    ck::CKA_PRIME_2,
-    ck::CKA_EXPONENT_1,
-    ck::CKA_EXPONENT_2,
-    ck::CKA_COEFFICIENT,
-    ck::CKA_EC_POINT,
-    ck::CKA_VALUE,
-    ck::CKA_PUBLIC_KEY_INFO,
-];
-
-fn check_class(t: &Template, class: ck::CK_OBJECT_CLASS, key_type: ck::CK_KEY_TYPE) -> Result<()> {
-    if t.ulong(ck::CKA_CLASS).is_some_and(|c| c != class) || t.ulong(ck::CKA_KEY_TYPE).is_some_and(|k| k != key_type) {
-        return Err(Error::TemplateInconsistent);
-    }
-    if GENERATED.iter().any(|g| t.contains(*g)) {
-        return Err(Error::TemplateInconsistent);
-    }
-    Ok(())
-}
+use crate::model::{policy, Mechanism, Object, Param, Template};
 
 /// An RSA public exponent: odd and greater than 1 (leading zeros allowed).
 fn check_exponent(e: &[u8]) -> Result<()> {
@@ -81,10 +55,8 @@ impl Module {
             ck::CKM_EC_EDWARDS_KEY_PAIR_GEN => ck::CKK_EC_EDWARDS,
             _ => ck::CKK_EC_MONTGOMERY,
         };
-        check_class(pub_tmpl, ck::CKO_PUBLIC_KEY, key_type)?;
-        check_class(priv_tmpl, ck::CKO_PRIVATE_KEY, key_type)?;
-        check_new_template(policy::PUB, pub_tmpl, a.is_so())?;
-        check_new_template(policy::PRIV, priv_tmpl, a.is_so())?;
+        let pub_checked = newobj::Checked::for_token_key(policy::PUB, pub_tmpl, a.is_so(), Some(key_type))?;
+        let priv_checked = newobj::Checked::for_token_key(policy::PRIV, priv_tmpl, a.is_so(), Some(key_type))?;
         // Refuse what could not be stored before spending time generating.
         for t in [pub_tmpl, priv_tmpl] {
             if t.bool(ck::CKA_TOKEN) == Some(true) {
@@ -125,24 +97,9 @@ impl Module {
             Key::generate_ec(curve)?
         };
 
-        let common = |pubpart: Attrs| -> Attrs {
-            let mut v = pubpart;
-            v.push((ck::CKA_LOCAL, Value::Bool(true)));
-            v.push((ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(mech.mtype)));
-            v
-        };
-        let public_attrs = key.public_attrs(params)?;
-        let mut pub_set = common(public_attrs.clone());
-        pub_set.push((ck::CKA_CLASS, Value::Ulong(ck::CKO_PUBLIC_KEY)));
-        if let Some(bits) = key.modulus_bits() {
-            pub_set.push((ck::CKA_MODULUS_BITS, Value::Ulong(bits)));
-        }
-        let mut priv_set = common(public_attrs);
-        priv_set.push((ck::CKA_CLASS, Value::Ulong(ck::CKO_PRIVATE_KEY)));
-        priv_set.extend(key.private_attrs()?);
-
-        let public = build(policy::PUB, pub_tmpl, pub_set);
-        let private = build(policy::PRIV, priv_tmpl, priv_set);
+        let made = newobj::TokenKey { key: &key, generated_by: Some(mech.mtype), ec_params: params };
+        let public = newobj::public_key(&pub_checked, Some(&made))?;
+        let private = newobj::private_key(&priv_checked, Some(&made))?;
         let hpub = self.store_new(&a, &s, public)?;
         match self.store_new(&a, &s, private) {
             Ok(hpriv) => Ok((hpub, hpriv)),
@@ -167,40 +124,6 @@ impl Module {
             Err(_) => {}
         }
     }
-}
-
-/// C_CreateObject of a public or private key: the template's components
-/// must form a valid key; the token adds what follows from them.
-pub(crate) fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
-    if tmpl.ulong(ck::CKA_KEY_TYPE).is_none() {
-        return Err(Error::TemplateIncomplete);
-    }
-    if bit == policy::PUB && tmpl.contains(ck::CKA_MODULUS_BITS) {
-        // Set by the token from the modulus (PKCS#11 3.0 §2.1.2, note 2).
-        return Err(Error::TemplateInconsistent);
-    }
-    let probe = build(bit, tmpl, vec![]);
-    let key = Key::from_object(&probe, true)?;
-    let mut attrs = key.public_attrs(tmpl.bytes(ck::CKA_EC_PARAMS))?;
-    if let Some(given) = tmpl.bytes(ck::CKA_PUBLIC_KEY_INFO) {
-        let ours = attrs.iter().find(|(t, _)| *t == ck::CKA_PUBLIC_KEY_INFO).and_then(|(_, v)| v.as_bytes());
-        if !given.is_empty() && Some(given) != ours {
-            return Err(Error::AttributeValueInvalid);
-        }
-    }
-    if bit == policy::PRIV {
-        if let (Some(given), Ok(point)) = (tmpl.bytes(ck::CKA_EC_POINT), key.public_point()) {
-            if crate::mech::curve::point_of(given, point.len()) != &point[..] {
-                return Err(Error::TemplateInconsistent);
-            }
-        }
-    } else if let Some(bits) = key.modulus_bits() {
-        attrs.push((ck::CKA_MODULUS_BITS, Value::Ulong(bits)));
-    }
-    // The caller's components stay as given (they are the key); only the
-    // attributes derived from them are added.
-    attrs.retain(|(t, _)| !tmpl.contains(*t) || matches!(*t, ck::CKA_PUBLIC_KEY_INFO | ck::CKA_EC_POINT));
-    Ok(attrs)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use cryptoki_sys as ck;
 
-use super::newobj::build;
+use super::newobj;
 use super::{Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::model::policy::{self, flag};
@@ -39,17 +39,7 @@ pub fn migrated_object(tmpl: &Template) -> Result<Object> {
             .cloned()
             .collect(),
     );
-    let mut token_set = match bit {
-        policy::PUB | policy::PRIV => super::keypair::imported_key_attrs(bit, &settable)?,
-        policy::CERT => super::cert::cert_attrs(&settable)?,
-        _ => vec![],
-    };
-    if bit == policy::SECRET {
-        let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
-        let value = tmpl.bytes(ck::CKA_VALUE).ok_or(Error::TemplateIncomplete)?;
-        token_set.extend(super::newobj::secret_value_attrs(key_type, value)?);
-    }
-    let mut obj = build(bit, &settable, token_set);
+    let mut obj = newobj::from_template(&newobj::Checked::migrated(bit, &settable)?)?;
     for a in tmpl.iter() {
         let ours_nonempty = obj.bytes(a.atype).is_some_and(|b| !b.is_empty());
         let theirs_empty = a.value.as_bytes().is_some_and(|b| b.is_empty());

@@ -32,6 +32,7 @@ mod logins;
 pub mod migrate;
 mod newobj;
 pub mod objects;
+mod ops;
 mod session;
 mod sessions;
 mod sign;
@@ -56,10 +57,12 @@ pub use audit::{with_caller, Caller};
 pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
 pub use crypto::Produced;
 use logins::{Login, SlotState};
-pub use session::{OpKind, Session, SessionHandle};
+pub use ops::OpKind;
+pub use session::Session;
 pub use verify::StoreReport;
 
 pub type ObjectHandle = cryptoki_sys::CK_OBJECT_HANDLE;
+pub type SessionHandle = cryptoki_sys::CK_SESSION_HANDLE;
 
 /// Session objects get handles from here up; token objects use their store
 /// id (always below), so a handle says where the object lives.

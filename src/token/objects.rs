@@ -3,7 +3,7 @@
 
 use cryptoki_sys as ck;
 
-use super::newobj::{build, check_new_template};
+use super::newobj;
 use super::{Found, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::model::policy::{self, flag};
@@ -18,33 +18,17 @@ impl Module {
         let a = self.access(&s)?;
         let class = tmpl.ulong(ck::CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
         let bit = policy::class_bit(class).ok_or(Error::AttributeValueInvalid)?;
-        check_new_template(bit, tmpl, a.is_so())?;
-        let mut token_set = match bit {
-            policy::PUB | policy::PRIV => super::keypair::imported_key_attrs(bit, tmpl)?,
-            policy::CERT => super::cert::cert_attrs(tmpl)?,
-            _ => vec![],
-        };
-        if bit == policy::SECRET {
+        let checked = newobj::Checked::new(bit, tmpl, a.is_so())?;
+        let mut obj = newobj::from_template(&checked)?;
+        if bit == policy::SECRET && tmpl.bool(crate::vendor::CKA_FHSM_KMS) == Some(true) {
+            // An imported master key (origin EXTERNAL); `from_template`
+            // checked the key type and value are there.
             let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
             let value = tmpl.bytes(ck::CKA_VALUE).ok_or(Error::TemplateIncomplete)?;
-            if tmpl.contains(ck::CKA_VALUE_LEN) {
-                return Err(Error::TemplateInconsistent);
-            }
-            let set = super::newobj::secret_value_attrs(key_type, value)?;
-            let kcv =
-                set.iter().find(|(t, _)| *t == ck::CKA_CHECK_VALUE).and_then(|(_, v)| v.as_bytes()).unwrap_or(&[]);
-            if let Some(given) = tmpl.bytes(ck::CKA_CHECK_VALUE) {
-                if !given.is_empty() && given != &kcv[..given.len().min(kcv.len())] {
-                    return Err(Error::AttributeValueInvalid);
-                }
-            }
-            token_set.extend(set);
-            if tmpl.bool(crate::vendor::CKA_FHSM_KMS) == Some(true) {
-                // An imported master key (origin EXTERNAL).
-                token_set.extend(super::kms::new_key_attrs(tmpl, key_type, value)?);
+            for (t, v) in super::kms::new_key_attrs(tmpl, key_type, value)? {
+                obj.set(t, v);
             }
         }
-        let obj = build(bit, tmpl, token_set);
         self.store_new(&a, &s, obj)
     }
 

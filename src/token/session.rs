@@ -8,17 +8,11 @@ use crate::sync::Mutex;
 use cryptoki_sys as ck;
 use cryptoki_sys::CK_SESSION_INFO;
 
-use super::cipher::CipherOp;
-use super::crypto::Op;
-use super::find::FindOp;
-use super::sign::SignState;
-use super::{Module, UserKind};
+use super::ops::{OpKind, Ops};
+use super::{Module, SessionHandle, UserKind};
 use crate::error::{Error, Result};
-use crate::mech::digest::Hasher;
 use crate::model::Object;
 use crate::store::{ObjectId, SlotId, TokenId, TokenKey, TokenRecord, Uid};
-
-pub type SessionHandle = cryptoki_sys::CK_SESSION_HANDLE;
 
 pub struct Session {
     pub handle: SessionHandle,
@@ -77,17 +71,6 @@ impl Session {
         self.view.lock().login = None;
         self.kept.lock().clear();
     }
-}
-
-/// Active operations of one session.
-#[derive(Default)]
-pub(crate) struct Ops {
-    pub find: Option<FindOp>,
-    pub digest: Option<Op<Hasher>>,
-    pub sign: Option<Op<SignState>>,
-    pub verify: Option<Op<SignState>>,
-    pub encrypt: Option<Op<CipherOp>>,
-    pub decrypt: Option<Op<CipherOp>>,
 }
 
 impl Module {
@@ -202,39 +185,5 @@ impl Module {
         let s = self.session(h)?;
         s.ops.lock().end(kind);
         Ok(())
-    }
-}
-
-/// The kinds of cryptographic operation a session holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    Digest,
-    Sign,
-    Verify,
-    Encrypt,
-    Decrypt,
-}
-
-impl OpKind {
-    fn flag(self) -> ck::CK_FLAGS {
-        match self {
-            OpKind::Digest => ck::CKF_DIGEST,
-            OpKind::Sign => ck::CKF_SIGN,
-            OpKind::Verify => ck::CKF_VERIFY,
-            OpKind::Encrypt => ck::CKF_ENCRYPT,
-            OpKind::Decrypt => ck::CKF_DECRYPT,
-        }
-    }
-}
-
-impl Ops {
-    pub(crate) fn end(&mut self, kind: OpKind) {
-        match kind {
-            OpKind::Digest => self.digest = None,
-            OpKind::Sign => self.sign = None,
-            OpKind::Verify => self.verify = None,
-            OpKind::Encrypt => self.encrypt = None,
-            OpKind::Decrypt => self.decrypt = None,
-        }
     }
 }

@@ -12,7 +12,7 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::crypto::Produced;
-use super::newobj::{build, check_new_template};
+use super::newobj;
 use super::{Access, Module, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
@@ -317,7 +317,7 @@ impl Module {
         let kek = self.kek(&a, mech, unwrapping, false)?;
         // The unwrap template's attributes apply to the new key; the
         // caller may repeat them but not contradict them.
-        let full = super::newobj::governed(tmpl, &kek.template)?;
+        let full = newobj::governed(tmpl, &kek.template)?;
         let class = full.ulong(ck::CKA_CLASS).ok_or(Error::TemplateIncomplete)?;
         if class == ck::CKO_PRIVATE_KEY {
             return self.unwrap_private(a, &s, mech, &kek, wrapped, &full);
@@ -329,7 +329,7 @@ impl Module {
         if full.contains(ck::CKA_VALUE) {
             return Err(Error::TemplateInconsistent);
         }
-        check_new_template(policy::SECRET, &full, a.is_so())?;
+        let checked = newobj::Checked::new(policy::SECRET, &full, a.is_so())?;
         let mut value = self.open_any(&a, mech, &kek, wrapped)?;
         if let Some(len) = full.ulong(ck::CKA_VALUE_LEN) {
             let len = usize::try_from(len).map_err(|_| Error::TemplateInconsistent)?;
@@ -339,7 +339,7 @@ impl Module {
             value.truncate(len);
         }
         keygen::check_secret_len(key_type, value.len()).map_err(|_| Error::WrappedKeyInvalid)?;
-        let obj = super::newobj::secret_key(&full, key_type, value, None)?;
+        let obj = newobj::secret_key(&checked, key_type, value, None)?;
         self.store_new(&a, &s, obj)
     }
 
@@ -354,24 +354,11 @@ impl Module {
         full: &Template,
     ) -> Result<ObjectHandle> {
         // The key material comes from the PKCS#8, the exponent included.
-        let given = |t: &AttrType| full.contains(*t);
-        if super::keypair::GENERATED.iter().any(given) || given(&ck::CKA_PUBLIC_EXPONENT) {
-            return Err(Error::TemplateInconsistent);
-        }
-        check_new_template(policy::PRIV, full, a.is_so())?;
+        let checked = newobj::Checked::for_token_key(policy::PRIV, full, a.is_so(), None)?;
         let der = self.open_any(&a, mech, kek, wrapped)?;
         let key = Key::from_pkcs8(&der)?;
-        if full.ulong(ck::CKA_KEY_TYPE).is_some_and(|t| t != key.key_type()) {
-            return Err(Error::TemplateInconsistent);
-        }
-        let mut set = key.public_attrs(full.bytes(ck::CKA_EC_PARAMS))?;
-        set.extend(key.private_attrs()?);
-        set.extend([
-            (ck::CKA_CLASS, Value::Ulong(ck::CKO_PRIVATE_KEY)),
-            (ck::CKA_LOCAL, Value::Bool(false)),
-            (ck::CKA_KEY_GEN_MECHANISM, Value::Ulong(ck::CK_UNAVAILABLE_INFORMATION)),
-        ]);
-        let obj = build(policy::PRIV, full, set);
+        let obj =
+            newobj::private_key(&checked, Some(&newobj::TokenKey { key: &key, generated_by: None, ec_params: None }))?;
         self.store_new(&a, s, obj)
     }
 }
