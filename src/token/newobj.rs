@@ -138,9 +138,8 @@ fn default_object(bit: u8) -> Object {
 }
 
 /// Defaults, then the caller's template, then what the token sets. Only the
-/// constructors below call it (and `kms::alias`, for its data objects,
-/// which the KMS work owns).
-pub(crate) fn build(bit: u8, tmpl: &Template, token_set: Vec<(AttrType, Value)>) -> Object {
+/// constructors below call it.
+fn build(bit: u8, tmpl: &Template, token_set: Vec<(AttrType, Value)>) -> Object {
     let mut o = default_object(bit);
     for a in tmpl.iter() {
         o.set(a.atype, a.value.clone());

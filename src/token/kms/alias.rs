@@ -6,7 +6,7 @@
 use cryptoki_sys as ck;
 
 use super::super::audit::Record;
-use super::super::newobj::build;
+use super::super::newobj::{data_object, Checked};
 use crate::error::{Error, Result};
 use crate::model::{policy, Attribute, Template, Value};
 use crate::store::{codec, ObjectId};
@@ -72,7 +72,7 @@ impl Module {
                 Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(ALIAS_APPLICATION) },
                 Attribute { atype: ck::CKA_VALUE, value: Value::bytes(k.key_id().into_bytes()) },
             ]);
-            let obj = build(policy::DATA, &tmpl, vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA))]);
+            let obj = data_object(&Checked::new(policy::DATA, &tmpl, a.is_so())?, None)?;
             self.alias_record(&a, "create-alias", name, key_id);
             self.store_new(&a, &s, obj).map(|_| ())
         });

@@ -294,7 +294,9 @@ impl Module {
         let (value, public) = sp.generate()?;
         let now = clock::now();
         let key_type = if public.is_some() { CKK_FHSM_KMS_ASYMMETRIC } else { ck::CKK_GENERIC_SECRET };
-        let mut obj = super::super::newobj::secret_key(&tmpl, key_type, value, Some(ck::CKM_GENERIC_SECRET_KEY_GEN))?;
+        let checked = super::super::newobj::Checked::new(crate::model::policy::SECRET, &tmpl, a.is_so())?;
+        let mut obj =
+            super::super::newobj::secret_key(&checked, key_type, value, Some(ck::CKM_GENERIC_SECRET_KEY_GEN))?;
         let flag = |u: &str| Value::Bool(usage == u);
         for (t, v) in [
             (ck::CKA_TOKEN, Value::Bool(true)),

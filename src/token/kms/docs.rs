@@ -7,7 +7,7 @@
 use cryptoki_sys as ck;
 
 use super::super::audit::Record;
-use super::super::newobj::build;
+use super::super::newobj::{data_object, Checked};
 use crate::error::{Error, Result};
 use crate::model::{policy, Attribute, Template, Value};
 use crate::store::{codec, ObjectId};
@@ -68,7 +68,7 @@ impl Module {
                         Attribute { atype: ck::CKA_APPLICATION, value: Value::bytes(app) },
                         Attribute { atype: ck::CKA_VALUE, value: Value::bytes(body) },
                     ]);
-                    let obj = build(policy::DATA, &tmpl, vec![(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA))]);
+                    let obj = data_object(&Checked::new(policy::DATA, &tmpl, a.is_so())?, None)?;
                     self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
                     self.store_new(&a, &s, obj).map(|_| ())
                 }
