@@ -236,6 +236,11 @@ fn kms() {
 }
 
 #[test]
+fn kms_api() {
+    run_page("docs/kms-api.md");
+}
+
+#[test]
 fn softhsm() {
     run_page("docs/softhsm.md");
 }
