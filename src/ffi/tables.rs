@@ -1,9 +1,17 @@
-//! The 2.40 function list and the 3.0 interface table. The fields are
-//! listed in the header's order; the compiler checks every signature.
+//! The 2.40 function list and the 3.0 interface table, and the calls that
+//! hand them out (C_GetFunctionList, C_GetInterfaceList, C_GetInterface).
+//! The fields are listed in the header's order; the compiler checks every
+//! signature.
 
 use std::ffi::c_void;
 
-use cryptoki_sys::{CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_INTERFACE, CK_VERSION};
+use cryptoki_sys::{
+    CK_FLAGS, CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR, CK_VERSION,
+};
+
+use super::decode::{maybe_ref, out, Scope};
+use super::{exports, ok};
+use crate::error::{Error, Result};
 
 use super::crypto::*;
 use super::general::*;
@@ -158,3 +166,61 @@ pub static INTERFACES: [Interface; 3] = [
         flags: 0,
     }),
 ];
+
+unsafe fn get_function_list(pp: *mut *mut CK_FUNCTION_LIST) -> Result<CK_RV> {
+    let scope = Scope::enter();
+    // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
+    *unsafe { out(&scope, pp) }? = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+    ok()
+}
+
+unsafe fn get_interface_list(list: *mut CK_INTERFACE, count: *mut CK_ULONG) -> Result<CK_RV> {
+    let items: Vec<CK_INTERFACE> = INTERFACES.iter().map(|i| i.0).collect();
+    // SAFETY: the caller's output array and count pointer, valid for the call
+    // (PKCS#11); `write_array` checks NULL and writes at most *count items.
+    unsafe { super::decode::write_array(list, count, &items) }
+}
+
+unsafe fn get_interface(
+    name: *mut CK_UTF8CHAR,
+    version: *mut CK_VERSION,
+    pp: *mut *mut CK_INTERFACE,
+    flags: CK_FLAGS,
+) -> Result<CK_RV> {
+    let scope = Scope::enter();
+    // SAFETY: `pp` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
+    // it writable for the call, and the reference is dropped before the call returns.
+    let pp = unsafe { out(&scope, pp) }?;
+    let wanted_name = if name.is_null() {
+        None
+    } else {
+        // SAFETY: a NUL-terminated string per the spec.
+        Some(unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.to_bytes().to_vec())
+    };
+    // SAFETY: NULL allowed, checked by `maybe_ref`; otherwise readable for the call.
+    let wanted_version = unsafe { maybe_ref(&scope, version) }.map(|v| (v.major, v.minor));
+    let found = INTERFACES.iter().find(|i| {
+        let iface = &i.0;
+        // SAFETY: our own static, NUL-terminated name.
+        let iname = unsafe { std::ffi::CStr::from_ptr(iface.pInterfaceName as *const std::ffi::c_char) }.to_bytes();
+        // SAFETY: every function list starts with its CK_VERSION.
+        let iver = unsafe { *(iface.pFunctionList as *const CK_VERSION) };
+        wanted_name.as_deref().is_none_or(|n| n == iname)
+            && wanted_version.is_none_or(|v| v == (iver.major, iver.minor))
+            && iface.flags & flags == flags
+    });
+    match found {
+        Some(i) => {
+            *pp = &i.0 as *const CK_INTERFACE as *mut CK_INTERFACE;
+            ok()
+        }
+        None => Err(Error::ArgumentsBad),
+    }
+}
+
+exports! {
+    C_GetFunctionList(pp: *mut *mut CK_FUNCTION_LIST) => get_function_list;
+    C_GetInterfaceList(list: *mut CK_INTERFACE, count: *mut CK_ULONG) => get_interface_list;
+    C_GetInterface(name: *mut CK_UTF8CHAR, version: *mut CK_VERSION, pp: *mut *mut CK_INTERFACE, flags: CK_FLAGS) => get_interface;
+}

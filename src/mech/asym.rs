@@ -286,7 +286,7 @@ impl CryptAlg {
                 if data.len() + 2 * md_len(*md) + 2 > k {
                     return Err(Error::DataLenRange);
                 }
-                key.encrypt_oaep(*md, *mgf, label, data).map_err(failed)
+                crate::sys::awslc::pkey::oaep_encrypt(key, *md, *mgf, label, data).map_err(failed)
             }
         }
     }
@@ -302,7 +302,9 @@ impl CryptAlg {
         match self {
             CryptAlg::RsaPkcs => key.decrypt_pkcs1(ct).map_err(invalid),
             CryptAlg::RsaX509 => key.private_op(ct, false).map_err(invalid),
-            CryptAlg::Oaep { md, mgf, label } => key.decrypt_oaep(*md, *mgf, label, ct).map_err(invalid),
+            CryptAlg::Oaep { md, mgf, label } => {
+                crate::sys::awslc::pkey::oaep_decrypt(key, *md, *mgf, label, ct).map_err(invalid)
+            }
         }
     }
 }

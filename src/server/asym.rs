@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
 use super::api::ApiError;
-use super::ops::Call;
+use super::call::Call;
 use crate::token::kms::asym::Spec;
 use crate::token::kms::KeyInfo;
 

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use super::api::ApiError;
+use super::call::Call;
 use super::iam::Grant;
-use super::ops::Call;
 use crate::vendor::GRANT_APPLICATION;
 
 /// The operations a grant may allow, as AWS lists them.

@@ -12,6 +12,7 @@
 
 pub mod api;
 mod asym;
+mod call;
 pub mod directory;
 mod grants;
 pub mod iam;
@@ -181,7 +182,7 @@ impl State {
                 Err(e) => return Err(ApiError::serialization(format!("The request body is not valid JSON: {e}"))),
             }
         };
-        let mut call = ops::Call { state: self, principal: principal.clone(), input, key: String::new() };
+        let mut call = call::Call { state: self, principal: principal.clone(), input, key: String::new() };
         let caller = crate::token::Caller { principal: principal.arn.clone(), source: remote.into() };
         let (r, recorded) = crate::token::with_caller(caller, || ops::dispatch(&mut call, &op));
         if !recorded {

@@ -1,5 +1,6 @@
 //! EVP_PKEY: PKCS#8 PrivateKeyInfo and SubjectPublicKeyInfo encodings of
-//! our keys, and parsing PKCS#8 back into them.
+//! our keys, parsing PKCS#8 back into them, and RSA-OAEP (an EVP_PKEY
+//! operation).
 
 use std::mem::MaybeUninit;
 use std::ptr::{null_mut, NonNull};
@@ -9,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::ec::{Curve, EcKey};
 use super::rsa::Rsa;
-use super::{ok, Failed, R};
+use super::{evp_md, ok, Failed, Md, R};
 
 pub(super) struct Pkey(NonNull<sys::EVP_PKEY>);
 
@@ -150,5 +151,76 @@ pub fn parse_pkcs8(der: &[u8]) -> R<Parsed> {
         sys::EVP_PKEY_ED25519 => Ok(Parsed::Ed25519(raw_private()?)),
         sys::EVP_PKEY_X25519 => Ok(Parsed::X25519(raw_private()?)),
         _ => Err(Failed),
+    }
+}
+
+/// RSA-OAEP encryption (`md` the label hash, `mgf` MGF1's).
+pub fn oaep_encrypt(k: &Rsa, md: Md, mgf: Md, label: &[u8], msg: &[u8]) -> R<Vec<u8>> {
+    Ok(oaep(k, true, md, mgf, label, msg)?.to_vec())
+}
+
+/// RSA-OAEP decryption.
+pub fn oaep_decrypt(k: &Rsa, md: Md, mgf: Md, label: &[u8], ct: &[u8]) -> R<Zeroizing<Vec<u8>>> {
+    oaep(k, false, md, mgf, label, ct)
+}
+
+fn oaep(k: &Rsa, encrypt: bool, md: Md, mgf: Md, label: &[u8], input: &[u8]) -> R<Zeroizing<Vec<u8>>> {
+    let pkey = Pkey::from_rsa(k)?;
+    // SAFETY: a context over our EVP_PKEY, freed by `Ctx`.
+    let ctx = Ctx(NonNull::new(unsafe { sys::EVP_PKEY_CTX_new(pkey.as_ptr(), null_mut()) }).ok_or(Failed)?);
+    let c = ctx.0.as_ptr();
+    // SAFETY: valid context; the digests are static tables. The label is
+    // copied into OPENSSL_malloc memory whose ownership passes to `c`.
+    unsafe {
+        ok(if encrypt { sys::EVP_PKEY_encrypt_init(c) } else { sys::EVP_PKEY_decrypt_init(c) })?;
+        ok(sys::EVP_PKEY_CTX_set_rsa_padding(c, sys::RSA_PKCS1_OAEP_PADDING))?;
+        ok(sys::EVP_PKEY_CTX_set_rsa_oaep_md(c, evp_md(md)))?;
+        ok(sys::EVP_PKEY_CTX_set_rsa_mgf1_md(c, evp_md(mgf)))?;
+        if !label.is_empty() {
+            let buf = sys::OPENSSL_malloc(label.len()) as *mut u8;
+            if buf.is_null() {
+                return Err(Failed);
+            }
+            std::ptr::copy_nonoverlapping(label.as_ptr(), buf, label.len());
+            if sys::EVP_PKEY_CTX_set0_rsa_oaep_label(c, buf, label.len()) != 1 {
+                sys::OPENSSL_free(buf as *mut _);
+                return Err(Failed);
+            }
+        }
+    }
+    let max = k.size();
+    // SAFETY: `out` holds `max` = RSA_size bytes and `n` says so.
+    super::rsa::run(max, |n, out| unsafe {
+        *n = max;
+        if encrypt {
+            sys::EVP_PKEY_encrypt(c, out, n, input.as_ptr(), input.len())
+        } else {
+            sys::EVP_PKEY_decrypt(c, out, n, input.as_ptr(), input.len())
+        }
+    })
+}
+
+struct Ctx(NonNull<sys::EVP_PKEY_CTX>);
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: we own the context.
+        unsafe { sys::EVP_PKEY_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oaep_round_trips_and_binds_the_label() {
+        let k = Rsa::generate(2048, &[1, 0, 1]).unwrap();
+        let parts = k.parts();
+        let public = Rsa::public(&parts.n, &parts.e).unwrap();
+        let ct = oaep_encrypt(&public, Md::Sha256, Md::Sha256, b"label", b"secret").unwrap();
+        assert_eq!(&oaep_decrypt(&k, Md::Sha256, Md::Sha256, b"label", &ct).unwrap()[..], b"secret");
+        assert!(oaep_decrypt(&k, Md::Sha256, Md::Sha256, b"other", &ct).is_err());
+        assert!(oaep_decrypt(&k, Md::Sha1, Md::Sha1, b"label", &ct).is_err());
     }
 }

@@ -47,7 +47,7 @@ fn rsa_ptr(p: *mut sys::RSA) -> R<Rsa> {
 }
 
 /// Output buffer protocol shared by the raw calls.
-fn run(max: usize, f: impl FnOnce(*mut usize, *mut u8) -> c_int) -> R<Zeroizing<Vec<u8>>> {
+pub(super) fn run(max: usize, f: impl FnOnce(*mut usize, *mut u8) -> c_int) -> R<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(vec![0u8; max]);
     let mut n = 0usize;
     ok(f(&mut n, out.as_mut_ptr()))?;
@@ -251,59 +251,6 @@ impl Rsa {
             sys::RSA_decrypt(self.0.as_ptr(), n, out, self.size(), ct.as_ptr(), ct.len(), sys::RSA_PKCS1_PADDING)
         })
     }
-
-    pub fn encrypt_oaep(&self, md: Md, mgf: Md, label: &[u8], msg: &[u8]) -> R<Vec<u8>> {
-        Ok(self.oaep(true, md, mgf, label, msg)?.to_vec())
-    }
-
-    pub fn decrypt_oaep(&self, md: Md, mgf: Md, label: &[u8], ct: &[u8]) -> R<Zeroizing<Vec<u8>>> {
-        self.oaep(false, md, mgf, label, ct)
-    }
-
-    fn oaep(&self, encrypt: bool, md: Md, mgf: Md, label: &[u8], input: &[u8]) -> R<Zeroizing<Vec<u8>>> {
-        let pkey = super::pkey::Pkey::from_rsa(self)?;
-        // SAFETY: a context over our EVP_PKEY, freed by `Ctx`.
-        let ctx = Ctx(NonNull::new(unsafe { sys::EVP_PKEY_CTX_new(pkey.as_ptr(), null_mut()) }).ok_or(Failed)?);
-        let c = ctx.0.as_ptr();
-        // SAFETY: valid context; the digests are static tables. The label is
-        // copied into OPENSSL_malloc memory whose ownership passes to `c`.
-        unsafe {
-            ok(if encrypt { sys::EVP_PKEY_encrypt_init(c) } else { sys::EVP_PKEY_decrypt_init(c) })?;
-            ok(sys::EVP_PKEY_CTX_set_rsa_padding(c, sys::RSA_PKCS1_OAEP_PADDING))?;
-            ok(sys::EVP_PKEY_CTX_set_rsa_oaep_md(c, evp_md(md)))?;
-            ok(sys::EVP_PKEY_CTX_set_rsa_mgf1_md(c, evp_md(mgf)))?;
-            if !label.is_empty() {
-                let buf = sys::OPENSSL_malloc(label.len()) as *mut u8;
-                if buf.is_null() {
-                    return Err(Failed);
-                }
-                std::ptr::copy_nonoverlapping(label.as_ptr(), buf, label.len());
-                if sys::EVP_PKEY_CTX_set0_rsa_oaep_label(c, buf, label.len()) != 1 {
-                    sys::OPENSSL_free(buf as *mut _);
-                    return Err(Failed);
-                }
-            }
-        }
-        let max = self.size();
-        // SAFETY: `out` holds `max` = RSA_size bytes and `n` says so.
-        run(max, |n, out| unsafe {
-            *n = max;
-            if encrypt {
-                sys::EVP_PKEY_encrypt(c, out, n, input.as_ptr(), input.len())
-            } else {
-                sys::EVP_PKEY_decrypt(c, out, n, input.as_ptr(), input.len())
-            }
-        })
-    }
-}
-
-struct Ctx(NonNull<sys::EVP_PKEY_CTX>);
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        // SAFETY: we own the context.
-        unsafe { sys::EVP_PKEY_CTX_free(self.0.as_ptr()) }
-    }
 }
 
 #[cfg(test)]
@@ -325,9 +272,6 @@ mod tests {
         let pss = again.sign_pss(Md::Sha256, Md::Sha1, 32, &digest).unwrap();
         assert!(public.verify_pss(Md::Sha256, Md::Sha1, 32, &digest, &pss));
         assert!(!public.verify_pss(Md::Sha256, Md::Sha256, 32, &digest, &pss));
-        let ct = public.encrypt_oaep(Md::Sha256, Md::Sha256, b"label", b"secret").unwrap();
-        assert_eq!(&again.decrypt_oaep(Md::Sha256, Md::Sha256, b"label", &ct).unwrap()[..], b"secret");
-        assert!(again.decrypt_oaep(Md::Sha256, Md::Sha256, b"other", &ct).is_err());
         let ct = public.encrypt_pkcs1(b"secret").unwrap();
         assert_eq!(&again.decrypt_pkcs1(&ct).unwrap()[..], b"secret");
     }

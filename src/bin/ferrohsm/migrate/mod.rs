@@ -55,7 +55,12 @@ fn softhsm_tokendir() -> Option<std::path::PathBuf> {
 fn migrate_all(a: &Migrate, dir: &Path) -> Result<(), String> {
     let mut tokens = Vec::new();
     for d in softhsm::token_dirs(dir)? {
-        let t = softhsm::read_token(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        let parsed = if softhsm::is_file_backend(&d) {
+            softhsm::read_file_backend(&d)
+        } else {
+            softhsm_db::read_db_backend(&d.join("sqlite3.db"))
+        };
+        let t = parsed.and_then(|p| softhsm::token_from(&d, p)).map_err(|e| format!("{}: {e}", d.display()))?;
         if a.token.as_deref().is_none_or(|l| l == t.label) {
             tokens.push(t);
         }

@@ -103,12 +103,15 @@ fn fixed_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim_end_matches([' ', '\0']).to_string()
 }
 
-pub fn read_token(dir: &Path) -> Result<SToken, String> {
-    let (backend, info, objects) = if dir.join("token.object").is_file() {
-        read_file_backend(dir)?
-    } else {
-        super::softhsm_db::read_db_backend(&dir.join("sqlite3.db"))?
-    };
+/// Does this token directory use the file backend (else the SQLite one,
+/// `softhsm_db`)?
+pub fn is_file_backend(dir: &Path) -> bool {
+    dir.join("token.object").is_file()
+}
+
+/// A token from what its backend's reader parsed.
+pub fn token_from(dir: &Path, parsed: Parsed) -> Result<SToken, String> {
+    let (backend, info, objects) = parsed;
     let bytes = |t| info.bytes(t).map(<[u8]>::to_vec);
     Ok(SToken {
         dir: dir.to_path_buf(),
@@ -121,9 +124,10 @@ pub fn read_token(dir: &Path) -> Result<SToken, String> {
     })
 }
 
-type Parsed = (&'static str, SObject, Vec<SObject>);
+/// What a backend's reader gives: its name, the token record, the objects.
+pub type Parsed = (&'static str, SObject, Vec<SObject>);
 
-fn read_file_backend(dir: &Path) -> Result<Parsed, String> {
+pub fn read_file_backend(dir: &Path) -> Result<Parsed, String> {
     let info = parse_object_file(&dir.join("token.object"))?;
     let mut objects = Vec::new();
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
