@@ -42,6 +42,8 @@
 #define CKA_FHSM_TAGS            (FHSM_BASE + 12) /* bytes: JSON tags (KMS API) */
 #define CKA_FHSM_KEY_SPEC        (FHSM_BASE + 13) /* text: RSA_2048, ECC_NIST_P256, HMAC_256...; absent: SYMMETRIC_DEFAULT */
 #define CKA_FHSM_KEY_USAGE       (FHSM_BASE + 14) /* text: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC */
+#define CKA_FHSM_ORIGIN          (FHSM_BASE + 16) /* text: EXTERNAL for imported material */
+#define CKA_FHSM_MATERIAL_HASH   (FHSM_BASE + 17) /* SHA-256 of imported material */
 #define CKA_FHSM_PUBLIC_KEY      (FHSM_BASE + 15) /* DER SubjectPublicKeyInfo of an asymmetric KMS key */
 
 /* Key type of an asymmetric KMS key (CKO_SECRET_KEY; CKA_VALUE a PKCS#8 private key, never readable). */
@@ -62,6 +64,9 @@
 #define CKR_FHSM_NOT_FOUND            (FHSM_BASE + 4)
 #define CKR_FHSM_ALIAS_EXISTS         (FHSM_BASE + 5)
 #define CKR_FHSM_INCORRECT_KEY        (FHSM_BASE + 6)
+#define CKR_FHSM_KEY_PENDING_IMPORT   (FHSM_BASE + 7)
+#define CKR_FHSM_INCORRECT_MATERIAL   (FHSM_BASE + 8)
+#define CKR_FHSM_IMPORT_TOKEN_INVALID (FHSM_BASE + 9)
 
 /* FHSM_Encrypt / FHSM_ReEncrypt / FHSM_GenerateDataKey flag: keep the
  * encryption context in the blob (readable by whoever holds it). */

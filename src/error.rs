@@ -49,6 +49,12 @@ pub enum Error {
     KmsAliasExists,
     /// The ciphertext was not made under the key the caller named (vendor code).
     KmsIncorrectKey,
+    /// The key awaits imported material (vendor code).
+    KmsKeyPendingImport,
+    /// Imported material differs from the key's (vendor code).
+    KmsIncorrectMaterial,
+    /// The import token is unknown, expired or for another key (vendor code).
+    KmsImportTokenInvalid,
     KeyHandleInvalid,
     KeyIndigestible,
     KeyNotWrappable,
@@ -128,6 +134,9 @@ impl Error {
             KmsNotFound => vendor::CKR_FHSM_NOT_FOUND,
             KmsAliasExists => vendor::CKR_FHSM_ALIAS_EXISTS,
             KmsIncorrectKey => vendor::CKR_FHSM_INCORRECT_KEY,
+            KmsKeyPendingImport => vendor::CKR_FHSM_KEY_PENDING_IMPORT,
+            KmsIncorrectMaterial => vendor::CKR_FHSM_INCORRECT_MATERIAL,
+            KmsImportTokenInvalid => vendor::CKR_FHSM_IMPORT_TOKEN_INVALID,
             KeyHandleInvalid => ck::CKR_KEY_HANDLE_INVALID,
             KeyIndigestible => ck::CKR_KEY_INDIGESTIBLE,
             KeyNotWrappable => ck::CKR_KEY_NOT_WRAPPABLE,

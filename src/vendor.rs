@@ -40,6 +40,10 @@ pub const CKA_FHSM_KEY_SPEC: CK_ATTRIBUTE_TYPE = FHSM_BASE + 13;
 pub const CKA_FHSM_KEY_USAGE: CK_ATTRIBUTE_TYPE = FHSM_BASE + 14;
 /// An asymmetric KMS key's public key (DER SubjectPublicKeyInfo).
 pub const CKA_FHSM_PUBLIC_KEY: CK_ATTRIBUTE_TYPE = FHSM_BASE + 15;
+/// "EXTERNAL" for a key whose material is imported (absent: made here).
+pub const CKA_FHSM_ORIGIN: CK_ATTRIBUTE_TYPE = FHSM_BASE + 16;
+/// SHA-256 of imported material: a re-import must bring the same.
+pub const CKA_FHSM_MATERIAL_HASH: CK_ATTRIBUTE_TYPE = FHSM_BASE + 17;
 
 /// The key type of an asymmetric KMS key: a secret-key object whose
 /// CKA_VALUE is the private key as PKCS#8 (usable only through the KMS calls).
@@ -48,6 +52,9 @@ pub const CKK_FHSM_KMS_ASYMMETRIC: CK_KEY_TYPE = FHSM_BASE + 1;
 pub const FHSM_STATE_ENABLED: CK_ULONG = 0;
 pub const FHSM_STATE_DISABLED: CK_ULONG = 1;
 pub const FHSM_STATE_PENDING_DELETION: CK_ULONG = 2;
+/// A key made for imported material (origin EXTERNAL) that has none yet,
+/// or whose material was deleted.
+pub const FHSM_STATE_PENDING_IMPORT: CK_ULONG = 3;
 
 /// Wraps a key's value as a self-describing KMS blob under a KMS master
 /// key (parameter: CK_FHSM_KMS_WRAP_PARAMS, the encryption context).
@@ -65,6 +72,14 @@ pub const CKR_FHSM_NOT_FOUND: CK_RV = FHSM_BASE + 4;
 pub const CKR_FHSM_ALIAS_EXISTS: CK_RV = FHSM_BASE + 5;
 /// The ciphertext was not made under the key the caller named.
 pub const CKR_FHSM_INCORRECT_KEY: CK_RV = FHSM_BASE + 6;
+/// The key awaits imported material.
+pub const CKR_FHSM_KEY_PENDING_IMPORT: CK_RV = FHSM_BASE + 7;
+/// Imported material differs from what the key had.
+pub const CKR_FHSM_INCORRECT_MATERIAL: CK_RV = FHSM_BASE + 8;
+/// The import token is unknown, expired or for another key.
+pub const CKR_FHSM_IMPORT_TOKEN_INVALID: CK_RV = FHSM_BASE + 9;
+/// The application tag of pending import parameters (a wrapping key).
+pub const IMPORT_APPLICATION: &[u8] = b"ferrohsm.kms.import";
 
 /// The application tag of alias objects (CKO_DATA, CKA_LABEL "alias/NAME",
 /// CKA_VALUE the target's CKA_UNIQUE_ID).

@@ -142,6 +142,8 @@ rules! {
     CKA_FHSM_KEY_SPEC, Bytes, SECRET, TOKEN_SET;
     CKA_FHSM_KEY_USAGE, Bytes, SECRET, TOKEN_SET;
     CKA_FHSM_PUBLIC_KEY, Bytes, SECRET, TOKEN_SET;
+    CKA_FHSM_ORIGIN, Bytes, SECRET, 0;
+    CKA_FHSM_MATERIAL_HASH, Bytes, SECRET, TOKEN_SET;
 }
 
 /// The rule for an attribute type, if the module knows it at all.

@@ -48,6 +48,15 @@ impl ApiError {
             KmsNotFound => ApiError::not_found(format!("{what} is not found.")),
             KmsKeyDisabled => ApiError::new("DisabledException", format!("{what} is disabled.")),
             KmsKeyPendingDeletion => ApiError::new("KMSInvalidStateException", format!("{what} is pending deletion.")),
+            KmsKeyPendingImport => ApiError::new("KMSInvalidStateException", format!("{what} is pending import.")),
+            KmsIncorrectMaterial => ApiError::new(
+                "IncorrectKeyMaterialException",
+                "The key material is not the material previously imported into this key (or not 256 bits).",
+            ),
+            KmsImportTokenInvalid => ApiError::new(
+                "InvalidImportTokenException",
+                "The import token is invalid, expired, or for another key.",
+            ),
             KmsAliasExists => ApiError::new("AlreadyExistsException", format!("{what} already exists")),
             KmsIncorrectKey => ApiError::new(
                 "IncorrectKeyException",

@@ -1,6 +1,8 @@
 //! The operations on asymmetric and HMAC keys: Sign, Verify,
 //! GetPublicKey, GenerateMac, VerifyMac, GenerateDataKeyPair(+WithoutPlaintext),
-//! and Encrypt/Decrypt with RSAES_OAEP under an RSA key.
+//! Encrypt/Decrypt with RSAES_OAEP under an RSA key, and importing key
+//! material (GetParametersForImport, ImportKeyMaterial,
+//! DeleteImportedKeyMaterial).
 
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
@@ -174,4 +176,62 @@ pub fn rsa_decrypt(c: &mut Call, k: &KeyInfo, ct: &[u8]) -> Result<Json, ApiErro
     let alg = algorithm(c, "EncryptionAlgorithm", k)?.to_string();
     let plain = c.core(&arn, c.state.module.kms_rsa_decrypt(c.state.session, &hex(&k.uid), &alg, ct))?;
     Ok(json!({ "KeyId": arn, "Plaintext": b64().encode(&plain[..]), "EncryptionAlgorithm": alg }))
+}
+
+/// Bring your own key.
+pub fn import(c: &mut Call, op: &str) -> Result<Json, ApiError> {
+    let st = c.state;
+    let (m, h) = (&st.module, st.session);
+    let k = c.key("KeyId")?;
+    let arn = c.key.clone();
+    c.authorize(&format!("kms:{op}"), Some(&k), &[], &[])?;
+    if !k.external {
+        return Err(ApiError::unsupported(format!("{arn}'s origin is not EXTERNAL")));
+    }
+    match op {
+        "GetParametersForImport" => {
+            let alg = c.str_req("WrappingAlgorithm")?.to_string();
+            match alg.as_str() {
+                "RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" => {}
+                "RSAES_PKCS1_V1_5" | "RSA_AES_KEY_WRAP_SHA_1" | "RSA_AES_KEY_WRAP_SHA_256" | "SM2PKE" => {
+                    return Err(ApiError::unsupported(format!("WrappingAlgorithm {alg} is not offered")))
+                }
+                _ => return Err(ApiError::validation(format!("WrappingAlgorithm {alg} is not valid"))),
+            }
+            let bits = match c.str_req("WrappingKeySpec")? {
+                "RSA_2048" => 2048,
+                "RSA_3072" => 3072,
+                "RSA_4096" => 4096,
+                s => return Err(ApiError::validation(format!("WrappingKeySpec {s} is not valid"))),
+            };
+            let p = c.core(&arn, m.kms_import_parameters(h, &hex(&k.uid), &alg, bits))?;
+            Ok(json!({
+                "KeyId": arn,
+                "ImportToken": b64().encode(p.token.as_bytes()),
+                "PublicKey": b64().encode(p.public_key),
+                "ParametersValidTo": p.valid_to,
+            }))
+        }
+        "ImportKeyMaterial" => {
+            let token = c.blob("ImportToken", 6144)?;
+            let wrapped = c.blob("EncryptedKeyMaterial", 6144)?;
+            match c.str_opt("ExpirationModel")? {
+                None | Some("KEY_MATERIAL_DOES_NOT_EXPIRE") => {}
+                Some("KEY_MATERIAL_EXPIRES") => {
+                    return Err(ApiError::unsupported(
+                        "expiring key material is not offered (use KEY_MATERIAL_DOES_NOT_EXPIRE)",
+                    ))
+                }
+                Some(e) => return Err(ApiError::validation(format!("ExpirationModel {e} is not valid"))),
+            }
+            let token = String::from_utf8(token)
+                .map_err(|_| ApiError::new("InvalidImportTokenException", "The import token is invalid."))?;
+            c.core(&arn, m.kms_import_material(h, &hex(&k.uid), &token, &wrapped))?;
+            Ok(json!({}))
+        }
+        _ => {
+            c.core(&arn, m.kms_delete_material(h, &hex(&k.uid)))?;
+            Ok(json!({}))
+        }
+    }
 }

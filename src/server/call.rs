@@ -216,6 +216,7 @@ impl Call<'_> {
         let state = match k.state {
             FHSM_STATE_ENABLED => "Enabled",
             FHSM_STATE_PENDING_DELETION => "PendingDeletion",
+            FHSM_STATE_PENDING_IMPORT => "PendingImport",
             _ => "Disabled",
         };
         let mut m = json!({
@@ -227,7 +228,7 @@ impl Call<'_> {
             "Description": k.description,
             "KeyUsage": k.usage,
             "KeyState": state,
-            "Origin": if k.local { "AWS_KMS" } else { "EXTERNAL" },
+            "Origin": if k.external { "EXTERNAL" } else { "AWS_KMS" },
             "KeyManager": "CUSTOMER",
             "CustomerMasterKeySpec": k.spec,
             "KeySpec": k.spec,

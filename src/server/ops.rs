@@ -96,13 +96,17 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             if !spec.usages().contains(&usage.as_str()) {
                 return Err(ApiError::validation(format!("KeyUsage {usage} is not valid for KeySpec {spec_name}")));
             }
-            match c.str_opt("Origin")?.unwrap_or("AWS_KMS") {
-                "AWS_KMS" => {}
-                "EXTERNAL" | "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
-                    return Err(ApiError::unsupported("Origin: only AWS_KMS is offered"))
+            let external = match c.str_opt("Origin")?.unwrap_or("AWS_KMS") {
+                "AWS_KMS" => false,
+                "EXTERNAL" if spec_name == "SYMMETRIC_DEFAULT" => true,
+                "EXTERNAL" => {
+                    return Err(ApiError::unsupported("imported material is offered for SYMMETRIC_DEFAULT keys only"))
+                }
+                "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
+                    return Err(ApiError::unsupported("custom key stores are not offered"))
                 }
                 o => return Err(ApiError::validation(format!("Origin {o} is not valid"))),
-            }
+            };
             if c.bool_opt("MultiRegion")? == Some(true) {
                 return Err(ApiError::unsupported("multi-Region keys are not offered"));
             }
@@ -122,6 +126,12 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
                 atype: CKA_FHSM_DESCRIPTION,
                 value: crate::model::Value::bytes(desc.as_bytes()),
             }];
+            if external {
+                attrs.push(crate::model::Attribute {
+                    atype: CKA_FHSM_ORIGIN,
+                    value: crate::model::Value::bytes(&b"EXTERNAL"[..]),
+                });
+            }
             if let Some(p) = &policy {
                 attrs.push(crate::model::Attribute {
                     atype: CKA_FHSM_KEY_POLICY,
@@ -478,10 +488,8 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
         | "VerifyMac"
         | "GenerateDataKeyPair"
         | "GenerateDataKeyPairWithoutPlaintext" => super::asym::dispatch(c, op),
-        "GetParametersForImport"
-        | "ImportKeyMaterial"
-        | "DeleteImportedKeyMaterial"
-        | "CreateCustomKeyStore"
+        "GetParametersForImport" | "ImportKeyMaterial" | "DeleteImportedKeyMaterial" => super::asym::import(c, op),
+        "CreateCustomKeyStore"
         | "ConnectCustomKeyStore"
         | "DeleteCustomKeyStore"
         | "DescribeCustomKeyStores"

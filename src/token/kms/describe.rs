@@ -25,6 +25,7 @@ impl Module {
         let state = match k.state() {
             FHSM_STATE_ENABLED => "Enabled",
             FHSM_STATE_PENDING_DELETION => "PendingDeletion",
+            FHSM_STATE_PENDING_IMPORT => "PendingImport",
             _ => "Disabled",
         };
         let usage = match (o.bool(ck::CKA_ENCRYPT), o.bool(ck::CKA_DECRYPT)) {
@@ -51,7 +52,7 @@ impl Module {
             "Enabled": k.state() == FHSM_STATE_ENABLED,
             "KeyUsage": usage,
             "KeySpec": k.spec().name(),
-            "Origin": if o.bool(ck::CKA_LOCAL) { "FERROHSM" } else { "EXTERNAL" },
+            "Origin": if o.bytes(CKA_FHSM_ORIGIN) == Some(b"EXTERNAL") || !o.bool(ck::CKA_LOCAL) { "EXTERNAL" } else { "FERROHSM" },
             "KeyRotationEnabled": period != 0,
             "RotationPeriodInDays": if period == 0 { Json::Null } else { json!(period) },
             "LastRotationDate": date(o.ulong(CKA_FHSM_LAST_ROTATION)),
@@ -136,6 +137,8 @@ pub struct KeyInfo {
     /// AWS's KeySpec and KeyUsage names.
     pub spec: &'static str,
     pub usage: String,
+    /// The material was (or is to be) imported: origin EXTERNAL.
+    pub external: bool,
 }
 
 impl Module {
@@ -160,6 +163,7 @@ impl Module {
             tags: o.bytes(CKA_FHSM_TAGS).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
             spec: k.spec().name(),
             usage: k.usage(),
+            external: o.bytes(CKA_FHSM_ORIGIN) == Some(b"EXTERNAL"),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod asym;
 pub mod blob;
 mod describe;
 mod docs;
+mod import;
 mod ops;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::vendor::*;
 
 pub use alias::valid_alias;
 pub use describe::KeyInfo;
+pub use import::{ImportParameters, IMPORT_VALIDITY};
 pub use ops::{Context, DataKey};
 
 /// An owned encryption context: (key, value) pairs.
@@ -163,6 +165,7 @@ pub(crate) fn state_check(o: &Object) -> Result<()> {
     match o.ulong(CKA_FHSM_KEY_STATE) {
         Some(FHSM_STATE_ENABLED) => Ok(()),
         Some(FHSM_STATE_PENDING_DELETION) => Err(Error::KmsKeyPendingDeletion),
+        Some(FHSM_STATE_PENDING_IMPORT) => Err(Error::KmsKeyPendingImport),
         _ => Err(Error::KmsKeyDisabled),
     }
 }
@@ -192,7 +195,22 @@ pub(crate) fn new_key_attrs(
         return Err(Error::AttributeValueInvalid);
     }
     let now = clock::now();
+    let external = match tmpl.bytes(CKA_FHSM_ORIGIN) {
+        None => false,
+        Some(b"EXTERNAL") => true,
+        Some(_) => return Err(Error::AttributeValueInvalid),
+    };
+    if external && period != 0 {
+        // As in KMS: imported material does not rotate.
+        return Err(Error::TemplateInconsistent);
+    }
     let v1 = Version { n: 1, created: now, key: Zeroizing::new(value.to_vec()) };
+    // A key for imported material has no usable version until the import.
+    let (state, versions) = if external {
+        (FHSM_STATE_PENDING_IMPORT, Zeroizing::new(Vec::new()))
+    } else {
+        (FHSM_STATE_ENABLED, encode_versions(&[v1]))
+    };
     Ok(vec![
         (ck::CKA_TOKEN, Value::Bool(true)),
         (ck::CKA_PRIVATE, Value::Bool(true)),
@@ -200,9 +218,9 @@ pub(crate) fn new_key_attrs(
         (ck::CKA_EXTRACTABLE, Value::Bool(false)),
         (ck::CKA_COPYABLE, Value::Bool(false)),
         (CKA_FHSM_KMS, Value::Bool(true)),
-        (CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_ENABLED)),
+        (CKA_FHSM_KEY_STATE, Value::Ulong(state)),
         (CKA_FHSM_KEY_VERSION, Value::Ulong(1)),
-        (CKA_FHSM_VERSIONS, Value::Bytes(encode_versions(&[v1]))),
+        (CKA_FHSM_VERSIONS, Value::Bytes(versions)),
         (CKA_FHSM_CREATION_TIME, Value::Ulong(now)),
         (CKA_FHSM_ROTATION_PERIOD, Value::Ulong(period)),
         (CKA_FHSM_LAST_ROTATION, Value::Ulong(now)),
@@ -223,6 +241,11 @@ enum Change {
     CancelDeletion,
     /// Description, key policy or tags.
     SetMeta(ck::CK_ATTRIBUTE_TYPE, Vec<u8>),
+    /// Imported material becomes version 1 (the same material as before,
+    /// if the key had some).
+    Import(Zeroizing<Vec<u8>>),
+    /// Imported material is deleted; the key awaits a new import.
+    DeleteMaterial,
 }
 
 /// The management call in progress on this thread: `kms_change` stages
@@ -259,8 +282,47 @@ impl Change {
                 }
                 o.set(t, Value::bytes(v.as_slice()));
             }
-            Change::Rotate | Change::RotateIfDue | Change::Rotation(_) if o.get(CKA_FHSM_KEY_SPEC).is_some() => {
-                // Asymmetric and HMAC keys have one version, as in KMS.
+            Change::Import(ref material) => {
+                if o.bytes(CKA_FHSM_ORIGIN) != Some(b"EXTERNAL") {
+                    return Err(Error::FunctionNotSupported);
+                }
+                if o.ulong(CKA_FHSM_KEY_STATE) != Some(FHSM_STATE_PENDING_IMPORT) {
+                    state_check(o)?;
+                    return Err(Error::KmsKeyPendingDeletion);
+                }
+                use sha2::Digest;
+                let hash = sha2::Sha256::digest(&material[..]).to_vec();
+                if o.bytes(CKA_FHSM_MATERIAL_HASH).is_some_and(|h| h != hash.as_slice()) {
+                    return Err(Error::KmsIncorrectMaterial);
+                }
+                let created = o.ulong(CKA_FHSM_CREATION_TIME).unwrap_or(now);
+                let v1 = Version { n: 1, created, key: material.clone() };
+                o.set(ck::CKA_CHECK_VALUE, Value::bytes(crate::mech::keygen::check_value(ck::CKK_AES, material)?));
+                o.set(ck::CKA_VALUE, Value::Bytes(material.clone()));
+                o.set(CKA_FHSM_VERSIONS, Value::Bytes(encode_versions(&[v1])));
+                o.set(CKA_FHSM_KEY_VERSION, Value::Ulong(1));
+                o.set(CKA_FHSM_MATERIAL_HASH, Value::bytes(hash));
+                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_ENABLED));
+            }
+            Change::DeleteMaterial => {
+                if o.bytes(CKA_FHSM_ORIGIN) != Some(b"EXTERNAL") {
+                    return Err(Error::FunctionNotSupported);
+                }
+                if pending {
+                    return Err(Error::KmsKeyPendingDeletion);
+                }
+                // The material goes; random bytes (never usable: the key
+                // is pending import) keep the object complete.
+                let filler = crate::mech::keygen::random_key(32)?;
+                o.set(ck::CKA_CHECK_VALUE, Value::bytes(crate::mech::keygen::check_value(ck::CKK_AES, &filler)?));
+                o.set(ck::CKA_VALUE, Value::Bytes(filler));
+                o.set(CKA_FHSM_VERSIONS, Value::bytes(Vec::new()));
+                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_PENDING_IMPORT));
+            }
+            Change::Rotate | Change::RotateIfDue | Change::Rotation(_)
+                if o.get(CKA_FHSM_KEY_SPEC).is_some() || o.get(CKA_FHSM_ORIGIN).is_some() =>
+            {
+                // Asymmetric, HMAC and imported keys have one version, as in KMS.
                 return Err(Error::FunctionNotSupported);
             }
             Change::RotateIfDue if !due => {}
@@ -282,6 +344,9 @@ impl Change {
                 if pending {
                     return Err(Error::KmsKeyPendingDeletion);
                 }
+                if o.ulong(CKA_FHSM_KEY_STATE) == Some(FHSM_STATE_PENDING_IMPORT) {
+                    return Err(Error::KmsKeyPendingImport);
+                }
                 o.set(CKA_FHSM_KEY_STATE, Value::Ulong(s));
             }
             Change::Rotation(days) => {
@@ -302,8 +367,11 @@ impl Change {
                 if !pending {
                     return Err(Error::KeyFunctionNotPermitted);
                 }
-                // As KMS does: a cancelled deletion leaves the key disabled.
-                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(FHSM_STATE_DISABLED));
+                // As KMS does: a cancelled deletion leaves the key disabled
+                // (or awaiting its material, if it has none).
+                let no_material = o.bytes(CKA_FHSM_VERSIONS).is_some_and(<[u8]>::is_empty);
+                let state = if no_material { FHSM_STATE_PENDING_IMPORT } else { FHSM_STATE_DISABLED };
+                o.set(CKA_FHSM_KEY_STATE, Value::Ulong(state));
                 o.set(CKA_FHSM_DELETION_TIME, Value::Ulong(0));
             }
         }
