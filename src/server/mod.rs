@@ -66,7 +66,12 @@ pub struct State {
     pub account: String,
     verifier: sigv4::Verifier,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Key policies parsed, by their text (the default one among them).
+    policies: RwLock<std::collections::HashMap<Vec<u8>, Arc<Policy>>>,
 }
+
+/// Distinct key policies kept parsed; past this the cache starts over.
+const POLICY_CACHE: usize = 1024;
 
 /// Principals, groups and grants as read at a token revision.
 struct Snapshot {
@@ -84,6 +89,7 @@ impl State {
             account: account.into(),
             verifier: sigv4::Verifier::new(region, "kms"),
             snapshot: RwLock::new(None),
+            policies: RwLock::new(std::collections::HashMap::new()),
         }
     }
 
@@ -112,13 +118,22 @@ impl State {
     /// that no longer parses allows nothing (fails closed).
     pub fn key_policy(&self, k: &crate::token::kms::KeyInfo) -> Result<Arc<Policy>, ApiError> {
         let text = match &k.policy {
-            Some(p) => String::from_utf8_lossy(p).into_owned(),
-            None => iam::default_key_policy(&self.account),
+            Some(p) => p.clone(),
+            None => iam::default_key_policy(&self.account).into_bytes(),
         };
-        Policy::parse(&text, PolicyKind::Key).map(Arc::new).map_err(|e| {
+        if let Some(p) = self.policies.read().get(&text) {
+            return Ok(p.clone());
+        }
+        let parsed = Policy::parse(&String::from_utf8_lossy(&text), PolicyKind::Key).map(Arc::new).map_err(|e| {
             log::error!("api: the key policy of {} does not parse: {}", crate::token::kms::uuid(&k.uid), e.0);
             ApiError::new("KMSInternalException", "The key's policy cannot be read.")
-        })
+        })?;
+        let mut cache = self.policies.write();
+        if cache.len() >= POLICY_CACHE {
+            cache.clear();
+        }
+        cache.insert(text, parsed.clone());
+        Ok(parsed)
     }
 
     pub fn grants_for(&self, uid: &[u8; 16]) -> Vec<Grant> {
