@@ -295,3 +295,22 @@ fn concurrent_rotations_in_several_processes_keep_every_version() {
     assert_eq!(ok(cli(c, &["decrypt", "--in", f.to_str().unwrap()], None)), "first");
     assert!(ok(cli(c, &["audit", "verify"], None)).contains("intact"));
 }
+
+/// A key made by the tool is named by its UUID (the KMS API's key id) as
+/// well as by its 32-hex-digit CKA_UNIQUE_ID, in every command.
+#[test]
+fn key_ids_in_uuid_form_name_the_same_key() {
+    let w = token();
+    let c = &w.conf;
+    let key = ok(cli(c, &["key", "create", "--label", "u"], None)).trim().to_string();
+    let uuid = format!("{}-{}-{}-{}-{}", &key[..8], &key[8..12], &key[12..16], &key[16..20], &key[20..]);
+    let ct = cli(c, &["encrypt", "--key", &uuid], Some(b"by uuid"));
+    assert!(ct.status.success(), "{}", String::from_utf8_lossy(&ct.stderr));
+    let f = w.dir.path().join("u.bin");
+    std::fs::write(&f, &ct.stdout).unwrap();
+    assert_eq!(ok(cli(c, &["decrypt", "--in", f.to_str().unwrap()], None)), "by uuid");
+    assert!(ok(cli(c, &["key", "describe", &uuid], None)).contains(&key));
+    // A malformed UUID (dashes in the wrong places) names nothing.
+    let bad = format!("{}-{}", &key[..7], &key[7..]);
+    fails(cli(c, &["key", "describe", &bad], None), 1, "no such key");
+}
