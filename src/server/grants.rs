@@ -180,6 +180,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             let key = c.key.clone();
             m.kms_put_doc(h, GRANT_APPLICATION, &doc.grant_id, &body, true, "create-grant")
                 .map_err(|e| ApiError::from_token(&e, &key))?;
+            st.documents_added();
             Ok(json!({ "GrantToken": doc.grant_token, "GrantId": doc.grant_id }))
         }
         "ListGrants" => {

@@ -64,11 +64,15 @@ pub struct State {
     pub account: String,
     verifier: sigv4::Verifier,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Bumped after this server adds a document (a grant): the token's
+    /// revision counts changes to existing objects only, not new ones.
+    local_changes: std::sync::atomic::AtomicU64,
 }
 
 /// Principals, groups and grants as read at a token revision.
 struct Snapshot {
     rev: i64,
+    local: u64,
     directory: Directory,
     grants: Arc<Vec<GrantDoc>>,
 }
@@ -82,6 +86,7 @@ impl State {
             account: account.into(),
             verifier: sigv4::Verifier::new(region, "kms"),
             snapshot: RwLock::new(None),
+            local_changes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -89,8 +94,10 @@ impl State {
     /// the token's revision is unchanged (any process's change bumps it).
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
         let internal = |e: crate::error::Error| ApiError::from_token(&e, "the principal directory");
+        // Read before the load: a change made meanwhile makes the next call load again.
+        let local = self.local_changes.load(std::sync::atomic::Ordering::Acquire);
         let rev = self.module.token_revision(self.session).map_err(internal)?;
-        if let Some(s) = self.snapshot.read().as_ref().filter(|s| s.rev == rev) {
+        if let Some(s) = self.snapshot.read().as_ref().filter(|s| s.rev == rev && s.local == local) {
             return Ok(s.clone());
         }
         let directory = Directory::load(&self.module, self.session, &self.account).map_err(internal)?;
@@ -101,7 +108,7 @@ impl State {
                 Err(e) => log::error!("api: a stored grant does not parse and is left out: {e}"),
             }
         }
-        let s = Arc::new(Snapshot { rev, directory, grants: Arc::new(grants) });
+        let s = Arc::new(Snapshot { rev, local, directory, grants: Arc::new(grants) });
         *self.snapshot.write() = Some(s.clone());
         Ok(s)
     }
@@ -122,6 +129,11 @@ impl State {
     pub fn grants_for(&self, uid: &[u8; 16]) -> Vec<Grant> {
         let hex = crate::hex::hex(uid);
         self.grant_docs().map(|g| g.iter().filter(|g| g.key == hex).map(GrantDoc::grant).collect()).unwrap_or_default()
+    }
+
+    /// After this server created a document: the snapshot is read again.
+    pub(crate) fn documents_added(&self) {
+        self.local_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     fn grant_docs(&self) -> Result<Arc<Vec<GrantDoc>>, ApiError> {
