@@ -75,7 +75,7 @@ const POLICY_CACHE: usize = 1024;
 
 /// Principals, groups and grants as read at a token revision.
 struct Snapshot {
-    rev: i64,
+    rev: u64,
     directory: Directory,
     grants: Arc<Vec<GrantDoc>>,
 }
@@ -94,10 +94,11 @@ impl State {
     }
 
     /// The principals and grants as the token holds them now: kept while
-    /// the token's revision is unchanged (any process's change bumps it).
+    /// the token's stamp is unchanged (any process's addition, change or
+    /// removal of one of its objects changes it).
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
         let internal = |e: crate::error::Error| ApiError::from_token(&e, "the principal directory");
-        let rev = self.module.token_revision(self.session).map_err(internal)?;
+        let rev = self.module.token_stamp(self.session).map_err(internal)?;
         if let Some(s) = self.snapshot.read().as_ref().filter(|s| s.rev == rev) {
             return Ok(s.clone());
         }

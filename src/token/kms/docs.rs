@@ -107,10 +107,20 @@ impl Module {
         r
     }
 
-    /// The revision of the session's token: it changes with every change
-    /// to one of its objects, in any process (a cache stamp for callers
-    /// that keep what they read, like the API server's principals).
-    pub fn token_revision(&self, h: SessionHandle) -> Result<i64> {
-        Ok(self.kms_access(h)?.token.rev)
+    /// A stamp of the session's token's objects: it changes with every
+    /// addition, change or removal of one of them, in any process (its
+    /// revision and its object-set digest, read again at each new store
+    /// generation): the cache stamp for callers that keep what they read,
+    /// like the API server's principals and grants.
+    pub fn token_stamp(&self, h: SessionHandle) -> Result<u64> {
+        use std::hash::{Hash, Hasher};
+        let a = self.kms_access(h)?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        a.token.rev.hash(&mut hasher);
+        if let Some(d) = &a.token.digest {
+            d.acc.hash(&mut hasher);
+            d.count.hash(&mut hasher);
+        }
+        Ok(hasher.finish())
     }
 }

@@ -1,0 +1,403 @@
+//! `ferrohsm serve`, the AWS-KMS-compatible API server, driven by real
+//! AWS clients from PyPI (boto3/botocore, awscli v1, aws-encryption-sdk
+//! 4.x) as their users would run them: each test makes its own store and
+//! principals with the `ferrohsm` binary, starts the server on a free
+//! loopback port, runs a script from tests/kms_api/ against it and stops
+//! it with SIGTERM (a graceful shutdown must exit 0).
+//!
+//! The clients must be installed (`.ci/test` installs them); a missing one
+//! fails the test, it is never skipped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const SO_PIN: &str = "so-pin-kms-api";
+const USER_PIN: &str = "user-pin-kms-api";
+const ACCOUNT: &str = "111122223333";
+
+fn python() -> String {
+    std::env::var("FERROHSM_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("kms_api")
+}
+
+/// The PyPI clients these tests drive, checked once per test process.
+fn require_clients() {
+    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+    let r = CHECK.get_or_init(|| {
+        let probe = "import boto3, botocore, awscli, aws_encryption_sdk\n\
+                     v = tuple(int(x) for x in botocore.__version__.split('.')[:2])\n\
+                     assert v >= (1, 31), 'botocore %s is older than 1.31 (AWS_ENDPOINT_URL_KMS)' % botocore.__version__\n\
+                     assert aws_encryption_sdk.__version__.split('.')[0] == '4', \
+                     'aws-encryption-sdk %s is not 4.x' % aws_encryption_sdk.__version__";
+        match Command::new(python()).args(["-c", probe]).output() {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+            Err(e) => Err(format!("{}: {e}", python())),
+        }
+    });
+    if let Err(e) = r {
+        panic!(
+            "the KMS API tests need python3 with boto3, awscli and aws-encryption-sdk 4.x: \
+             `pip install boto3 awscli aws-encryption-sdk` (.ci/test does)\n{e}"
+        );
+    }
+}
+
+/// Runs `c` to its end, killed after `limit` (the output so far is kept).
+fn run_bounded(c: &mut Command, limit: Duration) -> Output {
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + limit;
+    let mut killed = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            killed = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = err.join().unwrap();
+    if killed {
+        stderr.extend_from_slice(format!("\n(killed after {limit:?})\n").as_bytes());
+    }
+    Output { status, stdout: out.join().unwrap(), stderr }
+}
+
+/// One test's store, its principals' credential files, and the `ferrohsm`
+/// binary to run on it.
+struct Kms {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+    creds: PathBuf,
+}
+
+impl Kms {
+    /// A fresh store (cheap KDF) with one token "kms".
+    fn new() -> Kms {
+        require_clients();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("ferrohsm.toml");
+        std::fs::write(
+            &conf,
+            format!(
+                "[store]\npath = {:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"warn\"\n",
+                dir.path().join("store.db").to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let creds = dir.path().join("creds");
+        std::fs::create_dir(&creds).unwrap();
+        let k = Kms { dir, conf, creds };
+        k.cli(&["init-token", "--free", "--label", "kms"]);
+        k
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferrohsm"));
+        c.env("FERROHSM_CONF", &self.conf)
+            .env("FERROHSM_SO_PIN", SO_PIN)
+            .env("FERROHSM_USER_PIN", USER_PIN)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `ferrohsm ARGS`, which must succeed; its stdout.
+    fn cli(&self, args: &[&str]) -> String {
+        let o = self.command().args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "ferrohsm {args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// `ferrohsm principal create NAME EXTRA...`; its access key is kept
+    /// as creds/NAME.json for the scripts.
+    fn principal(&self, name: &str, extra: &[&str]) {
+        let mut args = vec!["principal", "create", name];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let ak = &v["AccessKey"];
+        assert_eq!(ak["UserName"], name, "{out}");
+        assert!(ak["AccessKeyId"].as_str().is_some_and(|s| !s.is_empty()), "{out}");
+        assert!(ak["SecretAccessKey"].as_str().is_some_and(|s| s.len() >= 30), "{out}");
+        assert_eq!(ak["Status"], "Active", "{out}");
+        std::fs::write(self.creds.join(format!("{name}.json")), out).unwrap();
+    }
+
+    fn group(&self, name: &str, policy: &str) {
+        self.cli(&["group", "create", name]);
+        self.cli(&["group", "attach-policy", name, "--policy-name", "p", "--policy", policy]);
+    }
+
+    fn serve(&self) -> Server {
+        let log = self.dir.path().join("serve.log");
+        let mut child = self
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let endpoint = match line.trim().strip_prefix("ferrohsm: serving the KMS API on ") {
+            Some(e) if e.starts_with("http://127.0.0.1:") => e.to_string(),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+        };
+        Server { child: Some(child), endpoint, log }
+    }
+
+    /// Runs `python3 tests/kms_api/SCRIPT ARGS` against `server` with
+    /// FERROHSM_KMS_ENDPOINT and FERROHSM_KMS_CREDS (the directory of
+    /// NAME.json access keys) set and the user's AWS configuration hidden;
+    /// `env` adds more. It must exit 0; its stdout.
+    fn python(&self, server: &Server, script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+        let mut c = Command::new(python());
+        c.arg(scripts().join(script)).args(args).current_dir(self.dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("FERROHSM_KMS_ENDPOINT", &server.endpoint)
+            .env("FERROHSM_KMS_CREDS", &self.creds)
+            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("no-aws-credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUNBUFFERED", "1");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let started = Instant::now();
+        let o = run_bounded(c.stdin(Stdio::null()), Duration::from_secs(120));
+        let text = |o: &Output| {
+            format!(
+                "--- stdout\n{}--- stderr\n{}--- server log\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr),
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            )
+        };
+        assert!(o.status.success(), "{script} {args:?} failed ({:?}):\n{}", o.status, text(&o));
+        eprintln!("{script} {args:?}: {:.1?}", started.elapsed());
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// The access key id of principal `name`.
+    fn access_key(&self, name: &str) -> (String, String) {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.creds.join(format!("{name}.json"))).unwrap()).unwrap();
+        let ak = &v["AccessKey"];
+        (ak["AccessKeyId"].as_str().unwrap().into(), ak["SecretAccessKey"].as_str().unwrap().into())
+    }
+}
+
+/// A running `ferrohsm serve`.
+struct Server {
+    child: Option<Child>,
+    endpoint: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// SIGTERM, then the server must exit 0 within 10 s.
+    fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut rest = String::new();
+        if let Some(mut out) = child.stdout.take() {
+            let _ = out.read_to_string(&mut rest);
+        }
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(status.success(), "the server exited with {status:?} after SIGTERM:\n{log}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+const ENCRYPTORS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:GenerateDataKey*"],"Resource":"*"}]}"#;
+const DECRYPTORS: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Decrypt"],"Resource":"*"}]}"#;
+
+/// alice (admin), bob (no policies), enc (group encryptors), dec (group
+/// decryptors).
+fn standard_principals(k: &Kms) {
+    k.principal("alice", &["--admin"]);
+    k.principal("bob", &[]);
+    k.group("encryptors", ENCRYPTORS);
+    k.group("decryptors", DECRYPTORS);
+    k.principal("enc", &["--group", "encryptors"]);
+    k.principal("dec", &["--group", "decryptors"]);
+}
+
+#[test]
+fn boto3_every_operation() {
+    let k = Kms::new();
+    standard_principals(&k);
+    let s = k.serve();
+    k.python(&s, "t_operations.py", &[], &[]);
+    s.stop();
+}
+
+#[test]
+fn boto3_every_error() {
+    let k = Kms::new();
+    standard_principals(&k);
+    let s = k.serve();
+    k.python(&s, "t_errors.py", &[], &[]);
+    s.stop();
+}
+
+#[test]
+fn sigv4_and_http_refusals() {
+    let k = Kms::new();
+    standard_principals(&k);
+    let s = k.serve();
+    k.python(&s, "t_sigv4.py", &[], &[]);
+    s.stop();
+}
+
+#[test]
+fn policies_and_grants() {
+    let k = Kms::new();
+    standard_principals(&k);
+    k.principal("carol", &[]);
+    k.principal("dave", &[]);
+    let s = k.serve();
+    k.python(&s, "t_policies.py", &[], &[]);
+    s.stop();
+}
+
+#[test]
+fn awscli_v1() {
+    let k = Kms::new();
+    standard_principals(&k);
+    let s = k.serve();
+    k.python(&s, "t_awscli.py", &[], &[]);
+    s.stop();
+}
+
+/// Encrypt under two keys in one process, decrypt with either key alone
+/// in others, the SDK's own clients pointed at the server by
+/// AWS_ENDPOINT_URL_KMS.
+#[test]
+fn encryption_sdk_two_keys_other_processes() {
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    let s = k.serve();
+    let (id, secret) = k.access_key("alice");
+    let env = [
+        ("AWS_ENDPOINT_URL_KMS", s.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+    ];
+    let work = k.dir.path().join("esdk");
+    std::fs::create_dir(&work).unwrap();
+    let w = work.to_str().unwrap();
+    k.python(&s, "t_esdk.py", &["encrypt", w], &env);
+    assert!(work.join("message.bin").exists());
+    let first = k.python(&s, "t_esdk.py", &["decrypt", w, "0"], &env);
+    let second = k.python(&s, "t_esdk.py", &["decrypt", w, "1"], &env);
+    assert!(first.contains("decrypted with key 0") && second.contains("decrypted with key 1"), "{first}{second}");
+    k.python(&s, "t_esdk.py", &["decrypt-other", w], &env);
+    s.stop();
+}
+
+/// The audit trail names the caller's ARN and address for each request,
+/// allowed or denied, and keeps what a graceful shutdown flushed.
+#[test]
+fn audit_trail_names_callers() {
+    let k = Kms::new();
+    standard_principals(&k);
+    let s = k.serve();
+    let out = k.python(&s, "t_audit.py", &[], &[]);
+    s.stop();
+    let key_arn = out.lines().find_map(|l| l.strip_prefix("KEY ")).expect("audit.py prints KEY <arn>").trim();
+    let records: serde_json::Value = serde_json::from_str(&k.cli(&["audit", "show", "--json"])).unwrap();
+    let records = records.as_array().unwrap();
+    let arn = |n: &str| format!("arn:aws:iam::{ACCOUNT}:user/{n}");
+    // A record's key: the key's ARN (records the server writes) or its id
+    // as the core writes it (the UUID's hex digits).
+    let key_hex = key_arn.rsplit('/').next().unwrap().replace('-', "");
+    let is_key = |r: &serde_json::Value| r["key"] == key_arn || r["key"] == key_hex.as_str();
+    let find = |who: &str, events: &[&str], ok: bool| {
+        records.iter().find(|r| {
+            r["principal"] == who && events.iter().any(|e| r["event"] == *e) && (r["rv"] == "0x0") == ok && is_key(r)
+        })
+    };
+    let dump = || serde_json::to_string_pretty(records).unwrap();
+    // alice's CreateKey, enc's Encrypt (allowed) and Decrypt (denied).
+    for (who, events, ok) in [
+        (arn("alice"), &["create-kms-key", "kms:CreateKey"][..], true),
+        (arn("enc"), &["kms-encrypt", "kms:Encrypt"][..], true),
+        (arn("enc"), &["kms:Decrypt", "kms-decrypt"][..], false),
+    ] {
+        let r =
+            find(&who, events, ok).unwrap_or_else(|| panic!("no record of {who} {events:?} ok={ok} in\n{}", dump()));
+        assert_eq!(r["source"], "127.0.0.1", "{r}");
+        if !ok {
+            assert_eq!(r["detail"], "AccessDeniedException", "{r}");
+        }
+    }
+    // The request with a wrong secret: refused before anyone is named.
+    assert!(
+        records.iter().any(|r| r["principal"] == "unauthenticated"
+            && r["source"] == "127.0.0.1"
+            && r["detail"].as_str().is_some_and(|d| d.contains("InvalidSignatureException"))),
+        "no record of the badly signed request in\n{}",
+        dump()
+    );
+    // Nothing is attributed to a principal that made no request.
+    assert!(!records.iter().any(|r| r["principal"] == arn("bob").as_str()), "{}", dump());
+}
