@@ -182,7 +182,11 @@ impl State {
                     ),
                     sigv4::SigError::Invalid(m) => ApiError::new("InvalidSignatureException", m),
                 };
-                let caller = crate::token::Caller { principal: "unauthenticated".into(), source: remote.into() };
+                let caller = crate::token::Caller {
+                    principal: "unauthenticated".into(),
+                    source: remote.into(),
+                    key_arn_prefix: String::new(),
+                };
                 let _ = crate::token::with_caller(caller, || {
                     self.module.audit_request(self.session, &format!("kms:{op}"), "", err.code)
                 });
@@ -199,10 +203,18 @@ impl State {
             }
         };
         let mut call = call::Call { state: self, principal: principal.clone(), input, key: String::new() };
-        let caller = crate::token::Caller { principal: principal.arn.clone(), source: remote.into() };
+        let caller = crate::token::Caller {
+            principal: principal.arn.clone(),
+            source: remote.into(),
+            key_arn_prefix: format!("arn:aws:kms:{}:{}:key/", self.region, self.account),
+        };
         let (r, recorded) = crate::token::with_caller(caller, || ops::dispatch(&mut call, &op));
         if !recorded {
-            let caller = crate::token::Caller { principal: principal.arn.clone(), source: remote.into() };
+            let caller = crate::token::Caller {
+                principal: principal.arn.clone(),
+                source: remote.into(),
+                key_arn_prefix: format!("arn:aws:kms:{}:{}:key/", self.region, self.account),
+            };
             let outcome = r.as_ref().err().map_or("", |e| e.code);
             let _ = crate::token::with_caller(caller, || {
                 self.module.audit_request(self.session, &format!("kms:{op}"), &call.key, outcome)

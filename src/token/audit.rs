@@ -110,6 +110,9 @@ pub struct Caller {
     pub principal: String,
     /// The client's address.
     pub source: String,
+    /// What makes a key's ARN of its UUID (`arn:aws:kms:REGION:ACCOUNT:key/`):
+    /// records made for this caller name keys by ARN.
+    pub key_arn_prefix: String,
 }
 
 thread_local! {
@@ -127,26 +130,39 @@ pub fn with_caller<T>(caller: Caller, f: impl FnOnce() -> T) -> (T, bool) {
     (out, RECORDED.with(|r| r.replace(false)))
 }
 
-fn caller() -> (String, String) {
+/// The caller's principal, address and the record's key as the caller
+/// names keys (an ARN for a key id, else as given).
+fn caller(key: &str) -> (String, String, String) {
     CALLER
         .try_with(|c| {
-            c.borrow().as_ref().map_or_else(Default::default, |c| {
-                let _ = RECORDED.try_with(|r| r.set(true));
-                (c.principal.clone(), c.source.clone())
-            })
+            c.borrow().as_ref().map_or_else(
+                || (String::new(), String::new(), key.to_string()),
+                |c| {
+                    let _ = RECORDED.try_with(|r| r.set(true));
+                    let key = match crate::token::kms::uid_from_text(key) {
+                        Some(uid) if !c.key_arn_prefix.is_empty() => {
+                            format!("{}{}", c.key_arn_prefix, crate::token::kms::uuid(&uid))
+                        }
+                        _ => key.to_string(),
+                    };
+                    (c.principal.clone(), c.source.clone(), key)
+                },
+            )
         })
-        .unwrap_or_default()
+        .unwrap_or_else(|_| (String::new(), String::new(), key.to_string()))
 }
 
 impl Owned {
-    fn is(&self, time: u64, r: &Record) -> bool {
+    /// Is this the record `r` (whose key, as the caller names keys, is
+    /// `key`) made at `time`?
+    fn is(&self, time: u64, r: &Record, key: &str) -> bool {
         self.time == time
             && self.session == r.session
             && self.rv == r.rv
             && self.version == r.version
             && self.mechanism == r.mechanism
             && self.event == r.event
-            && self.key == r.key
+            && self.key == key
             && self.token.as_ref() == r.token
             && self.detail == r.detail
             && CALLER
@@ -158,13 +174,13 @@ impl Owned {
     }
 
     fn of(time: u64, r: &Record) -> Owned {
-        let (principal, source) = caller();
+        let (principal, source, key) = caller(r.key);
         Owned {
             time,
             event: r.event.to_string(),
             token: r.token.copied(),
             session: r.session,
-            key: r.key.to_string(),
+            key,
             version: r.version,
             mechanism: r.mechanism,
             rv: r.rv,
@@ -260,6 +276,15 @@ impl Module {
     /// A use of a key: buffered, identical uses in one second counted.
     pub(crate) fn audit_use(&self, r: &Record) {
         let now = clock::now();
+        // The key as the record will name it (an ARN for an API caller):
+        // computed only when a caller is set, the PKCS#11 path borrows.
+        let named;
+        let key: &str = if CALLER.try_with(|c| c.borrow().is_some()).unwrap_or(false) {
+            named = caller(r.key).2;
+            &named
+        } else {
+            r.key
+        };
         let due = {
             let mut p = self.audit.shards[shard()].lock();
             if p.uses.len() >= MAX_PENDING {
@@ -267,7 +292,7 @@ impl Module {
                 p.uses.clear();
             }
             let n = p.uses.len();
-            match p.uses[n.saturating_sub(COALESCE_WINDOW)..].iter_mut().rev().find(|(o, _)| o.is(now, r)) {
+            match p.uses[n.saturating_sub(COALESCE_WINDOW)..].iter_mut().rev().find(|(o, _)| o.is(now, r, key)) {
                 Some((_, count)) => *count += 1,
                 None => p.uses.push((Owned::of(now, r), 1)),
             }

@@ -217,7 +217,7 @@ impl Module {
                 if v["time"].as_u64().unwrap_or(0) < since {
                     continue;
                 }
-                if key.is_some_and(|k| v["key"].as_str() != Some(k)) {
+                if key.is_some_and(|k| !same_key(v["key"].as_str().unwrap_or(""), k)) {
                     continue;
                 }
                 out.push(v);
@@ -370,4 +370,14 @@ pub fn verify_export(text: &str) -> Result<ExportProof> {
         return Err(bad("the batches do not end where the proof says"));
     }
     Ok(ExportProof { first_seq, last_seq, prev_hash, last_hash, batches: batches.len(), records })
+}
+
+/// Does a record's key (a hex key id, or a key ARN in the API server's
+/// records) name the key `want` (hex id or UUID)?
+fn same_key(recorded: &str, want: &str) -> bool {
+    if recorded == want {
+        return true;
+    }
+    let id = |s: &str| crate::token::kms::uid_from_text(s.rsplit('/').next().unwrap_or(s));
+    matches!((id(recorded), id(want)), (Some(a), Some(b)) if a == b)
 }
