@@ -155,10 +155,16 @@ impl Kms {
     }
 
     fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// `serve` with more flags.
+    fn serve_with(&self, extra: &[&str]) -> Server {
         let log = self.dir.path().join("serve.log");
         let mut child = self
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -398,4 +404,149 @@ fn audit_trail_names_callers() {
     );
     // Nothing is attributed to a principal that made no request.
     assert!(!records.iter().any(|r| r["principal"] == arn("bob").as_str()), "{}", dump());
+}
+
+/// One signed KMS request as raw HTTP/1.1 bytes (`ferrohsm`'s own SigV4
+/// signer, the one the benchmark uses).
+fn signed_request(host: &str, ak: &(String, String), target: &str, body: &[u8]) -> Vec<u8> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let headers = vec![
+        ("host".to_string(), host.to_string()),
+        ("content-type".to_string(), "application/x-amz-json-1.1".to_string()),
+        ("x-amz-target".to_string(), format!("TrentService.{target}")),
+    ];
+    let auth = ferrohsm::server::sigv4::sign(&ak.0, &ak.1, "us-east-1", "kms", now, "POST", "/", &headers, body);
+    let mut req = format!("POST / HTTP/1.1\r\ncontent-length: {}\r\n", body.len());
+    for (n, v) in headers.iter().chain(auth.iter()) {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut out = req.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reads one HTTP response (headers and a Content-Length body): status and body.
+fn read_response(s: &mut std::net::TcpStream) -> (u16, String) {
+    let mut r = BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let code: u16 =
+        status.split_whitespace().nth(1).unwrap_or_else(|| panic!("no status line: {status:?}")).parse().unwrap();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).unwrap();
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    (code, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A client that sends headers too slowly, one that promises a body and
+/// stalls, garbage of every kind, and more connections than the server
+/// takes at once: each is refused or waits, the server answers everyone
+/// else meanwhile, and it stays up.
+#[test]
+fn hostile_clients_neither_crash_nor_block_the_server() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    let ak = k.access_key("alice");
+    let server = k.serve_with(&["--max-connections", "4"]);
+    let host = server.endpoint.trim_start_matches("http://").to_string();
+    let call = |target: &str, body: &[u8]| {
+        let mut s = TcpStream::connect(&host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&signed_request(&host, &ak, target, body)).unwrap();
+        read_response(&mut s)
+    };
+    assert_eq!(call("ListKeys", b"{}").0, 200);
+
+    // A slow client (half a request line and headers, then silence) and a
+    // stalled body: the server drops the first and answers the second 408,
+    // within its 10 s limits, while serving others.
+    let mut slow = TcpStream::connect(&host).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n").unwrap();
+    let mut stalled = TcpStream::connect(&host).unwrap();
+    let mut partial = signed_request(&host, &ak, "ListKeys", b"{\"Limit\": 5}");
+    partial.truncate(partial.len() - 4);
+    stalled.write_all(&partial).unwrap();
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(call("GenerateRandom", br#"{"NumberOfBytes": 16}"#).0, 200);
+    }
+    slow.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut buf = [0u8; 512];
+    let n = slow.read(&mut buf).unwrap_or(0);
+    let answered = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(n == 0 || answered.starts_with("HTTP/1.1 408"), "the slow client got {answered:?}");
+    stalled.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let (code, body) = read_response(&mut stalled);
+    assert_eq!(code, 408, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(14), "took {:?}", started.elapsed());
+
+    // Garbage: random bytes as a request, random bodies signed correctly,
+    // JSON of the wrong shapes. Every one gets an answer with an AWS error
+    // name, never a dropped connection.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..60 {
+        let len = (rand() % 300) as usize;
+        let body: Vec<u8> = (0..len).map(|_| rand() as u8).collect();
+        let (code, text) = call(["Encrypt", "Decrypt", "CreateGrant", "PutKeyPolicy"][i % 4], &body);
+        assert_eq!(code, 400, "{text}");
+        assert!(text.contains("SerializationException") || text.contains("ValidationException"), "{text}");
+    }
+    for body in [
+        &br#"[]"#[..],
+        br#""x""#,
+        br#"{"KeyId": 5}"#,
+        br#"{"KeyId": "alias/x", "Plaintext": {"a": 1}}"#,
+        br#"{"KeyId": "alias/x", "Plaintext": "!!!notbase64"}"#,
+        br#"{"KeyId": "x", "EncryptionContext": [1, 2]}"#,
+        br#"{"KeyId": "x", "EncryptionContext": {"a": 5}}"#,
+        br#"{"NumberOfBytes": 1e400}"#,
+        br#"{"NumberOfBytes": -1}"#,
+        br#"{"a": {"b": {"c": {"d": {"e": {"f": {"g": []}}}}}}}"#,
+    ] {
+        let (code, text) = call("Encrypt", body);
+        assert!(code == 400, "{code} {text}");
+    }
+    let mut raw = TcpStream::connect(&host).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    raw.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = raw.read_to_end(&mut buf);
+
+    // More connections than --max-connections: the fifth waits until one
+    // of the four open ones goes, then is served.
+    let idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&host).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = TcpStream::connect(&host).unwrap();
+    fifth.write_all(&signed_request(&host, &ak, "ListKeys", b"{}")).unwrap();
+    fifth.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    let mut one = [0u8; 1];
+    assert!(fifth.read(&mut one).is_err(), "a fifth connection was served while four were open");
+    drop(idle);
+    fifth.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = BufReader::new(fifth);
+    let mut status = String::new();
+    rest.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status:?}");
+
+    assert_eq!(call("ListKeys", b"{}").0, 200);
+    server.stop();
 }
