@@ -308,7 +308,9 @@ fn ec_pairs_ecdsa_and_ecdh_on_every_curve() {
     let (w, _p, s) = session();
     let dir = w.dir.path();
     let data = b"sign me on a curve";
-    for (params, len, md) in [(P256, 32, "sha256"), (P384, 48, "sha384"), (P521, 66, "sha512")] {
+    for (params, len, md) in
+        [(P256, 32, "sha256"), (P384, 48, "sha384"), (P521, 66, "sha512"), (SECP256K1, 32, "sha256")]
+    {
         let (public, private) = ec_pair(&s, Mechanism::EccKeyPairGen, params, vec![]);
         let point = bytes_attr(&s, public, AttributeType::EcPoint);
         assert_eq!(point, bytes_attr(&s, private, AttributeType::EcPoint));
@@ -374,8 +376,10 @@ fn ec_pairs_ecdsa_and_ecdh_on_every_curve() {
             s.derive_key(&Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), &off_curve)), private, &out(16));
         assert_eq!(rv(bad), RvError::MechanismParamInvalid);
     }
-    let k1 = rv(s.generate_key_pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(SECP256K1.to_vec())], &[]));
-    assert_eq!(k1, RvError::CurveNotSupported);
+    // brainpoolP256r1: a well-formed curve the token does not have.
+    let brainpool = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+    let bp = rv(s.generate_key_pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(brainpool.to_vec())], &[]));
+    assert_eq!(bp, RvError::CurveNotSupported);
     let named = s.generate_key_pair(
         &Mechanism::EccKeyPairGen,
         &[Attribute::EcParams(b"\x13\x0aprime256v1".to_vec())],

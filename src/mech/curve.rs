@@ -17,6 +17,7 @@ pub enum CurveId {
 const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const OID_P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+const OID_SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const OID_X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
 
@@ -34,6 +35,7 @@ impl CurveId {
                 OID_P256 => CurveId::Nist(Curve::P256),
                 OID_P384 => CurveId::Nist(Curve::P384),
                 OID_P521 => CurveId::Nist(Curve::P521),
+                OID_SECP256K1 => CurveId::Nist(Curve::Secp256k1),
                 OID_ED25519 => CurveId::Ed25519,
                 OID_X25519 => CurveId::X25519,
                 _ => return Err(Error::CurveNotSupported),
@@ -42,6 +44,7 @@ impl CurveId {
                 b"prime256v1" | b"secp256r1" | b"P-256" => CurveId::Nist(Curve::P256),
                 b"secp384r1" | b"P-384" => CurveId::Nist(Curve::P384),
                 b"secp521r1" | b"P-521" => CurveId::Nist(Curve::P521),
+                b"secp256k1" => CurveId::Nist(Curve::Secp256k1),
                 b"edwards25519" | b"Ed25519" => CurveId::Ed25519,
                 b"curve25519" | b"X25519" => CurveId::X25519,
                 _ => return Err(Error::CurveNotSupported),
@@ -57,6 +60,7 @@ impl CurveId {
             CurveId::Nist(Curve::P256) => OID_P256,
             CurveId::Nist(Curve::P384) => OID_P384,
             CurveId::Nist(Curve::P521) => OID_P521,
+            CurveId::Nist(Curve::Secp256k1) => OID_SECP256K1,
             CurveId::Ed25519 => OID_ED25519,
             CurveId::X25519 => OID_X25519,
         }

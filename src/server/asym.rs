@@ -124,7 +124,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             }
             let pair = c.str_req("KeyPairSpec")?.to_string();
             if !matches!(Spec::parse(&pair), Some(Spec::Rsa(_) | Spec::Ecc(_))) {
-                return Err(if pair == "ECC_SECG_P256K1" || pair.starts_with("SM2") {
+                return Err(if pair.starts_with("SM2") {
                     ApiError::unsupported(format!("KeyPairSpec {pair} is not offered"))
                 } else {
                     ApiError::validation(format!("KeyPairSpec {pair} is not valid"))

@@ -1,4 +1,4 @@
-//! Elliptic curves over aws-lc-sys: NIST P-256/384/521 keys from a scalar
+//! Elliptic curves over aws-lc-sys: NIST P-256/384/521 and secp256k1 keys from a scalar
 //! or a point, ECDSA over a caller's prehash with fixed-length r‖s output,
 //! ECDH; Ed25519 and X25519 on raw 32-byte keys.
 
@@ -15,6 +15,8 @@ pub enum Curve {
     P256,
     P384,
     P521,
+    /// SEC 2's secp256k1 (the KMS key spec ECC_SECG_P256K1).
+    Secp256k1,
 }
 
 impl Curve {
@@ -23,13 +25,14 @@ impl Curve {
             Curve::P256 => sys::NID_X9_62_prime256v1,
             Curve::P384 => sys::NID_secp384r1,
             Curve::P521 => sys::NID_secp521r1,
+            Curve::Secp256k1 => sys::NID_secp256k1,
         }
     }
 
     /// Bytes of a field element and of a scalar (equal for these curves).
     pub fn byte_len(self) -> usize {
         match self {
-            Curve::P256 => 32,
+            Curve::P256 | Curve::Secp256k1 => 32,
             Curve::P384 => 48,
             Curve::P521 => 66,
         }
@@ -37,7 +40,7 @@ impl Curve {
 
     pub fn bits(self) -> usize {
         match self {
-            Curve::P256 => 256,
+            Curve::P256 | Curve::Secp256k1 => 256,
             Curve::P384 => 384,
             Curve::P521 => 521,
         }
@@ -102,6 +105,7 @@ impl EcKey {
             sys::NID_X9_62_prime256v1 => Ok(Curve::P256),
             sys::NID_secp384r1 => Ok(Curve::P384),
             sys::NID_secp521r1 => Ok(Curve::P521),
+            sys::NID_secp256k1 => Ok(Curve::Secp256k1),
             _ => Err(Failed),
         }
     }

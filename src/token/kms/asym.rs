@@ -1,5 +1,6 @@
 //! Asymmetric and HMAC KMS keys: RSA_2048/3072/4096 (encrypt/decrypt or
-//! sign/verify), ECC_NIST_P256/P384/P521 (sign/verify), HMAC_224..512
+//! sign/verify), ECC_NIST_P256/P384/P521 and ECC_SECG_P256K1 (sign/verify),
+//! HMAC_224..512
 //! (generate/verify MAC), and GenerateDataKeyPair.
 //!
 //! Such a key is a token secret key like a symmetric master key
@@ -50,6 +51,7 @@ impl Spec {
             "ECC_NIST_P256" => Spec::Ecc(Curve::P256),
             "ECC_NIST_P384" => Spec::Ecc(Curve::P384),
             "ECC_NIST_P521" => Spec::Ecc(Curve::P521),
+            "ECC_SECG_P256K1" => Spec::Ecc(Curve::Secp256k1),
             "HMAC_224" => Spec::Hmac(Md::Sha224),
             "HMAC_256" => Spec::Hmac(Md::Sha256),
             "HMAC_384" => Spec::Hmac(Md::Sha384),
@@ -67,6 +69,7 @@ impl Spec {
             Spec::Ecc(Curve::P256) => "ECC_NIST_P256",
             Spec::Ecc(Curve::P384) => "ECC_NIST_P384",
             Spec::Ecc(Curve::P521) => "ECC_NIST_P521",
+            Spec::Ecc(Curve::Secp256k1) => "ECC_SECG_P256K1",
             Spec::Hmac(Md::Sha224) => "HMAC_224",
             Spec::Hmac(Md::Sha384) => "HMAC_384",
             Spec::Hmac(Md::Sha512) => "HMAC_512",
@@ -97,7 +100,7 @@ impl Spec {
                 "RSASSA_PKCS1_V1_5_SHA_384",
                 "RSASSA_PKCS1_V1_5_SHA_512",
             ],
-            (Spec::Ecc(Curve::P256), _) => &["ECDSA_SHA_256"],
+            (Spec::Ecc(Curve::P256 | Curve::Secp256k1), _) => &["ECDSA_SHA_256"],
             (Spec::Ecc(Curve::P384), _) => &["ECDSA_SHA_384"],
             (Spec::Ecc(Curve::P521), _) => &["ECDSA_SHA_512"],
             (Spec::Hmac(Md::Sha224), _) => &["HMAC_SHA_224"],
@@ -140,7 +143,7 @@ fn sign_alg(spec: Spec, alg: &str) -> Result<SignAlg> {
         (Spec::Rsa(_), "RSASSA_PKCS1_V1_5_SHA_256") => SignAlg::RsaPkcsHash(Md::Sha256),
         (Spec::Rsa(_), "RSASSA_PKCS1_V1_5_SHA_384") => SignAlg::RsaPkcsHash(Md::Sha384),
         (Spec::Rsa(_), "RSASSA_PKCS1_V1_5_SHA_512") => SignAlg::RsaPkcsHash(Md::Sha512),
-        (Spec::Ecc(Curve::P256), "ECDSA_SHA_256") => SignAlg::EcdsaHash(sha(256)),
+        (Spec::Ecc(Curve::P256 | Curve::Secp256k1), "ECDSA_SHA_256") => SignAlg::EcdsaHash(sha(256)),
         (Spec::Ecc(Curve::P384), "ECDSA_SHA_384") => SignAlg::EcdsaHash(sha(384)),
         (Spec::Ecc(Curve::P521), "ECDSA_SHA_512") => SignAlg::EcdsaHash(sha(512)),
         _ => return Err(Error::KeyFunctionNotPermitted),
@@ -525,6 +528,6 @@ mod tests {
         ] {
             assert_eq!(Spec::parse(s).map(Spec::name), Some(s));
         }
-        assert_eq!(Spec::parse("ECC_SECG_P256K1"), None);
+        assert_eq!(Spec::parse("SM2"), None);
     }
 }
