@@ -550,3 +550,88 @@ fn hostile_clients_neither_crash_nor_block_the_server() {
     assert_eq!(call("ListKeys", b"{}").0, 200);
     server.stop();
 }
+
+/// Principal management while the server runs: a rotated secret stops the
+/// old access key at the next request, a deleted principal is unknown, a
+/// detached policy no longer allows, group membership changes take effect
+/// — all made by other processes (the `ferrohsm` tool) on the same store.
+#[test]
+fn principal_changes_by_the_tool_apply_at_the_next_request() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    k.principal("bob", &[]);
+    let server = k.serve();
+    let host = server.endpoint.trim_start_matches("http://").to_string();
+    let call = |ak: &(String, String), target: &str, body: &[u8]| {
+        let mut s = TcpStream::connect(&host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&signed_request(&host, ak, target, body)).unwrap();
+        read_response(&mut s)
+    };
+    let alice = k.access_key("alice");
+    let bob = k.access_key("bob");
+    assert_eq!(call(&alice, "ListKeys", b"{}").0, 200);
+    let (code, body) = call(&bob, "ListKeys", b"{}");
+    assert!(code == 400 && body.contains("AccessDeniedException"), "{code} {body}");
+
+    // bob joins a group allowed kms:ListKeys; then leaves it.
+    k.group(
+        "listers",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}"#,
+    );
+    k.cli(&["group", "add", "listers", "bob"]);
+    assert_eq!(call(&bob, "ListKeys", b"{}").0, 200);
+    k.cli(&["group", "remove", "listers", "bob"]);
+    assert!(call(&bob, "ListKeys", b"{}").1.contains("AccessDeniedException"));
+
+    // A policy attached to bob himself, then detached.
+    k.cli(&[
+        "principal",
+        "attach-policy",
+        "bob",
+        "--policy-name",
+        "l",
+        "--policy",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}]}"#,
+    ]);
+    assert_eq!(call(&bob, "ListKeys", b"{}").0, 200);
+    k.cli(&["principal", "detach-policy", "bob", "--policy-name", "l"]);
+    assert!(call(&bob, "ListKeys", b"{}").1.contains("AccessDeniedException"));
+
+    // A malformed identity policy is refused by the tool, and nothing changes.
+    let bad = k
+        .command()
+        .args([
+            "principal",
+            "attach-policy",
+            "bob",
+            "--policy-name",
+            "x",
+            "--policy",
+            r#"{"Statement":[{"Effect":"Perhaps"}]}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+
+    // rotate-secret: the old key is unknown at once, the new one works.
+    let out: serde_json::Value = serde_json::from_str(&k.cli(&["principal", "rotate-secret", "alice"])).unwrap();
+    let new = (
+        out["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string(),
+        out["AccessKey"]["SecretAccessKey"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(new.0, alice.0);
+    let (code, body) = call(&alice, "ListKeys", b"{}");
+    assert!(code == 400 && body.contains("UnrecognizedClientException"), "{code} {body}");
+    assert_eq!(call(&new, "ListKeys", b"{}").0, 200);
+    // The list shows no secret.
+    let list = k.cli(&["principal", "list"]);
+    assert!(list.contains("arn:aws:iam::111122223333:user/alice") && !list.contains(&new.1), "{list}");
+
+    // delete: the principal is unknown at once.
+    k.cli(&["principal", "delete", "alice"]);
+    assert!(call(&new, "ListKeys", b"{}").1.contains("UnrecognizedClientException"));
+    server.stop();
+}
