@@ -408,12 +408,25 @@ impl Module {
     }
 
     pub(crate) fn kms_key_by_uid(&self, a: &Access, uid: &Uid) -> Result<KmsKey> {
-        let id = self.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
-        let (uid, obj) = self.load_any(a, id)?.ok_or(Error::KmsNotFound)?;
-        if !obj.bool(CKA_FHSM_KMS) {
-            return Err(Error::KmsNotFound);
-        }
-        let key = KmsKey { id, uid, obj: Arc::new(obj) };
+        a.require(super::Need::Login)?;
+        // Opened keys are kept while the token's revision stands (every
+        // change to or removal of one of its objects, in any process,
+        // moves it), so a key used again costs no store read.
+        let stamp = a.token.rev as u64;
+        let cache_key = (a.token.token_id, *uid);
+        let key = match self.kms_keys.get(&cache_key, stamp) {
+            Some((id, obj)) => KmsKey { id, uid: *uid, obj },
+            None => {
+                let id = self.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
+                let (uid, obj) = self.load_any(a, id)?.ok_or(Error::KmsNotFound)?;
+                if !obj.bool(CKA_FHSM_KMS) {
+                    return Err(Error::KmsNotFound);
+                }
+                let obj = Arc::new(obj);
+                self.kms_keys.put(cache_key, stamp, (id, obj.clone()));
+                KmsKey { id, uid, obj }
+            }
+        };
         if self.purged_if_due(a, &key)? {
             return Err(Error::KmsNotFound);
         }
