@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole FerroHSM vs SoftHSMv2 comparison and writes BENCHMARKS.md.
+# Runs the whole FerroHSM vs SoftHSMv2 comparison (p11bench) and the KMS API
+# load test against the moto server (kmsload), and writes BENCHMARKS.md.
 # Installs softhsm2 from Debian if it is missing (needs root or sudo).
+# The KMS API reference is the moto server: `pip install 'moto[server]'`
+# (puts `moto_server` on PATH). If it is missing, the KMS API section of
+# BENCHMARKS.md says "moto: ABSENT" and gives no ratio; nothing is skipped
+# silently.
+#
+# Arguments go to p11bench; --quick also makes kmsload quick (and skips its
+# 1,000,000-request memory run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 softhsm=/usr/lib/softhsm/libsofthsm2.so
@@ -9,10 +17,20 @@ if [ ! -e "$softhsm" ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2
 fi
-cargo build --release --locked --lib
+command -v moto_server >/dev/null ||
+  echo "run.sh: moto_server not found (pip install 'moto[server]'); the KMS API section will say so" >&2
+kms_args=(--requests 1000000)
+for a in "$@"; do
+  [ "$a" = "--quick" ] && kms_args=(--quick)
+done
+cargo build --release --locked --lib --bins
+p11=$(mktemp) kms=$(mktemp)
+trap 'rm -f "$p11" "$kms"' EXIT
 cargo bench --locked --bench p11bench -- \
   --module ferrohsm=target/release/libferrohsm.so \
   --module softhsm="$softhsm" \
-  --out BENCHMARKS.md "$@"
-# BENCHMARKS.md is wholly what the tool wrote from this run; analysis of
+  --out "$p11" "$@"
+cargo bench --locked --bench kmsload -- "${kms_args[@]}" --out "$kms"
+# BENCHMARKS.md is wholly what the tools wrote from this run; analysis of
 # earlier runs stays in benches/notes.md, not appended to new figures.
+{ cat "$p11"; echo; cat "$kms"; } > BENCHMARKS.md
