@@ -306,7 +306,7 @@ pub fn run(state: Arc<State>, opts: Options, ready: impl FnOnce(SocketAddr)) -> 
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .worker_threads(2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     let st = state.clone();
