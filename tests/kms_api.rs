@@ -635,3 +635,12 @@ fn principal_changes_by_the_tool_apply_at_the_next_request() {
     assert!(call(&new, "ListKeys", b"{}").1.contains("UnrecognizedClientException"));
     server.stop();
 }
+
+#[test]
+fn boto3_asymmetric_hmac_and_imported_keys() {
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    let s = k.serve();
+    k.python(&s, "t_asymmetric.py", &[], &[]);
+    s.stop();
+}

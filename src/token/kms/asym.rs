@@ -476,7 +476,9 @@ impl Module {
     }
 }
 
-fn oaep(alg: &str) -> Result<CryptAlg> {
+/// RSAES_OAEP_SHA_1 / _SHA_256 by AWS's name (MGF1 with the same hash,
+/// no label); another name is not a usage this key has.
+pub(super) fn oaep(alg: &str) -> Result<CryptAlg> {
     let md = match alg {
         "RSAES_OAEP_SHA_1" => Md::Sha1,
         "RSAES_OAEP_SHA_256" => Md::Sha256,

@@ -9,11 +9,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::asym::oaep;
 use super::Change;
 use crate::error::{Error, Result};
-use crate::mech::asym::CryptAlg;
 use crate::mech::keys::Key;
-use crate::sys::awslc::Md;
 use crate::token::{clock, Module, SessionHandle};
 use crate::vendor::{FHSM_STATE_PENDING_IMPORT, IMPORT_APPLICATION};
 
@@ -36,15 +35,6 @@ impl Drop for Pending {
         use zeroize::Zeroize;
         self.private.zeroize();
     }
-}
-
-fn oaep(alg: &str) -> Result<CryptAlg> {
-    let md = match alg {
-        "RSAES_OAEP_SHA_1" => Md::Sha1,
-        "RSAES_OAEP_SHA_256" => Md::Sha256,
-        _ => return Err(Error::MechanismInvalid),
-    };
-    Ok(CryptAlg::Oaep { md, mgf: md, label: Vec::new() })
 }
 
 /// Import parameters: the token, the wrapping public key (SPKI), the time
@@ -74,7 +64,7 @@ impl Module {
             super::state_check(&k.obj)?;
             return Err(Error::KmsKeyPendingDeletion);
         }
-        oaep(algorithm)?;
+        oaep(algorithm).map_err(|_| Error::MechanismInvalid)?;
         if ![2048, 3072, 4096].contains(&bits) {
             return Err(Error::KeySizeRange);
         }
