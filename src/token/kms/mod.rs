@@ -408,13 +408,20 @@ impl Module {
     }
 
     pub(crate) fn kms_key_by_uid(&self, a: &Access, uid: &Uid) -> Result<KmsKey> {
+        self.kms_key_read(a, uid, true)
+    }
+
+    /// The key by uid; `cached` false reads the store whatever the cache
+    /// holds (after this call's own write, which `a`'s revision predates).
+    fn kms_key_read(&self, a: &Access, uid: &Uid, cached: bool) -> Result<KmsKey> {
         a.require(super::Need::Login)?;
         // Opened keys are kept while the token's revision stands (every
         // change to or removal of one of its objects, in any process,
         // moves it), so a key used again costs no store read.
         let stamp = a.token.rev as u64;
         let cache_key = (a.token.token_id, *uid);
-        let key = match self.kms_keys.get(&cache_key, stamp) {
+        let hit = if cached { self.kms_keys.get(&cache_key, stamp) } else { None };
+        let key = match hit {
             Some((id, obj)) => KmsKey { id, uid: *uid, obj },
             None => {
                 let id = self.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
@@ -423,7 +430,9 @@ impl Module {
                     return Err(Error::KmsNotFound);
                 }
                 let obj = Arc::new(obj);
-                self.kms_keys.put(cache_key, stamp, (id, obj.clone()));
+                if cached {
+                    self.kms_keys.put(cache_key, stamp, (id, obj.clone()));
+                }
                 KmsKey { id, uid, obj }
             }
         };
@@ -469,7 +478,9 @@ impl Module {
         if !ok {
             return Err(Error::KmsNotFound);
         }
-        self.kms_key_by_uid(a, &k.uid)
+        // The key as written: `a` was taken before the write, so its
+        // revision would still find the key as it was in the cache.
+        self.kms_key_read(a, &k.uid, false)
     }
 
     /// A key-management call on a key named by the caller, audited.
