@@ -644,3 +644,75 @@ fn boto3_asymmetric_hmac_and_imported_keys() {
     k.python(&s, "t_asymmetric.py", &[], &[]);
     s.stop();
 }
+
+/// One key set for the tool (and so PKCS#11) and the server, across
+/// processes: a key made by the tool before the server started is a KMS
+/// key by its UUID and alias; a key made through the API is used by the
+/// tool by its UUID; ciphertexts go both ways; a rotation or a disable
+/// made on one side holds on the other at its next call.
+#[test]
+fn keys_are_one_set_for_the_tool_and_the_server() {
+    use base64::Engine as _;
+    use std::io::Write;
+    use std::net::TcpStream;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    let hex = k.cli(&["key", "create", "--label", "from-tool", "--alias", "alias/from-tool"]).trim().to_string();
+    let uuid = |h: &str| format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]);
+    let server = k.serve();
+    let host = server.endpoint.trim_start_matches("http://").to_string();
+    let ak = k.access_key("alice");
+    let call = |target: &str, body: serde_json::Value| -> serde_json::Value {
+        let mut s = TcpStream::connect(&host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&signed_request(&host, &ak, target, body.to_string().as_bytes())).unwrap();
+        let (code, text) = read_response(&mut s);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(code == 200 || v["__type"].is_string(), "{code} {text}");
+        v
+    };
+    let tool = |args: &[&str], stdin: &[u8]| -> std::process::Output {
+        let mut c =
+            k.command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(stdin).unwrap();
+        c.wait_with_output().unwrap()
+    };
+
+    // The tool's key, through the API.
+    let md = &call("DescribeKey", serde_json::json!({"KeyId": "alias/from-tool"}))["KeyMetadata"];
+    assert_eq!(md["KeyId"], uuid(&hex), "{md}");
+    let blob = call("Encrypt", serde_json::json!({"KeyId": uuid(&hex), "Plaintext": b64.encode("from the API")}));
+    let file = k.dir.path().join("api.bin");
+    std::fs::write(&file, b64.decode(blob["CiphertextBlob"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(k.cli(&["decrypt", "--in", file.to_str().unwrap()]), "from the API");
+
+    // The API's key, through the tool.
+    let api_key = call("CreateKey", serde_json::json!({"Description": "from the API"}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = tool(&["encrypt", "--key", &api_key, "--context", "who=tool"], b"from the tool");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = call(
+        "Decrypt",
+        serde_json::json!({"CiphertextBlob": b64.encode(&out.stdout), "EncryptionContext": {"who": "tool"}}),
+    );
+    assert_eq!(b64.decode(v["Plaintext"].as_str().unwrap()).unwrap(), b"from the tool");
+    assert_eq!(v["KeyId"], format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{api_key}"));
+
+    // A rotation by the tool is seen by the server; a disable by the API stops the tool.
+    k.cli(&["key", "rotate", &api_key]);
+    let rotations = call("ListKeyRotations", serde_json::json!({"KeyId": api_key}));
+    assert_eq!(rotations["Rotations"].as_array().unwrap().len(), 1, "{rotations}");
+    call("DisableKey", serde_json::json!({"KeyId": api_key}));
+    let out = tool(&["encrypt", "--key", &api_key], b"x");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("disabled"));
+    call("EnableKey", serde_json::json!({"KeyId": api_key}));
+    assert!(tool(&["encrypt", "--key", &api_key], b"x").status.success());
+    // A key the tool schedules for deletion is pending deletion to the API.
+    k.cli(&["key", "schedule-deletion", &hex, "--days", "7"]);
+    let md = &call("DescribeKey", serde_json::json!({"KeyId": uuid(&hex)}))["KeyMetadata"];
+    assert_eq!(md["KeyState"], "PendingDeletion", "{md}");
+    server.stop();
+}
