@@ -716,3 +716,45 @@ fn keys_are_one_set_for_the_tool_and_the_server() {
     assert_eq!(md["KeyState"], "PendingDeletion", "{md}");
     server.stop();
 }
+
+/// UpdateAlias needs the permission on the key the alias points to now as
+/// well as on the new target: a principal allowed only on the new key
+/// cannot pull an alias away from a key it has no rights on.
+#[test]
+fn moving_an_alias_needs_both_keys() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    k.principal("mover", &[]);
+    let server = k.serve();
+    let host = server.endpoint.trim_start_matches("http://").to_string();
+    let call = |who: &str, target: &str, body: serde_json::Value| -> (u16, String) {
+        let mut s = TcpStream::connect(&host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&signed_request(&host, &k.access_key(who), target, body.to_string().as_bytes())).unwrap();
+        read_response(&mut s)
+    };
+    let key = |desc: &str| -> String {
+        let (code, text) = call("alice", "CreateKey", serde_json::json!({ "Description": desc }));
+        assert_eq!(code, 200, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["KeyMetadata"]["Arn"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (key("a"), key("b"));
+    assert_eq!(call("alice", "CreateAlias", serde_json::json!({"AliasName": "alias/moving", "TargetKeyId": a})).0, 200);
+    let only_b = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:UpdateAlias","Resource":"{b}"}}]}}"#
+    );
+    k.cli(&["principal", "attach-policy", "mover", "--policy-name", "b", "--policy", &only_b]);
+    let (code, text) = call("mover", "UpdateAlias", serde_json::json!({"AliasName": "alias/moving", "TargetKeyId": b}));
+    assert!(code == 400 && text.contains("AccessDeniedException") && text.contains(&a), "{code} {text}");
+    let both = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:UpdateAlias","Resource":["{a}","{b}"]}}]}}"#
+    );
+    k.cli(&["principal", "attach-policy", "mover", "--policy-name", "b", "--policy", &both]);
+    let (code, text) = call("mover", "UpdateAlias", serde_json::json!({"AliasName": "alias/moving", "TargetKeyId": b}));
+    assert_eq!(code, 200, "{text}");
+    let (_, text) = call("alice", "DescribeKey", serde_json::json!({"KeyId": "alias/moving"}));
+    assert!(text.contains(&b), "{text}");
+    server.stop();
+}

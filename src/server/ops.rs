@@ -373,6 +373,14 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             check_alias_name(&name)?;
             let k = c.key("TargetKeyId")?;
             c.authorize(&format!("kms:{op}"), Some(&k), &[], &[])?;
+            if op == "UpdateAlias" {
+                // As in KMS: moving an alias needs the permission on the key
+                // it points to now as well as on the new one.
+                let target_arn = c.key.clone();
+                let current = c.key_named(&name)?;
+                c.authorize("kms:UpdateAlias", Some(&current), &[], &[])?;
+                c.key = target_arn;
+            }
             let alias_arn = c.alias_arn(&name);
             let r = if op == "CreateAlias" {
                 m.kms_create_alias(h, &name, &crate::hex::hex(&k.uid))
