@@ -120,7 +120,8 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             }
             let policy = c.str_opt("Policy")?.map(str::to_string);
             if let Some(p) = &policy {
-                check_key_policy(c, p, None)?;
+                let bypass = c.bool_opt("BypassPolicyLockoutSafetyCheck")?.unwrap_or(false);
+                check_key_policy(c, p, (!bypass).then(|| "*".to_string()))?;
             }
             let mut attrs = vec![crate::model::Attribute {
                 atype: CKA_FHSM_DESCRIPTION,
@@ -444,7 +445,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             let text = c.str_req("Policy")?.to_string();
             c.authorize("kms:PutKeyPolicy", Some(&k), &[], &[])?;
             let bypass = c.bool_opt("BypassPolicyLockoutSafetyCheck")?.unwrap_or(false);
-            check_key_policy(c, &text, (!bypass).then_some(&k))?;
+            check_key_policy(c, &text, (!bypass).then(|| c.key_arn(&k.uid)))?;
             let key = c.key.clone();
             c.core(
                 &key,
@@ -540,13 +541,14 @@ fn state_must_allow(k: &KeyInfo, arn: &str) -> Result<(), ApiError> {
 
 /// A new key policy must parse and, unless the caller bypasses the
 /// lockout check (`current` None), still let the caller change it.
-fn check_key_policy(c: &Call, text: &str, current: Option<&KeyInfo>) -> Result<(), ApiError> {
+/// `lockout`: the key's ARN to run the lockout check on ("*" for a key
+/// not made yet), None when the caller bypasses it.
+fn check_key_policy(c: &Call, text: &str, lockout: Option<String>) -> Result<(), ApiError> {
     if text.len() > MAX_POLICY {
         return Err(length_error("Policy", MAX_POLICY));
     }
     let p = Policy::parse(text, PolicyKind::Key).map_err(|e| ApiError::new("MalformedPolicyDocumentException", e.0))?;
-    if let Some(k) = current {
-        let resource = c.key_arn(&k.uid);
+    if let Some(resource) = lockout {
         let req = iam::Request {
             principal: &c.principal.arn,
             account: &c.st().account,

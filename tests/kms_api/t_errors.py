@@ -155,6 +155,12 @@ kms.put_key_policy(KeyId=other, PolicyName="default", Policy=lockout, BypassPoli
 denied(kms.get_key_policy, KeyId=other, PolicyName="default")
 denied(kms.put_key_policy, KeyId=other, PolicyName="default", Policy=lockout, BypassPolicyLockoutSafetyCheck=True)
 assert kms.encrypt(KeyId=other, Plaintext=b"x")["KeyId"] == key_arn(other)  # what it does allow
+# CreateKey runs the same check on its Policy, unless bypassed.
+n_keys = len(kms.list_keys(Limit=1000)["Keys"])
+error("MalformedPolicyDocumentException", kms.create_key, Policy=lockout)
+assert len(kms.list_keys(Limit=1000)["Keys"]) == n_keys  # no key was made
+locked = kms.create_key(Policy=lockout, BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]
+denied(kms.get_key_policy, KeyId=locked, PolicyName="default")
 
 # Grant errors.
 error("InvalidGrantTokenException", kms.retire_grant, GrantToken="bm90IGEgZ3JhbnQgdG9rZW4=")
