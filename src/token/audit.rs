@@ -174,7 +174,11 @@ impl Owned {
     }
 
     fn of(time: u64, r: &Record) -> Owned {
-        let (principal, source, key) = caller(r.key);
+        Owned::of_named(time, r, caller(r.key))
+    }
+
+    /// The same, with what `caller` gave for `r` already at hand.
+    fn of_named(time: u64, r: &Record, (principal, source, key): (String, String, String)) -> Owned {
         Owned {
             time,
             event: r.event.to_string(),
@@ -278,13 +282,8 @@ impl Module {
         let now = clock::now();
         // The key as the record will name it (an ARN for an API caller):
         // computed only when a caller is set, the PKCS#11 path borrows.
-        let named;
-        let key: &str = if CALLER.try_with(|c| c.borrow().is_some()).unwrap_or(false) {
-            named = caller(r.key).2;
-            &named
-        } else {
-            r.key
-        };
+        let named = CALLER.try_with(|c| c.borrow().is_some()).unwrap_or(false).then(|| caller(r.key));
+        let key: &str = named.as_ref().map_or(r.key, |n| n.2.as_str());
         let due = {
             let mut p = self.audit.shards[shard()].lock();
             if p.uses.len() >= MAX_PENDING {
@@ -294,7 +293,13 @@ impl Module {
             let n = p.uses.len();
             match p.uses[n.saturating_sub(COALESCE_WINDOW)..].iter_mut().rev().find(|(o, _)| o.is(now, r, key)) {
                 Some((_, count)) => *count += 1,
-                None => p.uses.push((Owned::of(now, r), 1)),
+                None => {
+                    let o = match named {
+                        Some(n) => Owned::of_named(now, r, n),
+                        None => Owned::of(now, r),
+                    };
+                    p.uses.push((o, 1));
+                }
             }
             let first = *p.first.get_or_insert_with(Instant::now);
             p.uses.len() >= BATCH_RECORDS || first.elapsed() >= BATCH_AGE
