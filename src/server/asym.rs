@@ -8,17 +8,13 @@ use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
 use super::api::ApiError;
-use super::call::Call;
+use super::call::{b64, core_context, Call};
 use crate::token::kms::asym::Spec;
 use crate::token::kms::KeyInfo;
 
 const MAX_MESSAGE: usize = 4096;
 const MAX_SIGNATURE: usize = 6144;
 const MAX_MAC_MESSAGE: usize = 4096;
-
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
-}
 
 fn hex(uid: &[u8; 16]) -> String {
     crate::hex::hex(uid)
@@ -140,8 +136,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
                     format!("{arn} is not a symmetric encryption key"),
                 ));
             }
-            let core_ctx: Vec<(Vec<u8>, Vec<u8>)> =
-                ctx.iter().map(|(a, b)| (a.clone().into_bytes(), b.clone().into_bytes())).collect();
+            let core_ctx = core_context(&ctx);
             let without = op.ends_with("WithoutPlaintext");
             let (public, private, blob) =
                 c.core(&arn, m.kms_generate_data_key_pair(h, &hex(&k.uid), &pair, &core_ctx, without))?;

@@ -261,3 +261,8 @@ pub(super) fn length_error(name: &str, max: usize) -> ApiError {
         lower_first(name)
     ))
 }
+
+/// An encryption context as the token core takes it.
+pub(super) fn core_context(ctx: &[(String, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    ctx.iter().map(|(a, b)| (a.clone().into_bytes(), b.clone().into_bytes())).collect()
+}

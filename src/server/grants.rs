@@ -133,10 +133,10 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
     let (m, h) = (&st.module, st.session);
     match op {
         "CreateGrant" => {
-            let k = c_key(c, "KeyId")?;
-            let grantee = str_req(c, "GranteePrincipal")?;
+            let k = c.key("KeyId")?;
+            let grantee = c.str_req("GranteePrincipal")?.to_string();
             principal_arn(&grantee)?;
-            let retiring = str_opt(c, "RetiringPrincipal")?;
+            let retiring = c.str_opt("RetiringPrincipal")?.map(str::to_string);
             if let Some(r) = &retiring {
                 principal_arn(r)?;
             }
@@ -157,7 +157,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
                 }
                 Some(_) => return Err(ApiError::serialization("Constraints must be a map")),
             };
-            let name = str_opt(c, "Name")?.unwrap_or_default();
+            let name = c.str_opt("Name")?.map(str::to_string).unwrap_or_default();
             if name.len() > 256 {
                 return Err(ApiError::validation("Name is at most 256 characters"));
             }
@@ -183,10 +183,10 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             Ok(json!({ "GrantToken": doc.grant_token, "GrantId": doc.grant_id }))
         }
         "ListGrants" => {
-            let k = c_key(c, "KeyId")?;
+            let k = c.key("KeyId")?;
             c.authorize("kms:ListGrants", Some(&k), &[], &[])?;
-            let id = str_opt(c, "GrantId")?;
-            let grantee = str_opt(c, "GranteePrincipal")?;
+            let id = c.str_opt("GrantId")?.map(str::to_string);
+            let grantee = c.str_opt("GranteePrincipal")?.map(str::to_string);
             let arn = c.key.clone();
             let list: Vec<Json> = st
                 .grant_docs()?
@@ -199,7 +199,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             Ok(json!({ "Grants": list, "Truncated": false }))
         }
         "ListRetirableGrants" => {
-            let who = str_req(c, "RetiringPrincipal")?;
+            let who = c.str_req("RetiringPrincipal")?.to_string();
             c.authorize("kms:ListRetirableGrants", None, &[], &[])?;
             let list: Vec<Json> = st
                 .grant_docs()?
@@ -210,7 +210,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             Ok(json!({ "Grants": list, "Truncated": false }))
         }
         "RetireGrant" | "RevokeGrant" => {
-            let token = if op == "RetireGrant" { str_opt(c, "GrantToken")? } else { None };
+            let token = if op == "RetireGrant" { c.str_opt("GrantToken")?.map(str::to_string) } else { None };
             let all = st.grant_docs()?;
             let g = match token {
                 Some(t) => all
@@ -219,15 +219,15 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
                     .cloned()
                     .ok_or_else(|| ApiError::new("InvalidGrantTokenException", "The grant token is not valid"))?,
                 None => {
-                    let k = c_key(c, "KeyId")?;
-                    let id = str_req(c, "GrantId")?;
+                    let k = c.key("KeyId")?;
+                    let id = c.str_req("GrantId")?.to_string();
                     all.iter()
                         .find(|g| g.grant_id == id && g.key == crate::hex::hex(&k.uid))
                         .cloned()
                         .ok_or_else(|| ApiError::new("InvalidGrantIdException", "The grant id is not valid"))?
                 }
             };
-            let k = c_key_hex(c, &g.key)?;
+            let k = c.key_named(&g.key)?;
             let caller = c.principal.arn.clone();
             let may_retire = op == "RetireGrant"
                 && (g.retiring_principal.as_deref() == Some(caller.as_str())
@@ -247,25 +247,4 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
         }
         _ => Err(ApiError::new("UnknownOperationException", "")),
     }
-}
-
-fn str_opt(c: &Call, name: &str) -> Result<Option<String>, ApiError> {
-    match c.input.get(name) {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::serialization(format!("{name} must be a string"))),
-    }
-}
-
-fn str_req(c: &Call, name: &str) -> Result<String, ApiError> {
-    str_opt(c, name)?.ok_or_else(|| ApiError::validation(format!("{name} is required")))
-}
-
-fn c_key(c: &mut Call, param: &str) -> Result<crate::token::kms::KeyInfo, ApiError> {
-    let id = str_req(c, param)?;
-    c.key_named(&id)
-}
-
-fn c_key_hex(c: &mut Call, hex: &str) -> Result<crate::token::kms::KeyInfo, ApiError> {
-    c.key_named(hex)
 }

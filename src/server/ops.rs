@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
 use super::api::ApiError;
-use super::call::{b64, epoch, length_error, Call};
+use super::call::{b64, core_context, epoch, length_error, Call};
 use super::iam::{self, Policy, PolicyKind};
 use crate::token::kms::{uuid, KeyInfo};
 use crate::vendor::*;
@@ -359,8 +359,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             c.authorize(&format!("kms:{op}"), Some(&k), &ctx, &[])?;
             let key = c.key.clone();
             let without = op == "GenerateDataKeyWithoutPlaintext";
-            let core_ctx: Vec<(Vec<u8>, Vec<u8>)> =
-                ctx.iter().map(|(a, b)| (a.clone().into_bytes(), b.clone().into_bytes())).collect();
+            let core_ctx = core_context(&ctx);
             let dk =
                 c.core(&key, m.kms_generate_data_key(h, &[&crate::hex::hex(&k.uid)], len, &core_ctx, false, without))?;
             let mut out = json!({ "CiphertextBlob": b64().encode(&dk.blob), "KeyId": key });
@@ -569,24 +568,9 @@ fn check_key_policy(c: &Call, text: &str, lockout: Option<String>) -> Result<(),
     Ok(())
 }
 
-fn core_context(ctx: &[(String, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    ctx.iter().map(|(a, b)| (a.clone().into_bytes(), b.clone().into_bytes())).collect()
-}
-
 fn encrypt(c: &Call, k: &KeyInfo, ctx: &[(String, String)], plain: &[u8]) -> crate::error::Result<Vec<u8>> {
     let st = c.st();
-    match &st.module.kms_encrypt(
-        st.session,
-        &crate::hex::hex(&k.uid),
-        &core_context(ctx),
-        false,
-        plain,
-        Some(usize::MAX),
-    )? {
-        crate::token::Produced::Public(b) => Ok(b.clone()),
-        crate::token::Produced::Data(b) => Ok(b.to_vec()),
-        _ => Err(crate::error::Error::general("encrypt produced no ciphertext")),
-    }
+    st.module.kms_encrypt_blob(st.session, &crate::hex::hex(&k.uid), &core_context(ctx), plain)
 }
 
 /// Opens a ciphertext for `action` on its key: the key named by the blob

@@ -334,10 +334,7 @@ impl Module {
             obj.set(CKA_FHSM_PUBLIC_KEY, Value::bytes(p));
         }
         let handle = self.store_new(&a, &s, obj)?;
-        match self.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
-            Some(crate::token::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
-            _ => Err(Error::general("new KMS key has no unique id")),
-        }
+        self.new_key_id(h, handle)
     }
 
     fn kms_asym_use<T>(
@@ -468,10 +465,7 @@ impl Module {
             Spec::parse(pair_spec).filter(|s| matches!(s, Spec::Rsa(_) | Spec::Ecc(_))).ok_or(Error::ArgumentsBad)?;
         let (private, public) = sp.generate()?;
         let public = public.ok_or_else(|| Error::general("key pair without a public key"))?;
-        let blob = match &self.kms_encrypt(h, key_id, ctx, false, &private, Some(usize::MAX))? {
-            crate::token::Produced::Public(b) => b.clone(),
-            _ => return Err(Error::general("encrypt produced no ciphertext")),
-        };
+        let blob = self.kms_encrypt_blob(h, key_id, ctx, &private)?;
         Ok((public, (!without_plaintext).then_some(private), blob))
     }
 }

@@ -37,9 +37,9 @@ impl Module {
         };
         let period = o.ulong(CKA_FHSM_ROTATION_PERIOD).unwrap_or(0);
         let versions: Vec<Json> = k
-            .versions()?
-            .iter()
-            .map(|v| json!({ "Version": v.n, "CreationDate": iso8601(v.created), "Current": v.n == k.current() }))
+            .version_dates()?
+            .into_iter()
+            .map(|(n, created)| json!({ "Version": n, "CreationDate": iso8601(created), "Current": n == k.current() }))
             .collect();
         let text = |t| o.bytes(t).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         Ok(json!({
@@ -158,7 +158,7 @@ impl Module {
             next_rotation: o.ulong(CKA_FHSM_NEXT_ROTATION).unwrap_or(0),
             deletion_time: o.ulong(CKA_FHSM_DELETION_TIME).unwrap_or(0),
             current_version: k.current(),
-            versions: k.versions()?.iter().map(|v| (v.n, v.created)).collect(),
+            versions: k.version_dates()?,
             policy: o.bytes(CKA_FHSM_KEY_POLICY).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
             tags: o.bytes(CKA_FHSM_TAGS).filter(|b| !b.is_empty()).map(<[u8]>::to_vec),
             spec: k.spec().name(),

@@ -69,15 +69,27 @@ fn encode_versions(vs: &[Version]) -> Zeroizing<Vec<u8>> {
     out
 }
 
-fn decode_versions(b: &[u8]) -> Result<Vec<Version>> {
+/// The stored versions, each VERSION_LEN bytes.
+fn version_chunks(b: &[u8]) -> Result<std::slice::Chunks<'_, u8>> {
     if b.len() % VERSION_LEN != 0 {
         return Err(Error::general("KMS key versions are malformed"));
     }
-    Ok(b.chunks(VERSION_LEN)
-        .map(|c| Version {
-            n: u32::from_be_bytes(c[..4].try_into().unwrap_or_default()),
-            created: u64::from_be_bytes(c[4..12].try_into().unwrap_or_default()),
-            key: Zeroizing::new(c[12..].to_vec()),
+    Ok(b.chunks(VERSION_LEN))
+}
+
+/// A stored version's number and creation time.
+fn version_header(c: &[u8]) -> (u32, u64) {
+    (
+        u32::from_be_bytes(c[..4].try_into().unwrap_or_default()),
+        u64::from_be_bytes(c[4..12].try_into().unwrap_or_default()),
+    )
+}
+
+fn decode_versions(b: &[u8]) -> Result<Vec<Version>> {
+    Ok(version_chunks(b)?
+        .map(|c| {
+            let (n, created) = version_header(c);
+            Version { n, created, key: Zeroizing::new(c[12..].to_vec()) }
         })
         .collect())
 }
@@ -136,8 +148,11 @@ impl KmsKey {
     pub fn current(&self) -> u32 {
         self.obj.ulong(CKA_FHSM_KEY_VERSION).unwrap_or(0) as u32
     }
-    pub fn versions(&self) -> Result<Vec<Version>> {
-        decode_versions(self.obj.bytes(CKA_FHSM_VERSIONS).ok_or(Error::UserNotLoggedIn)?)
+    /// (number, creation time) of every version, no key material copied.
+    pub fn version_dates(&self) -> Result<Vec<(u32, u64)>> {
+        Ok(version_chunks(self.obj.bytes(CKA_FHSM_VERSIONS).ok_or(Error::UserNotLoggedIn)?)?
+            .map(version_header)
+            .collect())
     }
     /// Refuses a disabled or pending-deletion key.
     pub fn check_enabled(&self) -> Result<()> {
@@ -155,8 +170,11 @@ impl KmsKey {
         }
         Ok(())
     }
+    /// One version, its key copied (the others' are not).
     fn version(&self, n: u32) -> Result<Version> {
-        self.versions()?.into_iter().find(|v| v.n == n).ok_or(Error::EncryptedDataInvalid)
+        let stored = self.obj.bytes(CKA_FHSM_VERSIONS).ok_or(Error::UserNotLoggedIn)?;
+        let c = version_chunks(stored)?.find(|c| version_header(c).0 == n).ok_or(Error::EncryptedDataInvalid)?;
+        Ok(Version { n, created: version_header(c).1, key: Zeroizing::new(c[12..].to_vec()) })
     }
 }
 
@@ -556,6 +574,11 @@ impl Module {
             }
         }
         let handle = self.generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
+        self.new_key_id(h, handle)
+    }
+
+    /// The key id (CKA_UNIQUE_ID) of a key just made.
+    fn new_key_id(&self, h: super::SessionHandle, handle: super::ObjectHandle) -> Result<String> {
         match self.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
             Some(super::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
             _ => Err(Error::general("new KMS key has no unique id")),

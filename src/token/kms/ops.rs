@@ -31,6 +31,15 @@ fn effective_context(b: &Blob, ctx: &Context, canon: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// Encrypt's input checks: at most 4,096 bytes of plaintext; the
+/// context's canonical form.
+fn plaintext_context(data: &[u8], ctx: &Context) -> Result<Vec<u8>> {
+    if data.len() > MAX_PLAINTEXT {
+        return Err(Error::DataLenRange);
+    }
+    blob::canonical_context(ctx)
+}
+
 impl Module {
     fn kms_use(&self, a: &Access, event: &str, key: &str, version: u32, r: &Result<impl Sized>, detail: &str) {
         self.audit_use(&Record { key, version: u64::from(version), detail, ..Record::of(a, event) }.result(r));
@@ -107,15 +116,20 @@ impl Module {
         cap: Option<usize>,
     ) -> Result<Produced> {
         let a = self.kms_access(h)?;
-        if data.len() > MAX_PLAINTEXT {
-            return Err(Error::DataLenRange);
-        }
-        let canon = blob::canonical_context(ctx)?;
+        let canon = plaintext_context(data, ctx)?;
         let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), data.len(), 1);
         if let Some(p) = Produced::query(len, cap) {
             return Ok(p);
         }
         Ok(Produced::public(self.encrypt_under(&a, key_id, &canon, store_ctx, data, "kms-encrypt", "")?, cap))
+    }
+
+    /// Encrypt for callers that take the ciphertext whole (the API
+    /// server, GenerateDataKeyPair): no length query, no stored context.
+    pub fn kms_encrypt_blob(&self, h: SessionHandle, key_id: &str, ctx: &Context, data: &[u8]) -> Result<Vec<u8>> {
+        let a = self.kms_access(h)?;
+        let canon = plaintext_context(data, ctx)?;
+        self.encrypt_under(&a, key_id, &canon, false, data, "kms-encrypt", "")
     }
 
     /// Seals `data` under a key's newest version (rotating it first when
