@@ -758,3 +758,40 @@ fn moving_an_alias_needs_both_keys() {
     assert!(text.contains(&b), "{text}");
     server.stop();
 }
+
+/// A principal's record is a sealed, tagged token object: an edit of the
+/// store file (one byte of alice's sealed record flipped while no server
+/// runs) is detected, and the server then serves no one rather than a
+/// directory it cannot trust.
+#[test]
+fn an_edited_principal_record_stops_the_server_closed() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    let list = |server: &Server| -> (u16, String) {
+        let host = server.endpoint.trim_start_matches("http://").to_string();
+        let mut s = TcpStream::connect(&host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&signed_request(&host, &k.access_key("alice"), "ListKeys", b"{}")).unwrap();
+        read_response(&mut s)
+    };
+    let server = k.serve();
+    assert_eq!(list(&server).0, 200);
+    server.stop();
+
+    // The only object with a CKA_VALUE (0x11) is alice's record.
+    let db = rusqlite::Connection::open(k.dir.path().join("store.db")).unwrap();
+    let (obj, mut value): (i64, Vec<u8>) =
+        db.query_row("SELECT obj_id, value FROM attrs WHERE atype = 17", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let last = value.len() - 1;
+    value[last] ^= 1;
+    db.execute("UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17", rusqlite::params![value, obj]).unwrap();
+    drop(db);
+
+    let server = k.serve();
+    let (code, text) = list(&server);
+    assert_eq!(code, 500, "{text}");
+    assert!(text.contains("KMSInternalException"), "{text}");
+    server.stop();
+}
