@@ -150,7 +150,7 @@ unsafe fn create_key(h: H, t: *mut CK_ATTRIBUTE, n: CK_ULONG, id: O, idl: L) -> 
         *idl = want as CK_ULONG;
         return if id.is_null() { ok() } else { Err(Error::BufferTooSmall) };
     }
-    let key_id = m.kms_create_key(h, tmpl)?;
+    let key_id = m.kms().create_key(h, tmpl)?;
     // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
     // NULL and writes at most *count items.
     unsafe { write_array(id, idl, key_id.as_bytes()) }
@@ -195,7 +195,7 @@ unsafe fn generate_data_key(
     if key_len == 0 || key_len > crate::token::kms::MAX_DATA_KEY {
         return Err(Error::KeySizeRange);
     }
-    let need_blob = crate::token::Module::kms_data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
+    let need_blob = crate::token::kms::Kms::data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
     // SAFETY: `blob_len` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let blob_len = unsafe { out(&scope, blob_len) }?;
@@ -211,7 +211,7 @@ unsafe fn generate_data_key(
         }
         return if short_blob || short_plain { Err(Error::BufferTooSmall) } else { ok() };
     }
-    let dk = m.kms_generate_data_key(h, &ids, key_len, &ctx, store_ctx, without)?;
+    let dk = m.kms().generate_data_key(h, &ids, key_len, &ctx, store_ctx, without)?;
     // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
     // NULL and writes at most *count items.
     unsafe { write_array(blob, blob_len, &dk.blob) }?;
@@ -249,7 +249,7 @@ unsafe fn encrypt(
     let data = unsafe { data(&scope, d, dn, Error::DataLenRange) }?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
-    unsafe { emit(o, ol, |cap| m.kms_encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
+    unsafe { emit(o, ol, |cap| m.kms().encrypt(h, id, &ctx, flags & FHSM_FLAG_STORE_CONTEXT != 0, data, cap)) }
 }
 
 unsafe fn decrypt(
@@ -271,7 +271,7 @@ unsafe fn decrypt(
     let data = unsafe { data(&scope, d, dn, Error::EncryptedDataLenRange) }?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
-    unsafe { emit(o, ol, |cap| m.kms_decrypt(h, &ctx, data, cap)) }
+    unsafe { emit(o, ol, |cap| m.kms().decrypt(h, &ctx, data, cap)) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -306,7 +306,7 @@ unsafe fn re_encrypt(
     let store = flags & FHSM_FLAG_STORE_CONTEXT != 0;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
-    unsafe { emit(o, ol, |cap| m.kms_re_encrypt(h, data, &src, id, &dst, store, cap)) }
+    unsafe { emit(o, ol, |cap| m.kms().re_encrypt(h, data, &src, id, &dst, store, cap)) }
 }
 
 unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
@@ -318,7 +318,7 @@ unsafe fn rotate_key(h: H, id: P, n: CK_ULONG, version: L) -> Result<CK_RV> {
     // SAFETY: NULL allowed (the caller does not want the version), else writable for the call; bounded by
     // `scope`.
     let version = unsafe { maybe_out(&scope, version) };
-    let v = m.kms_rotate(h, id)?;
+    let v = m.kms().rotate(h, id)?;
     if let Some(out) = version {
         *out = CK_ULONG::from(v);
     }
@@ -329,7 +329,7 @@ unsafe fn set_key_rotation(h: H, id: P, n: CK_ULONG, days: CK_ULONG) -> Result<C
     let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_set_rotation(h, unsafe { text(&scope, id, n) }?, days)?;
+    module()?.kms().set_rotation(h, unsafe { text(&scope, id, n) }?, days)?;
     ok()
 }
 
@@ -343,7 +343,7 @@ unsafe fn set_enabled(h: H, id: P, n: CK_ULONG, enabled: bool) -> Result<CK_RV> 
     let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_set_enabled(h, unsafe { text(&scope, id, n) }?, enabled)?;
+    module()?.kms().set_enabled(h, unsafe { text(&scope, id, n) }?, enabled)?;
     ok()
 }
 
@@ -355,7 +355,8 @@ unsafe fn schedule_deletion(h: H, id: P, n: CK_ULONG, days: CK_ULONG, when: L) -
     let id = unsafe { text(&scope, id, n) }?;
     // SAFETY: NULL allowed, else writable for the call (PKCS#11); bounded by `scope`.
     let when = unsafe { maybe_out(&scope, when) };
-    let t = m.kms_schedule_deletion(h, id, if days == 0 { crate::token::kms::DEFAULT_DELETION_DAYS } else { days })?;
+    let t =
+        m.kms().schedule_deletion(h, id, if days == 0 { crate::token::kms::DEFAULT_DELETION_DAYS } else { days })?;
     if let Some(w) = when {
         *w = t;
     }
@@ -366,7 +367,7 @@ unsafe fn cancel_deletion(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
     let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_cancel_deletion(h, unsafe { text(&scope, id, n) }?)?;
+    module()?.kms().cancel_deletion(h, unsafe { text(&scope, id, n) }?)?;
     ok()
 }
 
@@ -374,7 +375,7 @@ unsafe fn purge_key(h: H, id: P, n: CK_ULONG) -> Result<CK_RV> {
     let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_purge(h, unsafe { text(&scope, id, n) }?)?;
+    module()?.kms().purge(h, unsafe { text(&scope, id, n) }?)?;
     ok()
 }
 
@@ -391,9 +392,9 @@ unsafe fn alias(h: H, a: P, an: CK_ULONG, id: P, n: CK_ULONG, update: bool) -> R
     // length bound, and the str is not kept past the call.
     let (a, id) = (unsafe { text(&scope, a, an) }?, unsafe { text(&scope, id, n) }?);
     if update {
-        m.kms_update_alias(h, a, id)?;
+        m.kms().update_alias(h, a, id)?;
     } else {
-        m.kms_create_alias(h, a, id)?;
+        m.kms().create_alias(h, a, id)?;
     }
     ok()
 }
@@ -402,12 +403,12 @@ unsafe fn delete_alias(h: H, a: P, an: CK_ULONG) -> Result<CK_RV> {
     let scope = Scope::enter();
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    module()?.kms_delete_alias(h, unsafe { text(&scope, a, an) }?)?;
+    module()?.kms().delete_alias(h, unsafe { text(&scope, a, an) }?)?;
     ok()
 }
 
 unsafe fn list_aliases(h: H, o: O, ol: L) -> Result<CK_RV> {
-    let list = module()?.kms_aliases(h)?;
+    let list = module()?.kms().aliases(h)?;
     let v: Vec<serde_json::Value> =
         list.into_iter().map(|(n, t)| serde_json::json!({ "AliasName": n, "TargetKeyId": t })).collect();
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
@@ -420,14 +421,14 @@ unsafe fn describe_key(h: H, id: P, n: CK_ULONG, o: O, ol: L) -> Result<CK_RV> {
     let m = module()?;
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
-    let v = m.kms_describe(h, unsafe { text(&scope, id, n) }?)?;
+    let v = m.kms().describe(h, unsafe { text(&scope, id, n) }?)?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
     // `write_array`.
     unsafe { json_out(o, ol, &v) }
 }
 
 unsafe fn list_keys(h: H, o: O, ol: L) -> Result<CK_RV> {
-    let v = module()?.kms_list(h)?;
+    let v = module()?.kms().list(h)?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
     // `write_array`.
     unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }

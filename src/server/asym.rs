@@ -64,11 +64,11 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             usage(&k, "SIGN_VERIFY", &arn)?;
             let alg = algorithm(c, "SigningAlgorithm", &k)?.to_string();
             if op == "Sign" {
-                let sig = c.core(&arn, m.kms_sign(h, &hex(&k.uid), &msg, digest, &alg))?;
+                let sig = c.core(&arn, m.kms().sign(h, &hex(&k.uid), &msg, digest, &alg))?;
                 return Ok(json!({ "KeyId": arn, "Signature": b64().encode(sig), "SigningAlgorithm": alg }));
             }
             let sig = c.blob("Signature", MAX_SIGNATURE)?;
-            if !c.core(&arn, m.kms_verify(h, &hex(&k.uid), &msg, digest, &alg, &sig))? {
+            if !c.core(&arn, m.kms().verify(h, &hex(&k.uid), &msg, digest, &alg, &sig))? {
                 return Err(ApiError::new("KMSInvalidSignatureException", "The signature is not valid."));
             }
             Ok(json!({ "KeyId": arn, "SignatureValid": true, "SigningAlgorithm": alg }))
@@ -82,11 +82,11 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             usage(&k, "GENERATE_VERIFY_MAC", &arn)?;
             let alg = algorithm(c, "MacAlgorithm", &k)?.to_string();
             if op == "GenerateMac" {
-                let mac = c.core(&arn, m.kms_generate_mac(h, &hex(&k.uid), &alg, &msg))?;
+                let mac = c.core(&arn, m.kms().generate_mac(h, &hex(&k.uid), &alg, &msg))?;
                 return Ok(json!({ "KeyId": arn, "Mac": b64().encode(mac), "MacAlgorithm": alg }));
             }
             let mac = c.blob("Mac", 64)?;
-            if !c.core(&arn, m.kms_verify_mac(h, &hex(&k.uid), &alg, &msg, &mac))? {
+            if !c.core(&arn, m.kms().verify_mac(h, &hex(&k.uid), &alg, &msg, &mac))? {
                 return Err(ApiError::new("KMSInvalidMacException", "The MAC is not valid."));
             }
             Ok(json!({ "KeyId": arn, "MacValid": true, "MacAlgorithm": alg }))
@@ -100,7 +100,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             if !matches!(spec, Spec::Rsa(_) | Spec::Ecc(_)) {
                 return Err(ApiError::unsupported(format!("{arn} is not an asymmetric key")));
             }
-            let public = c.core(&arn, m.kms_public_key(h, &hex(&k.uid)))?;
+            let public = c.core(&arn, m.kms().public_key(h, &hex(&k.uid)))?;
             let mut out = json!({
                 "KeyId": arn,
                 "PublicKey": b64().encode(public),
@@ -139,7 +139,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             let core_ctx = core_context(&ctx);
             let without = op.ends_with("WithoutPlaintext");
             let (public, private, blob) =
-                c.core(&arn, m.kms_generate_data_key_pair(h, &hex(&k.uid), &pair, &core_ctx, without))?;
+                c.core(&arn, m.kms().generate_data_key_pair(h, &hex(&k.uid), &pair, &core_ctx, without))?;
             let mut out = json!({
                 "KeyId": arn,
                 "KeyPairSpec": pair,
@@ -160,7 +160,7 @@ pub fn rsa_encrypt(c: &mut Call, k: &KeyInfo, plain: &[u8]) -> Result<Json, ApiE
     let arn = c.key.clone();
     usage(k, "ENCRYPT_DECRYPT", &arn)?;
     let alg = algorithm(c, "EncryptionAlgorithm", k)?.to_string();
-    let ct = c.core(&arn, c.state.module.kms_rsa_encrypt(c.state.session, &hex(&k.uid), &alg, plain))?;
+    let ct = c.core(&arn, c.state.module.kms().rsa_encrypt(c.state.session, &hex(&k.uid), &alg, plain))?;
     Ok(json!({ "CiphertextBlob": b64().encode(ct), "KeyId": arn, "EncryptionAlgorithm": alg }))
 }
 
@@ -169,7 +169,7 @@ pub fn rsa_decrypt(c: &mut Call, k: &KeyInfo, ct: &[u8]) -> Result<Json, ApiErro
     let arn = c.key.clone();
     usage(k, "ENCRYPT_DECRYPT", &arn)?;
     let alg = algorithm(c, "EncryptionAlgorithm", k)?.to_string();
-    let plain = c.core(&arn, c.state.module.kms_rsa_decrypt(c.state.session, &hex(&k.uid), &alg, ct))?;
+    let plain = c.core(&arn, c.state.module.kms().rsa_decrypt(c.state.session, &hex(&k.uid), &alg, ct))?;
     Ok(json!({ "KeyId": arn, "Plaintext": b64().encode(&plain[..]), "EncryptionAlgorithm": alg }))
 }
 
@@ -199,7 +199,7 @@ pub fn import(c: &mut Call, op: &str) -> Result<Json, ApiError> {
                 "RSA_4096" => 4096,
                 s => return Err(ApiError::validation(format!("WrappingKeySpec {s} is not valid"))),
             };
-            let p = c.core(&arn, m.kms_import_parameters(h, &hex(&k.uid), &alg, bits))?;
+            let p = c.core(&arn, m.kms().import_parameters(h, &hex(&k.uid), &alg, bits))?;
             Ok(json!({
                 "KeyId": arn,
                 "ImportToken": b64().encode(p.token.as_bytes()),
@@ -221,11 +221,11 @@ pub fn import(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             }
             let token = String::from_utf8(token)
                 .map_err(|_| ApiError::new("InvalidImportTokenException", "The import token is invalid."))?;
-            c.core(&arn, m.kms_import_material(h, &hex(&k.uid), &token, &wrapped))?;
+            c.core(&arn, m.kms().import_material(h, &hex(&k.uid), &token, &wrapped))?;
             Ok(json!({}))
         }
         _ => {
-            c.core(&arn, m.kms_delete_material(h, &hex(&k.uid)))?;
+            c.core(&arn, m.kms().delete_material(h, &hex(&k.uid)))?;
             Ok(json!({}))
         }
     }

@@ -162,7 +162,8 @@ impl Call<'_> {
         } else {
             format!("Key '{}'", self.key_arn_guess(id))
         };
-        let info = self.st().module.kms_key_info(self.st().session, id).map_err(|e| ApiError::from_token(&e, &what))?;
+        let info =
+            self.st().module.kms().key_info(self.st().session, id).map_err(|e| ApiError::from_token(&e, &what))?;
         self.key = self.key_arn(&info.uid);
         Ok(info)
     }

@@ -72,12 +72,12 @@ impl Directory {
     /// longer parses is left out (and logged): it never widens access.
     pub fn load(m: &Module, h: SessionHandle, account: &str) -> Result<Directory> {
         let mut groups: HashMap<String, Vec<Arc<Policy>>> = HashMap::new();
-        for (name, body) in m.kms_docs(h, GROUP_APPLICATION)? {
+        for (name, body) in m.kms().docs(h, GROUP_APPLICATION)? {
             let g: GroupDoc = parse_doc(&body)?;
             groups.insert(name, parse_policies(&g.policies, &g.group_name));
         }
         let mut by_key = HashMap::new();
-        for (_, body) in m.kms_docs(h, PRINCIPAL_APPLICATION)? {
+        for (_, body) in m.kms().docs(h, PRINCIPAL_APPLICATION)? {
             let u: UserDoc = parse_doc(&body)?;
             if u.status != "Active" {
                 continue;
@@ -142,13 +142,14 @@ fn bad_name(n: &str) -> Error {
 }
 
 fn load_user(m: &Module, h: SessionHandle, name: &str) -> Result<UserDoc> {
-    let body = m.kms_docs(h, PRINCIPAL_APPLICATION)?.into_iter().find(|(n, _)| n == name).ok_or(Error::KmsNotFound)?.1;
+    let body =
+        m.kms().docs(h, PRINCIPAL_APPLICATION)?.into_iter().find(|(n, _)| n == name).ok_or(Error::KmsNotFound)?.1;
     parse_doc(&body)
 }
 
 fn save_user(m: &Module, h: SessionHandle, u: &UserDoc, create: bool, event: &str) -> Result<()> {
     let body = Zeroizing::new(serde_json::to_vec(u).map_err(|e| Error::general(e.to_string()))?);
-    m.kms_put_doc(h, PRINCIPAL_APPLICATION, &u.user_name, &body, create, event)
+    m.kms().put_doc(h, PRINCIPAL_APPLICATION, &u.user_name, &body, create, event)
 }
 
 fn access_key_json(u: &UserDoc) -> Json {
@@ -167,7 +168,7 @@ pub fn create_principal(m: &Module, h: SessionHandle, name: &str, groups: &[Stri
     if !valid_name(name) {
         return Err(bad_name(name));
     }
-    let known: Vec<String> = m.kms_docs(h, GROUP_APPLICATION)?.into_iter().map(|(n, _)| n).collect();
+    let known: Vec<String> = m.kms().docs(h, GROUP_APPLICATION)?.into_iter().map(|(n, _)| n).collect();
     if let Some(g) = groups.iter().find(|g| !known.contains(g)) {
         log::error!("iam: no group '{g}'");
         return Err(Error::KmsNotFound);
@@ -202,13 +203,13 @@ pub fn rotate_secret(m: &Module, h: SessionHandle, name: &str) -> Result<Json> {
 }
 
 pub fn delete_principal(m: &Module, h: SessionHandle, name: &str) -> Result<()> {
-    m.kms_delete_doc(h, PRINCIPAL_APPLICATION, name, "delete-principal")
+    m.kms().delete_doc(h, PRINCIPAL_APPLICATION, name, "delete-principal")
 }
 
 /// Users without their secrets: name, ARN, access key id, groups, policy names.
 pub fn list_principals(m: &Module, h: SessionHandle, account: &str) -> Result<Vec<Json>> {
     let mut out = Vec::new();
-    for (_, body) in m.kms_docs(h, PRINCIPAL_APPLICATION)? {
+    for (_, body) in m.kms().docs(h, PRINCIPAL_APPLICATION)? {
         let u: UserDoc = parse_doc(&body)?;
         out.push(json!({
             "UserName": u.user_name,
@@ -254,7 +255,7 @@ pub fn create_group(m: &Module, h: SessionHandle, name: &str) -> Result<()> {
 
 fn save_group(m: &Module, h: SessionHandle, g: &GroupDoc, create: bool) -> Result<()> {
     let body = serde_json::to_vec(g).map_err(|e| Error::general(e.to_string()))?;
-    m.kms_put_doc(
+    m.kms().put_doc(
         h,
         GROUP_APPLICATION,
         &g.group_name,
@@ -266,19 +267,19 @@ fn save_group(m: &Module, h: SessionHandle, g: &GroupDoc, create: bool) -> Resul
 
 pub fn attach_group_policy(m: &Module, h: SessionHandle, group: &str, name: &str, text: &str) -> Result<()> {
     check_policy(text)?;
-    let body = m.kms_docs(h, GROUP_APPLICATION)?.into_iter().find(|(n, _)| n == group).ok_or(Error::KmsNotFound)?.1;
+    let body = m.kms().docs(h, GROUP_APPLICATION)?.into_iter().find(|(n, _)| n == group).ok_or(Error::KmsNotFound)?.1;
     let mut g: GroupDoc = parse_doc(&body)?;
     g.policies.insert(name.into(), text.into());
     save_group(m, h, &g, false)
 }
 
 pub fn delete_group(m: &Module, h: SessionHandle, name: &str) -> Result<()> {
-    m.kms_delete_doc(h, GROUP_APPLICATION, name, "delete-group")
+    m.kms().delete_doc(h, GROUP_APPLICATION, name, "delete-group")
 }
 
 /// Adds a user to a group (`add`) or removes it.
 pub fn set_membership(m: &Module, h: SessionHandle, group: &str, user: &str, add: bool) -> Result<()> {
-    if !m.kms_docs(h, GROUP_APPLICATION)?.iter().any(|(n, _)| n == group) {
+    if !m.kms().docs(h, GROUP_APPLICATION)?.iter().any(|(n, _)| n == group) {
         return Err(Error::KmsNotFound);
     }
     let mut u = load_user(m, h, user)?;
@@ -292,9 +293,9 @@ pub fn set_membership(m: &Module, h: SessionHandle, group: &str, user: &str, add
 /// Groups with their members and policy names.
 pub fn list_groups(m: &Module, h: SessionHandle) -> Result<Vec<Json>> {
     let users: Vec<UserDoc> =
-        m.kms_docs(h, PRINCIPAL_APPLICATION)?.iter().map(|(_, b)| parse_doc(b)).collect::<Result<_>>()?;
+        m.kms().docs(h, PRINCIPAL_APPLICATION)?.iter().map(|(_, b)| parse_doc(b)).collect::<Result<_>>()?;
     let mut out = Vec::new();
-    for (name, body) in m.kms_docs(h, GROUP_APPLICATION)? {
+    for (name, body) in m.kms().docs(h, GROUP_APPLICATION)? {
         let g: GroupDoc = parse_doc(&body)?;
         let members: Vec<&str> =
             users.iter().filter(|u| u.groups.contains(&name)).map(|u| u.user_name.as_str()).collect();

@@ -178,7 +178,8 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             };
             let body = serde_json::to_vec(&doc).map_err(|e| ApiError::new("KMSInternalException", e.to_string()))?;
             let key = c.key.clone();
-            m.kms_put_doc(h, GRANT_APPLICATION, &doc.grant_id, &body, true, "create-grant")
+            m.kms()
+                .put_doc(h, GRANT_APPLICATION, &doc.grant_id, &body, true, "create-grant")
                 .map_err(|e| ApiError::from_token(&e, &key))?;
             Ok(json!({ "GrantToken": doc.grant_token, "GrantId": doc.grant_id }))
         }
@@ -236,13 +237,14 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
                 c.authorize(&format!("kms:{op}"), Some(&k), &[], &[])?;
             }
             let key = c.key.clone();
-            m.kms_delete_doc(
-                h,
-                GRANT_APPLICATION,
-                &g.grant_id,
-                if op == "RetireGrant" { "retire-grant" } else { "revoke-grant" },
-            )
-            .map_err(|e| ApiError::from_token(&e, &key))?;
+            m.kms()
+                .delete_doc(
+                    h,
+                    GRANT_APPLICATION,
+                    &g.grant_id,
+                    if op == "RetireGrant" { "retire-grant" } else { "revoke-grant" },
+                )
+                .map_err(|e| ApiError::from_token(&e, &key))?;
             Ok(json!({}))
         }
         _ => Err(ApiError::new("UnknownOperationException", "")),

@@ -98,13 +98,13 @@ impl State {
     /// removal of one of its objects changes it).
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
         let internal = |e: crate::error::Error| ApiError::from_token(&e, "the principal directory");
-        let rev = self.module.token_stamp(self.session).map_err(internal)?;
+        let rev = self.module.kms().token_stamp(self.session).map_err(internal)?;
         if let Some(s) = self.snapshot.read().as_ref().filter(|s| s.rev == rev) {
             return Ok(s.clone());
         }
         let directory = Directory::load(&self.module, self.session, &self.account).map_err(internal)?;
         let mut grants = Vec::new();
-        for (_, body) in self.module.kms_docs(self.session, crate::vendor::GRANT_APPLICATION).map_err(internal)? {
+        for (_, body) in self.module.kms().docs(self.session, crate::vendor::GRANT_APPLICATION).map_err(internal)? {
             match serde_json::from_slice::<GrantDoc>(&body) {
                 Ok(g) => grants.push(g),
                 Err(e) => log::error!("api: a stored grant does not parse and is left out: {e}"),

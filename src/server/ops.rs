@@ -143,8 +143,10 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
                 let t = serde_json::to_vec(&tags).unwrap_or_default();
                 attrs.push(crate::model::Attribute { atype: CKA_FHSM_TAGS, value: crate::model::Value::bytes(t) });
             }
-            let id =
-                c.core("CreateKey", m.kms_create_key_spec(h, &spec_name, &usage, crate::model::Template::new(attrs)))?;
+            let id = c.core(
+                "CreateKey",
+                m.kms().create_key_spec(h, &spec_name, &usage, crate::model::Template::new(attrs)),
+            )?;
             let info = c.key_named(&id)?;
             Ok(json!({ "KeyMetadata": c.metadata(&info) }))
         }
@@ -157,7 +159,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
         "ListKeys" => {
             c.authorize("kms:ListKeys", None, &[], &[])?;
             let (limit, start) = paging(c)?;
-            let keys = c.core("ListKeys", m.kms_key_infos(h))?;
+            let keys = c.core("ListKeys", m.kms().key_infos(h))?;
             let page: Vec<Json> = keys
                 .iter()
                 .skip(start)
@@ -176,7 +178,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             let key = c.key.clone();
             c.core(
                 &key,
-                m.kms_set_meta(
+                m.kms().set_meta(
                     h,
                     &crate::hex::hex(&k.uid),
                     CKA_FHSM_DESCRIPTION,
@@ -193,7 +195,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
                 return Err(ApiError::new("KMSInvalidStateException", format!("{} is pending deletion.", c.key)));
             }
             let key = c.key.clone();
-            c.core(&key, m.kms_set_enabled(h, &crate::hex::hex(&k.uid), op == "EnableKey"))?;
+            c.core(&key, m.kms().set_enabled(h, &crate::hex::hex(&k.uid), op == "EnableKey"))?;
             Ok(json!({}))
         }
         "ScheduleKeyDeletion" => {
@@ -207,7 +209,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             if k.state == FHSM_STATE_PENDING_DELETION {
                 return Err(ApiError::new("KMSInvalidStateException", format!("{key} is pending deletion.")));
             }
-            let when = c.core(&key, m.kms_schedule_deletion(h, &crate::hex::hex(&k.uid), days as u64))?;
+            let when = c.core(&key, m.kms().schedule_deletion(h, &crate::hex::hex(&k.uid), days as u64))?;
             Ok(
                 json!({ "KeyId": key, "DeletionDate": epoch(when), "KeyState": "PendingDeletion", "PendingWindowInDays": days }),
             )
@@ -219,7 +221,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             if k.state != FHSM_STATE_PENDING_DELETION {
                 return Err(ApiError::new("KMSInvalidStateException", format!("{key} is not pending deletion.")));
             }
-            c.core(&key, m.kms_cancel_deletion(h, &crate::hex::hex(&k.uid)))?;
+            c.core(&key, m.kms().cancel_deletion(h, &crate::hex::hex(&k.uid)))?;
             Ok(json!({ "KeyId": key }))
         }
         "EnableKeyRotation" | "DisableKeyRotation" => {
@@ -236,7 +238,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             c.authorize(&format!("kms:{op}"), Some(&k), &[], &[])?;
             let key = c.key.clone();
             state_must_allow(&k, &key)?;
-            c.core(&key, m.kms_set_rotation(h, &crate::hex::hex(&k.uid), days))?;
+            c.core(&key, m.kms().set_rotation(h, &crate::hex::hex(&k.uid), days))?;
             Ok(json!({}))
         }
         "GetKeyRotationStatus" => {
@@ -254,7 +256,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             c.authorize("kms:RotateKeyOnDemand", Some(&k), &[], &[])?;
             let key = c.key.clone();
             state_must_allow(&k, &key)?;
-            c.core(&key, m.kms_rotate(h, &crate::hex::hex(&k.uid)))?;
+            c.core(&key, m.kms().rotate(h, &crate::hex::hex(&k.uid)))?;
             Ok(json!({ "KeyId": key }))
         }
         "ListKeyRotations" => {
@@ -360,8 +362,10 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             let key = c.key.clone();
             let without = op == "GenerateDataKeyWithoutPlaintext";
             let core_ctx = core_context(&ctx);
-            let dk =
-                c.core(&key, m.kms_generate_data_key(h, &[&crate::hex::hex(&k.uid)], len, &core_ctx, false, without))?;
+            let dk = c.core(
+                &key,
+                m.kms().generate_data_key(h, &[&crate::hex::hex(&k.uid)], len, &core_ctx, false, without),
+            )?;
             let mut out = json!({ "CiphertextBlob": b64().encode(&dk.blob), "KeyId": key });
             if let Some(p) = &dk.plaintext {
                 out["Plaintext"] = json!(b64().encode(&p[..]));
@@ -383,9 +387,9 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             }
             let alias_arn = c.alias_arn(&name);
             let r = if op == "CreateAlias" {
-                m.kms_create_alias(h, &name, &crate::hex::hex(&k.uid))
+                m.kms().create_alias(h, &name, &crate::hex::hex(&k.uid))
             } else {
-                m.kms_update_alias(h, &name, &crate::hex::hex(&k.uid))
+                m.kms().update_alias(h, &name, &crate::hex::hex(&k.uid))
             };
             c.core(&format!("Alias {alias_arn}"), r)?;
             Ok(json!({}))
@@ -397,7 +401,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             // The alias's key decides (kms:DeleteAlias on it).
             let k = c.key_named(&name)?;
             c.authorize("kms:DeleteAlias", Some(&k), &[], &[])?;
-            c.core(&format!("Alias {alias_arn}"), m.kms_delete_alias(h, &name))?;
+            c.core(&format!("Alias {alias_arn}"), m.kms().delete_alias(h, &name))?;
             Ok(json!({}))
         }
         "ListAliases" => {
@@ -407,7 +411,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             };
             c.authorize("kms:ListAliases", None, &[], &[])?;
             let (limit, start) = paging(c)?;
-            let all = c.core("ListAliases", m.kms_aliases(h))?;
+            let all = c.core("ListAliases", m.kms().aliases(h))?;
             let want = only.as_ref().map(|k| crate::hex::hex(&k.uid));
             let list: Vec<Json> = all
                 .iter()
@@ -448,7 +452,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             let key = c.key.clone();
             c.core(
                 &key,
-                m.kms_set_meta(h, &crate::hex::hex(&k.uid), CKA_FHSM_KEY_POLICY, text.into_bytes(), "put-key-policy"),
+                m.kms().set_meta(h, &crate::hex::hex(&k.uid), CKA_FHSM_KEY_POLICY, text.into_bytes(), "put-key-policy"),
             )?;
             Ok(json!({}))
         }
@@ -475,7 +479,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
                 }
             }
             let body = serde_json::to_vec(&tags).unwrap_or_default();
-            c.core(&key, m.kms_set_meta(h, &crate::hex::hex(&k.uid), CKA_FHSM_TAGS, body, &op.to_ascii_lowercase()))?;
+            c.core(&key, m.kms().set_meta(h, &crate::hex::hex(&k.uid), CKA_FHSM_TAGS, body, &op.to_ascii_lowercase()))?;
             Ok(json!({}))
         }
         "ListResourceTags" => {
@@ -570,7 +574,7 @@ fn check_key_policy(c: &Call, text: &str, lockout: Option<String>) -> Result<(),
 
 fn encrypt(c: &Call, k: &KeyInfo, ctx: &[(String, String)], plain: &[u8]) -> crate::error::Result<Vec<u8>> {
     let st = c.st();
-    st.module.kms_encrypt_blob(st.session, &crate::hex::hex(&k.uid), &core_context(ctx), plain)
+    st.module.kms().encrypt_blob(st.session, &crate::hex::hex(&k.uid), &core_context(ctx), plain)
 }
 
 /// Opens a ciphertext for `action` on its key: the key named by the blob
@@ -584,7 +588,7 @@ fn decrypt(
     action: &str,
 ) -> Result<(KeyInfo, zeroize::Zeroizing<Vec<u8>>), ApiError> {
     let invalid = || ApiError::new("InvalidCiphertextException", "");
-    let named = crate::token::Module::kms_blob_keys(blob).map_err(|_| invalid())?;
+    let named = crate::token::kms::Kms::blob_keys(blob).map_err(|_| invalid())?;
     let k = match c.str_opt(key_param)?.map(str::to_string) {
         Some(given) => {
             let k = c.key_named(&given)?;
@@ -601,8 +605,10 @@ fn decrypt(
     c.authorize(action, Some(&k), ctx, &[])?;
     let st = c.st();
     let key = c.key.clone();
-    let (plain, _) =
-        c.core(&key, st.module.kms_decrypt_with(st.session, &core_context(ctx), blob, Some(&crate::hex::hex(&k.uid))))?;
+    let (plain, _) = c.core(
+        &key,
+        st.module.kms().decrypt_with(st.session, &core_context(ctx), blob, Some(&crate::hex::hex(&k.uid))),
+    )?;
     Ok((k, plain))
 }
 

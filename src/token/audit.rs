@@ -399,7 +399,7 @@ impl Module {
     /// `operation` (e.g. `kms:DescribeKey`), the key's ARN or id if any,
     /// and the outcome (empty: success; else the error's name).
     pub fn audit_request(&self, h: super::SessionHandle, operation: &str, key: &str, outcome: &str) -> Result<()> {
-        let a = self.kms_access(h)?;
+        let a = self.kms().access(h)?;
         let rv = if outcome.is_empty() { 0 } else { cryptoki_sys::CKR_FUNCTION_FAILED };
         self.audit_use(&Record { key, detail: outcome, rv, ..Record::of(&a, operation) });
         Ok(())

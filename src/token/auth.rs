@@ -155,7 +155,7 @@ impl Module {
         drop(_auth);
         if kind == UserKind::User {
             // Master keys whose deletion window has passed go now.
-            self.kms_sweep(&self.access(&s)?);
+            self.kms().sweep(&self.access(&s)?);
         }
         Ok(())
     }

@@ -90,9 +90,8 @@ pub struct Module {
     /// Token objects already opened, stamped with their token's revision
     /// (see `cache`). Cleared at logout.
     opened: cache::Stamped<(TokenId, ObjectId), Arc<Opened>>,
-    /// KMS keys opened, by uid, under the same rule (a key's change or
-    /// removal bumps its token's revision). Cleared at logout.
-    kms_keys: cache::Stamped<(TokenId, Uid), (ObjectId, Arc<Object>)>,
+    /// The KMS component's state: its opened keys.
+    kms: kms::KeyCache,
     /// Audit records not yet written.
     audit: audit::Audit,
 }
@@ -222,7 +221,7 @@ impl Module {
             slots: logins::Slots::new(),
             sessions: sessions::Sessions::new(),
             opened: cache::Stamped::new(OPENED_MAX),
-            kms_keys: cache::Stamped::new(OPENED_MAX),
+            kms: kms::KeyCache::new(OPENED_MAX),
             audit: audit::Audit::default(),
         })
     }
@@ -387,7 +386,7 @@ impl Module {
             s.forget_copies();
         }
         self.opened.clear();
-        self.kms_keys.clear();
+        self.kms.clear();
     }
 }
 

@@ -56,7 +56,7 @@ impl Module {
             a.require(super::Need::Rw)?;
             if let Found::Token { uid, .. } = found {
                 // A master key is never destroyed at once: KMS semantics.
-                return self.kms_destroy(&a, &uid);
+                return self.kms().destroy(&a, &uid);
             }
         }
         match found {

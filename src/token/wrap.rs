@@ -161,7 +161,7 @@ impl Module {
     /// Wraps key bytes: the KMS blob, or `seal_key`.
     fn seal_any(&self, a: &Access, mech: &Mechanism, kek: &Kek, data: &[u8]) -> Result<Vec<u8>> {
         match &kek.key {
-            KekKey::Kms(k) => self.kms_wrap_value(a, k, Self::kms_context(mech)?, data),
+            KekKey::Kms(k) => self.kms().wrap_value(a, k, Self::kms_context(mech)?, data),
             _ => Self::seal_key(mech, kek, data),
         }
     }
@@ -169,7 +169,7 @@ impl Module {
     /// Unwraps key bytes: the KMS blob, or `open_key`.
     fn open_any(&self, a: &Access, mech: &Mechanism, kek: &Kek, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match &kek.key {
-            KekKey::Kms(k) => self.kms_unwrap_value(a, k, Self::kms_context(mech)?, wrapped),
+            KekKey::Kms(k) => self.kms().unwrap_value(a, k, Self::kms_context(mech)?, wrapped),
             _ => Self::open_key(mech, kek, wrapped),
         }
     }

@@ -111,14 +111,14 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
         Command::Encrypt(a) => {
             let data = read_input(a.io.input.as_deref())?;
             let h = session(&m, &a.login)?;
-            let out = m.kms_encrypt(h, &a.key, &a.context, a.store_context, &data, Some(usize::MAX))?;
+            let out = m.kms().encrypt(h, &a.key, &a.context, a.store_context, &data, Some(usize::MAX))?;
             write_output(a.io.out.as_deref(), &bytes_of(out))?;
             Ok(())
         }
         Command::Decrypt(a) => {
             let data = read_input(a.io.input.as_deref())?;
             let h = session(&m, &a.login)?;
-            let out = zeroize::Zeroizing::new(bytes_of(m.kms_decrypt(h, &a.context, &data, Some(usize::MAX))?));
+            let out = zeroize::Zeroizing::new(bytes_of(m.kms().decrypt(h, &a.context, &data, Some(usize::MAX))?));
             write_output(a.io.out.as_deref(), &out)?;
             Ok(())
         }
@@ -126,7 +126,7 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             let data = read_input(a.io.input.as_deref())?;
             let h = session(&m, &a.login)?;
             let (src, dst) = (&a.context, &a.dest_context);
-            let out = m.kms_re_encrypt(h, &data, src, &a.key, dst, a.store_context, Some(usize::MAX))?;
+            let out = m.kms().re_encrypt(h, &data, src, &a.key, dst, a.store_context, Some(usize::MAX))?;
             write_output(a.io.out.as_deref(), &bytes_of(out))?;
             Ok(())
         }
@@ -159,15 +159,15 @@ fn key(m: &Module, cmd: KeyCmd) -> Result<(), Failure> {
             if let Some(d) = rotation_days {
                 attrs.push(Attribute { atype: CKA_FHSM_ROTATION_PERIOD, value: Value::Ulong(d) });
             }
-            let id = m.kms_create_key(h, Template::new(attrs))?;
+            let id = m.kms().create_key(h, Template::new(attrs))?;
             if let Some(alias) = alias {
-                m.kms_create_alias(h, &alias, &id)?;
+                m.kms().create_alias(h, &alias, &id)?;
             }
             println!("{id}");
         }
         KeyCmd::List { json, login } => {
             let h = session(m, &login)?;
-            let keys = m.kms_list(h)?;
+            let keys = m.kms().list(h)?;
             if json {
                 print_json(&serde_json::Value::Array(keys));
             } else {
@@ -185,7 +185,7 @@ fn key(m: &Module, cmd: KeyCmd) -> Result<(), Failure> {
         }
         KeyCmd::Describe { key, json } => {
             let h = session(m, &key.login)?;
-            let d = m.kms_describe(h, &key.key)?;
+            let d = m.kms().describe(h, &key.key)?;
             if json {
                 print_json(&d);
             } else {
@@ -194,7 +194,7 @@ fn key(m: &Module, cmd: KeyCmd) -> Result<(), Failure> {
         }
         KeyCmd::Rotate(k) => {
             let h = session(m, &k.login)?;
-            let v = m.kms_rotate(h, &k.key)?;
+            let v = m.kms().rotate(h, &k.key)?;
             println!("rotated: now at version {v}");
         }
         KeyCmd::Rotation { key, enable: _, days, off } => {
@@ -205,23 +205,23 @@ fn key(m: &Module, cmd: KeyCmd) -> Result<(), Failure> {
                 (None, false) => ferrohsm::token::kms::DEFAULT_ROTATION_DAYS,
             };
             let h = session(m, &key.login)?;
-            m.kms_set_rotation(h, &key.key, days)?;
+            m.kms().set_rotation(h, &key.key, days)?;
         }
         KeyCmd::Enable(k) => set_enabled(m, &k, true)?,
         KeyCmd::Disable(k) => set_enabled(m, &k, false)?,
         KeyCmd::ScheduleDeletion { key, days } => {
             let h = session(m, &key.login)?;
-            let when = m.kms_schedule_deletion(h, &key.key, days)?;
+            let when = m.kms().schedule_deletion(h, &key.key, days)?;
             println!("pending deletion: purged after {}", ferrohsm::token::clock::iso8601(when));
         }
         KeyCmd::CancelDeletion(k) => {
             let h = session(m, &k.login)?;
-            m.kms_cancel_deletion(h, &k.key)?;
+            m.kms().cancel_deletion(h, &k.key)?;
             println!("deletion cancelled: the key is disabled");
         }
         KeyCmd::Purge { key, login } => {
             let h = common::login(m, login.token.as_deref(), cryptoki_sys::CKU_SO, &login.so_pin.source())?;
-            m.kms_purge(h, &key)?;
+            m.kms().purge(h, &key)?;
             println!("purged");
         }
     }
@@ -230,7 +230,7 @@ fn key(m: &Module, cmd: KeyCmd) -> Result<(), Failure> {
 
 fn set_enabled(m: &Module, k: &KeyArg, enabled: bool) -> Result<(), Failure> {
     let h = session(m, &k.login)?;
-    m.kms_set_enabled(h, &k.key, enabled)?;
+    m.kms().set_enabled(h, &k.key, enabled)?;
     Ok(())
 }
 
@@ -238,19 +238,19 @@ fn alias(m: &Module, cmd: AliasCmd) -> Result<(), Failure> {
     match cmd {
         AliasCmd::Create(a) => {
             let h = session(m, &a.login)?;
-            m.kms_create_alias(h, &a.name, &a.key)?;
+            m.kms().create_alias(h, &a.name, &a.key)?;
         }
         AliasCmd::Update(a) => {
             let h = session(m, &a.login)?;
-            m.kms_update_alias(h, &a.name, &a.key)?;
+            m.kms().update_alias(h, &a.name, &a.key)?;
         }
         AliasCmd::Delete { name, login } => {
             let h = session(m, &login)?;
-            m.kms_delete_alias(h, &name)?;
+            m.kms().delete_alias(h, &name)?;
         }
         AliasCmd::List { json, login } => {
             let h = session(m, &login)?;
-            let list = m.kms_aliases(h)?;
+            let list = m.kms().aliases(h)?;
             if json {
                 let v = list.iter().map(|(n, t)| serde_json::json!({"AliasName": n, "TargetKeyId": t})).collect();
                 print_json(&serde_json::Value::Array(v));
@@ -267,7 +267,7 @@ fn alias(m: &Module, cmd: AliasCmd) -> Result<(), Failure> {
 fn data_key(m: &Module, a: &crate::cli::DataKey) -> Result<(), Failure> {
     let keys: Vec<&str> = a.key.iter().map(String::as_str).collect();
     let h = session(m, &a.login)?;
-    let dk = m.kms_generate_data_key(h, &keys, a.bytes, &a.context, a.store_context, a.without_plaintext)?;
+    let dk = m.kms().generate_data_key(h, &keys, a.bytes, &a.context, a.store_context, a.without_plaintext)?;
     write_private(&a.blob_out, &dk.blob)?;
     if let Some(p) = dk.plaintext {
         match &a.plaintext_out {
@@ -424,7 +424,7 @@ fn audit_show(m: &Module, since: u64, key: Option<String>, json: bool, login: &L
     let key = match key {
         Some(k) if k.starts_with("alias/") => {
             let h = session(m, login)?;
-            Some(m.kms_describe(h, &k)?["KeyId"].as_str().unwrap_or_default().to_string())
+            Some(m.kms().describe(h, &k)?["KeyId"].as_str().unwrap_or_default().to_string())
         }
         Some(k) => Some(k),
         None => None,

@@ -7,10 +7,11 @@ use cryptoki_sys as ck;
 
 use super::super::audit::Record;
 use super::super::newobj::{data_object, Checked};
+use super::Kms;
 use crate::error::{Error, Result};
 use crate::model::{policy, Attribute, Template, Value};
 use crate::store::{codec, ObjectId};
-use crate::token::{Access, Module, SessionHandle};
+use crate::token::{Access, SessionHandle};
 use crate::vendor::ALIAS_APPLICATION;
 
 /// `alias/` then 1..=250 of [A-Za-z0-9/_-].
@@ -21,7 +22,7 @@ pub fn valid_alias(name: &str) -> bool {
         && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
 }
 
-impl Module {
+impl Kms<'_> {
     /// Every alias of the token: (object id, name, target key id).
     pub(crate) fn alias_list(&self, a: &Access) -> Result<Vec<(ObjectId, String, String)>> {
         Ok(self
@@ -41,7 +42,7 @@ impl Module {
 
     /// Stages an alias change's record into the change's transaction.
     fn alias_record(&self, a: &Access, event: &str, name: &str, key: &str) {
-        self.audit_with_next_write(&Record { key, detail: name, ..Record::of(a, event) });
+        self.m.audit_with_next_write(&Record { key, detail: name, ..Record::of(a, event) });
     }
 
     /// After an alias call: a success has its record committed with it; a
@@ -49,19 +50,19 @@ impl Module {
     /// record cannot be written either, the call still fails).
     fn alias_audit(&self, a: &Access, event: &str, name: &str, key: &str, r: Result<()>) -> Result<()> {
         if r.is_err() {
-            self.store.discard_staged();
-            let _ = self.audit_event(&Record { key, detail: name, ..Record::of(a, event) }.result(&r));
+            self.m.store.discard_staged();
+            let _ = self.m.audit_event(&Record { key, detail: name, ..Record::of(a, event) }.result(&r));
         }
         r
     }
 
-    pub fn kms_create_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
+    pub fn create_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
         let a = self.rw_access(h)?;
         if !valid_alias(name) {
             return Err(Error::ArgumentsBad);
         }
-        let s = self.session(h)?;
-        let r = self.kms_key(&a, key_id).and_then(|k| {
+        let s = self.m.session(h)?;
+        let r = self.key(&a, key_id).and_then(|k| {
             if self.alias_entry(&a, name)?.is_some() {
                 return Err(Error::KmsAliasExists);
             }
@@ -74,20 +75,20 @@ impl Module {
             ]);
             let obj = data_object(&Checked::new(policy::DATA, &tmpl, a.is_so())?, None)?;
             self.alias_record(&a, "create-alias", name, key_id);
-            self.store_new(&a, &s, obj).map(|_| ())
+            self.m.store_new(&a, &s, obj).map(|_| ())
         });
         self.alias_audit(&a, "create-alias", name, key_id, r)
     }
 
     /// Repoints an existing alias.
-    pub fn kms_update_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
+    pub fn update_alias(&self, h: SessionHandle, name: &str, key_id: &str) -> Result<()> {
         let a = self.rw_access(h)?;
-        let r = self.kms_key(&a, key_id).and_then(|k| {
+        let r = self.key(&a, key_id).and_then(|k| {
             let (id, _) = self.alias_entry(&a, name)?.ok_or(Error::KmsNotFound)?;
             let target = k.key_id();
             let w = a.writer()?;
             self.alias_record(&a, "update-alias", name, key_id);
-            self.store.update_object(a.token.token_id, w, id, &mut |stored| {
+            self.m.store.update_object(a.token.token_id, w, id, &mut |stored| {
                 let mut o = codec::decode(a.sealer(), &stored)?;
                 o.set(ck::CKA_VALUE, Value::bytes(target.as_bytes()));
                 Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &o)?))
@@ -97,21 +98,21 @@ impl Module {
         self.alias_audit(&a, "update-alias", name, key_id, r)
     }
 
-    pub fn kms_delete_alias(&self, h: SessionHandle, name: &str) -> Result<()> {
+    pub fn delete_alias(&self, h: SessionHandle, name: &str) -> Result<()> {
         let a = self.rw_access(h)?;
         let r = self.alias_entry(&a, name).and_then(|e| {
             let (id, _) = e.ok_or(Error::KmsNotFound)?;
             let w = a.writer()?;
             self.alias_record(&a, "delete-alias", name, "");
-            self.store.delete_object(a.token.token_id, w, id)?;
+            self.m.store.delete_object(a.token.token_id, w, id)?;
             Ok(())
         });
         self.alias_audit(&a, "delete-alias", name, "", r)
     }
 
     /// (name, key id) of every alias.
-    pub fn kms_aliases(&self, h: SessionHandle) -> Result<Vec<(String, String)>> {
-        let a = self.kms_access(h)?;
+    pub fn aliases(&self, h: SessionHandle) -> Result<Vec<(String, String)>> {
+        let a = self.access(h)?;
         Ok(self.alias_list(&a)?.into_iter().map(|(_, n, t)| (n, t)).collect())
     }
 }

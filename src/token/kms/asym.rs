@@ -13,6 +13,7 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
+use super::Kms;
 use super::KmsKey;
 use crate::error::{Error, Result};
 use crate::mech::asym::{md_len, CryptAlg, Pss, SignAlg};
@@ -21,7 +22,7 @@ use crate::model::{Template, Value};
 use crate::sys::awslc::ec::Curve;
 use crate::sys::awslc::Md;
 use crate::token::audit::Record;
-use crate::token::{clock, Module, SessionHandle};
+use crate::token::{clock, SessionHandle};
 use crate::vendor::*;
 
 /// A new key's material: CKA_VALUE, and the public key (SPKI) if any.
@@ -276,19 +277,19 @@ impl KmsKey {
     }
 }
 
-impl Module {
+impl Kms<'_> {
     /// Creates a KMS key of any spec; returns its key id. The template
     /// may carry CKA_LABEL, CKA_FHSM_DESCRIPTION, CKA_FHSM_KEY_POLICY and
     /// CKA_FHSM_TAGS.
-    pub fn kms_create_key_spec(&self, h: SessionHandle, spec: &str, usage: &str, tmpl: Template) -> Result<String> {
+    pub fn create_key_spec(&self, h: SessionHandle, spec: &str, usage: &str, tmpl: Template) -> Result<String> {
         let sp = Spec::parse(spec).ok_or(Error::FunctionNotSupported)?;
         if !sp.usages().contains(&usage) {
             return Err(Error::TemplateInconsistent);
         }
         if sp == Spec::Symmetric {
-            return self.kms_create_key(h, tmpl);
+            return self.create_key(h, tmpl);
         }
-        let (s, a) = self.authorize(h, super::super::Need::UserRw)?;
+        let (s, a) = self.m.authorize(h, super::super::Need::UserRw)?;
         for t in tmpl.iter() {
             if ![ck::CKA_LABEL, CKA_FHSM_DESCRIPTION, CKA_FHSM_KEY_POLICY, CKA_FHSM_TAGS].contains(&t.atype) {
                 return Err(Error::TemplateInconsistent);
@@ -333,11 +334,11 @@ impl Module {
         if let Some(p) = public {
             obj.set(CKA_FHSM_PUBLIC_KEY, Value::bytes(p));
         }
-        let handle = self.store_new(&a, &s, obj)?;
+        let handle = self.m.store_new(&a, &s, obj)?;
         self.new_key_id(h, handle)
     }
 
-    fn kms_asym_use<T>(
+    fn asym_use<T>(
         &self,
         h: SessionHandle,
         key_id: &str,
@@ -345,18 +346,18 @@ impl Module {
         detail: &str,
         f: impl FnOnce(&KmsKey) -> Result<T>,
     ) -> Result<T> {
-        let a = self.kms_access(h)?;
-        let k = self.kms_key(&a, key_id);
+        let a = self.access(h)?;
+        let k = self.key(&a, key_id);
         let r = k.as_ref().map_err(Clone::clone).and_then(f);
         let key = k.as_ref().map_or(key_id.to_string(), KmsKey::key_id);
-        self.audit_use(&Record { key: &key, version: 1, detail, ..Record::of(&a, event) }.result(&r));
+        self.m.audit_use(&Record { key: &key, version: 1, detail, ..Record::of(&a, event) }.result(&r));
         r
     }
 
     /// Sign: `message` (hashed here) or its `digest`; `alg` AWS's name.
     /// ECDSA signatures come back in DER, as KMS gives them.
-    pub fn kms_sign(&self, h: SessionHandle, key_id: &str, message: &[u8], digest: bool, alg: &str) -> Result<Vec<u8>> {
-        self.kms_asym_use(h, key_id, "kms-sign", alg, |k| {
+    pub fn sign(&self, h: SessionHandle, key_id: &str, message: &[u8], digest: bool, alg: &str) -> Result<Vec<u8>> {
+        self.asym_use(h, key_id, "kms-sign", alg, |k| {
             let key = k.asym_key("SIGN_VERIFY")?;
             let sa = sign_alg(k.spec(), alg)?;
             let d = to_digest(sa, message, digest)?;
@@ -366,7 +367,7 @@ impl Module {
     }
 
     /// Verify: Ok(true) valid, Ok(false) not.
-    pub fn kms_verify(
+    pub fn verify(
         &self,
         h: SessionHandle,
         key_id: &str,
@@ -375,7 +376,7 @@ impl Module {
         alg: &str,
         sig: &[u8],
     ) -> Result<bool> {
-        self.kms_asym_use(h, key_id, "kms-verify", alg, |k| {
+        self.asym_use(h, key_id, "kms-verify", alg, |k| {
             let key = k.asym_key("SIGN_VERIFY")?;
             let sa = sign_alg(k.spec(), alg)?;
             let d = to_digest(sa, message, digest)?;
@@ -399,24 +400,24 @@ impl Module {
     }
 
     /// RSAES_OAEP_SHA_1 / _SHA_256 encryption under an RSA KMS key.
-    pub fn kms_rsa_encrypt(&self, h: SessionHandle, key_id: &str, alg: &str, plain: &[u8]) -> Result<Vec<u8>> {
-        self.kms_asym_use(h, key_id, "kms-encrypt", alg, |k| {
+    pub fn rsa_encrypt(&self, h: SessionHandle, key_id: &str, alg: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        self.asym_use(h, key_id, "kms-encrypt", alg, |k| {
             let key = k.asym_key("ENCRYPT_DECRYPT")?;
             oaep(alg)?.encrypt(&key, plain)
         })
     }
 
-    pub fn kms_rsa_decrypt(&self, h: SessionHandle, key_id: &str, alg: &str, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.kms_asym_use(h, key_id, "kms-decrypt", alg, |k| {
+    pub fn rsa_decrypt(&self, h: SessionHandle, key_id: &str, alg: &str, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.asym_use(h, key_id, "kms-decrypt", alg, |k| {
             let key = k.asym_key("ENCRYPT_DECRYPT")?;
             oaep(alg)?.decrypt(&key, ct).map_err(|_| Error::EncryptedDataInvalid)
         })
     }
 
     /// The public key (DER SubjectPublicKeyInfo) of an asymmetric key.
-    pub fn kms_public_key(&self, h: SessionHandle, key_id: &str) -> Result<Vec<u8>> {
-        let a = self.kms_access(h)?;
-        let k = self.kms_key(&a, key_id)?;
+    pub fn public_key(&self, h: SessionHandle, key_id: &str) -> Result<Vec<u8>> {
+        let a = self.access(h)?;
+        let k = self.key(&a, key_id)?;
         k.check_enabled()?;
         k.obj.bytes(CKA_FHSM_PUBLIC_KEY).map(<[u8]>::to_vec).ok_or(Error::KeyFunctionNotPermitted)
     }
@@ -431,8 +432,8 @@ impl Module {
         Ok((md, Zeroizing::new(v.to_vec())))
     }
 
-    pub fn kms_generate_mac(&self, h: SessionHandle, key_id: &str, alg: &str, msg: &[u8]) -> Result<Vec<u8>> {
-        self.kms_asym_use(h, key_id, "kms-generate-mac", alg, |k| {
+    pub fn generate_mac(&self, h: SessionHandle, key_id: &str, alg: &str, msg: &[u8]) -> Result<Vec<u8>> {
+        self.asym_use(h, key_id, "kms-generate-mac", alg, |k| {
             let (md, key) = Self::hmac_key(k, alg)?;
             let mut m = crate::mech::digest::Hmac::new(crate::mech::asym::digest_alg(md), &key, md_len(md))?;
             m.update(msg);
@@ -440,8 +441,8 @@ impl Module {
         })
     }
 
-    pub fn kms_verify_mac(&self, h: SessionHandle, key_id: &str, alg: &str, msg: &[u8], mac: &[u8]) -> Result<bool> {
-        self.kms_asym_use(h, key_id, "kms-verify-mac", alg, |k| {
+    pub fn verify_mac(&self, h: SessionHandle, key_id: &str, alg: &str, msg: &[u8], mac: &[u8]) -> Result<bool> {
+        self.asym_use(h, key_id, "kms-verify-mac", alg, |k| {
             let (md, key) = Self::hmac_key(k, alg)?;
             let mut m = crate::mech::digest::Hmac::new(crate::mech::asym::digest_alg(md), &key, md_len(md))?;
             m.update(msg);
@@ -453,7 +454,7 @@ impl Module {
     /// (PKCS#8) comes back in plaintext (unless `without_plaintext`) and
     /// sealed under a symmetric master key. Returns (public SPKI, private
     /// PKCS#8 or None, blob).
-    pub fn kms_generate_data_key_pair(
+    pub fn generate_data_key_pair(
         &self,
         h: SessionHandle,
         key_id: &str,
@@ -465,7 +466,7 @@ impl Module {
             Spec::parse(pair_spec).filter(|s| matches!(s, Spec::Rsa(_) | Spec::Ecc(_))).ok_or(Error::ArgumentsBad)?;
         let (private, public) = sp.generate()?;
         let public = public.ok_or_else(|| Error::general("key pair without a public key"))?;
-        let blob = self.kms_encrypt_blob(h, key_id, ctx, &private)?;
+        let blob = self.encrypt_blob(h, key_id, ctx, &private)?;
         Ok((public, (!without_plaintext).then_some(private), blob))
     }
 }

@@ -3,12 +3,13 @@
 use cryptoki_sys as ck;
 use serde_json::{json, Value as Json};
 
+use super::Kms;
 use super::{KmsKey, DAY};
 use crate::error::Result;
 use crate::model::{Attribute, Template, Value};
 use crate::store::codec;
 use crate::token::clock::iso8601;
-use crate::token::{Access, Module, SessionHandle};
+use crate::token::{Access, SessionHandle};
 use crate::vendor::*;
 
 fn date(t: Option<u64>) -> Json {
@@ -18,7 +19,7 @@ fn date(t: Option<u64>) -> Json {
     }
 }
 
-impl Module {
+impl Kms<'_> {
     fn describe_key(&self, k: &KmsKey, aliases: &[(crate::store::ObjectId, String, String)]) -> Result<Json> {
         let o = &k.obj;
         let id = k.key_id();
@@ -66,19 +67,19 @@ impl Module {
         }))
     }
 
-    pub fn kms_describe(&self, h: SessionHandle, key_id: &str) -> Result<Json> {
-        let a = self.kms_access(h)?;
-        let k = self.kms_key(&a, key_id)?;
+    pub fn describe(&self, h: SessionHandle, key_id: &str) -> Result<Json> {
+        let a = self.access(h)?;
+        let k = self.key(&a, key_id)?;
         self.describe_key(&k, &self.alias_list(&a)?)
     }
 
     /// Every KMS master key of the token (purging those whose deletion
     /// window has passed), oldest first.
-    pub fn kms_list(&self, h: SessionHandle) -> Result<Vec<Json>> {
-        let a = self.kms_access(h)?;
+    pub fn list(&self, h: SessionHandle) -> Result<Vec<Json>> {
+        let a = self.access(h)?;
         let aliases = self.alias_list(&a)?;
         let mut out = Vec::new();
-        for k in self.kms_keys(&a)? {
+        for k in self.keys(&a)? {
             // A key purged now (or whose purge failed) is not listed.
             if let Ok(false) = self.purged_if_due(&a, &k) {
                 out.push(self.describe_key(&k, &aliases)?);
@@ -87,13 +88,13 @@ impl Module {
         Ok(out)
     }
 
-    pub(crate) fn kms_keys(&self, a: &Access) -> Result<Vec<KmsKey>> {
-        self.kms_keys_where(a, vec![])
+    pub(crate) fn keys(&self, a: &Access) -> Result<Vec<KmsKey>> {
+        self.keys_where(a, vec![])
     }
 
     /// The master keys matching `more` as well; an indexed attribute in it
     /// (CKA_FHSM_KEY_STATE) makes this cost what it finds, not the store.
-    pub(crate) fn kms_keys_where(&self, a: &Access, more: Vec<Attribute>) -> Result<Vec<KmsKey>> {
+    pub(crate) fn keys_where(&self, a: &Access, more: Vec<Attribute>) -> Result<Vec<KmsKey>> {
         let mut attrs = vec![
             Attribute { atype: ck::CKA_CLASS, value: Value::Ulong(ck::CKO_SECRET_KEY) },
             Attribute { atype: CKA_FHSM_KMS, value: Value::Bool(true) },
@@ -102,7 +103,7 @@ impl Module {
         let tmpl = Template::new(attrs);
         let filters = codec::find_filters(a.sealer(), &tmpl);
         let mut out = Vec::new();
-        for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
+        for id in self.m.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
             if let Some((uid, o)) = self.load_any(a, id)? {
                 if o.matches(&tmpl) {
                     out.push(KmsKey { id, uid, obj: std::sync::Arc::new(o) });
@@ -141,8 +142,8 @@ pub struct KeyInfo {
     pub external: bool,
 }
 
-impl Module {
-    fn key_info(k: &KmsKey) -> Result<KeyInfo> {
+impl Kms<'_> {
+    fn info_of(k: &KmsKey) -> Result<KeyInfo> {
         let o = &k.obj;
         let text = |t| o.bytes(t).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         Ok(KeyInfo {
@@ -168,19 +169,19 @@ impl Module {
     }
 
     /// One key's metadata (by id, UUID or alias).
-    pub fn kms_key_info(&self, h: SessionHandle, key_id: &str) -> Result<KeyInfo> {
-        let a = self.kms_access(h)?;
-        Self::key_info(&self.kms_key(&a, key_id)?)
+    pub fn key_info(&self, h: SessionHandle, key_id: &str) -> Result<KeyInfo> {
+        let a = self.access(h)?;
+        Self::info_of(&self.key(&a, key_id)?)
     }
 
     /// Every key's metadata, oldest first (keys past their deletion window
     /// are purged, not listed).
-    pub fn kms_key_infos(&self, h: SessionHandle) -> Result<Vec<KeyInfo>> {
-        let a = self.kms_access(h)?;
+    pub fn key_infos(&self, h: SessionHandle) -> Result<Vec<KeyInfo>> {
+        let a = self.access(h)?;
         let mut out = Vec::new();
-        for k in self.kms_keys(&a)? {
+        for k in self.keys(&a)? {
             if let Ok(false) = self.purged_if_due(&a, &k) {
-                out.push(Self::key_info(&k)?);
+                out.push(Self::info_of(&k)?);
             }
         }
         Ok(out)

@@ -8,12 +8,13 @@ use cryptoki_sys as ck;
 
 use super::super::audit::Record;
 use super::super::newobj::{data_object, Checked};
+use super::Kms;
 use crate::error::{Error, Result};
 use crate::model::{policy, Attribute, Template, Value};
 use crate::store::{codec, ObjectId};
-use crate::token::{Access, Module, SessionHandle};
+use crate::token::{Access, SessionHandle};
 
-impl Module {
+impl Kms<'_> {
     /// Every document of a kind: (object id, name, body), by name.
     pub(crate) fn docs_list(&self, a: &Access, app: &[u8]) -> Result<Vec<(ObjectId, String, Vec<u8>)>> {
         let tmpl = Template::new(vec![
@@ -22,7 +23,7 @@ impl Module {
         ]);
         let filters = codec::find_filters(a.sealer(), &tmpl);
         let mut out = Vec::new();
-        for id in self.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
+        for id in self.m.store.find(a.token.token_id, crate::store::Visible::to(true), &filters)? {
             let Some((_, o)) = self.load_any(a, id)? else { continue };
             if !o.matches(&tmpl) {
                 continue;
@@ -35,15 +36,15 @@ impl Module {
     }
 
     /// Every document of a kind, (name, body).
-    pub fn kms_docs(&self, h: SessionHandle, app: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
-        let a = self.kms_access(h)?;
+    pub fn docs(&self, h: SessionHandle, app: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+        let a = self.access(h)?;
         Ok(self.docs_list(&a, app)?.into_iter().map(|(_, n, b)| (n, b)).collect())
     }
 
     /// Creates (`create` true: KmsAliasExists if it exists) or replaces
     /// (KmsNotFound if it does not) a document, audited as `event` in the
     /// same transaction.
-    pub fn kms_put_doc(
+    pub fn put_doc(
         &self,
         h: SessionHandle,
         app: &[u8],
@@ -53,7 +54,7 @@ impl Module {
         event: &str,
     ) -> Result<()> {
         let a = self.rw_access(h)?;
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let r = (|| {
             let existing = self.docs_list(&a, app)?.into_iter().find(|(_, n, _)| n == name);
             let w = a.writer()?;
@@ -69,12 +70,12 @@ impl Module {
                         Attribute { atype: ck::CKA_VALUE, value: Value::bytes(body) },
                     ]);
                     let obj = data_object(&Checked::new(policy::DATA, &tmpl, a.is_so())?, None)?;
-                    self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
-                    self.store_new(&a, &s, obj).map(|_| ())
+                    self.m.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+                    self.m.store_new(&a, &s, obj).map(|_| ())
                 }
                 (Some((id, _, _)), false) => {
-                    self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
-                    self.store.update_object(a.token.token_id, w, id, &mut |stored| {
+                    self.m.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+                    self.m.store.update_object(a.token.token_id, w, id, &mut |stored| {
                         let mut o = codec::decode(a.sealer(), &stored)?;
                         o.set(ck::CKA_VALUE, Value::bytes(body));
                         Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &o)?))
@@ -87,13 +88,13 @@ impl Module {
     }
 
     /// Deletes a document (KmsNotFound if there is none by that name).
-    pub fn kms_delete_doc(&self, h: SessionHandle, app: &[u8], name: &str, event: &str) -> Result<()> {
+    pub fn delete_doc(&self, h: SessionHandle, app: &[u8], name: &str, event: &str) -> Result<()> {
         let a = self.rw_access(h)?;
         let r = self.docs_list(&a, app).and_then(|all| {
             let (id, _, _) = all.into_iter().find(|(_, n, _)| n == name).ok_or(Error::KmsNotFound)?;
             let w = a.writer()?;
-            self.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
-            self.store.delete_object(a.token.token_id, w, id)?;
+            self.m.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+            self.m.store.delete_object(a.token.token_id, w, id)?;
             Ok(())
         });
         self.doc_audit(&a, event, name, r)
@@ -101,8 +102,8 @@ impl Module {
 
     fn doc_audit(&self, a: &Access, event: &str, name: &str, r: Result<()>) -> Result<()> {
         if r.is_err() {
-            self.store.discard_staged();
-            let _ = self.audit_event(&Record { detail: name, ..Record::of(a, event) }.result(&r));
+            self.m.store.discard_staged();
+            let _ = self.m.audit_event(&Record { detail: name, ..Record::of(a, event) }.result(&r));
         }
         r
     }
@@ -114,7 +115,7 @@ impl Module {
     /// like the API server's principals and grants.
     pub fn token_stamp(&self, h: SessionHandle) -> Result<u64> {
         use std::hash::{Hash, Hasher};
-        let a = self.kms_access(h)?;
+        let a = self.access(h)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         a.token.rev.hash(&mut hasher);
         if let Some(d) = &a.token.digest {

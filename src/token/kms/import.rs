@@ -11,9 +11,10 @@ use zeroize::Zeroizing;
 
 use super::asym::oaep;
 use super::Change;
+use super::Kms;
 use crate::error::{Error, Result};
 use crate::mech::keys::Key;
-use crate::token::{clock, Module, SessionHandle};
+use crate::token::{clock, SessionHandle};
 use crate::vendor::{FHSM_STATE_PENDING_IMPORT, IMPORT_APPLICATION};
 
 /// How long import parameters stay valid, as in KMS.
@@ -45,18 +46,18 @@ pub struct ImportParameters {
     pub valid_to: u64,
 }
 
-impl Module {
+impl Kms<'_> {
     /// GetParametersForImport for a key awaiting material: `algorithm`
     /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256, `bits` 2048, 3072 or 4096.
-    pub fn kms_import_parameters(
+    pub fn import_parameters(
         &self,
         h: SessionHandle,
         key_id: &str,
         algorithm: &str,
         bits: u32,
     ) -> Result<ImportParameters> {
-        let a = self.kms_access(h)?;
-        let k = self.kms_key(&a, key_id)?;
+        let a = self.access(h)?;
+        let k = self.key(&a, key_id)?;
         if k.obj.bytes(crate::vendor::CKA_FHSM_ORIGIN) != Some(b"EXTERNAL") {
             return Err(Error::FunctionNotSupported);
         }
@@ -81,22 +82,22 @@ impl Module {
         };
         let body = Zeroizing::new(serde_json::to_vec(&doc).map_err(|e| Error::general(e.to_string()))?);
         // Parameters that expired are dropped as new ones are made.
-        for (name, b) in self.kms_docs(h, IMPORT_APPLICATION)? {
+        for (name, b) in self.docs(h, IMPORT_APPLICATION)? {
             if serde_json::from_slice::<Pending>(&b).map_or(true, |p| p.valid_to <= now) {
-                let _ = self.kms_delete_doc(h, IMPORT_APPLICATION, &name, "expire-import-parameters");
+                let _ = self.delete_doc(h, IMPORT_APPLICATION, &name, "expire-import-parameters");
             }
         }
-        self.kms_put_doc(h, IMPORT_APPLICATION, &token, &body, true, "get-import-parameters")?;
+        self.put_doc(h, IMPORT_APPLICATION, &token, &body, true, "get-import-parameters")?;
         Ok(ImportParameters { token, public_key: pair.spki()?, valid_to: doc.valid_to })
     }
 
     /// ImportKeyMaterial: opens `wrapped` with the parameters `token`
     /// names (for this key, unexpired) and makes the material version 1.
-    pub fn kms_import_material(&self, h: SessionHandle, key_id: &str, token: &str, wrapped: &[u8]) -> Result<()> {
-        let a = self.kms_access(h)?;
-        let k = self.kms_key(&a, key_id)?;
+    pub fn import_material(&self, h: SessionHandle, key_id: &str, token: &str, wrapped: &[u8]) -> Result<()> {
+        let a = self.access(h)?;
+        let k = self.key(&a, key_id)?;
         let body = self
-            .kms_docs(h, IMPORT_APPLICATION)?
+            .docs(h, IMPORT_APPLICATION)?
             .into_iter()
             .find(|(n, _)| n == token)
             .ok_or(Error::KmsImportTokenInvalid)?
@@ -114,16 +115,16 @@ impl Module {
             return Err(Error::KmsIncorrectMaterial);
         }
         let rw = self.rw_access(h)?;
-        self.kms_manage(&rw, "import-key-material", key_id, "", |k| self.kms_change(&rw, k, Change::Import(material)))?;
+        self.manage(&rw, "import-key-material", key_id, "", |k| self.change(&rw, k, Change::Import(material)))?;
         // The parameters are spent.
-        let _ = self.kms_delete_doc(h, IMPORT_APPLICATION, token, "spend-import-parameters");
+        let _ = self.delete_doc(h, IMPORT_APPLICATION, token, "spend-import-parameters");
         Ok(())
     }
 
     /// DeleteImportedKeyMaterial.
-    pub fn kms_delete_material(&self, h: SessionHandle, key_id: &str) -> Result<()> {
+    pub fn delete_material(&self, h: SessionHandle, key_id: &str) -> Result<()> {
         let a = self.rw_access(h)?;
-        self.kms_manage(&a, "delete-key-material", key_id, "", |k| self.kms_change(&a, k, Change::DeleteMaterial))?;
+        self.manage(&a, "delete-key-material", key_id, "", |k| self.change(&a, k, Change::DeleteMaterial))?;
         Ok(())
     }
 }

@@ -8,6 +8,11 @@
 //! version. Such a key is usable only through the KMS calls and
 //! `CKM_FHSM_KMS_WRAP`: a raw `C_Encrypt` under it would make ciphertext
 //! that no longer decrypts once the key rotates.
+//!
+//! The KMS component: `Kms` (from `Module::kms`) is its whole interface,
+//! and `KeyCache` its only state. It reaches the rest of the core through
+//! the core's services alone (`authorize`, the object lookups, the store,
+//! the audit), never through another component's state.
 
 mod alias;
 pub mod asym;
@@ -49,6 +54,33 @@ pub const DEFAULT_DELETION_DAYS: u64 = 30;
 pub const MAX_PLAINTEXT: usize = 4096;
 /// Data keys: 1..=1024 bytes.
 pub const MAX_DATA_KEY: usize = 1024;
+
+/// The KMS operations of a module (see `Module::kms`).
+pub struct Kms<'m> {
+    m: &'m Module,
+}
+
+impl Module {
+    /// The KMS component.
+    pub fn kms(&self) -> Kms<'_> {
+        Kms { m: self }
+    }
+}
+
+/// KMS keys opened, by uid, stamped with their token's revision (a key's
+/// change or removal bumps it; see `cache`). Cleared at logout.
+pub(crate) struct KeyCache {
+    keys: super::cache::Stamped<(crate::store::TokenId, Uid), (ObjectId, Arc<Object>)>,
+}
+
+impl KeyCache {
+    pub fn new(cap: usize) -> KeyCache {
+        KeyCache { keys: super::cache::Stamped::new(cap) }
+    }
+    pub fn clear(&self) {
+        self.keys.clear();
+    }
+}
 
 const VERSION_LEN: usize = 4 + 8 + 32;
 
@@ -397,23 +429,23 @@ impl Change {
     }
 }
 
-impl Module {
+impl Kms<'_> {
     /// The logged-in user's view of a session, for KMS calls.
-    pub(crate) fn kms_access(&self, h: super::SessionHandle) -> Result<Access> {
-        Ok(self.authorize(h, super::Need::User)?.1)
+    pub(crate) fn access(&self, h: super::SessionHandle) -> Result<Access> {
+        Ok(self.m.authorize(h, super::Need::User)?.1)
     }
 
     /// Loads a token object by store id, whoever is logged in (SO or user):
     /// for key-management paths that must see private objects.
     fn load_any(&self, a: &Access, id: ObjectId) -> Result<Option<(Uid, Object)>> {
         a.require(super::Need::Login)?;
-        let Some(stored) = self.store.load_object(a.token.token_id, id)? else { return Ok(None) };
+        let Some(stored) = self.m.store.load_object(a.token.token_id, id)? else { return Ok(None) };
         Ok(Some((stored.uid, codec::decode(a.sealer(), &stored)?)))
     }
 
     /// Resolves a key id (a CKA_UNIQUE_ID or `alias/NAME`) to a KMS master
     /// key. A key whose deletion window has passed is purged here.
-    pub(crate) fn kms_key(&self, a: &Access, key_id: &str) -> Result<KmsKey> {
+    pub(crate) fn key(&self, a: &Access, key_id: &str) -> Result<KmsKey> {
         let target;
         let uid_hex = if key_id.starts_with("alias/") {
             target = self.alias_target(a, key_id)?;
@@ -422,34 +454,34 @@ impl Module {
             key_id
         };
         let uid = uid_from_hex(uid_hex).ok_or(Error::KmsNotFound)?;
-        self.kms_key_by_uid(a, &uid)
+        self.key_by_uid(a, &uid)
     }
 
-    pub(crate) fn kms_key_by_uid(&self, a: &Access, uid: &Uid) -> Result<KmsKey> {
-        self.kms_key_read(a, uid, true)
+    pub(crate) fn key_by_uid(&self, a: &Access, uid: &Uid) -> Result<KmsKey> {
+        self.key_read(a, uid, true)
     }
 
     /// The key by uid; `cached` false reads the store whatever the cache
     /// holds (after this call's own write, which `a`'s revision predates).
-    fn kms_key_read(&self, a: &Access, uid: &Uid, cached: bool) -> Result<KmsKey> {
+    fn key_read(&self, a: &Access, uid: &Uid, cached: bool) -> Result<KmsKey> {
         a.require(super::Need::Login)?;
         // Opened keys are kept while the token's revision stands (every
         // change to or removal of one of its objects, in any process,
         // moves it), so a key used again costs no store read.
         let stamp = a.token.rev as u64;
         let cache_key = (a.token.token_id, *uid);
-        let hit = if cached { self.kms_keys.get(&cache_key, stamp) } else { None };
+        let hit = if cached { self.m.kms.keys.get(&cache_key, stamp) } else { None };
         let key = match hit {
             Some((id, obj)) => KmsKey { id, uid: *uid, obj },
             None => {
-                let id = self.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
+                let id = self.m.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
                 let (uid, obj) = self.load_any(a, id)?.ok_or(Error::KmsNotFound)?;
                 if !obj.bool(CKA_FHSM_KMS) {
                     return Err(Error::KmsNotFound);
                 }
                 let obj = Arc::new(obj);
                 if cached {
-                    self.kms_keys.put(cache_key, stamp, (id, obj.clone()));
+                    self.m.kms.keys.put(cache_key, stamp, (id, obj.clone()));
                 }
                 KmsKey { id, uid, obj }
             }
@@ -465,15 +497,15 @@ impl Module {
         let due = key.state() == FHSM_STATE_PENDING_DELETION
             && key.obj.ulong(CKA_FHSM_DELETION_TIME).is_some_and(|t| t <= clock::now());
         if due {
-            self.purge(a, key, "deletion window passed")?;
+            self.purge_key(a, key, "deletion window passed")?;
         }
         Ok(due)
     }
 
     /// Applies a change in one store transaction on the freshly read key
     /// and returns the key as it is afterwards.
-    fn kms_change(&self, a: &Access, k: &KmsKey, change: Change) -> Result<KmsKey> {
-        let ok = self.store.update_object(a.token.token_id, a.writer()?, k.id, &mut |stored| {
+    fn change(&self, a: &Access, k: &KmsKey, change: Change) -> Result<KmsKey> {
+        let ok = self.m.store.update_object(a.token.token_id, a.writer()?, k.id, &mut |stored| {
             let mut obj = codec::decode(a.sealer(), &stored)?;
             change.apply(&mut obj)?;
             // The management call's record, with the version as changed,
@@ -482,7 +514,7 @@ impl Module {
                 if let Some(m) = m.borrow_mut().as_mut() {
                     let version = obj.ulong(CKA_FHSM_KEY_VERSION).unwrap_or(0);
                     let key = k.key_id();
-                    self.audit_with_next_write(&Record {
+                    self.m.audit_with_next_write(&Record {
                         key: &key,
                         version,
                         detail: &m.detail,
@@ -498,11 +530,11 @@ impl Module {
         }
         // The key as written: `a` was taken before the write, so its
         // revision would still find the key as it was in the cache.
-        self.kms_key_read(a, &k.uid, false)
+        self.key_read(a, &k.uid, false)
     }
 
     /// A key-management call on a key named by the caller, audited.
-    fn kms_manage(
+    fn manage(
         &self,
         a: &Access,
         event: &str,
@@ -510,7 +542,7 @@ impl Module {
         detail: &str,
         f: impl FnOnce(&KmsKey) -> Result<KmsKey>,
     ) -> Result<KmsKey> {
-        let r = self.kms_key(a, key_id).and_then(|k| managing(event, detail, || f(&k)));
+        let r = self.key(a, key_id).and_then(|k| managing(event, detail, || f(&k)));
         self.audited(a, event, key_id, detail, r)
     }
 
@@ -544,26 +576,26 @@ impl Module {
             Err(e) => {
                 // What the failed call staged goes first: the failure
                 // record's own write must not carry it.
-                self.store.discard_staged();
-                let _ = self.audit_event(&Record { key: key_id, detail, rv: e.ck_rv(), ..Record::of(a, event) });
+                self.m.store.discard_staged();
+                let _ = self.m.audit_event(&Record { key: key_id, detail, rv: e.ck_rv(), ..Record::of(a, event) });
                 return Err(e);
             }
         };
         if !staged {
             let version = u64::from(k.current());
-            self.audit_event(&Record { key: &k.key_id(), version, detail, ..Record::of(a, event) })?;
+            self.m.audit_event(&Record { key: &k.key_id(), version, detail, ..Record::of(a, event) })?;
         }
         Ok(k)
     }
 
     fn rw_access(&self, h: super::SessionHandle) -> Result<Access> {
-        Ok(self.authorize(h, super::Need::UserRw)?.1)
+        Ok(self.m.authorize(h, super::Need::UserRw)?.1)
     }
 
     /// Generates a master key from the caller's template (CKA_FHSM_KMS,
     /// CKA_TOKEN and CKA_VALUE_LEN 32 added where absent) and returns its
     /// key id (CKA_UNIQUE_ID).
-    pub fn kms_create_key(&self, h: super::SessionHandle, mut tmpl: Template) -> Result<String> {
+    pub fn create_key(&self, h: super::SessionHandle, mut tmpl: Template) -> Result<String> {
         for (t, v) in [
             (CKA_FHSM_KMS, Value::Bool(true)),
             (ck::CKA_TOKEN, Value::Bool(true)),
@@ -573,13 +605,13 @@ impl Module {
                 tmpl.push(crate::model::Attribute { atype: t, value: v });
             }
         }
-        let handle = self.generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
+        let handle = self.m.generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
         self.new_key_id(h, handle)
     }
 
     /// The key id (CKA_UNIQUE_ID) of a key just made.
     fn new_key_id(&self, h: super::SessionHandle, handle: super::ObjectHandle) -> Result<String> {
-        match self.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
+        match self.m.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
             Some(super::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
             _ => Err(Error::general("new KMS key has no unique id")),
         }
@@ -587,45 +619,44 @@ impl Module {
 
     /// Rotates now: a new version with new material; older versions keep
     /// decrypting. Returns the new version number.
-    pub fn kms_rotate(&self, h: super::SessionHandle, key_id: &str) -> Result<u32> {
+    pub fn rotate(&self, h: super::SessionHandle, key_id: &str) -> Result<u32> {
         let a = self.rw_access(h)?;
-        Ok(self.kms_manage(&a, "rotate", key_id, "on demand", |k| self.kms_change(&a, k, Change::Rotate))?.current())
+        Ok(self.manage(&a, "rotate", key_id, "on demand", |k| self.change(&a, k, Change::Rotate))?.current())
     }
 
     /// Turns automatic rotation on (`days` in 90..=2560) or off (0).
-    pub fn kms_set_rotation(&self, h: super::SessionHandle, key_id: &str, days: u64) -> Result<()> {
+    pub fn set_rotation(&self, h: super::SessionHandle, key_id: &str, days: u64) -> Result<()> {
         let a = self.rw_access(h)?;
         if days != 0 && !ROTATION_DAYS.contains(&days) {
             return Err(Error::ArgumentsBad);
         }
         let detail = format!("period {days} days");
-        self.kms_manage(&a, "set-rotation", key_id, &detail, |k| self.kms_change(&a, k, Change::Rotation(days)))?;
+        self.manage(&a, "set-rotation", key_id, &detail, |k| self.change(&a, k, Change::Rotation(days)))?;
         Ok(())
     }
 
-    pub fn kms_set_enabled(&self, h: super::SessionHandle, key_id: &str, enabled: bool) -> Result<()> {
+    pub fn set_enabled(&self, h: super::SessionHandle, key_id: &str, enabled: bool) -> Result<()> {
         let a = self.rw_access(h)?;
         let (event, state) = if enabled { ("enable", FHSM_STATE_ENABLED) } else { ("disable", FHSM_STATE_DISABLED) };
-        self.kms_manage(&a, event, key_id, "", |k| self.kms_change(&a, k, Change::SetState(state)))?;
+        self.manage(&a, event, key_id, "", |k| self.change(&a, k, Change::SetState(state)))?;
         Ok(())
     }
 
     /// Puts a key in pending deletion for `days` (7..=30); returns the
     /// time it will be purged.
-    pub fn kms_schedule_deletion(&self, h: super::SessionHandle, key_id: &str, days: u64) -> Result<u64> {
+    pub fn schedule_deletion(&self, h: super::SessionHandle, key_id: &str, days: u64) -> Result<u64> {
         let a = self.rw_access(h)?;
         if !DELETION_DAYS.contains(&days) {
             return Err(Error::ArgumentsBad);
         }
         let detail = format!("window {days} days");
-        let k = self.kms_manage(&a, "schedule-deletion", key_id, &detail, |k| {
-            self.kms_change(&a, k, Change::ScheduleDeletion(days))
-        })?;
+        let k = self
+            .manage(&a, "schedule-deletion", key_id, &detail, |k| self.change(&a, k, Change::ScheduleDeletion(days)))?;
         Ok(k.obj.ulong(CKA_FHSM_DELETION_TIME).unwrap_or(0))
     }
 
     /// Sets a key's description, key policy or tags; audited as `event`.
-    pub fn kms_set_meta(
+    pub fn set_meta(
         &self,
         h: super::SessionHandle,
         key_id: &str,
@@ -638,66 +669,66 @@ impl Module {
             return Err(Error::AttributeTypeInvalid);
         }
         let change = Change::SetMeta(atype, value);
-        self.kms_manage(&a, event, key_id, "", |k| self.kms_change(&a, k, change))?;
+        self.manage(&a, event, key_id, "", |k| self.change(&a, k, change))?;
         Ok(())
     }
 
-    pub fn kms_cancel_deletion(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
+    pub fn cancel_deletion(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
         let a = self.rw_access(h)?;
-        self.kms_manage(&a, "cancel-deletion", key_id, "", |k| self.kms_change(&a, k, Change::CancelDeletion))?;
+        self.manage(&a, "cancel-deletion", key_id, "", |k| self.change(&a, k, Change::CancelDeletion))?;
         Ok(())
     }
 
     /// C_DestroyObject on a KMS key: schedules deletion (default window)
     /// instead of destroying; a key already pending stays as it is.
-    pub(crate) fn kms_destroy(&self, a: &Access, uid: &Uid) -> Result<()> {
-        let k = self.kms_key_by_uid(a, uid)?;
+    pub(crate) fn destroy(&self, a: &Access, uid: &Uid) -> Result<()> {
+        let k = self.key_by_uid(a, uid)?;
         if k.state() == FHSM_STATE_PENDING_DELETION {
             return Ok(());
         }
         let detail = format!("C_DestroyObject: window {DEFAULT_DELETION_DAYS} days");
         self.manage_key(a, "schedule-deletion", &k, &detail, |k| {
-            self.kms_change(a, k, Change::ScheduleDeletion(DEFAULT_DELETION_DAYS))
+            self.change(a, k, Change::ScheduleDeletion(DEFAULT_DELETION_DAYS))
         })?;
         Ok(())
     }
 
     /// Destroys a key now, with its aliases: the SO only.
-    pub fn kms_purge(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
-        let (_, a) = self.authorize(h, super::Need::SoRw)?;
-        let k = self.kms_key(&a, key_id)?;
-        self.purge(&a, &k, "by the SO")
+    pub fn purge(&self, h: super::SessionHandle, key_id: &str) -> Result<()> {
+        let (_, a) = self.m.authorize(h, super::Need::SoRw)?;
+        let k = self.key(&a, key_id)?;
+        self.purge_key(&a, &k, "by the SO")
     }
 
-    fn purge(&self, a: &Access, k: &KmsKey, why: &str) -> Result<()> {
+    fn purge_key(&self, a: &Access, k: &KmsKey, why: &str) -> Result<()> {
         let id = k.key_id();
         for (alias_id, _, target) in self.alias_list(a)? {
             if target == id {
-                self.store.delete_object(a.token.token_id, a.writer()?, alias_id)?;
+                self.m.store.delete_object(a.token.token_id, a.writer()?, alias_id)?;
             }
         }
         let version = u64::from(k.current());
         let record = Record { key: &id, version, detail: why, ..Record::of(a, "purge") };
         let r = a.writer().and_then(|w| {
-            self.audit_with_next_write(&record);
-            self.store.delete_object(a.token.token_id, w, k.id)
+            self.m.audit_with_next_write(&record);
+            self.m.store.delete_object(a.token.token_id, w, k.id)
         });
         if r.is_err() {
-            self.store.discard_staged();
-            let _ = self.audit_event(&record.result(&r));
+            self.m.store.discard_staged();
+            let _ = self.m.audit_event(&record.result(&r));
         }
         r.map(|_| ())
     }
 
     /// Purges every master key whose deletion window has passed.
-    pub(crate) fn kms_sweep(&self, a: &Access) {
+    pub(crate) fn sweep(&self, a: &Access) {
         // Only the keys pending deletion, found through the index: a login
         // costs the same with 10 or 100,000 objects.
         let pending = crate::model::Attribute {
             atype: CKA_FHSM_KEY_STATE,
             value: crate::model::Value::Ulong(FHSM_STATE_PENDING_DELETION),
         };
-        let Ok(keys) = self.kms_keys_where(a, vec![pending]) else { return };
+        let Ok(keys) = self.keys_where(a, vec![pending]) else { return };
         for k in &keys {
             let _ = self.purged_if_due(a, k);
         }
@@ -710,6 +741,6 @@ impl Module {
         if !due || k.state() != FHSM_STATE_ENABLED {
             return Ok(k);
         }
-        self.manage_key(a, "rotate", &k, "automatic", |k| self.kms_change(a, k, Change::RotateIfDue))
+        self.manage_key(a, "rotate", &k, "automatic", |k| self.change(a, k, Change::RotateIfDue))
     }
 }

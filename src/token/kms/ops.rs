@@ -5,11 +5,12 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::blob::{self, Blob, FLAG_STORE_CONTEXT};
+use super::Kms;
 use super::{KmsKey, MAX_DATA_KEY, MAX_PLAINTEXT};
 use crate::error::{Error, Result};
 use crate::token::audit::Record;
 use crate::token::crypto::Produced;
-use crate::token::{Access, Module, SessionHandle};
+use crate::token::{Access, SessionHandle};
 
 /// An encryption context as given: (key, value) pairs.
 pub type Context = [(Vec<u8>, Vec<u8>)];
@@ -40,9 +41,9 @@ fn plaintext_context(data: &[u8], ctx: &Context) -> Result<Vec<u8>> {
     blob::canonical_context(ctx)
 }
 
-impl Module {
-    fn kms_use(&self, a: &Access, event: &str, key: &str, version: u32, r: &Result<impl Sized>, detail: &str) {
-        self.audit_use(&Record { key, version: u64::from(version), detail, ..Record::of(a, event) }.result(r));
+impl Kms<'_> {
+    fn record_use(&self, a: &Access, event: &str, key: &str, version: u32, r: &Result<impl Sized>, detail: &str) {
+        self.m.audit_use(&Record { key, version: u64::from(version), detail, ..Record::of(a, event) }.result(r));
     }
 
     /// Seals `payload` under the newest version of each key.
@@ -74,7 +75,7 @@ impl Module {
             Ok((_, k, v)) => (k.key_id(), *v),
             Err(_) => (crate::hex::hex(&b.entries[0].uid), b.entries[0].version),
         };
-        self.kms_use(a, event, &key, version, &r, detail);
+        self.record_use(a, event, &key, version, &r, detail);
         let (plain, _, version) = r?;
         Ok((plain, key, version))
     }
@@ -89,7 +90,7 @@ impl Module {
         let ctx = effective_context(b, ctx, blob::canonical_context(ctx)?);
         let mut first_err = None;
         for e in &b.entries {
-            let r = self.kms_key_by_uid(a, &e.uid).and_then(|k| {
+            let r = self.key_by_uid(a, &e.uid).and_then(|k| {
                 k.check_use(usage)?;
                 let v = k.version(e.version)?;
                 let plain = blob::open_entry(&v.key, e, b.flags, &ctx)?;
@@ -106,7 +107,7 @@ impl Module {
     }
 
     /// Encrypts up to 4,096 bytes under a master key's newest version.
-    pub fn kms_encrypt(
+    pub fn encrypt(
         &self,
         h: SessionHandle,
         key_id: &str,
@@ -115,7 +116,7 @@ impl Module {
         data: &[u8],
         cap: Option<usize>,
     ) -> Result<Produced> {
-        let a = self.kms_access(h)?;
+        let a = self.access(h)?;
         let canon = plaintext_context(data, ctx)?;
         let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), data.len(), 1);
         if let Some(p) = Produced::query(len, cap) {
@@ -126,8 +127,8 @@ impl Module {
 
     /// Encrypt for callers that take the ciphertext whole (the API
     /// server, GenerateDataKeyPair): no length query, no stored context.
-    pub fn kms_encrypt_blob(&self, h: SessionHandle, key_id: &str, ctx: &Context, data: &[u8]) -> Result<Vec<u8>> {
-        let a = self.kms_access(h)?;
+    pub fn encrypt_blob(&self, h: SessionHandle, key_id: &str, ctx: &Context, data: &[u8]) -> Result<Vec<u8>> {
+        let a = self.access(h)?;
         let canon = plaintext_context(data, ctx)?;
         self.encrypt_under(&a, key_id, &canon, false, data, "kms-encrypt", "")
     }
@@ -146,20 +147,20 @@ impl Module {
         detail: &str,
     ) -> Result<Vec<u8>> {
         let mut version = 0;
-        let r = self.kms_key(a, key_id).and_then(|k| {
+        let r = self.key(a, key_id).and_then(|k| {
             k.check_use(ck::CKA_ENCRYPT)?;
             let k = self.for_encrypt(a, k)?;
             version = k.current();
             Ok((k.key_id(), self.seal_for(std::slice::from_ref(&k), canon, store_ctx, data)?))
         });
         let key = r.as_ref().map_or(key_id.to_string(), |(k, _)| k.clone());
-        self.kms_use(a, event, &key, version, &r, detail);
+        self.record_use(a, event, &key, version, &r, detail);
         Ok(r?.1)
     }
 
     /// Decrypts a KMS blob; the key comes from the blob's header.
-    pub fn kms_decrypt(&self, h: SessionHandle, ctx: &Context, data: &[u8], cap: Option<usize>) -> Result<Produced> {
-        let a = self.kms_access(h)?;
+    pub fn decrypt(&self, h: SessionHandle, ctx: &Context, data: &[u8], cap: Option<usize>) -> Result<Produced> {
+        let a = self.access(h)?;
         let b = Blob::parse(data)?;
         if let Some(p) = Produced::query(b.entries[0].plain_len(), cap) {
             return Ok(p);
@@ -170,14 +171,14 @@ impl Module {
     /// The API's Decrypt: opens a blob with an entry of `only` (a key id;
     /// none of its entries: KmsIncorrectKey), or with any entry. Returns
     /// the plaintext and the id of the key that opened it.
-    pub fn kms_decrypt_with(
+    pub fn decrypt_with(
         &self,
         h: SessionHandle,
         ctx: &Context,
         data: &[u8],
         only: Option<&str>,
     ) -> Result<(Zeroizing<Vec<u8>>, String)> {
-        let a = self.kms_access(h)?;
+        let a = self.access(h)?;
         let mut b = Blob::parse(data)?;
         if let Some(key) = only {
             let uid = super::uid_from_hex(key).ok_or(Error::KmsNotFound)?;
@@ -192,14 +193,14 @@ impl Module {
 
     /// The key uids a blob names, in entry order (its header only; nothing
     /// is opened).
-    pub fn kms_blob_keys(data: &[u8]) -> Result<Vec<crate::store::Uid>> {
+    pub fn blob_keys(data: &[u8]) -> Result<Vec<crate::store::Uid>> {
         Ok(Blob::parse(data)?.entries.iter().map(|e| e.uid).collect())
     }
 
     /// Moves a blob to another master key (or the same key's newest
     /// version) without the plaintext leaving the token.
     #[allow(clippy::too_many_arguments)]
-    pub fn kms_re_encrypt(
+    pub fn re_encrypt(
         &self,
         h: SessionHandle,
         data: &[u8],
@@ -209,7 +210,7 @@ impl Module {
         store_ctx: bool,
         cap: Option<usize>,
     ) -> Result<Produced> {
-        let a = self.kms_access(h)?;
+        let a = self.access(h)?;
         let b = Blob::parse(data)?;
         let canon = blob::canonical_context(dest_ctx)?;
         let len = Blob::encoded_len(store_ctx.then_some(&canon[..]), b.entries[0].plain_len(), 1);
@@ -226,7 +227,7 @@ impl Module {
     }
 
     /// The blob length GenerateDataKey produces.
-    pub fn kms_data_key_len(keys: usize, key_len: usize, ctx: &Context, store_ctx: bool) -> Result<usize> {
+    pub fn data_key_len(keys: usize, key_len: usize, ctx: &Context, store_ctx: bool) -> Result<usize> {
         let canon = blob::canonical_context(ctx)?;
         Ok(Blob::encoded_len(store_ctx.then_some(&canon[..]), key_len, keys))
     }
@@ -234,7 +235,7 @@ impl Module {
     /// A fresh data key of `key_len` bytes, in plaintext (unless
     /// `without_plaintext`) and wrapped under every given master key in one
     /// blob, any one of which recovers it.
-    pub fn kms_generate_data_key(
+    pub fn generate_data_key(
         &self,
         h: SessionHandle,
         key_ids: &[&str],
@@ -243,7 +244,7 @@ impl Module {
         store_ctx: bool,
         without_plaintext: bool,
     ) -> Result<DataKey> {
-        let a = self.kms_access(h)?;
+        let a = self.access(h)?;
         if key_len == 0 || key_len > MAX_DATA_KEY {
             return Err(Error::KeySizeRange);
         }
@@ -253,12 +254,12 @@ impl Module {
         let canon = blob::canonical_context(ctx)?;
         let mut keys = Vec::with_capacity(key_ids.len());
         for id in key_ids {
-            let k = self.kms_key(&a, id).and_then(|k| {
+            let k = self.key(&a, id).and_then(|k| {
                 k.check_use(ck::CKA_ENCRYPT)?;
                 self.for_encrypt(&a, k)
             });
             if let Err(e) = &k {
-                self.kms_use(&a, "generate-data-key", id, 0, &Err::<(), _>(e.clone()), "");
+                self.record_use(&a, "generate-data-key", id, 0, &Err::<(), _>(e.clone()), "");
             }
             keys.push(k?);
         }
@@ -266,24 +267,24 @@ impl Module {
         let r = self.seal_for(&keys, &canon, store_ctx, &plain);
         let detail = format!("{key_len} bytes{}", if without_plaintext { ", without plaintext" } else { "" });
         for k in &keys {
-            self.kms_use(&a, "generate-data-key", &k.key_id(), k.current(), &r, &detail);
+            self.record_use(&a, "generate-data-key", &k.key_id(), k.current(), &r, &detail);
         }
         Ok(DataKey { plaintext: (!without_plaintext).then_some(plain), blob: r? })
     }
 
     /// CKM_FHSM_KMS_WRAP: a key's value sealed under a master key, in the
     /// same blob format as GenerateDataKey.
-    pub(crate) fn kms_wrap_value(&self, a: &Access, kek: &KmsKey, ctx: &Context, value: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn wrap_value(&self, a: &Access, kek: &KmsKey, ctx: &Context, value: &[u8]) -> Result<Vec<u8>> {
         kek.check_enabled()?;
         let canon = blob::canonical_context(ctx).map_err(|_| Error::MechanismParamInvalid)?;
         let k = self.for_encrypt(a, kek.clone())?;
         let r = self.seal_for(std::slice::from_ref(&k), &canon, false, value);
-        self.kms_use(a, "wrap", &k.key_id(), k.current(), &r, "CKM_FHSM_KMS_WRAP");
+        self.record_use(a, "wrap", &k.key_id(), k.current(), &r, "CKM_FHSM_KMS_WRAP");
         r
     }
 
     /// The reverse: the entry for `kek` opened with the context.
-    pub(crate) fn kms_unwrap_value(
+    pub(crate) fn unwrap_value(
         &self,
         a: &Access,
         kek: &KmsKey,
@@ -300,7 +301,7 @@ impl Module {
             blob::open_entry(&v.key, e, b.flags, &ctx).map_err(|_| Error::WrappedKeyInvalid)
         });
         let version = entry.map_or(0, |e| e.version);
-        self.kms_use(a, "unwrap", &kek.key_id(), version, &r, "CKM_FHSM_KMS_WRAP");
+        self.record_use(a, "unwrap", &kek.key_id(), version, &r, "CKM_FHSM_KMS_WRAP");
         r
     }
 }
