@@ -14,12 +14,12 @@ use ferrohsm::token::Module;
 fn module() -> (World, Module, u64) {
     let w = world("");
     let m = Module::new(ferrohsm::config::Config::load().unwrap()).unwrap();
-    let slot = m.slot_list().unwrap()[0];
-    m.init_token(slot, SO_PIN.as_bytes(), &[b' '; 32]).unwrap();
-    let h = m.open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).unwrap();
-    m.login(h, ck::CKU_SO, SO_PIN.as_bytes()).unwrap();
-    m.init_pin(h, USER_PIN.as_bytes()).unwrap();
-    m.logout(h).unwrap();
+    let slot = m.slots().slot_list().unwrap()[0];
+    m.slots().init_token(slot, SO_PIN.as_bytes(), &[b' '; 32]).unwrap();
+    let h = m.sessions().open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).unwrap();
+    m.slots().login(h, ck::CKU_SO, SO_PIN.as_bytes()).unwrap();
+    m.slots().init_pin(h, USER_PIN.as_bytes()).unwrap();
+    m.slots().logout(h).unwrap();
     (w, m, h)
 }
 
@@ -44,9 +44,9 @@ const NEVER_OUT: &[(u64, bool)] = &[
 ];
 
 fn count(m: &Module, h: u64) -> usize {
-    m.find_init(h, &Template::new(vec![])).unwrap();
-    let n = m.find_next(h, 100).unwrap().len();
-    m.find_final(h).unwrap();
+    m.objects().find_init(h, &Template::new(vec![])).unwrap();
+    let n = m.objects().find_next(h, 100).unwrap().len();
+    m.objects().find_final(h).unwrap();
     n
 }
 
@@ -54,23 +54,24 @@ fn count(m: &Module, h: u64) -> usize {
 fn trusted_import_keeps_token_set_flags_and_is_all_or_nothing() {
     let (_w, m, h) = module();
     let good = secret(ck::CKK_AES, &[7; 32], NEVER_OUT);
-    assert_eq!(m.import_migrated(h, std::slice::from_ref(&good)), Err(Error::UserNotLoggedIn));
-    m.login(h, ck::CKU_USER, USER_PIN.as_bytes()).unwrap();
+    assert_eq!(m.slots().import_migrated(h, std::slice::from_ref(&good)), Err(Error::UserNotLoggedIn));
+    m.slots().login(h, ck::CKU_USER, USER_PIN.as_bytes()).unwrap();
 
     // One object it cannot hold (DES3) and nothing is stored.
     let des3 = secret(ck::CKK_DES3, &[1; 24], &[]);
-    assert!(m.import_migrated(h, &[good.clone(), des3]).is_err());
+    assert!(m.slots().import_migrated(h, &[good.clone(), des3]).is_err());
     assert_eq!(count(&m, h), 0);
     // Flags that contradict each other are refused.
     let bad = secret(ck::CKK_AES, &[7; 32], &[(ck::CKA_SENSITIVE, false), (ck::CKA_ALWAYS_SENSITIVE, true)]);
-    assert_eq!(m.import_migrated(h, &[bad]), Err(Error::TemplateInconsistent));
+    assert_eq!(m.slots().import_migrated(h, &[bad]), Err(Error::TemplateInconsistent));
     assert_eq!(count(&m, h), 0);
 
-    let handles = m.import_migrated(h, &[good.clone(), secret(ck::CKK_AES, &[8; 16], &[])]).unwrap();
+    let handles = m.slots().import_migrated(h, &[good.clone(), secret(ck::CKK_AES, &[8; 16], &[])]).unwrap();
     assert_eq!(handles.len(), 2);
     assert_eq!(count(&m, h), 2);
     let types = [ck::CKA_LOCAL, ck::CKA_ALWAYS_SENSITIVE, ck::CKA_NEVER_EXTRACTABLE, ck::CKA_KEY_GEN_MECHANISM];
     let got: Vec<String> = m
+        .objects()
         .get_attributes(h, handles[0], &types)
         .unwrap()
         .into_iter()
@@ -81,8 +82,8 @@ fn trusted_import_keeps_token_set_flags_and_is_all_or_nothing() {
         .collect();
     assert_eq!(got, vec!["true", "true", "true", "0x1080"]);
     // The second key: no token-set flags given, the usual defaults.
-    let second = m.get_attributes(h, handles[1], &[ck::CKA_LOCAL, ck::CKA_NEVER_EXTRACTABLE]).unwrap();
+    let second = m.objects().get_attributes(h, handles[1], &[ck::CKA_LOCAL, ck::CKA_NEVER_EXTRACTABLE]).unwrap();
     assert!(second.iter().all(|a| matches!(a, ferrohsm::token::objects::AttrOut::Value(Value::Bool(false)))));
     // The ordinary path still refuses what only a token may set.
-    assert_eq!(m.create_object(h, &good), Err(Error::AttributeReadOnly));
+    assert_eq!(m.objects().create_object(h, &good), Err(Error::AttributeReadOnly));
 }

@@ -71,7 +71,7 @@ fn within(m: &Module, h: CK_SESSION_HANDLE, kind: OpKind, f: impl FnOnce() -> Re
     let r = f();
     if let Err(Error::ArgumentsBad | Error::DataLenRange | Error::EncryptedDataLenRange | Error::SignatureLenRange) = r
     {
-        m.end_operation(h, kind)?;
+        m.sessions().end_operation(h, kind)?;
     }
     r
 }
@@ -169,7 +169,7 @@ unsafe fn digest_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM) -> Result<C
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.digest_init(h, &mech)?;
+    m.sessions().digest_init(h, &mech)?;
     ok()
 }
 
@@ -182,24 +182,24 @@ unsafe fn digest(
 ) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { input_output(h, OpKind::Digest, d, n, o, ol, |m, data, cap| m.digest(h, data, cap)) }
+    unsafe { input_output(h, OpKind::Digest, d, n, o, ol, |m, data, cap| m.sessions().digest(h, data, cap)) }
 }
 
 unsafe fn digest_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { input_only(h, OpKind::Digest, d, n, |m, data| m.digest_update(h, data)) }
+    unsafe { input_only(h, OpKind::Digest, d, n, |m, data| m.sessions().digest_update(h, data)) }
 }
 
 unsafe fn digest_key(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
-    module()?.digest_key(h, key)?;
+    module()?.sessions().digest_key(h, key)?;
     ok()
 }
 
 unsafe fn digest_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { output_only(h, OpKind::Digest, o, ol, |m, cap| m.digest_final(h, cap)) }
+    unsafe { output_only(h, OpKind::Digest, o, ol, |m, cap| m.sessions().digest_final(h, cap)) }
 }
 
 unsafe fn sign_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
@@ -207,7 +207,7 @@ unsafe fn sign_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJEC
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.sign_init(h, &mech, key)?;
+    m.sessions().sign_init(h, &mech, key)?;
     ok()
 }
 
@@ -220,19 +220,19 @@ unsafe fn sign(
 ) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { input_output(h, OpKind::Sign, d, n, o, ol, |m, data, cap| m.sign(h, data, cap)) }
+    unsafe { input_output(h, OpKind::Sign, d, n, o, ol, |m, data, cap| m.sessions().sign(h, data, cap)) }
 }
 
 unsafe fn sign_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { input_only(h, OpKind::Sign, d, n, |m, data| m.sign_update(h, data)) }
+    unsafe { input_only(h, OpKind::Sign, d, n, |m, data| m.sessions().sign_update(h, data)) }
 }
 
 unsafe fn sign_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { output_only(h, OpKind::Sign, o, ol, |m, cap| m.sign_final(h, cap)) }
+    unsafe { output_only(h, OpKind::Sign, o, ol, |m, cap| m.sessions().sign_final(h, cap)) }
 }
 
 unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
@@ -240,7 +240,7 @@ unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJ
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.verify_init(h, &mech, key)?;
+    m.sessions().verify_init(h, &mech, key)?;
     ok()
 }
 
@@ -254,7 +254,7 @@ unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut C
         // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the
         // call (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past
         // the call.
-        m.verify(h, d, unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
+        m.sessions().verify(h, d, unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
@@ -262,7 +262,7 @@ unsafe fn verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut C
 unsafe fn verify_update(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { input_only(h, OpKind::Verify, d, n, |m, data| m.verify_update(h, data)) }
+    unsafe { input_only(h, OpKind::Verify, d, n, |m, data| m.sessions().verify_update(h, data)) }
 }
 
 unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> Result<CK_RV> {
@@ -272,7 +272,7 @@ unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) ->
         // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the
         // call (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past
         // the call.
-        m.verify_final(h, unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
+        m.sessions().verify_final(h, unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?)?;
         ok()
     })
 }
@@ -284,7 +284,7 @@ unsafe fn recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, _key: CK_O
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.recover_init(h, &mech)?;
+    m.sessions().recover_init(h, &mech)?;
     super::ok()
 }
 
@@ -329,7 +329,7 @@ unsafe fn cipher_init(
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.cipher_init(h, &mech, key, enc)?;
+    m.sessions().cipher_init(h, &mech, key, enc)?;
     ok()
 }
 
@@ -367,7 +367,7 @@ unsafe fn cipher_oneshot(
                 } else {
                     None
                 };
-                m.cipher_oneshot(h, data, cap, buf, enc)
+                m.sessions().cipher_oneshot(h, data, cap, buf, enc)
             })
         }
     })
@@ -383,13 +383,15 @@ unsafe fn cipher_update(
 ) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { input_output(h, OpKind::cipher(enc), d, n, o, ol, |m, data, cap| m.cipher_update(h, data, cap, enc)) }
+    unsafe {
+        input_output(h, OpKind::cipher(enc), d, n, o, ol, |m, data, cap| m.sessions().cipher_update(h, data, cap, enc))
+    }
 }
 
 unsafe fn cipher_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG, enc: bool) -> Result<CK_RV> {
     // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
     // PKCS#11 caller promised for them.
-    unsafe { output_only(h, OpKind::cipher(enc), o, ol, |m, cap| m.cipher_final(h, cap, enc)) }
+    unsafe { output_only(h, OpKind::cipher(enc), o, ol, |m, cap| m.sessions().cipher_final(h, cap, enc)) }
 }
 
 exports! {
@@ -417,7 +419,7 @@ unsafe fn wrap_key(
     let mech = unsafe { mechanism(mech) }?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
-    unsafe { emit(o, ol, |cap| m.wrap_key(h, &mech, wrapping, key, cap)) }
+    unsafe { emit(o, ol, |cap| m.sessions().wrap_key(h, &mech, wrapping, key, cap)) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -446,7 +448,7 @@ unsafe fn unwrap_key(
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.unwrap_key(h, &mech, unwrapping, wrapped, &tmpl)?;
+    *ph = m.sessions().unwrap_key(h, &mech, unwrapping, wrapped, &tmpl)?;
     ok()
 }
 
@@ -474,7 +476,7 @@ unsafe fn derive_key(
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.derive_key(h, &mech, base, &tmpl)?;
+    *ph = m.sessions().derive_key(h, &mech, base, &tmpl)?;
     ok()
 }
 

@@ -23,7 +23,7 @@ extern "C" fn flush_at_exit() {
             return;
         }
         if let Some(m) = STATE.load_full() {
-            let _ = m.flush_audit_with(true);
+            let _ = m.audit().flush_with(true);
         }
     });
 }
@@ -80,7 +80,7 @@ unsafe fn finalize(reserved: *mut c_void) -> Result<CK_RV> {
     }
     let _init = INIT.lock();
     let m = module()?;
-    if let Err(e) = m.flush_audit() {
+    if let Err(e) = m.audit().flush() {
         log::error!("C_Finalize: audit records not written: {e}");
     }
     drop(m);
@@ -94,7 +94,7 @@ unsafe fn get_info(info: *mut CK_INFO) -> Result<CK_RV> {
     let m = module()?;
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
-    *unsafe { out(&scope, info) }? = m.info();
+    *unsafe { out(&scope, info) }? = m.slots().info();
     ok()
 }
 

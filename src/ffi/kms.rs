@@ -195,7 +195,7 @@ unsafe fn generate_data_key(
     if key_len == 0 || key_len > crate::token::kms::MAX_DATA_KEY {
         return Err(Error::KeySizeRange);
     }
-    let need_blob = crate::token::kms::Kms::data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
+    let need_blob = crate::token::Kms::data_key_len(ids.len().max(1), key_len, &ctx, store_ctx)?;
     // SAFETY: `blob_len` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let blob_len = unsafe { out(&scope, blob_len) }?;
@@ -440,7 +440,7 @@ unsafe fn audit_verify(h: H, records: L) -> Result<CK_RV> {
     m.session(h)?;
     // SAFETY: NULL allowed, else writable for the call (PKCS#11); bounded by `scope`.
     let records = unsafe { maybe_out(&scope, records) };
-    let s = m.audit_verify()?;
+    let s = m.audit().verify()?;
     if let Some(r) = records {
         *r = s.records as CK_ULONG;
     }
@@ -454,7 +454,7 @@ unsafe fn audit_read(h: H, since: CK_ULONG, id: P, n: CK_ULONG, o: O, ol: L) -> 
     // SAFETY: the caller's string and length, readable for the call (PKCS#11); `text` checks NULL and the
     // length bound, and the str is not kept past the call.
     let key = if id.is_null() && n == 0 { None } else { Some(unsafe { text(&scope, id, n) }?) };
-    let v = m.audit_records(since, key)?;
+    let v = m.audit().records(since, key)?;
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); checked as in
     // `write_array`.
     unsafe { json_out(o, ol, &serde_json::Value::Array(v)) }
@@ -463,7 +463,7 @@ unsafe fn audit_read(h: H, since: CK_ULONG, id: P, n: CK_ULONG, o: O, ol: L) -> 
 unsafe fn flush_audit(h: H) -> Result<CK_RV> {
     let m = module()?;
     m.session(h)?;
-    m.flush_audit()?;
+    m.audit().flush()?;
     ok()
 }
 

@@ -24,7 +24,7 @@ unsafe fn create_object(
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.create_object(h, &tmpl)?;
+    *ph = m.objects().create_object(h, &tmpl)?;
     ok()
 }
 
@@ -43,12 +43,12 @@ unsafe fn copy_object(
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.copy_object(h, obj, &tmpl)?;
+    *ph = m.objects().copy_object(h, obj, &tmpl)?;
     ok()
 }
 
 unsafe fn destroy_object(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<CK_RV> {
-    module()?.destroy_object(h, obj)?;
+    module()?.objects().destroy_object(h, obj)?;
     ok()
 }
 
@@ -58,7 +58,7 @@ unsafe fn get_object_size(h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE, size: *mu
     // SAFETY: `size` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let size = unsafe { out(&scope, size) }?;
-    *size = m.object_size(h, obj)?;
+    *size = m.objects().object_size(h, obj)?;
     ok()
 }
 
@@ -130,7 +130,7 @@ unsafe fn get_attribute_value(
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `attributes` bounds the count and
     // the types are copied out at once.
     let types: Vec<_> = unsafe { attributes(&scope, tmpl, n) }?.iter().map(|a| a.type_).collect();
-    let answers = m.get_attributes(h, obj, &types)?;
+    let answers = m.objects().get_attributes(h, obj, &types)?;
     // SAFETY: `tmpl` has `n` >= answers.len() elements (checked by `attributes` above, whose borrow has
     // ended), writable for the call (PKCS#11).
     let dsts = unsafe { slice_mut(&scope, tmpl, answers.len()) }?;
@@ -169,7 +169,7 @@ unsafe fn set_attribute_value(
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
-    m.set_attributes(h, obj, &tmpl)?;
+    m.objects().set_attributes(h, obj, &tmpl)?;
     ok()
 }
 
@@ -178,7 +178,7 @@ unsafe fn find_objects_init(h: CK_SESSION_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
-    m.find_init(h, &tmpl)?;
+    m.objects().find_init(h, &tmpl)?;
     ok()
 }
 
@@ -196,7 +196,7 @@ unsafe fn find_objects(
     // SAFETY: `count` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let count = unsafe { out(&scope, count) }?;
-    let found = m.find_next(h, usize::try_from(max).unwrap_or(usize::MAX))?;
+    let found = m.objects().find_next(h, usize::try_from(max).unwrap_or(usize::MAX))?;
     if !found.is_empty() {
         // SAFETY: non-NULL (checked above, as max > 0) with room for
         // `max` >= found.len() handles.
@@ -207,7 +207,7 @@ unsafe fn find_objects(
 }
 
 unsafe fn find_objects_final(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
-    module()?.find_final(h)?;
+    module()?.objects().find_final(h)?;
     ok()
 }
 
@@ -239,7 +239,7 @@ unsafe fn generate_key_pair(
     // SAFETY: `ph_priv` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let ph_priv = unsafe { out(&scope, ph_priv) }?;
-    (*ph_pub, *ph_priv) = m.generate_key_pair(h, &mech, &pub_t, &priv_t)?;
+    (*ph_pub, *ph_priv) = m.sessions().generate_key_pair(h, &mech, &pub_t, &priv_t)?;
     ok()
 }
 
@@ -261,7 +261,7 @@ unsafe fn generate_key(
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.generate_key(h, &mech, &tmpl)?;
+    *ph = m.sessions().generate_key(h, &mech, &tmpl)?;
     ok()
 }
 
@@ -281,7 +281,7 @@ unsafe fn generate_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) 
     // SAFETY: the caller's output buffer of `len` bytes, writable for the call (PKCS#11); `slice_mut` checks
     // NULL, and the slice ends with `scope`.
     let buf = unsafe { slice_mut(&scope, p, len) }?;
-    m.generate_random(h, buf)?;
+    m.sessions().generate_random(h, buf)?;
     ok()
 }
 
@@ -292,7 +292,7 @@ unsafe fn seed_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> R
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
     unsafe { bounded(&scope, p, len, bound::DATA, Error::ArgumentsBad) }?;
-    m.seed_random(h)?;
+    m.sessions().seed_random(h)?;
     ok()
 }
 

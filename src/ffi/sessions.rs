@@ -43,7 +43,7 @@ unsafe fn get_slot_list(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut C
     // Every slot holds a token (initialized or not), so `present` changes nothing.
     // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
     // NULL and writes at most *count items.
-    unsafe { write_array(list, count, &m.slot_list()?) }
+    unsafe { write_array(list, count, &m.slots().slot_list()?) }
 }
 
 unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_RV> {
@@ -52,7 +52,7 @@ unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(&scope, info) }?;
-    *info = m.slot_info(slot)?;
+    *info = m.slots().slot_info(slot)?;
     ok()
 }
 
@@ -62,7 +62,7 @@ unsafe fn get_token_info(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> Result<C
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(&scope, info) }?;
-    *info = m.token_info(slot)?;
+    *info = m.slots().token_info(slot)?;
     ok()
 }
 
@@ -70,7 +70,7 @@ unsafe fn get_mechanism_list(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, cou
     let m = module()?;
     // SAFETY: the caller's output array and count pointer, valid for the call (PKCS#11); `write_array` checks
     // NULL and writes at most *count items.
-    unsafe { write_array(list, count, &m.mechanism_list(slot)?) }
+    unsafe { write_array(list, count, &m.slots().mechanism_list(slot)?) }
 }
 
 unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *mut CK_MECHANISM_INFO) -> Result<CK_RV> {
@@ -79,7 +79,7 @@ unsafe fn get_mechanism_info(slot: CK_SLOT_ID, mech: CK_MECHANISM_TYPE, info: *m
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(&scope, info) }?;
-    *info = m.mechanism_info(slot, mech)?;
+    *info = m.slots().mechanism_info(slot, mech)?;
     ok()
 }
 
@@ -92,7 +92,7 @@ unsafe fn init_token(slot: CK_SLOT_ID, pin: *mut CK_UTF8CHAR, len: CK_ULONG, lab
     // SAFETY: pointer and count are this call's arguments, readable for the call (PKCS#11); NULL is checked,
     // and the slice is not kept past the call.
     let label: [u8; 32] = unsafe { slice(&scope, label, 32) }?.try_into().map_err(|_| Error::ArgumentsBad)?;
-    m.init_token(slot, &pin, &label)?;
+    m.slots().init_token(slot, &pin, &label)?;
     ok()
 }
 
@@ -102,7 +102,7 @@ unsafe fn init_pin(h: CK_SESSION_HANDLE, pin: *mut CK_UTF8CHAR, len: CK_ULONG) -
     // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
     // are checked, and the bytes are copied at once.
     let pin = unsafe { new_pin(pin, len) }?;
-    m.init_pin(h, &pin)?;
+    m.slots().init_pin(h, &pin)?;
     ok()
 }
 
@@ -121,7 +121,7 @@ unsafe fn set_pin(
     // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
     // are checked, and the bytes are copied at once.
     let new = unsafe { new_pin(new, new_len) }?;
-    m.set_pin(h, &old, &new)?;
+    m.slots().set_pin(h, &old, &new)?;
     ok()
 }
 
@@ -137,17 +137,17 @@ unsafe fn open_session(
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.open_session(slot, flags)?;
+    *ph = m.sessions().open_session(slot, flags)?;
     ok()
 }
 
 unsafe fn close_session(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
-    module()?.close_session(h)?;
+    module()?.sessions().close_session(h)?;
     ok()
 }
 
 unsafe fn close_all_sessions(slot: CK_SLOT_ID) -> Result<CK_RV> {
-    module()?.close_all_sessions(slot)?;
+    module()?.sessions().close_all_sessions(slot)?;
     ok()
 }
 
@@ -157,7 +157,7 @@ unsafe fn get_session_info(h: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> 
     // SAFETY: `info` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
     // makes it writable for the call, and the reference is dropped before the call returns.
     let info = unsafe { out(&scope, info) }?;
-    *info = m.session_info(h)?;
+    *info = m.sessions().session_info(h)?;
     ok()
 }
 
@@ -167,7 +167,7 @@ unsafe fn login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR,
     // SAFETY: the caller's PIN buffer and length, readable for the call (PKCS#11); NULL and the length bound
     // are checked, and the bytes are copied at once.
     let pin = unsafe { given_pin(pin, len) }?;
-    m.login(h, user, &pin)?;
+    m.slots().login(h, user, &pin)?;
     ok()
 }
 
@@ -192,12 +192,12 @@ unsafe fn login_user(
 }
 
 unsafe fn logout(h: CK_SESSION_HANDLE) -> Result<CK_RV> {
-    module()?.logout(h)?;
+    module()?.slots().logout(h)?;
     ok()
 }
 
 unsafe fn session_cancel(h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<CK_RV> {
-    module()?.session_cancel(h, flags)?;
+    module()?.sessions().session_cancel(h, flags)?;
     ok()
 }
 

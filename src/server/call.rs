@@ -11,7 +11,8 @@ use super::api::ApiError;
 use super::directory::Principal;
 use super::iam::{self, Policy};
 use super::State;
-use crate::token::kms::{uuid, KeyInfo};
+use crate::token::keyid::uuid;
+use crate::token::kms::KeyInfo;
 use crate::vendor::*;
 
 /// AWS's limits on every operation's common parameters.

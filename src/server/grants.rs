@@ -206,7 +206,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
                 .grant_docs()?
                 .iter()
                 .filter(|g| g.retiring_principal.as_deref() == Some(who.as_str()))
-                .map(|g| g.json(&crate::token::kms::uid_from_text(&g.key).map(|u| c.key_arn(&u)).unwrap_or_default()))
+                .map(|g| g.json(&crate::token::keyid::uid_from_text(&g.key).map(|u| c.key_arn(&u)).unwrap_or_default()))
                 .collect();
             Ok(json!({ "Grants": list, "Truncated": false }))
         }

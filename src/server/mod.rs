@@ -126,7 +126,7 @@ impl State {
             return Ok(p.clone());
         }
         let parsed = Policy::parse(&String::from_utf8_lossy(&text), PolicyKind::Key).map(Arc::new).map_err(|e| {
-            log::error!("api: the key policy of {} does not parse: {}", crate::token::kms::uuid(&k.uid), e.0);
+            log::error!("api: the key policy of {} does not parse: {}", crate::token::keyid::uuid(&k.uid), e.0);
             ApiError::new("KMSInternalException", "The key's policy cannot be read.")
         })?;
         let mut cache = self.policies.write();
@@ -188,7 +188,7 @@ impl State {
                     key_arn_prefix: String::new(),
                 };
                 let _ = crate::token::with_caller(caller, || {
-                    self.module.audit_request(self.session, &format!("kms:{op}"), "", err.code)
+                    self.module.audit().request(self.session, &format!("kms:{op}"), "", err.code)
                 });
                 return Err(err);
             }
@@ -217,7 +217,7 @@ impl State {
             };
             let outcome = r.as_ref().err().map_or("", |e| e.code);
             let _ = crate::token::with_caller(caller, || {
-                self.module.audit_request(self.session, &format!("kms:{op}"), &call.key, outcome)
+                self.module.audit().request(self.session, &format!("kms:{op}"), &call.key, outcome)
             });
         }
         r
@@ -229,7 +229,7 @@ fn request_id() -> String {
     let _ = crate::sys::rand::random(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    crate::token::kms::uuid(&b)
+    crate::token::keyid::uuid(&b)
 }
 
 fn respond(status: u16, body: Json) -> Response<Full<Bytes>> {
@@ -372,5 +372,5 @@ pub fn run(state: Arc<State>, opts: Options, ready: impl FnOnce(SocketAddr)) -> 
         }
         Ok::<(), String>(())
     })?;
-    state.module.flush_audit().map_err(|e| format!("audit: {e}"))
+    state.module.audit().flush().map_err(|e| format!("audit: {e}"))
 }

@@ -8,7 +8,8 @@ use serde_json::{json, Value as Json};
 use super::api::ApiError;
 use super::call::{b64, core_context, epoch, length_error, Call};
 use super::iam::{self, Policy, PolicyKind};
-use crate::token::kms::{uuid, KeyInfo};
+use crate::token::keyid::uuid;
+use crate::token::kms::KeyInfo;
 use crate::vendor::*;
 
 type Out = Result<Json, ApiError>;
@@ -416,7 +417,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
             let list: Vec<Json> = all
                 .iter()
                 .filter_map(|(name, target)| {
-                    let uid = crate::token::kms::uid_from_text(target)?;
+                    let uid = crate::token::keyid::uid_from_text(target)?;
                     if want.as_ref().is_some_and(|w| *w != crate::hex::hex(&uid)) {
                         return None;
                     }
@@ -588,7 +589,7 @@ fn decrypt(
     action: &str,
 ) -> Result<(KeyInfo, zeroize::Zeroizing<Vec<u8>>), ApiError> {
     let invalid = || ApiError::new("InvalidCiphertextException", "");
-    let named = crate::token::kms::Kms::blob_keys(blob).map_err(|_| invalid())?;
+    let named = crate::token::Kms::blob_keys(blob).map_err(|_| invalid())?;
     let k = match c.str_opt(key_param)?.map(str::to_string) {
         Some(given) => {
             let k = c.key_named(&given)?;

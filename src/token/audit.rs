@@ -11,6 +11,7 @@
 //! batch (`store::anchor`). Checking, export and pruning are in
 //! `audit_check`; docs/audit.md says what each detects.
 
+use super::Audit;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 use cryptoki_sys::CK_RV;
 
 use super::clock;
-use super::Module;
 use crate::error::{Error, Result};
 use crate::hex::hex;
 use crate::store::{AuditSigner, TokenKey, Uid};
@@ -46,7 +46,7 @@ const SHARDS: usize = 4;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
-pub(crate) struct Audit {
+pub(crate) struct AuditBuffer {
     shards: [Shard; SHARDS],
     /// When this process last wrote a checkpoint.
     checkpointed: Mutex<Option<Instant>>,
@@ -139,9 +139,9 @@ fn caller(key: &str) -> (String, String, String) {
                 || (String::new(), String::new(), key.to_string()),
                 |c| {
                     let _ = RECORDED.try_with(|r| r.set(true));
-                    let key = match crate::token::kms::uid_from_text(key) {
+                    let key = match crate::token::keyid::uid_from_text(key) {
                         Some(uid) if !c.key_arn_prefix.is_empty() => {
-                            format!("{}{}", c.key_arn_prefix, crate::token::kms::uuid(&uid))
+                            format!("{}{}", c.key_arn_prefix, crate::token::keyid::uuid(&uid))
                         }
                         _ => key.to_string(),
                     };
@@ -276,16 +276,16 @@ fn line(out: &mut String, o: &Owned, count: u64) {
     let _ = writeln!(out, ",\"count\":{count}}}");
 }
 
-impl Module {
+impl Audit<'_> {
     /// A use of a key: buffered, identical uses in one second counted.
-    pub(crate) fn audit_use(&self, r: &Record) {
+    pub(crate) fn key_use(&self, r: &Record) {
         let now = clock::now();
         // The key as the record will name it (an ARN for an API caller):
         // computed only when a caller is set, the PKCS#11 path borrows.
         let named = CALLER.try_with(|c| c.borrow().is_some()).unwrap_or(false).then(|| caller(r.key));
         let key: &str = named.as_ref().map_or(r.key, |n| n.2.as_str());
         let due = {
-            let mut p = self.audit.shards[shard()].lock();
+            let mut p = self.m.audit.shards[shard()].lock();
             if p.uses.len() >= MAX_PENDING {
                 log::error!("audit: {MAX_PENDING} records could not be written; dropping them");
                 p.uses.clear();
@@ -305,7 +305,7 @@ impl Module {
             p.uses.len() >= BATCH_RECORDS || first.elapsed() >= BATCH_AGE
         };
         if due {
-            let _ = self.flush_audit();
+            let _ = self.flush();
         }
     }
 
@@ -313,61 +313,54 @@ impl Module {
     /// Writes an event now. If it cannot be written, the error is returned
     /// for the event's call to fail with (the record stays buffered and is
     /// written with the next batch).
-    pub(crate) fn audit_event(&self, r: &Record) -> Result<()> {
-        self.audit.shards[0].lock().events.push_str(&event_line(r));
-        self.flush_audit().inspect_err(|e| log::error!("audit: could not write the {} event: {e}", r.event))
+    pub(crate) fn event(&self, r: &Record) -> Result<()> {
+        self.m.audit.shards[0].lock().events.push_str(&event_line(r));
+        self.flush().inspect_err(|e| log::error!("audit: could not write the {} event: {e}", r.event))
     }
 
     /// A key-management event that goes with the calling thread's next
     /// store write (in the same transaction, see `Store::stage_audit`).
-    pub(crate) fn audit_with_next_write(&self, r: &Record) {
-        self.store.stage_audit(&event_line(r));
+    pub(crate) fn with_next_write(&self, r: &Record) {
+        self.m.store.stage_audit(&event_line(r));
     }
 
     /// Writes every buffered record as one batch: uses first (they happened
     /// before the event that triggers a write), then events.
-    pub fn flush_audit(&self) -> Result<()> {
-        self.flush_audit_with(false)
+    pub fn flush(&self) -> Result<()> {
+        self.flush_with(false)
     }
 
     /// The token keys of logged-in slots, by token uid. Only `try_read`s:
     /// this runs while writing audit records, which some callers do while
     /// holding a slot's locks; a busy slot is skipped, never waited for.
-    pub(crate) fn audit_keys(&self) -> Vec<(Uid, Arc<TokenKey>)> {
-        let Some(slots) = self.slots.try_states() else { return Vec::new() };
-        slots
-            .values()
-            .filter_map(|st| {
-                let l = st.login.try_read()?;
-                Some((l.token_uid?, l.key.clone()?))
-            })
-            .collect()
+    pub(crate) fn keys(&self) -> Vec<(Uid, Arc<TokenKey>)> {
+        self.m.slots().logged_in_keys()
     }
 
     /// A key to checkpoint with, when one is due (or `force`d) and a slot
     /// is logged in.
     fn checkpoint_key(&self, force: bool) -> Option<(Uid, Arc<TokenKey>)> {
-        let last = *self.audit.checkpointed.lock();
+        let last = *self.m.audit.checkpointed.lock();
         if !force && last.is_some_and(|t| t.elapsed() < CHECKPOINT_EVERY) {
             return None;
         }
-        self.audit_keys().into_iter().next()
+        self.keys().into_iter().next()
     }
 
     /// As `flush_audit`; `final_flush` (the module's end) checkpoints
     /// whatever the interval, with nothing to write the chain's head.
-    pub(crate) fn flush_audit_with(&self, final_flush: bool) -> Result<()> {
+    pub(crate) fn flush_with(&self, final_flush: bool) -> Result<()> {
         // Every shard locked in order (no other path holds two), so the
         // batch is one consistent cut.
         let mut guards = Vec::with_capacity(SHARDS);
-        for sh in &self.audit.shards {
+        for sh in &self.m.audit.shards {
             guards.push(sh.lock());
         }
         if guards.iter().all(|p| p.uses.is_empty() && p.events.is_empty()) {
             // Events staged with a write (most management events) commit
             // without a checkpoint; the module's end vouches for them.
             if let (true, Some((uid, k))) = (final_flush, self.checkpoint_key(true)) {
-                self.store.checkpoint_audit_head(&AuditSigner { token_uid: uid, key: &k, time: clock::now() })?;
+                self.m.store.checkpoint_audit_head(&AuditSigner { token_uid: uid, key: &k, time: clock::now() })?;
             }
             return Ok(());
         }
@@ -382,9 +375,9 @@ impl Module {
         }
         let key = self.checkpoint_key(final_flush);
         let signer = key.as_ref().map(|(uid, k)| AuditSigner { token_uid: *uid, key: k, time: clock::now() });
-        self.store.append_audit(&body, signer.as_ref())?;
+        self.m.store.append_audit(&body, signer.as_ref())?;
         if signer.is_some() {
-            *self.audit.checkpointed.lock() = Some(Instant::now());
+            *self.m.audit.checkpointed.lock() = Some(Instant::now());
         }
         for p in guards.iter_mut() {
             **p = Pending::default();
@@ -393,15 +386,15 @@ impl Module {
     }
 }
 
-impl Module {
+impl Audit<'_> {
     /// The API server's record of a request that no token call recorded
     /// (a read, or a request refused before it reached the token):
     /// `operation` (e.g. `kms:DescribeKey`), the key's ARN or id if any,
     /// and the outcome (empty: success; else the error's name).
-    pub fn audit_request(&self, h: super::SessionHandle, operation: &str, key: &str, outcome: &str) -> Result<()> {
-        let a = self.kms().access(h)?;
+    pub fn request(&self, h: super::SessionHandle, operation: &str, key: &str, outcome: &str) -> Result<()> {
+        let a = self.m.kms().access(h)?;
         let rv = if outcome.is_empty() { 0 } else { cryptoki_sys::CKR_FUNCTION_FAILED };
-        self.audit_use(&Record { key, detail: outcome, rv, ..Record::of(&a, operation) });
+        self.key_use(&Record { key, detail: outcome, rv, ..Record::of(&a, operation) });
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
 //! Checking the audit trail, and retention: export with a proof, pruning
 //! behind a MACed base. What each check proves is in docs/audit.md.
 
+use super::Audit;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{clock, Module, SessionHandle};
+use super::{clock, SessionHandle};
 use crate::error::{Error, Result};
 use crate::hex::{from_hex, hex};
 use crate::store::anchor::Sidecar;
@@ -85,18 +86,18 @@ fn check_mark(m: &AuditMark, domain: &[u8; 8], keys: &HashMap<Uid, Arc<TokenKey>
     Ok(true)
 }
 
-impl Module {
+impl Audit<'_> {
     /// Checks the whole trail: the chain from its base (consecutive batch
     /// numbers, links, each batch's hash over its records), the stored head,
     /// every checkpoint (not beyond the end, agreeing with the chain, MACs
     /// where a logged-in token's key allows) and every sidecar entry (not
     /// beyond the end, agreeing with the chain).
-    pub fn audit_verify(&self) -> Result<AuditSummary> {
-        self.flush_audit()?;
+    pub fn verify(&self) -> Result<AuditSummary> {
+        self.flush()?;
         // The sidecar first: every entry read now names a committed batch.
-        let sidecar = self.store.audit_anchor()?;
-        let log = self.store.audit_log()?;
-        let keys: HashMap<Uid, Arc<TokenKey>> = self.audit_keys().into_iter().collect();
+        let sidecar = self.m.store.audit_anchor()?;
+        let log = self.m.store.audit_log()?;
+        let keys: HashMap<Uid, Arc<TokenKey>> = self.keys().into_iter().collect();
         let (base_seq, mut prev) = log.base.as_ref().map_or((0, vec![0u8; 32]), |b| (b.seq, b.hash.clone()));
         let pruned = match &log.base {
             Some(b) => Some((b.seq, check_mark(b, BASE_DOMAIN, &keys, "pruned base")?)),
@@ -207,10 +208,10 @@ impl Module {
 
     /// Records at or after `since` (Unix seconds), optionally only those
     /// naming `key`, oldest first.
-    pub fn audit_records(&self, since: u64, key: Option<&str>) -> Result<Vec<serde_json::Value>> {
-        self.flush_audit()?;
+    pub fn records(&self, since: u64, key: Option<&str>) -> Result<Vec<serde_json::Value>> {
+        self.flush()?;
         let mut out = Vec::new();
-        for row in self.store.audit_log()?.rows {
+        for row in self.m.store.audit_log()?.rows {
             for l in row.body.lines() {
                 let v: serde_json::Value = serde_json::from_str(l)
                     .map_err(|_| Error::AuditInvalid(format!("batch {}: a record is not JSON", row.seq)))?;
@@ -230,8 +231,8 @@ impl Module {
     /// the first stored one (a prefix: an export must be one piece of
     /// chain). Verifies the trail first.
     fn batches_before(&self, until: u64) -> Result<(crate::store::AuditLog, usize)> {
-        self.audit_verify()?;
-        let log = self.store.audit_log()?;
+        self.verify()?;
+        let log = self.m.store.audit_log()?;
         let n = log.rows.iter().take_while(|r| times(&r.body).1 < until).count();
         Ok((log, n))
     }
@@ -241,7 +242,7 @@ impl Module {
     /// records verbatim, then a proof line. None when no batch qualifies.
     /// Once the export is safely stored, `audit_exported` lets pruning
     /// reach it.
-    pub fn audit_export(&self, until: u64) -> Result<Option<AuditExport>> {
+    pub fn export(&self, until: u64) -> Result<Option<AuditExport>> {
         let (log, n) = self.batches_before(until)?;
         let rows = &log.rows[..n];
         let (Some(f), Some(l)) = (rows.first(), rows.last()) else { return Ok(None) };
@@ -279,8 +280,8 @@ impl Module {
     }
 
     /// Records that an export was stored (pruning stops at its last batch).
-    pub fn audit_exported(&self, proof: &ExportProof) -> Result<()> {
-        self.store.mark_audit_exported(proof.last_seq, &proof.last_hash)
+    pub fn exported(&self, proof: &ExportProof) -> Result<()> {
+        self.m.store.mark_audit_exported(proof.last_seq, &proof.last_hash)
     }
 
     /// Deletes the stored batches before `until` that were exported, behind
@@ -289,9 +290,9 @@ impl Module {
     /// proof), also no further than that export, whose last batch must be
     /// the log's: the store's own export mark is unkeyed. Returns the new
     /// base seq, None when nothing could go; the prune is itself audited.
-    pub fn audit_prune(&self, h: SessionHandle, until: u64, export: Option<&ExportProof>) -> Result<Option<i64>> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+    pub fn prune(&self, h: SessionHandle, until: u64, export: Option<&ExportProof>) -> Result<Option<i64>> {
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let key = a.key.as_deref().ok_or(Error::UserNotLoggedIn)?;
         let (log, n) = self.batches_before(until)?;
         let Some(mut upto) = n.checked_sub(1).map(|i| log.rows[i].seq) else { return Ok(None) };
@@ -309,14 +310,13 @@ impl Module {
             }
         }
         let signer = AuditSigner { token_uid: a.token.uid, key, time: clock::now() };
-        let r = self.store.prune_audit(upto, &signer);
+        let r = self.m.store.prune_audit(upto, &signer);
         let detail = match &r {
             Ok(Some(seq)) => format!("batches up to {seq}"),
             _ => String::new(),
         };
-        let logged = self.audit_event(
-            &super::audit::Record { detail: &detail, ..super::audit::Record::of(&a, "audit-prune") }.result(&r),
-        );
+        let logged = self
+            .event(&super::audit::Record { detail: &detail, ..super::audit::Record::of(&a, "audit-prune") }.result(&r));
         let pruned = r?;
         logged?;
         Ok(pruned)
@@ -378,6 +378,6 @@ fn same_key(recorded: &str, want: &str) -> bool {
     if recorded == want {
         return true;
     }
-    let id = |s: &str| crate::token::kms::uid_from_text(s.rsplit('/').next().unwrap_or(s));
+    let id = |s: &str| crate::token::keyid::uid_from_text(s.rsplit('/').next().unwrap_or(s));
     matches!((id(recorded), id(want)), (Some(a), Some(b)) if a == b)
 }

@@ -2,15 +2,16 @@
 //! the key derived from it (Argon2id, once per attempt); failures are counted
 //! in the store, so the lockout holds across processes and restarts.
 
+use super::Slots;
 use std::sync::Arc;
 
 use cryptoki_sys as ck;
 
-use super::{Login, Module, UserKind};
+use super::{Login, UserKind};
 use crate::error::{Error, Result};
 use crate::store::{TokenKey, TokenRecord, Who};
 
-impl Module {
+impl Slots<'_> {
     /// Checks a PIN against the stored wrapped key, refusing a locked PIN
     /// before any derivation. The verdict reaches the caller only once it
     /// is written: a wrong PIN's count (with `failed`, its audit record) or
@@ -31,7 +32,7 @@ impl Module {
             Who::So => (&token.so_pin, token.so_fail),
             Who::User => (token.user_pin.as_ref().ok_or(Error::UserPinNotInitialized)?, token.user_fail),
         };
-        let max = self.config.pin.max_failed;
+        let max = self.m.config.pin.max_failed;
         if max > 0 && fails >= max {
             return Err(Error::PinLocked);
         }
@@ -40,18 +41,18 @@ impl Module {
         match unwrapped {
             Ok(k) => {
                 if let Some(r) = ok {
-                    self.audit_with_next_write(&r.clone_with_rv(0));
+                    self.m.audit().with_next_write(&r.clone_with_rv(0));
                 }
                 // Checked again inside the write: another process may have
                 // locked the PIN meanwhile.
-                self.store.clear_failures(token.token_id, who, max)?;
+                self.m.store.clear_failures(token.token_id, who, max)?;
                 Ok(k)
             }
             Err(Error::PinIncorrect) => {
                 if let Some(r) = failed {
-                    self.audit_with_next_write(&r.clone_with_rv(cryptoki_sys::CKR_PIN_INCORRECT));
+                    self.m.audit().with_next_write(&r.clone_with_rv(cryptoki_sys::CKR_PIN_INCORRECT));
                 }
-                let n = self.store.add_failure(token.token_id, who)?;
+                let n = self.m.store.add_failure(token.token_id, who)?;
                 log::warn!("wrong {who:?} PIN on slot {} ({n} consecutive)", token.slot_id);
                 Err(Error::PinIncorrect)
             }
@@ -72,15 +73,15 @@ impl Module {
             // Objects are added to it as they are authenticated.
             let mut empty = crate::store::SetDigest::default();
             key.sign_set_digest(&token.uid, &mut empty);
-            self.store.set_digest(token.token_id, &empty)?;
+            self.m.store.set_digest(token.token_id, &empty)?;
         }
-        let ids = self.store.untagged_objects(token.token_id)?;
+        let ids = self.m.store.untagged_objects(token.token_id)?;
         let (mut done, mut refused) = (0usize, 0usize);
         for id in ids {
-            let Some(stored) = self.store.load_object(token.token_id, id)? else { continue };
+            let Some(stored) = self.m.store.load_object(token.token_id, id)? else { continue };
             match crate::store::codec::authenticate_legacy(sealer, &stored) {
                 Ok((version, tag)) => {
-                    self.store.tag_object(token.token_id, writer, id, version, &tag)?;
+                    self.m.store.tag_object(token.token_id, writer, id, version, &tag)?;
                     done += 1;
                 }
                 Err(_) => refused += 1, // logged by the codec
@@ -98,12 +99,12 @@ impl Module {
         };
         let rec = key.wrap_for_pin(pin, kdf);
         crate::sys::release_free_memory();
-        self.store.set_pin(token.token_id, who, &rec?)
+        self.m.store.set_pin(token.token_id, who, &rec?)
     }
 
     pub fn login(&self, h: super::SessionHandle, user_type: ck::CK_USER_TYPE, pin: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let kind = match user_type {
             ck::CKU_SO => UserKind::So,
             ck::CKU_USER => UserKind::User,
@@ -126,18 +127,18 @@ impl Module {
             }
             _ => return Err(Error::UserTypeInvalid),
         };
-        let state = self.slot_state(s.slot)?;
+        let state = self.state(s.slot);
         let _auth = state.auth.lock();
         super::hooks::panic_point("C_Login");
         // Re-read under the slot's auth lock: another thread may have logged in.
-        let a = self.access(&s)?;
+        let a = self.m.access(&s)?;
         match a.user {
             Some(u) if u == kind => return Err(Error::UserAlreadyLoggedIn),
             Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
             None => {}
         }
         if kind == UserKind::So {
-            let ro = self.sessions.all().values().any(|x| x.slot == s.slot && !x.rw);
+            let ro = self.m.sessions().read_only_open(s.slot);
             if ro {
                 return Err(Error::SessionReadOnlyExists);
             }
@@ -155,45 +156,49 @@ impl Module {
         drop(_auth);
         if kind == UserKind::User {
             // Master keys whose deletion window has passed go now.
-            self.kms().sweep(&self.access(&s)?);
+            self.m.kms().sweep(&self.m.access(&s)?);
         }
         Ok(())
     }
 
     pub fn logout(&self, h: super::SessionHandle) -> Result<()> {
-        let s = self.session(h)?;
-        if self.access(&s)?.user.is_none() {
+        let s = self.m.session(h)?;
+        if self.m.access(&s)?.user.is_none() {
             return Err(Error::UserNotLoggedIn);
         }
-        let state = self.slot_state(s.slot)?;
-        state.set_login(|l| *l = Login::default())?;
-        self.forget_opened();
+        self.end_login(s.slot)
+    }
+
+    /// Ends the slot's login (C_Logout, or its last session closed): every
+    /// session's copy of it, and what only a login could open, go with it.
+    pub(crate) fn end_login(&self, slot: crate::store::SlotId) -> Result<()> {
+        self.state(slot).set_login(|l| *l = Login::default())?;
+        self.m.forget_opened();
         Ok(())
     }
 
     /// C_InitPIN: the SO sets (or resets, unlocking) the user PIN.
     pub fn init_pin(&self, h: super::SessionHandle, pin: &[u8]) -> Result<()> {
-        let (_, a) = self.authorize(h, super::Need::SoRw)?;
+        let (_, a) = self.m.authorize(h, super::Need::SoRw)?;
         self.check_pin_len(pin)?;
         let key = a.key.as_ref().ok_or(Error::UserNotLoggedIn)?;
         let rec = key.wrap_for_pin(pin, self.kdf());
         crate::sys::release_free_memory();
         let rec = rec?;
         // The record commits with the change, or neither does.
-        self.audit_with_next_write(&super::audit::Record {
-            detail: "user",
-            ..super::audit::Record::of(&a, "init-pin")
-        });
-        self.store.set_pin(a.token.token_id, Who::User, &rec)
+        self.m
+            .audit()
+            .with_next_write(&super::audit::Record { detail: "user", ..super::audit::Record::of(&a, "init-pin") });
+        self.m.store.set_pin(a.token.token_id, Who::User, &rec)
     }
 
     /// C_SetPIN: changes the PIN of whoever is logged in, or the user PIN in
     /// a public session.
     pub fn set_pin(&self, h: super::SessionHandle, old: &[u8], new: &[u8]) -> Result<()> {
-        let (s, a) = self.authorize(h, super::Need::Rw)?;
+        let (s, a) = self.m.authorize(h, super::Need::Rw)?;
         let who = if a.is_so() { Who::So } else { Who::User };
         self.check_pin_len(new)?;
-        let state = self.slot_state(s.slot)?;
+        let state = self.state(s.slot);
         let _auth = state.auth.lock();
         let detail = if who == Who::So { "so" } else { "user" };
         let rec = super::audit::Record { detail, ..super::audit::Record::of(&a, "set-pin") };
@@ -202,7 +207,7 @@ impl Module {
         crate::sys::release_free_memory();
         let wrapped = wrapped?;
         // The record commits with the new PIN, or neither does.
-        self.audit_with_next_write(&rec);
-        self.store.set_pin(a.token.token_id, who, &wrapped)
+        self.m.audit().with_next_write(&rec);
+        self.m.store.set_pin(a.token.token_id, who, &wrapped)
     }
 }

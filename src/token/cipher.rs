@@ -3,12 +3,13 @@
 //! output once and keep it until delivered, so the length a caller is told
 //! is always exact.
 
+use super::Sessions;
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::crypto::{Op, Produced};
 use super::ops::{CipherOp, Engine, RsaCipher};
-use super::{Access, Module, ObjectHandle, SessionHandle};
+use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::asym::CryptAlg;
@@ -35,7 +36,7 @@ fn deliver(op: &mut Option<Op<CipherOp>>, cap: Option<usize>) -> Result<Produced
     }
 }
 
-impl Module {
+impl Sessions<'_> {
     pub(crate) fn aes_cipher(
         &self,
         a: &Access,
@@ -56,8 +57,8 @@ impl Module {
     }
 
     pub fn cipher_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, encrypt: bool) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let mut ops = s.ops.lock();
         if ops.cipher(encrypt).is_some() {
             return Err(Error::OperationActive);
@@ -98,7 +99,7 @@ impl Module {
         encrypt: bool,
     ) -> Result<Produced> {
         {
-            let s = self.session(h)?;
+            let s = self.m.session(h)?;
             let mut ops = s.ops.lock();
             let op_slot = ops.cipher(encrypt);
             if let Some(op) = op_slot.as_mut() {
@@ -138,7 +139,7 @@ impl Module {
         single: bool,
         run: impl FnOnce(Engine) -> Result<Zeroizing<Vec<u8>>>,
     ) -> Result<Produced> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         let op_slot = ops.cipher(encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
@@ -165,7 +166,7 @@ impl Module {
 
     /// C_EncryptUpdate / C_DecryptUpdate; the operation continues.
     pub fn cipher_update(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, encrypt: bool) -> Result<Produced> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         let op_slot = ops.cipher(encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;

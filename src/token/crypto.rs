@@ -4,10 +4,11 @@
 //! operation; success or any other error ends it; a single-part call after
 //! an `Update` ends it with CKR_OPERATION_ACTIVE.
 
+use super::Sessions;
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
-use super::{Access, Module, ObjectHandle, SessionHandle};
+use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::AesMac;
 use crate::mech::digest::{self, Hasher, Hmac};
@@ -171,7 +172,7 @@ pub(crate) fn secret_value(k: &Object, accepts: impl Fn(ck::CK_KEY_TYPE) -> bool
     k.bytes(ck::CKA_VALUE).ok_or_else(|| Error::general("secret key without a value"))
 }
 
-impl Module {
+impl Sessions<'_> {
     /// The usage flag, a KMS key's state and KMS-only use.
     fn key_allows(o: &Object, usage: AttrType, mech: MechType) -> Result<()> {
         use crate::vendor::{CKA_FHSM_KMS, CKM_FHSM_KMS_WRAP};
@@ -208,7 +209,7 @@ impl Module {
             mechanism: Some(mech),
             ..super::audit::Record::of(a, event)
         };
-        self.audit_use(&rec.result(r));
+        self.m.audit().key_use(&rec.result(r));
     }
 
     /// A key for an operation: handle errors become CKR_KEY_HANDLE_INVALID,
@@ -230,9 +231,9 @@ impl Module {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             e => e,
         };
-        Ok(match self.kept_key(a, h).map_err(handle_err)? {
+        Ok(match self.m.objects().kept_key(a, h).map_err(handle_err)? {
             Some(f) => f,
-            None => self.keep_key(a, self.find_for_use(a, h).map_err(handle_err)?),
+            None => self.m.objects().keep_key(a, self.m.objects().find_for_use(a, h).map_err(handle_err)?),
         })
     }
 
@@ -275,7 +276,7 @@ impl Module {
     }
 
     pub fn digest_init(&self, h: SessionHandle, mech: &Mechanism) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         if ops.digest.is_some() {
             return Err(Error::OperationActive);
@@ -288,7 +289,7 @@ impl Module {
     }
 
     pub fn digest(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         single_part(&mut ops.digest)?;
         produce(&mut ops.digest, cap, Hasher::output_len, |mut d| {
@@ -298,7 +299,7 @@ impl Module {
     }
 
     pub fn digest_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         let op = ops.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
         op.multipart = true;
@@ -309,13 +310,13 @@ impl Module {
 
     /// C_DigestKey: digests a secret key's value (which never leaves).
     pub fn digest_key(&self, h: SessionHandle, key: ObjectHandle) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let mut ops = s.ops.lock();
         if ops.digest.is_none() {
             return Err(Error::OperationNotInitialized);
         }
-        let value = match self.find_for_use(&a, key) {
+        let value = match self.m.objects().find_for_use(&a, key) {
             Ok(f) if f.object().class() == ck::CKO_SECRET_KEY => match f.object().bytes(ck::CKA_VALUE) {
                 Some(v) => Ok(Zeroizing::new(v.to_vec())),
                 None => Err(Error::UserNotLoggedIn),
@@ -339,7 +340,7 @@ impl Module {
     }
 
     pub fn digest_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
     }
@@ -348,7 +349,7 @@ impl Module {
     /// signs with recovery, so a known one is CKR_MECHANISM_INVALID too,
     /// after the session is checked.
     pub fn recover_init(&self, h: SessionHandle, mech: &crate::model::Mechanism) -> Result<()> {
-        self.session(h)?;
+        self.m.session(h)?;
         crate::mech::registry::for_operation(mech.mtype, ck::CKF_SIGN_RECOVER | ck::CKF_VERIFY_RECOVER)?;
         Err(Error::MechanismInvalid)
     }

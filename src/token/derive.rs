@@ -4,11 +4,12 @@
 //! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
 //! PKCS#11 §4.9 says.
 
+use super::Sessions;
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::newobj;
-use super::{Access, Module, ObjectHandle, SessionHandle};
+use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::curve::point_of;
@@ -38,9 +39,9 @@ const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
     ck::CKK_SHA3_512_HMAC,
 ];
 
-impl Module {
+impl Sessions<'_> {
     fn salt_key(&self, a: &Access, h: ObjectHandle) -> Result<Zeroizing<Vec<u8>>> {
-        let found = self.find_for_use(a, h).map_err(|_| Error::MechanismParamInvalid)?;
+        let found = self.m.objects().find_for_use(a, h).map_err(|_| Error::MechanismParamInvalid)?;
         let o = found.object();
         if o.class() != ck::CKO_SECRET_KEY {
             return Err(Error::MechanismParamInvalid);
@@ -150,8 +151,8 @@ impl Module {
         base_h: ObjectHandle,
         tmpl: &Template,
     ) -> Result<ObjectHandle> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_DERIVE)?;
         let base = self.usable_key(&a, base_h, ck::CKA_DERIVE, mech.mtype)?;
         let ecdh = matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE);
@@ -176,7 +177,7 @@ impl Module {
             let checked = newobj::Checked::new(policy::DATA, &rest, a.is_so())?;
             let data = self.derive_bytes(&a, mech, &base, len)?;
             let obj = newobj::data_object(&checked, Some(data))?;
-            return self.store_new(&a, &s, obj);
+            return self.m.objects().store_new(&a, &s, obj);
         }
 
         if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) {
@@ -202,6 +203,6 @@ impl Module {
         let never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE) && !obj.bool(ck::CKA_EXTRACTABLE);
         obj.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(always_sensitive));
         obj.set(ck::CKA_NEVER_EXTRACTABLE, Value::Bool(never_extractable));
-        self.store_new(&a, &s, obj)
+        self.m.objects().store_new(&a, &s, obj)
     }
 }

@@ -2,11 +2,12 @@
 //! are found through the store's attribute index, then each candidate is
 //! opened (its tag checked) and compared in full.
 
+use super::Objects;
 use std::collections::VecDeque;
 
 use cryptoki_sys as ck;
 
-use super::{Module, ObjectHandle, SessionHandle};
+use super::{ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::model::{Template, Value};
 use crate::store::{codec, Visible};
@@ -15,17 +16,17 @@ pub(crate) struct FindOp {
     results: VecDeque<ObjectHandle>,
 }
 
-impl Module {
+impl Objects<'_> {
     pub fn find_init(&self, h: SessionHandle, tmpl: &Template) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let mut ops = s.ops.lock();
         if ops.find.is_some() {
             return Err(Error::OperationActive);
         }
         let mut results = VecDeque::new();
         {
-            let objs = self.sessions.objects.read();
+            let objs = self.session_objects();
             let mut handles: Vec<_> = objs
                 .iter()
                 .filter(|(_, e)| e.slot == s.slot)
@@ -40,7 +41,7 @@ impl Module {
         }
         let filters = codec::find_filters(a.sealer(), tmpl);
         let vis = visibility(tmpl, a.user_logged_in());
-        let candidates = self.store.find(a.token.token_id, vis, &filters)?;
+        let candidates = self.m.store.find(a.token.token_id, vis, &filters)?;
         // Every candidate is opened and compared, even when the index
         // answered every attribute: index entries are not covered by an
         // object's tag (an entry copied from another object would
@@ -63,7 +64,7 @@ impl Module {
     }
 
     pub fn find_next(&self, h: SessionHandle, max: usize) -> Result<Vec<ObjectHandle>> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         let op = ops.find.as_mut().ok_or(Error::OperationNotInitialized)?;
         let n = max.min(op.results.len());
@@ -71,7 +72,7 @@ impl Module {
     }
 
     pub fn find_final(&self, h: SessionHandle) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         ops.find.take().map(|_| ()).ok_or(Error::OperationNotInitialized)
     }

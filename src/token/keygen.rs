@@ -1,18 +1,19 @@
 //! C_GenerateKey for secret keys, C_GenerateRandom, C_SeedRandom.
 
+use super::Sessions;
 use cryptoki_sys as ck;
 
 use super::newobj;
-use super::{Module, ObjectHandle, SessionHandle};
+use super::{ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::{keygen, registry};
 use crate::model::{policy, Mechanism, Param, Template};
 use crate::sys::rand::random;
 
-impl Module {
+impl Sessions<'_> {
     pub fn generate_key(&self, h: SessionHandle, mech: &Mechanism, tmpl: &Template) -> Result<ObjectHandle> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let entry = registry::for_operation(mech.mtype, ck::CKF_GENERATE)?;
         if !matches!(mech.param, Param::None) {
             return Err(Error::MechanismParamInvalid);
@@ -47,16 +48,16 @@ impl Module {
         for (t, v) in kms {
             obj.set(t, v);
         }
-        self.store_new(&a, &s, obj)
+        self.m.objects().store_new(&a, &s, obj)
     }
 
     pub fn generate_random(&self, h: SessionHandle, out: &mut [u8]) -> Result<()> {
-        self.session(h)?;
+        self.m.session(h)?;
         random(out)
     }
 
     pub fn seed_random(&self, h: SessionHandle) -> Result<()> {
-        self.session(h)?;
+        self.m.session(h)?;
         Err(Error::RandomSeedNotSupported)
     }
 }

@@ -2,12 +2,13 @@
 //! importing asymmetric keys with C_CreateObject: components in, derived
 //! public attributes (CKA_PUBLIC_KEY_INFO, CKA_EC_POINT, ...) computed.
 
+use super::Sessions;
 use std::sync::Arc;
 
 use cryptoki_sys as ck;
 
 use super::newobj;
-use super::{Access, Found, Module, ObjectHandle, SessionHandle};
+use super::{Access, Found, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::curve::CurveId;
 use crate::mech::keys::Key;
@@ -27,7 +28,7 @@ fn parse(obj: &Object) -> Result<Arc<Key>> {
     Ok(Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?))
 }
 
-impl Module {
+impl Sessions<'_> {
     /// The parsed key for an operation: made once per object and kept with
     /// it (`Object::memo`). A session's kept copy of a key (see
     /// `session::Kept`) is its own object, so two sessions on two threads
@@ -43,8 +44,8 @@ impl Module {
         pub_tmpl: &Template,
         priv_tmpl: &Template,
     ) -> Result<(ObjectHandle, ObjectHandle)> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let entry = registry::for_operation(mech.mtype, ck::CKF_GENERATE_KEY_PAIR)?;
         if !matches!(mech.param, Param::None) {
             return Err(Error::MechanismParamInvalid);
@@ -100,8 +101,8 @@ impl Module {
         let made = newobj::TokenKey { key: &key, generated_by: Some(mech.mtype), ec_params: params };
         let public = newobj::public_key(&pub_checked, Some(&made))?;
         let private = newobj::private_key(&priv_checked, Some(&made))?;
-        let hpub = self.store_new(&a, &s, public)?;
-        match self.store_new(&a, &s, private) {
+        let hpub = self.m.objects().store_new(&a, &s, public)?;
+        match self.m.objects().store_new(&a, &s, private) {
             Ok(hpriv) => Ok((hpub, hpriv)),
             Err(e) => {
                 self.discard(&a, hpub);
@@ -112,14 +113,14 @@ impl Module {
 
     /// Removes an object this call just made (a half-stored key pair).
     fn discard(&self, a: &Access, h: ObjectHandle) {
-        match self.find_object(a, h) {
+        match self.m.objects().find_object(a, h) {
             Ok(Found::Token { token_id, id, .. }) => {
                 if let Ok(w) = a.writer() {
-                    let _ = self.store.delete_object(token_id, w, id);
+                    let _ = self.m.store.delete_object(token_id, w, id);
                 }
             }
             Ok(Found::Session { handle, .. }) => {
-                self.sessions.objects.write().remove(&handle);
+                self.m.objects().remove_session_object(handle);
             }
             Err(_) => {}
         }

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::store::{SlotId, TokenKey, TokenRecord, Uid};
 use crate::sync::{Mutex, RwLock};
 
-pub(crate) struct Slots {
+pub(crate) struct SlotStates {
     states: RwLock<HashMap<SlotId, Arc<SlotState>>>,
     /// Token records, stamped with the store generation.
     pub tokens: cache::Stamped<SlotId, Option<Arc<TokenRecord>>>,
@@ -19,9 +19,13 @@ pub(crate) struct Slots {
     pub ids: cache::Stamped<(), Vec<SlotId>>,
 }
 
-impl Slots {
-    pub fn new() -> Slots {
-        Slots { states: RwLock::new(HashMap::new()), tokens: cache::Stamped::new(1_024), ids: cache::Stamped::new(1) }
+impl SlotStates {
+    pub fn new() -> SlotStates {
+        SlotStates {
+            states: RwLock::new(HashMap::new()),
+            tokens: cache::Stamped::new(1_024),
+            ids: cache::Stamped::new(1),
+        }
     }
 
     /// A slot's login state (made at its first use).

@@ -4,10 +4,11 @@
 //! CKA_KEY_GEN_MECHANISM), so a key that was never extractable stays so.
 //! All objects of one import are stored in one store transaction.
 
+use super::Slots;
 use cryptoki_sys as ck;
 
 use super::newobj;
-use super::{Module, ObjectHandle, SessionHandle};
+use super::{ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::model::policy::{self, flag};
 use crate::model::{Object, Template};
@@ -58,11 +59,11 @@ pub fn migrated_object(tmpl: &Template) -> Result<Object> {
     Ok(obj)
 }
 
-impl Module {
+impl Slots<'_> {
     /// Stores migrated objects as token objects of the session's token,
     /// all or none. Needs a read-write session logged in as the user.
     pub fn import_migrated(&self, h: SessionHandle, objects: &[Template]) -> Result<Vec<ObjectHandle>> {
-        let (_, a) = self.authorize(h, super::Need::UserRw)?;
+        let (_, a) = self.m.authorize(h, super::Need::UserRw)?;
         let mut stored = Vec::with_capacity(objects.len());
         let mut records = Vec::with_capacity(objects.len());
         for tmpl in objects {
@@ -73,13 +74,13 @@ impl Module {
         }
         // One audit record per object, committed with them.
         for (key, detail) in &records {
-            self.audit_with_next_write(&super::audit::Record {
+            self.m.audit().with_next_write(&super::audit::Record {
                 key,
                 detail,
                 ..super::audit::Record::of(&a, "migrate-object")
             });
         }
-        let ids = self.store.insert_objects(a.token.token_id, a.writer()?, &stored)?;
+        let ids = self.m.store.insert_objects(a.token.token_id, a.writer()?, &stored)?;
         ids.into_iter()
             .map(|id| ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range")))
             .collect()
@@ -89,18 +90,18 @@ impl Module {
     /// --delete-token: access to the store is the authority, as access to
     /// the token directory is for SoftHSM). Fails while sessions are open.
     pub fn delete_token(&self, slot: crate::store::SlotId) -> Result<()> {
-        let rec = self.store.token_at(slot)?.ok_or(Error::TokenNotPresent)?;
-        if self.session_count(slot)?.0 > 0 {
+        let rec = self.m.store.token_at(slot)?.ok_or(Error::TokenNotPresent)?;
+        if self.m.sessions().session_count(slot)?.0 > 0 {
             return Err(Error::SessionExists);
         }
         let label = String::from_utf8_lossy(&rec.label).trim_end().to_string();
-        self.audit_with_next_write(&super::audit::Record {
+        self.m.audit().with_next_write(&super::audit::Record {
             token: Some(&rec.uid),
             detail: &label,
             ..super::audit::Record::new("delete-token")
         });
-        self.store.delete_token(rec.token_id)?;
-        self.forget_opened();
+        self.m.store.delete_token(rec.token_id)?;
+        self.m.forget_opened();
         Ok(())
     }
 
@@ -116,19 +117,19 @@ impl Module {
     ) -> Result<bool> {
         self.init_token(slot, so_pin, label)?;
         let want = super::slots::padded::<16>(serial);
-        if serial.is_empty() || serial.len() > 16 || self.store.tokens()?.iter().any(|t| t.serial == want) {
+        if serial.is_empty() || serial.len() > 16 || self.m.store.tokens()?.iter().any(|t| t.serial == want) {
             return Ok(false);
         }
         // The new token has no objects and no user PIN yet, so storing it
         // again with the serial changed loses nothing.
-        let mut rec = self.store.token_at(slot)?.ok_or(Error::TokenNotPresent)?;
+        let mut rec = self.m.store.token_at(slot)?.ok_or(Error::TokenNotPresent)?;
         rec.serial = want;
-        self.store.put_token(&rec)?;
+        self.m.store.put_token(&rec)?;
         Ok(true)
     }
 
     /// The serial number of the token in a slot as stored (hex text).
     pub fn token_serial(&self, slot: crate::store::SlotId) -> Result<Option<String>> {
-        Ok(self.store.token_at(slot)?.map(|t| String::from_utf8_lossy(&t.serial).trim_end().to_string()))
+        Ok(self.m.store.token_at(slot)?.map(|t| String::from_utf8_lossy(&t.serial).trim_end().to_string()))
     }
 }

@@ -1,5 +1,20 @@
-//! The token core: one `Module` per `C_Initialize`, holding the store, the
-//! per-slot login state and the process's sessions and session objects.
+//! The token core: one `Module` per `C_Initialize`. `Module` itself holds
+//! only what every part needs — the configuration, the store, the one
+//! `authorize(session, Need)` and the session's view of its token (`access`)
+//! — and the state of five components, each reached through its own
+//! interface and each owning its state (no component reads another's):
+//!
+//! | component | interface | state | files |
+//! |---|---|---|---|
+//! | slots and login | `m.slots()` → `Slots` | `logins::SlotStates` | slots.rs, auth.rs, logins.rs, migrate.rs |
+//! | sessions and operations | `m.sessions()` → `Sessions` | `sessions::SessionTable` | session.rs, sessions.rs, ops.rs, crypto.rs, cipher.rs, sign.rs, keygen.rs, keypair.rs, derive.rs, wrap.rs |
+//! | objects | `m.objects()` → `Objects` | `objects::ObjectTable` | objects.rs, find.rs, newobj.rs, cert.rs |
+//! | KMS | `m.kms()` → `Kms` | `kms::KeyCache` | kms/ |
+//! | audit | `m.audit()` → `Audit` | `audit::AuditBuffer` | audit.rs, audit_check.rs, verify.rs |
+//!
+//! A component calls another only through that one's interface (for
+//! example the KMS component creates its key objects with
+//! `m.objects().store_new` and records with `m.audit().event`).
 //!
 //! Locking: the session table is an `ArcSwap` (lookups take no lock and
 //! write nothing shared), the session-object table an `RwLock` held only
@@ -26,6 +41,7 @@ mod derive;
 mod find;
 mod hooks;
 mod keygen;
+pub mod keyid;
 mod keypair;
 pub mod kms;
 mod logins;
@@ -84,25 +100,19 @@ pub struct Module {
     pub config: Config,
     store: Box<dyn Store>,
     /// Slots, their login state and the token records read for them.
-    slots: logins::Slots,
+    slots: logins::SlotStates,
     /// Open sessions and session objects.
-    sessions: sessions::Sessions,
-    /// Token objects already opened, stamped with their token's revision
-    /// (see `cache`). Cleared at logout.
-    opened: cache::Stamped<(TokenId, ObjectId), Arc<Opened>>,
+    sessions: sessions::SessionTable,
+    /// The objects component's state: token objects already opened.
+    objects: objects::ObjectTable,
     /// The KMS component's state: its opened keys.
     kms: kms::KeyCache,
     /// Audit records not yet written.
-    audit: audit::Audit,
+    audit: audit::AuditBuffer,
 }
 
-struct Opened {
-    uid: Uid,
-    private: bool,
-    object: Arc<Object>,
-}
-
-/// Opened objects kept per process; past this the cache starts over.
+/// Opened objects (and KMS keys) kept per process; past this the cache
+/// starts over.
 const OPENED_MAX: usize = 4_096;
 
 /// One attribute's answer to C_GetAttributeValue.
@@ -195,6 +205,63 @@ impl Access {
     }
 }
 
+// The components' interfaces (see the table at the top). Each is a view of
+// the module; its methods live in the component's files.
+
+/// The slots-and-login component (see `Module::slots`): the slot list, token and slot information, mechanisms, token initialization, login, logout and PINs, and provisioning a token from a migration.
+pub struct Slots<'m> {
+    pub(super) m: &'m Module,
+}
+
+/// The sessions-and-operations component (see `Module::sessions`): opening and closing sessions, and every operation run in one (digest, encrypt/decrypt, sign/verify, key generation, derivation, wrapping, random).
+pub struct Sessions<'m> {
+    pub(super) m: &'m Module,
+}
+
+/// The objects component (see `Module::objects`): objects by handle, with
+/// the visibility rules; creating, copying, destroying, reading and
+/// changing them; finding them.
+pub struct Objects<'m> {
+    pub(super) m: &'m Module,
+}
+
+/// The audit component (see `Module::audit`): records written for every use and change, their chain, its verification, export and pruning, and the store check.
+pub struct Audit<'m> {
+    pub(super) m: &'m Module,
+}
+
+/// The KMS operations of a module (see `Module::kms`).
+pub struct Kms<'m> {
+    pub(super) m: &'m Module,
+}
+
+impl Module {
+    /// The slots-and-login component.
+    pub fn slots(&self) -> Slots<'_> {
+        Slots { m: self }
+    }
+
+    /// The sessions-and-operations component.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { m: self }
+    }
+
+    /// The objects component.
+    pub fn objects(&self) -> Objects<'_> {
+        Objects { m: self }
+    }
+
+    /// The audit component.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit { m: self }
+    }
+
+    /// The KMS component.
+    pub fn kms(&self) -> Kms<'_> {
+        Kms { m: self }
+    }
+}
+
 impl Module {
     pub fn new(config: Config) -> Result<Module> {
         let path = config.store_path()?;
@@ -218,16 +285,12 @@ impl Module {
         Ok(Module {
             config,
             store,
-            slots: logins::Slots::new(),
-            sessions: sessions::Sessions::new(),
-            opened: cache::Stamped::new(OPENED_MAX),
+            slots: logins::SlotStates::new(),
+            sessions: sessions::SessionTable::new(),
+            objects: objects::ObjectTable::new(OPENED_MAX),
             kms: kms::KeyCache::new(OPENED_MAX),
-            audit: audit::Audit::default(),
+            audit: audit::AuditBuffer::default(),
         })
-    }
-
-    fn slot_state(&self, slot: SlotId) -> Result<Arc<SlotState>> {
-        Ok(self.slots.state(slot))
     }
 
     /// The session and what the caller may do on it, checked against what
@@ -293,99 +356,13 @@ impl Module {
         Ok(Access { slot: s.slot, token, user, key, rw: s.rw, session: s.handle, kept: s.kept.clone() })
     }
 
-    /// Looks an object up by handle with the visibility rules applied: a
-    /// private object does not exist for a caller who is not logged in as
-    /// the user.
-    pub(crate) fn find_object(&self, a: &Access, h: ObjectHandle) -> Result<Found> {
-        if h >= SESSION_OBJECT_BASE {
-            let entry = self.sessions.objects.read().get(&h).cloned().ok_or(Error::ObjectHandleInvalid)?;
-            let object = entry.object.read().clone();
-            if entry.slot != a.slot || (object.is_private() && !a.user_logged_in()) {
-                return Err(Error::ObjectHandleInvalid);
-            }
-            return Ok(Found::Session { handle: h, entry, object });
-        }
-        let id = ObjectId::try_from(h).map_err(|_| Error::ObjectHandleInvalid)?;
-        let token_id = a.token.token_id;
-        if a.key.is_some() {
-            if let Some(o) = self.opened.get(&(token_id, id), a.token.rev as u64) {
-                if o.private && !a.user_logged_in() {
-                    return Err(Error::ObjectHandleInvalid);
-                }
-                return Ok(Found::Token { token_id, id, uid: o.uid, object: o.object.clone() });
-            }
-        }
-        let stored = self.store.load_object(token_id, id)?.ok_or(Error::ObjectHandleInvalid)?;
-        if stored.private && !a.user_logged_in() {
-            return Err(Error::ObjectHandleInvalid);
-        }
-        let object = Arc::new(crate::store::codec::decode(a.sealer(), &stored)?);
-        if a.key.is_some() && object.locked.is_empty() {
-            let entry = Opened { uid: stored.uid, private: stored.private, object: object.clone() };
-            self.opened.put((token_id, id), a.token.rev as u64, Arc::new(entry));
-        }
-        Ok(Found::Token { token_id, id, uid: stored.uid, object })
-    }
-
-    /// `find_object` for a *use* of the object (a key in an operation, a
-    /// value digested, wrapped or derived from): a public object read
-    /// without the token key has not had its tag checked, so it cannot be
-    /// used until someone logs in (CKR_USER_NOT_LOGGED_IN).
-    pub(crate) fn find_for_use(&self, a: &Access, h: ObjectHandle) -> Result<Found> {
-        let found = self.find_object(a, h)?;
-        if found.object().unverified {
-            return Err(Error::UserNotLoggedIn);
-        }
-        Ok(found)
-    }
-
-    /// A token key this session used before, while its token's revision is
-    /// unchanged: the session's own copy (see `session::Kept`).
-    pub(crate) fn kept_key(&self, a: &Access, h: ObjectHandle) -> Result<Option<Found>> {
-        let Ok(id) = ObjectId::try_from(h) else { return Ok(None) };
-        if a.key.is_none() || h >= SESSION_OBJECT_BASE {
-            return Ok(None);
-        }
-        let mut kept = a.kept.lock();
-        let Some(i) = kept.iter().position(|k| k.id == id && k.token_id == a.token.token_id) else { return Ok(None) };
-        let k = kept.remove(i);
-        if k.rev != a.token.rev {
-            return Ok(None);
-        }
-        if k.object.is_private() && !a.user_logged_in() {
-            return Err(Error::ObjectHandleInvalid);
-        }
-        let found = Found::Token { token_id: k.token_id, id, uid: k.uid, object: k.object.clone() };
-        kept.push(k);
-        Ok(Some(found))
-    }
-
-    /// Keeps a copy of a token key the session is about to use, and returns
-    /// the key as that copy.
-    pub(crate) fn keep_key(&self, a: &Access, found: Found) -> Found {
-        let Found::Token { token_id, id, uid, object } = found else { return found };
-        if a.key.is_none() || !object.locked.is_empty() {
-            return Found::Token { token_id, id, uid, object };
-        }
-        let object = Arc::new(Object::clone(&object));
-        {
-            let mut kept = a.kept.lock();
-            kept.retain(|k| !(k.id == id && k.token_id == token_id));
-            if kept.len() >= session::KEPT_MAX {
-                kept.remove(0);
-            }
-            kept.push(session::KeptKey { token_id, id, rev: a.token.rev, uid, object: object.clone() });
-        }
-        Found::Token { token_id, id, uid, object }
-    }
-
     /// Forgets every opened object of a slot's token (at logout), also the
     /// sessions' copies.
     pub(crate) fn forget_opened(&self) {
         for s in self.sessions.all().values() {
             s.forget_copies();
         }
-        self.opened.clear();
+        self.objects.clear();
         self.kms.clear();
     }
 }
@@ -394,7 +371,7 @@ impl Drop for Module {
     /// A module that goes away cleanly (C_Finalize, the CLI's exit) writes
     /// its buffered audit records.
     fn drop(&mut self) {
-        if let Err(e) = self.flush_audit_with(true) {
+        if let Err(e) = self.audit().flush_with(true) {
             log::error!("audit records not written: {e}");
         }
     }

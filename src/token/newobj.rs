@@ -5,9 +5,10 @@
 //! every creating path (generate, derive, unwrap, create, migration) goes
 //! through them. Then storing the result where it belongs.
 
+use super::Objects;
 use cryptoki_sys as ck;
 
-use super::{Access, Module, ObjectHandle, Session, SessionObject};
+use super::{Access, ObjectHandle, Session, SessionObject};
 use crate::error::{Error, Result};
 use crate::hex::hex;
 use crate::mech::curve::CurveId;
@@ -354,7 +355,7 @@ pub(crate) fn from_template(t: &Checked) -> Result<Object> {
     }
 }
 
-impl Module {
+impl Objects<'_> {
     /// Stores a new object as a token object or a session object of `s`,
     /// after the access checks every creating call shares.
     pub(crate) fn store_new(&self, a: &Access, s: &Session, mut obj: Object) -> Result<ObjectHandle> {
@@ -380,23 +381,21 @@ impl Module {
             let key = hex(&uid);
             let detail = format!("class {:#x}", obj.class());
             // Committed with the object, in one transaction.
-            self.audit_with_next_write(&super::audit::Record {
+            self.m.audit().with_next_write(&super::audit::Record {
                 key: &key,
                 detail: &detail,
                 ..super::audit::Record::of(a, event)
             });
-            let id = self.store.insert_object(a.token.token_id, a.writer()?, &stored)?;
+            let id = self.m.store.insert_object(a.token.token_id, a.writer()?, &stored)?;
             return ObjectHandle::try_from(id).map_err(|_| Error::general("object id out of range"));
         }
         obj.set(ck::CKA_UNIQUE_ID, Value::bytes(hex(&uid).into_bytes()));
-        let h = self.sessions.next_object_handle();
         let entry = SessionObject {
             session: s.handle,
             slot: s.slot,
             object: crate::sync::RwLock::new(std::sync::Arc::new(obj)),
         };
-        self.sessions.objects.write().insert(h, std::sync::Arc::new(entry));
-        Ok(h)
+        Ok(self.add_session_object(entry))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sessions: open, close, info. Each session carries its own operation state
 //! behind its own lock.
 
+use super::Sessions;
 use std::sync::Arc;
 
 use crate::sync::Mutex;
@@ -9,7 +10,7 @@ use cryptoki_sys as ck;
 use cryptoki_sys::CK_SESSION_INFO;
 
 use super::ops::{OpKind, Ops};
-use super::{Module, SessionHandle, UserKind};
+use super::{SessionHandle, UserKind};
 use crate::error::{Error, Result};
 use crate::model::Object;
 use crate::store::{ObjectId, SlotId, TokenId, TokenKey, TokenRecord, Uid};
@@ -73,24 +74,24 @@ impl Session {
     }
 }
 
-impl Module {
+impl Sessions<'_> {
     pub fn open_session(&self, slot: SlotId, flags: ck::CK_FLAGS) -> Result<SessionHandle> {
         if flags & ck::CKF_SERIAL_SESSION == 0 {
             return Err(Error::SessionParallelNotSupported);
         }
-        self.check_slot(slot)?;
-        if self.token_at(slot)?.is_none() {
+        self.m.slots().check_slot(slot)?;
+        if self.m.token_at(slot)?.is_none() {
             return Err(Error::TokenNotRecognized);
         }
         let rw = flags & ck::CKF_RW_SESSION != 0;
-        let state = self.slot_state(slot)?;
+        let state = self.m.slots().state(slot);
         // Hold the login lock so a concurrent SO login cannot slip between
         // the check and the insert.
         let login = state.login.read();
         if !rw && login.user == Some(UserKind::So) {
             return Err(Error::SessionReadWriteSoExists);
         }
-        let handle = self.sessions.next_handle();
+        let handle = self.m.sessions.next_handle();
         let s = Arc::new(Session {
             handle,
             slot,
@@ -100,19 +101,19 @@ impl Module {
             view: Mutex::new(View::default()),
             kept: Arc::new(Mutex::new(Vec::new())),
         });
-        self.sessions.edit(|m| m.insert(handle, s));
+        self.m.sessions.edit(|m| m.insert(handle, s));
         drop(login);
         Ok(handle)
     }
 
     pub fn close_session(&self, h: SessionHandle) -> Result<()> {
-        let s = self.sessions.edit(|m| m.remove(&h)).ok_or(Error::SessionHandleInvalid)?;
+        let s = self.m.sessions.edit(|m| m.remove(&h)).ok_or(Error::SessionHandleInvalid)?;
         self.after_close(&[s.handle], s.slot)
     }
 
     pub fn close_all_sessions(&self, slot: SlotId) -> Result<()> {
-        self.check_slot(slot)?;
-        let closed: Vec<SessionHandle> = self.sessions.edit(|m| {
+        self.m.slots().check_slot(slot)?;
+        let closed: Vec<SessionHandle> = self.m.sessions.edit(|m| {
             let hs: Vec<_> = m.values().filter(|s| s.slot == slot).map(|s| s.handle).collect();
             for h in &hs {
                 m.remove(h);
@@ -122,23 +123,24 @@ impl Module {
         self.after_close(&closed, slot)
     }
 
+    /// Whether a read-only session is open on the slot.
+    pub(crate) fn read_only_open(&self, slot: SlotId) -> bool {
+        self.m.sessions.all().values().any(|x| x.slot == slot && !x.rw)
+    }
+
     /// Drops the closed sessions' objects; the last session of a slot to
     /// close logs the slot out.
     fn after_close(&self, closed: &[SessionHandle], slot: SlotId) -> Result<()> {
-        self.sessions.objects.write().retain(|_, o| !closed.contains(&o.session));
+        self.m.objects().drop_session_objects(closed);
         if self.session_count(slot)?.0 == 0 {
-            self.slot_state(slot)?.set_login(|login| {
-                login.user = None;
-                login.key = None;
-            })?;
-            self.forget_opened();
+            self.m.slots().end_login(slot)?;
         }
         Ok(())
     }
 
     /// (all, read-write) sessions of this process on a slot.
     pub(crate) fn session_count(&self, slot: SlotId) -> Result<(u64, u64)> {
-        let m = self.sessions.all();
+        let m = self.m.sessions.all();
         let on_slot = m.values().filter(|s| s.slot == slot);
         let (mut all, mut rw) = (0, 0);
         for s in on_slot {
@@ -149,8 +151,8 @@ impl Module {
     }
 
     pub fn session_info(&self, h: SessionHandle) -> Result<CK_SESSION_INFO> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let state = match (a.user, s.rw) {
             (Some(UserKind::So), _) => ck::CKS_RW_SO_FUNCTIONS,
             (Some(UserKind::User), true) => ck::CKS_RW_USER_FUNCTIONS,
@@ -163,10 +165,10 @@ impl Module {
     }
 }
 
-impl Module {
+impl Sessions<'_> {
     /// C_SessionCancel: ends the operations named by `flags`.
     pub fn session_cancel(&self, h: SessionHandle, flags: ck::CK_FLAGS) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         if flags & ck::CKF_FIND_OBJECTS != 0 {
             ops.find = None;
@@ -182,7 +184,7 @@ impl Module {
     /// Ends an operation after an error the boundary found (a NULL
     /// pointer), as any error other than a short buffer ends it.
     pub fn end_operation(&self, h: SessionHandle, kind: OpKind) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         s.ops.lock().end(kind);
         Ok(())
     }

@@ -1,5 +1,4 @@
-//! The sessions component: the process's open sessions and the objects
-//! that live only as long as their session. The table is an `ArcSwap`: a
+//! The sessions component's state: the process's open sessions. The table is an `ArcSwap`: a
 //! lookup takes no lock and writes nothing shared; opening and closing
 //! (far rarer than use) copy it, change the copy and store it.
 
@@ -9,31 +8,22 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::{ObjectHandle, Session, SessionHandle, SessionObject, SESSION_OBJECT_BASE};
+use super::{Session, SessionHandle};
 use crate::error::{Error, Result};
-use crate::sync::{Mutex, RwLock};
+use crate::sync::Mutex;
 
 pub(crate) type Table = HashMap<SessionHandle, Arc<Session>>;
 
-pub(crate) struct Sessions {
+pub(crate) struct SessionTable {
     table: ArcSwap<Table>,
     /// Serializes changes of `table` (copy, change, store).
     edit: Mutex<()>,
     next: AtomicU64,
-    /// Session objects by handle (always ≥ `SESSION_OBJECT_BASE`).
-    pub objects: RwLock<HashMap<ObjectHandle, Arc<SessionObject>>>,
-    next_object: AtomicU64,
 }
 
-impl Sessions {
-    pub fn new() -> Sessions {
-        Sessions {
-            table: ArcSwap::from_pointee(HashMap::new()),
-            edit: Mutex::new(()),
-            next: AtomicU64::new(1),
-            objects: RwLock::new(HashMap::new()),
-            next_object: AtomicU64::new(SESSION_OBJECT_BASE),
-        }
+impl SessionTable {
+    pub fn new() -> SessionTable {
+        SessionTable { table: ArcSwap::from_pointee(HashMap::new()), edit: Mutex::new(()), next: AtomicU64::new(1) }
     }
 
     /// The session, or CKR_SESSION_HANDLE_INVALID.
@@ -57,9 +47,5 @@ impl Sessions {
 
     pub fn next_handle(&self) -> SessionHandle {
         self.next.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn next_object_handle(&self) -> ObjectHandle {
-        self.next_object.fetch_add(1, Ordering::Relaxed)
     }
 }

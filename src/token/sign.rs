@@ -3,6 +3,7 @@
 //! mechanisms digest as data arrives; the raw ones (CKM_RSA_PKCS,
 //! CKM_ECDSA, CKM_EDDSA, ...) collect the data and sign it at the end.
 
+use super::Sessions;
 use std::sync::Arc;
 
 use cryptoki_sys as ck;
@@ -11,7 +12,7 @@ use zeroize::Zeroizing;
 use super::crypto::{
     hmac_key_type_ok, mac_general_len, no_param, produce, secret_value, single_part, MacState, Op, Produced,
 };
-use super::{Access, Module, ObjectHandle, SessionHandle};
+use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::AesMac;
 use crate::mech::asym::{digest_alg, SignAlg};
@@ -121,7 +122,7 @@ pub(super) fn require_context_login<T>(slot: &mut Option<Op<T>>) -> Result<()> {
     Ok(())
 }
 
-impl Module {
+impl Sessions<'_> {
     fn mac_state(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, usage: AttrType) -> Result<MacState> {
         if matches!(mech.mtype, ck::CKM_AES_CMAC | ck::CKM_AES_CMAC_GENERAL | ck::CKM_AES_MAC) {
             let out_len = match mech.mtype {
@@ -186,8 +187,8 @@ impl Module {
     }
 
     fn start_sign(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<()> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         let mut ops = s.ops.lock();
         let slot = if sign { &mut ops.sign } else { &mut ops.verify };
         if slot.is_some() {
@@ -203,7 +204,7 @@ impl Module {
     }
 
     pub fn sign(&self, h: SessionHandle, data: &[u8], cap: Option<usize>) -> Result<Produced> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         single_part(&mut ops.sign)?;
         if will_produce(&ops.sign, cap) {
@@ -213,14 +214,14 @@ impl Module {
     }
 
     pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         require_context_login(&mut ops.sign)?;
         sign_update(&mut ops.sign, data)
     }
 
     pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         if will_produce(&ops.sign, cap) {
             require_context_login(&mut ops.sign)?;
@@ -234,7 +235,7 @@ impl Module {
 
     /// Single-part verify; the operation ends whatever the outcome.
     pub fn verify(&self, h: SessionHandle, data: &[u8], sig: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         single_part(&mut ops.verify)?;
         let mut op = ops.verify.take().expect("checked by single_part");
@@ -243,13 +244,13 @@ impl Module {
     }
 
     pub fn verify_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         sign_update(&mut ops.verify, data)
     }
 
     pub fn verify_final(&self, h: SessionHandle, sig: &[u8]) -> Result<()> {
-        let s = self.session(h)?;
+        let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         let op = ops.verify.take().ok_or(Error::OperationNotInitialized)?;
         op.state.check(sig)

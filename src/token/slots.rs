@@ -6,10 +6,11 @@
 //! slot (0..slots.count) and every initialized one, plus one free slot
 //! after them whenever all are taken, so `C_InitToken` always has a target.
 
+use super::Slots;
 use cryptoki_sys as ck;
 use cryptoki_sys::{CK_INFO, CK_MECHANISM_INFO, CK_SLOT_INFO, CK_TOKEN_INFO, CK_VERSION};
 
-use super::{Login, Module};
+use super::Login;
 use crate::error::{Error, Result};
 use crate::mech::registry;
 use crate::model::MechType;
@@ -35,7 +36,26 @@ pub fn padded<const N: usize>(s: &str) -> [u8; N] {
     out
 }
 
-impl Module {
+impl Slots<'_> {
+    /// A slot's login state, shared by the process's sessions on it.
+    pub(crate) fn state(&self, slot: SlotId) -> std::sync::Arc<super::logins::SlotState> {
+        self.m.slots.state(slot)
+    }
+
+    /// The token keys of logged-in slots, by token uid. Only `try_read`s:
+    /// the audit asks while writing records, which some callers do while
+    /// holding a slot's locks; a busy slot is skipped, never waited for.
+    pub(crate) fn logged_in_keys(&self) -> Vec<(crate::store::Uid, std::sync::Arc<crate::store::TokenKey>)> {
+        let Some(slots) = self.m.slots.try_states() else { return Vec::new() };
+        slots
+            .values()
+            .filter_map(|st| {
+                let l = st.login.try_read()?;
+                Some((l.token_uid?, l.key.clone()?))
+            })
+            .collect()
+    }
+
     pub fn info(&self) -> CK_INFO {
         CK_INFO {
             cryptokiVersion: CK_VERSION { major: 3, minor: 0 },
@@ -49,20 +69,20 @@ impl Module {
     /// The slot list, re-read from the store only when its generation
     /// changed.
     pub fn slot_list(&self) -> Result<Vec<SlotId>> {
-        let generation = self.store.generation();
-        if let Some(ids) = generation.and_then(|g| self.slots.ids.get(&(), g)) {
+        let generation = self.m.store.generation();
+        if let Some(ids) = generation.and_then(|g| self.m.slots.ids.get(&(), g)) {
             return Ok(ids);
         }
         let ids = self.read_slot_list()?;
         if let Some(g) = generation {
-            self.slots.ids.put((), g, ids.clone());
+            self.m.slots.ids.put((), g, ids.clone());
         }
         Ok(ids)
     }
 
     fn read_slot_list(&self) -> Result<Vec<SlotId>> {
-        let tokens = self.store.tokens()?;
-        let mut ids: Vec<SlotId> = (0..self.config.slots.count).collect();
+        let tokens = self.m.store.tokens()?;
+        let mut ids: Vec<SlotId> = (0..self.m.config.slots.count).collect();
         ids.extend(tokens.iter().map(|t| t.slot_id));
         ids.sort_unstable();
         ids.dedup();
@@ -86,14 +106,14 @@ impl Module {
         Ok(CK_SLOT_INFO {
             slotDescription: padded(&format!("FerroHSM slot {slot}")),
             manufacturerID: padded(MANUFACTURER),
-            flags: ck::CKF_TOKEN_PRESENT | if self.config.slots.removable { ck::CKF_REMOVABLE_DEVICE } else { 0 },
+            flags: ck::CKF_TOKEN_PRESENT | if self.m.config.slots.removable { ck::CKF_REMOVABLE_DEVICE } else { 0 },
             hardwareVersion: version(),
             firmwareVersion: version(),
         })
     }
 
     fn pin_flags(&self, fails: u32, low: u64, final_try: u64, locked: u64) -> u64 {
-        let max = self.config.pin.max_failed;
+        let max = self.m.config.pin.max_failed;
         match fails {
             0 => 0,
             f if max > 0 && f >= max => locked,
@@ -104,8 +124,8 @@ impl Module {
 
     pub fn token_info(&self, slot: SlotId) -> Result<CK_TOKEN_INFO> {
         self.check_slot(slot)?;
-        let rec = self.token_at(slot)?;
-        let (sessions, rw) = self.session_count(slot)?;
+        let rec = self.m.token_at(slot)?;
+        let (sessions, rw) = self.m.sessions().session_count(slot)?;
         let mut flags = ck::CKF_RNG | ck::CKF_LOGIN_REQUIRED | ck::CKF_RESTORE_KEY_NOT_NEEDED;
         let (label, serial) = match &rec {
             Some(t) => {
@@ -139,8 +159,8 @@ impl Module {
             ulSessionCount: sessions,
             ulMaxRwSessionCount: ck::CK_EFFECTIVELY_INFINITE,
             ulRwSessionCount: rw,
-            ulMaxPinLen: self.config.pin.max_len as u64,
-            ulMinPinLen: self.config.pin.min_len as u64,
+            ulMaxPinLen: self.m.config.pin.max_len as u64,
+            ulMinPinLen: self.m.config.pin.min_len as u64,
             ulTotalPublicMemory: ck::CK_UNAVAILABLE_INFORMATION,
             ulFreePublicMemory: ck::CK_UNAVAILABLE_INFORMATION,
             ulTotalPrivateMemory: ck::CK_UNAVAILABLE_INFORMATION,
@@ -152,7 +172,7 @@ impl Module {
     }
 
     pub(crate) fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
-        let p = &self.config.pin;
+        let p = &self.m.config.pin;
         if pin.len() < p.min_len || pin.len() > p.max_len {
             return Err(Error::PinLenRange);
         }
@@ -162,7 +182,7 @@ impl Module {
     /// The configured Argon2id cost for new PIN records (the store keeps
     /// its own parameter type: it does not depend on the configuration).
     pub(crate) fn kdf(&self) -> KdfParams {
-        let c = self.config.kdf;
+        let c = self.m.config.kdf;
         KdfParams { m_cost_kib: c.m_cost_kib, t_cost: c.t_cost, p_cost: c.p_cost }
     }
 
@@ -170,12 +190,12 @@ impl Module {
     /// whose objects are all destroyed.
     pub fn init_token(&self, slot: SlotId, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
         self.check_slot(slot)?;
-        let state = self.slot_state(slot)?;
+        let state = self.state(slot);
         let _auth = state.auth.lock();
-        if self.session_count(slot)?.0 > 0 {
+        if self.m.sessions().session_count(slot)?.0 > 0 {
             return Err(Error::SessionExists);
         }
-        match self.store.token_at(slot)? {
+        match self.m.store.token_at(slot)? {
             Some(old) => {
                 self.verify_pin(&old, Who::So, so_pin, None, None)?;
             }
@@ -205,12 +225,12 @@ impl Module {
         crate::sys::release_free_memory();
         let label_text = String::from_utf8_lossy(label).trim_end().to_string();
         // The record commits with the token, or neither does.
-        self.audit_with_next_write(&super::audit::Record {
+        self.m.audit().with_next_write(&super::audit::Record {
             token: Some(&rec.uid),
             detail: &label_text,
             ..super::audit::Record::new("init-token")
         });
-        self.store.put_token(&rec)?;
+        self.m.store.put_token(&rec)?;
         state.set_login(|l| *l = Login::default())?;
         log::info!("token initialized in slot {slot}");
         Ok(())

@@ -21,11 +21,11 @@ fn label(s: &str) -> Attribute {
 }
 
 fn ready(m: &Module) -> u64 {
-    m.init_token(0, b"so-pin", &[b' '; 32]).unwrap();
-    let h = m.open_session(0, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).unwrap();
-    m.login(h, ck::CKU_SO, b"so-pin").unwrap();
-    m.init_pin(h, b"user-pin").unwrap();
-    m.logout(h).unwrap();
+    m.slots().init_token(0, b"so-pin", &[b' '; 32]).unwrap();
+    let h = m.sessions().open_session(0, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).unwrap();
+    m.slots().login(h, ck::CKU_SO, b"so-pin").unwrap();
+    m.slots().init_pin(h, b"user-pin").unwrap();
+    m.slots().logout(h).unwrap();
     h
 }
 
@@ -33,8 +33,9 @@ fn ready(m: &Module) -> u64 {
 fn public_secret_key_is_listed_but_sealed_until_login() {
     let (_d, m) = module();
     let h = ready(&m);
-    m.login(h, ck::CKU_USER, b"user-pin").unwrap();
+    m.slots().login(h, ck::CKU_USER, b"user-pin").unwrap();
     let key = m
+        .objects()
         .create_object(
             h,
             &Template::new(vec![
@@ -49,21 +50,21 @@ fn public_secret_key_is_listed_but_sealed_until_login() {
             ]),
         )
         .unwrap();
-    m.logout(h).unwrap();
+    m.slots().logout(h).unwrap();
 
     // Listed and its public attributes readable...
-    m.find_init(h, &Template::new(vec![label("pub")])).unwrap();
-    assert_eq!(m.find_next(h, 10).unwrap(), vec![key]);
-    m.find_final(h).unwrap();
-    let got = m.get_attributes(h, key, &[ck::CKA_LABEL, ck::CKA_VALUE]).unwrap();
+    m.objects().find_init(h, &Template::new(vec![label("pub")])).unwrap();
+    assert_eq!(m.objects().find_next(h, 10).unwrap(), vec![key]);
+    m.objects().find_final(h).unwrap();
+    let got = m.objects().get_attributes(h, key, &[ck::CKA_LABEL, ck::CKA_VALUE]).unwrap();
     assert!(matches!(&got[0], AttrOut::Value(Value::Bytes(b)) if &b[..] == b"pub"));
     // ...but the sealed value cannot be opened, nor the object re-sealed.
     assert!(matches!(got[1], AttrOut::Sensitive));
-    assert_eq!(m.set_attributes(h, key, &Template::new(vec![label("x")])), Err(Error::UserNotLoggedIn));
-    assert_eq!(m.copy_object(h, key, &Template::default()), Err(Error::UserNotLoggedIn));
+    assert_eq!(m.objects().set_attributes(h, key, &Template::new(vec![label("x")])), Err(Error::UserNotLoggedIn));
+    assert_eq!(m.objects().copy_object(h, key, &Template::default()), Err(Error::UserNotLoggedIn));
 
-    m.login(h, ck::CKU_USER, b"user-pin").unwrap();
-    let got = m.get_attributes(h, key, &[ck::CKA_VALUE]).unwrap();
+    m.slots().login(h, ck::CKU_USER, b"user-pin").unwrap();
+    let got = m.objects().get_attributes(h, key, &[ck::CKA_VALUE]).unwrap();
     assert!(matches!(&got[0], AttrOut::Value(Value::Bytes(b)) if b[..] == [9u8; 16]));
 }
 
@@ -71,27 +72,28 @@ fn public_secret_key_is_listed_but_sealed_until_login() {
 fn find_uses_the_index_and_compares_in_full() {
     let (_d, m) = module();
     let h = ready(&m);
-    m.login(h, ck::CKU_USER, b"user-pin").unwrap();
+    m.slots().login(h, ck::CKU_USER, b"user-pin").unwrap();
     let mk = |l: &str, app: &[u8]| {
-        m.create_object(
-            h,
-            &Template::new(vec![
-                Attribute::new(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA)),
-                Attribute::new(ck::CKA_TOKEN, Value::Bool(true)),
-                Attribute::new(ck::CKA_APPLICATION, Value::bytes(app.to_vec())),
-                Attribute::new(ck::CKA_VALUE, Value::bytes(vec![0u8; 2000])),
-                label(l),
-            ]),
-        )
-        .unwrap()
+        m.objects()
+            .create_object(
+                h,
+                &Template::new(vec![
+                    Attribute::new(ck::CKA_CLASS, Value::Ulong(ck::CKO_DATA)),
+                    Attribute::new(ck::CKA_TOKEN, Value::Bool(true)),
+                    Attribute::new(ck::CKA_APPLICATION, Value::bytes(app.to_vec())),
+                    Attribute::new(ck::CKA_VALUE, Value::bytes(vec![0u8; 2000])),
+                    label(l),
+                ]),
+            )
+            .unwrap()
     };
     let a = mk("a", b"app1");
     let b = mk("b", b"app1");
     let _c = mk("c", b"app2");
     let find = |t: Vec<Attribute>| {
-        m.find_init(h, &Template::new(t)).unwrap();
-        let r = m.find_next(h, 100).unwrap();
-        m.find_final(h).unwrap();
+        m.objects().find_init(h, &Template::new(t)).unwrap();
+        let r = m.objects().find_next(h, 100).unwrap();
+        m.objects().find_final(h).unwrap();
         r
     };
     assert_eq!(find(vec![Attribute::new(ck::CKA_APPLICATION, Value::bytes(b"app1".to_vec()))]), vec![a, b]);
@@ -105,10 +107,10 @@ fn find_uses_the_index_and_compares_in_full() {
 #[test]
 fn config_pin_policy_applies_to_new_pins() {
     let (_d, m) = module();
-    assert_eq!(m.init_token(0, b"abc", &[b' '; 32]), Err(Error::PinLenRange));
+    assert_eq!(m.slots().init_token(0, b"abc", &[b' '; 32]), Err(Error::PinLenRange));
     let h = ready(&m);
-    assert_eq!(m.set_pin(h, b"user-pin", b"x"), Err(Error::PinLenRange));
-    assert_eq!(m.set_pin(h, b"wrong-pin", b"new-pin-1"), Err(Error::PinIncorrect));
-    m.set_pin(h, b"user-pin", b"new-pin-1").unwrap();
-    m.login(h, ck::CKU_USER, b"new-pin-1").unwrap();
+    assert_eq!(m.slots().set_pin(h, b"user-pin", b"x"), Err(Error::PinLenRange));
+    assert_eq!(m.slots().set_pin(h, b"wrong-pin", b"new-pin-1"), Err(Error::PinIncorrect));
+    m.slots().set_pin(h, b"user-pin", b"new-pin-1").unwrap();
+    m.slots().login(h, ck::CKU_USER, b"new-pin-1").unwrap();
 }

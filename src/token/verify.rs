@@ -5,7 +5,8 @@
 //! Its cost grows with the store, so it is an operator's command, not part
 //! of a login.
 
-use super::{Module, SessionHandle};
+use super::Audit;
+use super::SessionHandle;
 use crate::error::{Error, Result};
 use crate::hex::hex;
 use crate::store::seal::member_hash;
@@ -32,17 +33,17 @@ impl StoreReport {
     }
 }
 
-impl Module {
+impl Audit<'_> {
     /// Verifies every object of the session's token (a user or SO login).
     pub fn verify_store(&self, h: SessionHandle) -> Result<StoreReport> {
-        let (_, a) = self.authorize(h, super::Need::Login)?;
+        let (_, a) = self.m.authorize(h, super::Need::Login)?;
         let key = a.key.as_deref().ok_or(Error::UserNotLoggedIn)?;
         let sealer = a.sealer();
-        let ids = self.store.all_objects(a.token.token_id)?;
+        let ids = self.m.store.all_objects(a.token.token_id)?;
         let mut report = StoreReport { objects: ids.len(), ..StoreReport::default() };
         let mut sum = SetDigest::default();
         for id in ids {
-            let Some(stored) = self.store.load_object(a.token.token_id, id)? else { continue };
+            let Some(stored) = self.m.store.load_object(a.token.token_id, id)? else { continue };
             match (codec::decode(sealer, &stored), stored.tag) {
                 (Ok(_), Some(tag)) => sum.add(&member_hash(&stored.uid, stored.version, &tag)),
                 (Err(e), _) => report.refused.push(format!("{} ({e})", hex(&stored.uid))),
@@ -51,7 +52,7 @@ impl Module {
         }
         // Read after the objects: a write in between shows as a mismatch,
         // and the caller runs it again.
-        let token = self.store.token_at(a.slot)?.ok_or(Error::TokenNotPresent)?;
+        let token = self.m.store.token_at(a.slot)?.ok_or(Error::TokenNotPresent)?;
         if let Some(d) = token.digest {
             report.digest_authentic = key.set_digest_ok(&token.uid, &d);
             report.digest_count = d.count;

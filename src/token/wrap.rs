@@ -8,12 +8,13 @@
 //! CKM_AES_CBC_PAD and CKM_AES_GCM under an AES key; CKM_RSA_PKCS,
 //! CKM_RSA_PKCS_OAEP and CKM_RSA_AES_KEY_WRAP under an RSA key pair.
 
+use super::Sessions;
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::crypto::Produced;
 use super::newobj;
-use super::{Access, Module, ObjectHandle, SessionHandle};
+use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::asym::CryptAlg;
@@ -95,7 +96,7 @@ fn satisfies(obj: &Object, template: &[crate::model::Attribute]) -> bool {
     template.iter().all(|a| obj.get(a.atype) == Some(&a.value))
 }
 
-impl Module {
+impl Sessions<'_> {
     fn key_handle_err(e: Error) -> Error {
         match e {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
@@ -114,7 +115,8 @@ impl Module {
         };
         // The key's kind is checked before its usage flags: an RSA private
         // key offered for wrapping is the wrong type, not a forbidden use.
-        let class = self.find_for_use(a, h).map_err(|e| handle_err(Self::key_handle_err(e)))?.object().class();
+        let class =
+            self.m.objects().find_for_use(a, h).map_err(|e| handle_err(Self::key_handle_err(e)))?.object().class();
         let want = match (is_rsa_mech(mech.mtype), wrap) {
             (false, _) => ck::CKO_SECRET_KEY,
             (true, true) => ck::CKO_PUBLIC_KEY,
@@ -127,7 +129,7 @@ impl Module {
         let key = if mech.mtype == crate::vendor::CKM_FHSM_KMS_WRAP {
             // The object usable_key just found (and checked enabled); master
             // keys are token objects, so the handle is the store id.
-            let uid = k.bytes(ck::CKA_UNIQUE_ID).and_then(super::kms::uid_from_bytes).ok_or(type_err(wrap))?;
+            let uid = k.bytes(ck::CKA_UNIQUE_ID).and_then(super::keyid::uid_from_bytes).ok_or(type_err(wrap))?;
             let id = crate::store::ObjectId::try_from(h).map_err(|_| type_err(wrap))?;
             KekKey::Kms(super::kms::KmsKey { id, uid, obj: k.clone() })
         } else if is_rsa_mech(mech.mtype) {
@@ -161,7 +163,7 @@ impl Module {
     /// Wraps key bytes: the KMS blob, or `seal_key`.
     fn seal_any(&self, a: &Access, mech: &Mechanism, kek: &Kek, data: &[u8]) -> Result<Vec<u8>> {
         match &kek.key {
-            KekKey::Kms(k) => self.kms().wrap_value(a, k, Self::kms_context(mech)?, data),
+            KekKey::Kms(k) => self.m.kms().wrap_value(a, k, Self::kms_context(mech)?, data),
             _ => Self::seal_key(mech, kek, data),
         }
     }
@@ -169,7 +171,7 @@ impl Module {
     /// Unwraps key bytes: the KMS blob, or `open_key`.
     fn open_any(&self, a: &Access, mech: &Mechanism, kek: &Kek, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match &kek.key {
-            KekKey::Kms(k) => self.kms().unwrap_value(a, k, Self::kms_context(mech)?, wrapped),
+            KekKey::Kms(k) => self.m.kms().unwrap_value(a, k, Self::kms_context(mech)?, wrapped),
             _ => Self::open_key(mech, kek, wrapped),
         }
     }
@@ -270,11 +272,11 @@ impl Module {
         key: ObjectHandle,
         cap: Option<usize>,
     ) -> Result<Produced> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_WRAP)?;
         let kek = self.kek(&a, mech, wrapping, true)?;
-        let found = self.find_for_use(&a, key).map_err(|e| match e {
+        let found = self.m.objects().find_for_use(&a, key).map_err(|e| match e {
             Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
             e => e,
         })?;
@@ -311,8 +313,8 @@ impl Module {
         wrapped: &[u8],
         tmpl: &Template,
     ) -> Result<ObjectHandle> {
-        let s = self.session(h)?;
-        let a = self.access(&s)?;
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_UNWRAP)?;
         let kek = self.kek(&a, mech, unwrapping, false)?;
         // The unwrap template's attributes apply to the new key; the
@@ -340,7 +342,7 @@ impl Module {
         }
         keygen::check_secret_len(key_type, value.len()).map_err(|_| Error::WrappedKeyInvalid)?;
         let obj = newobj::secret_key(&checked, key_type, value, None)?;
-        self.store_new(&a, &s, obj)
+        self.m.objects().store_new(&a, &s, obj)
     }
 
     /// Unwraps a PKCS#8 private key into a private-key object.
@@ -359,6 +361,6 @@ impl Module {
         let key = Key::from_pkcs8(&der)?;
         let obj =
             newobj::private_key(&checked, Some(&newobj::TokenKey { key: &key, generated_by: None, ec_params: None }))?;
-        self.store_new(&a, s, obj)
+        self.m.objects().store_new(&a, s, obj)
     }
 }

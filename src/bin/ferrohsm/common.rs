@@ -64,8 +64,8 @@ pub fn module() -> CliResult<Module> {
 /// The slot holding the token with this label (or the first initialized
 /// token when `label` is None).
 pub fn slot_of(m: &Module, label: Option<&str>) -> CliResult<u64> {
-    for slot in m.slot_list().map_err(|e| e.to_string())? {
-        let Ok(info) = m.token_info(slot) else { continue };
+    for slot in m.slots().slot_list().map_err(|e| e.to_string())? {
+        let Ok(info) = m.slots().token_info(slot) else { continue };
         if info.flags & cryptoki_sys::CKF_TOKEN_INITIALIZED == 0 {
             continue;
         }
@@ -181,10 +181,11 @@ pub fn login(
 ) -> CliResult<SessionHandle> {
     let slot = slot_of(m, token)?;
     let h = m
+        .sessions()
         .open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION)
         .map_err(|e| e.to_string())?;
     let pin = read_pin(pin)?;
     let who = if user == cryptoki_sys::CKU_SO { "SO login" } else { "login" };
-    m.login(h, user, pin.as_bytes()).map_err(|e| format!("{who}: {e}"))?;
+    m.slots().login(h, user, pin.as_bytes()).map_err(|e| format!("{who}: {e}"))?;
     Ok(h)
 }

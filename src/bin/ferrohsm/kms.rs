@@ -292,7 +292,7 @@ fn audit(m: &Module, cmd: AuditCmd) -> Result<(), Failure> {
                 None => None,
             };
             let h = session(m, &login)?;
-            match m.audit_prune(h, until, export.as_ref()).map_err(audit_failure)? {
+            match m.audit().prune(h, until, export.as_ref()).map_err(audit_failure)? {
                 Some(seq) => println!("pruned: batches up to {seq}; the log now starts after batch {seq}"),
                 None => println!("nothing to prune: no exported batch before that date (audit export first)"),
             }
@@ -320,10 +320,10 @@ fn audit_verify(m: &Module, login: &Login, require_anchor: bool) -> Result<(), F
     let unchecked = if pin.is_some() { "its token is not logged in" } else { "no login" };
     if let Some(pin) = pin {
         let slot = common::slot_of(m, login.token.as_deref())?;
-        let h = m.open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION)?;
-        m.login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
+        let h = m.sessions().open_session(slot, cryptoki_sys::CKF_SERIAL_SESSION)?;
+        m.slots().login(h, cryptoki_sys::CKU_USER, pin.as_bytes()).map_err(|e| format!("login: {e}"))?;
     }
-    let s = m.audit_verify().map_err(audit_failure)?;
+    let s = m.audit().verify().map_err(audit_failure)?;
     println!("audit log intact: {} records ({} events and uses) in {} batches", s.records, s.events, s.batches);
     if let (Some((f, ft)), Some((l, lt))) = (s.first, s.last) {
         println!("batches {f} ({}) to {l} ({})", clock::iso8601(ft), clock::iso8601(lt));
@@ -385,7 +385,7 @@ fn audit_verify(m: &Module, login: &Login, require_anchor: bool) -> Result<(), F
 }
 
 fn audit_export(m: &Module, until: u64, out: Option<&str>) -> Result<(), Failure> {
-    let Some(x) = m.audit_export(until).map_err(audit_failure)? else {
+    let Some(x) = m.audit().export(until).map_err(audit_failure)? else {
         return Err(Failure("nothing to export: no stored batch lies wholly before that date".into()));
     };
     match out {
@@ -400,7 +400,7 @@ fn audit_export(m: &Module, until: u64, out: Option<&str>) -> Result<(), Failure
             out.write_all(x.text.as_bytes()).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
         }
     }
-    m.audit_exported(&x.proof)?;
+    m.audit().exported(&x.proof)?;
     let p = x.proof;
     eprintln!("exported batches {} to {} ({} records)", p.first_seq, p.last_seq, p.records);
     Ok(())
@@ -429,7 +429,7 @@ fn audit_show(m: &Module, since: u64, key: Option<String>, json: bool, login: &L
         Some(k) => Some(k),
         None => None,
     };
-    let records = m.audit_records(since, key.as_deref())?;
+    let records = m.audit().records(since, key.as_deref())?;
     if json {
         print_json(&serde_json::Value::Array(records));
         return Ok(());

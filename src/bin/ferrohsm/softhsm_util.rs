@@ -151,9 +151,9 @@ fn find_slot(m: &Module, a: &Args, free_allowed: bool) -> Result<u64, String> {
     if let Some(s) = a.get("slot") {
         return s.parse::<u64>().map_err(|_| format!("ERROR: Invalid slot number: {s}"));
     }
-    let slots = m.slot_list().map_err(|e| e.to_string())?;
+    let slots = m.slots().slot_list().map_err(|e| e.to_string())?;
     let infos: Vec<(u64, ck::CK_TOKEN_INFO)> =
-        slots.iter().filter_map(|&s| m.token_info(s).ok().map(|i| (s, i))).collect();
+        slots.iter().filter_map(|&s| m.slots().token_info(s).ok().map(|i| (s, i))).collect();
     let (label, serial) = (a.get("token"), a.get("serial"));
     if label.is_some() || serial.is_some() {
         for (slot, info) in &infos {
@@ -221,10 +221,10 @@ fn init_token(m: &Module, a: &Args) -> Done {
     }
     let so_pin = get_pin(m, a, true, true)?;
     let user_pin = get_pin(m, a, false, true)?;
-    let fresh = m.token_info(slot).is_ok_and(|i| !initialized(&i));
+    let fresh = m.slots().token_info(slot).is_ok_and(|i| !initialized(&i));
     let mut padded = [b' '; 32];
     padded[..label.len()].copy_from_slice(label.as_bytes());
-    match m.init_token(slot, so_pin.as_bytes(), &padded) {
+    match m.slots().init_token(slot, so_pin.as_bytes(), &padded) {
         Ok(()) => {}
         Err(Error::SlotIdInvalid) => return Err(format!("CKR_SLOT_ID_INVALID: Slot {slot} does not exist.")),
         Err(Error::PinIncorrect) => {
@@ -239,15 +239,17 @@ fn init_token(m: &Module, a: &Args) -> Done {
         }
     }
     let h = m
+        .sessions()
         .open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION)
         .map_err(|_| "ERROR: Could not open a session with the library.")?;
     let r = m
+        .slots()
         .login(h, ck::CKU_SO, so_pin.as_bytes())
         .map_err(|_| "ERROR: Could not log in on the token.".to_string())
         .and_then(|()| {
-            m.init_pin(h, user_pin.as_bytes()).map_err(|_| "ERROR: Could not initialize the user PIN.".into())
+            m.slots().init_pin(h, user_pin.as_bytes()).map_err(|_| "ERROR: Could not initialize the user PIN.".into())
         });
-    let _ = m.close_session(h);
+    let _ = m.sessions().close_session(h);
     r?;
     // SoftHSM moves a new token to a slot derived from its serial and says
     // so; scripts parse that line. FerroHSM's slot IDs never change, so the
@@ -261,10 +263,10 @@ fn init_token(m: &Module, a: &Args) -> Done {
 }
 
 fn show_slots(m: &Module, _a: &Args) -> Done {
-    let slots = m.slot_list().map_err(|_| "ERROR: Could not get the slot list.")?;
+    let slots = m.slots().slot_list().map_err(|_| "ERROR: Could not get the slot list.")?;
     println!("Available slots:");
     for slot in slots {
-        let si = m.slot_info(slot).map_err(|_| format!("ERROR: Could not get info about slot {slot}."))?;
+        let si = m.slots().slot_info(slot).map_err(|_| format!("ERROR: Could not get info about slot {slot}."))?;
         println!("Slot {slot}");
         println!("    Slot info:");
         println!("        Description:      {}", String::from_utf8_lossy(&si.slotDescription));
@@ -272,8 +274,10 @@ fn show_slots(m: &Module, _a: &Args) -> Done {
         println!("        Hardware version: {}.{}", si.hardwareVersion.major, si.hardwareVersion.minor);
         println!("        Firmware version: {}.{}", si.firmwareVersion.major, si.firmwareVersion.minor);
         println!("        Token present:    yes");
-        let ti =
-            m.token_info(slot).map_err(|_| format!("ERROR: Could not get info about the token in slot {slot}."))?;
+        let ti = m
+            .slots()
+            .token_info(slot)
+            .map_err(|_| format!("ERROR: Could not get info about the token in slot {slot}."))?;
         println!("    Token info:");
         println!("        Manufacturer ID:  {}", String::from_utf8_lossy(&ti.manufacturerID));
         println!("        Model:            {}", String::from_utf8_lossy(&ti.model));
@@ -294,8 +298,8 @@ fn delete_token(m: &Module, a: &Args) -> Done {
         return Err("ERROR: A token must be supplied. Use --serial <serial> or --token <label>".into());
     }
     let mut found = Vec::new();
-    for slot in m.slot_list().map_err(|e| e.to_string())? {
-        let Ok(info) = m.token_info(slot) else { continue };
+    for slot in m.slots().slot_list().map_err(|e| e.to_string())? {
+        let Ok(info) = m.slots().token_info(slot) else { continue };
         if initialized(&info)
             && label.is_none_or(|l| l == label_of(&info))
             && serial.is_none_or(|s| s == serial_of(&info))
@@ -314,7 +318,7 @@ fn delete_token(m: &Module, a: &Args) -> Done {
         _ => "serial",
     };
     println!("Found token (slot {slot}, serial {ser}) with matching {how}.");
-    m.delete_token(slot).map_err(|e| format!("ERROR: Could not delete the token: {e}"))?;
+    m.slots().delete_token(slot).map_err(|e| format!("ERROR: Could not delete the token: {e}"))?;
     println!("The token (slot {slot}, serial {ser}) has been deleted.");
     Ok(())
 }
@@ -346,16 +350,17 @@ fn import(m: &Module, a: &Args) -> Done {
         return Err("ERROR: Encrypted PKCS#8 files (--file-pin) are not supported; decrypt the file first.".into());
     }
     let h = m
+        .sessions()
         .open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION)
         .map_err(|_| "ERROR: Could not open a session on the given slot.")?;
     let r = import_in(m, a, h, kind, label, &id, path);
-    let _ = m.close_session(h);
+    let _ = m.sessions().close_session(h);
     r
 }
 
 fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], path: &str) -> Done {
     let pin = get_pin(m, a, false, false)?;
-    match m.login(h, ck::CKU_USER, pin.as_bytes()) {
+    match m.slots().login(h, ck::CKU_USER, pin.as_bytes()) {
         Ok(()) => {}
         Err(Error::PinIncorrect) => return Err("ERROR: The given user PIN does not match the one in the token.".into()),
         Err(_) => return Err("ERROR: Could not log in on the token.".into()),
@@ -368,9 +373,9 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
     if !a.has("force") {
         for &c in classes {
             let t = Template::new(vec![ulong(ck::CKA_CLASS, c), bytes(ck::CKA_ID, id)]);
-            m.find_init(h, &t).map_err(|e| e.to_string())?;
-            let hits = m.find_next(h, 1).map_err(|e| e.to_string())?;
-            let _ = m.find_final(h);
+            m.objects().find_init(h, &t).map_err(|e| e.to_string())?;
+            let hits = m.objects().find_next(h, 1).map_err(|e| e.to_string())?;
+            let _ = m.objects().find_final(h);
             if !hits.is_empty() {
                 return Err(
                     "ERROR: The ID is already assigned to another object. Use --force to override this message.".into(),
@@ -397,7 +402,8 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
                 boolean(ck::CKA_SENSITIVE, true),
                 bytes(ck::CKA_VALUE, &value),
             ]);
-            m.create_object(h, &Template::new(t))
+            m.objects()
+                .create_object(h, &Template::new(t))
                 .map_err(|e| format!("ERROR: Could not save the secret key in the token. {}", rv_name(&e)))?;
         }
         "cert" => {
@@ -411,7 +417,8 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
                 boolean(ck::CKA_PRIVATE, false),
                 bytes(ck::CKA_VALUE, &der),
             ]);
-            m.create_object(h, &Template::new(t))
+            m.objects()
+                .create_object(h, &Template::new(t))
                 .map_err(|e| format!("ERROR: Could not save the certificate in the token. {}", rv_name(&e)))?;
             println!("The certificate with label={label} has been imported.");
         }
@@ -441,7 +448,8 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
             p.extend(public.iter().filter(|a| a.atype != ck::CKA_EC_POINT).cloned());
             let private = key.private_attrs().map_err(|_| "ERROR: Could not convert the key.")?;
             p.extend(private.into_iter().map(|(t, v)| Attribute::new(t, v)));
-            m.create_object(h, &Template::new(p))
+            m.objects()
+                .create_object(h, &Template::new(p))
                 .map_err(|e| format!("ERROR: Could not save the private key in the token. {}", rv_name(&e)))?;
             if !a.has("no-public-key") {
                 let mut q = common_attrs(ck::CKO_PUBLIC_KEY);
@@ -452,7 +460,8 @@ fn import_in(m: &Module, a: &Args, h: u64, kind: &str, label: &str, id: &[u8], p
                     boolean(ck::CKA_PRIVATE, false),
                 ]);
                 q.extend(public);
-                m.create_object(h, &Template::new(q))
+                m.objects()
+                    .create_object(h, &Template::new(q))
                     .map_err(|e| format!("ERROR: Could not save the public key in the token. {}", rv_name(&e)))?;
             }
             println!("The key pair has been imported.");

@@ -26,7 +26,7 @@ fn verify(so: bool, login: &crate::cli::Login, so_pin: &crate::cli::SoPin) -> Re
     } else {
         common::user_session(&m, token, &login.pin.source())?
     };
-    let r = m.verify_store(h).map_err(|e| e.to_string())?;
+    let r = m.audit().verify_store(h).map_err(|e| e.to_string())?;
     for why in &r.refused {
         println!("REFUSED object {why}");
     }

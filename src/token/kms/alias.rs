@@ -7,10 +7,10 @@ use cryptoki_sys as ck;
 
 use super::super::audit::Record;
 use super::super::newobj::{data_object, Checked};
-use super::Kms;
 use crate::error::{Error, Result};
 use crate::model::{policy, Attribute, Template, Value};
 use crate::store::{codec, ObjectId};
+use crate::token::Kms;
 use crate::token::{Access, SessionHandle};
 use crate::vendor::ALIAS_APPLICATION;
 
@@ -42,7 +42,7 @@ impl Kms<'_> {
 
     /// Stages an alias change's record into the change's transaction.
     fn alias_record(&self, a: &Access, event: &str, name: &str, key: &str) {
-        self.m.audit_with_next_write(&Record { key, detail: name, ..Record::of(a, event) });
+        self.m.audit().with_next_write(&Record { key, detail: name, ..Record::of(a, event) });
     }
 
     /// After an alias call: a success has its record committed with it; a
@@ -51,7 +51,7 @@ impl Kms<'_> {
     fn alias_audit(&self, a: &Access, event: &str, name: &str, key: &str, r: Result<()>) -> Result<()> {
         if r.is_err() {
             self.m.store.discard_staged();
-            let _ = self.m.audit_event(&Record { key, detail: name, ..Record::of(a, event) }.result(&r));
+            let _ = self.m.audit().event(&Record { key, detail: name, ..Record::of(a, event) }.result(&r));
         }
         r
     }
@@ -75,7 +75,7 @@ impl Kms<'_> {
             ]);
             let obj = data_object(&Checked::new(policy::DATA, &tmpl, a.is_so())?, None)?;
             self.alias_record(&a, "create-alias", name, key_id);
-            self.m.store_new(&a, &s, obj).map(|_| ())
+            self.m.objects().store_new(&a, &s, obj).map(|_| ())
         });
         self.alias_audit(&a, "create-alias", name, key_id, r)
     }

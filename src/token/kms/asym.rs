@@ -13,7 +13,6 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
-use super::Kms;
 use super::KmsKey;
 use crate::error::{Error, Result};
 use crate::mech::asym::{md_len, CryptAlg, Pss, SignAlg};
@@ -22,6 +21,7 @@ use crate::model::{Template, Value};
 use crate::sys::awslc::ec::Curve;
 use crate::sys::awslc::Md;
 use crate::token::audit::Record;
+use crate::token::Kms;
 use crate::token::{clock, SessionHandle};
 use crate::vendor::*;
 
@@ -334,7 +334,7 @@ impl Kms<'_> {
         if let Some(p) = public {
             obj.set(CKA_FHSM_PUBLIC_KEY, Value::bytes(p));
         }
-        let handle = self.m.store_new(&a, &s, obj)?;
+        let handle = self.m.objects().store_new(&a, &s, obj)?;
         self.new_key_id(h, handle)
     }
 
@@ -350,7 +350,7 @@ impl Kms<'_> {
         let k = self.key(&a, key_id);
         let r = k.as_ref().map_err(Clone::clone).and_then(f);
         let key = k.as_ref().map_or(key_id.to_string(), KmsKey::key_id);
-        self.m.audit_use(&Record { key: &key, version: 1, detail, ..Record::of(&a, event) }.result(&r));
+        self.m.audit().key_use(&Record { key: &key, version: 1, detail, ..Record::of(&a, event) }.result(&r));
         r
     }
 

@@ -3,12 +3,12 @@
 use cryptoki_sys as ck;
 use serde_json::{json, Value as Json};
 
-use super::Kms;
 use super::{KmsKey, DAY};
 use crate::error::Result;
 use crate::model::{Attribute, Template, Value};
 use crate::store::codec;
 use crate::token::clock::iso8601;
+use crate::token::Kms;
 use crate::token::{Access, SessionHandle};
 use crate::vendor::*;
 

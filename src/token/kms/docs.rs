@@ -8,10 +8,10 @@ use cryptoki_sys as ck;
 
 use super::super::audit::Record;
 use super::super::newobj::{data_object, Checked};
-use super::Kms;
 use crate::error::{Error, Result};
 use crate::model::{policy, Attribute, Template, Value};
 use crate::store::{codec, ObjectId};
+use crate::token::Kms;
 use crate::token::{Access, SessionHandle};
 
 impl Kms<'_> {
@@ -70,11 +70,11 @@ impl Kms<'_> {
                         Attribute { atype: ck::CKA_VALUE, value: Value::bytes(body) },
                     ]);
                     let obj = data_object(&Checked::new(policy::DATA, &tmpl, a.is_so())?, None)?;
-                    self.m.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
-                    self.m.store_new(&a, &s, obj).map(|_| ())
+                    self.m.audit().with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+                    self.m.objects().store_new(&a, &s, obj).map(|_| ())
                 }
                 (Some((id, _, _)), false) => {
-                    self.m.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+                    self.m.audit().with_next_write(&Record { detail: name, ..Record::of(&a, event) });
                     self.m.store.update_object(a.token.token_id, w, id, &mut |stored| {
                         let mut o = codec::decode(a.sealer(), &stored)?;
                         o.set(ck::CKA_VALUE, Value::bytes(body));
@@ -93,7 +93,7 @@ impl Kms<'_> {
         let r = self.docs_list(&a, app).and_then(|all| {
             let (id, _, _) = all.into_iter().find(|(_, n, _)| n == name).ok_or(Error::KmsNotFound)?;
             let w = a.writer()?;
-            self.m.audit_with_next_write(&Record { detail: name, ..Record::of(&a, event) });
+            self.m.audit().with_next_write(&Record { detail: name, ..Record::of(&a, event) });
             self.m.store.delete_object(a.token.token_id, w, id)?;
             Ok(())
         });
@@ -103,7 +103,7 @@ impl Kms<'_> {
     fn doc_audit(&self, a: &Access, event: &str, name: &str, r: Result<()>) -> Result<()> {
         if r.is_err() {
             self.m.store.discard_staged();
-            let _ = self.m.audit_event(&Record { detail: name, ..Record::of(a, event) }.result(&r));
+            let _ = self.m.audit().event(&Record { detail: name, ..Record::of(a, event) }.result(&r));
         }
         r
     }

@@ -11,9 +11,9 @@ use zeroize::Zeroizing;
 
 use super::asym::oaep;
 use super::Change;
-use super::Kms;
 use crate::error::{Error, Result};
 use crate::mech::keys::Key;
+use crate::token::Kms;
 use crate::token::{clock, SessionHandle};
 use crate::vendor::{FHSM_STATE_PENDING_IMPORT, IMPORT_APPLICATION};
 

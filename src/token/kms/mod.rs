@@ -22,17 +22,19 @@ mod docs;
 mod import;
 mod ops;
 
+use crate::token::Kms;
 use std::sync::Arc;
 
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::audit::Record;
-use super::{clock, Access, Module};
+use super::{clock, Access};
 use crate::error::{Error, Result};
 use crate::hex::hex;
 use crate::model::{Object, Template, Value};
 use crate::store::{codec, ObjectId, Uid};
+use crate::token::keyid::uid_from_hex;
 use crate::vendor::*;
 
 pub use alias::valid_alias;
@@ -54,18 +56,6 @@ pub const DEFAULT_DELETION_DAYS: u64 = 30;
 pub const MAX_PLAINTEXT: usize = 4096;
 /// Data keys: 1..=1024 bytes.
 pub const MAX_DATA_KEY: usize = 1024;
-
-/// The KMS operations of a module (see `Module::kms`).
-pub struct Kms<'m> {
-    m: &'m Module,
-}
-
-impl Module {
-    /// The KMS component.
-    pub fn kms(&self) -> Kms<'_> {
-        Kms { m: self }
-    }
-}
 
 /// KMS keys opened, by uid, stamped with their token's revision (a key's
 /// change or removal bumps it; see `cache`). Cleared at logout.
@@ -124,42 +114,6 @@ fn decode_versions(b: &[u8]) -> Result<Vec<Version>> {
             Version { n, created, key: Zeroizing::new(c[12..].to_vec()) }
         })
         .collect())
-}
-
-pub(crate) fn uid_from_bytes(b: &[u8]) -> Option<Uid> {
-    uid_from_hex(std::str::from_utf8(b).ok()?)
-}
-
-/// A key id as the KMS API shows it: the uid as a UUID
-/// (8-4-4-4-12 hex digits). Stable: it is the key's CKA_UNIQUE_ID with
-/// dashes, and every call that takes a key id takes either form.
-pub fn uuid(uid: &Uid) -> String {
-    let h = hex(uid);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
-}
-
-/// A key id in either form (32 hex digits or a UUID) as a uid.
-pub fn uid_from_text(s: &str) -> Option<Uid> {
-    uid_from_hex(s)
-}
-
-fn uid_from_hex(s: &str) -> Option<Uid> {
-    let undashed;
-    let s = if s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| s.as_bytes()[i] == b'-') {
-        undashed = s.replace('-', "");
-        undashed.as_str()
-    } else {
-        s
-    };
-    let b = s.as_bytes();
-    if b.len() != 2 * std::mem::size_of::<Uid>() {
-        return None;
-    }
-    let mut out = Uid::default();
-    for (i, pair) in b.chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// A resolved KMS master key as stored now.
@@ -514,7 +468,7 @@ impl Kms<'_> {
                 if let Some(m) = m.borrow_mut().as_mut() {
                     let version = obj.ulong(CKA_FHSM_KEY_VERSION).unwrap_or(0);
                     let key = k.key_id();
-                    self.m.audit_with_next_write(&Record {
+                    self.m.audit().with_next_write(&Record {
                         key: &key,
                         version,
                         detail: &m.detail,
@@ -577,13 +531,13 @@ impl Kms<'_> {
                 // What the failed call staged goes first: the failure
                 // record's own write must not carry it.
                 self.m.store.discard_staged();
-                let _ = self.m.audit_event(&Record { key: key_id, detail, rv: e.ck_rv(), ..Record::of(a, event) });
+                let _ = self.m.audit().event(&Record { key: key_id, detail, rv: e.ck_rv(), ..Record::of(a, event) });
                 return Err(e);
             }
         };
         if !staged {
             let version = u64::from(k.current());
-            self.m.audit_event(&Record { key: &k.key_id(), version, detail, ..Record::of(a, event) })?;
+            self.m.audit().event(&Record { key: &k.key_id(), version, detail, ..Record::of(a, event) })?;
         }
         Ok(k)
     }
@@ -605,13 +559,13 @@ impl Kms<'_> {
                 tmpl.push(crate::model::Attribute { atype: t, value: v });
             }
         }
-        let handle = self.m.generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
+        let handle = self.m.sessions().generate_key(h, &crate::model::Mechanism::new(ck::CKM_AES_KEY_GEN), &tmpl)?;
         self.new_key_id(h, handle)
     }
 
     /// The key id (CKA_UNIQUE_ID) of a key just made.
     fn new_key_id(&self, h: super::SessionHandle, handle: super::ObjectHandle) -> Result<String> {
-        match self.m.get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
+        match self.m.objects().get_attributes(h, handle, &[ck::CKA_UNIQUE_ID])?.pop() {
             Some(super::AttrOut::Value(Value::Bytes(b))) => Ok(String::from_utf8_lossy(&b).into_owned()),
             _ => Err(Error::general("new KMS key has no unique id")),
         }
@@ -710,12 +664,12 @@ impl Kms<'_> {
         let version = u64::from(k.current());
         let record = Record { key: &id, version, detail: why, ..Record::of(a, "purge") };
         let r = a.writer().and_then(|w| {
-            self.m.audit_with_next_write(&record);
+            self.m.audit().with_next_write(&record);
             self.m.store.delete_object(a.token.token_id, w, k.id)
         });
         if r.is_err() {
             self.m.store.discard_staged();
-            let _ = self.m.audit_event(&record.result(&r));
+            let _ = self.m.audit().event(&record.result(&r));
         }
         r.map(|_| ())
     }

@@ -5,11 +5,11 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::blob::{self, Blob, FLAG_STORE_CONTEXT};
-use super::Kms;
 use super::{KmsKey, MAX_DATA_KEY, MAX_PLAINTEXT};
 use crate::error::{Error, Result};
 use crate::token::audit::Record;
 use crate::token::crypto::Produced;
+use crate::token::Kms;
 use crate::token::{Access, SessionHandle};
 
 /// An encryption context as given: (key, value) pairs.
@@ -43,7 +43,7 @@ fn plaintext_context(data: &[u8], ctx: &Context) -> Result<Vec<u8>> {
 
 impl Kms<'_> {
     fn record_use(&self, a: &Access, event: &str, key: &str, version: u32, r: &Result<impl Sized>, detail: &str) {
-        self.m.audit_use(&Record { key, version: u64::from(version), detail, ..Record::of(a, event) }.result(r));
+        self.m.audit().key_use(&Record { key, version: u64::from(version), detail, ..Record::of(a, event) }.result(r));
     }
 
     /// Seals `payload` under the newest version of each key.
@@ -181,7 +181,7 @@ impl Kms<'_> {
         let a = self.access(h)?;
         let mut b = Blob::parse(data)?;
         if let Some(key) = only {
-            let uid = super::uid_from_hex(key).ok_or(Error::KmsNotFound)?;
+            let uid = crate::token::keyid::uid_from_hex(key).ok_or(Error::KmsNotFound)?;
             b.entries.retain(|e| e.uid == uid);
             if b.entries.is_empty() {
                 return Err(Error::KmsIncorrectKey);

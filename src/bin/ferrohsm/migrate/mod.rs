@@ -179,8 +179,8 @@ fn target_slot(m: &Module, label: &str) -> Result<Option<u64>, String> {
 }
 
 fn free_slot(m: &Module) -> Result<u64, String> {
-    for s in m.slot_list().map_err(|e| e.to_string())? {
-        if m.token_info(s).is_ok_and(|i| i.flags & ck::CKF_TOKEN_INITIALIZED == 0) {
+    for s in m.slots().slot_list().map_err(|e| e.to_string())? {
+        if m.slots().token_info(s).is_ok_and(|i| i.flags & ck::CKF_TOKEN_INITIALIZED == 0) {
             return Ok(s);
         }
     }
@@ -211,9 +211,9 @@ fn presence(m: &Module, h: u64, t: &Template) -> Result<Presence, String> {
     let keep =
         [ck::CKA_CLASS, ck::CKA_KEY_TYPE, ck::CKA_CERTIFICATE_TYPE, ck::CKA_ID, ck::CKA_LABEL, ck::CKA_APPLICATION];
     let probe = Template::new(t.iter().filter(|a| keep.contains(&a.atype)).cloned().collect());
-    m.find_init(h, &probe).map_err(|e| e.to_string())?;
-    let hits = m.find_next(h, 64).map_err(|e| e.to_string());
-    let _ = m.find_final(h);
+    m.objects().find_init(h, &probe).map_err(|e| e.to_string())?;
+    let hits = m.objects().find_next(h, 64).map_err(|e| e.to_string());
+    let _ = m.objects().find_final(h);
     let hits = hits?;
     let identity = [
         ck::CKA_MODULUS,
@@ -227,7 +227,7 @@ fn presence(m: &Module, h: u64, t: &Template) -> Result<Presence, String> {
     let wanted: Vec<&Attribute> = t.iter().filter(|a| identity.contains(&a.atype)).collect();
     for o in &hits {
         let types: Vec<u64> = wanted.iter().map(|a| a.atype).collect();
-        let got = m.get_attributes(h, *o, &types).map_err(|e| e.to_string())?;
+        let got = m.objects().get_attributes(h, *o, &types).map_err(|e| e.to_string())?;
         let same = wanted.iter().zip(&got).all(|(w, g)| match g {
             AttrOut::Value(v) => *v == w.value,
             // A secret value cannot be compared; the rest decides.
@@ -307,16 +307,18 @@ fn migrate_token(m: &Module, a: &Migrate, t: &SToken, pin: &[u8]) -> Result<(), 
             let s = free_slot(m)?;
             let so = so_pin.as_ref().map(|p| p.as_bytes()).unwrap_or_default();
             let kept = m
+                .slots()
                 .init_token_with_serial(s, so, &padded_label(&t.label), &t.serial)
                 .map_err(|e| format!("creating the FerroHSM token: {e}"))?;
             if !kept {
                 println!("  note: serial {} is taken here; the new token has its own", t.serial);
             }
-            let h = m.open_session(s, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).map_err(|e| e.to_string())?;
-            let r = m.login(h, ck::CKU_SO, so).and_then(|()| m.init_pin(h, pin));
-            let _ = m.close_session(h);
+            let h =
+                m.sessions().open_session(s, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).map_err(|e| e.to_string())?;
+            let r = m.slots().login(h, ck::CKU_SO, so).and_then(|()| m.slots().init_pin(h, pin));
+            let _ = m.sessions().close_session(h);
             if let Err(e) = r {
-                let _ = m.delete_token(s);
+                let _ = m.slots().delete_token(s);
                 return Err(format!("setting the user PIN of the new FerroHSM token: {e}"));
             }
             println!("  created FerroHSM token {:?} in slot {s}", t.label);
@@ -337,7 +339,7 @@ fn migrate_token(m: &Module, a: &Migrate, t: &SToken, pin: &[u8]) -> Result<(), 
         }
         Err(e) => {
             if created {
-                let _ = m.delete_token(slot);
+                let _ = m.slots().delete_token(slot);
             }
             Err(format!("{e}; nothing written"))
         }
@@ -347,9 +349,9 @@ fn migrate_token(m: &Module, a: &Migrate, t: &SToken, pin: &[u8]) -> Result<(), 
 type Ready = Vec<(String, Template, Vec<String>)>;
 
 fn import_into(m: &Module, slot: u64, pin: &[u8], ready: Ready, allow_partial: bool) -> Result<Counts, String> {
-    let h = m.open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).map_err(|e| e.to_string())?;
+    let h = m.sessions().open_session(slot, ck::CKF_SERIAL_SESSION | ck::CKF_RW_SESSION).map_err(|e| e.to_string())?;
     let r = (|| {
-        m.login(h, ck::CKU_USER, pin).map_err(|e| format!("login to the FerroHSM token: {e}"))?;
+        m.slots().login(h, ck::CKU_USER, pin).map_err(|e| format!("login to the FerroHSM token: {e}"))?;
         let mut new = Vec::new();
         let (mut skipped, mut conflicts) = (0, 0);
         for (d, tmpl, notes) in ready {
@@ -379,10 +381,10 @@ fn import_into(m: &Module, slot: u64, pin: &[u8], ready: Ready, allow_partial: b
                 "{conflicts} object(s) conflict with objects already there (use --allow-partial to migrate the rest)"
             ));
         }
-        m.import_migrated(h, &new).map_err(|e| format!("storing the objects: {e}"))?;
+        m.slots().import_migrated(h, &new).map_err(|e| format!("storing the objects: {e}"))?;
         Ok(Counts { done: new.len(), skipped, conflicts })
     })();
-    let _ = m.close_session(h);
+    let _ = m.sessions().close_session(h);
     r
 }
 
