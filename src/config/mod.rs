@@ -21,6 +21,38 @@ pub struct Config {
     pub pin: PinConf,
     pub kdf: KdfConf,
     pub audit: AuditConf,
+    pub limits: LimitsConf,
+}
+
+/// What one process may hold at once (see docs/operators.md): past a
+/// limit the call fails with the code the spec names, and nothing else
+/// is affected.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConf {
+    /// Open sessions, all slots together (C_OpenSession: CKR_SESSION_COUNT).
+    pub sessions: usize,
+    /// Session objects, all sessions together (CKR_DEVICE_MEMORY).
+    pub session_objects: usize,
+    /// Objects one C_FindObjectsInit may match (CKR_HOST_MEMORY past it:
+    /// narrow the template).
+    pub find_results: usize,
+    /// Data one multi-part operation may hold until its final call (GCM
+    /// decryption holds the ciphertext until the tag verifies; signatures
+    /// over the whole message hold the message): CKR_DATA_LEN_RANGE or
+    /// CKR_ENCRYPTED_DATA_LEN_RANGE past it. At most 256 MiB.
+    pub operation_bytes: usize,
+}
+
+impl Default for LimitsConf {
+    fn default() -> Self {
+        LimitsConf {
+            sessions: 16_384,
+            session_objects: 100_000,
+            find_results: 1_000_000,
+            operation_bytes: crate::model::mechanism::bound::DATA,
+        }
+    }
 }
 
 /// Where the audit trail is anchored outside the store (see docs/audit.md).
@@ -191,6 +223,20 @@ impl Config {
         }
         if self.store.busy_timeout_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
             return Err("store.busy_timeout_ms must be 1..=600000".into());
+        }
+        let l = &self.limits;
+        if l.sessions == 0 || l.sessions > 1_000_000 {
+            return Err("limits.sessions must be 1..=1000000".into());
+        }
+        if l.session_objects == 0 || l.session_objects > 10_000_000 {
+            return Err("limits.session_objects must be 1..=10000000".into());
+        }
+        if l.find_results == 0 || l.find_results > 100_000_000 {
+            return Err("limits.find_results must be 1..=100000000".into());
+        }
+        let most = crate::model::mechanism::bound::DATA;
+        if l.operation_bytes < 1024 || l.operation_bytes > most {
+            return Err(format!("limits.operation_bytes must be 1024..={most}"));
         }
         let level = self.log.level;
         // The head is logged at info: a lower level would drop it unseen.

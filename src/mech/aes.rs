@@ -155,7 +155,10 @@ impl AesCipher {
             CipherSpec::Gcm { .. } => {
                 // All ciphertext is held until the tag verifies: bounded,
                 // and checked before anything is copied.
-                if self.buf.len().saturating_add(data.len()) > crate::model::mechanism::bound::ENCRYPTED {
+                // (A tag or padding's worth more than the data bound, as
+                // for one call: see `bound::ENCRYPTED`.)
+                let most = crate::model::mechanism::bound::operation_bytes() + 64;
+                if self.buf.len().saturating_add(data.len()) > most {
                     return Err(Error::EncryptedDataLenRange);
                 }
                 self.buf.try_reserve(data.len()).map_err(|_| Error::HostMemory)?;

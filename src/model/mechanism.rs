@@ -27,6 +27,21 @@ pub mod bound {
     /// decryption buffers: `DATA` plus room for a tag or padding, so that
     /// whatever one call can encrypt one call can decrypt.
     pub const ENCRYPTED: usize = DATA + 64;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The most a buffering operation holds in this process: the
+    /// configuration's `limits.operation_bytes` (set at C_Initialize),
+    /// never more than `DATA`.
+    static OPERATION: AtomicUsize = AtomicUsize::new(DATA);
+
+    pub fn operation_bytes() -> usize {
+        OPERATION.load(Ordering::Relaxed)
+    }
+
+    pub fn set_operation_bytes(n: usize) {
+        OPERATION.store(n.min(DATA), Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]

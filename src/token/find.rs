@@ -42,6 +42,12 @@ impl Objects<'_> {
         let filters = codec::find_filters(a.sealer(), tmpl);
         let vis = visibility(tmpl, a.user_logged_in());
         let candidates = self.m.store.find(a.token.token_id, vis, &filters)?;
+        // Checked before any candidate is opened: a find that could match
+        // more than the limit is refused whole (narrow the template),
+        // never answered in part.
+        if results.len().saturating_add(candidates.len()) > self.m.config.limits.find_results {
+            return Err(Error::HostMemory);
+        }
         // Every candidate is opened and compared, even when the index
         // answered every attribute: index entries are not covered by an
         // object's tag (an entry copied from another object would

@@ -282,6 +282,7 @@ impl Module {
                 .map_err(|e| Error::general(format!("slots.mechanisms: {e}: refusing to start")))?,
         };
         registry::set_filter(filter);
+        crate::model::mechanism::bound::set_operation_bytes(config.limits.operation_bytes);
         Ok(Module {
             config,
             store,

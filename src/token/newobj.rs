@@ -395,7 +395,7 @@ impl Objects<'_> {
             slot: s.slot,
             object: crate::sync::RwLock::new(std::sync::Arc::new(obj)),
         };
-        Ok(self.add_session_object(entry))
+        self.add_session_object(entry)
     }
 }
 

@@ -86,10 +86,15 @@ impl Objects<'_> {
     }
 
     /// Keeps a new session object; its handle.
-    pub(crate) fn add_session_object(&self, entry: SessionObject) -> ObjectHandle {
+    /// CKR_DEVICE_MEMORY past `limits.session_objects`.
+    pub(crate) fn add_session_object(&self, entry: SessionObject) -> Result<ObjectHandle> {
+        let mut table = self.m.objects.session.write();
+        if table.len() >= self.m.config.limits.session_objects {
+            return Err(Error::DeviceMemory);
+        }
         let h = self.m.objects.next_session.fetch_add(1, Ordering::Relaxed);
-        self.m.objects.session.write().insert(h, Arc::new(entry));
-        h
+        table.insert(h, Arc::new(entry));
+        Ok(h)
     }
 
     /// The session objects, read-locked.

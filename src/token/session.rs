@@ -101,7 +101,14 @@ impl Sessions<'_> {
             view: Mutex::new(View::default()),
             kept: Arc::new(Mutex::new(Vec::new())),
         });
-        self.m.sessions.edit(|m| m.insert(handle, s));
+        let cap = self.m.config.limits.sessions;
+        self.m.sessions.edit(|m| {
+            if m.len() >= cap {
+                return Err(Error::SessionCount);
+            }
+            m.insert(handle, s);
+            Ok(())
+        })?;
         drop(login);
         Ok(handle)
     }

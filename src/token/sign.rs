@@ -27,10 +27,6 @@ enum Input {
     Whole(Zeroizing<Vec<u8>>),
 }
 
-/// Raw-mechanism input larger than this is refused (CKR_DATA_LEN_RANGE):
-/// no raw scheme signs more than a modulus, EdDSA messages aside.
-const MAX_WHOLE: usize = 64 << 20;
-
 pub(crate) struct AsymSign {
     alg: SignAlg,
     key: Arc<Key>,
@@ -47,7 +43,7 @@ impl AsymSign {
         match &mut self.input {
             Input::Hash(h) => h.update(data),
             Input::Whole(buf) => {
-                if buf.len() + data.len() > MAX_WHOLE {
+                if buf.len().saturating_add(data.len()) > crate::model::mechanism::bound::operation_bytes() {
                     return Err(Error::DataLenRange);
                 }
                 // Allocation failure is an error, never an abort.
