@@ -207,6 +207,39 @@ fn an_edited_body_fails_even_with_the_chain_recomputed() {
     );
 }
 
+/// Rows swapped (two batches exchange their whole rows, hashes and all)
+/// or a row moved to another place in the sequence: each is caught, with
+/// the batch named.
+#[test]
+fn swapped_or_moved_audit_rows_fail_verification() {
+    let w = busy_world("");
+    let c = db(&w);
+    let row = |seq: i64| -> (String, Vec<u8>, Vec<u8>) {
+        c.query_row("SELECT body, prev, hash FROM audit WHERE seq = ?1", [seq], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+    };
+    let (b2, p2, h2) = row(2);
+    let (b3, p3, h3) = row(3);
+    let put = |seq: i64, (b, p, h): (&str, &[u8], &[u8])| {
+        c.execute("UPDATE audit SET body = ?1, prev = ?2, hash = ?3 WHERE seq = ?4", rusqlite::params![b, p, h, seq])
+            .unwrap();
+    };
+    put(2, (&b3, &p3, &h3));
+    put(3, (&b2, &p2, &h2));
+    let out = fails(doc(&w, "ferrohsm audit verify", false), "audit log INVALID: batch 2");
+    assert!(!out.contains("audit log intact"), "{out}");
+    // Put back: intact again.
+    put(2, (&b2, &p2, &h2));
+    put(3, (&b3, &p3, &h3));
+    ok(doc(&w, "ferrohsm audit verify", false));
+    // Batch 2 moved past the end, leaving a gap.
+    let last = last_seq(&w);
+    c.execute("UPDATE audit SET seq = ?1 WHERE seq = 2", [last + 1]).unwrap();
+    fails(doc(&w, "ferrohsm audit verify", false), "audit log INVALID");
+}
+
 /// SHA-256(prev ‖ seq as 8 bytes big-endian ‖ body), as docs/audit.md
 /// describes it.
 fn chain_hash(prev: &[u8], seq: i64, body: &[u8]) -> Vec<u8> {

@@ -613,3 +613,88 @@ fn an_edited_object_digest_stops_every_write_to_the_token() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAILS its authentication tag"), "{out}");
 }
+
+const CKA_LABEL: i64 = 0x3;
+
+fn index_entry(w: &World, obj: ObjectHandle, atype: i64) -> Option<Vec<u8>> {
+    db(w)
+        .query_row("SELECT idx FROM attrs WHERE obj_id = ?1 AND atype = ?2", params![obj.handle() as i64, atype], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+fn set_index_entry(w: &World, obj: ObjectHandle, atype: i64, idx: Option<&[u8]>) {
+    let n = db(w)
+        .execute("UPDATE attrs SET idx = ?1 WHERE obj_id = ?2 AND atype = ?3", params![idx, obj.handle() as i64, atype])
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+/// Find-index entries are not covered by an object's tag: one copied from
+/// another object never makes a find name the wrong key (every candidate
+/// is compared in full), and `store verify` reports every edited entry —
+/// copied, removed or flipped — naming the object and the attribute.
+#[test]
+fn an_edited_find_index_entry_never_names_another_object_and_store_verify_finds_it() {
+    for private in [true, false] {
+        let (w, slot, (a, b, c)) = setup(|s| {
+            (
+                aes_key(s, "alpha", private, true, false),
+                aes_key(s, "beta", private, true, false),
+                aes_key(s, "gamma", private, true, false),
+            )
+        });
+        assert_eq!(store_verify(&w, &[]).0, 0);
+        // b's label entry replaced by a's: a find for "alpha" gets b as a
+        // candidate, which is compared in full and left out.
+        let alpha = index_entry(&w, a, CKA_LABEL).expect("labels are indexed");
+        set_index_entry(&w, b, CKA_LABEL, Some(&alpha));
+        // c's entry removed, and a's flipped.
+        set_index_entry(&w, c, CKA_LABEL, None);
+        let mut flipped = alpha.clone();
+        flipped[0] ^= 1;
+        set_index_entry(&w, a, CKA_LABEL, Some(&flipped));
+        let (p, s) = next_session(slot);
+        assert!(s.find_objects(&[Attribute::Label(b"alpha".to_vec())]).unwrap().is_empty(), "private={private}");
+        assert!(s.find_objects(&[Attribute::Label(b"beta".to_vec())]).unwrap().is_empty());
+        // The objects themselves are intact and usable by handle.
+        for k in [a, b, c] {
+            assert!(encrypt(&s, k).is_ok());
+        }
+        drop(s);
+        drop(p);
+        let (code, out) = store_verify(&w, &[]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("refused: 3"), "{out}");
+        assert_eq!(out.matches("find-index entry of attribute 0x3 does not match").count(), 3, "{out}");
+    }
+}
+
+/// A sealed value moved from one object to another (same attribute, same
+/// token) does not open: the seal is bound to its object.
+#[test]
+fn a_sealed_value_moved_to_another_object_is_refused_and_never_decrypts_as_it() {
+    let (w, slot, (a, b, ct_b)) = setup(|s| {
+        let a = aes_key(s, "a", true, true, false);
+        let b = aes_key(s, "b", true, true, false);
+        (a, b, encrypt(s, b).unwrap())
+    });
+    let value_a: Vec<u8> = db(&w)
+        .query_row(
+            "SELECT value FROM attrs WHERE obj_id = ?1 AND atype = ?2",
+            params![a.handle() as i64, CKA_VALUE],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db(&w)
+        .execute(
+            "UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = ?3",
+            params![value_a, b.handle() as i64, CKA_VALUE],
+        )
+        .unwrap();
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(encrypt(&s, b)), RvError::GeneralError);
+    assert_eq!(rv(s.decrypt(&Mechanism::AesEcb, b, &ct_b)), RvError::GeneralError);
+    assert!(encrypt(&s, a).is_ok());
+}

@@ -43,12 +43,7 @@ pub fn encode(s: Sealer, id: ObjectId, uid: &Uid, obj: &Object) -> Result<Stored
             continue; // derived from the object's uid
         }
         let plain = value.encode();
-        let secret = policy::is_secret_part(bit, atype);
-        let idx = match (secret || !indexable(atype, plain.len()), private) {
-            (true, _) => None,
-            (false, true) => Some(key.index(atype, &plain)),
-            (false, false) => Some(public_index(atype, &plain)),
-        };
+        let idx = index_entry(key, bit, private, atype, &plain);
         let (sealed, stored) = if policy::sealed_at_rest(bit, private, atype) {
             (true, key.seal(s.token_uid, uid, atype, &plain)?)
         } else {
@@ -59,6 +54,35 @@ pub fn encode(s: Sealer, id: ObjectId, uid: &Uid, obj: &Object) -> Result<Stored
     let mut stored = StoredObject { id, uid: *uid, private, version: obj.version + 1, tag: None, rows };
     stored.tag = Some(key.object_tag(s.token_uid, &stored));
     Ok(stored)
+}
+
+/// The find-index entry stored with an attribute: none for a secret part
+/// or an attribute not indexed; a MAC under the token key for a private
+/// object's; a plain hash for a public object's.
+fn index_entry(key: &TokenKey, bit: u8, private: bool, atype: AttrType, plain: &[u8]) -> Option<Idx> {
+    if policy::is_secret_part(bit, atype) || !indexable(atype, plain.len()) {
+        return None;
+    }
+    Some(if private { key.index(atype, plain) } else { public_index(atype, plain) })
+}
+
+/// Checks an opened object's stored find-index entries against the ones
+/// its attributes make: the attribute types whose entry is wrong, missing
+/// or extra. (A find compares every candidate in full, so a wrong entry
+/// can only hide an object from a find, never name another; this finds it.)
+pub fn index_mismatches(key: &TokenKey, obj: &Object, stored: &[(AttrType, Option<Vec<u8>>)]) -> Vec<AttrType> {
+    let private = obj.is_private();
+    let bit = obj.class_bit();
+    let mut bad: Vec<AttrType> = stored
+        .iter()
+        .filter(|(atype, idx)| {
+            let want = obj.attrs.get(atype).and_then(|v| index_entry(key, bit, private, *atype, &v.encode()));
+            want.as_ref().map(|w| &w[..]) != idx.as_deref()
+        })
+        .map(|(atype, _)| *atype)
+        .collect();
+    bad.sort_unstable();
+    bad
 }
 
 /// Why a stored object is refused, logged with the object named.

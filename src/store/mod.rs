@@ -224,6 +224,9 @@ pub trait Store: Send + Sync {
     fn set_digest(&self, token: TokenId, d: &SetDigest) -> Result<()>;
     /// Every object id of a token, public and private (for verification).
     fn all_objects(&self, token: TokenId) -> Result<Vec<ObjectId>>;
+    /// An object's find-index entries as stored, by attribute type (for
+    /// verification: entries are not covered by the object's tag).
+    fn object_index(&self, id: ObjectId) -> Result<Vec<(AttrType, Option<Vec<u8>>)>>;
     /// The whole audit chain and the recorded head (last seq and hash),
     /// which catches a truncated tail.
     fn audit_log(&self) -> Result<AuditLog>;

@@ -539,6 +539,16 @@ impl Store for SqliteStore {
         self.with(|c| token_objects(c, token, Visible { public: true, private: true }))
     }
 
+    fn object_index(&self, id: ObjectId) -> Result<Vec<(AttrType, Option<Vec<u8>>)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT atype, idx FROM attrs WHERE obj_id = ?1")?;
+            let rows = st
+                .query_map([id], |r| Ok((r.get::<_, i64>(0)? as AttrType, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     fn audit_log(&self) -> Result<AuditLog> {
         self.with(|c| audit::log_in(&c.transaction()?))
     }

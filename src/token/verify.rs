@@ -2,8 +2,9 @@
 //! checked, and the token's object-set digest recomputed from them. This
 //! finds what no single read can: an object rolled back whole to an older
 //! copy of itself, an object deleted, or one brought back after deletion.
-//! Its cost grows with the store, so it is an operator's command, not part
-//! of a login.
+//! It also checks each object's find-index entries (not covered by the
+//! object's tag) against its attributes. Its cost grows with the store,
+//! so it is an operator's command, not part of a login.
 
 use super::Audit;
 use super::SessionHandle;
@@ -45,7 +46,18 @@ impl Audit<'_> {
         for id in ids {
             let Some(stored) = self.m.store.load_object(a.token.token_id, id)? else { continue };
             match (codec::decode(sealer, &stored), stored.tag) {
-                (Ok(_), Some(tag)) => sum.add(&member_hash(&stored.uid, stored.version, &tag)),
+                (Ok(obj), Some(tag)) => {
+                    sum.add(&member_hash(&stored.uid, stored.version, &tag));
+                    let bad = codec::index_mismatches(key, &obj, &self.m.store.object_index(id)?);
+                    if !bad.is_empty() {
+                        let names: Vec<String> = bad.iter().map(|t| format!("{t:#x}")).collect();
+                        report.refused.push(format!(
+                            "{} (find-index entry of attribute {} does not match the object)",
+                            hex(&stored.uid),
+                            names.join(", ")
+                        ));
+                    }
+                }
                 (Err(e), _) => report.refused.push(format!("{} ({e})", hex(&stored.uid))),
                 (Ok(_), None) => report.refused.push(format!("{} (no tag)", hex(&stored.uid))),
             }
