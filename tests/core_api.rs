@@ -371,7 +371,16 @@ fn generate_key_sets_the_key_attributes() {
     let r1 = s.generate_random_vec(32).unwrap();
     let r2 = s.generate_random_vec(32).unwrap();
     assert_ne!(r1, r2);
-    assert_eq!(rv(s.seed_random(&[1, 2, 3])), RvError::RandomSeedNotSupported);
+    // C_SeedRandom mixes the bytes in as additional input: it succeeds,
+    // and the same seed twice still gives different output (OS entropy
+    // stays the source; a seed never makes output predictable).
+    s.seed_random(&[1, 2, 3]).unwrap();
+    let a = s.generate_random_vec(32).unwrap();
+    s.seed_random(&[1, 2, 3]).unwrap();
+    let b = s.generate_random_vec(32).unwrap();
+    assert_ne!(a, b);
+    s.seed_random(&[]).unwrap();
+    s.seed_random(&[7u8; 100_000]).unwrap();
 }
 
 #[test]

@@ -291,8 +291,8 @@ unsafe fn seed_random(h: CK_SESSION_HANDLE, p: *mut CK_BYTE, len: CK_ULONG) -> R
     // SAFETY: pointer and count are this call's arguments (or fields of its parameter), readable for the call
     // (PKCS#11); NULL and the count bound are checked before reading, and the slice is not kept past the
     // call.
-    unsafe { bounded(&scope, p, len, bound::DATA, Error::ArgumentsBad) }?;
-    m.sessions().seed_random(h)?;
+    let seed = unsafe { bounded(&scope, p, len, bound::DATA, Error::ArgumentsBad) }?;
+    m.sessions().seed_random(h, seed)?;
     ok()
 }
 

@@ -56,8 +56,10 @@ impl Sessions<'_> {
         random(out)
     }
 
-    pub fn seed_random(&self, h: SessionHandle) -> Result<()> {
+    /// C_SeedRandom: the bytes are mixed into the generator as additional
+    /// input; OS entropy stays its source (see `sys::rand::seed`).
+    pub fn seed_random(&self, h: SessionHandle, seed: &[u8]) -> Result<()> {
         self.m.session(h)?;
-        Err(Error::RandomSeedNotSupported)
+        crate::sys::rand::seed(seed)
     }
 }

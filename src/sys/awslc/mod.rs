@@ -34,6 +34,24 @@ pub fn cleanse(buf: &mut [u8]) {
     unsafe { sys::OPENSSL_cleanse(buf.as_mut_ptr() as *mut std::ffi::c_void, buf.len()) };
 }
 
+/// Mixes 32 bytes into the calling thread's generator (aws-lc keeps one
+/// DRBG per thread) as prediction-resistance input: aws-lc reseeds that
+/// DRBG from the OS *and* these bytes, so they add to OS entropy and never
+/// replace it.
+pub fn rand_mix(input: &[u8; 32]) -> Result<(), Failed> {
+    let mut discard = [0u8; 16];
+    // SAFETY: `discard` is writable for its length; `input` is the
+    // RAND_PRED_RESISTANCE_LEN (32) bytes the call reads.
+    let ok =
+        unsafe { sys::RAND_bytes_with_user_prediction_resistance(discard.as_mut_ptr(), discard.len(), input.as_ptr()) };
+    cleanse(&mut discard);
+    if ok == 1 {
+        Ok(())
+    } else {
+        Err(Failed)
+    }
+}
+
 /// The primitive failed; callers map this to the right CK_RV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failed;
