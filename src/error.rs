@@ -36,6 +36,8 @@ pub enum Error {
     /// at the boundary, a sealed value that fails to open.
     General(String),
     HostMemory,
+    /// C_WaitForSlotEvent with CKF_DONT_BLOCK and nothing happened.
+    NoEvent,
     /// The token's capacity is reached (a configured limit).
     DeviceMemory,
     KeyFunctionNotPermitted,
@@ -128,6 +130,7 @@ impl Error {
             FunctionNotSupported => ck::CKR_FUNCTION_NOT_SUPPORTED,
             General(_) => ck::CKR_GENERAL_ERROR,
             HostMemory => ck::CKR_HOST_MEMORY,
+            NoEvent => ck::CKR_NO_EVENT,
             DeviceMemory => ck::CKR_DEVICE_MEMORY,
             KeyFunctionNotPermitted => ck::CKR_KEY_FUNCTION_NOT_PERMITTED,
             KmsKeyDisabled => vendor::CKR_FHSM_KEY_DISABLED,

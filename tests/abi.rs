@@ -18,6 +18,8 @@ fn initialize_and_finalize_arguments() {
     let mut info: CK_INFO = unsafe { std::mem::zeroed() };
     assert_eq!(call!(r, C_GetInfo(&mut info)), CKR_CRYPTOKI_NOT_INITIALIZED);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_CRYPTOKI_NOT_INITIALIZED);
+    let mut slot: CK_SLOT_ID = 0;
+    assert_eq!(call!(r, C_WaitForSlotEvent(CKF_DONT_BLOCK, &mut slot, null_mut())), CKR_CRYPTOKI_NOT_INITIALIZED);
 
     let mut args: CK_C_INITIALIZE_ARGS = unsafe { std::mem::zeroed() };
     let mut reserved = 0u8;
@@ -142,6 +144,18 @@ fn slot_and_session_arguments() {
     assert_eq!((mi.ulMinKeySize, mi.ulMaxKeySize), (1024, 16384), "RSA sizes are in bits");
     assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_DES3_CBC, &mut mi)), CKR_MECHANISM_INVALID);
     assert_eq!(call!(r, C_GenerateRandom(h, null_mut(), 16)), CKR_ARGUMENTS_BAD);
+    // No slot event ever happens (tokens are never removed): a poll says
+    // so; a blocking wait would never return and is refused.
+    let mut slot: CK_SLOT_ID = 99;
+    assert_eq!(call!(r, C_WaitForSlotEvent(CKF_DONT_BLOCK, &mut slot, null_mut())), CKR_NO_EVENT);
+    assert_eq!(slot, 99, "nothing written");
+    assert_eq!(call!(r, C_WaitForSlotEvent(CKF_DONT_BLOCK, null_mut(), null_mut())), CKR_ARGUMENTS_BAD);
+    let mut junk = 0u8;
+    assert_eq!(
+        call!(r, C_WaitForSlotEvent(CKF_DONT_BLOCK, &mut slot, &mut junk as *mut u8 as *mut _)),
+        CKR_ARGUMENTS_BAD
+    );
+    assert_eq!(call!(r, C_WaitForSlotEvent(0, &mut slot, null_mut())), CKR_FUNCTION_NOT_SUPPORTED);
     assert_eq!(call!(r, C_CloseSession(h)), CKR_OK);
     assert_eq!(call!(r, C_CloseSession(h)), CKR_SESSION_HANDLE_INVALID);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);

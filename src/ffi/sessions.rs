@@ -46,6 +46,30 @@ unsafe fn get_slot_list(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut C
     unsafe { write_array(list, count, &m.slots().slot_list()?) }
 }
 
+/// C_WaitForSlotEvent. Every slot always holds its token (a soft token is
+/// never removed), so no slot event ever happens: with CKF_DONT_BLOCK the
+/// answer is CKR_NO_EVENT. A blocking wait would never return (until
+/// C_Finalize), so it is refused with CKR_FUNCTION_NOT_SUPPORTED rather
+/// than hang the caller's thread (docs/pkcs11.md).
+unsafe fn wait_for_slot_event(
+    flags: CK_FLAGS,
+    slot: *mut CK_SLOT_ID,
+    reserved: *mut std::ffi::c_void,
+) -> Result<CK_RV> {
+    let scope = Scope::enter();
+    module()?;
+    if !reserved.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: `slot` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11
+    // makes it writable for the call; nothing is written (there is no event).
+    let _ = unsafe { out(&scope, slot) }?;
+    if flags & cryptoki_sys::CKF_DONT_BLOCK != 0 {
+        return Err(Error::NoEvent);
+    }
+    Err(Error::FunctionNotSupported)
+}
+
 unsafe fn get_slot_info(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> Result<CK_RV> {
     let scope = Scope::enter();
     let m = module()?;
@@ -203,6 +227,7 @@ unsafe fn session_cancel(h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<CK_RV>
 
 exports! {
     C_GetSlotList(present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) => get_slot_list;
+    C_WaitForSlotEvent(flags: CK_FLAGS, slot: *mut CK_SLOT_ID, reserved: *mut std::ffi::c_void) => wait_for_slot_event;
     C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) => get_slot_info;
     C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) => get_token_info;
     C_GetMechanismList(slot: CK_SLOT_ID, list: *mut CK_MECHANISM_TYPE, count: *mut CK_ULONG) => get_mechanism_list;
