@@ -115,6 +115,45 @@ fn hkdf_rfc5869_vectors() {
     let mut obj = 0;
     assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, t.as_mut_ptr(), 2, &mut obj)), CKR_OK);
     assert_eq!(value_of(&r, h, obj), unhex(&v[5]));
+    // Expand only: the salt fields are ignored, whatever they hold (OpenSSL's
+    // pkcs11-provider sends ulSaltType 0 for TLS 1.3's expand steps).
+    let prk_key = secret_key(&r, h, CKK_GENERIC_SECRET, &unhex(&v[6]));
+    for salt_type in [0, CKF_HKDF_SALT_NULL, CKF_HKDF_SALT_DATA, CKF_HKDF_SALT_KEY, 0x1234] {
+        let mut q =
+            CK_HKDF_PARAMS { bExtract: 0, ulSaltType: salt_type, pSalt: null_mut(), ulSaltLen: 77, hSaltKey: 0, ..p };
+        let mut m = mech_with(CKM_HKDF_DERIVE, &mut q);
+        assert_eq!(derive_generic(&r, h, &mut m, prk_key, len), (CKR_OK, unhex(&v[5])), "salt type {salt_type:#x}");
+    }
+    // With extract, an unknown salt type is still a bad parameter.
+    let mut q = CK_HKDF_PARAMS { ulSaltType: 0, ..p };
+    let mut m = mech_with(CKM_HKDF_DERIVE, &mut q);
+    assert_eq!(derive_generic(&r, h, &mut m, base, 32).0, CKR_MECHANISM_PARAM_INVALID);
+    // A generic secret (or HKDF key) without CKA_VALUE_LEN gets the hash's
+    // length; an AES key still needs one.
+    for (kt, want) in [(CKK_GENERIC_SECRET, CKR_OK), (CKK_HKDF, CKR_OK), (CKK_AES, CKR_TEMPLATE_INCOMPLETE)] {
+        let (mut class, mut kt, mut yes, mut no) = (CKO_SECRET_KEY, kt, 1 as CK_BBOOL, 0 as CK_BBOOL);
+        let mut t = [
+            attr(CKA_CLASS, &mut class),
+            attr(CKA_KEY_TYPE, &mut kt),
+            attr(CKA_EXTRACTABLE, &mut yes),
+            attr(CKA_SENSITIVE, &mut no),
+        ];
+        let mut m = mech_with(CKM_HKDF_DERIVE, &mut p);
+        let mut out = 0;
+        assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, t.as_mut_ptr(), 4, &mut out)), want, "key type {kt:#x}");
+        if want == CKR_OK {
+            let okm = value_of(&r, h, out);
+            let hash_len = match p.prfHashMechanism {
+                CKM_SHA_1 => 20,
+                CKM_SHA256 => 32,
+                CKM_SHA384 => 48,
+                _ => 64,
+            };
+            assert_eq!(okm.len(), hash_len);
+            let n = hash_len.min(len);
+            assert_eq!(okm[..n], unhex(&v[5])[..n], "T(1) of HKDF-Expand, the same for any length");
+        }
+    }
     // Bad parameters.
     p.bExtract = 0;
     p.bExpand = 0;

@@ -426,7 +426,11 @@ unsafe fn hkdf_params(m: &CK_MECHANISM) -> Result<Param> {
     // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that the
     // parameter has T's exact size.
     let p: &ck::CK_HKDF_PARAMS = unsafe { param_struct(m) }?;
+    // Without the extract step there is no salt, and the salt fields are
+    // ignored as the spec says (OpenSSL's pkcs11-provider sends
+    // ulSaltType 0 with bExtract FALSE for TLS 1.3's expand steps).
     let salt = match p.ulSaltType {
+        _ if p.bExtract == 0 => HkdfSalt::Null,
         ck::CKF_HKDF_SALT_NULL => HkdfSalt::Null,
         // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
         // checked against NULL and the bound, then copied.

@@ -24,6 +24,13 @@ fn md(prf: MechType) -> Result<Md> {
     })
 }
 
+/// The output length of an HKDF PRF (its hash's), for a derived generic
+/// secret whose template gives no CKA_VALUE_LEN.
+pub fn hkdf_hash_len(prf: MechType) -> Result<usize> {
+    md(prf)?;
+    Ok(digest::algorithm(prf).ok_or(Error::MechanismParamInvalid)?.output_len())
+}
+
 /// HKDF with the extract and/or expand step. With extract only, the output
 /// is the PRK and `len` must be the hash length.
 pub fn hkdf(

@@ -193,6 +193,8 @@ impl Sessions<'_> {
             None => match (&mech.param, key_type) {
                 (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
+                // HKDF into a key of no fixed length: the hash's length.
+                (Param::Hkdf { prf, .. }, ck::CKK_GENERIC_SECRET | ck::CKK_HKDF) => kdf::hkdf_hash_len(*prf)?,
                 _ => return Err(Error::TemplateIncomplete),
             },
         };
