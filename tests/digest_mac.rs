@@ -281,3 +281,100 @@ fn operation_state_rules() {
     assert_eq!(call!(r, C_SignRecover(h, d, 3, out.as_mut_ptr(), &mut len)), CKR_OPERATION_NOT_INITIALIZED);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// A single-part call that answered a length (or a too-short buffer)
+/// keeps the operation single-part: an Update or Final then is
+/// CKR_OPERATION_ACTIVE and ends it; the single-part call itself may be
+/// repeated. Digest, sign and encrypt (GCM, whose length is known before
+/// any work, and CBC).
+#[test]
+fn a_single_part_length_query_keeps_the_operation_single_part() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let data = [0x61u8; 32];
+    let d = data.as_ptr() as *mut u8;
+    let mut out = [0u8; 128];
+    let mut len: CK_ULONG = 0;
+
+    let mut m = mech(CKM_SHA256);
+    for after in ["final", "update", "key"] {
+        assert_eq!(call!(r, C_DigestInit(h, &mut m)), CKR_OK);
+        assert_eq!(call!(r, C_Digest(h, d, 32, null_mut(), &mut len)), CKR_OK);
+        let aes = secret(&r, h, CKK_AES, &[1; 16], false);
+        len = 64;
+        let rv = match after {
+            "final" => call!(r, C_DigestFinal(h, out.as_mut_ptr(), &mut len)),
+            "update" => call!(r, C_DigestUpdate(h, d, 32)),
+            _ => call!(r, C_DigestKey(h, aes)),
+        };
+        assert_eq!(rv, CKR_OPERATION_ACTIVE, "C_Digest(NULL) then {after}");
+        assert_eq!(call!(r, C_Digest(h, d, 32, out.as_mut_ptr(), &mut len)), CKR_OPERATION_NOT_INITIALIZED);
+    }
+    // Short buffer, then the single-part call again: allowed.
+    assert_eq!(call!(r, C_DigestInit(h, &mut m)), CKR_OK);
+    len = 4;
+    assert_eq!(call!(r, C_Digest(h, d, 32, out.as_mut_ptr(), &mut len)), CKR_BUFFER_TOO_SMALL);
+    assert_eq!(call!(r, C_Digest(h, d, 32, out.as_mut_ptr(), &mut len)), CKR_OK);
+
+    let key = secret(&r, h, CKK_GENERIC_SECRET, &[7; 32], true);
+    let mut hm = mech(CKM_SHA256_HMAC);
+    assert_eq!(call!(r, C_SignInit(h, &mut hm, key)), CKR_OK);
+    assert_eq!(call!(r, C_Sign(h, d, 32, null_mut(), &mut len)), CKR_OK);
+    assert_eq!(call!(r, C_SignUpdate(h, d, 32)), CKR_OPERATION_ACTIVE);
+    assert_eq!(call!(r, C_SignInit(h, &mut hm, key)), CKR_OK);
+    len = 2;
+    assert_eq!(call!(r, C_Sign(h, d, 32, out.as_mut_ptr(), &mut len)), CKR_BUFFER_TOO_SMALL);
+    assert_eq!(call!(r, C_SignFinal(h, out.as_mut_ptr(), &mut len)), CKR_OPERATION_ACTIVE);
+    assert_eq!(call!(r, C_SignInit(h, &mut hm, key)), CKR_OK, "the refusal ended it");
+
+    let aes = {
+        let mut class = CKO_SECRET_KEY;
+        let mut kt = CKK_AES;
+        let mut yes: CK_BBOOL = 1;
+        let mut v = [9u8; 32];
+        let mut t = [
+            attr(CKA_CLASS, &mut class),
+            attr(CKA_KEY_TYPE, &mut kt),
+            attr(CKA_ENCRYPT, &mut yes),
+            CK_ATTRIBUTE { type_: CKA_VALUE, pValue: v.as_mut_ptr() as *mut c_void, ulValueLen: 32 },
+        ];
+        let mut o = 0;
+        assert_eq!(call!(r, C_CreateObject(h, t.as_mut_ptr(), 4, &mut o)), CKR_OK);
+        o
+    };
+    let mut iv = [0u8; 16];
+    let mut gcm_p = CK_GCM_PARAMS {
+        pIv: iv.as_mut_ptr(),
+        ulIvLen: 12,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let mut gcm = CK_MECHANISM {
+        mechanism: CKM_AES_GCM,
+        pParameter: &mut gcm_p as *mut _ as *mut c_void,
+        ulParameterLen: std::mem::size_of::<CK_GCM_PARAMS>() as CK_ULONG,
+    };
+    let mut cbc =
+        CK_MECHANISM { mechanism: CKM_AES_CBC_PAD, pParameter: iv.as_mut_ptr() as *mut c_void, ulParameterLen: 16 };
+    for (name, m) in [("GCM", &mut gcm as *mut CK_MECHANISM), ("CBC", &mut cbc as *mut CK_MECHANISM)] {
+        assert_eq!(call!(r, C_EncryptInit(h, m, aes)), CKR_OK);
+        assert_eq!(call!(r, C_Encrypt(h, d, 32, null_mut(), &mut len)), CKR_OK, "{name}");
+        len = 128;
+        assert_eq!(call!(r, C_EncryptFinal(h, out.as_mut_ptr(), &mut len)), CKR_OPERATION_ACTIVE, "{name}");
+        assert_eq!(call!(r, C_EncryptInit(h, m, aes)), CKR_OK);
+        assert_eq!(call!(r, C_Encrypt(h, d, 32, null_mut(), &mut len)), CKR_OK);
+        len = 128;
+        assert_eq!(call!(r, C_EncryptUpdate(h, d, 32, out.as_mut_ptr(), &mut len)), CKR_OPERATION_ACTIVE, "{name}");
+        // The query, then the call itself: as before.
+        assert_eq!(call!(r, C_EncryptInit(h, m, aes)), CKR_OK);
+        assert_eq!(call!(r, C_Encrypt(h, d, 32, null_mut(), &mut len)), CKR_OK);
+        let want = len;
+        assert_eq!(call!(r, C_Encrypt(h, d, 32, out.as_mut_ptr(), &mut len)), CKR_OK);
+        assert_eq!(len, want, "{name}");
+    }
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

@@ -82,7 +82,7 @@ impl Sessions<'_> {
             }
         };
         let state = CipherOp { encrypt, cipher: Some(cipher), ready: None };
-        *ops.cipher(encrypt) = Some(Op { state, multipart: false, needs_login });
+        *ops.cipher(encrypt) = Some(Op { state, multipart: false, single: false, needs_login });
         Ok(())
     }
 
@@ -109,8 +109,14 @@ impl Sessions<'_> {
                 };
                 if let Some(n) = direct {
                     match (cap, out) {
-                        (None, _) => return Ok(Produced::Length(n)),
-                        (Some(c), _) if c < n => return Ok(Produced::TooSmall(n)),
+                        (None, _) => {
+                            op.single = true;
+                            return Ok(Produced::Length(n));
+                        }
+                        (Some(c), _) if c < n => {
+                            op.single = true;
+                            return Ok(Produced::TooSmall(n));
+                        }
                         (Some(_), Some(buf)) => {
                             let Some(Engine::Aes(c)) = op.state.cipher.take() else {
                                 return Err(Error::general("cipher state missing"));
@@ -143,7 +149,7 @@ impl Sessions<'_> {
         let mut ops = s.ops.lock();
         let op_slot = ops.cipher(encrypt);
         let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
-        if single && op.multipart {
+        if (single && op.multipart) || (!single && op.single) {
             *op_slot = None;
             return Err(Error::OperationActive);
         }
@@ -161,7 +167,11 @@ impl Sessions<'_> {
                 }
             }
         }
-        deliver(op_slot, cap)
+        let r = deliver(op_slot, cap);
+        if single {
+            super::crypto::keep_single(op_slot, &r);
+        }
+        r
     }
 
     /// C_EncryptUpdate / C_DecryptUpdate; the operation continues.
@@ -169,7 +179,7 @@ impl Sessions<'_> {
         let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         let op_slot = ops.cipher(encrypt);
-        let op = op_slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let op = super::crypto::multi_part(op_slot)?;
         if op.needs_login {
             *op_slot = None;
             return Err(Error::UserNotLoggedIn);

@@ -2,7 +2,9 @@
 //! one operation of each kind per session; `*Init` while active is
 //! CKR_OPERATION_ACTIVE; a length query or a too-short buffer keeps the
 //! operation; success or any other error ends it; a single-part call after
-//! an `Update` ends it with CKR_OPERATION_ACTIVE.
+//! an `Update` ends it with CKR_OPERATION_ACTIVE, and so does an `Update` or
+//! `Final` after a single-part call that answered a length (the operation
+//! stays single-part).
 
 use super::Sessions;
 use cryptoki_sys as ck;
@@ -60,6 +62,9 @@ impl Drop for Produced {
 pub(crate) struct Op<T> {
     pub state: T,
     pub multipart: bool,
+    /// A single-part call answered a length (or a too-short buffer): the
+    /// operation may only be finished by that call.
+    pub single: bool,
     /// The key is CKA_ALWAYS_AUTHENTICATE and C_Login(CKU_CONTEXT_SPECIFIC)
     /// has not been called since the operation started.
     pub needs_login: bool,
@@ -67,7 +72,7 @@ pub(crate) struct Op<T> {
 
 impl<T> Op<T> {
     pub fn new(state: T) -> Op<T> {
-        Op { state, multipart: false, needs_login: false }
+        Op { state, multipart: false, single: false, needs_login: false }
     }
 }
 
@@ -121,6 +126,27 @@ pub(super) fn single_part<T>(slot: &mut Option<Op<T>>) -> Result<&mut Op<T>> {
     match slot {
         None => Err(Error::OperationNotInitialized),
         Some(op) if op.multipart => {
+            *slot = None;
+            Err(Error::OperationActive)
+        }
+        Some(op) => Ok(op),
+    }
+}
+
+/// After a single-part call: one that answered a length or a too-short
+/// buffer keeps the operation single-part.
+pub(super) fn keep_single<T>(slot: &mut Option<Op<T>>, r: &Result<Produced>) {
+    if let (Some(op), Ok(Produced::Length(_) | Produced::TooSmall(_))) = (slot.as_mut(), r) {
+        op.single = true;
+    }
+}
+
+/// An `Update` or `Final` call: refused (ending the operation) after a
+/// single-part call answered a length.
+pub(super) fn multi_part<T>(slot: &mut Option<Op<T>>) -> Result<&mut Op<T>> {
+    match slot {
+        None => Err(Error::OperationNotInitialized),
+        Some(op) if op.single => {
             *slot = None;
             Err(Error::OperationActive)
         }
@@ -292,16 +318,18 @@ impl Sessions<'_> {
         let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
         single_part(&mut ops.digest)?;
-        produce(&mut ops.digest, cap, Hasher::output_len, |mut d| {
+        let r = produce(&mut ops.digest, cap, Hasher::output_len, |mut d| {
             d.update(data);
             Ok(Zeroizing::new(d.finish()))
-        })
+        });
+        keep_single(&mut ops.digest, &r);
+        r
     }
 
     pub fn digest_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
-        let op = ops.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+        let op = multi_part(&mut ops.digest)?;
         op.multipart = true;
         super::hooks::panic_point("C_DigestUpdate");
         op.state.update(data);
@@ -313,9 +341,7 @@ impl Sessions<'_> {
         let s = self.m.session(h)?;
         let a = self.m.access(&s)?;
         let mut ops = s.ops.lock();
-        if ops.digest.is_none() {
-            return Err(Error::OperationNotInitialized);
-        }
+        multi_part(&mut ops.digest)?;
         let value = match self.m.objects().find_for_use(&a, key) {
             Ok(f) if f.object().class() == ck::CKO_SECRET_KEY => match f.object().bytes(ck::CKA_VALUE) {
                 Some(v) => Ok(Zeroizing::new(v.to_vec())),
@@ -342,6 +368,7 @@ impl Sessions<'_> {
     pub fn digest_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
         let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
+        multi_part(&mut ops.digest)?;
         produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
     }
 

@@ -10,7 +10,8 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::crypto::{
-    hmac_key_type_ok, mac_general_len, no_param, produce, secret_value, single_part, MacState, Op, Produced,
+    hmac_key_type_ok, keep_single, mac_general_len, multi_part, no_param, produce, secret_value, single_part, MacState,
+    Op, Produced,
 };
 use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
@@ -191,7 +192,7 @@ impl Sessions<'_> {
             return Err(Error::OperationActive);
         }
         let (state, needs_login) = self.sign_state(&a, mech, key, sign)?;
-        *slot = Some(Op { state, multipart: false, needs_login });
+        *slot = Some(Op { state, multipart: false, single: false, needs_login });
         Ok(())
     }
 
@@ -206,12 +207,15 @@ impl Sessions<'_> {
         if will_produce(&ops.sign, cap) {
             require_context_login(&mut ops.sign)?;
         }
-        finish_sign(&mut ops.sign, cap, Some(data))
+        let r = finish_sign(&mut ops.sign, cap, Some(data));
+        keep_single(&mut ops.sign, &r);
+        r
     }
 
     pub fn sign_update(&self, h: SessionHandle, data: &[u8]) -> Result<()> {
         let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
+        multi_part(&mut ops.sign)?;
         require_context_login(&mut ops.sign)?;
         sign_update(&mut ops.sign, data)
     }
@@ -219,6 +223,7 @@ impl Sessions<'_> {
     pub fn sign_final(&self, h: SessionHandle, cap: Option<usize>) -> Result<Produced> {
         let s = self.m.session(h)?;
         let mut ops = s.ops.lock();
+        multi_part(&mut ops.sign)?;
         if will_produce(&ops.sign, cap) {
             require_context_login(&mut ops.sign)?;
         }
