@@ -319,6 +319,15 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
 /// check value is computed, and one given must match).
 pub(crate) fn certificate(t: &Checked) -> Result<Object> {
     t.expect(policy::CERT, Material::InTemplate)?;
+    // Enumerations the spec closes: CKA_CERTIFICATE_CATEGORY 0..=3
+    // (unspecified, token user, authority, other entity) and
+    // CKA_JAVA_MIDP_SECURITY_DOMAIN 0..=3 (unspecified, manufacturer,
+    // operator, third party).
+    for atype in [ck::CKA_CERTIFICATE_CATEGORY, ck::CKA_JAVA_MIDP_SECURITY_DOMAIN] {
+        if t.tmpl.ulong(atype).is_some_and(|v| v > 3) {
+            return Err(Error::AttributeValueInvalid);
+        }
+    }
     let mut set = super::cert::cert_attrs(t.tmpl)?;
     set.push((ck::CKA_CLASS, Value::Ulong(ck::CKO_CERTIFICATE)));
     Ok(build(policy::CERT, t.tmpl, set))
