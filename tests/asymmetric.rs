@@ -404,6 +404,11 @@ fn ed25519_and_x25519() {
     s.verify(&Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed25519)), public, data, &sig).unwrap();
     spki_pem(&s, dir, public);
     assert!(openssl_verifies(dir, data, &sig, &["-rawin"]), "OpenSSL rejects our Ed25519");
+    // CK_EDDSA_PARAMS without prehash and with an empty (NULL, 0) context
+    // is Ed25519 itself: the same deterministic signature.
+    let empty = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed25519ctx(b"")));
+    assert_eq!(s.sign(&empty, private, data).unwrap(), sig);
+    s.verify(&empty, public, data, &sig).unwrap();
     let ctx = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed25519ctx(b"ctx")));
     assert_eq!(rv(s.sign(&ctx, private, data)), RvError::MechanismParamInvalid);
 
