@@ -339,3 +339,107 @@ fn an_ec_keys_derive_template_governs_what_ecdh_derives() {
     assert_eq!(&got, b"governed");
     assert_eq!(s, 1);
 }
+
+/// C_SignRecover / C_VerifyRecover with CKM_RSA_PKCS and CKM_RSA_X_509: the
+/// signature is C_Sign's with the same mechanism, the data comes back out;
+/// the keys' CKA_SIGN_RECOVER / CKA_VERIFY_RECOVER gate it; the length
+/// protocol and the spec's codes for bad input.
+#[test]
+fn sign_and_verify_with_recovery() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let mut m = mech(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    let mut bits: CK_ULONG = 2048;
+    let (mut y1, mut y2, mut y3, mut y4) = (1u8, 1u8, 1u8, 1u8);
+    let mut public = [attr(CKA_MODULUS_BITS, &mut bits), attr(CKA_VERIFY_RECOVER, &mut y1), attr(CKA_VERIFY, &mut y2)];
+    let mut private = [attr(CKA_SIGN_RECOVER, &mut y3), attr(CKA_SIGN, &mut y4)];
+    let (mut pk, mut sk) = (0, 0);
+    assert_eq!(
+        call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 3, private.as_mut_ptr(), 2, &mut pk, &mut sk)),
+        CKR_OK
+    );
+    let (plain_pk, plain_sk) = rsa_pair(&r, h);
+    let mut data = b"recover me".to_vec();
+    let mut out = [0u8; 512];
+    for mt in [CKM_RSA_PKCS, CKM_RSA_X_509] {
+        let mut m = mech(mt);
+        assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, sk)), CKR_OK);
+        assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, sk)), CKR_OPERATION_ACTIVE);
+        let mut len: CK_ULONG = 0;
+        assert_eq!(call!(r, C_SignRecover(h, data.as_mut_ptr(), 10, null_mut(), &mut len)), CKR_OK);
+        assert_eq!(len, 256);
+        len = 100;
+        assert_eq!(call!(r, C_SignRecover(h, data.as_mut_ptr(), 10, out.as_mut_ptr(), &mut len)), CKR_BUFFER_TOO_SMALL);
+        len = 512;
+        assert_eq!(call!(r, C_SignRecover(h, data.as_mut_ptr(), 10, out.as_mut_ptr(), &mut len)), CKR_OK);
+        let mut sig = out[..len as usize].to_vec();
+        // The same signature C_Sign makes with the mechanism (both deterministic).
+        assert_eq!(call!(r, C_SignInit(h, &mut m, sk)), CKR_OK);
+        let mut l2: CK_ULONG = 512;
+        let mut sig2 = [0u8; 512];
+        assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), 10, sig2.as_mut_ptr(), &mut l2)), CKR_OK);
+        assert_eq!(&sig2[..l2 as usize], &sig[..]);
+
+        assert_eq!(call!(r, C_VerifyRecoverInit(h, &mut m, pk)), CKR_OK);
+        let mut len: CK_ULONG = 0;
+        assert_eq!(call!(r, C_VerifyRecover(h, sig.as_mut_ptr(), 256, null_mut(), &mut len)), CKR_OK);
+        assert_eq!(len, 256, "the modulus length bounds the data");
+        len = 512;
+        assert_eq!(call!(r, C_VerifyRecover(h, sig.as_mut_ptr(), 256, out.as_mut_ptr(), &mut len)), CKR_OK);
+        let got = &out[..len as usize];
+        if mt == CKM_RSA_PKCS {
+            assert_eq!(got, &data[..]);
+        } else {
+            assert_eq!(got.len(), 256);
+            assert_eq!(&got[246..], &data[..], "raw: the block, zero-padded on the left");
+            assert!(got[..246].iter().all(|b| *b == 0));
+        }
+        // A changed signature, a wrong length.
+        sig[10] ^= 1;
+        assert_eq!(call!(r, C_VerifyRecoverInit(h, &mut m, pk)), CKR_OK);
+        len = 512;
+        let bad = call!(r, C_VerifyRecover(h, sig.as_mut_ptr(), 256, out.as_mut_ptr(), &mut len));
+        if mt == CKM_RSA_PKCS {
+            assert_eq!(bad, CKR_SIGNATURE_INVALID);
+        } else {
+            assert_eq!(bad, CKR_OK, "raw RSA recovers whatever block the signature carries");
+        }
+        assert_eq!(call!(r, C_VerifyRecoverInit(h, &mut m, pk)), CKR_OK);
+        assert_eq!(
+            call!(r, C_VerifyRecover(h, sig.as_mut_ptr(), 255, out.as_mut_ptr(), &mut len)),
+            CKR_SIGNATURE_LEN_RANGE
+        );
+        assert_eq!(
+            call!(r, C_VerifyRecover(h, sig.as_mut_ptr(), 256, out.as_mut_ptr(), &mut len)),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+        // Keys without the recover flags.
+        assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, plain_sk)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+        assert_eq!(call!(r, C_VerifyRecoverInit(h, &mut m, plain_pk)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+        // A public key cannot sign, a private key does not verify.
+        assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, pk)), CKR_KEY_TYPE_INCONSISTENT);
+    }
+    // Too much data for PKCS #1 v1.5 (k - 11 bytes at most).
+    let mut m = mech(CKM_RSA_PKCS);
+    let mut big = vec![7u8; 246];
+    assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, sk)), CKR_OK);
+    let mut len: CK_ULONG = 512;
+    assert_eq!(call!(r, C_SignRecover(h, big.as_mut_ptr(), 246, out.as_mut_ptr(), &mut len)), CKR_DATA_LEN_RANGE);
+    // Hashing mechanisms do not recover.
+    let mut m = mech(CKM_SHA256_RSA_PKCS);
+    assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, sk)), CKR_MECHANISM_INVALID);
+    // C_SessionCancel ends a recover operation.
+    let mut m = mech(CKM_RSA_PKCS);
+    assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, sk)), CKR_OK);
+    let cancel: libloading::Symbol<unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV> =
+        unsafe { r.lib.get(b"C_SessionCancel") }.unwrap();
+    assert_eq!(unsafe { cancel(h, CKF_SIGN_RECOVER) }, CKR_OK);
+    assert_eq!(call!(r, C_SignRecoverInit(h, &mut m, sk)), CKR_OK);
+    let mut info: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
+    assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_RSA_X_509, &mut info)), CKR_OK);
+    assert_ne!(info.flags & CKF_SIGN_RECOVER, 0);
+    assert_ne!(info.flags & CKF_VERIFY_RECOVER, 0);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

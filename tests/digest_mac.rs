@@ -275,7 +275,7 @@ fn operation_state_rules() {
     let mut allowed = mech(CKM_SHA512_HMAC);
     assert_eq!(sign(&r, h, &mut allowed, restricted, data).len(), 64);
 
-    // No mechanism signs with recovery.
+    // A MAC mechanism does not sign with recovery.
     assert_eq!(call!(r, C_SignRecoverInit(h, &mut hm, key)), CKR_MECHANISM_INVALID);
     assert_eq!(call!(r, C_VerifyRecoverInit(h, &mut hm, key)), CKR_MECHANISM_INVALID);
     assert_eq!(call!(r, C_SignRecover(h, d, 3, out.as_mut_ptr(), &mut len)), CKR_OPERATION_NOT_INITIALIZED);

@@ -277,26 +277,55 @@ unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) ->
     })
 }
 
-/// No registered mechanism signs with recovery: the init answers
-/// CKR_MECHANISM_INVALID, and the call itself finds no operation.
-unsafe fn recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, _key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+unsafe fn sign_recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    m.sessions().recover_init(h, &mech)?;
-    super::ok()
+    m.sessions().recover_init(h, &mech, key, true)?;
+    ok()
 }
 
-unsafe fn recover(
+unsafe fn verify_recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
+    let m = module()?;
+    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
+    // copies it and its parameter.
+    let mech = unsafe { mechanism(mech) }?;
+    m.sessions().recover_init(h, &mech, key, false)?;
+    ok()
+}
+
+unsafe fn sign_recover(
     h: CK_SESSION_HANDLE,
-    _d: *mut CK_BYTE,
-    _n: CK_ULONG,
-    _o: *mut CK_BYTE,
-    _ol: *mut CK_ULONG,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
 ) -> Result<CK_RV> {
-    module()?.session(h)?;
-    Err(Error::OperationNotInitialized)
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
+    unsafe {
+        input_output(h, OpKind::SignRecover, d, n, o, ol, |m, data, cap| m.sessions().recover(h, data, cap, true))
+    }
+}
+
+unsafe fn verify_recover(
+    h: CK_SESSION_HANDLE,
+    sig: *mut CK_BYTE,
+    sl: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+) -> Result<CK_RV> {
+    let scope = Scope::enter();
+    let m = module()?;
+    within(&m, h, OpKind::VerifyRecover, || {
+        // SAFETY: pointer and count are this call's arguments, readable for the call (PKCS#11); NULL and the
+        // count bound are checked before reading, and the slice is not kept past the call.
+        let sig = unsafe { bounded(&scope, sig, sl, MAX_SIGNATURE, Error::SignatureLenRange) }?;
+        // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks
+        // NULL and writes at most *len bytes.
+        unsafe { emit(o, ol, |cap| m.sessions().recover(h, sig, cap, false)) }
+    })
 }
 
 exports! {
@@ -313,10 +342,10 @@ exports! {
     C_Verify(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, sig: *mut CK_BYTE, sl: CK_ULONG) => verify;
     C_VerifyUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG) => verify_update;
     C_VerifyFinal(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) => verify_final;
-    C_SignRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => recover_init;
-    C_SignRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => recover;
-    C_VerifyRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => recover_init;
-    C_VerifyRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => recover;
+    C_SignRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => sign_recover_init;
+    C_SignRecover(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => sign_recover;
+    C_VerifyRecoverInit(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) => verify_recover_init;
+    C_VerifyRecover(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => verify_recover;
 }
 
 unsafe fn cipher_init(

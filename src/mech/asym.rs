@@ -232,6 +232,22 @@ impl SignAlg {
     }
 }
 
+impl SignAlg {
+    /// C_VerifyRecover: the data a signature carries (CKM_RSA_PKCS: the
+    /// PKCS #1 v1.5 block-type-1 payload; CKM_RSA_X_509: the whole
+    /// modulus-length block).
+    pub fn recover(self, key: &Key, sig: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if sig.len() != self.sig_len(key) {
+            return Err(Error::SignatureLenRange);
+        }
+        match (self, key) {
+            (SignAlg::RsaPkcs, Key::Rsa { key, .. }) => key.public_op(sig, true).map_err(|_| Error::SignatureInvalid),
+            (SignAlg::RsaX509, Key::Rsa { key, .. }) => key.public_op(sig, false).map_err(|_| Error::SignatureInvalid),
+            _ => Err(Error::MechanismInvalid),
+        }
+    }
+}
+
 /// Raw RSA input: at most the modulus length, left-padded with zeros.
 fn raw_block(input: &[u8], k: usize) -> Result<Zeroizing<Vec<u8>>> {
     if input.len() > k {

@@ -29,6 +29,7 @@ macro_rules! entries {
 const MAC: CK_FLAGS = ck::CKF_SIGN | ck::CKF_VERIFY;
 const CIPHER: CK_FLAGS = ck::CKF_ENCRYPT | ck::CKF_DECRYPT;
 const WRAP: CK_FLAGS = ck::CKF_WRAP | ck::CKF_UNWRAP;
+const RECOVER: CK_FLAGS = ck::CKF_SIGN_RECOVER | ck::CKF_VERIFY_RECOVER;
 const PAIR: CK_FLAGS = ck::CKF_GENERATE_KEY_PAIR;
 /// Curve capabilities C_GetMechanismInfo reports for EC mechanisms.
 const ECF: CK_FLAGS = ck::CKF_EC_F_P | ck::CKF_EC_NAMEDCURVE | ck::CKF_EC_UNCOMPRESS;
@@ -63,8 +64,8 @@ entries! {
     CKM_AES_CBC_ENCRYPT_DATA, 16, 32, ck::CKF_DERIVE;
     // Asymmetric sizes are in bits, as the spec has them.
     CKM_RSA_PKCS_KEY_PAIR_GEN, 1024, 16384, PAIR;
-    CKM_RSA_PKCS, 1024, 16384, CIPHER | MAC | WRAP;
-    CKM_RSA_X_509, 1024, 16384, CIPHER | MAC;
+    CKM_RSA_PKCS, 1024, 16384, CIPHER | MAC | RECOVER | WRAP;
+    CKM_RSA_X_509, 1024, 16384, CIPHER | MAC | RECOVER;
     CKM_RSA_PKCS_OAEP, 1024, 16384, CIPHER | WRAP;
     CKM_RSA_PKCS_PSS, 1024, 16384, MAC;
     CKM_SHA1_RSA_PKCS, 1024, 16384, MAC;

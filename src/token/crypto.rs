@@ -371,13 +371,4 @@ impl Sessions<'_> {
         multi_part(&mut ops.digest)?;
         produce(&mut ops.digest, cap, Hasher::output_len, |d| Ok(Zeroizing::new(d.finish())))
     }
-
-    /// C_SignRecoverInit / C_VerifyRecoverInit: no registered mechanism
-    /// signs with recovery, so a known one is CKR_MECHANISM_INVALID too,
-    /// after the session is checked.
-    pub fn recover_init(&self, h: SessionHandle, mech: &crate::model::Mechanism) -> Result<()> {
-        self.m.session(h)?;
-        crate::mech::registry::for_operation(mech.mtype, ck::CKF_SIGN_RECOVER | ck::CKF_VERIFY_RECOVER)?;
-        Err(Error::MechanismInvalid)
-    }
 }

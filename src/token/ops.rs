@@ -27,6 +27,14 @@ pub(crate) struct Ops {
     pub verify: Option<Op<SignState>>,
     pub encrypt: Option<Op<CipherOp>>,
     pub decrypt: Option<Op<CipherOp>>,
+    pub sign_recover: Option<Op<RecoverOp>>,
+    pub verify_recover: Option<Op<RecoverOp>>,
+}
+
+/// A sign-with-recovery or verify-with-recovery operation (single-part).
+pub(crate) struct RecoverOp {
+    pub alg: crate::mech::asym::SignAlg,
+    pub key: Arc<Key>,
 }
 
 /// The kinds of cryptographic operation a session holds.
@@ -37,6 +45,8 @@ pub enum OpKind {
     Verify,
     Encrypt,
     Decrypt,
+    SignRecover,
+    VerifyRecover,
 }
 
 impl OpKind {
@@ -47,6 +57,8 @@ impl OpKind {
             OpKind::Verify => ck::CKF_VERIFY,
             OpKind::Encrypt => ck::CKF_ENCRYPT,
             OpKind::Decrypt => ck::CKF_DECRYPT,
+            OpKind::SignRecover => ck::CKF_SIGN_RECOVER,
+            OpKind::VerifyRecover => ck::CKF_VERIFY_RECOVER,
         }
     }
 
@@ -68,6 +80,8 @@ impl Ops {
             OpKind::Verify => self.verify = None,
             OpKind::Encrypt => self.encrypt = None,
             OpKind::Decrypt => self.decrypt = None,
+            OpKind::SignRecover => self.sign_recover = None,
+            OpKind::VerifyRecover => self.verify_recover = None,
         }
     }
 

@@ -180,7 +180,15 @@ impl Sessions<'_> {
         if flags & ck::CKF_FIND_OBJECTS != 0 {
             ops.find = None;
         }
-        for kind in [OpKind::Digest, OpKind::Sign, OpKind::Verify, OpKind::Encrypt, OpKind::Decrypt] {
+        for kind in [
+            OpKind::Digest,
+            OpKind::Sign,
+            OpKind::Verify,
+            OpKind::Encrypt,
+            OpKind::Decrypt,
+            OpKind::SignRecover,
+            OpKind::VerifyRecover,
+        ] {
             if flags & kind.flag() != 0 {
                 ops.end(kind);
             }

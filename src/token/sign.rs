@@ -13,6 +13,7 @@ use super::crypto::{
     hmac_key_type_ok, keep_single, mac_general_len, multi_part, no_param, produce, secret_value, single_part, MacState,
     Op, Produced,
 };
+use super::ops::RecoverOp;
 use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::AesMac;
@@ -181,6 +182,70 @@ impl Sessions<'_> {
         }
         let obj = self.check_usable(a, found, usage, mech)?;
         Ok((self.operation_key(a, &obj)?, obj))
+    }
+
+    /// C_SignRecoverInit / C_VerifyRecoverInit: CKM_RSA_PKCS and
+    /// CKM_RSA_X_509, with a key whose CKA_SIGN_RECOVER / CKA_VERIFY_RECOVER
+    /// is true.
+    pub fn recover_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<()> {
+        let s = self.m.session(h)?;
+        let a = self.m.access(&s)?;
+        let mut ops = s.ops.lock();
+        let slot = if sign { &mut ops.sign_recover } else { &mut ops.verify_recover };
+        if slot.is_some() {
+            return Err(Error::OperationActive);
+        }
+        let (flag, usage, want) = if sign {
+            (ck::CKF_SIGN_RECOVER, ck::CKA_SIGN_RECOVER, ck::CKO_PRIVATE_KEY)
+        } else {
+            (ck::CKF_VERIFY_RECOVER, ck::CKA_VERIFY_RECOVER, ck::CKO_PUBLIC_KEY)
+        };
+        registry::for_operation(mech.mtype, flag)?;
+        let alg = match SignAlg::parse(mech)? {
+            Some(alg @ (SignAlg::RsaPkcs | SignAlg::RsaX509)) => alg,
+            _ => return Err(Error::MechanismInvalid),
+        };
+        let (k, obj) = self.asym_key(&a, key, usage, mech.mtype, want)?;
+        alg.check_key(&k)?;
+        let needs_login = sign && obj.bool(ck::CKA_ALWAYS_AUTHENTICATE);
+        *slot = Some(Op { state: RecoverOp { alg, key: k }, multipart: false, single: false, needs_login });
+        Ok(())
+    }
+
+    /// C_SignRecover / C_VerifyRecover (single-part; the operation ends
+    /// unless only a length was asked or the buffer was short). A length
+    /// query for recovered data answers the modulus length, an upper bound
+    /// the spec allows.
+    pub fn recover(&self, h: SessionHandle, data: &[u8], cap: Option<usize>, sign: bool) -> Result<Produced> {
+        let s = self.m.session(h)?;
+        let mut ops = s.ops.lock();
+        let slot = if sign { &mut ops.sign_recover } else { &mut ops.verify_recover };
+        let op = slot.as_ref().ok_or(Error::OperationNotInitialized)?;
+        let k = op.state.alg.sig_len(&op.state.key);
+        if sign {
+            if cap.is_some_and(|c| c >= k) {
+                require_context_login(slot)?;
+            }
+            return produce(
+                slot,
+                cap,
+                |st: &RecoverOp| st.alg.sig_len(&st.key),
+                |st| Ok(Zeroizing::new(st.alg.sign(&st.key, data)?)),
+            );
+        }
+        let Some(c) = cap else { return Ok(Produced::Length(k)) };
+        let out = match op.state.alg.recover(&op.state.key, data) {
+            Ok(out) => out,
+            Err(e) => {
+                *slot = None;
+                return Err(e);
+            }
+        };
+        if c < out.len() {
+            return Ok(Produced::TooSmall(out.len()));
+        }
+        *slot = None;
+        Ok(Produced::Data(out))
     }
 
     fn start_sign(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, sign: bool) -> Result<()> {
