@@ -329,21 +329,7 @@ fn a_single_part_length_query_keeps_the_operation_single_part() {
     assert_eq!(call!(r, C_SignFinal(h, out.as_mut_ptr(), &mut len)), CKR_OPERATION_ACTIVE);
     assert_eq!(call!(r, C_SignInit(h, &mut hm, key)), CKR_OK, "the refusal ended it");
 
-    let aes = {
-        let mut class = CKO_SECRET_KEY;
-        let mut kt = CKK_AES;
-        let mut yes: CK_BBOOL = 1;
-        let mut v = [9u8; 32];
-        let mut t = [
-            attr(CKA_CLASS, &mut class),
-            attr(CKA_KEY_TYPE, &mut kt),
-            attr(CKA_ENCRYPT, &mut yes),
-            CK_ATTRIBUTE { type_: CKA_VALUE, pValue: v.as_mut_ptr() as *mut c_void, ulValueLen: 32 },
-        ];
-        let mut o = 0;
-        assert_eq!(call!(r, C_CreateObject(h, t.as_mut_ptr(), 4, &mut o)), CKR_OK);
-        o
-    };
+    let aes = secret_key(&r, h, CKK_AES, &[9; 32]);
     let mut iv = [0u8; 16];
     let mut gcm_p = CK_GCM_PARAMS {
         pIv: iv.as_mut_ptr(),
