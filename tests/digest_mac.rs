@@ -19,6 +19,7 @@ fn digest_mech(name: &str) -> CK_MECHANISM_TYPE {
         "SHA256" => CKM_SHA256,
         "SHA384" => CKM_SHA384,
         "SHA512" => CKM_SHA512,
+        "SHA3_224" => CKM_SHA3_224,
         "SHA3_256" => CKM_SHA3_256,
         "SHA3_384" => CKM_SHA3_384,
         "SHA3_512" => CKM_SHA3_512,
@@ -33,6 +34,7 @@ fn hmac_mech(name: &str) -> CK_MECHANISM_TYPE {
         "SHA256" => CKM_SHA256_HMAC,
         "SHA384" => CKM_SHA384_HMAC,
         "SHA512" => CKM_SHA512_HMAC,
+        "SHA3_224" => CKM_SHA3_224_HMAC,
         "SHA3_256" => CKM_SHA3_256_HMAC,
         "SHA3_384" => CKM_SHA3_384_HMAC,
         "SHA3_512" => CKM_SHA3_512_HMAC,
@@ -111,7 +113,7 @@ fn sha_known_answers_single_and_multi_part() {
     init(&r);
     let h = ready_session(&r);
     let vs = vectors("sha_fips180_202.txt");
-    assert_eq!(vs.len(), 32);
+    assert_eq!(vs.len(), 36);
     for v in vs {
         let (mt, msg, want) = (digest_mech(&v[0]), unhex(&v[1]), unhex(&v[2]));
         assert_eq!(digest(&r, h, mt, &msg), want, "{} of {}", v[0], v[1]);
@@ -154,7 +156,7 @@ fn hmac_known_answers() {
             n += 1;
         }
     }
-    assert_eq!(n, 24 + 12);
+    assert_eq!(n, 24 + 15);
 
     // RFC 4231 test case 5: HMAC-SHA-256 truncated to 128 bits, via _GENERAL.
     let k = secret(&r, h, CKK_SHA256_HMAC, &[0x0c; 20], true);
@@ -167,6 +169,12 @@ fn hmac_known_answers() {
     let mac = sign(&r, h, &mut m, k, b"Test With Truncation");
     assert_eq!(mac, unhex("a3b6167473100ee06e0c796c2955552b"));
     assert_eq!(verify(&r, h, &mut m, k, b"Test With Truncation", &mac), CKR_OK);
+
+    // A CKK_SHA3_224_HMAC key serves HMAC-SHA3-224 and not HMAC-SHA224
+    // (both 28-byte MACs).
+    let k = secret(&r, h, CKK_SHA3_224_HMAC, &[0x0c; 28], true);
+    assert_eq!(sign(&r, h, &mut mech(CKM_SHA3_224_HMAC), k, b"x").len(), 28);
+    assert_eq!(call!(r, C_SignInit(h, &mut mech(CKM_SHA224_HMAC), k)), CKR_KEY_TYPE_INCONSISTENT);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
 

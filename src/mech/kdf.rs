@@ -68,7 +68,7 @@ pub fn hkdf(
 }
 
 enum Prf {
-    Hmac(&'static aws_lc_rs::digest::Algorithm),
+    Hmac(digest::Alg),
     Cmac,
 }
 
@@ -93,7 +93,7 @@ impl Prf {
     fn run(&self, key: &[u8], input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Prf::Hmac(a) => {
-                let mut h = Hmac::new(a, key, a.output_len())?;
+                let mut h = Hmac::new(*a, key, a.output_len())?;
                 h.update(input);
                 Ok(h.finish())
             }

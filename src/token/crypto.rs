@@ -177,6 +177,7 @@ pub(super) fn mac_general_len(m: &Mechanism) -> Result<usize> {
 pub(super) fn hmac_key_type_ok(m: MechType, kt: ck::CK_KEY_TYPE) -> bool {
     let specific = match digest::algorithm(m).map(|a| a.output_len()) {
         Some(20) => ck::CKK_SHA_1_HMAC,
+        Some(28) if matches!(m, ck::CKM_SHA3_224_HMAC | ck::CKM_SHA3_224_HMAC_GENERAL) => ck::CKK_SHA3_224_HMAC,
         Some(28) => ck::CKK_SHA224_HMAC,
         Some(32) if matches!(m, ck::CKM_SHA3_256_HMAC | ck::CKM_SHA3_256_HMAC_GENERAL) => ck::CKK_SHA3_256_HMAC,
         Some(32) => ck::CKK_SHA256_HMAC,

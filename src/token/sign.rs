@@ -160,7 +160,7 @@ impl Sessions<'_> {
         let (k, obj) = self.asym_key(a, key, usage, mech.mtype, want)?;
         alg.check_key(&k)?;
         let input = match alg.prehash() {
-            Some(md) => Input::Hash(Hasher::new(digest_alg(md))),
+            Some(md) => Input::Hash(Hasher::new(digest_alg(md).into())),
             None => Input::Whole(Zeroizing::new(Vec::new())),
         };
         let login = sign && obj.bool(ck::CKA_ALWAYS_AUTHENTICATE);

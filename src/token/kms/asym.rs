@@ -435,7 +435,7 @@ impl Kms<'_> {
     pub fn generate_mac(&self, h: SessionHandle, key_id: &str, alg: &str, msg: &[u8]) -> Result<Vec<u8>> {
         self.asym_use(h, key_id, "kms-generate-mac", alg, |k| {
             let (md, key) = Self::hmac_key(k, alg)?;
-            let mut m = crate::mech::digest::Hmac::new(crate::mech::asym::digest_alg(md), &key, md_len(md))?;
+            let mut m = crate::mech::digest::Hmac::new(crate::mech::asym::digest_alg(md).into(), &key, md_len(md))?;
             m.update(msg);
             Ok(m.finish().to_vec())
         })
@@ -444,7 +444,7 @@ impl Kms<'_> {
     pub fn verify_mac(&self, h: SessionHandle, key_id: &str, alg: &str, msg: &[u8], mac: &[u8]) -> Result<bool> {
         self.asym_use(h, key_id, "kms-verify-mac", alg, |k| {
             let (md, key) = Self::hmac_key(k, alg)?;
-            let mut m = crate::mech::digest::Hmac::new(crate::mech::asym::digest_alg(md), &key, md_len(md))?;
+            let mut m = crate::mech::digest::Hmac::new(crate::mech::asym::digest_alg(md).into(), &key, md_len(md))?;
             m.update(msg);
             Ok(crate::mech::digest::ct_eq(&m.finish(), mac))
         })
