@@ -82,21 +82,21 @@ pub fn is_general_hmac(m: MechType) -> bool {
 #[derive(Clone)]
 pub enum Hasher {
     Lc(Context),
-    Sha3_224(sha3::Sha3_224),
+    Sha3_224(Box<sha3::Sha3_224>),
 }
 
 impl Hasher {
     pub fn new(alg: Alg) -> Hasher {
         match alg {
             Alg::Lc(a) => Hasher::Lc(Context::new(a)),
-            Alg::Sha3_224 => Hasher::Sha3_224(<sha3::Sha3_224 as sha3::Digest>::new()),
+            Alg::Sha3_224 => Hasher::Sha3_224(Box::new(<sha3::Sha3_224 as sha3::Digest>::new())),
         }
     }
 
     pub fn update(&mut self, data: &[u8]) {
         match self {
             Hasher::Lc(c) => c.update(data),
-            Hasher::Sha3_224(h) => sha3::Digest::update(h, data),
+            Hasher::Sha3_224(h) => sha3::Digest::update(h.as_mut(), data),
         }
     }
 
@@ -110,7 +110,7 @@ impl Hasher {
     pub fn finish(self) -> Vec<u8> {
         match self {
             Hasher::Lc(c) => c.finish().as_ref().to_vec(),
-            Hasher::Sha3_224(h) => sha3::Digest::finalize(h).to_vec(),
+            Hasher::Sha3_224(h) => sha3::Digest::finalize(*h).to_vec(),
         }
     }
 }
