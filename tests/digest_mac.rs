@@ -372,3 +372,49 @@ fn a_single_part_length_query_keeps_the_operation_single_part() {
     }
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// The PKCS#11 3.0 HMAC key generations: each makes its own key type,
+/// usable with its HMAC and not with another's.
+#[test]
+fn hmac_key_generation_mechanisms() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let gens = [
+        (CKM_SHA_1_KEY_GEN, CKK_SHA_1_HMAC, CKM_SHA_1_HMAC, 20),
+        (CKM_SHA224_KEY_GEN, CKK_SHA224_HMAC, CKM_SHA224_HMAC, 28),
+        (CKM_SHA256_KEY_GEN, CKK_SHA256_HMAC, CKM_SHA256_HMAC, 32),
+        (CKM_SHA384_KEY_GEN, CKK_SHA384_HMAC, CKM_SHA384_HMAC, 48),
+        (CKM_SHA512_KEY_GEN, CKK_SHA512_HMAC, CKM_SHA512_HMAC, 64),
+        (CKM_SHA3_224_KEY_GEN, CKK_SHA3_224_HMAC, CKM_SHA3_224_HMAC, 28),
+        (CKM_SHA3_256_KEY_GEN, CKK_SHA3_256_HMAC, CKM_SHA3_256_HMAC, 32),
+        (CKM_SHA3_384_KEY_GEN, CKK_SHA3_384_HMAC, CKM_SHA3_384_HMAC, 48),
+        (CKM_SHA3_512_KEY_GEN, CKK_SHA3_512_HMAC, CKM_SHA3_512_HMAC, 64),
+    ];
+    for (gen, kt, hm, mac_len) in gens {
+        let mut m = mech(gen);
+        let mut len: CK_ULONG = 32;
+        let mut yes: CK_BBOOL = 1;
+        let mut t = [attr(CKA_VALUE_LEN, &mut len), attr(CKA_SIGN, &mut yes)];
+        let mut k = 0;
+        assert_eq!(call!(r, C_GenerateKey(h, &mut m, t.as_mut_ptr(), 2, &mut k)), CKR_OK, "{gen:#x}");
+        let mut got_kt: CK_KEY_TYPE = 0;
+        let mut got_gen: CK_MECHANISM_TYPE = 0;
+        let mut q = [attr(CKA_KEY_TYPE, &mut got_kt), attr(CKA_KEY_GEN_MECHANISM, &mut got_gen)];
+        assert_eq!(call!(r, C_GetAttributeValue(h, k, q.as_mut_ptr(), 2)), CKR_OK);
+        assert_eq!((got_kt, got_gen), (kt, gen));
+        assert_eq!(sign(&r, h, &mut mech(hm), k, b"data").len(), mac_len);
+        let other = if hm == CKM_SHA256_HMAC { CKM_SHA512_HMAC } else { CKM_SHA256_HMAC };
+        assert_eq!(call!(r, C_SignInit(h, &mut mech(other), k)), CKR_KEY_TYPE_INCONSISTENT);
+        // Another key type in the template, or no length.
+        let mut wrong = CKK_AES;
+        let mut t = [attr(CKA_VALUE_LEN, &mut len), attr(CKA_KEY_TYPE, &mut wrong)];
+        assert_eq!(call!(r, C_GenerateKey(h, &mut m, t.as_mut_ptr(), 2, &mut k)), CKR_TEMPLATE_INCONSISTENT);
+        assert_eq!(call!(r, C_GenerateKey(h, &mut m, null_mut(), 0, &mut k)), CKR_TEMPLATE_INCOMPLETE);
+        let mut info: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
+        assert_eq!(call!(r, C_GetMechanismInfo(0, gen, &mut info)), CKR_OK);
+        assert_ne!(info.flags & CKF_GENERATE, 0);
+    }
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

@@ -35,6 +35,22 @@ pub fn check_secret_len(key_type: Ulong, len: usize) -> Result<()> {
     }
 }
 
+/// The key type a PKCS#11 3.0 HMAC key-generation mechanism makes.
+pub fn hmac_key_type(m: crate::model::MechType) -> Option<Ulong> {
+    Some(match m {
+        ck::CKM_SHA_1_KEY_GEN => ck::CKK_SHA_1_HMAC,
+        ck::CKM_SHA224_KEY_GEN => ck::CKK_SHA224_HMAC,
+        ck::CKM_SHA256_KEY_GEN => ck::CKK_SHA256_HMAC,
+        ck::CKM_SHA384_KEY_GEN => ck::CKK_SHA384_HMAC,
+        ck::CKM_SHA512_KEY_GEN => ck::CKK_SHA512_HMAC,
+        ck::CKM_SHA3_224_KEY_GEN => ck::CKK_SHA3_224_HMAC,
+        ck::CKM_SHA3_256_KEY_GEN => ck::CKK_SHA3_256_HMAC,
+        ck::CKM_SHA3_384_KEY_GEN => ck::CKK_SHA3_384_HMAC,
+        ck::CKM_SHA3_512_KEY_GEN => ck::CKK_SHA3_512_HMAC,
+        _ => return None,
+    })
+}
+
 /// Fresh key bytes from the OS generator.
 pub fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>> {
     let mut k = Zeroizing::new(vec![0u8; len]);

@@ -26,6 +26,14 @@ impl Sessions<'_> {
             (ck::CKM_GENERIC_SECRET_KEY_GEN, None) => ck::CKK_GENERIC_SECRET,
             (ck::CKM_GENERIC_SECRET_KEY_GEN, Some(kt)) if kt != ck::CKK_AES => kt,
             (ck::CKM_HKDF_KEY_GEN, None | Some(ck::CKK_HKDF)) => ck::CKK_HKDF,
+            // The 3.0 HMAC key generations: each makes its own key type.
+            (m, given) if keygen::hmac_key_type(m).is_some() => {
+                let kt = keygen::hmac_key_type(m).expect("checked by the guard");
+                if given.is_some_and(|g| g != kt) {
+                    return Err(Error::TemplateInconsistent);
+                }
+                kt
+            }
             _ => return Err(Error::TemplateInconsistent),
         };
         if tmpl.contains(ck::CKA_VALUE) || tmpl.contains(ck::CKA_CHECK_VALUE) {
