@@ -294,3 +294,91 @@ fn aes_encrypt_data_and_derived_attribute_rules() {
     assert_eq!(rv, CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// The generic derivations (PKCS#11 §2.43): concatenations, XOR and bit
+/// extraction; a generic secret of the whole result unless the template
+/// asks for less; the base keys' sensitivity and non-extractability carry
+/// over whatever the template says.
+#[test]
+fn generic_derivations() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let b = [0x11u8, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+    let base = secret_key(&r, h, CKK_GENERIC_SECRET, &b);
+    let other_v = [0xa0u8, 0xb0, 0xc0];
+    let other = secret_key(&r, h, CKK_GENERIC_SECRET, &other_v);
+    let mut d = vec![0xf0u8, 0x0f, 0xff];
+    let mut data = CK_KEY_DERIVATION_STRING_DATA { pData: d.as_mut_ptr(), ulLen: 3 };
+    // Derives with only class/extractable/sensitive in the template (no
+    // key type, no length) unless `len` is given.
+    let derive = |m: &mut CK_MECHANISM, base: CK_OBJECT_HANDLE, len: Option<CK_ULONG>| -> (CK_RV, Vec<u8>) {
+        let (mut yes, mut no) = (1 as CK_BBOOL, 0 as CK_BBOOL);
+        let mut l = len.unwrap_or(0);
+        let mut t = vec![attr(CKA_EXTRACTABLE, &mut yes), attr(CKA_SENSITIVE, &mut no)];
+        if len.is_some() {
+            t.push(attr(CKA_VALUE_LEN, &mut l));
+        }
+        let mut out = 0;
+        let rv = call!(r, C_DeriveKey(h, m, base, t.as_mut_ptr(), t.len() as CK_ULONG, &mut out));
+        if rv != CKR_OK {
+            return (rv, Vec::new());
+        }
+        (rv, value_of(&r, h, out))
+    };
+    let cat = |x: &[u8], y: &[u8]| [x, y].concat();
+    let mut m = mech_with(CKM_CONCATENATE_BASE_AND_DATA, &mut data);
+    assert_eq!(derive(&mut m, base, None), (CKR_OK, cat(&b, &d)));
+    assert_eq!(derive(&mut m, base, Some(5)), (CKR_OK, b[..5].to_vec()));
+    assert_eq!(derive(&mut m, base, Some(12)).0, CKR_TEMPLATE_INCONSISTENT);
+    let mut m = mech_with(CKM_CONCATENATE_DATA_AND_BASE, &mut data);
+    assert_eq!(derive(&mut m, base, None), (CKR_OK, cat(&d, &b)));
+    let mut m = mech_with(CKM_XOR_BASE_AND_DATA, &mut data);
+    assert_eq!(derive(&mut m, base, None), (CKR_OK, vec![0x11 ^ 0xf0, 0x22 ^ 0x0f, 0x33 ^ 0xff]));
+    let mut oh: CK_OBJECT_HANDLE = other;
+    let mut m = mech_with(CKM_CONCATENATE_BASE_AND_KEY, &mut oh);
+    assert_eq!(derive(&mut m, base, None), (CKR_OK, cat(&b, &other_v)));
+    let mut bad: CK_OBJECT_HANDLE = 0xdead;
+    let mut m = mech_with(CKM_CONCATENATE_BASE_AND_KEY, &mut bad);
+    assert_eq!(derive(&mut m, base, None).0, CKR_KEY_HANDLE_INVALID);
+    // The spec's example: 0x329F84A9, from bit 21, 16 bits: 0x9526.
+    let e = secret_key(&r, h, CKK_GENERIC_SECRET, &[0x32, 0x9f, 0x84, 0xa9]);
+    let mut bit: CK_ULONG = 21;
+    let mut m = mech_with(CKM_EXTRACT_KEY_FROM_KEY, &mut bit);
+    assert_eq!(derive(&mut m, e, Some(2)), (CKR_OK, vec![0x95, 0x26]));
+    assert_eq!(derive(&mut m, e, Some(5)).0, CKR_TEMPLATE_INCONSISTENT);
+    assert_eq!(derive(&mut m, e, None).0, CKR_TEMPLATE_INCOMPLETE);
+
+    // A sensitive, non-extractable base: the derived key is too, although
+    // the template asks otherwise.
+    let (mut class, mut kt, mut yes, mut no) = (CKO_SECRET_KEY, CKK_GENERIC_SECRET, 1 as CK_BBOOL, 0 as CK_BBOOL);
+    let mut v = b.to_vec();
+    let mut t = [
+        attr(CKA_CLASS, &mut class),
+        attr(CKA_KEY_TYPE, &mut kt),
+        attr(CKA_DERIVE, &mut yes),
+        attr(CKA_EXTRACTABLE, &mut no),
+        bytes_attr(CKA_VALUE, &mut v),
+    ];
+    let mut locked = 0;
+    assert_eq!(call!(r, C_CreateObject(h, t.as_mut_ptr(), t.len() as CK_ULONG, &mut locked)), CKR_OK);
+    let mut m = mech_with(CKM_CONCATENATE_BASE_AND_DATA, &mut data);
+    let (mut y2, mut n2) = (1 as CK_BBOOL, 0 as CK_BBOOL);
+    let mut t = [attr(CKA_EXTRACTABLE, &mut y2), attr(CKA_SENSITIVE, &mut n2)];
+    let mut out = 0;
+    assert_eq!(call!(r, C_DeriveKey(h, &mut m, locked, t.as_mut_ptr(), 2, &mut out)), CKR_OK);
+    let (mut ext, mut sens): (CK_BBOOL, CK_BBOOL) = (9, 9);
+    let mut q = [attr(CKA_EXTRACTABLE, &mut ext), attr(CKA_SENSITIVE, &mut sens)];
+    assert_eq!(call!(r, C_GetAttributeValue(h, out, q.as_mut_ptr(), 2)), CKR_OK);
+    assert_eq!((ext, sens), (0, 1), "sensitive (the default for this key) and not extractable");
+    // Through CONCATENATE_BASE_AND_KEY, the second key's flags count too.
+    let mut lh: CK_OBJECT_HANDLE = locked;
+    let mut m = mech_with(CKM_CONCATENATE_BASE_AND_KEY, &mut lh);
+    let mut t = [attr(CKA_EXTRACTABLE, &mut y2), attr(CKA_SENSITIVE, &mut n2)];
+    assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, t.as_mut_ptr(), 2, &mut out)), CKR_OK);
+    let mut q = [attr(CKA_EXTRACTABLE, &mut ext)];
+    assert_eq!(call!(r, C_GetAttributeValue(h, out, q.as_mut_ptr(), 1)), CKR_OK);
+    assert_eq!(ext, 0);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

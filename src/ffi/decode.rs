@@ -303,7 +303,10 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
                 context: unsafe { param_bytes(p.pContextData, p.ulContextDataLen) }?,
             }
         }
-        ck::CKM_AES_ECB_ENCRYPT_DATA => {
+        ck::CKM_AES_ECB_ENCRYPT_DATA
+        | ck::CKM_CONCATENATE_BASE_AND_DATA
+        | ck::CKM_CONCATENATE_DATA_AND_BASE
+        | ck::CKM_XOR_BASE_AND_DATA => {
             // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
             // that the parameter has T's exact size.
             let d: &ck::CK_KEY_DERIVATION_STRING_DATA = unsafe { param_struct(m) }?;

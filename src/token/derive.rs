@@ -25,6 +25,11 @@ fn key_type_in(k: &Object, allowed: &[ck::CK_KEY_TYPE]) -> Result<()> {
     }
 }
 
+/// The length of a secret key's value.
+fn value_len(k: &Object) -> Result<usize> {
+    Ok(k.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.len())
+}
+
 const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
     ck::CKK_GENERIC_SECRET,
     ck::CKK_HKDF,
@@ -39,7 +44,58 @@ const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
     ck::CKK_SHA3_512_HMAC,
 ];
 
+/// The generic derivations of PKCS#11 §2.43 (concatenation, XOR,
+/// extraction): the derived key inherits the base keys' sensitivity and
+/// non-extractability whatever the template says.
+const GENERIC: &[ck::CK_MECHANISM_TYPE] = &[
+    ck::CKM_CONCATENATE_BASE_AND_KEY,
+    ck::CKM_CONCATENATE_BASE_AND_DATA,
+    ck::CKM_CONCATENATE_DATA_AND_BASE,
+    ck::CKM_XOR_BASE_AND_DATA,
+    ck::CKM_EXTRACT_KEY_FROM_KEY,
+];
+
+/// A parameter that is one CK_ULONG (CK_OBJECT_HANDLE, CK_EXTRACT_PARAMS).
+fn ulong_param(m: &Mechanism) -> Result<u64> {
+    match &m.param {
+        Param::Bytes(b) if b.len() == 8 => {
+            Ok(u64::from_ne_bytes(b[..].try_into().map_err(|_| Error::MechanismParamInvalid)?))
+        }
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// `len` bytes of `key`'s bits from bit `start` on, wrapping around at the
+/// end (CKM_EXTRACT_KEY_FROM_KEY; bit 0 is the first byte's high bit).
+fn extract_bits(key: &[u8], start: u64, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    if key.is_empty() || len > key.len() {
+        return Err(Error::TemplateInconsistent);
+    }
+    let bits = key.len() as u64 * 8;
+    let mut out = Zeroizing::new(vec![0u8; len]);
+    for j in 0..len as u64 * 8 {
+        let i = (start % bits + j) % bits;
+        let bit = (key[(i / 8) as usize] >> (7 - i % 8)) & 1;
+        out[(j / 8) as usize] |= bit << (7 - j % 8);
+    }
+    Ok(out)
+}
+
 impl Sessions<'_> {
+    /// The second key of CKM_CONCATENATE_BASE_AND_KEY: a secret key the
+    /// caller may use (CKR_KEY_HANDLE_INVALID otherwise).
+    fn other_key(&self, a: &Access, mech: &Mechanism) -> Result<std::sync::Arc<Object>> {
+        let h = ulong_param(mech)? as ObjectHandle;
+        let found = self.m.objects().find_for_use(a, h).map_err(|e| match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            e => e,
+        })?;
+        if found.object().class() != ck::CKO_SECRET_KEY {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        Ok(found.into_object())
+    }
+
     fn salt_key(&self, a: &Access, h: ObjectHandle) -> Result<Zeroizing<Vec<u8>>> {
         let found = self.m.objects().find_for_use(a, h).map_err(|_| Error::MechanismParamInvalid)?;
         let o = found.object();
@@ -127,6 +183,35 @@ impl Sessions<'_> {
                 key_type_in(base, &[ck::CKK_AES])?;
                 self.encrypt_data(CipherSpec::Cbc { iv: *iv, pad: false }, value, data, len)
             }
+            (_, m) if GENERIC.contains(&m) => {
+                let mut whole = Zeroizing::new(Vec::new());
+                match (&mech.param, m) {
+                    (Param::DataString(d), ck::CKM_CONCATENATE_BASE_AND_DATA) => {
+                        whole.extend_from_slice(value);
+                        whole.extend_from_slice(d);
+                    }
+                    (Param::DataString(d), ck::CKM_CONCATENATE_DATA_AND_BASE) => {
+                        whole.extend_from_slice(d);
+                        whole.extend_from_slice(value);
+                    }
+                    (Param::DataString(d), ck::CKM_XOR_BASE_AND_DATA) => {
+                        whole.extend(value.iter().zip(d.iter()).map(|(x, y)| x ^ y));
+                    }
+                    (_, ck::CKM_CONCATENATE_BASE_AND_KEY) => {
+                        let other = self.other_key(a, mech)?;
+                        whole.extend_from_slice(value);
+                        whole.extend_from_slice(other.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?);
+                    }
+                    (_, ck::CKM_EXTRACT_KEY_FROM_KEY) => return extract_bits(value, ulong_param(mech)?, len),
+                    _ => return Err(Error::MechanismParamInvalid),
+                }
+                // The leading bytes, if the key asked for is shorter.
+                if len > whole.len() {
+                    return Err(Error::TemplateInconsistent);
+                }
+                whole.truncate(len);
+                Ok(whole)
+            }
             _ => Err(Error::MechanismParamInvalid),
         }
     }
@@ -183,7 +268,13 @@ impl Sessions<'_> {
         if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) {
             return Err(Error::TemplateInconsistent);
         }
-        let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
+        let generic = GENERIC.contains(&mech.mtype);
+        // The generic derivations make a generic secret unless told otherwise.
+        let key_type = match tmpl.ulong(ck::CKA_KEY_TYPE) {
+            Some(kt) => kt,
+            None if generic => ck::CKK_GENERIC_SECRET,
+            None => return Err(Error::TemplateIncomplete),
+        };
         if tmpl.contains(ck::CKA_VALUE) {
             return Err(Error::TemplateInconsistent);
         }
@@ -191,6 +282,17 @@ impl Sessions<'_> {
         let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
             Some(l) => l as usize,
             None => match (&mech.param, key_type) {
+                // Whatever the generic derivations produce in full.
+                (Param::DataString(d), _)
+                    if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_DATA
+                        || mech.mtype == ck::CKM_CONCATENATE_DATA_AND_BASE =>
+                {
+                    value_len(&base)? + d.len()
+                }
+                (Param::DataString(d), _) if mech.mtype == ck::CKM_XOR_BASE_AND_DATA => value_len(&base)?.min(d.len()),
+                (_, _) if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY => {
+                    value_len(&base)? + value_len(&*self.other_key(&a, mech)?)?
+                }
                 (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
                 // HKDF into a key of no fixed length: the hash's length.
@@ -201,8 +303,29 @@ impl Sessions<'_> {
         keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
         let value = self.derive_bytes(&a, mech, &base, len)?;
         let mut obj = newobj::secret_key(&checked, key_type, value, None)?;
-        let always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE) && obj.bool(ck::CKA_SENSITIVE);
-        let never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE) && !obj.bool(ck::CKA_EXTRACTABLE);
+        let mut always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE);
+        let mut never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE);
+        if generic {
+            // §2.43: a sensitive base makes the derived key sensitive, a
+            // non-extractable one makes it non-extractable (both keys, for
+            // CONCATENATE_BASE_AND_KEY), whatever the template says.
+            let mut bases = vec![base.clone()];
+            if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY {
+                bases.push(self.other_key(&a, mech)?);
+            }
+            for b in &bases {
+                if b.bool(ck::CKA_SENSITIVE) {
+                    obj.set(ck::CKA_SENSITIVE, Value::Bool(true));
+                }
+                if !b.bool(ck::CKA_EXTRACTABLE) {
+                    obj.set(ck::CKA_EXTRACTABLE, Value::Bool(false));
+                }
+                always_sensitive &= b.bool(ck::CKA_ALWAYS_SENSITIVE);
+                never_extractable &= b.bool(ck::CKA_NEVER_EXTRACTABLE);
+            }
+        }
+        let always_sensitive = always_sensitive && obj.bool(ck::CKA_SENSITIVE);
+        let never_extractable = never_extractable && !obj.bool(ck::CKA_EXTRACTABLE);
         obj.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(always_sensitive));
         obj.set(ck::CKA_NEVER_EXTRACTABLE, Value::Bool(never_extractable));
         self.m.objects().store_new(&a, &s, obj)
