@@ -144,3 +144,75 @@ fn an_x509_certificate_takes_the_standard_optional_attributes() {
     );
     assert_eq!(call!(r, C_Finalize(std::ptr::null_mut())), CKR_OK);
 }
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl").args(args).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// RSA public keys from 512 bits import, to verify old certificates; they
+/// never encrypt or wrap, and no private key below 1024 bits imports.
+#[test]
+fn legacy_rsa_public_keys_verify_only() {
+    let _w = world("");
+    let p = load();
+    let slot = init_token(&p, "t");
+    let s = user_session(&p, slot);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.pem");
+    let data = dir.path().join("data");
+    let sig = dir.path().join("sig");
+    std::fs::write(&data, b"an old certificate's TBS").unwrap();
+    let k = key.to_str().unwrap();
+    openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:512", "-out", k]);
+    openssl(&["dgst", "-sha256", "-sign", k, "-out", sig.to_str().unwrap(), data.to_str().unwrap()]);
+    let modulus = String::from_utf8(openssl(&["rsa", "-in", k, "-noout", "-modulus"])).unwrap();
+    let hex = modulus.trim().trim_start_matches("Modulus=");
+    let n: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    assert_eq!(n.len(), 64, "RSA-512");
+    let public = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Token(false),
+            Attribute::Verify(true),
+            Attribute::Encrypt(true),
+            Attribute::Wrap(true),
+            Attribute::Modulus(n),
+            Attribute::PublicExponent(vec![1, 0, 1]),
+        ])
+        .unwrap();
+    let signature = std::fs::read(&sig).unwrap();
+    let msg = std::fs::read(&data).unwrap();
+    s.verify(&Mechanism::Sha256RsaPkcs, public, &msg, &signature).unwrap();
+    let mut bad = signature.clone();
+    bad[0] ^= 1;
+    assert_eq!(rv(s.verify(&Mechanism::Sha256RsaPkcs, public, &msg, &bad)), RvError::SignatureInvalid);
+    assert_eq!(rv(s.encrypt(&Mechanism::RsaPkcs, public, b"x")), RvError::KeySizeRange);
+    let aes =
+        s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Extractable(true)]).unwrap();
+    assert_eq!(rv(s.wrap_key(&Mechanism::RsaPkcs, public, aes)), RvError::KeySizeRange);
+    // A 256-bit public key is refused; so is any private key below 1024.
+    let tiny = [Attribute::Modulus(vec![0xc5; 32]), Attribute::PublicExponent(vec![1, 0, 1])];
+    let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::KeyType(KeyType::RSA)];
+    t.extend(tiny);
+    assert_eq!(rv(s.create_object(&t)), RvError::AttributeValueInvalid);
+    let der = openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", k, "-outform", "DER"]);
+    let unwrap_kek = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(32.into()), Attribute::Encrypt(true), Attribute::Unwrap(true)],
+        )
+        .unwrap();
+    let mut iv = [0u8; 16];
+    let wrapped = s.encrypt(&Mechanism::AesCbcPad(iv), unwrap_kek, &der).unwrap();
+    iv.fill(0);
+    let r = s.unwrap_key(
+        &Mechanism::AesCbcPad(iv),
+        unwrap_kek,
+        &wrapped,
+        &[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(KeyType::RSA), Attribute::Token(false)],
+    );
+    assert_eq!(rv(r), RvError::WrappedKeyInvalid, "no RSA-512 private key");
+}

@@ -286,6 +286,10 @@ impl CryptAlg {
     pub fn encrypt(&self, key: &Key, data: &[u8]) -> Result<Vec<u8>> {
         let Key::Rsa { key, .. } = key else { return Err(Error::KeyTypeInconsistent) };
         let k = key.size();
+        // A key below 1024 bits verifies old signatures only.
+        if k < 128 {
+            return Err(Error::KeySizeRange);
+        }
         let failed = |_| Error::general("RSA encryption failed");
         match self {
             CryptAlg::RsaPkcs => {

@@ -24,6 +24,9 @@ fn fixed32(b: &[u8]) -> Result<[u8; 32]> {
     b.try_into().map_err(|_| Error::AttributeValueInvalid)
 }
 
+/// The smallest RSA public key taken (to verify old certificates).
+pub const LEGACY_RSA_BITS: usize = 512;
+
 impl Key {
     pub fn is_private(&self) -> bool {
         match self {
@@ -104,7 +107,11 @@ impl Key {
                 } else {
                     Rsa::public(n, e).map_err(bad)?
                 };
-                if check && !(1024..=16384).contains(&key.bits()) {
+                // Public keys from 512 bits, to verify old certificates;
+                // they never encrypt or wrap (`Key::legacy_rsa`), and no
+                // private key below 1024 bits is taken.
+                let min = if private { 1024 } else { LEGACY_RSA_BITS };
+                if check && !(min..=16384).contains(&key.bits()) {
                     return Err(Error::AttributeValueInvalid);
                 }
                 Ok(Key::Rsa { key, private })
@@ -163,10 +170,12 @@ impl Key {
         pkey::pkcs8(self.key_ref(true)?).map_err(|_| Error::general("PKCS#8 encoding failed"))
     }
 
-    /// A private key from PKCS#8 (unwrapping).
+    /// A private key from PKCS#8 (unwrapping). An RSA key outside
+    /// 1024..=16384 bits is refused as a created one is.
     pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
         let bad = |_| Error::WrappedKeyInvalid;
         Ok(match pkey::parse_pkcs8(der).map_err(bad)? {
+            Parsed::Rsa(key) if !(1024..=16384).contains(&key.bits()) => return Err(Error::WrappedKeyInvalid),
             Parsed::Rsa(key) => Key::Rsa { key, private: true },
             Parsed::Ec(curve, key) => Key::Ec { curve, key, private: true },
             Parsed::Ed25519(s) => Key::Ed25519 { public: ec::ed25519_public(&s).map_err(bad)?, private: Some(s) },
@@ -214,6 +223,12 @@ impl Key {
     }
 
     /// CKA_MODULUS_BITS, for the public object of an RSA key.
+    /// An RSA public key below 1024 bits: imported to verify old
+    /// signatures, never used to encrypt or wrap.
+    pub fn legacy_rsa(&self) -> bool {
+        self.modulus_bits().is_some_and(|b| b < 1024)
+    }
+
     pub fn modulus_bits(&self) -> Option<u64> {
         self.rsa().map(|k| k.bits() as u64)
     }

@@ -77,6 +77,9 @@ impl Sessions<'_> {
                 if k.rsa().is_none() {
                     return Err(Error::KeyTypeInconsistent);
                 }
+                if k.legacy_rsa() {
+                    return Err(Error::KeySizeRange);
+                }
                 let login = !encrypt && obj.bool(ck::CKA_ALWAYS_AUTHENTICATE);
                 (Engine::Rsa(RsaCipher { alg, key: k, encrypt, buf: Zeroizing::new(Vec::new()) }), login)
             }
