@@ -6,6 +6,7 @@
 #[macro_use]
 pub mod raw;
 pub mod kms;
+pub mod procs;
 pub mod server;
 pub mod vectors;
 
