@@ -9,13 +9,15 @@
 //! (and seals) the harness computes, standing for a row set the key
 //! authenticates: the decoder must still refuse, without panicking,
 //! whatever the rows say. An object (c) accepts must survive
-//! encode → decode (the store writes back what it reads).
+//! encode → decode (the store writes back what it reads). Also the PIN
+//! record: its stored KDF parameters, salt and wrapped key, opened as at
+//! login.
 
 use arbitrary::Unstructured;
 use ferrohsm::model::policy;
 use ferrohsm::store::codec::{self, Sealer};
 use ferrohsm::store::seal::TokenKey;
-use ferrohsm::store::{Row, StoredObject};
+use ferrohsm::store::{KdfParams, PinRecord, Row, StoredObject};
 
 fn key() -> &'static TokenKey {
     static K: std::sync::OnceLock<TokenKey> = std::sync::OnceLock::new();
@@ -26,8 +28,20 @@ const TOKEN: [u8; 16] = *b"fuzz-token-uid!!";
 
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let mode = u.int_in_range(0u8..=3).unwrap_or(0);
+    let mode = u.int_in_range(0u8..=4).unwrap_or(0);
     let k = key();
+    if mode == 4 {
+        // A PIN record as the store holds it: the KDF parameter text, the
+        // salt and the wrapped token key, opened as a login would.
+        let n = u.int_in_range(0..=40).unwrap_or(0);
+        let text = String::from_utf8_lossy(u.bytes(n.min(u.len())).unwrap_or_default()).into_owned();
+        let Ok(kdf) = KdfParams::from_text(&text) else { return };
+        let sl = u.int_in_range(0..=32).unwrap_or(16);
+        let salt = u.bytes(sl.min(u.len())).unwrap_or_default().to_vec();
+        let wrapped = u.bytes(u.len()).unwrap_or_default().to_vec();
+        let _ = TokenKey::unwrap_with_pin(b"fuzz-user-pin", &PinRecord { salt, wrapped, kdf });
+        return;
+    }
     if mode == 3 {
         // The opener alone, on arbitrary sealed bytes.
         let atype: u64 = u.arbitrary().unwrap_or(0);

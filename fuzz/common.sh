@@ -1,0 +1,19 @@
+# Sourced by run-campaign.sh and ci.sh: the toolchain and cargo-fuzz.
+# cargo-fuzz needs rustc's -Z sanitizer and coverage flags: the nightly
+# toolchain when it is installed, else the machine's one toolchain with
+# RUSTC_BOOTSTRAP=1 (which lets a stable rustc take -Z flags; the
+# sanitizer runtimes ship with the x86_64 Linux standard library).
+cd "$(dirname "${BASH_SOURCE[0]}")"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  FUZZ_CARGO=(cargo +nightly)
+else
+  export RUSTC_BOOTSTRAP=1
+  FUZZ_CARGO=(cargo)
+fi
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+TARGETS=(pkcs11_objects pkcs11_crypto pkcs11_keys store_record kms_ciphertext config kms_http)
+# Flags for every run: a hang is an input slower than 10 s; 2 GiB of RSS
+# (and any single allocation past it) is an out-of-memory finding; leaks
+# are reported (AddressSanitizer's LeakSanitizer).
+LIBFUZZER_FLAGS=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -detect_leaks=1 -print_final_stats=1)
