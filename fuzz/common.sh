@@ -5,7 +5,8 @@
 # sanitizer runtimes ship with the x86_64 Linux standard library).
 cd "$(dirname "${BASH_SOURCE[0]}")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+# FUZZ_NIGHTLY=0 takes the second way even where nightly is installed.
+if [ "${FUZZ_NIGHTLY:-1}" != 0 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   FUZZ_CARGO=(cargo +nightly)
 else
   export RUSTC_BOOTSTRAP=1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A long fuzzing campaign: `fuzz/run-campaign.sh HOURS [TARGET...]` runs
 # each target (default: all seven) for an equal share of HOURS, one after
-# the other, niced, one libFuzzer job at a time. Each grows its working
+# the other, niced, one libFuzzer process at a time (in-process: no -jobs,
+# which would fork a worker and send its output to fuzz-N.log). Each grows its working
 # corpus in fuzz/corpus-work/<target>/ (not committed), seeded from
 # fuzz/corpus/<target>/; logs go to fuzz/logs/<target>.log and findings to
 # fuzz/artifacts/<target>/. Prints one summary line per target (execs,
@@ -21,7 +22,7 @@ status=0
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus-work/$t" "artifacts/$t"
   nice -n 10 "${FUZZ_CARGO[@]}" fuzz run "$t" "corpus-work/$t" "corpus/$t" -- \
-    -max_total_time="$secs" -jobs=1 -workers=1 "${LIBFUZZER_FLAGS[@]}" \
+    -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
     -artifact_prefix="$PWD/artifacts/$t/" >"logs/$t.log" 2>&1 || status=1
   python3 summarize.py "$t" "logs/$t.log" "corpus-work/$t" "artifacts/$t"
 done

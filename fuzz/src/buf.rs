@@ -65,6 +65,10 @@ impl Buf {
         // SAFETY: as `bytes`, uniquely borrowed.
         unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr() as *mut u8, self.len) }
     }
+    /// Where the bytes start (for comparing with a pointer handed out).
+    pub fn addr(&self) -> *const u8 {
+        self.words.as_ptr() as *const u8
+    }
     pub fn ptr(&mut self) -> *mut u8 {
         self.words.as_mut_ptr() as *mut u8
     }

@@ -18,6 +18,9 @@
 //!   handles other than the fixed ones), so every input sees the same keys;
 //! * no C_Logout, C_Finalize, C_CloseAllSessions or wrong-PIN C_Login: they
 //!   would change what later inputs see;
+//! * CKA_DESTROYABLE is always true where the harness sets it: a token
+//!   object nobody can destroy would stay for every later input, and the
+//!   store would grow without end (each later C_FindObjects slower);
 //! * CKA_MODULUS_BITS above 2048 is lowered to 1024 in key-pair templates:
 //!   a 16384-bit RSA key pair legitimately takes minutes, which libFuzzer
 //!   would report as a hang;
@@ -219,6 +222,10 @@ pub struct Tmpl {
 }
 
 impl Tmpl {
+    /// The buffer a value pointer points into, if it is one of ours.
+    fn buf_at(&mut self, p: *mut std::ffi::c_void) -> Option<&mut Buf> {
+        self.bufs.iter_mut().find(|b| !p.is_null() && b.addr() as *mut std::ffi::c_void == p)
+    }
     fn ptr(&mut self) -> *mut CK_ATTRIBUTE {
         if self.attrs.is_empty() {
             null_mut()
@@ -381,6 +388,7 @@ impl<'a> Prog<'a> {
             let atype = self.atype();
             self.attribute(&mut t, atype, depth);
         }
+        keep_destroyable(&mut t);
         t
     }
 
@@ -1054,17 +1062,32 @@ impl Prog<'_> {
     }
 }
 
+/// Makes every CKA_DESTROYABLE in `t` (nested templates too) true: a
+/// token object the program could not destroy would stay in the store for
+/// every later input (see the module docs).
+fn keep_destroyable(t: &mut Tmpl) {
+    for a in t.attrs.clone() {
+        if a.type_ == CKA_DESTROYABLE && a.ulValueLen >= 1 {
+            if let Some(b) = t.buf_at(a.pValue).filter(|b| !b.is_empty()) {
+                b.bytes_mut()[0] = 1;
+            }
+        }
+    }
+    for n in &mut t.nested {
+        keep_destroyable(n);
+    }
+}
+
 /// Lowers CKA_MODULUS_BITS above 2048 to 1024 (see the module docs).
 fn clamp_modulus_bits(t: &mut Tmpl) {
-    for (a, b) in t.attrs.iter_mut().zip(t.bufs.iter_mut()) {
-        if a.type_ == CKA_MODULUS_BITS
-            && a.ulValueLen as usize == std::mem::size_of::<CK_ULONG>()
-            && !a.pValue.is_null()
-        {
-            let mut v = [0u8; 8];
-            v.copy_from_slice(&b.bytes()[..8]);
-            if CK_ULONG::from_ne_bytes(v) > 2048 {
-                b.bytes_mut()[..8].copy_from_slice(&1024u64.to_ne_bytes());
+    for a in t.attrs.clone() {
+        if a.type_ == CKA_MODULUS_BITS {
+            if let Some(b) = t.buf_at(a.pValue).filter(|b| b.len() >= 8) {
+                let mut v = [0u8; 8];
+                v.copy_from_slice(&b.bytes()[..8]);
+                if CK_ULONG::from_ne_bytes(v) > 2048 {
+                    b.bytes_mut()[..8].copy_from_slice(&1024u64.to_ne_bytes());
+                }
             }
         }
     }
