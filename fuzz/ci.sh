@@ -16,12 +16,12 @@ failed=0
 passed=0
 for t in "${TARGETS[@]}"; do
   mkdir -p "$scratch/$t/corpus" "$scratch/$t/artifacts"
-  if ! "${FUZZ_CARGO[@]}" fuzz run "$t" "corpus/$t" -- -runs=0 "${LIBFUZZER_FLAGS[@]}" \
+  if ! "$FUZZ_BIN/$t" "corpus/$t" -runs=0 "${LIBFUZZER_FLAGS[@]}" \
       -artifact_prefix="$scratch/$t/artifacts/" >"$scratch/$t/replay.log" 2>&1; then
     echo "fuzz: $t: replaying its corpus failed"; tail -n 60 "$scratch/$t/replay.log"; failed=$((failed + 1)); continue
   fi
   cp -r "corpus/$t/." "$scratch/$t/corpus/"
-  if ! "${FUZZ_CARGO[@]}" fuzz run "$t" "$scratch/$t/corpus" -- -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
+  if ! "$FUZZ_BIN/$t" "$scratch/$t/corpus" -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
       -artifact_prefix="$scratch/$t/artifacts/" >"$scratch/$t/fuzz.log" 2>&1; then
     echo "fuzz: $t: a finding in $secs s of fuzzing"; tail -n 60 "$scratch/$t/fuzz.log"
     for f in "$scratch/$t/artifacts/"*; do [ -f "$f" ] && { echo "input ($f):"; od -A x -t x1z "$f" | head -40; }; done

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# A long fuzzing campaign: `fuzz/run-campaign.sh HOURS [TARGET...]` runs
-# each target (default: all seven) for an equal share of HOURS, one after
-# the other, niced, one libFuzzer process at a time (in-process: no -jobs,
-# which would fork a worker and send its output to fuzz-N.log). Each grows its working
-# corpus in fuzz/corpus-work/<target>/ (not committed), seeded from
-# fuzz/corpus/<target>/; logs go to fuzz/logs/<target>.log and findings to
-# fuzz/artifacts/<target>/. Prints one summary line per target (execs,
-# exec/s, cov, ft, corpus size, findings). Minimise a finding with
-# `cargo fuzz tmin <target> <file>`, and fold new coverage back into the
-# committed seeds with `cargo fuzz cmin <target> corpus-work/<target>`
-# (see docs/reliability.md).
+# A long fuzzing campaign: `fuzz/run-campaign.sh HOURS [TARGET...]` builds
+# the targets once, then runs each (default: all seven) for an equal share
+# of HOURS, one after the other, niced, one in-process libFuzzer at a time
+# (no -jobs, which would fork a worker and send its output to fuzz-N.log).
+# Each grows its working corpus in fuzz/corpus-work/<target>/ (not
+# committed), seeded from fuzz/corpus/<target>/; logs go to
+# fuzz/logs/<target>.log and findings to fuzz/artifacts/<target>/. Prints
+# one summary line per target (execs, exec/s, cov, ft, corpus, findings).
+# Minimise a finding with `cargo fuzz tmin <target> <file>`; fold new
+# coverage back into the committed seeds with
+# `cargo fuzz cmin <target> corpus-work/<target>` (see docs/reliability.md).
 set -uo pipefail
 hours="${1:?usage: run-campaign.sh HOURS [TARGET...]}"
 shift
@@ -20,9 +20,8 @@ nice -n 10 "${FUZZ_CARGO[@]}" fuzz build || exit 1
 mkdir -p logs
 status=0
 for t in "${TARGETS[@]}"; do
-  mkdir -p "corpus-work/$t" "artifacts/$t"
-  nice -n 10 "${FUZZ_CARGO[@]}" fuzz run "$t" "corpus-work/$t" "corpus/$t" -- \
-    -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
+  mkdir -p "corpus-work/$t" "artifacts/$t" "corpus/$t"
+  nice -n 10 "$FUZZ_BIN/$t" "corpus-work/$t" "corpus/$t" -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
     -artifact_prefix="$PWD/artifacts/$t/" >"logs/$t.log" 2>&1 || status=1
   python3 summarize.py "$t" "logs/$t.log" "corpus-work/$t" "artifacts/$t"
 done
