@@ -3,12 +3,15 @@
 # target's committed corpus (fuzz/corpus/<target>/, every input once:
 # any crash, timeout, leak or out-of-memory fails), then fuzzes each for
 # SECONDS (default 20) from that corpus into a scratch copy. Exits
-# non-zero on any finding and prints what it found.
+# non-zero on any finding and prints what it found. Built with
+# `cargo fuzz build --dev` (AddressSanitizer, debug assertions, no
+# optimisation): about a third of the optimised build's compile time.
 set -uo pipefail
 secs="${1:-20}"
+export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
 source "$(dirname "$0")/common.sh"
 start=$(date +%s)
-"${FUZZ_CARGO[@]}" fuzz build || exit 1
+"${FUZZ_CARGO[@]}" "${FUZZ_BUILD[@]}" || exit 1
 echo "fuzz: build took $(( $(date +%s) - start )) s"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT

@@ -16,7 +16,7 @@ shift
 source "$(dirname "$0")/common.sh"
 [ $# -gt 0 ] && TARGETS=("$@")
 secs=$(python3 -c "print(max(1, int(float('$hours') * 3600 / ${#TARGETS[@]})))")
-nice -n 10 "${FUZZ_CARGO[@]}" fuzz build || exit 1
+nice -n 10 "${FUZZ_CARGO[@]}" "${FUZZ_BUILD[@]}" || exit 1
 mkdir -p logs
 status=0
 for t in "${TARGETS[@]}"; do

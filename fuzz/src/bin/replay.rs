@@ -1,4 +1,5 @@
-//! Runs fuzz targets over corpus files without libFuzzer (any toolchain):
+//! Runs fuzz targets over corpus files without libFuzzer (any toolchain;
+//! `cargo build --release --no-default-features --features replay --bin replay`):
 //! `replay TARGET PATH...` (files or directories), or `replay --all DIR`
 //! for DIR/<target>/ of every target. A panic aborts the process, as
 //! under libFuzzer: one the module's C boundary catches is a finding too.
