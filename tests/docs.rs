@@ -265,6 +265,11 @@ fn threat_model() {
     run_page("docs/threat-model.md");
 }
 
+#[test]
+fn reliability() {
+    run_page("docs/reliability.md");
+}
+
 /// A new page gets a test above, and the commands marked not run stay few
 /// and listed here (each with its reason in the page).
 #[test]
@@ -276,6 +281,7 @@ fn every_page_is_run_and_skips_are_few() {
         "docs/kms.md",
         "docs/operators.md",
         "docs/pkcs11.md",
+        "docs/reliability.md",
         "docs/softhsm.md",
         "docs/storage.md",
         "docs/threat-model.md",

@@ -372,3 +372,34 @@ fn kms_counts_and_lengths_are_bounded() {
     assert_eq!(gdk(1, 32, &mut bl, blob.as_mut_ptr()), CKR_OK);
     assert_eq!(call!(k.r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// Found by the pkcs11_keys fuzz target: a PSS salt length near 2^64
+/// wrapped the "hash + salt + 2 <= modulus" check (a panic in a build with
+/// overflow checks, caught at the boundary as CKR_GENERAL_ERROR; in a
+/// release build C_SignInit accepted it and C_Sign failed). Refused at
+/// C_SignInit and C_VerifyInit now.
+#[test]
+fn pss_salt_length_near_two_to_the_64_is_a_bad_parameter() {
+    let (_w, r, h) = session();
+    let (mut bits, mut t) = (1024 as CK_ULONG, CK_TRUE as CK_BBOOL);
+    let mut pubt = [attr(CKA_MODULUS_BITS, &mut bits), attr(CKA_VERIFY, &mut t)];
+    let mut t2 = CK_TRUE as CK_BBOOL;
+    let mut privt = [attr(CKA_SIGN, &mut t2)];
+    let mut gen = mech(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    let (mut public, mut private) = (0, 0);
+    let rv = call!(
+        r,
+        C_GenerateKeyPair(h, &mut gen, pubt.as_mut_ptr(), 2, privt.as_mut_ptr(), 1, &mut public, &mut private)
+    );
+    assert_eq!(rv, CKR_OK);
+    for salt in [CK_ULONG::MAX, CK_ULONG::MAX - 33, CK_ULONG::MAX - 63, 1 << 63] {
+        let mut p = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA256, sLen: salt };
+        let mut m = mech_with(CKM_SHA256_RSA_PKCS_PSS, &mut p);
+        assert_eq!(quick(|| call!(r, C_SignInit(h, &mut m, private))), CKR_MECHANISM_PARAM_INVALID, "{salt:#x}");
+        assert_eq!(quick(|| call!(r, C_VerifyInit(h, &mut m, public))), CKR_MECHANISM_PARAM_INVALID, "{salt:#x}");
+    }
+    // The largest salt a 1024-bit key takes still works.
+    let mut p = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA256, sLen: 128 - 32 - 2 };
+    let mut m = mech_with(CKM_SHA256_RSA_PKCS_PSS, &mut p);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, private)), CKR_OK);
+}

@@ -212,9 +212,9 @@ impl Config {
         if self.pin.min_len == 0 || self.pin.min_len > self.pin.max_len || self.pin.max_len > PIN_LEN_LIMIT {
             return Err(format!("pin.min_len/max_len must satisfy 1 <= min_len <= max_len <= {PIN_LEN_LIMIT}"));
         }
-        if self.kdf.m_cost_kib < 8 * self.kdf.p_cost.max(1) || self.kdf.t_cost == 0 || self.kdf.p_cost == 0 {
-            return Err("kdf: m_cost_kib >= 8*p_cost, t_cost >= 1, p_cost >= 1".into());
-        }
+        // The store's limits (a PIN record it would refuse to open must not be written).
+        let k = &self.kdf;
+        crate::store::KdfParams { m_cost_kib: k.m_cost_kib, t_cost: k.t_cost, p_cost: k.p_cost }.check()?;
         if let Some(list) = &self.slots.mechanisms {
             crate::mech::registry::Filter::parse(list).map_err(|e| format!("slots.mechanisms: {e}"))?;
         }

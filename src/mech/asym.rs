@@ -149,7 +149,8 @@ impl SignAlg {
         use SignAlg::*;
         match (self, key) {
             (RsaPss(p) | RsaPssHash(p), Key::Rsa { key, .. }) => {
-                if md_len(p.md) + p.salt + 2 > key.size() {
+                // The salt length is the caller's CK_ULONG: the sum must not wrap.
+                if md_len(p.md).checked_add(p.salt).and_then(|n| n.checked_add(2)).is_none_or(|n| n > key.size()) {
                     return Err(Error::MechanismParamInvalid);
                 }
                 Ok(())

@@ -42,6 +42,33 @@ impl KdfParams {
         format!("argon2id:m={},t={},p={}", self.m_cost_kib, self.t_cost, self.p_cost)
     }
 
+    /// The most memory (KiB), passes and lanes a PIN derivation may take:
+    /// RFC 9106's first recommended setting (2 GiB, one pass) is allowed,
+    /// and so is the default with many more passes, but not unbounded
+    /// work: the parameters come from the store file too, and an edited
+    /// record must not make C_Login allocate without limit or run for hours.
+    pub const MAX_M_COST_KIB: u32 = 2 << 20;
+    pub const MAX_T_COST: u32 = 16;
+    pub const MAX_P_COST: u32 = 16;
+
+    /// Within the limits above (and Argon2's own minimums).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let KdfParams { m_cost_kib: m, t_cost: t, p_cost: p } = *self;
+        if !(1..=Self::MAX_P_COST).contains(&p)
+            || !(1..=Self::MAX_T_COST).contains(&t)
+            || m < 8 * p
+            || m > Self::MAX_M_COST_KIB
+        {
+            return Err(format!(
+                "kdf: need 1 <= p_cost <= {}, 1 <= t_cost <= {}, 8*p_cost <= m_cost_kib <= {} (got m={m}, t={t}, p={p})",
+                Self::MAX_P_COST,
+                Self::MAX_T_COST,
+                Self::MAX_M_COST_KIB
+            ));
+        }
+        Ok(())
+    }
+
     pub fn from_text(s: &str) -> Result<KdfParams> {
         let bad = || Error::general(format!("stored KDF parameters unreadable: {s:?}"));
         let rest = s.strip_prefix("argon2id:").ok_or_else(bad)?;
@@ -69,7 +96,10 @@ pub struct PinRecord {
 }
 
 /// Argon2id(PIN, salt) → 256-bit key-encryption key.
+/// Parameters beyond `KdfParams::check` (an edited store) are refused
+/// before anything is allocated.
 fn derive_kek(pin: &[u8], salt: &[u8], kdf: KdfParams) -> Result<Zeroizing<[u8; 32]>> {
+    kdf.check().map_err(Error::general)?;
     let params = argon2::Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32))
         .map_err(|e| Error::general(format!("argon2 params: {e}")))?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
@@ -406,6 +436,26 @@ mod tests {
         let mut bad = s.clone();
         bad[20] ^= 1;
         assert!(tk.open(&t, &o, 0x11, &bad).is_err());
+    }
+
+    /// Found by the store_record fuzz target's PIN-record mode: stored KDF
+    /// parameters were used as read, so an edited record made a login
+    /// allocate gigabytes or run billions of passes. Now refused before
+    /// anything is allocated.
+    #[test]
+    fn stored_kdf_parameters_beyond_the_limits_are_refused() {
+        let tk = TokenKey::generate().unwrap();
+        let mut rec = tk.wrap_for_pin(b"1234", CHEAP).unwrap();
+        for text in ["argon2id:m=4000000,t=1,p=1", "argon2id:m=64,t=4000000000,p=1", "argon2id:m=64000,t=1,p=4000"] {
+            rec.kdf = KdfParams::from_text(text).unwrap();
+            let t = std::time::Instant::now();
+            assert!(TokenKey::unwrap_with_pin(b"1234", &rec).is_err(), "{text}");
+            assert!(tk.wrap_for_pin(b"1234", rec.kdf).is_err(), "{text}");
+            assert!(t.elapsed() < std::time::Duration::from_secs(1), "{text}: refused only after the work");
+        }
+        let most = KdfParams { m_cost_kib: 64, t_cost: KdfParams::MAX_T_COST, p_cost: 1 };
+        assert!(most.check().is_ok());
+        assert!(KdfParams { m_cost_kib: KdfParams::MAX_M_COST_KIB, t_cost: 1, p_cost: 1 }.check().is_ok());
     }
 
     #[test]
