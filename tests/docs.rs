@@ -241,6 +241,11 @@ fn kms_api() {
 }
 
 #[test]
+fn reliability_crash() {
+    run_page("docs/reliability-crash.md");
+}
+
+#[test]
 fn softhsm() {
     run_page("docs/softhsm.md");
 }
@@ -281,6 +286,7 @@ fn every_page_is_run_and_skips_are_few() {
         "docs/kms.md",
         "docs/operators.md",
         "docs/pkcs11.md",
+        "docs/reliability-crash.md",
         "docs/reliability.md",
         "docs/softhsm.md",
         "docs/storage.md",
