@@ -16,8 +16,11 @@ pub mod kms_http;
 pub mod p11;
 pub mod store_record;
 
+/// A target: one input in, nothing out (a finding aborts).
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for `replay`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("pkcs11_objects", p11::objects),
     ("pkcs11_crypto", p11::crypto),
     ("pkcs11_keys", p11::keys),
