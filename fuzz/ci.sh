@@ -2,12 +2,12 @@
 # CI's fuzzing step (.ci/run): builds the fuzz targets, replays each
 # target's committed corpus (fuzz/corpus/<target>/, every input once:
 # any crash, timeout, leak or out-of-memory fails), then fuzzes each for
-# SECONDS (default 20) from that corpus into a scratch copy. Exits
+# SECONDS (default 15) from that corpus into a scratch copy. Exits
 # non-zero on any finding and prints what it found. Built with
 # `cargo fuzz build --dev` (AddressSanitizer, debug assertions, no
 # optimisation): about a third of the optimised build's compile time.
 set -uo pipefail
-secs="${1:-20}"
+secs="${1:-15}"
 export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
 source "$(dirname "$0")/common.sh"
 start=$(date +%s)
