@@ -9,6 +9,9 @@
 set -uo pipefail
 secs="${1:-15}"
 export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
+# The machine's own toolchain (with RUSTC_BOOTSTRAP=1), nightly or not:
+# a new machine has no other, so CI takes that one way everywhere.
+export FUZZ_NIGHTLY="${FUZZ_NIGHTLY:-0}"
 source "$(dirname "$0")/common.sh"
 start=$(date +%s)
 "${FUZZ_CARGO[@]}" "${FUZZ_BUILD[@]}" || exit 1
