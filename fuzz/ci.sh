@@ -18,6 +18,8 @@ start=$(date +%s)
 echo "fuzz: build took $(( $(date +%s) - start )) s"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
+# The targets' scratch stores (fuzz/src/lib.rs) go there too.
+export TMPDIR="$scratch"
 failed=0
 passed=0
 for t in "${TARGETS[@]}"; do

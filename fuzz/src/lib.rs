@@ -30,7 +30,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("kms_http", kms_http::run),
 ];
 
-/// A private directory for this process's store, kept until it exits.
+/// A private directory for this process's store, under `TMPDIR`. libFuzzer
+/// leaves by `exit`, so nothing removes it: the scripts point `TMPDIR` at
+/// a directory they remove after each run.
 pub fn scratch_dir() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| tempfile::Builder::new().prefix("ferrohsm-fuzz-").tempdir().expect("temp dir")).path()
