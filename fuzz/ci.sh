@@ -2,19 +2,24 @@
 # CI's fuzzing step (.ci/run): builds the fuzz targets, replays each
 # target's committed corpus (fuzz/corpus/<target>/, every input once:
 # any crash, timeout, leak or out-of-memory fails), then fuzzes each for
-# SECONDS (default 20) from that corpus into a scratch copy. Exits
+# SECONDS (default 15) from that corpus into a scratch copy. Exits
 # non-zero on any finding and prints what it found. Built with
 # `cargo fuzz build --dev` (AddressSanitizer, debug assertions, no
 # optimisation): about a third of the optimised build's compile time.
 set -uo pipefail
-secs="${1:-20}"
+secs="${1:-15}"
 export FUZZ_PROFILE="${FUZZ_PROFILE:-dev}"
+# The machine's own toolchain (with RUSTC_BOOTSTRAP=1), nightly or not:
+# a new machine has no other, so CI takes that one way everywhere.
+export FUZZ_NIGHTLY="${FUZZ_NIGHTLY:-0}"
 source "$(dirname "$0")/common.sh"
 start=$(date +%s)
 "${FUZZ_CARGO[@]}" "${FUZZ_BUILD[@]}" || exit 1
 echo "fuzz: build took $(( $(date +%s) - start )) s"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
+# The targets' scratch stores (fuzz/src/lib.rs) go there too.
+export TMPDIR="$scratch"
 failed=0
 passed=0
 for t in "${TARGETS[@]}"; do

@@ -8,10 +8,13 @@
 # says; libFuzzer names its own inputs by their SHA-1.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+mkdir -p logs
 for t in "$@"; do
   new="$(mktemp -d)"
-  nice -n 10 "$FUZZ_BIN/$t" -merge=1 -use_counters=0 -use_value_profile=0 -timeout=10 -rss_limit_mb=2048 \
+  tmp="$(mktemp -d)"
+  TMPDIR="$tmp" nice -n 10 "$FUZZ_BIN/$t" -merge=1 -use_counters=0 -use_value_profile=0 -timeout=10 -rss_limit_mb=2048 \
     "$new" "corpus/$t" "corpus-work/$t" >"logs/$t.merge.log" 2>&1
+  rm -rf "$tmp"
   for f in "corpus/$t"/*; do
     [ -f "$f" ] || continue
     [[ "$(basename "$f")" =~ ^[0-9a-f]{40}$ ]] || cp "$f" "$new/"

@@ -21,8 +21,11 @@ mkdir -p logs
 status=0
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus-work/$t" "artifacts/$t" "corpus/$t"
-  nice -n 10 "$FUZZ_BIN/$t" "corpus-work/$t" "corpus/$t" -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
+  # The target's scratch store (fuzz/src/lib.rs), removed after the run.
+  tmp="$(mktemp -d)"
+  TMPDIR="$tmp" nice -n 10 "$FUZZ_BIN/$t" "corpus-work/$t" "corpus/$t" -max_total_time="$secs" "${LIBFUZZER_FLAGS[@]}" \
     -artifact_prefix="$PWD/artifacts/$t/" >"logs/$t.log" 2>&1 || status=1
+  rm -rf "$tmp"
   python3 summarize.py "$t" "logs/$t.log" "corpus-work/$t" "artifacts/$t"
 done
 exit $status

@@ -16,8 +16,11 @@ pub mod kms_http;
 pub mod p11;
 pub mod store_record;
 
+/// A target: one input in, nothing out (a finding aborts).
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for `replay`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("pkcs11_objects", p11::objects),
     ("pkcs11_crypto", p11::crypto),
     ("pkcs11_keys", p11::keys),
@@ -27,7 +30,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("kms_http", kms_http::run),
 ];
 
-/// A private directory for this process's store, kept until it exits.
+/// A private directory for this process's store, under `TMPDIR`. libFuzzer
+/// leaves by `exit`, so nothing removes it: the scripts point `TMPDIR` at
+/// a directory they remove after each run.
 pub fn scratch_dir() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| tempfile::Builder::new().prefix("ferrohsm-fuzz-").tempdir().expect("temp dir")).path()

@@ -497,7 +497,7 @@ impl<'a> Prog<'a> {
             0 => {}
             1 => {
                 let mut raw = buf::bytes(&mut self.u, 80);
-                if pointer_param && raw.len() % 8 == 0 {
+                if pointer_param && raw.len().is_multiple_of(8) {
                     raw.push(0);
                 }
                 let mut b = Buf::from(&raw);
