@@ -54,16 +54,16 @@ fn setup() -> World {
     let conf = crate::write_config();
     let config = ferrohsm::config::Config::from_file(&conf).expect("config");
     let m = ferrohsm::token::Module::new(config).expect("module");
-    let slot = m.slot_list().expect("slots")[0];
+    let slot = m.slots().slot_list().expect("slots")[0];
     let mut label = [b' '; 32];
     label[..4].copy_from_slice(b"fuzz");
-    m.init_token(slot, crate::p11::SO_PIN, &label).expect("init token");
+    m.slots().init_token(slot, crate::p11::SO_PIN, &label).expect("init token");
     let flags = cryptoki_sys::CKF_SERIAL_SESSION | cryptoki_sys::CKF_RW_SESSION;
-    let h = m.open_session(slot, flags).expect("session");
-    m.login(h, cryptoki_sys::CKU_SO, crate::p11::SO_PIN).expect("so login");
-    m.init_pin(h, crate::p11::USER_PIN).expect("init pin");
-    m.logout(h).expect("logout");
-    m.login(h, cryptoki_sys::CKU_USER, crate::p11::USER_PIN).expect("login");
+    let h = m.sessions().open_session(slot, flags).expect("session");
+    m.slots().login(h, cryptoki_sys::CKU_SO, crate::p11::SO_PIN).expect("so login");
+    m.slots().init_pin(h, crate::p11::USER_PIN).expect("init pin");
+    m.slots().logout(h).expect("logout");
+    m.slots().login(h, cryptoki_sys::CKU_USER, crate::p11::USER_PIN).expect("login");
     let p = directory::create_principal(&m, h, "fuzz", &[], true).expect("principal");
     let find = |v: &Json, k: &str| -> String {
         fn walk<'a>(v: &'a Json, k: &str) -> Option<&'a str> {
