@@ -151,8 +151,16 @@ impl Sessions<'_> {
         })
     }
 
-    /// The derived bytes, `len` long.
-    fn derive_bytes(&self, a: &Access, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    /// The derived bytes, `len` long. `other` is CKM_CONCATENATE_BASE_AND_KEY's
+    /// second key, looked up once by the caller.
+    fn derive_bytes(
+        &self,
+        a: &Access,
+        mech: &Mechanism,
+        base: &Object,
+        other: Option<&Object>,
+        len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         if matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE) {
             return self.ecdh_bytes(mech, base, len);
         }
@@ -198,7 +206,7 @@ impl Sessions<'_> {
                         whole.extend(value.iter().zip(d.iter()).map(|(x, y)| x ^ y));
                     }
                     (_, ck::CKM_CONCATENATE_BASE_AND_KEY) => {
-                        let other = self.other_key(a, mech)?;
+                        let other = other.ok_or(Error::MechanismParamInvalid)?;
                         whole.extend_from_slice(value);
                         whole.extend_from_slice(other.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?);
                     }
@@ -260,7 +268,7 @@ impl Sessions<'_> {
             let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)? as usize;
             let rest = Template::new(tmpl.iter().filter(|t| t.atype != ck::CKA_VALUE_LEN).cloned().collect());
             let checked = newobj::Checked::new(policy::DATA, &rest, a.is_so())?;
-            let data = self.derive_bytes(&a, mech, &base, len)?;
+            let data = self.derive_bytes(&a, mech, &base, None, len)?;
             let obj = newobj::data_object(&checked, Some(data))?;
             return self.m.objects().store_new(&a, &s, obj);
         }
@@ -269,6 +277,9 @@ impl Sessions<'_> {
             return Err(Error::TemplateInconsistent);
         }
         let generic = GENERIC.contains(&mech.mtype);
+        // CONCATENATE_BASE_AND_KEY's second key, looked up once: its length,
+        // its value and its flags then all come from the same object.
+        let other = if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY { Some(self.other_key(&a, mech)?) } else { None };
         // The generic derivations make a generic secret unless told otherwise.
         let key_type = match tmpl.ulong(ck::CKA_KEY_TYPE) {
             Some(kt) => kt,
@@ -291,7 +302,7 @@ impl Sessions<'_> {
                 }
                 (Param::DataString(d), _) if mech.mtype == ck::CKM_XOR_BASE_AND_DATA => value_len(&base)?.min(d.len()),
                 (_, _) if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY => {
-                    value_len(&base)? + value_len(&*self.other_key(&a, mech)?)?
+                    value_len(&base)? + value_len(other.as_deref().ok_or(Error::MechanismParamInvalid)?)?
                 }
                 (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
@@ -301,7 +312,7 @@ impl Sessions<'_> {
             },
         };
         keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
-        let value = self.derive_bytes(&a, mech, &base, len)?;
+        let value = self.derive_bytes(&a, mech, &base, other.as_deref(), len)?;
         let mut obj = newobj::secret_key(&checked, key_type, value, None)?;
         let mut always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE);
         let mut never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE);
@@ -309,11 +320,7 @@ impl Sessions<'_> {
             // §2.43: a sensitive base makes the derived key sensitive, a
             // non-extractable one makes it non-extractable (both keys, for
             // CONCATENATE_BASE_AND_KEY), whatever the template says.
-            let mut bases = vec![base.clone()];
-            if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY {
-                bases.push(self.other_key(&a, mech)?);
-            }
-            for b in &bases {
+            for b in std::iter::once(&base).chain(other.as_ref()) {
                 if b.bool(ck::CKA_SENSITIVE) {
                     obj.set(ck::CKA_SENSITIVE, Value::Bool(true));
                 }
