@@ -163,10 +163,15 @@ pub(super) fn no_param(m: &Mechanism) -> Result<()> {
 
 /// CK_MAC_GENERAL_PARAMS: a CK_ULONG output length.
 pub(super) fn mac_general_len(m: &Mechanism) -> Result<usize> {
+    usize::try_from(ulong_param(m)?).map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// A parameter that is one CK_ULONG (CK_MAC_GENERAL_PARAMS,
+/// CK_OBJECT_HANDLE, CK_EXTRACT_PARAMS).
+pub(super) fn ulong_param(m: &Mechanism) -> Result<ck::CK_ULONG> {
     match &m.param {
         Param::Bytes(b) if b.len() == std::mem::size_of::<ck::CK_ULONG>() => {
-            let v = ck::CK_ULONG::from_ne_bytes(b[..].try_into().map_err(|_| Error::MechanismParamInvalid)?);
-            usize::try_from(v).map_err(|_| Error::MechanismParamInvalid)
+            Ok(ck::CK_ULONG::from_ne_bytes(b[..].try_into().map_err(|_| Error::MechanismParamInvalid)?))
         }
         _ => Err(Error::MechanismParamInvalid),
     }

@@ -4,6 +4,7 @@
 //! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
 //! PKCS#11 §4.9 says.
 
+use super::crypto::ulong_param;
 use super::Sessions;
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
@@ -54,16 +55,6 @@ const GENERIC: &[ck::CK_MECHANISM_TYPE] = &[
     ck::CKM_XOR_BASE_AND_DATA,
     ck::CKM_EXTRACT_KEY_FROM_KEY,
 ];
-
-/// A parameter that is one CK_ULONG (CK_OBJECT_HANDLE, CK_EXTRACT_PARAMS).
-fn ulong_param(m: &Mechanism) -> Result<u64> {
-    match &m.param {
-        Param::Bytes(b) if b.len() == 8 => {
-            Ok(u64::from_ne_bytes(b[..].try_into().map_err(|_| Error::MechanismParamInvalid)?))
-        }
-        _ => Err(Error::MechanismParamInvalid),
-    }
-}
 
 /// `len` bytes of `key`'s bits from bit `start` on, wrapping around at the
 /// end (CKM_EXTRACT_KEY_FROM_KEY; bit 0 is the first byte's high bit).
