@@ -2,7 +2,7 @@
 
 use cryptoki_sys::{CK_ATTRIBUTE, CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
-use super::decode::{bounded, data, mechanism, out, slice_mut, template, Scope};
+use super::decode::{bounded, data, derived_key_outputs, mechanism, out, slice_mut, template, Scope};
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::token::crypto::Produced;
@@ -496,17 +496,40 @@ unsafe fn derive_key(
 ) -> Result<CK_RV> {
     let scope = Scope::enter();
     let m = module()?;
+    let mech_ptr = mech;
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
-    let mech = unsafe { mechanism(mech) }?;
+    let mech = unsafe { mechanism(mech_ptr) }?;
     // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
     // every length and copies all of it.
     let tmpl = unsafe { template(tmpl, n) }?;
     // SAFETY: `ph` is an out-pointer argument of this call: NULL is refused by `out`, otherwise PKCS#11 makes
     // it writable for the call, and the reference is dropped before the call returns.
     let ph = unsafe { out(&scope, ph) }?;
-    *ph = m.sessions().derive_key(h, &mech, base, &tmpl)?;
-    ok()
+    // SAFETY: the same caller's mechanism, readable for the call; each additional derived key's `phKey` is
+    // an out-pointer of this call (PKCS#11), NULL refused, and the references end with the call.
+    let mut extra = unsafe { derived_key_outputs(&scope, mech_ptr) }?;
+    if extra.len() != mech.extra_keys() {
+        // The parameter changed between the two reads.
+        return Err(Error::MechanismParamInvalid);
+    }
+    match m.sessions().derive_keys(h, &mech, base, &tmpl) {
+        Ok(handles) => {
+            *ph = handles[0];
+            for (slot, handle) in extra.iter_mut().zip(&handles[1..]) {
+                **slot = *handle;
+            }
+            ok()
+        }
+        Err(e) => {
+            // None was made: every additional handle reads CK_INVALID_HANDLE,
+            // the offending template's among them.
+            for slot in extra.iter_mut() {
+                **slot = cryptoki_sys::CK_INVALID_HANDLE;
+            }
+            Err(e)
+        }
+    }
 }
 
 exports! {

@@ -4,12 +4,12 @@
 use std::marker::PhantomData;
 
 use cryptoki_sys as ck;
-use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_RV, CK_ULONG};
+use cryptoki_sys::{CK_ATTRIBUTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_ULONG};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::model::mechanism::bound;
-use crate::model::{policy, Attribute, HkdfSalt, Kind, Mechanism, Oaep, Param, PrfData, Template, Value};
+use crate::model::{policy, Attribute, HkdfSalt, Kdf108Mode, Kind, Mechanism, Oaep, Param, PrfData, Template, Value};
 
 /// The frame of one C call's implementation, as a value. Every borrow of
 /// caller memory the decoders hand out is tied to a `&'a Scope`, so it
@@ -245,9 +245,11 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
         // parameter size.
         ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA => unsafe { hkdf_params(m) }?,
-        // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
-        // parameter size.
-        ck::CKM_SP800_108_COUNTER_KDF => unsafe { kdf108_params(m) }?,
+        ck::CKM_SP800_108_COUNTER_KDF | ck::CKM_SP800_108_FEEDBACK_KDF | ck::CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
+            // parameter size.
+            unsafe { kdf108_params(m) }?
+        }
         ck::CKM_RSA_PKCS_PSS
         | ck::CKM_SHA1_RSA_PKCS_PSS
         | ck::CKM_SHA224_RSA_PKCS_PSS
@@ -452,47 +454,110 @@ unsafe fn hkdf_params(m: &CK_MECHANISM) -> Result<Param> {
     })
 }
 
-/// CK_SP800_108_KDF_PARAMS, copied.
+/// The fields CK_SP800_108_KDF_PARAMS and CK_SP800_108_FEEDBACK_KDF_PARAMS
+/// share, and the mode the mechanism (and, for feedback, the IV) gives.
+struct Kdf108Fields {
+    mode: Kdf108Mode,
+    prf: CK_ULONG,
+    n_data: CK_ULONG,
+    data: *const ck::CK_PRF_DATA_PARAM,
+    n_extra: CK_ULONG,
+    extra: *const ck::CK_DERIVED_KEY,
+}
+
+/// The SP 800-108 parameter's shared fields (the IV copied).
+///
+/// # Safety
+///
+/// As `mechanism`, for `m`.
+unsafe fn kdf108_fields(m: &CK_MECHANISM) -> Result<Kdf108Fields> {
+    if m.mechanism == ck::CKM_SP800_108_FEEDBACK_KDF {
+        // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that
+        // the parameter has T's exact size.
+        let p: &ck::CK_SP800_108_FEEDBACK_KDF_PARAMS = unsafe { param_struct(m) }?;
+        // A NULL IV goes with a zero length and back (the spec's rule).
+        if p.pIV.is_null() != (p.ulIVLen == 0) {
+            return Err(Error::MechanismParamInvalid);
+        }
+        // SAFETY: pointer and length from the caller's parameter struct, readable for the call; checked
+        // against NULL and the bound, then copied.
+        let iv = if p.ulIVLen == 0 { Vec::new() } else { unsafe { param_bytes(p.pIV, p.ulIVLen) }? };
+        return Ok(Kdf108Fields {
+            mode: Kdf108Mode::Feedback { iv },
+            prf: p.prfType,
+            n_data: p.ulNumberOfDataParams,
+            data: p.pDataParams,
+            n_extra: p.ulAdditionalDerivedKeys,
+            extra: p.pAdditionalDerivedKeys,
+        });
+    }
+    // SAFETY: as above.
+    let p: &ck::CK_SP800_108_KDF_PARAMS = unsafe { param_struct(m) }?;
+    let mode =
+        if m.mechanism == ck::CKM_SP800_108_COUNTER_KDF { Kdf108Mode::Counter } else { Kdf108Mode::DoublePipeline };
+    Ok(Kdf108Fields {
+        mode,
+        prf: p.prfType,
+        n_data: p.ulNumberOfDataParams,
+        data: p.pDataParams,
+        n_extra: p.ulAdditionalDerivedKeys,
+        extra: p.pAdditionalDerivedKeys,
+    })
+}
+
+/// The additional derived keys' entries (CK_DERIVED_KEY), at most
+/// `bound::KDF_EXTRA_KEYS`.
+///
+/// # Safety
+///
+/// `f` was read from a caller's mechanism that stays readable while
+/// `scope` lives.
+unsafe fn kdf108_extra<'s>(scope: &'s Scope, f: &Kdf108Fields) -> Result<&'s [ck::CK_DERIVED_KEY]> {
+    if f.n_extra == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: pointer and count from the caller's parameter struct, readable for the call; NULL and the
+    // bound are checked before reading.
+    unsafe { bounded(scope, f.extra, f.n_extra, bound::KDF_EXTRA_KEYS, Error::MechanismParamInvalid) }
+        .map_err(|_| Error::MechanismParamInvalid)
+}
+
+/// CK_SP800_108_KDF_PARAMS / CK_SP800_108_FEEDBACK_KDF_PARAMS, copied,
+/// with each additional derived key's template (their `phKey` pointers are
+/// read by `derived_key_outputs`).
 ///
 /// # Safety
 ///
 /// As `mechanism`, for `m`.
 unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
-    // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that the
-    // parameter has T's exact size.
-    let p: &ck::CK_SP800_108_KDF_PARAMS = unsafe { param_struct(m) }?;
+    // SAFETY: this function's contract, passed on.
+    let f = unsafe { kdf108_fields(m) }?;
     let scope = Scope::enter();
-    if p.ulAdditionalDerivedKeys != 0 {
-        // Additional derived keys are not supported (documented).
-        return Err(Error::MechanismParamInvalid);
-    }
     // SAFETY: pointer and count from the caller's parameter struct, readable
     // for the call; NULL and the count bound are checked, and the items are
     // decoded into owned values before returning.
-    let items = unsafe {
-        bounded(
-            &scope,
-            p.pDataParams as *const ck::CK_PRF_DATA_PARAM,
-            p.ulNumberOfDataParams,
-            bound::KDF_ITEMS,
-            Error::MechanismParamInvalid,
-        )
-    }
-    .map_err(|_| Error::MechanismParamInvalid)?;
+    let items = unsafe { bounded(&scope, f.data, f.n_data, bound::KDF_ITEMS, Error::MechanismParamInvalid) }
+        .map_err(|_| Error::MechanismParamInvalid)?;
+    let counter_mode = f.mode == Kdf108Mode::Counter;
     let mut data = Vec::with_capacity(items.len());
     for d in items {
         let bits = |w: CK_ULONG| u32::try_from(w).map_err(|_| Error::MechanismParamInvalid);
-        data.push(match d.type_ {
-            ck::CK_SP800_108_ITERATION_VARIABLE | ck::CK_SP800_108_OPTIONAL_COUNTER => {
-                if d.ulValueLen as usize != std::mem::size_of::<ck::CK_SP800_108_COUNTER_FORMAT>() || d.pValue.is_null()
-                {
-                    return Err(Error::MechanismParamInvalid);
-                }
-                // SAFETY: non-NULL and of the struct's size; the caller's, readable for the call.
-                let f = unsafe { maybe_ref(&scope, d.pValue as *const ck::CK_SP800_108_COUNTER_FORMAT) }
-                    .ok_or(Error::MechanismParamInvalid)?;
-                PrfData::Counter { little_endian: f.bLittleEndian != 0, bits: bits(f.ulWidthInBits)? }
+        // A counter format: counter mode's iteration variable, or the
+        // optional counter of the other two.
+        let counter = || -> Result<PrfData> {
+            if d.ulValueLen as usize != std::mem::size_of::<ck::CK_SP800_108_COUNTER_FORMAT>() || d.pValue.is_null() {
+                return Err(Error::MechanismParamInvalid);
             }
+            // SAFETY: non-NULL and of the struct's size; the caller's, readable for the call.
+            let f = unsafe { maybe_ref(&scope, d.pValue as *const ck::CK_SP800_108_COUNTER_FORMAT) }
+                .ok_or(Error::MechanismParamInvalid)?;
+            Ok(PrfData::Counter { little_endian: f.bLittleEndian != 0, bits: bits(f.ulWidthInBits)? })
+        };
+        data.push(match d.type_ {
+            ck::CK_SP800_108_ITERATION_VARIABLE if counter_mode => counter()?,
+            // K(i-1) or A(i): no value of the caller's (NULL, 0).
+            ck::CK_SP800_108_ITERATION_VARIABLE if d.pValue.is_null() && d.ulValueLen == 0 => PrfData::Iteration,
+            ck::CK_SP800_108_OPTIONAL_COUNTER if !counter_mode => counter()?,
             ck::CK_SP800_108_DKM_LENGTH => {
                 if d.ulValueLen as usize != std::mem::size_of::<ck::CK_SP800_108_DKM_LENGTH_FORMAT>()
                     || d.pValue.is_null()
@@ -502,19 +567,77 @@ unsafe fn kdf108_params(m: &CK_MECHANISM) -> Result<Param> {
                 // SAFETY: non-NULL and of the struct's size; the caller's, readable for the call.
                 let f = unsafe { maybe_ref(&scope, d.pValue as *const ck::CK_SP800_108_DKM_LENGTH_FORMAT) }
                     .ok_or(Error::MechanismParamInvalid)?;
+                let sum_of_segments = match f.dkmLengthMethod {
+                    ck::CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS => true,
+                    ck::CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS => false,
+                    _ => return Err(Error::MechanismParamInvalid),
+                };
                 PrfData::DkmLength {
-                    sum_of_segments: f.dkmLengthMethod == ck::CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS,
+                    sum_of_segments,
                     little_endian: f.bLittleEndian != 0,
                     bits: bits(f.ulWidthInBits)?,
                 }
             }
+            // A byte array is never empty (the spec: "a non-zero length").
+            ck::CK_SP800_108_BYTE_ARRAY if d.ulValueLen == 0 => return Err(Error::MechanismParamInvalid),
             // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
             // checked against NULL and the bound, then copied.
             ck::CK_SP800_108_BYTE_ARRAY => PrfData::Bytes(unsafe { param_bytes(d.pValue as *const u8, d.ulValueLen) }?),
+            ck::CK_SP800_108_KEY_HANDLE => {
+                if d.ulValueLen as usize != std::mem::size_of::<CK_OBJECT_HANDLE>() || d.pValue.is_null() {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                // SAFETY: non-NULL and of a handle's size; the caller's, readable for the call.
+                let h = unsafe { maybe_ref(&scope, d.pValue as *const CK_OBJECT_HANDLE) }
+                    .ok_or(Error::MechanismParamInvalid)?;
+                PrfData::Key(*h)
+            }
             _ => return Err(Error::MechanismParamInvalid),
         });
     }
-    Ok(Param::Kdf108 { prf: p.prfType, data })
+    // SAFETY: `f` comes from the caller's mechanism, readable for the call.
+    let entries = unsafe { kdf108_extra(&scope, &f) }?;
+    let mut extra = Vec::with_capacity(entries.len());
+    for e in entries {
+        if e.phKey.is_null() {
+            return Err(Error::MechanismParamInvalid);
+        }
+        // SAFETY: the entry's template pointer and count, the caller's and readable for the call;
+        // `template` bounds the count and every length and copies all of it.
+        extra.push(unsafe { template(e.pTemplate, e.ulAttributeCount) }?);
+    }
+    Ok(Param::Kdf108 { mode: f.mode, prf: f.prf, data, extra })
+}
+
+/// Where C_DeriveKey writes the handles of an SP 800-108 call's additional
+/// derived keys (each CK_DERIVED_KEY's `phKey`, in order); empty for any
+/// other mechanism. `mechanism` has already decoded (and so checked) the
+/// same parameter.
+///
+/// # Safety
+///
+/// As `mechanism`, and each `phKey` is writable for the call (PKCS#11)
+/// and nothing else touches it while `scope` lives.
+#[allow(clippy::mut_from_ref)] // the `&mut`s are the caller's memory; `scope` only bounds their life
+pub unsafe fn derived_key_outputs(scope: &Scope, p: *const CK_MECHANISM) -> Result<Vec<&mut CK_OBJECT_HANDLE>> {
+    // SAFETY: this function's contract: NULL or a readable mechanism.
+    let m = unsafe { maybe_ref(scope, p) }.ok_or(Error::ArgumentsBad)?;
+    if !matches!(
+        m.mechanism,
+        ck::CKM_SP800_108_COUNTER_KDF | ck::CKM_SP800_108_FEEDBACK_KDF | ck::CKM_SP800_108_DOUBLE_PIPELINE_KDF
+    ) {
+        return Ok(Vec::new());
+    }
+    // SAFETY: this function's contract, passed on.
+    let f = unsafe { kdf108_fields(m) }?;
+    // SAFETY: `f` comes from the caller's mechanism, readable for the call.
+    let entries = unsafe { kdf108_extra(scope, &f) }?;
+    entries
+        .iter()
+        // SAFETY: each `phKey` is an out-pointer of this call (the spec's CK_DERIVED_KEY), writable for the
+        // call; NULL is refused.
+        .map(|e| unsafe { maybe_out(scope, e.phKey) }.ok_or(Error::MechanismParamInvalid))
+        .collect()
 }
 
 /// CK_GCM_PARAMS in either layout, told apart by ulParameterLen.

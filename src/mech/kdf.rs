@@ -1,5 +1,5 @@
-//! Key derivation: HKDF (RFC 5869) and the SP 800-108 counter-mode KDF
-//! with an HMAC or AES-CMAC PRF.
+//! Key derivation: HKDF (RFC 5869) and the SP 800-108 KDFs (counter,
+//! feedback, double pipeline) with an HMAC or AES-CMAC PRF.
 
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 use super::aes::AesMac;
 use super::digest::{self, Hmac};
 use crate::error::{Error, Result};
-use crate::model::{MechType, PrfData};
+use crate::model::{Kdf108Mode, MechType, PrfData};
 use crate::sys::awslc::{self as raw, Md};
 
 fn md(prf: MechType) -> Result<Md> {
@@ -126,52 +126,157 @@ pub fn is_kdf_prf(prf: MechType) -> bool {
                 | ck::CKM_SHA256_HMAC
                 | ck::CKM_SHA384_HMAC
                 | ck::CKM_SHA512_HMAC
+                | ck::CKM_SHA3_224_HMAC
                 | ck::CKM_SHA3_256_HMAC
                 | ck::CKM_SHA3_384_HMAC
                 | ck::CKM_SHA3_512_HMAC
         )
 }
 
-/// SP 800-108 counter mode: K(i) = PRF(key, layout with counter i), i = 1..n.
-pub fn sp800_108_counter(prf: MechType, key: &[u8], layout: &[PrfData], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+/// One resolved entry of an SP 800-108 input layout: what
+/// [`PrfData`] says, with a key handle's value already looked up.
+pub enum Input<'a> {
+    Counter { little_endian: bool, bits: u32 },
+    Iteration,
+    DkmLength { sum_of_segments: bool, little_endian: bool, bits: u32 },
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Input<'a> {
+    /// `d` as an input; `key` gives a CK_SP800_108_KEY_HANDLE's value.
+    pub fn of(d: &'a PrfData, key: impl FnOnce(u64) -> Result<&'a [u8]>) -> Result<Input<'a>> {
+        Ok(match d {
+            PrfData::Counter { little_endian, bits } => Input::Counter { little_endian: *little_endian, bits: *bits },
+            PrfData::Iteration => Input::Iteration,
+            PrfData::DkmLength { sum_of_segments, little_endian, bits } => {
+                Input::DkmLength { sum_of_segments: *sum_of_segments, little_endian: *little_endian, bits: *bits }
+            }
+            PrfData::Bytes(b) => Input::Bytes(b),
+            PrfData::Key(h) => Input::Bytes(key(*h)?),
+        })
+    }
+}
+
+/// SP 800-108 in any of its three modes, for keys of `lens` bytes. Every
+/// key starts on a fresh PRF segment (PKCS#11 3.0 §2.42.7: keys come from
+/// disjoint segments), so the i-th output is the first `lens[i]` bytes of
+/// its own run of segments.
+///
+/// - counter: K(i) = PRF(key, layout with the counter = i);
+/// - feedback: K(i) = PRF(key, layout with the iteration variable = K(i-1)
+///   and the optional counter = i), K(0) = the IV;
+/// - double pipeline: A(0) = the layout without iteration variable and
+///   counter, A(i) = PRF(key, A(i-1)), K(i) = PRF(key, layout with the
+///   iteration variable = A(i) and the optional counter = i).
+///
+/// A DKM length item carries the sum of the keys' lengths or of the
+/// segments', in bits.
+pub fn sp800_108(
+    mode: &Kdf108Mode,
+    prf: MechType,
+    key: &[u8],
+    layout: &[Input],
+    lens: &[usize],
+) -> Result<Vec<Zeroizing<Vec<u8>>>> {
     if !is_kdf_prf(prf) {
         return Err(Error::MechanismParamInvalid);
     }
     let p = Prf::new(prf)?;
-    let counters = layout.iter().filter(|d| matches!(d, PrfData::Counter { .. })).count();
-    if counters != 1 || len == 0 {
+    let count = |f: fn(&Input) -> bool| layout.iter().filter(|d| f(d)).count();
+    let counters = count(|d| matches!(d, Input::Counter { .. }));
+    let iterations = count(|d| matches!(d, Input::Iteration));
+    let dkms = count(|d| matches!(d, Input::DkmLength { .. }));
+    let shape_ok = match mode {
+        Kdf108Mode::Counter => counters == 1 && iterations == 0,
+        _ => iterations == 1 && counters <= 1,
+    };
+    if !shape_ok || dkms > 1 || lens.is_empty() || lens.contains(&0) {
         return Err(Error::MechanismParamInvalid);
     }
     let h = p.out_len();
-    let n = len.div_ceil(h);
+    let segments: usize = lens.iter().map(|l| l.div_ceil(h)).sum();
+    // Counter mode's counter must not wrap (n <= 2^r - 1); the other two
+    // modes allow 2^32 - 1 iterations, and an optional counter its width.
     for d in layout {
         match d {
-            PrfData::Counter { bits, .. } if !matches!(bits, 8 | 16 | 24 | 32) => {
+            Input::Counter { bits, .. } if !matches!(bits, 8 | 16 | 24 | 32) => {
                 return Err(Error::MechanismParamInvalid)
             }
-            PrfData::Counter { bits, .. } if (n as u64) >= (1u64 << bits) => return Err(Error::MechanismParamInvalid),
-            PrfData::DkmLength { bits, .. } if !(8..=64).contains(bits) || bits % 8 != 0 => {
+            Input::Counter { bits, .. } if (segments as u64) >= (1u64 << bits) => {
+                return Err(Error::MechanismParamInvalid)
+            }
+            Input::DkmLength { bits, .. } if !(8..=64).contains(bits) || bits % 8 != 0 => {
                 return Err(Error::MechanismParamInvalid)
             }
             _ => {}
         }
     }
-    let mut out = Zeroizing::new(Vec::with_capacity(n * h));
-    for i in 1..=n as u64 {
+    if segments as u64 > u32::MAX as u64 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let dkm_bits = |sum_of_segments: bool| -> u64 {
+        if sum_of_segments {
+            (segments * h * 8) as u64
+        } else {
+            lens.iter().map(|l| (*l as u64) * 8).sum()
+        }
+    };
+    // The layout with the iteration variable and counter filled in.
+    let assemble = |i: u64, iteration: &[u8]| -> Zeroizing<Vec<u8>> {
         let mut input = Zeroizing::new(Vec::new());
         for d in layout {
             match d {
-                PrfData::Counter { little_endian, bits } => input.extend(encode(i, *bits, *little_endian)),
-                PrfData::DkmLength { sum_of_segments, little_endian, bits } => {
-                    let l = if *sum_of_segments { (n * h * 8) as u64 } else { (len * 8) as u64 };
-                    input.extend(encode(l, *bits, *little_endian));
+                Input::Counter { little_endian, bits } => input.extend(encode(i, *bits, *little_endian)),
+                Input::Iteration => input.extend_from_slice(iteration),
+                Input::DkmLength { sum_of_segments, little_endian, bits } => {
+                    input.extend(encode(dkm_bits(*sum_of_segments), *bits, *little_endian))
                 }
-                PrfData::Bytes(b) => input.extend_from_slice(b),
+                Input::Bytes(b) => input.extend_from_slice(b),
             }
         }
-        out.extend_from_slice(&p.run(key, &input)?);
+        input
+    };
+    let mut stream = Zeroizing::new(Vec::with_capacity(segments * h));
+    let mut prev: Zeroizing<Vec<u8>> = match mode {
+        Kdf108Mode::Feedback { iv } => Zeroizing::new(iv.clone()),
+        // A(0): the fixed data, without iteration variable and counter.
+        Kdf108Mode::DoublePipeline => {
+            let mut a0 = Zeroizing::new(Vec::new());
+            for d in layout {
+                match d {
+                    Input::DkmLength { sum_of_segments, little_endian, bits } => {
+                        a0.extend(encode(dkm_bits(*sum_of_segments), *bits, *little_endian))
+                    }
+                    Input::Bytes(b) => a0.extend_from_slice(b),
+                    Input::Counter { .. } | Input::Iteration => {}
+                }
+            }
+            a0
+        }
+        Kdf108Mode::Counter => Zeroizing::new(Vec::new()),
+    };
+    for i in 1..=segments as u64 {
+        let k = match mode {
+            Kdf108Mode::Counter => p.run(key, &assemble(i, &[]))?,
+            Kdf108Mode::Feedback { .. } => p.run(key, &assemble(i, &prev))?,
+            Kdf108Mode::DoublePipeline => {
+                let a = p.run(key, &prev)?;
+                let k = p.run(key, &assemble(i, &a))?;
+                prev = a;
+                k
+            }
+        };
+        stream.extend_from_slice(&k);
+        if let Kdf108Mode::Feedback { .. } = mode {
+            prev = k;
+        }
     }
-    out.truncate(len);
+    let mut out = Vec::with_capacity(lens.len());
+    let mut at = 0;
+    for l in lens {
+        out.push(Zeroizing::new(stream[at..at + l].to_vec()));
+        at += l.div_ceil(h) * h;
+    }
     Ok(out)
 }
 
@@ -221,9 +326,9 @@ mod tests {
 
     #[test]
     fn counter_width_is_checked() {
-        let layout = [PrfData::Counter { little_endian: false, bits: 12 }];
+        let layout = [Input::Counter { little_endian: false, bits: 12 }];
         assert_eq!(
-            sp800_108_counter(ck::CKM_SHA256_HMAC, &[1; 32], &layout, 32).err(),
+            sp800_108(&Kdf108Mode::Counter, ck::CKM_SHA256_HMAC, &[1; 32], &layout, &[32]).err(),
             Some(Error::MechanismParamInvalid)
         );
     }

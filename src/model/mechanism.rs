@@ -19,6 +19,8 @@ pub mod bound {
     pub const PARAM_BYTES: usize = 64 << 10;
     /// Data items of one CK_SP800_108_KDF_PARAMS.
     pub const KDF_ITEMS: usize = 32;
+    /// Additional derived keys (CK_DERIVED_KEY) of one SP 800-108 call.
+    pub const KDF_EXTRA_KEYS: usize = 16;
     /// Input to one call (C_Encrypt, C_DecryptUpdate, C_Sign, ...), and the
     /// most a buffering operation (GCM decryption, which holds the
     /// ciphertext until the tag verifies; whole-message signatures) holds.
@@ -65,10 +67,14 @@ pub enum Param {
         salt: HkdfSalt,
         info: Vec<u8>,
     },
-    /// CK_SP800_108_KDF_PARAMS (no additional derived keys).
+    /// CK_SP800_108_KDF_PARAMS or CK_SP800_108_FEEDBACK_KDF_PARAMS: the
+    /// mode (from the mechanism), the PRF, the input layout and the
+    /// templates of the additional derived keys, in order.
     Kdf108 {
+        mode: Kdf108Mode,
         prf: MechType,
         data: Vec<PrfData>,
+        extra: Vec<crate::model::Template>,
     },
     /// CK_KEY_DERIVATION_STRING_DATA.
     DataString(Zeroizing<Vec<u8>>),
@@ -119,12 +125,34 @@ pub enum HkdfSalt {
     Key(u64),
 }
 
+/// The three SP 800-108 KDFs (§4.1 counter, §4.2 feedback with K(0) = the
+/// IV, §4.3 double pipeline).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Kdf108Mode {
+    Counter,
+    Feedback { iv: Vec<u8> },
+    DoublePipeline,
+}
+
 /// One entry of an SP 800-108 PRF input layout.
 #[derive(Clone)]
 pub enum PrfData {
-    Counter { little_endian: bool, bits: u32 },
-    DkmLength { sum_of_segments: bool, little_endian: bool, bits: u32 },
+    /// The loop counter i: counter mode's iteration variable, or the
+    /// optional CK_SP800_108_COUNTER of the other two modes.
+    Counter {
+        little_endian: bool,
+        bits: u32,
+    },
+    /// The feedback/pipeline iteration variable: K(i-1) or A(i).
+    Iteration,
+    DkmLength {
+        sum_of_segments: bool,
+        little_endian: bool,
+        bits: u32,
+    },
     Bytes(Vec<u8>),
+    /// CK_SP800_108_KEY_HANDLE: another secret key's value, in place.
+    Key(u64),
 }
 
 #[derive(Clone)]
@@ -136,5 +164,13 @@ pub struct Mechanism {
 impl Mechanism {
     pub fn new(mtype: MechType) -> Mechanism {
         Mechanism { mtype, param: Param::None }
+    }
+
+    /// How many additional keys (CK_DERIVED_KEY) the parameter asks for.
+    pub fn extra_keys(&self) -> usize {
+        match &self.param {
+            Param::Kdf108 { extra, .. } => extra.len(),
+            _ => 0,
+        }
     }
 }

@@ -8,6 +8,6 @@ pub mod policy;
 pub mod template;
 
 pub use attr::{AttrType, Attribute, Kind, Ulong, Value};
-pub use mechanism::{HkdfSalt, MechType, Mechanism, Oaep, Param, PrfData};
+pub use mechanism::{HkdfSalt, Kdf108Mode, MechType, Mechanism, Oaep, Param, PrfData};
 pub use object::{Object, Read};
 pub use template::Template;

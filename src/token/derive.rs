@@ -1,4 +1,5 @@
-//! C_DeriveKey: HKDF (key or data output), SP 800-108 counter KDF, the
+//! C_DeriveKey: HKDF (key or data output), the SP 800-108 KDFs (in
+//! kbkdf.rs), the
 //! AES ECB/CBC "encrypt data" derivations, and ECDH (NIST curves and
 //! X25519) with the null or ANSI X9.63 SHA-2 KDFs. Derived keys are never local;
 //! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
@@ -19,7 +20,7 @@ use crate::mech::prims::{self as raw, Md};
 use crate::mech::{kdf, keygen, registry};
 use crate::model::{policy, HkdfSalt, Mechanism, Object, Param, Template, Value};
 
-fn key_type_in(k: &Object, allowed: &[ck::CK_KEY_TYPE]) -> Result<()> {
+pub(super) fn key_type_in(k: &Object, allowed: &[ck::CK_KEY_TYPE]) -> Result<()> {
     match k.ulong(ck::CKA_KEY_TYPE) {
         Some(t) if allowed.contains(&t) => Ok(()),
         _ => Err(Error::KeyTypeInconsistent),
@@ -31,7 +32,7 @@ fn value_len(k: &Object) -> Result<usize> {
     Ok(k.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.len())
 }
 
-const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
+pub(super) const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
     ck::CKK_GENERIC_SECRET,
     ck::CKK_HKDF,
     ck::CKK_AES,
@@ -40,6 +41,7 @@ const HMAC_BASES: &[ck::CK_KEY_TYPE] = &[
     ck::CKK_SHA256_HMAC,
     ck::CKK_SHA384_HMAC,
     ck::CKK_SHA512_HMAC,
+    ck::CKK_SHA3_224_HMAC,
     ck::CKK_SHA3_256_HMAC,
     ck::CKK_SHA3_384_HMAC,
     ck::CKK_SHA3_512_HMAC,
@@ -166,14 +168,6 @@ impl Sessions<'_> {
                 };
                 kdf::hkdf(*prf, *extract, *expand, salt_bytes.as_deref().map(|v| &v[..]), value, info, len)
             }
-            (Param::Kdf108 { prf, data }, ck::CKM_SP800_108_COUNTER_KDF) => {
-                if *prf == ck::CKM_AES_CMAC {
-                    key_type_in(base, &[ck::CKK_AES])?;
-                } else {
-                    key_type_in(base, HMAC_BASES)?;
-                }
-                kdf::sp800_108_counter(*prf, value, data, len)
-            }
             (Param::DataString(d), ck::CKM_AES_ECB_ENCRYPT_DATA) => {
                 key_type_in(base, &[ck::CKK_AES])?;
                 self.encrypt_data(CipherSpec::Ecb, value, d, len)
@@ -235,6 +229,18 @@ impl Sessions<'_> {
         base_h: ObjectHandle,
         tmpl: &Template,
     ) -> Result<ObjectHandle> {
+        Ok(self.derive_keys(h, mech, base_h, tmpl)?[0])
+    }
+
+    /// C_DeriveKey: the derived key's handle, then (SP 800-108 only) those
+    /// of the parameter's additional derived keys, in their order.
+    pub fn derive_keys(
+        &self,
+        h: SessionHandle,
+        mech: &Mechanism,
+        base_h: ObjectHandle,
+        tmpl: &Template,
+    ) -> Result<Vec<ObjectHandle>> {
         let s = self.m.session(h)?;
         let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_DERIVE)?;
@@ -250,6 +256,9 @@ impl Sessions<'_> {
             _ => &[],
         };
         let tmpl = &newobj::governed(tmpl, governing)?;
+        if let Param::Kdf108 { .. } = mech.param {
+            return self.derive_kdf108(&a, &s, mech, &base, tmpl, governing);
+        }
 
         if mech.mtype == ck::CKM_HKDF_DATA {
             // The output is a data object; CKA_VALUE_LEN only sizes it.
@@ -261,7 +270,7 @@ impl Sessions<'_> {
             let checked = newobj::Checked::new(policy::DATA, &rest, a.is_so())?;
             let data = self.derive_bytes(&a, mech, &base, None, len)?;
             let obj = newobj::data_object(&checked, Some(data))?;
-            return self.m.objects().store_new(&a, &s, obj);
+            return Ok(vec![self.m.objects().store_new(&a, &s, obj)?]);
         }
 
         if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) {
@@ -326,6 +335,6 @@ impl Sessions<'_> {
         let never_extractable = never_extractable && !obj.bool(ck::CKA_EXTRACTABLE);
         obj.set(ck::CKA_ALWAYS_SENSITIVE, Value::Bool(always_sensitive));
         obj.set(ck::CKA_NEVER_EXTRACTABLE, Value::Bool(never_extractable));
-        self.m.objects().store_new(&a, &s, obj)
+        Ok(vec![self.m.objects().store_new(&a, &s, obj)?])
     }
 }

@@ -112,7 +112,7 @@ impl Sessions<'_> {
     }
 
     /// Removes an object this call just made (a half-stored key pair).
-    fn discard(&self, a: &Access, h: ObjectHandle) {
+    pub(super) fn discard(&self, a: &Access, h: ObjectHandle) {
         match self.m.objects().find_object(a, h) {
             Ok(Found::Token { token_id, id, .. }) => {
                 if let Ok(w) = a.writer() {
