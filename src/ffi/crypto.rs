@@ -166,6 +166,11 @@ unsafe fn output_only(
 
 unsafe fn digest_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM) -> Result<CK_RV> {
     let m = module()?;
+    if mech.is_null() {
+        // The spec's way to end the active operation.
+        m.sessions().init_cancel(h, OpKind::Digest)?;
+        return ok();
+    }
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
@@ -204,6 +209,11 @@ unsafe fn digest_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG)
 
 unsafe fn sign_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    if mech.is_null() {
+        // The spec's way to end the active operation.
+        m.sessions().init_cancel(h, OpKind::Sign)?;
+        return ok();
+    }
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
@@ -237,6 +247,11 @@ unsafe fn sign_final(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -
 
 unsafe fn verify_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    if mech.is_null() {
+        // The spec's way to end the active operation.
+        m.sessions().init_cancel(h, OpKind::Verify)?;
+        return ok();
+    }
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
@@ -279,6 +294,11 @@ unsafe fn verify_final(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) ->
 
 unsafe fn sign_recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    if mech.is_null() {
+        // The spec's way to end the active operation.
+        m.sessions().init_cancel(h, OpKind::SignRecover)?;
+        return ok();
+    }
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
@@ -288,6 +308,11 @@ unsafe fn sign_recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: 
 
 unsafe fn verify_recover_init(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE) -> Result<CK_RV> {
     let m = module()?;
+    if mech.is_null() {
+        // The spec's way to end the active operation.
+        m.sessions().init_cancel(h, OpKind::VerifyRecover)?;
+        return ok();
+    }
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
@@ -355,6 +380,11 @@ unsafe fn cipher_init(
     enc: bool,
 ) -> Result<CK_RV> {
     let m = module()?;
+    if mech.is_null() {
+        // The spec's way to end the active operation.
+        m.sessions().init_cancel(h, OpKind::cipher(enc))?;
+        return ok();
+    }
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;

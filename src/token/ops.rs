@@ -73,6 +73,19 @@ impl OpKind {
 }
 
 impl Ops {
+    /// Whether an operation of `kind` is active.
+    pub(crate) fn active(&self, kind: OpKind) -> bool {
+        match kind {
+            OpKind::Digest => self.digest.is_some(),
+            OpKind::Sign => self.sign.is_some(),
+            OpKind::Verify => self.verify.is_some(),
+            OpKind::Encrypt => self.encrypt.is_some(),
+            OpKind::Decrypt => self.decrypt.is_some(),
+            OpKind::SignRecover => self.sign_recover.is_some(),
+            OpKind::VerifyRecover => self.verify_recover.is_some(),
+        }
+    }
+
     pub(crate) fn end(&mut self, kind: OpKind) {
         match kind {
             OpKind::Digest => self.digest = None,

@@ -203,4 +203,17 @@ impl Sessions<'_> {
         s.ops.lock().end(kind);
         Ok(())
     }
+
+    /// An Init call with a NULL mechanism (PKCS#11 3.0 §5.8.1 and the other
+    /// Init functions): ends the active operation of `kind`; with none
+    /// active there is nothing to end and the NULL is a bad argument.
+    pub fn init_cancel(&self, h: SessionHandle, kind: OpKind) -> Result<()> {
+        let s = self.m.session(h)?;
+        let mut ops = s.ops.lock();
+        if !ops.active(kind) {
+            return Err(Error::ArgumentsBad);
+        }
+        ops.end(kind);
+        Ok(())
+    }
 }
