@@ -506,3 +506,58 @@ fn layout_rules_per_mode() {
     }
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// HKDF (PKCS#11 3.0 §2.62.3): the mechanism supplies the class and value,
+/// the rest takes defaults: no key type makes a generic secret of the
+/// hash's length; extract only makes the PRK, of the hash's length, for any
+/// key type; CKA_SENSITIVE/CKA_EXTRACTABLE left out take the token's
+/// defaults (sensitive, not extractable), not the base key's.
+#[test]
+fn hkdf_derived_keys_take_the_defaults() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let base = secret_key(&r, h, CKK_GENERIC_SECRET, &[0x0b; 22]);
+    let mut info = b"info".to_vec();
+    let mut p = CK_HKDF_PARAMS {
+        bExtract: 1,
+        bExpand: 1,
+        prfHashMechanism: CKM_SHA384,
+        ulSaltType: CKF_HKDF_SALT_NULL,
+        pSalt: null_mut(),
+        ulSaltLen: 0,
+        hSaltKey: 0,
+        pInfo: info.as_mut_ptr(),
+        ulInfoLen: info.len() as CK_ULONG,
+    };
+    let ulong = |o: CK_OBJECT_HANDLE, t: CK_ATTRIBUTE_TYPE| -> CK_ULONG {
+        let mut v: CK_ULONG = 0;
+        let mut q = [attr(t, &mut v)];
+        assert_eq!(call!(r, C_GetAttributeValue(h, o, q.as_mut_ptr(), 1)), CKR_OK);
+        v
+    };
+    // An empty template.
+    let mut m = mech_with(CKM_HKDF_DERIVE, &mut p);
+    let mut out = 0;
+    assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, null_mut(), 0, &mut out)), CKR_OK);
+    assert_eq!(ulong(out, CKA_CLASS), CKO_SECRET_KEY);
+    assert_eq!(ulong(out, CKA_KEY_TYPE), CKK_GENERIC_SECRET);
+    assert_eq!(ulong(out, CKA_VALUE_LEN), 48);
+    assert!(bool_attr(&r, h, out, CKA_SENSITIVE));
+    assert!(!bool_attr(&r, h, out, CKA_EXTRACTABLE));
+    // Extract only into an AES key without a length: the 48-byte PRK is no
+    // AES key length, so the template is inconsistent; with SHA-256 it is
+    // a 32-byte PRK, an AES-256 key.
+    p.bExpand = 0;
+    let mut class = CKO_SECRET_KEY;
+    let mut kt = CKK_AES;
+    let mut t = [attr(CKA_CLASS, &mut class), attr(CKA_KEY_TYPE, &mut kt)];
+    let mut m = mech_with(CKM_HKDF_DERIVE, &mut p);
+    assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, t.as_mut_ptr(), 2, &mut out)), CKR_TEMPLATE_INCONSISTENT);
+    p.prfHashMechanism = CKM_SHA256;
+    let mut m = mech_with(CKM_HKDF_DERIVE, &mut p);
+    assert_eq!(call!(r, C_DeriveKey(h, &mut m, base, t.as_mut_ptr(), 2, &mut out)), CKR_OK);
+    assert_eq!(ulong(out, CKA_VALUE_LEN), 32);
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

@@ -283,7 +283,9 @@ impl Sessions<'_> {
         // The generic derivations make a generic secret unless told otherwise.
         let key_type = match tmpl.ulong(ck::CKA_KEY_TYPE) {
             Some(kt) => kt,
-            None if generic => ck::CKK_GENERIC_SECRET,
+            // HKDF too: "the mechanism contributes CKA_CLASS and CKA_VALUE;
+            // other attributes ... are assigned default values".
+            None if generic || matches!(mech.param, Param::Hkdf { .. }) => ck::CKK_GENERIC_SECRET,
             None => return Err(Error::TemplateIncomplete),
         };
         if tmpl.contains(ck::CKA_VALUE) {
@@ -306,8 +308,10 @@ impl Sessions<'_> {
                 }
                 (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
-                // HKDF into a key of no fixed length: the hash's length.
+                // HKDF into a key of no fixed length, or extract only (the
+                // PRK, whatever the key type): the hash's length.
                 (Param::Hkdf { prf, .. }, ck::CKK_GENERIC_SECRET | ck::CKK_HKDF) => kdf::hkdf_hash_len(*prf)?,
+                (Param::Hkdf { prf, expand: false, .. }, _) => kdf::hkdf_hash_len(*prf)?,
                 _ => return Err(Error::TemplateIncomplete),
             },
         };
