@@ -45,6 +45,7 @@ pub mod keyid;
 mod keypair;
 pub mod kms;
 mod logins;
+pub mod message;
 pub mod migrate;
 mod newobj;
 pub mod objects;
