@@ -648,6 +648,13 @@ fn state_rules_and_return_codes() {
                 m3!(f, C_DecryptMessageNext(h, pp, pl, d, n, null_mut(), &mut len, 0x80))
             };
             assert_eq!(rv, CKR_ARGUMENTS_BAD);
+            // ... which ended the message (not the operation): a new one begins.
+            let rv = if enc {
+                m3!(f, C_EncryptMessageBegin(h, qp, ql, a, al))
+            } else {
+                m3!(f, C_DecryptMessageBegin(h, qp, ql, a, al))
+            };
+            assert_eq!(rv, CKR_OK);
             // Final ends the operation, message in progress and all.
             assert_eq!(fin(h), CKR_OK);
             assert_eq!(one_message(f, h, &mut q, b"", msg, enc).0, CKR_OPERATION_NOT_INITIALIZED);
@@ -911,4 +918,51 @@ fn cryptoki_gcm_message_api() {
         s.message_decrypt_final().unwrap();
         assert_eq!(rv(s.message_decrypt_final()), cryptoki::error::RvError::OperationNotInitialized);
     }
+}
+
+/// What a message held until its end is bounded by `[limits]
+/// operation_bytes`: decryption (all three AEADs), and CCM encryption; GCM
+/// and ChaCha20-Poly1305 encryption streams and holds nothing.
+#[test]
+fn held_messages_are_bounded_by_operation_bytes() {
+    let _w = world("[limits]\noperation_bytes = 4096\n");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let f = f3(&r);
+    let aes = secret_key(&r, h, CKK_AES, &[1; 16]);
+    let cha = secret_key(&r, h, CKK_CHACHA20, &[2; 32]);
+    let big = vec![0x33u8; 3000];
+    for alg in [Alg::Gcm, Alg::Ccm, Alg::Cha] {
+        let key = if alg == Alg::Cha { cha } else { aes };
+        for enc in [true, false] {
+            assert_eq!(init_msg(f, h, alg, key, enc), CKR_OK);
+            let mut p = P::plain(alg, &[4; 12], &[0; 16], 2 * big.len());
+            let (pp, pl) = p.ptr();
+            let rv = if enc {
+                m3!(f, C_EncryptMessageBegin(h, pp, pl, null_mut(), 0))
+            } else {
+                m3!(f, C_DecryptMessageBegin(h, pp, pl, null_mut(), 0))
+            };
+            assert_eq!(rv, CKR_OK);
+            let (d, n) = (big.as_ptr() as *mut u8, big.len() as CK_ULONG);
+            let mut out = vec![0u8; big.len()];
+            let mut results = Vec::new();
+            for _ in 0..2 {
+                let mut len = out.len() as CK_ULONG;
+                results.push(if enc {
+                    m3!(f, C_EncryptMessageNext(h, pp, pl, d, n, out.as_mut_ptr(), &mut len, 0))
+                } else {
+                    m3!(f, C_DecryptMessageNext(h, pp, pl, d, n, out.as_mut_ptr(), &mut len, 0))
+                });
+            }
+            let streams = enc && alg != Alg::Ccm;
+            let over = if enc { CKR_DATA_LEN_RANGE } else { CKR_ENCRYPTED_DATA_LEN_RANGE };
+            let want = if streams { vec![CKR_OK, CKR_OK] } else { vec![CKR_OK, over] };
+            assert_eq!(results, want, "{alg:?} enc {enc}");
+            let fin = if enc { m3!(f, C_MessageEncryptFinal(h)) } else { m3!(f, C_MessageDecryptFinal(h)) };
+            assert_eq!(fin, CKR_OK);
+        }
+    }
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }

@@ -205,15 +205,28 @@ unsafe fn message_next(
 ) -> Result<CK_RV> {
     let scope = Scope::enter();
     let m = module()?;
-    if flags & !ck::CKF_END_OF_MESSAGE != 0 {
-        return Err(Error::ArgumentsBad);
-    }
     let end = flags & ck::CKF_END_OF_MESSAGE != 0;
-    // SAFETY: the caller's parameter and its length, readable for the call (PKCS#11); checked and copied.
-    let (p, wb) = unsafe { msg_param(param, pl, !enc && end) }?;
-    let too_long = if enc { Error::DataLenRange } else { Error::EncryptedDataLenRange };
-    // SAFETY: the caller's input buffer and length, readable for the call; `data` checks NULL and the bound.
-    let data = unsafe { data(&scope, d, n, too_long) }?;
+    let decoded = (|| {
+        if flags & !ck::CKF_END_OF_MESSAGE != 0 {
+            return Err(Error::ArgumentsBad);
+        }
+        // SAFETY: the caller's parameter and its length, readable for the call (PKCS#11); checked and copied.
+        let (p, wb) = unsafe { msg_param(param, pl, !enc && end) }?;
+        let too_long = if enc { Error::DataLenRange } else { Error::EncryptedDataLenRange };
+        // SAFETY: the caller's input buffer and length, readable for the call; `data` checks NULL and the
+        // bound.
+        let data = unsafe { data(&scope, d, n, too_long) }?;
+        Ok((p, wb, data))
+    })();
+    // A fault in the arguments ends the message in progress, as any other
+    // error of this call does (the operation goes on).
+    let (p, wb, data) = match decoded {
+        Ok(v) => v,
+        Err(e) => {
+            m.sessions().message_abort(h, enc)?;
+            return Err(e);
+        }
+    };
     let run = |cap| {
         let MsgOut { out, tag, .. } = m.sessions().message_next(h, &p, data, cap, end, enc)?;
         // SAFETY: the write-back pointers of the caller's parameter, writable for the call.
@@ -222,7 +235,11 @@ unsafe fn message_next(
     };
     // SAFETY: the caller's output buffer and length pointer, valid for the call (PKCS#11); `emit` checks NULL
     // and writes at most *len bytes.
-    unsafe { emit(o, ol, run) }
+    let r = unsafe { emit(o, ol, run) };
+    if let Err(Error::ArgumentsBad) = r {
+        m.sessions().message_abort(h, enc)?;
+    }
+    r
 }
 
 unsafe fn message_final(h: CK_SESSION_HANDLE, enc: bool) -> Result<CK_RV> {

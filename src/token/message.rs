@@ -231,6 +231,17 @@ impl Sessions<'_> {
         }
     }
 
+    /// Ends the message in progress, if any (an argument fault the
+    /// boundary found in a `Next` call).
+    pub fn message_abort(&self, h: SessionHandle, encrypt: bool) -> Result<()> {
+        let s = self.m.session(h)?;
+        let mut ops = s.ops.lock();
+        if let Some(op) = Self::msg_slot(&mut ops, encrypt).as_mut() {
+            op.active = None;
+        }
+        Ok(())
+    }
+
     /// C_MessageEncryptFinal / C_MessageDecryptFinal.
     pub fn message_final(&self, h: SessionHandle, encrypt: bool) -> Result<()> {
         let s = self.m.session(h)?;
