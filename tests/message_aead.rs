@@ -297,6 +297,38 @@ fn cryptoki_gcm_message_api() {
         ])
         .unwrap();
     let data = b"messages through the cryptoki crate, more than one block long";
+    // The state rules as the crate reports them.
+    {
+        use cryptoki::error::RvError;
+        let (mut iv, mut tag) = ([1u8; 12], [0u8; 16]);
+        let param = GcmMessageParams::new(&mut iv, CK_ULONG::from(0u8).into(), GeneratorFunction::NoGenerate, &mut tag)
+            .unwrap();
+        assert_eq!(
+            rv(s.encrypt_message(&MessageParam::AesGcmMessage(param), b"", data)),
+            RvError::OperationNotInitialized
+        );
+        assert_eq!(rv(s.message_encrypt_final()), RvError::OperationNotInitialized);
+        s.message_encrypt_init(&Mechanism::AesGcmMessage(param), key).unwrap();
+        assert_eq!(rv(s.message_encrypt_init(&Mechanism::AesGcmMessage(param), key)), RvError::OperationActive);
+        s.encrypt_message_begin(MessageParam::AesGcmMessage(param), b"").unwrap();
+        assert_eq!(rv(s.encrypt_message(&MessageParam::AesGcmMessage(param), b"", data)), RvError::OperationActive);
+        s.message_encrypt_final().unwrap();
+        let dec_only = s
+            .create_object(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Value(vec![0x25; 16]),
+                Attribute::Encrypt(false),
+                Attribute::Decrypt(true),
+            ])
+            .unwrap();
+        assert_eq!(
+            rv(s.message_encrypt_init(&Mechanism::AesGcmMessage(param), dec_only)),
+            RvError::KeyFunctionNotPermitted
+        );
+        s.message_decrypt_init(&Mechanism::AesGcmMessage(param), dec_only).unwrap();
+        s.message_decrypt_final().unwrap();
+    }
     for (gen, generated) in [
         (GeneratorFunction::NoGenerate, false),
         (GeneratorFunction::Generate, true),
