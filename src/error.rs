@@ -101,6 +101,9 @@ pub enum Error {
     UnwrappingKeyHandleInvalid,
     UnwrappingKeySizeRange,
     UnwrappingKeyTypeInconsistent,
+    /// A message operation cannot make another IV that was not used in it
+    /// (its IV counter would wrap): CKR_KEY_EXHAUSTED.
+    KeyExhausted,
 }
 
 impl Error {
@@ -184,6 +187,7 @@ impl Error {
             UnwrappingKeyHandleInvalid => ck::CKR_UNWRAPPING_KEY_HANDLE_INVALID,
             UnwrappingKeySizeRange => ck::CKR_UNWRAPPING_KEY_SIZE_RANGE,
             UnwrappingKeyTypeInconsistent => ck::CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+            KeyExhausted => ck::CKR_KEY_EXHAUSTED,
         }
     }
 

@@ -18,6 +18,7 @@ mod crypto;
 mod decode;
 mod general;
 pub mod kms;
+mod message;
 mod objects;
 mod sessions;
 mod tables;

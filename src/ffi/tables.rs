@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 use super::crypto::*;
 use super::general::*;
+use super::message::*;
 use super::objects::*;
 use super::sessions::*;
 use super::unsupported::*;

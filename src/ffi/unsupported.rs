@@ -5,7 +5,7 @@
 use std::ffi::c_void;
 
 use cryptoki_sys as ck;
-use cryptoki_sys::{CK_BYTE, CK_FLAGS, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
+use cryptoki_sys::{CK_BYTE, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_ULONG};
 
 use super::module;
 use crate::error::{Error, Result};
@@ -34,16 +34,6 @@ macro_rules! unsupported {
 unsupported! {
     C_GetOperationState(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: *mut CK_ULONG);
     C_SetOperationState(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: CK_OBJECT_HANDLE, _a4: CK_OBJECT_HANDLE);
-    C_MessageEncryptInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
-    C_EncryptMessage(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: CK_ULONG, _a7: *mut CK_BYTE, _a8: *mut CK_ULONG);
-    C_EncryptMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG);
-    C_EncryptMessageNext(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: *mut CK_ULONG, _a7: CK_FLAGS);
-    C_MessageEncryptFinal(_a0: CK_SESSION_HANDLE);
-    C_MessageDecryptInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
-    C_DecryptMessage(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: CK_ULONG, _a7: *mut CK_BYTE, _a8: *mut CK_ULONG);
-    C_DecryptMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG);
-    C_DecryptMessageNext(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: *mut CK_ULONG, _a7: CK_FLAGS);
-    C_MessageDecryptFinal(_a0: CK_SESSION_HANDLE);
     C_MessageSignInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
     C_SignMessage(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: *mut CK_ULONG);
     C_SignMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG);

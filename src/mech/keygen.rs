@@ -13,6 +13,7 @@ use crate::sys::rand::random;
 pub fn check_secret_len(key_type: Ulong, len: usize) -> Result<()> {
     let ok = match key_type {
         ck::CKK_AES => matches!(len, 16 | 24 | 32),
+        ck::CKK_CHACHA20 => len == 32,
         ck::CKK_GENERIC_SECRET
         | ck::CKK_HKDF
         | ck::CKK_SHA_1_HMAC

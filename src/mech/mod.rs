@@ -1,6 +1,7 @@
 //! Mechanisms: the registry that drives C_GetMechanismList/Info and
 //! dispatch, and one module per family.
 
+pub mod aead;
 pub mod aes;
 pub mod asym;
 pub mod curve;
@@ -8,6 +9,7 @@ pub mod digest;
 pub mod kdf;
 pub mod keygen;
 pub mod keys;
+pub mod msgiv;
 mod names;
 pub mod registry;
 

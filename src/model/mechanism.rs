@@ -59,6 +59,14 @@ pub enum Param {
         aad: Vec<u8>,
         tag_bits: u64,
     },
+    /// CK_CCM_PARAMS (`data_len` is ulDataLen) or
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS (no data length, 16-byte tag).
+    Aead {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        tag_len: u64,
+        data_len: Option<u64>,
+    },
     /// CK_HKDF_PARAMS.
     Hkdf {
         extract: bool,

@@ -24,7 +24,8 @@ impl Sessions<'_> {
         let key_type = match (mech.mtype, tmpl.ulong(ck::CKA_KEY_TYPE)) {
             (ck::CKM_AES_KEY_GEN, None | Some(ck::CKK_AES)) => ck::CKK_AES,
             (ck::CKM_GENERIC_SECRET_KEY_GEN, None) => ck::CKK_GENERIC_SECRET,
-            (ck::CKM_GENERIC_SECRET_KEY_GEN, Some(kt)) if kt != ck::CKK_AES => kt,
+            (ck::CKM_GENERIC_SECRET_KEY_GEN, Some(kt)) if kt != ck::CKK_AES && kt != ck::CKK_CHACHA20 => kt,
+            (ck::CKM_CHACHA20_KEY_GEN, None | Some(ck::CKK_CHACHA20)) => ck::CKK_CHACHA20,
             (ck::CKM_HKDF_KEY_GEN, None | Some(ck::CKK_HKDF)) => ck::CKK_HKDF,
             // The 3.0 HMAC key generations: each makes its own key type.
             (m, given) if keygen::hmac_key_type(m).is_some() => {
@@ -40,7 +41,11 @@ impl Sessions<'_> {
             return Err(Error::TemplateInconsistent);
         }
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
-        let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)?;
+        // A ChaCha20 key has one size: CKA_VALUE_LEN may be left out.
+        let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
+            None if key_type == ck::CKK_CHACHA20 => 32,
+            l => l.ok_or(Error::TemplateIncomplete)?,
+        };
         if len < entry.min_key || len > entry.max_key {
             return Err(Error::KeySizeRange);
         }

@@ -7,7 +7,7 @@
 //! | component | interface | state | files |
 //! |---|---|---|---|
 //! | slots and login | `m.slots()` → `Slots` | `logins::SlotStates` | slots.rs, auth.rs, logins.rs, migrate.rs |
-//! | sessions and operations | `m.sessions()` → `Sessions` | `sessions::SessionTable` | session.rs, sessions.rs, ops.rs, crypto.rs, cipher.rs, sign.rs, keygen.rs, keypair.rs, derive.rs, wrap.rs |
+//! | sessions and operations | `m.sessions()` → `Sessions` | `sessions::SessionTable` | session.rs, sessions.rs, ops.rs, crypto.rs, cipher.rs, message.rs, sign.rs, keygen.rs, keypair.rs, derive.rs, wrap.rs |
 //! | objects | `m.objects()` → `Objects` | `objects::ObjectTable` | objects.rs, find.rs, newobj.rs, cert.rs |
 //! | KMS | `m.kms()` → `Kms` | `kms::KeyCache` | kms/ |
 //! | audit | `m.audit()` → `Audit` | `audit::AuditBuffer` | audit.rs, audit_check.rs, verify.rs |
@@ -47,6 +47,7 @@ pub mod keyid;
 mod keypair;
 pub mod kms;
 mod logins;
+pub mod message;
 pub mod migrate;
 mod newobj;
 pub mod objects;

@@ -6,6 +6,8 @@
 #[macro_use]
 pub mod raw;
 pub mod kms;
+#[macro_use]
+pub mod msg;
 pub mod procs;
 pub mod server;
 pub mod vectors;

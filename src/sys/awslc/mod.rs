@@ -9,6 +9,7 @@ use std::ptr::{null, null_mut};
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
+pub mod aead;
 mod bn;
 pub mod ec;
 pub mod pkey;
