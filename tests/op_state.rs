@@ -557,3 +557,39 @@ fn dual_function_updates_feed_both_operations() {
     assert_eq!(call!(f.r, C_Encrypt(f.h, p.as_mut_ptr(), p.len() as CK_ULONG, whole.as_mut_ptr(), &mut wl)), CKR_OK);
     assert_eq!(&whole[..wl as usize], &ciphertext[..], "the encryption was untouched");
 }
+
+/// The 3.0 message-based Init functions take a NULL mechanism the same way.
+#[test]
+fn message_inits_take_a_null_mechanism_too() {
+    use common::msg::{f3, init_msg, Alg};
+    let _w = world("");
+    let f = Fixture::new();
+    let f3 = f3(&f.r);
+    for enc in [true, false] {
+        let init_null = || {
+            // SAFETY (test): the module's 3.0 exports with a live session.
+            unsafe {
+                if enc {
+                    (f3.C_MessageEncryptInit.unwrap())(f.h, null_mut(), f.aes)
+                } else {
+                    (f3.C_MessageDecryptInit.unwrap())(f.h, null_mut(), f.aes)
+                }
+            }
+        };
+        // SAFETY (test): as above.
+        let final_ = || unsafe {
+            if enc {
+                (f3.C_MessageEncryptFinal.unwrap())(f.h)
+            } else {
+                (f3.C_MessageDecryptFinal.unwrap())(f.h)
+            }
+        };
+        assert_eq!(init_null(), CKR_ARGUMENTS_BAD, "none active");
+        assert_eq!(init_msg(f3, f.h, Alg::Gcm, f.aes, enc), CKR_OK);
+        assert_eq!(init_msg(f3, f.h, Alg::Gcm, f.aes, enc), CKR_OPERATION_ACTIVE);
+        assert_eq!(init_null(), CKR_OK, "ends it");
+        assert_eq!(final_(), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(init_msg(f3, f.h, Alg::Gcm, f.aes, enc), CKR_OK);
+        assert_eq!(final_(), CKR_OK);
+    }
+}

@@ -498,6 +498,8 @@ impl<'a> Prog<'a> {
                 | CKM_EDDSA
                 | CKM_AES_ECB_ENCRYPT_DATA
                 | CKM_AES_CBC_ENCRYPT_DATA
+                | CKM_AES_CCM
+                | CKM_CHACHA20_POLY1305
         ) || mtype == ferrohsm::vendor::CKM_FHSM_KMS_WRAP;
         match self.small(5) {
             0 => {}
@@ -647,6 +649,21 @@ impl Prog<'_> {
                     m,
                     CK_EDDSA_PARAMS { phFlag: self.flip() as CK_BBOOL, ulContextDataLen: cl, pContextData: ctx },
                 );
+            }
+            CKM_AES_CCM => {
+                let (n, nl) = self.pbytes(m, 14);
+                let (a, al) = self.pbytes(m, 24);
+                let data_len = self.pick(&[0, 16, 32, 100, 1 << 40]);
+                let mac = self.pick(&[4, 8, 16, 3, 17]);
+                set_param(
+                    m,
+                    CK_CCM_PARAMS { ulDataLen: data_len, pNonce: n, ulNonceLen: nl, pAAD: a, ulAADLen: al, ulMACLen: mac },
+                );
+            }
+            CKM_CHACHA20_POLY1305 => {
+                let (n, nl) = self.pbytes(m, 14);
+                let (a, al) = self.pbytes(m, 24);
+                set_param(m, CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: nl, pAAD: a, ulAADLen: al });
             }
             CKM_AES_ECB_ENCRYPT_DATA => {
                 let (d, dl) = self.pbytes(m, 48);

@@ -115,7 +115,15 @@ unsafe fn message_init(
 ) -> Result<CK_RV> {
     let scope = Scope::enter();
     let m = module()?;
-    // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); NULL is refused.
+    if mech.is_null() {
+        // The spec's way to end the active operation (as for C_EncryptInit);
+        // with none active the NULL is a bad argument.
+        return match m.sessions().message_final(h, enc) {
+            Err(Error::OperationNotInitialized) => Err(Error::ArgumentsBad),
+            r => r.and_then(|()| ok()),
+        };
+    }
+    // SAFETY: the caller's CK_MECHANISM, non-NULL (checked) and readable for the call (PKCS#11).
     let mech = unsafe { maybe_ref(&scope, mech) }.ok_or(Error::ArgumentsBad)?;
     // The parameters travel with each message; an init parameter is NULL
     // or (as some clients send) a message parameter, ignored.
