@@ -477,8 +477,7 @@ impl<'a> Prog<'a> {
     pub fn mechanism(&mut self) -> Mech {
         let mtype = self.pick(&self.w.mechs);
         let mtype = if self.small(30) == 0 { self.ulong() } else { mtype };
-        let mut m =
-            Mech {
+        let mut m = Mech {
             m: CK_MECHANISM { mechanism: mtype, pParameter: null_mut(), ulParameterLen: 0 },
             bufs: Vec::new(),
             tmpls: Vec::new(),
@@ -657,7 +656,14 @@ impl Prog<'_> {
                 let mac = self.pick(&[4, 8, 16, 3, 17]);
                 set_param(
                     m,
-                    CK_CCM_PARAMS { ulDataLen: data_len, pNonce: n, ulNonceLen: nl, pAAD: a, ulAADLen: al, ulMACLen: mac },
+                    CK_CCM_PARAMS {
+                        ulDataLen: data_len,
+                        pNonce: n,
+                        ulNonceLen: nl,
+                        pAAD: a,
+                        ulAADLen: al,
+                        ulMACLen: mac,
+                    },
                 );
             }
             CKM_CHACHA20_POLY1305 => {
