@@ -288,7 +288,7 @@ fn rsa_generation_rules() {
     let gen = |public: &[Attribute]| rv(s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, public, &[]));
     assert_eq!(gen(&[]), RvError::TemplateIncomplete);
     assert_eq!(gen(&[Attribute::ModulusBits(512.into())]), RvError::KeySizeRange);
-    assert_eq!(gen(&[Attribute::ModulusBits(2000.into())]), RvError::KeySizeRange);
+    assert_eq!(gen(&[Attribute::ModulusBits(16392.into())]), RvError::KeySizeRange);
     let even = [Attribute::ModulusBits(2048.into()), Attribute::PublicExponent(vec![1, 0, 0])];
     assert_eq!(gen(&even), RvError::AttributeValueInvalid);
     let wrong_class = [Attribute::ModulusBits(2048.into()), Attribute::Class(ObjectClass::PRIVATE_KEY)];
