@@ -4,7 +4,9 @@
 pub mod aes;
 pub mod asym;
 pub mod curve;
+pub mod curve448;
 pub mod digest;
+pub mod eddsa;
 pub mod kdf;
 pub mod keygen;
 pub mod keys;

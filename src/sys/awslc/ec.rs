@@ -1,4 +1,4 @@
-//! Elliptic curves over aws-lc-sys: NIST P-256/384/521 and secp256k1 keys from a scalar
+//! Elliptic curves over aws-lc-sys: NIST P-256/384/521, secp256k1 and brainpool keys from a scalar
 //! or a point, ECDSA over a caller's prehash with fixed-length r‖s output,
 //! ECDH; Ed25519 and X25519 on raw 32-byte keys.
 
@@ -17,6 +17,10 @@ pub enum Curve {
     P521,
     /// SEC 2's secp256k1 (the KMS key spec ECC_SECG_P256K1).
     Secp256k1,
+    /// RFC 5639's brainpool curves (aws-lc has them built in).
+    BrainpoolP256r1,
+    BrainpoolP384r1,
+    BrainpoolP512r1,
 }
 
 impl Curve {
@@ -26,22 +30,27 @@ impl Curve {
             Curve::P384 => sys::NID_secp384r1,
             Curve::P521 => sys::NID_secp521r1,
             Curve::Secp256k1 => sys::NID_secp256k1,
+            Curve::BrainpoolP256r1 => sys::NID_brainpoolP256r1,
+            Curve::BrainpoolP384r1 => sys::NID_brainpoolP384r1,
+            Curve::BrainpoolP512r1 => sys::NID_brainpoolP512r1,
         }
     }
 
     /// Bytes of a field element and of a scalar (equal for these curves).
     pub fn byte_len(self) -> usize {
         match self {
-            Curve::P256 | Curve::Secp256k1 => 32,
-            Curve::P384 => 48,
+            Curve::P256 | Curve::Secp256k1 | Curve::BrainpoolP256r1 => 32,
+            Curve::P384 | Curve::BrainpoolP384r1 => 48,
+            Curve::BrainpoolP512r1 => 64,
             Curve::P521 => 66,
         }
     }
 
     pub fn bits(self) -> usize {
         match self {
-            Curve::P256 | Curve::Secp256k1 => 256,
-            Curve::P384 => 384,
+            Curve::P256 | Curve::Secp256k1 | Curve::BrainpoolP256r1 => 256,
+            Curve::P384 | Curve::BrainpoolP384r1 => 384,
+            Curve::BrainpoolP512r1 => 512,
             Curve::P521 => 521,
         }
     }
@@ -106,6 +115,9 @@ impl EcKey {
             sys::NID_secp384r1 => Ok(Curve::P384),
             sys::NID_secp521r1 => Ok(Curve::P521),
             sys::NID_secp256k1 => Ok(Curve::Secp256k1),
+            sys::NID_brainpoolP256r1 => Ok(Curve::BrainpoolP256r1),
+            sys::NID_brainpoolP384r1 => Ok(Curve::BrainpoolP384r1),
+            sys::NID_brainpoolP512r1 => Ok(Curve::BrainpoolP512r1),
             _ => Err(Failed),
         }
     }
@@ -271,6 +283,43 @@ pub fn ed25519_verify(public: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     unsafe { sys::ED25519_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr()) == 1 }
 }
 
+/// RFC 8032's Ed25519ctx (`prehash` false; the context must not be empty)
+/// or Ed25519ph (SHA-512 of the message; any context) signature. The
+/// context is at most 255 bytes.
+pub fn ed25519_sign_ctx(seed: &[u8], msg: &[u8], prehash: bool, ctx: &[u8]) -> R<Vec<u8>> {
+    if ctx.len() > 255 || (!prehash && ctx.is_empty()) {
+        return Err(Failed);
+    }
+    let sk = ed25519_expand(seed)?;
+    let mut sig = vec![0u8; 64];
+    // SAFETY: 64-byte signature and private key buffers; message and
+    // context passed with their lengths.
+    ok(unsafe {
+        if prehash {
+            sys::ED25519ph_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), ctx.as_ptr(), ctx.len())
+        } else {
+            sys::ED25519ctx_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), ctx.as_ptr(), ctx.len())
+        }
+    })?;
+    Ok(sig)
+}
+
+/// Verifies an Ed25519ctx or Ed25519ph signature (see `ed25519_sign_ctx`).
+pub fn ed25519_verify_ctx(public: &[u8], msg: &[u8], sig: &[u8], prehash: bool, ctx: &[u8]) -> bool {
+    if public.len() != 32 || sig.len() != 64 || ctx.len() > 255 || (!prehash && ctx.is_empty()) {
+        return false;
+    }
+    // SAFETY: lengths checked above; message and context passed with theirs.
+    unsafe {
+        let (m, p, c) = (msg.as_ptr(), public.as_ptr(), ctx.as_ptr());
+        if prehash {
+            sys::ED25519ph_verify(m, msg.len(), sig.as_ptr(), p, c, ctx.len()) == 1
+        } else {
+            sys::ED25519ctx_verify(m, msg.len(), sig.as_ptr(), p, c, ctx.len()) == 1
+        }
+    }
+}
+
 pub fn x25519_public(private: &[u8]) -> R<[u8; 32]> {
     if private.len() != 32 {
         return Err(Failed);
@@ -298,7 +347,14 @@ mod tests {
 
     #[test]
     fn ecdsa_and_ecdh_round_trip() {
-        for c in [Curve::P256, Curve::P384, Curve::P521] {
+        for c in [
+            Curve::P256,
+            Curve::P384,
+            Curve::P521,
+            Curve::BrainpoolP256r1,
+            Curve::BrainpoolP384r1,
+            Curve::BrainpoolP512r1,
+        ] {
             let k = EcKey::generate(c).unwrap();
             let again = EcKey::private(c, &k.scalar().unwrap()).unwrap();
             assert_eq!(again.public_point().unwrap(), k.public_point().unwrap());
