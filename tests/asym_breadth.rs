@@ -86,6 +86,7 @@ fn rsa_keys_of_any_size() {
     assert_eq!(gen(16392), RvError::KeySizeRange);
 }
 
+const P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
 const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
 const X448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6f];
@@ -337,6 +338,7 @@ fn new_curves_wrap_as_pkcs8_and_unwrap() {
         (Mechanism::EccEdwardsKeyPairGen, ED448, KeyType::EC_EDWARDS),
         (Mechanism::EccMontgomeryKeyPairGen, X448, KeyType::EC_MONTGOMERY),
         (Mechanism::EccKeyPairGen, BP384, KeyType::EC),
+        (Mechanism::EccKeyPairGen, P192, KeyType::EC),
     ] {
         let (public, private) = s
             .generate_key_pair(
@@ -434,13 +436,17 @@ fn ec_private(s: &Session, params: &[u8], d: &[u8]) -> ObjectHandle {
     .unwrap()
 }
 
+/// ECDH known answers: CAVP KAS (P-192) and RFC 7027 (brainpool).
 #[test]
-fn brainpool_ecdh_rfc7027() {
+fn ecdh_kats_p192_and_brainpool() {
     let (_w, _p, s) = session();
-    for v in common::vectors::vectors("ecdh_brainpool_rfc7027.txt") {
+    let vs = common::vectors::vectors("ecdh_p192_brainpool.txt");
+    assert_eq!(vs.len(), 6);
+    for v in vs {
         let params = match v[0].as_str() {
-            "P256r1" => BP256,
-            "P384r1" => BP384,
+            "P-192" => P192,
+            "brainpoolP256r1" => BP256,
+            "brainpoolP384r1" => BP384,
             _ => BP512,
         };
         let f: Vec<Vec<u8>> = v[1..].iter().map(|x| unhex(&x.to_lowercase())).collect();
@@ -459,11 +465,12 @@ fn brainpool_ecdh_rfc7027() {
 }
 
 #[test]
-fn brainpool_pairs_sign_and_derive() {
+fn p192_and_brainpool_pairs_sign_and_derive() {
     let (w, _p, s) = session();
     let dir = w.dir.path();
     let data = b"brainpool";
     for (params, name, len, m) in [
+        (P192, &b"prime192v1"[..], 24, Mechanism::EcdsaSha256),
         (BP256, &b"brainpoolP256r1"[..], 32, Mechanism::EcdsaSha256),
         (BP384, b"brainpoolP384r1", 48, Mechanism::EcdsaSha384),
         (BP512, b"brainpoolP512r1", 64, Mechanism::EcdsaSha512),
@@ -485,7 +492,7 @@ fn brainpool_pairs_sign_and_derive() {
             // OpenSSL checks the signature (DER) with the SPKI the token made.
             let der = ecdsa_der(&sig);
             let digest = match len {
-                32 => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data),
+                24 | 32 => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data),
                 48 => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, data),
                 _ => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, data),
             };
@@ -516,4 +523,48 @@ fn ecdsa_der(rs: &[u8]) -> Vec<u8> {
     let body = [int(r), int(s)].concat();
     let head = if body.len() >= 0x80 { vec![0x30, 0x81, body.len() as u8] } else { vec![0x30, body.len() as u8] };
     [head, body].concat()
+}
+
+/// CAVP FIPS 186-3 SigVer, P-192 records: valid ones verify, altered ones
+/// do not (or their public key is refused, when Q itself was altered).
+#[test]
+fn p192_ecdsa_sigver_kat() {
+    let (_w, _p, s) = session();
+    let vs = common::vectors::vectors("ecdsa_sigver_p192.txt");
+    assert_eq!(vs.len(), 20);
+    let (mut pass, mut fail) = (0, 0);
+    for v in &vs {
+        let point = [vec![0x04, 49, 4], unhex(&v[3]), unhex(&v[4])].concat();
+        let m = match v[1].as_str() {
+            "SHA1" => Mechanism::EcdsaSha1,
+            "SHA224" => Mechanism::EcdsaSha224,
+            "SHA256" => Mechanism::EcdsaSha256,
+            "SHA384" => Mechanism::EcdsaSha384,
+            _ => Mechanism::EcdsaSha512,
+        };
+        let sig = [unhex(&v[5]), unhex(&v[6])].concat();
+        let public = match s.create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::EcParams(P192.to_vec()),
+            Attribute::EcPoint(point),
+            Attribute::Verify(true),
+        ]) {
+            Ok(k) => k,
+            Err(e) => {
+                assert_eq!(v[7], "F", "valid key refused: {e}");
+                fail += 1;
+                continue;
+            }
+        };
+        let outcome = s.verify(&m, public, &unhex(&v[2]), &sig);
+        if v[7] == "P" {
+            outcome.unwrap_or_else(|e| panic!("valid {} record refused: {e}", v[1]));
+            pass += 1;
+        } else {
+            assert_eq!(rv(outcome), RvError::SignatureInvalid, "invalid {} record", v[1]);
+            fail += 1;
+        }
+    }
+    assert_eq!((pass, fail), (10, 10));
 }

@@ -609,16 +609,18 @@ fn no_plaintext_key_material_on_disk_or_in_output() {
     }
 }
 
-/// Keys on the curves SoftHSM offers beyond P-256 and Ed25519 — brainpool
-/// (EC) and Ed448 (EC_EDWARDS) — migrate and work: SoftHSM's signatures
+/// Keys on the curves SoftHSM offers beyond P-256 and Ed25519 — P-192 and
+/// brainpool (EC), Ed448 (EC_EDWARDS) — migrate and work: SoftHSM's signatures
 /// verify in FerroHSM, FerroHSM's new ones verify in SoftHSM, and Ed448
 /// (deterministic) signs byte for byte as SoftHSM did.
 #[test]
-fn migrated_brainpool_and_ed448_keys_work() {
+fn migrated_p192_brainpool_and_ed448_keys_work() {
     const BP256: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
     const BP512: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0d];
     const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
-    let keys: [(&str, &[u8], Mechanism, Mechanism); 3] = [
+    const P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+    let keys: [(&str, &[u8], Mechanism, Mechanism); 4] = [
+        ("p192", P192, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
         ("bp256", BP256, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
         ("bp512", BP512, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
         ("ed448", ED448, Mechanism::EccEdwardsKeyPairGen, eddsa()),
@@ -653,7 +655,7 @@ fn migrated_brainpool_and_ed448_keys_work() {
     let tokendir = w.dir.path().join("softhsm-tokens");
     let out = migrate(&w, &tokendir, &[]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("6 migrated, 0 already present, 0 not migrated"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("8 migrated, 0 already present, 0 not migrated"), "{}", stdout(&out));
 
     let mut ours = Vec::new();
     {

@@ -24,6 +24,7 @@ const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 const OID_SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const OID_X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+const OID_P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
 const OID_ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
 const OID_X448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6f];
 const OID_BP256R1: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
@@ -47,6 +48,7 @@ impl CurveId {
                 OID_SECP256K1 => CurveId::Nist(Curve::Secp256k1),
                 OID_ED25519 => CurveId::Ed25519,
                 OID_X25519 => CurveId::X25519,
+                OID_P192 => CurveId::Nist(Curve::P192),
                 OID_ED448 => CurveId::Ed448,
                 OID_X448 => CurveId::X448,
                 OID_BP256R1 => CurveId::Nist(Curve::BrainpoolP256r1),
@@ -61,6 +63,7 @@ impl CurveId {
                 b"secp256k1" => CurveId::Nist(Curve::Secp256k1),
                 b"edwards25519" | b"Ed25519" => CurveId::Ed25519,
                 b"curve25519" | b"X25519" => CurveId::X25519,
+                b"prime192v1" | b"secp192r1" | b"P-192" => CurveId::Nist(Curve::P192),
                 b"edwards448" | b"Ed448" => CurveId::Ed448,
                 b"curve448" | b"X448" => CurveId::X448,
                 b"brainpoolP256r1" => CurveId::Nist(Curve::BrainpoolP256r1),
@@ -82,6 +85,7 @@ impl CurveId {
             CurveId::Nist(Curve::Secp256k1) => OID_SECP256K1,
             CurveId::Ed25519 => OID_ED25519,
             CurveId::X25519 => OID_X25519,
+            CurveId::Nist(Curve::P192) => OID_P192,
             CurveId::Ed448 => OID_ED448,
             CurveId::X448 => OID_X448,
             CurveId::Nist(Curve::BrainpoolP256r1) => OID_BP256R1,

@@ -196,6 +196,10 @@ impl Key {
     /// DER SubjectPublicKeyInfo.
     pub fn spki(&self) -> Result<Vec<u8>> {
         match self {
+            Key::Ec { curve: Curve::P192, key, .. } => {
+                let point = key.public_point().map_err(|_| Error::general("EC point encoding failed"))?;
+                super::p192::spki(&point).ok_or_else(|| Error::general("SPKI encoding failed"))
+            }
             Key::Ed448 { public, .. } => Ok(curve448::spki(curve448::Kind::Ed448, public)),
             Key::X448 { public, .. } => Ok(curve448::spki(curve448::Kind::X448, public)),
             _ => pkey::spki(self.key_ref(false)?).map_err(|_| Error::general("SPKI encoding failed")),
@@ -208,6 +212,11 @@ impl Key {
             return Err(Error::KeyNotWrappable);
         }
         match self {
+            Key::Ec { curve: Curve::P192, key, .. } => {
+                let failed = || Error::general("PKCS#8 encoding failed");
+                let (d, q) = (key.scalar().map_err(|_| failed())?, key.public_point().map_err(|_| failed())?);
+                super::p192::pkcs8(&d, &q).ok_or_else(failed)
+            }
             Key::Ed448 { private: Some(s), .. } => Ok(curve448::pkcs8(curve448::Kind::Ed448, s)),
             Key::X448 { private: Some(s), .. } => Ok(curve448::pkcs8(curve448::Kind::X448, s)),
             _ => pkey::pkcs8(self.key_ref(true)?).map_err(|_| Error::general("PKCS#8 encoding failed")),
@@ -233,6 +242,14 @@ impl Key {
                 })
             }
             None => {}
+        }
+        // So has P-192, which aws-lc runs as a custom group.
+        if let Some((d, q)) = super::p192::parse_pkcs8(der) {
+            let key = EcKey::private(Curve::P192, &d).map_err(bad)?;
+            if q.is_some_and(|q| key.public_point().ok() != Some(q)) {
+                return Err(Error::WrappedKeyInvalid);
+            }
+            return Ok(Key::Ec { curve: Curve::P192, key, private: true });
         }
         Ok(match pkey::parse_pkcs8(der).map_err(bad)? {
             Parsed::Rsa(key) if !(1024..=16384).contains(&key.bits()) => return Err(Error::WrappedKeyInvalid),

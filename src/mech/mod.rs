@@ -11,6 +11,7 @@ pub mod kdf;
 pub mod keygen;
 pub mod keys;
 mod names;
+pub mod p192;
 pub mod registry;
 
 /// What the token layer uses of the aws-lc shims, through this layer (the
