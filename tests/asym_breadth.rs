@@ -383,45 +383,48 @@ fn new_curves_wrap_as_pkcs8_and_unwrap() {
             s.unwrap_key(&kwp, kek, &wrapped, &[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(other)]);
         assert_eq!(rv(wrong), RvError::TemplateInconsistent);
     }
-    // An Ed448 PKCS#8 made by OpenSSL unwraps, and signs as OpenSSL's key does.
-    assert!(openssl(dir, &["genpkey", "-algorithm", "ED448", "-outform", "DER", "-out", "ossl.der"]));
-    let der = std::fs::read(dir.join("ossl.der")).unwrap();
-    let wrapped = {
-        std::fs::write(dir.join("plain"), &der).unwrap();
+    // PKCS#8 made by OpenSSL unwraps, with the public key OpenSSL derives;
+    // the Ed448 one signs as OpenSSL's key does.
+    let gens: [(&[&str], KeyType); 4] = [
+        (&["-algorithm", "ED448"], KeyType::EC_EDWARDS),
+        (&["-algorithm", "X448"], KeyType::EC_MONTGOMERY),
+        (&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-192"], KeyType::EC),
+        (&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:brainpoolP512r1"], KeyType::EC),
+    ];
+    for (args, kt) in gens {
+        let mut cmd = vec!["genpkey"];
+        cmd.extend_from_slice(args);
+        cmd.extend_from_slice(&["-outform", "DER", "-out", "ossl.der"]);
+        assert!(openssl(dir, &cmd), "{args:?}");
+        let pub_out = ["pkey", "-inform", "DER", "-in", "ossl.der", "-pubout", "-outform", "DER", "-out", "op.der"];
+        assert!(openssl(dir, &pub_out));
+        // (genpkey's DER for EC is SEC 1; `pkcs8 -topk8` makes it PKCS#8.)
+        let topk8 =
+            ["pkcs8", "-topk8", "-nocrypt", "-inform", "DER", "-in", "ossl.der", "-outform", "DER", "-out", "p8"];
+        assert!(openssl(dir, &topk8));
+        let plain = std::fs::read(dir.join("p8")).unwrap();
+        std::fs::write(dir.join("plain"), &plain).unwrap();
         let out = Command::new("openssl")
             .current_dir(dir)
             .args(["enc", "-e", "-id-aes256-wrap-pad", "-K", &"09".repeat(32), "-iv", "A65959A6", "-in", "plain"])
             .output()
             .unwrap();
         assert!(out.status.success());
-        out.stdout
-    };
-    let k = s
-        .unwrap_key(
-            &kwp,
-            kek,
-            &wrapped,
-            &[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::KeyType(KeyType::EC_EDWARDS),
-                Attribute::Sign(true),
-            ],
-        )
-        .unwrap();
-    assert!(openssl(
-        dir,
-        &["pkey", "-inform", "DER", "-in", "ossl.der", "-pubout", "-outform", "DER", "-out", "op.der"]
-    ));
-    let sig = s.sign(&eddsa(EddsaSignatureScheme::Pure), k, b"openssl").unwrap();
-    std::fs::write(dir.join("data"), b"openssl").unwrap();
-    std::fs::write(dir.join("sig"), &sig).unwrap();
-    assert!(openssl(
-        dir,
-        &[
-            "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "op.der", "-rawin", "-in", "data", "-sigfile",
-            "sig"
-        ]
-    ));
+        let tmpl = [
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(kt),
+            Attribute::Sign(kt != KeyType::EC_MONTGOMERY),
+        ];
+        let k = s.unwrap_key(&kwp, kek, &out.stdout, &tmpl).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_eq!(bytes_attr(&s, k, AttributeType::PublicKeyInfo), std::fs::read(dir.join("op.der")).unwrap());
+        if kt == KeyType::EC_EDWARDS {
+            let sig = s.sign(&eddsa(EddsaSignatureScheme::Pure), k, b"openssl").unwrap();
+            std::fs::write(dir.join("data"), b"openssl").unwrap();
+            std::fs::write(dir.join("sig"), &sig).unwrap();
+            let verify = ["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "op.der", "-rawin"];
+            assert!(openssl(dir, &[&verify[..], &["-in", "data", "-sigfile", "sig"]].concat()));
+        }
+    }
 }
 
 fn ec_private(s: &Session, params: &[u8], d: &[u8]) -> ObjectHandle {
