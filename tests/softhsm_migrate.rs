@@ -608,3 +608,79 @@ fn no_plaintext_key_material_on_disk_or_in_output() {
         assert!(!data.windows(KEY.len()).any(|x| x == KEY), "{} holds the key in the clear", f.display());
     }
 }
+
+/// Keys on the curves SoftHSM offers beyond P-256 and Ed25519 — P-192 and
+/// brainpool (EC), Ed448 (EC_EDWARDS) — migrate and work: SoftHSM's signatures
+/// verify in FerroHSM, FerroHSM's new ones verify in SoftHSM, and Ed448
+/// (deterministic) signs byte for byte as SoftHSM did.
+#[test]
+fn migrated_p192_brainpool_and_ed448_keys_work() {
+    const BP256: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+    const BP512: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0d];
+    const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+    const P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+    let keys: [(&str, &[u8], Mechanism, Mechanism); 4] = [
+        ("p192", P192, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
+        ("bp256", BP256, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
+        ("bp512", BP512, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
+        ("ed448", ED448, Mechanism::EccEdwardsKeyPairGen, eddsa()),
+    ];
+    // SoftHSM 2.6 signs ECDSA over a digest only (no CKM_ECDSA_SHA*).
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, MSG);
+    let data = |label: &str| if label == "ed448" { MSG } else { digest.as_ref() };
+    let w = world("");
+    let mut theirs = Vec::new();
+    {
+        let sh = softhsm(w.dir.path());
+        let s = user_session(&sh, init_token(&sh, "curves"));
+        for (label, params, gen, sign) in &keys {
+            let public = [
+                Attribute::Token(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::EcParams(params.to_vec()),
+                Attribute::Verify(true),
+            ];
+            let private = [
+                Attribute::Token(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Sign(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+            ];
+            let (_, k) = s.generate_key_pair(gen, &public, &private).unwrap_or_else(|e| panic!("SoftHSM {label}: {e}"));
+            let stored = s.get_attributes(k, &[AttributeType::EcParams]).unwrap();
+            theirs.push((s.sign(sign, k, data(label)).unwrap(), stored));
+        }
+    }
+    let tokendir = w.dir.path().join("softhsm-tokens");
+    let out = migrate(&w, &tokendir, &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("8 migrated, 0 already present, 0 not migrated"), "{}", stdout(&out));
+
+    let mut ours = Vec::new();
+    {
+        let p = load();
+        let s = user_session(&p, slot_labelled(&p, "curves").expect("migrated token"));
+        for ((label, _, _, sign), (sig, params)) in keys.iter().zip(&theirs) {
+            let public = one(&s, label, ObjectClass::PUBLIC_KEY);
+            let private = one(&s, label, ObjectClass::PRIVATE_KEY);
+            // CKA_EC_PARAMS as SoftHSM held it (an OID, or for Ed448 the
+            // printable name "edwards448" SoftHSM stores).
+            assert_eq!(&s.get_attributes(private, &[AttributeType::EcParams]).unwrap(), params, "{label}");
+            let flags = s.get_attributes(private, &[AttributeType::NeverExtractable, AttributeType::Local]).unwrap();
+            assert_eq!(flags, vec![Attribute::NeverExtractable(true), Attribute::Local(true)], "{label}");
+            s.verify(sign, public, data(label), sig).unwrap_or_else(|e| panic!("{label}: SoftHSM's signature: {e}"));
+            let mine = s.sign(sign, private, data(label)).unwrap();
+            if *label == "ed448" {
+                assert_eq!(&mine, sig, "Ed448 is deterministic");
+            }
+            ours.push(mine);
+        }
+    }
+    let sh = softhsm(w.dir.path());
+    let s = sh.open_ro_session(slot_labelled(&sh, "curves").unwrap()).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    for ((label, _, _, sign), sig) in keys.iter().zip(&ours) {
+        s.verify(sign, one(&s, label, ObjectClass::PUBLIC_KEY), data(label), sig).unwrap();
+    }
+}

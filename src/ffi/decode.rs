@@ -304,8 +304,8 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             Param::Eddsa {
                 prehash: p.phFlag != 0,
                 // SAFETY: pointer and length from the caller's parameter struct, readable for the call;
-                // checked against NULL and the bound, then copied.
-                context: unsafe { param_bytes(p.pContextData, p.ulContextDataLen) }?,
+                // checked against NULL and RFC 8032's 255-byte bound, then copied.
+                context: unsafe { param_bytes_max(p.pContextData, p.ulContextDataLen, 255) }?,
             }
         }
         ck::CKM_AES_ECB_ENCRYPT_DATA

@@ -5,10 +5,10 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
+use super::eddsa::EdParams;
 use super::keys::Key;
 use crate::error::{Error, Result};
 use crate::model::{MechType, Mechanism, Oaep, Param};
-use crate::sys::awslc::ec;
 use crate::sys::awslc::Md;
 
 /// The digest named by a CKM_SHA* mechanism.
@@ -66,6 +66,9 @@ pub struct Pss {
     pub salt: usize,
 }
 
+// EdDSA's context (up to 255 bytes) is held inline so the scheme stays
+// Copy; one such value per operation is no cost worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignAlg {
     /// CKM_RSA_PKCS: the caller supplies the DigestInfo.
@@ -79,8 +82,8 @@ pub enum SignAlg {
     /// CKM_ECDSA over the caller's digest.
     Ecdsa,
     EcdsaHash(Md),
-    /// Pure Ed25519.
-    EdDsa,
+    /// CKM_EDDSA: Ed25519 / Ed448, pure or with CK_EDDSA_PARAMS.
+    EdDsa(EdParams),
 }
 
 fn pss_param(m: &Mechanism, fixed: Option<Md>) -> Result<Pss> {
@@ -124,12 +127,7 @@ impl SignAlg {
             ck::CKM_ECDSA_SHA256 => hashed(EcdsaHash(Md::Sha256))?,
             ck::CKM_ECDSA_SHA384 => hashed(EcdsaHash(Md::Sha384))?,
             ck::CKM_ECDSA_SHA512 => hashed(EcdsaHash(Md::Sha512))?,
-            ck::CKM_EDDSA => match &m.param {
-                Param::None => EdDsa,
-                // Ed25519ctx and Ed25519ph are not offered.
-                Param::Eddsa { prehash: false, context } if context.is_empty() => EdDsa,
-                _ => return Err(Error::MechanismParamInvalid),
-            },
+            ck::CKM_EDDSA => EdDsa(EdParams::parse(&m.param)?),
             _ => return Ok(None),
         }))
     }
@@ -157,7 +155,7 @@ impl SignAlg {
             }
             (RsaPkcs | RsaX509 | RsaPkcsHash(_), Key::Rsa { .. }) => Ok(()),
             (Ecdsa | EcdsaHash(_), Key::Ec { .. }) => Ok(()),
-            (EdDsa, Key::Ed25519 { .. }) => Ok(()),
+            (EdDsa(_), Key::Ed25519 { .. } | Key::Ed448 { .. }) => Ok(()),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -167,6 +165,7 @@ impl SignAlg {
             Key::Rsa { key, .. } => key.size(),
             Key::Ec { curve, .. } => 2 * curve.byte_len(),
             Key::Ed25519 { .. } | Key::X25519 { .. } => 64,
+            Key::Ed448 { .. } | Key::X448 { .. } => super::curve448::ED448_SIG_LEN,
         }
     }
 
@@ -193,7 +192,7 @@ impl SignAlg {
             }
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.sign_digest(md, input).map_err(failed),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.sign(input).map_err(failed),
-            (EdDsa, Key::Ed25519 { private: Some(s), .. }) => ec::ed25519_sign(s, input).map_err(failed),
+            (EdDsa(p), _) => p.sign(key, input),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -222,7 +221,7 @@ impl SignAlg {
             }
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.verify_digest(md, input, sig),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.verify(input, sig),
-            (EdDsa, Key::Ed25519 { public, .. }) => ec::ed25519_verify(public, input, sig),
+            (EdDsa(p), _) => p.verify(key, input, sig)?,
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if good {

@@ -1,10 +1,12 @@
 //! Asymmetric keys as the mechanisms use them, built from and turned into
-//! object attributes: RSA, NIST EC, Ed25519, X25519.
+//! object attributes: RSA, EC (NIST, secp256k1, brainpool), Ed25519,
+//! X25519, Ed448, X448.
 
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::curve::{octet_string, point_of, CurveId};
+use super::curve448::{self, ED448_LEN, X448_LEN};
 use crate::error::{Error, Result};
 use crate::model::{AttrType, Object, Value};
 use crate::sys::awslc::ec::{self, Curve, EcKey};
@@ -16,11 +18,13 @@ pub enum Key {
     Ec { curve: Curve, key: EcKey, private: bool },
     Ed25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
     X25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
+    Ed448 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; ED448_LEN] },
+    X448 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; X448_LEN] },
 }
 
 pub type Attrs = Vec<(AttrType, Value)>;
 
-fn fixed32(b: &[u8]) -> Result<[u8; 32]> {
+fn fixed<const N: usize>(b: &[u8]) -> Result<[u8; N]> {
     b.try_into().map_err(|_| Error::AttributeValueInvalid)
 }
 
@@ -31,7 +35,10 @@ impl Key {
     pub fn is_private(&self) -> bool {
         match self {
             Key::Rsa { private, .. } | Key::Ec { private, .. } => *private,
-            Key::Ed25519 { private, .. } | Key::X25519 { private, .. } => private.is_some(),
+            Key::Ed25519 { private, .. }
+            | Key::X25519 { private, .. }
+            | Key::Ed448 { private, .. }
+            | Key::X448 { private, .. } => private.is_some(),
         }
     }
 
@@ -39,8 +46,8 @@ impl Key {
         match self {
             Key::Rsa { .. } => ck::CKK_RSA,
             Key::Ec { .. } => ck::CKK_EC,
-            Key::Ed25519 { .. } => ck::CKK_EC_EDWARDS,
-            Key::X25519 { .. } => ck::CKK_EC_MONTGOMERY,
+            Key::Ed25519 { .. } | Key::Ed448 { .. } => ck::CKK_EC_EDWARDS,
+            Key::X25519 { .. } | Key::X448 { .. } => ck::CKK_EC_MONTGOMERY,
         }
     }
 
@@ -58,7 +65,8 @@ impl Key {
     }
 
     pub fn generate_ec(curve: CurveId) -> Result<Key> {
-        let mut seed = Zeroizing::new(vec![0u8; 32]);
+        let mut seed = Zeroizing::new(vec![0u8; curve.point_len()]);
+        let failed = || Error::general("Curve448 keygen failed");
         Ok(match curve {
             CurveId::Nist(c) => Key::Ec {
                 curve: c,
@@ -74,6 +82,16 @@ impl Key {
                 crate::sys::rand::random(&mut seed)?;
                 let public = ec::x25519_public(&seed).map_err(|_| Error::general("X25519 keygen failed"))?;
                 Key::X25519 { private: Some(seed), public }
+            }
+            CurveId::Ed448 => {
+                crate::sys::rand::random(&mut seed)?;
+                let public = curve448::ed448_public(&seed).ok_or_else(failed)?;
+                Key::Ed448 { private: Some(seed), public }
+            }
+            CurveId::X448 => {
+                crate::sys::rand::random(&mut seed)?;
+                let public = curve448::x448_public(&seed).ok_or_else(failed)?;
+                Key::X448 { private: Some(seed), public }
             }
         })
     }
@@ -134,12 +152,29 @@ impl Key {
                         public: ec::ed25519_public(s).map_err(bad)?,
                         private: Some(Zeroizing::new(s.to_vec())),
                     },
-                    (CurveId::Ed25519, None) => Key::Ed25519 { private: None, public: fixed32(point()?)? },
+                    (CurveId::Ed25519, None) => Key::Ed25519 { private: None, public: fixed(point()?)? },
                     (CurveId::X25519, Some(s)) => Key::X25519 {
                         public: ec::x25519_public(s).map_err(bad)?,
                         private: Some(Zeroizing::new(s.to_vec())),
                     },
-                    (CurveId::X25519, None) => Key::X25519 { private: None, public: fixed32(point()?)? },
+                    (CurveId::X25519, None) => Key::X25519 { private: None, public: fixed(point()?)? },
+                    (CurveId::Ed448, Some(s)) => Key::Ed448 {
+                        public: curve448::ed448_public(s).ok_or(Error::AttributeValueInvalid)?,
+                        private: Some(Zeroizing::new(s.to_vec())),
+                    },
+                    (CurveId::Ed448, None) => {
+                        let public = fixed(point()?)?;
+                        // A point from outside must decode.
+                        if check && !curve448::ed448_point_valid(&public) {
+                            return Err(Error::AttributeValueInvalid);
+                        }
+                        Key::Ed448 { private: None, public }
+                    }
+                    (CurveId::X448, Some(s)) => Key::X448 {
+                        public: curve448::x448_public(s).ok_or(Error::AttributeValueInvalid)?,
+                        private: Some(Zeroizing::new(s.to_vec())),
+                    },
+                    (CurveId::X448, None) => Key::X448 { private: None, public: fixed(point()?)? },
                 })
             }
             _ => Err(Error::KeyTypeInconsistent),
@@ -154,12 +189,21 @@ impl Key {
             Key::X25519 { private: Some(s), .. } if private => KeyRef::X25519(s),
             Key::Ed25519 { public, .. } => KeyRef::Ed25519(public),
             Key::X25519 { public, .. } => KeyRef::X25519(public),
+            Key::Ed448 { .. } | Key::X448 { .. } => return Err(Error::general("not an aws-lc key")),
         })
     }
 
     /// DER SubjectPublicKeyInfo.
     pub fn spki(&self) -> Result<Vec<u8>> {
-        pkey::spki(self.key_ref(false)?).map_err(|_| Error::general("SPKI encoding failed"))
+        match self {
+            Key::Ec { curve: Curve::P192, key, .. } => {
+                let point = key.public_point().map_err(|_| Error::general("EC point encoding failed"))?;
+                super::p192::spki(&point).ok_or_else(|| Error::general("SPKI encoding failed"))
+            }
+            Key::Ed448 { public, .. } => Ok(curve448::spki(curve448::Kind::Ed448, public)),
+            Key::X448 { public, .. } => Ok(curve448::spki(curve448::Kind::X448, public)),
+            _ => pkey::spki(self.key_ref(false)?).map_err(|_| Error::general("SPKI encoding failed")),
+        }
     }
 
     /// DER PKCS#8 PrivateKeyInfo (wrapping).
@@ -167,13 +211,46 @@ impl Key {
         if !self.is_private() {
             return Err(Error::KeyNotWrappable);
         }
-        pkey::pkcs8(self.key_ref(true)?).map_err(|_| Error::general("PKCS#8 encoding failed"))
+        match self {
+            Key::Ec { curve: Curve::P192, key, .. } => {
+                let failed = || Error::general("PKCS#8 encoding failed");
+                let (d, q) = (key.scalar().map_err(|_| failed())?, key.public_point().map_err(|_| failed())?);
+                super::p192::pkcs8(&d, &q).ok_or_else(failed)
+            }
+            Key::Ed448 { private: Some(s), .. } => Ok(curve448::pkcs8(curve448::Kind::Ed448, s)),
+            Key::X448 { private: Some(s), .. } => Ok(curve448::pkcs8(curve448::Kind::X448, s)),
+            _ => pkey::pkcs8(self.key_ref(true)?).map_err(|_| Error::general("PKCS#8 encoding failed")),
+        }
     }
 
     /// A private key from PKCS#8 (unwrapping). An RSA key outside
     /// 1024..=16384 bits is refused as a created one is.
     pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
         let bad = |_| Error::WrappedKeyInvalid;
+        // Ed448 and X448 have fixed layouts aws-lc does not know.
+        match curve448::parse_pkcs8(der) {
+            Some((curve448::Kind::Ed448, s)) => {
+                return Ok(Key::Ed448 {
+                    public: curve448::ed448_public(&s).ok_or(Error::WrappedKeyInvalid)?,
+                    private: Some(s),
+                })
+            }
+            Some((curve448::Kind::X448, s)) => {
+                return Ok(Key::X448 {
+                    public: curve448::x448_public(&s).ok_or(Error::WrappedKeyInvalid)?,
+                    private: Some(s),
+                })
+            }
+            None => {}
+        }
+        // So has P-192, which aws-lc runs as a custom group.
+        if let Some((d, q)) = super::p192::parse_pkcs8(der) {
+            let key = EcKey::private(Curve::P192, &d).map_err(bad)?;
+            if q.is_some_and(|q| key.public_point().ok() != Some(q)) {
+                return Err(Error::WrappedKeyInvalid);
+            }
+            return Ok(Key::Ec { curve: Curve::P192, key, private: true });
+        }
         Ok(match pkey::parse_pkcs8(der).map_err(bad)? {
             Parsed::Rsa(key) if !(1024..=16384).contains(&key.bits()) => return Err(Error::WrappedKeyInvalid),
             Parsed::Rsa(key) => Key::Rsa { key, private: true },
@@ -189,6 +266,8 @@ impl Key {
             Key::Ec { curve, .. } => Some(CurveId::Nist(*curve)),
             Key::Ed25519 { .. } => Some(CurveId::Ed25519),
             Key::X25519 { .. } => Some(CurveId::X25519),
+            Key::Ed448 { .. } => Some(CurveId::Ed448),
+            Key::X448 { .. } => Some(CurveId::X448),
         }
     }
 
@@ -198,6 +277,8 @@ impl Key {
             Key::Rsa { .. } => Err(Error::KeyTypeInconsistent),
             Key::Ec { key, .. } => key.public_point().map_err(|_| Error::general("EC point encoding failed")),
             Key::Ed25519 { public, .. } | Key::X25519 { public, .. } => Ok(public.to_vec()),
+            Key::Ed448 { public, .. } => Ok(public.to_vec()),
+            Key::X448 { public, .. } => Ok(public.to_vec()),
         }
     }
 
@@ -250,7 +331,10 @@ impl Key {
             Key::Ec { key, .. } => {
                 vec![(ck::CKA_VALUE, Value::Bytes(key.scalar().map_err(|_| Error::general("no EC scalar"))?))]
             }
-            Key::Ed25519 { private: Some(s), .. } | Key::X25519 { private: Some(s), .. } => {
+            Key::Ed25519 { private: Some(s), .. }
+            | Key::X25519 { private: Some(s), .. }
+            | Key::Ed448 { private: Some(s), .. }
+            | Key::X448 { private: Some(s), .. } => {
                 vec![(ck::CKA_VALUE, Value::Bytes(s.clone()))]
             }
             _ => return Err(Error::KeyTypeInconsistent),

@@ -5,12 +5,15 @@ pub mod aead;
 pub mod aes;
 pub mod asym;
 pub mod curve;
+pub mod curve448;
 pub mod digest;
+pub mod eddsa;
 pub mod kdf;
 pub mod keygen;
 pub mod keys;
 pub mod msgiv;
 mod names;
+pub mod p192;
 pub mod registry;
 
 /// What the token layer uses of the aws-lc shims, through this layer (the

@@ -1,7 +1,7 @@
 //! C_DeriveKey: HKDF (key or data output), the SP 800-108 KDFs (in
 //! kbkdf.rs), the
 //! AES ECB/CBC "encrypt data" derivations, and ECDH (NIST curves and
-//! X25519) with the null or ANSI X9.63 SHA-2 KDFs. Derived keys are never local;
+//! X25519, X448) with the null or ANSI X9.63 SHA-2 KDFs. Derived keys are never local;
 //! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
 //! PKCS#11 §4.9 says.
 
@@ -102,15 +102,15 @@ impl Sessions<'_> {
     fn ecdh_bytes(&self, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
         let Param::Ecdh { kdf, shared, public } = &mech.param else { return Err(Error::MechanismParamInvalid) };
         let key = Key::from_object(base, false)?;
-        let raw_len = match &key {
-            Key::Ec { curve, .. } => 1 + 2 * curve.byte_len(),
-            _ => 32,
-        };
+        let raw_len = key.curve_id().map_or(32, |c| c.point_len());
         let peer = point_of(public, raw_len);
         let z = match (&key, mech.mtype) {
             (Key::Ec { key, .. }, _) => key.ecdh(peer).map_err(|_| Error::MechanismParamInvalid)?,
             (Key::X25519 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
                 raw::x25519(d, peer).map_err(|_| Error::MechanismParamInvalid)?
+            }
+            (Key::X448 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
+                crate::mech::curve448::x448(d, peer).ok_or(Error::MechanismParamInvalid)?
             }
             _ => return Err(Error::KeyTypeInconsistent),
         };

@@ -74,9 +74,9 @@ impl Sessions<'_> {
                 return Err(Error::TemplateInconsistent);
             }
             let bits = pub_tmpl.ulong(ck::CKA_MODULUS_BITS).ok_or(Error::TemplateIncomplete)?;
-            // aws-lc generates multiples of 128 bits; other sizes would be
-            // silently rounded, so they are refused.
-            if bits < entry.min_key || bits > entry.max_key || bits % 128 != 0 {
+            // Any size in range: aws-lc makes the multiples of 128, the
+            // others are made from primes we generate (`Rsa::generate`).
+            if bits < entry.min_key || bits > entry.max_key {
                 return Err(Error::KeySizeRange);
             }
             let e = pub_tmpl.bytes(ck::CKA_PUBLIC_EXPONENT).unwrap_or(&[1, 0, 1]).to_vec();

@@ -71,6 +71,11 @@ impl Spec {
             Spec::Ecc(Curve::P384) => "ECC_NIST_P384",
             Spec::Ecc(Curve::P521) => "ECC_NIST_P521",
             Spec::Ecc(Curve::Secp256k1) => "ECC_SECG_P256K1",
+            // No AWS key spec names these curves; `parse` never makes them.
+            Spec::Ecc(Curve::BrainpoolP256r1) => "ECC_BRAINPOOL_P256R1",
+            Spec::Ecc(Curve::BrainpoolP384r1) => "ECC_BRAINPOOL_P384R1",
+            Spec::Ecc(Curve::BrainpoolP512r1) => "ECC_BRAINPOOL_P512R1",
+            Spec::Ecc(Curve::P192) => "ECC_NIST_P192",
             Spec::Hmac(Md::Sha224) => "HMAC_224",
             Spec::Hmac(Md::Sha384) => "HMAC_384",
             Spec::Hmac(Md::Sha512) => "HMAC_512",
@@ -104,6 +109,9 @@ impl Spec {
             (Spec::Ecc(Curve::P256 | Curve::Secp256k1), _) => &["ECDSA_SHA_256"],
             (Spec::Ecc(Curve::P384), _) => &["ECDSA_SHA_384"],
             (Spec::Ecc(Curve::P521), _) => &["ECDSA_SHA_512"],
+            (Spec::Ecc(Curve::BrainpoolP256r1 | Curve::BrainpoolP384r1 | Curve::BrainpoolP512r1 | Curve::P192), _) => {
+                &[]
+            }
             (Spec::Hmac(Md::Sha224), _) => &["HMAC_SHA_224"],
             (Spec::Hmac(Md::Sha384), _) => &["HMAC_SHA_384"],
             (Spec::Hmac(Md::Sha512), _) => &["HMAC_SHA_512"],
