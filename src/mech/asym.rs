@@ -6,6 +6,7 @@ use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::keys::Key;
+use super::pq::DsaContext;
 use crate::error::{Error, Result};
 use crate::model::{MechType, Mechanism, Oaep, Param};
 use crate::sys::awslc::ec;
@@ -81,6 +82,8 @@ pub enum SignAlg {
     EcdsaHash(Md),
     /// Pure Ed25519.
     EdDsa,
+    /// CKM_ML_DSA (pure ML-DSA, FIPS 204 Algorithm 2) with its context.
+    MlDsa(DsaContext),
 }
 
 fn pss_param(m: &Mechanism, fixed: Option<Md>) -> Result<Pss> {
@@ -130,6 +133,11 @@ impl SignAlg {
                 Param::Eddsa { prehash: false, context } if context.is_empty() => EdDsa,
                 _ => return Err(Error::MechanismParamInvalid),
             },
+            ck::CKM_ML_DSA => match &m.param {
+                Param::None => MlDsa(DsaContext::default()),
+                Param::SignContext { hedge, context } => MlDsa(DsaContext::new(*hedge, context)?),
+                _ => return Err(Error::MechanismParamInvalid),
+            },
             _ => return Ok(None),
         }))
     }
@@ -158,6 +166,7 @@ impl SignAlg {
             (RsaPkcs | RsaX509 | RsaPkcsHash(_), Key::Rsa { .. }) => Ok(()),
             (Ecdsa | EcdsaHash(_), Key::Ec { .. }) => Ok(()),
             (EdDsa, Key::Ed25519 { .. }) => Ok(()),
+            (MlDsa(_), Key::Pq(k)) if k.set.key_type() == ck::CKK_ML_DSA => Ok(()),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -167,6 +176,7 @@ impl SignAlg {
             Key::Rsa { key, .. } => key.size(),
             Key::Ec { curve, .. } => 2 * curve.byte_len(),
             Key::Ed25519 { .. } | Key::X25519 { .. } => 64,
+            Key::Pq(k) => k.sig_len(),
         }
     }
 
@@ -194,6 +204,7 @@ impl SignAlg {
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.sign_digest(md, input).map_err(failed),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.sign(input).map_err(failed),
             (EdDsa, Key::Ed25519 { private: Some(s), .. }) => ec::ed25519_sign(s, input).map_err(failed),
+            (MlDsa(ctx), Key::Pq(k)) => k.sign(&ctx, input),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -223,6 +234,7 @@ impl SignAlg {
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.verify_digest(md, input, sig),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.verify(input, sig),
             (EdDsa, Key::Ed25519 { public, .. }) => ec::ed25519_verify(public, input, sig),
+            (MlDsa(ctx), Key::Pq(k)) => return k.verify(&ctx, input, sig),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if good {

@@ -1,10 +1,11 @@
 //! Asymmetric keys as the mechanisms use them, built from and turned into
-//! object attributes: RSA, NIST EC, Ed25519, X25519.
+//! object attributes: RSA, NIST EC, Ed25519, X25519, ML-KEM, ML-DSA.
 
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::curve::{octet_string, point_of, CurveId};
+use super::pq::{PqKey, Set};
 use crate::error::{Error, Result};
 use crate::model::{AttrType, Object, Value};
 use crate::sys::awslc::ec::{self, Curve, EcKey};
@@ -12,10 +13,25 @@ use crate::sys::awslc::pkey::{self, KeyRef, Parsed};
 use crate::sys::awslc::rsa::{Rsa, RsaParts};
 
 pub enum Key {
-    Rsa { key: Rsa, private: bool },
-    Ec { curve: Curve, key: EcKey, private: bool },
-    Ed25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
-    X25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
+    Rsa {
+        key: Rsa,
+        private: bool,
+    },
+    Ec {
+        curve: Curve,
+        key: EcKey,
+        private: bool,
+    },
+    Ed25519 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: [u8; 32],
+    },
+    X25519 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: [u8; 32],
+    },
+    /// ML-KEM or ML-DSA (PKCS#11 3.2).
+    Pq(PqKey),
 }
 
 pub type Attrs = Vec<(AttrType, Value)>;
@@ -32,6 +48,7 @@ impl Key {
         match self {
             Key::Rsa { private, .. } | Key::Ec { private, .. } => *private,
             Key::Ed25519 { private, .. } | Key::X25519 { private, .. } => private.is_some(),
+            Key::Pq(k) => k.private.is_some(),
         }
     }
 
@@ -41,6 +58,14 @@ impl Key {
             Key::Ec { .. } => ck::CKK_EC,
             Key::Ed25519 { .. } => ck::CKK_EC_EDWARDS,
             Key::X25519 { .. } => ck::CKK_EC_MONTGOMERY,
+            Key::Pq(k) => k.set.key_type(),
+        }
+    }
+
+    pub fn pq(&self) -> Option<&PqKey> {
+        match self {
+            Key::Pq(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -142,6 +167,23 @@ impl Key {
                     (CurveId::X25519, None) => Key::X25519 { private: None, public: fixed32(point()?)? },
                 })
             }
+            Some(kt @ (ck::CKK_ML_KEM | ck::CKK_ML_DSA)) => {
+                let p = o.ulong(ck::CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?;
+                let set = Set::from_ck(kt, p).ok_or(Error::ParameterSetNotSupported)?;
+                let k = if private {
+                    match (o.bytes(ck::CKA_VALUE), o.bytes(ck::CKA_SEED)) {
+                        (Some(v), seed) => PqKey::from_private(set, v, seed.filter(|s| !s.is_empty()))?,
+                        (None, Some(seed)) => PqKey::from_seed(set, Zeroizing::new(seed.to_vec()))?,
+                        (None, None) => return Err(Error::TemplateIncomplete),
+                    }
+                } else if check {
+                    PqKey::from_public(set, bytes(ck::CKA_VALUE)?)?
+                } else {
+                    // A stored key was checked when it was made.
+                    PqKey { set, public: bytes(ck::CKA_VALUE)?.to_vec(), private: None }
+                };
+                Ok(Key::Pq(k))
+            }
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -154,11 +196,15 @@ impl Key {
             Key::X25519 { private: Some(s), .. } if private => KeyRef::X25519(s),
             Key::Ed25519 { public, .. } => KeyRef::Ed25519(public),
             Key::X25519 { public, .. } => KeyRef::X25519(public),
+            Key::Pq(_) => return Err(Error::KeyTypeInconsistent),
         })
     }
 
     /// DER SubjectPublicKeyInfo.
     pub fn spki(&self) -> Result<Vec<u8>> {
+        if let Key::Pq(k) = self {
+            return Ok(k.spki());
+        }
         pkey::spki(self.key_ref(false)?).map_err(|_| Error::general("SPKI encoding failed"))
     }
 
@@ -167,12 +213,18 @@ impl Key {
         if !self.is_private() {
             return Err(Error::KeyNotWrappable);
         }
+        if let Key::Pq(k) = self {
+            return k.pkcs8();
+        }
         pkey::pkcs8(self.key_ref(true)?).map_err(|_| Error::general("PKCS#8 encoding failed"))
     }
 
     /// A private key from PKCS#8 (unwrapping). An RSA key outside
     /// 1024..=16384 bits is refused as a created one is.
     pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
+        if let Some(k) = PqKey::from_pkcs8(der) {
+            return Ok(Key::Pq(k?));
+        }
         let bad = |_| Error::WrappedKeyInvalid;
         Ok(match pkey::parse_pkcs8(der).map_err(bad)? {
             Parsed::Rsa(key) if !(1024..=16384).contains(&key.bits()) => return Err(Error::WrappedKeyInvalid),
@@ -185,7 +237,7 @@ impl Key {
 
     pub fn curve_id(&self) -> Option<CurveId> {
         match self {
-            Key::Rsa { .. } => None,
+            Key::Rsa { .. } | Key::Pq(_) => None,
             Key::Ec { curve, .. } => Some(CurveId::Nist(*curve)),
             Key::Ed25519 { .. } => Some(CurveId::Ed25519),
             Key::X25519 { .. } => Some(CurveId::X25519),
@@ -195,7 +247,7 @@ impl Key {
     /// The public point as raw bytes (uncompressed for NIST curves).
     pub fn public_point(&self) -> Result<Vec<u8>> {
         match self {
-            Key::Rsa { .. } => Err(Error::KeyTypeInconsistent),
+            Key::Rsa { .. } | Key::Pq(_) => Err(Error::KeyTypeInconsistent),
             Key::Ec { key, .. } => key.public_point().map_err(|_| Error::general("EC point encoding failed")),
             Key::Ed25519 { public, .. } | Key::X25519 { public, .. } => Ok(public.to_vec()),
         }
@@ -211,6 +263,9 @@ impl Key {
                 a.push((ck::CKA_MODULUS, Value::Bytes(p.n)));
                 a.push((ck::CKA_PUBLIC_EXPONENT, Value::Bytes(p.e)));
             }
+            // The raw public key is the public object's CKA_VALUE
+            // (`pq_public_value`): the private object's is its own.
+            Key::Pq(k) => a.push((ck::CKA_PARAMETER_SET, Value::Ulong(k.set.ck()))),
             _ => {
                 let curve = self.curve_id().expect("not RSA");
                 let params = params.map_or_else(|| curve.oid().to_vec(), <[u8]>::to_vec);
@@ -220,6 +275,12 @@ impl Key {
         }
         a.push((ck::CKA_PUBLIC_KEY_INFO, Value::bytes(self.spki()?)));
         Ok(a)
+    }
+
+    /// The public object's CKA_VALUE: the raw public key of an ML-KEM or
+    /// ML-DSA key (PKCS#11 3.2), None for the other types.
+    pub fn pq_public_value(&self) -> Option<Vec<u8>> {
+        self.pq().map(|k| k.public.clone())
     }
 
     /// CKA_MODULUS_BITS, for the public object of an RSA key.
@@ -252,6 +313,13 @@ impl Key {
             }
             Key::Ed25519 { private: Some(s), .. } | Key::X25519 { private: Some(s), .. } => {
                 vec![(ck::CKA_VALUE, Value::Bytes(s.clone()))]
+            }
+            Key::Pq(PqKey { private: Some(p), .. }) => {
+                let mut v = vec![(ck::CKA_VALUE, Value::Bytes(p.expanded.clone()))];
+                if let Some(seed) = &p.seed {
+                    v.push((ck::CKA_SEED, Value::Bytes(seed.clone())));
+                }
+                v
             }
             _ => return Err(Error::KeyTypeInconsistent),
         })

@@ -9,6 +9,7 @@ pub mod kdf;
 pub mod keygen;
 pub mod keys;
 mod names;
+pub mod pq;
 pub mod registry;
 
 /// What the token layer uses of the aws-lc shims, through this layer (the

@@ -40,6 +40,7 @@ pub mod crypto;
 mod derive;
 mod find;
 mod hooks;
+mod kem;
 mod keygen;
 pub mod keyid;
 mod keypair;

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 mod bn;
 pub mod ec;
 pub mod pkey;
+pub mod pq;
 pub mod rsa;
 
 /// Wipes a secret buffer, spare capacity included, at memset speed
