@@ -478,6 +478,69 @@ mod tests {
         assert!(PqKey::from_pkcs8(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_none());
     }
 
+    fn unhex(s: &str) -> Vec<u8> {
+        if s == "-" {
+            return Vec::new();
+        }
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    fn rows(text: &str) -> Vec<Vec<&str>> {
+        text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(|l| l.split(' ').collect()).collect()
+    }
+
+    /// FIPS 203 KATs (tests/vectors/ml_kem_kat.txt): KeyGen(d, z), Encaps
+    /// with the vector's m, Decaps of the right and of a rejected ciphertext.
+    #[test]
+    fn ml_kem_known_answers() {
+        let text = include_str!("../../tests/vectors/ml_kem_kat.txt");
+        let mut n = 0;
+        for r in rows(text) {
+            let set = match r[0] {
+                "512" => Kem::K512,
+                "768" => Kem::K768,
+                _ => Kem::K1024,
+            };
+            let seed = [unhex(r[1]), unhex(r[2])].concat();
+            let k = PqKey::from_seed(Set::Kem(set), Zeroizing::new(seed)).unwrap();
+            let dk = unhex(r[3]);
+            assert_eq!(&k.private.as_ref().unwrap().expanded[..], &dk[..], "dk {}", r[0]);
+            let (ct, ss) = sys::kem_encapsulate(set, &k.public, &unhex(r[4])).unwrap();
+            assert_eq!(ct, unhex(r[5]));
+            assert_eq!(&ss[..], &unhex(r[6])[..]);
+            assert_eq!(&k.decapsulate(&ct).unwrap()[..], &unhex(r[6])[..]);
+            assert_eq!(&k.decapsulate(&unhex(r[7])).unwrap()[..], &unhex(r[8])[..], "implicit rejection");
+            // The expanded key alone gives the same public key.
+            assert_eq!(PqKey::from_private(Set::Kem(set), &dk, None).unwrap().public, k.public);
+            n += 1;
+        }
+        assert_eq!(n, 6);
+    }
+
+    /// FIPS 204 KATs (tests/vectors/ml_dsa_kat.txt): KeyGen(ξ) and the
+    /// deterministic signature with the vector's context.
+    #[test]
+    fn ml_dsa_known_answers() {
+        let text = include_str!("../../tests/vectors/ml_dsa_kat.txt");
+        let mut n = 0;
+        for r in rows(text) {
+            let set = match r[0] {
+                "44" => Dsa::D44,
+                "65" => Dsa::D65,
+                _ => Dsa::D87,
+            };
+            let k = PqKey::from_seed(Set::Dsa(set), Zeroizing::new(unhex(r[1]))).unwrap();
+            assert_eq!(k.public, unhex(r[2]), "pk {}", r[0]);
+            assert_eq!(&k.private.as_ref().unwrap().expanded[..], &unhex(r[3])[..]);
+            let ctx = DsaContext::new(ck::CKH_DETERMINISTIC_REQUIRED, &unhex(r[5])).unwrap();
+            let sig = k.sign(&ctx, &unhex(r[4])).unwrap();
+            assert_eq!(sig, unhex(r[6]), "sig {}", r[0]);
+            k.verify(&ctx, &unhex(r[4]), &sig).unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 6);
+    }
+
     #[test]
     fn contexts_are_bounded() {
         assert!(DsaContext::new(ck::CKH_HEDGE_PREFERRED, &[1; 255]).is_ok());
