@@ -67,6 +67,9 @@ pub struct Pss {
     pub salt: usize,
 }
 
+// The ML-DSA variant carries its context (up to 255 bytes) inline so the
+// scheme stays a plain Copy value; it is copied once per operation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignAlg {
     /// CKM_RSA_PKCS: the caller supplies the DigestInfo.
