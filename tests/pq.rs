@@ -208,10 +208,29 @@ fn ml_dsa_signs_with_contexts_and_hedge_variants() {
     // An ML-KEM key does not sign; an EC key is not an ML-DSA key.
     let (_, kem_private) = kem_pair(&s, MlKemParameterSetType::ML_KEM_768, vec![Attribute::Sign(true)]);
     assert_eq!(rv(s.sign(&ml_dsa(HedgeType::Preferred, None), kem_private, b"x")), RvError::KeyTypeInconsistent);
-    let (_, ec) = s
+    let (ec_pub, ec) = s
         .generate_key_pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(P256.to_vec())], &[Attribute::Sign(true)])
         .unwrap();
     assert_eq!(rv(s.sign(&ml_dsa(HedgeType::Preferred, None), ec, b"x")), RvError::KeyTypeInconsistent);
+    // The 3.2 attributes are for ML-KEM / ML-DSA keys: an EC public key
+    // with a CKA_VALUE or a parameter set is refused.
+    let point = match s.get_attributes(ec_pub, &[AttributeType::EcPoint]).unwrap().into_iter().next() {
+        Some(Attribute::EcPoint(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let ec_import = |extra: Attribute| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::EcParams(P256.to_vec()),
+            Attribute::EcPoint(point.clone()),
+            extra,
+        ])
+    };
+    assert_eq!(rv(ec_import(Attribute::Value(vec![1; 65]))), RvError::AttributeTypeInvalid);
+    let set: ParameterSetType = MlDsaParameterSetType::ML_DSA_44.into();
+    assert_eq!(rv(ec_import(Attribute::ParameterSet(set))), RvError::AttributeTypeInvalid);
+    ec_import(Attribute::Label(b"plain".to_vec())).unwrap();
 }
 
 /// FIPS 204 known answers (tests/vectors/ml_dsa_kat.txt) through the

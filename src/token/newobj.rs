@@ -300,6 +300,14 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
     }
     let probe = build(bit, tmpl, vec![]);
     let key = Key::from_object(&probe, true)?;
+    // The PKCS#11 3.2 attributes belong to ML-KEM / ML-DSA keys only (a
+    // public key's CKA_VALUE included).
+    let pq_only = [ck::CKA_PARAMETER_SET, ck::CKA_SEED, ck::CKA_ENCAPSULATE, ck::CKA_DECAPSULATE];
+    if key.pq().is_none()
+        && (pq_only.iter().any(|t| tmpl.contains(*t)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE)))
+    {
+        return Err(Error::AttributeTypeInvalid);
+    }
     let mut attrs = key.public_attrs(tmpl.bytes(ck::CKA_EC_PARAMS))?;
     attrs.extend(pq_defaults(&key, bit, tmpl));
     if key.pq().is_some() && bit == policy::PRIV {
