@@ -172,7 +172,15 @@ impl PqKey {
                 sys::kem_check_public(k, ek).map_err(bad)?;
                 ek.to_vec()
             }
-            Set::Dsa(d) => sys::dsa_public_from_private(d, expanded).map_err(bad)?,
+            // sk = ρ ‖ K ‖ tr ‖ ... with tr = H(pk) (FIPS 204 Algorithm 24):
+            // the public key recomputed from sk must hash to the tr it holds.
+            Set::Dsa(d) => {
+                let pk = sys::dsa_public_from_private(d, expanded).map_err(bad)?;
+                if shake256_64(&pk)[..] != expanded[64..128] {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                pk
+            }
         };
         Ok(PqKey { set, public, private: Some(Private { seed: None, expanded: Zeroizing::new(expanded.to_vec()) }) })
     }
@@ -396,6 +404,16 @@ impl PqKey {
     }
 }
 
+/// SHAKE256 with a 64-byte output (FIPS 204's H for tr).
+fn shake256_64(data: &[u8]) -> [u8; 64] {
+    use sha3::digest::{ExtendableOutput, Update, XofReader};
+    let mut h = sha3::Shake256::default();
+    h.update(data);
+    let mut out = [0u8; 64];
+    h.finalize_xof().read(&mut out);
+    out
+}
+
 /// DER TLV with a definite length.
 fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 6);
@@ -471,9 +489,14 @@ mod tests {
             // The expanded form alone gives the same public key.
             let e = PqKey::from_private(set, &b.expanded, None).unwrap();
             assert_eq!(e.public, k.public);
-            // A seed that does not expand to the key is refused.
+            // A seed that does not expand to the key is refused, and so is
+            // an expanded key whose hash of the public key is not its own.
             let wrong = vec![7u8; set.seed_len()];
             assert!(PqKey::from_private(set, &b.expanded, Some(&wrong)).is_err());
+            let mut corrupt = b.expanded.to_vec();
+            let at = if let Set::Dsa(_) = set { 100 } else { corrupt.len() - 40 };
+            corrupt[at] ^= 1;
+            assert_eq!(PqKey::from_private(set, &corrupt, None).err(), Some(Error::AttributeValueInvalid));
         }
         assert!(PqKey::from_pkcs8(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_none());
     }
