@@ -119,11 +119,14 @@ rules! {
     CKA_PUBLIC_KEY_INFO, Bytes, PUB | PRIV, 0;
     // ML-KEM and ML-DSA keys (PKCS#11 3.2 §6.67-68): the parameter set, the
     // private key's seed (a secret component like CKA_VALUE), and the
-    // encapsulation usage flags (absent from older keys: read as false).
+    // encapsulation usage flags (absent from older keys: read as false) and
+    // the templates that govern the keys they make.
     CKA_PARAMETER_SET, Ulong, PUB | PRIV, 0;
     CKA_SEED, Bytes, PRIV, SECRET_PART;
     CKA_ENCAPSULATE, Bool, PUB, MODIFIABLE;
     CKA_DECAPSULATE, Bool, PRIV, MODIFIABLE;
+    CKA_ENCAPSULATE_TEMPLATE, Template, PUB, 0;
+    CKA_DECAPSULATE_TEMPLATE, Template, PRIV, 0;
     // X.509 certificates.
     CKA_CERTIFICATE_TYPE, Ulong, CERT, 0;
     CKA_ISSUER, Bytes, CERT, MODIFIABLE;

@@ -3,7 +3,9 @@
 //! template, as a derived key is: CKA_CLASS CKO_SECRET_KEY if given, the
 //! key type the template's (a generic secret when it names none) and of a
 //! length that takes the 32-byte secret (generic secret, AES-256, HMAC
-//! types), CKA_VALUE never given, CKA_VALUE_LEN 32 if given.
+//! types), CKA_VALUE never given, CKA_VALUE_LEN 32 if given; a
+//! CKA_ENCAPSULATE_TEMPLATE / CKA_DECAPSULATE_TEMPLATE on the ML-KEM key
+//! governs the new key as CKA_UNWRAP_TEMPLATE does an unwrapped one.
 
 use super::Sessions;
 
@@ -16,7 +18,7 @@ use super::{ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::pq::KEM_SHARED;
 use crate::mech::{keygen, registry};
-use crate::model::{policy, Mechanism, Param, Template};
+use crate::model::{policy, Mechanism, Object, Param, Template, Value};
 
 /// The key type of the new key, after the template checks.
 fn secret_template(tmpl: &Template) -> Result<ck::CK_KEY_TYPE> {
@@ -29,6 +31,14 @@ fn secret_template(tmpl: &Template) -> Result<ck::CK_KEY_TYPE> {
     let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).unwrap_or(ck::CKK_GENERIC_SECRET);
     keygen::check_secret_len(key_type, KEM_SHARED).map_err(|_| Error::TemplateInconsistent)?;
     Ok(key_type)
+}
+
+/// The caller's template with the key's governing template applied.
+fn governed(tmpl: &Template, key: &Object, which: ck::CK_ATTRIBUTE_TYPE) -> Result<Template> {
+    match key.get(which) {
+        Some(Value::Template(t)) => newobj::governed(tmpl, t),
+        _ => Ok(tmpl.clone()),
+    }
 }
 
 fn no_param(mech: &Mechanism) -> Result<()> {
@@ -54,9 +64,10 @@ impl Sessions<'_> {
         let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_ENCAPSULATE)?;
         no_param(mech)?;
-        let (k, _) = self.asym_key(&a, key, ck::CKA_ENCAPSULATE, mech.mtype, ck::CKO_PUBLIC_KEY)?;
+        let (k, obj) = self.asym_key(&a, key, ck::CKA_ENCAPSULATE, mech.mtype, ck::CKO_PUBLIC_KEY)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
         let ct_len = pq.ciphertext_len()?;
+        let tmpl = &governed(tmpl, &obj, ck::CKA_ENCAPSULATE_TEMPLATE)?;
         let key_type = secret_template(tmpl)?;
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         if let Some(p) = Produced::query(ct_len, cap) {
@@ -84,6 +95,7 @@ impl Sessions<'_> {
         no_param(mech)?;
         let (k, obj) = self.asym_key(&a, key, ck::CKA_DECAPSULATE, mech.mtype, ck::CKO_PRIVATE_KEY)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
+        let tmpl = &governed(tmpl, &obj, ck::CKA_DECAPSULATE_TEMPLATE)?;
         let key_type = secret_template(tmpl)?;
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let secret: Zeroizing<Vec<u8>> = pq.decapsulate(ct)?;
