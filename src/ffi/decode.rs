@@ -308,6 +308,22 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
                 context: unsafe { param_bytes_max(p.pContextData, p.ulContextDataLen, 255) }?,
             }
         }
+        ck::CKM_ML_DSA if !m.pParameter.is_null() => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
+            let p: &ck::CK_SIGN_ADDITIONAL_CONTEXT = unsafe { param_struct(m) }?;
+            // FIPS 204 caps the context at 255 bytes: longer is refused
+            // before anything is copied.
+            if p.ulContextLen > 255 {
+                return Err(Error::MechanismParamInvalid);
+            }
+            Param::SignContext {
+                hedge: p.hedgeVariant,
+                // SAFETY: pointer and length from the caller's parameter struct, readable for the call;
+                // checked against NULL and the bound, then copied.
+                context: unsafe { param_bytes(p.pContext, p.ulContextLen) }?,
+            }
+        }
         ck::CKM_AES_ECB_ENCRYPT_DATA
         | ck::CKM_CONCATENATE_BASE_AND_DATA
         | ck::CKM_CONCATENATE_DATA_AND_BASE

@@ -17,6 +17,7 @@
 mod crypto;
 mod decode;
 mod general;
+mod kem;
 pub mod kms;
 mod message;
 mod objects;

@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 use super::eddsa::EdParams;
 use super::keys::Key;
+use super::pq::DsaContext;
 use crate::error::{Error, Result};
 use crate::model::{MechType, Mechanism, Oaep, Param};
 use crate::sys::awslc::Md;
@@ -66,8 +67,9 @@ pub struct Pss {
     pub salt: usize,
 }
 
-// EdDSA's context (up to 255 bytes) is held inline so the scheme stays
-// Copy; one such value per operation is no cost worth boxing for.
+// EdDSA's and ML-DSA's contexts (up to 255 bytes each) are held inline so
+// the scheme stays Copy; one such value per operation is no cost worth
+// boxing for.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignAlg {
@@ -84,6 +86,8 @@ pub enum SignAlg {
     EcdsaHash(Md),
     /// CKM_EDDSA: Ed25519 / Ed448, pure or with CK_EDDSA_PARAMS.
     EdDsa(EdParams),
+    /// CKM_ML_DSA (pure ML-DSA, FIPS 204 Algorithm 2) with its context.
+    MlDsa(DsaContext),
 }
 
 fn pss_param(m: &Mechanism, fixed: Option<Md>) -> Result<Pss> {
@@ -128,6 +132,11 @@ impl SignAlg {
             ck::CKM_ECDSA_SHA384 => hashed(EcdsaHash(Md::Sha384))?,
             ck::CKM_ECDSA_SHA512 => hashed(EcdsaHash(Md::Sha512))?,
             ck::CKM_EDDSA => EdDsa(EdParams::parse(&m.param)?),
+            ck::CKM_ML_DSA => match &m.param {
+                Param::None => MlDsa(DsaContext::default()),
+                Param::SignContext { hedge, context } => MlDsa(DsaContext::new(*hedge, context)?),
+                _ => return Err(Error::MechanismParamInvalid),
+            },
             _ => return Ok(None),
         }))
     }
@@ -155,6 +164,7 @@ impl SignAlg {
             }
             (RsaPkcs | RsaX509 | RsaPkcsHash(_), Key::Rsa { .. }) => Ok(()),
             (Ecdsa | EcdsaHash(_), Key::Ec { .. }) => Ok(()),
+            (MlDsa(_), Key::Pq(k)) if k.set.key_type() == ck::CKK_ML_DSA => Ok(()),
             (EdDsa(_), Key::Ed25519 { .. } | Key::Ed448 { .. }) => Ok(()),
             _ => Err(Error::KeyTypeInconsistent),
         }
@@ -165,6 +175,7 @@ impl SignAlg {
             Key::Rsa { key, .. } => key.size(),
             Key::Ec { curve, .. } => 2 * curve.byte_len(),
             Key::Ed25519 { .. } | Key::X25519 { .. } => 64,
+            Key::Pq(k) => k.sig_len(),
             Key::Ed448 { .. } | Key::X448 { .. } => super::curve448::ED448_SIG_LEN,
         }
     }
@@ -192,6 +203,7 @@ impl SignAlg {
             }
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.sign_digest(md, input).map_err(failed),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.sign(input).map_err(failed),
+            (MlDsa(ctx), Key::Pq(k)) => k.sign(&ctx, input),
             (EdDsa(p), _) => p.sign(key, input),
             _ => Err(Error::KeyTypeInconsistent),
         }
@@ -221,6 +233,7 @@ impl SignAlg {
             }
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.verify_digest(md, input, sig),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.verify(input, sig),
+            (MlDsa(ctx), Key::Pq(k)) => return k.verify(&ctx, input, sig),
             (EdDsa(p), _) => p.verify(key, input, sig)?,
             _ => return Err(Error::KeyTypeInconsistent),
         };

@@ -1,12 +1,13 @@
 //! Asymmetric keys as the mechanisms use them, built from and turned into
 //! object attributes: RSA, EC (NIST, secp256k1, brainpool), Ed25519,
-//! X25519, Ed448, X448.
+//! X25519, Ed448, X448, ML-KEM, ML-DSA.
 
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
 use super::curve::{octet_string, point_of, CurveId};
 use super::curve448::{self, ED448_LEN, X448_LEN};
+use super::pq::{PqKey, Set};
 use crate::error::{Error, Result};
 use crate::model::{AttrType, Object, Value};
 use crate::sys::awslc::ec::{self, Curve, EcKey};
@@ -14,12 +15,33 @@ use crate::sys::awslc::pkey::{self, KeyRef, Parsed};
 use crate::sys::awslc::rsa::{Rsa, RsaParts};
 
 pub enum Key {
-    Rsa { key: Rsa, private: bool },
-    Ec { curve: Curve, key: EcKey, private: bool },
-    Ed25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
-    X25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
-    Ed448 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; ED448_LEN] },
-    X448 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; X448_LEN] },
+    Rsa {
+        key: Rsa,
+        private: bool,
+    },
+    Ec {
+        curve: Curve,
+        key: EcKey,
+        private: bool,
+    },
+    Ed25519 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: [u8; 32],
+    },
+    X25519 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: [u8; 32],
+    },
+    Ed448 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: [u8; ED448_LEN],
+    },
+    X448 {
+        private: Option<Zeroizing<Vec<u8>>>,
+        public: [u8; X448_LEN],
+    },
+    /// ML-KEM or ML-DSA (PKCS#11 3.2).
+    Pq(PqKey),
 }
 
 pub type Attrs = Vec<(AttrType, Value)>;
@@ -39,6 +61,7 @@ impl Key {
             | Key::X25519 { private, .. }
             | Key::Ed448 { private, .. }
             | Key::X448 { private, .. } => private.is_some(),
+            Key::Pq(k) => k.private.is_some(),
         }
     }
 
@@ -48,6 +71,14 @@ impl Key {
             Key::Ec { .. } => ck::CKK_EC,
             Key::Ed25519 { .. } | Key::Ed448 { .. } => ck::CKK_EC_EDWARDS,
             Key::X25519 { .. } | Key::X448 { .. } => ck::CKK_EC_MONTGOMERY,
+            Key::Pq(k) => k.set.key_type(),
+        }
+    }
+
+    pub fn pq(&self) -> Option<&PqKey> {
+        match self {
+            Key::Pq(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -177,6 +208,23 @@ impl Key {
                     (CurveId::X448, None) => Key::X448 { private: None, public: fixed(point()?)? },
                 })
             }
+            Some(kt @ (ck::CKK_ML_KEM | ck::CKK_ML_DSA)) => {
+                let p = o.ulong(ck::CKA_PARAMETER_SET).ok_or(Error::TemplateIncomplete)?;
+                let set = Set::from_ck(kt, p).ok_or(Error::ParameterSetNotSupported)?;
+                let k = if private {
+                    match (o.bytes(ck::CKA_VALUE), o.bytes(ck::CKA_SEED)) {
+                        (Some(v), seed) => PqKey::from_private(set, v, seed.filter(|s| !s.is_empty()))?,
+                        (None, Some(seed)) => PqKey::from_seed(set, Zeroizing::new(seed.to_vec()))?,
+                        (None, None) => return Err(Error::TemplateIncomplete),
+                    }
+                } else if check {
+                    PqKey::from_public(set, bytes(ck::CKA_VALUE)?)?
+                } else {
+                    // A stored key was checked when it was made.
+                    PqKey { set, public: bytes(ck::CKA_VALUE)?.to_vec(), private: None }
+                };
+                Ok(Key::Pq(k))
+            }
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -190,12 +238,14 @@ impl Key {
             Key::Ed25519 { public, .. } => KeyRef::Ed25519(public),
             Key::X25519 { public, .. } => KeyRef::X25519(public),
             Key::Ed448 { .. } | Key::X448 { .. } => return Err(Error::general("not an aws-lc key")),
+            Key::Pq(_) => return Err(Error::KeyTypeInconsistent),
         })
     }
 
     /// DER SubjectPublicKeyInfo.
     pub fn spki(&self) -> Result<Vec<u8>> {
         match self {
+            Key::Pq(k) => Ok(k.spki()),
             Key::Ec { curve: Curve::P192, key, .. } => {
                 let point = key.public_point().map_err(|_| Error::general("EC point encoding failed"))?;
                 super::p192::spki(&point).ok_or_else(|| Error::general("SPKI encoding failed"))
@@ -212,6 +262,7 @@ impl Key {
             return Err(Error::KeyNotWrappable);
         }
         match self {
+            Key::Pq(k) => k.pkcs8(),
             Key::Ec { curve: Curve::P192, key, .. } => {
                 let failed = || Error::general("PKCS#8 encoding failed");
                 let (d, q) = (key.scalar().map_err(|_| failed())?, key.public_point().map_err(|_| failed())?);
@@ -226,6 +277,9 @@ impl Key {
     /// A private key from PKCS#8 (unwrapping). An RSA key outside
     /// 1024..=16384 bits is refused as a created one is.
     pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
+        if let Some(k) = PqKey::from_pkcs8(der) {
+            return Ok(Key::Pq(k?));
+        }
         let bad = |_| Error::WrappedKeyInvalid;
         // Ed448 and X448 have fixed layouts aws-lc does not know.
         match curve448::parse_pkcs8(der) {
@@ -262,7 +316,7 @@ impl Key {
 
     pub fn curve_id(&self) -> Option<CurveId> {
         match self {
-            Key::Rsa { .. } => None,
+            Key::Rsa { .. } | Key::Pq(_) => None,
             Key::Ec { curve, .. } => Some(CurveId::Nist(*curve)),
             Key::Ed25519 { .. } => Some(CurveId::Ed25519),
             Key::X25519 { .. } => Some(CurveId::X25519),
@@ -274,7 +328,7 @@ impl Key {
     /// The public point as raw bytes (uncompressed for NIST curves).
     pub fn public_point(&self) -> Result<Vec<u8>> {
         match self {
-            Key::Rsa { .. } => Err(Error::KeyTypeInconsistent),
+            Key::Rsa { .. } | Key::Pq(_) => Err(Error::KeyTypeInconsistent),
             Key::Ec { key, .. } => key.public_point().map_err(|_| Error::general("EC point encoding failed")),
             Key::Ed25519 { public, .. } | Key::X25519 { public, .. } => Ok(public.to_vec()),
             Key::Ed448 { public, .. } => Ok(public.to_vec()),
@@ -292,6 +346,9 @@ impl Key {
                 a.push((ck::CKA_MODULUS, Value::Bytes(p.n)));
                 a.push((ck::CKA_PUBLIC_EXPONENT, Value::Bytes(p.e)));
             }
+            // The raw public key is the public object's CKA_VALUE
+            // (`pq_public_value`): the private object's is its own.
+            Key::Pq(k) => a.push((ck::CKA_PARAMETER_SET, Value::Ulong(k.set.ck()))),
             _ => {
                 let curve = self.curve_id().expect("not RSA");
                 let params = params.map_or_else(|| curve.oid().to_vec(), <[u8]>::to_vec);
@@ -301,6 +358,12 @@ impl Key {
         }
         a.push((ck::CKA_PUBLIC_KEY_INFO, Value::bytes(self.spki()?)));
         Ok(a)
+    }
+
+    /// The public object's CKA_VALUE: the raw public key of an ML-KEM or
+    /// ML-DSA key (PKCS#11 3.2), None for the other types.
+    pub fn pq_public_value(&self) -> Option<Vec<u8>> {
+        self.pq().map(|k| k.public.clone())
     }
 
     /// CKA_MODULUS_BITS, for the public object of an RSA key.
@@ -336,6 +399,13 @@ impl Key {
             | Key::Ed448 { private: Some(s), .. }
             | Key::X448 { private: Some(s), .. } => {
                 vec![(ck::CKA_VALUE, Value::Bytes(s.clone()))]
+            }
+            Key::Pq(PqKey { private: Some(p), .. }) => {
+                let mut v = vec![(ck::CKA_VALUE, Value::Bytes(p.expanded.clone()))];
+                if let Some(seed) = &p.seed {
+                    v.push((ck::CKA_SEED, Value::Bytes(seed.clone())));
+                }
+                v
             }
             _ => return Err(Error::KeyTypeInconsistent),
         })

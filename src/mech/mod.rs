@@ -14,6 +14,7 @@ pub mod keys;
 pub mod msgiv;
 mod names;
 pub mod p192;
+pub mod pq;
 pub mod registry;
 
 /// What the token layer uses of the aws-lc shims, through this layer (the

@@ -112,6 +112,12 @@ entries! {
     CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 448, PAIR;
     CKM_EDDSA, 255, 448, MAC;
     CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 255, 448, PAIR;
+    // PKCS#11 3.2 post-quantum keys; the size range is the CKP_* parameter
+    // sets (1..=3: ML-KEM-512/768/1024, ML-DSA-44/65/87).
+    CKM_ML_KEM_KEY_PAIR_GEN, 1, 3, PAIR;
+    CKM_ML_KEM, 1, 3, ck::CKF_ENCAPSULATE | ck::CKF_DECAPSULATE;
+    CKM_ML_DSA_KEY_PAIR_GEN, 1, 3, PAIR;
+    CKM_ML_DSA, 1, 3, MAC;
     CKM_SHA_1, 0, 0, ck::CKF_DIGEST;
     CKM_SHA224, 0, 0, ck::CKF_DIGEST;
     CKM_SHA256, 0, 0, ck::CKF_DIGEST;

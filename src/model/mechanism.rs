@@ -110,6 +110,11 @@ pub enum Param {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// CK_SIGN_ADDITIONAL_CONTEXT (CKM_ML_DSA): hedge variant, context.
+    SignContext {
+        hedge: u64,
+        context: Vec<u8>,
+    },
     /// CK_FHSM_KMS_WRAP_PARAMS: the encryption context.
     KmsContext(Vec<(Vec<u8>, Vec<u8>)>),
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.

@@ -71,7 +71,8 @@ rules! {
     CKA_OBJECT_ID, Bytes, DATA, MODIFIABLE;
     // CKA_VALUE: modifiable on data objects only, secret on keys only; see
     // `is_modifiable` and `is_secret_part`.
-    CKA_VALUE, Bytes, DATA | CERT | PRIV | SECRET, MODIFIABLE | SECRET_PART;
+    // (and the raw public key of ML-KEM / ML-DSA public keys, PKCS#11 3.2).
+    CKA_VALUE, Bytes, DATA | CERT | PUB | PRIV | SECRET, MODIFIABLE | SECRET_PART;
     CKA_KEY_TYPE, Ulong, KEYS, 0;
     CKA_ID, Bytes, KEYS | CERT, MODIFIABLE;
     CKA_START_DATE, Date, KEYS | CERT, MODIFIABLE;
@@ -116,6 +117,16 @@ rules! {
     CKA_EC_PARAMS, Bytes, PUB | PRIV, 0;
     CKA_EC_POINT, Bytes, PUB | PRIV, 0;
     CKA_PUBLIC_KEY_INFO, Bytes, PUB | PRIV, 0;
+    // ML-KEM and ML-DSA keys (PKCS#11 3.2 §6.67-68): the parameter set, the
+    // private key's seed (a secret component like CKA_VALUE), and the
+    // encapsulation usage flags (absent from older keys: read as false) and
+    // the templates that govern the keys they make.
+    CKA_PARAMETER_SET, Ulong, PUB | PRIV, 0;
+    CKA_SEED, Bytes, PRIV, SECRET_PART;
+    CKA_ENCAPSULATE, Bool, PUB, MODIFIABLE;
+    CKA_DECAPSULATE, Bool, PRIV, MODIFIABLE;
+    CKA_ENCAPSULATE_TEMPLATE, Template, PUB, 0;
+    CKA_DECAPSULATE_TEMPLATE, Template, PRIV, 0;
     // X.509 certificates.
     CKA_CERTIFICATE_TYPE, Ulong, CERT, 0;
     CKA_ISSUER, Bytes, CERT, MODIFIABLE;

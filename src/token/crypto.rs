@@ -232,6 +232,8 @@ impl Sessions<'_> {
             ck::CKA_WRAP => "wrap",
             ck::CKA_UNWRAP => "unwrap",
             ck::CKA_DERIVE => "derive",
+            ck::CKA_ENCAPSULATE => "encapsulate",
+            ck::CKA_DECAPSULATE => "decapsulate",
             _ => "use",
         };
         let key = o.bytes(ck::CKA_UNIQUE_ID).map(String::from_utf8_lossy).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! C_GenerateKeyPair (RSA, EC, Ed25519, X25519) and the checks for
+//! C_GenerateKeyPair (RSA, EC, Ed25519, X25519, ML-KEM, ML-DSA) and the checks for
 //! importing asymmetric keys with C_CreateObject: components in, derived
 //! public attributes (CKA_PUBLIC_KEY_INFO, CKA_EC_POINT, ...) computed.
 
@@ -12,6 +12,7 @@ use super::{Access, Found, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::curve::CurveId;
 use crate::mech::keys::Key;
+use crate::mech::pq::{PqKey, Set};
 use crate::mech::registry;
 use crate::model::{policy, Mechanism, Object, Param, Template};
 
@@ -54,6 +55,8 @@ impl Sessions<'_> {
             ck::CKM_RSA_PKCS_KEY_PAIR_GEN => ck::CKK_RSA,
             ck::CKM_EC_KEY_PAIR_GEN => ck::CKK_EC,
             ck::CKM_EC_EDWARDS_KEY_PAIR_GEN => ck::CKK_EC_EDWARDS,
+            ck::CKM_ML_KEM_KEY_PAIR_GEN => ck::CKK_ML_KEM,
+            ck::CKM_ML_DSA_KEY_PAIR_GEN => ck::CKK_ML_DSA,
             _ => ck::CKK_EC_MONTGOMERY,
         };
         let pub_checked = newobj::Checked::for_token_key(policy::PUB, pub_tmpl, a.is_so(), Some(key_type))?;
@@ -69,7 +72,17 @@ impl Sessions<'_> {
         }
 
         let mut params = None;
-        let key = if key_type == ck::CKK_RSA {
+        let key = if matches!(key_type, ck::CKK_ML_KEM | ck::CKK_ML_DSA) {
+            // PKCS#11 3.2: the parameter set is in the public template (or
+            // the private one); both may say it if they agree.
+            let (pp, vp) = (pub_tmpl.ulong(ck::CKA_PARAMETER_SET), priv_tmpl.ulong(ck::CKA_PARAMETER_SET));
+            if pp.is_some() && vp.is_some() && pp != vp {
+                return Err(Error::TemplateInconsistent);
+            }
+            let p = pp.or(vp).ok_or(Error::TemplateIncomplete)?;
+            let set = Set::from_ck(key_type, p).ok_or(Error::ParameterSetNotSupported)?;
+            Key::Pq(PqKey::generate(set)?)
+        } else if key_type == ck::CKK_RSA {
             if priv_tmpl.contains(ck::CKA_MODULUS_BITS) {
                 return Err(Error::TemplateInconsistent);
             }

@@ -42,6 +42,7 @@ mod dual;
 mod find;
 mod hooks;
 mod kbkdf;
+mod kem;
 mod keygen;
 pub mod keyid;
 mod keypair;

@@ -51,6 +51,7 @@ pub(crate) const GENERATED: &[AttrType] = &[
     ck::CKA_COEFFICIENT,
     ck::CKA_EC_POINT,
     ck::CKA_VALUE,
+    ck::CKA_SEED,
     ck::CKA_PUBLIC_KEY_INFO,
 ];
 
@@ -232,7 +233,11 @@ fn token_key_attrs(t: &Checked, k: &TokenKey, class: Ulong) -> Result<Attrs> {
             return Err(Error::TemplateInconsistent);
         }
     }
+    if t.tmpl.ulong(ck::CKA_PARAMETER_SET).is_some_and(|p| k.key.pq().is_none_or(|q| q.set.ck() != p)) {
+        return Err(Error::TemplateInconsistent);
+    }
     let mut set = k.key.public_attrs(params)?;
+    set.extend(pq_defaults(k.key, t.bit, t.tmpl));
     set.extend([
         (ck::CKA_CLASS, Value::Ulong(class)),
         (ck::CKA_LOCAL, Value::Bool(k.generated_by.is_some())),
@@ -251,6 +256,9 @@ pub(crate) fn public_key(t: &Checked, key: Option<&TokenKey>) -> Result<Object> 
             let mut set = token_key_attrs(t, k, ck::CKO_PUBLIC_KEY)?;
             if let Some(bits) = k.key.modulus_bits() {
                 set.push((ck::CKA_MODULUS_BITS, Value::Ulong(bits)));
+            }
+            if let Some(v) = k.key.pq_public_value() {
+                set.push((ck::CKA_VALUE, Value::bytes(v)));
             }
             set
         }
@@ -292,7 +300,21 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
     }
     let probe = build(bit, tmpl, vec![]);
     let key = Key::from_object(&probe, true)?;
+    // The PKCS#11 3.2 attributes belong to ML-KEM / ML-DSA keys only (a
+    // public key's CKA_VALUE included).
+    let pq_only = [ck::CKA_PARAMETER_SET, ck::CKA_SEED, ck::CKA_ENCAPSULATE, ck::CKA_DECAPSULATE];
+    if key.pq().is_none()
+        && (pq_only.iter().any(|t| tmpl.contains(*t)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE)))
+    {
+        return Err(Error::AttributeTypeInvalid);
+    }
     let mut attrs = key.public_attrs(tmpl.bytes(ck::CKA_EC_PARAMS))?;
+    attrs.extend(pq_defaults(&key, bit, tmpl));
+    if key.pq().is_some() && bit == policy::PRIV {
+        // A private key given by its seed gets its expanded form, and the
+        // other way round only the expanded form is known.
+        attrs.extend(key.private_attrs()?);
+    }
     if let Some(given) = tmpl.bytes(ck::CKA_PUBLIC_KEY_INFO) {
         let ours = attrs.iter().find(|(t, _)| *t == ck::CKA_PUBLIC_KEY_INFO).and_then(|(_, v)| v.as_bytes());
         if !given.is_empty() && Some(given) != ours {
@@ -312,6 +334,18 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
     // attributes derived from them are added.
     attrs.retain(|(t, _)| !tmpl.contains(*t) || matches!(*t, ck::CKA_PUBLIC_KEY_INFO | ck::CKA_EC_POINT));
     Ok(attrs)
+}
+
+/// What an ML-KEM key has by default: CKA_ENCAPSULATE on the public half,
+/// CKA_DECAPSULATE on the private one, true unless the template says.
+/// (Not in the policy table's defaults: keys stored before PKCS#11 3.2
+/// lack them.)
+fn pq_defaults(key: &Key, bit: u8, tmpl: &Template) -> Attrs {
+    let usage = if bit == policy::PUB { ck::CKA_ENCAPSULATE } else { ck::CKA_DECAPSULATE };
+    match key.pq() {
+        Some(k) if k.set.key_type() == ck::CKK_ML_KEM && !tmpl.contains(usage) => vec![(usage, Value::Bool(true))],
+        _ => vec![],
+    }
 }
 
 /// The one constructor of a new certificate (X.509: the DER must be given;

@@ -13,6 +13,7 @@ pub mod aead;
 mod bn;
 pub mod ec;
 pub mod pkey;
+pub mod pq;
 pub mod rsa;
 
 /// Wipes a secret buffer, spare capacity included, at memset speed
