@@ -4,6 +4,7 @@
 pub mod aes;
 pub mod asym;
 pub mod curve;
+pub mod des;
 pub mod digest;
 pub mod kdf;
 pub mod keygen;

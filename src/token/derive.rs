@@ -14,6 +14,7 @@ use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::curve::point_of;
+use crate::mech::des::{self, DesCipher, DesSpec};
 use crate::mech::keys::Key;
 use crate::mech::prims::{self as raw, Md};
 use crate::mech::{kdf, keygen, registry};
@@ -55,6 +56,30 @@ const GENERIC: &[ck::CK_MECHANISM_TYPE] = &[
     ck::CKM_XOR_BASE_AND_DATA,
     ck::CKM_EXTRACT_KEY_FROM_KEY,
 ];
+
+/// The DES and TDES "encrypt data" derivations: the data (whole blocks)
+/// encrypted under the base key, its first `len` bytes.
+fn des_encrypt_data(
+    m: ck::CK_MECHANISM_TYPE,
+    base: &Object,
+    spec: DesSpec,
+    key: &[u8],
+    data: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    if !base.ulong(ck::CKA_KEY_TYPE).is_some_and(|kt| des::key_type_ok(m, kt)) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    if data.is_empty() || data.len() % 8 != 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let mut out = DesCipher::new(spec, key, true)?.oneshot(data)?;
+    if len > out.len() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    out.truncate(len);
+    Ok(out)
+}
 
 /// `len` bytes of `key`'s bits from bit `start` on, wrapping around at the
 /// end (CKM_EXTRACT_KEY_FROM_KEY; bit 0 is the first byte's high bit).
@@ -182,6 +207,12 @@ impl Sessions<'_> {
                 key_type_in(base, &[ck::CKK_AES])?;
                 self.encrypt_data(CipherSpec::Cbc { iv: *iv, pad: false }, value, data, len)
             }
+            (Param::DataString(d), ck::CKM_DES_ECB_ENCRYPT_DATA | ck::CKM_DES3_ECB_ENCRYPT_DATA) => {
+                des_encrypt_data(mech.mtype, base, DesSpec::Ecb, value, d, len)
+            }
+            (Param::DesCbcData { iv, data }, ck::CKM_DES_CBC_ENCRYPT_DATA | ck::CKM_DES3_CBC_ENCRYPT_DATA) => {
+                des_encrypt_data(mech.mtype, base, DesSpec::Cbc { iv: *iv, pad: false }, value, data, len)
+            }
             (_, m) if GENERIC.contains(&m) => {
                 let mut whole = Zeroizing::new(Vec::new());
                 match (&mech.param, m) {
@@ -283,6 +314,8 @@ impl Sessions<'_> {
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
             Some(l) => l as usize,
+            // A DES key's length is its type's.
+            None if des::key_len(key_type).is_some() => des::key_len(key_type).unwrap_or(0),
             None => match (&mech.param, key_type) {
                 // Whatever the generic derivations produce in full.
                 (Param::DataString(d), _)
@@ -295,7 +328,9 @@ impl Sessions<'_> {
                 (_, _) if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY => {
                     value_len(&base)? + value_len(other.as_deref().ok_or(Error::MechanismParamInvalid)?)?
                 }
-                (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
+                (Param::DataString(d), _)
+                | (Param::CbcData { data: d, .. }, _)
+                | (Param::DesCbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
                 // HKDF into a key of no fixed length: the hash's length.
                 (Param::Hkdf { prf, .. }, ck::CKK_GENERIC_SECRET | ck::CKK_HKDF) => kdf::hkdf_hash_len(*prf)?,
@@ -303,7 +338,11 @@ impl Sessions<'_> {
             },
         };
         keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
-        let value = self.derive_bytes(&a, mech, &base, other.as_deref(), len)?;
+        let mut value = self.derive_bytes(&a, mech, &base, other.as_deref(), len)?;
+        if des::key_len(key_type).is_some() {
+            // Derived DES keys get odd parity (as SoftHSM sets it).
+            des::fix_parity(&mut value);
+        }
         let mut obj = newobj::secret_key(&checked, key_type, value, None)?;
         let mut always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE);
         let mut never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE);

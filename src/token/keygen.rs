@@ -26,6 +26,9 @@ impl Sessions<'_> {
             (ck::CKM_GENERIC_SECRET_KEY_GEN, None) => ck::CKK_GENERIC_SECRET,
             (ck::CKM_GENERIC_SECRET_KEY_GEN, Some(kt)) if kt != ck::CKK_AES => kt,
             (ck::CKM_HKDF_KEY_GEN, None | Some(ck::CKK_HKDF)) => ck::CKK_HKDF,
+            (ck::CKM_DES_KEY_GEN, None | Some(ck::CKK_DES)) => ck::CKK_DES,
+            (ck::CKM_DES2_KEY_GEN, None | Some(ck::CKK_DES2)) => ck::CKK_DES2,
+            (ck::CKM_DES3_KEY_GEN, None | Some(ck::CKK_DES3)) => ck::CKK_DES3,
             // The 3.0 HMAC key generations: each makes its own key type.
             (m, given) if keygen::hmac_key_type(m).is_some() => {
                 let kt = keygen::hmac_key_type(m).expect("checked by the guard");
@@ -40,6 +43,16 @@ impl Sessions<'_> {
             return Err(Error::TemplateInconsistent);
         }
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
+        if let Some(n) = crate::mech::des::key_len(key_type) {
+            // A DES key's length is its type's; CKA_VALUE_LEN is not one of
+            // its attributes, though a matching one is let through.
+            if tmpl.ulong(ck::CKA_VALUE_LEN).is_some_and(|l| l != n as u64) {
+                return Err(Error::TemplateInconsistent);
+            }
+            let value = crate::mech::des::generate(key_type)?;
+            let obj = newobj::secret_key(&checked, key_type, value, Some(mech.mtype))?;
+            return self.m.objects().store_new(&a, &s, obj);
+        }
         let len = tmpl.ulong(ck::CKA_VALUE_LEN).ok_or(Error::TemplateIncomplete)?;
         if len < entry.min_key || len > entry.max_key {
             return Err(Error::KeySizeRange);

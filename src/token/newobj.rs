@@ -358,6 +358,11 @@ pub(crate) fn from_template(t: &Checked) -> Result<Object> {
             if !t.trusted && t.tmpl.contains(ck::CKA_VALUE_LEN) {
                 return Err(Error::TemplateInconsistent);
             }
+            if !t.trusted && crate::mech::des::key_len(key_type).is_some() {
+                // Length and odd parity (PKCS#11 3.0 §2.31); a migrated key
+                // is kept as its token had it.
+                crate::mech::des::check_key(key_type, value)?;
+            }
             secret_key(t, key_type, zeroize::Zeroizing::new(value.to_vec()), None)
         }
         _ => data_object(t, None),

@@ -106,6 +106,7 @@ pub(crate) struct RsaCipher {
 
 pub(crate) enum Engine {
     Aes(AesCipher),
+    Des(crate::mech::des::DesCipher),
     Rsa(RsaCipher),
 }
 
@@ -123,6 +124,7 @@ impl Engine {
     pub(crate) fn oneshot(self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.oneshot(data),
+            Engine::Des(c) => c.oneshot(data),
             Engine::Rsa(r) => r.run(data),
         }
     }
@@ -130,6 +132,7 @@ impl Engine {
     pub(crate) fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.finish(),
+            Engine::Des(c) => c.finish(),
             Engine::Rsa(r) => r.run(&r.buf),
         }
     }
@@ -137,6 +140,7 @@ impl Engine {
     pub(crate) fn update_len(&self, n: usize) -> usize {
         match self {
             Engine::Aes(c) => c.update_len(n),
+            Engine::Des(c) => c.update_len(n),
             Engine::Rsa(_) => 0,
         }
     }
@@ -144,6 +148,7 @@ impl Engine {
     pub(crate) fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.update(data),
+            Engine::Des(c) => c.update(data),
             Engine::Rsa(r) => {
                 // No RSA input exceeds a modulus; refuse growth beyond 2 KiB.
                 if r.buf.len() + data.len() > 2048 {

@@ -10,6 +10,7 @@ use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
 mod bn;
+pub mod des;
 pub mod ec;
 pub mod pkey;
 pub mod rsa;
