@@ -423,7 +423,8 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
     s.verify(&Mechanism::Ecdsa, epub, &digest, &new_ec_sig).unwrap();
 }
 
-/// An object FerroHSM cannot hold (a DES3 key) stops the migration before
+/// An object FerroHSM cannot hold (a generic secret of 1024 bytes: SoftHSM
+/// takes any length, FerroHSM at most 512) stops the migration before
 /// anything is written; a wrong PIN too. `--allow-partial` migrates the rest.
 #[test]
 fn migration_is_all_or_nothing() {
@@ -433,7 +434,8 @@ fn migration_is_all_or_nothing() {
         let slot = init_token(&sh, "mixed");
         let s = user_session(&sh, slot);
         aes_key(&s, "keep", 1, false, false);
-        s.generate_key(&Mechanism::Des3KeyGen, &[Attribute::Token(true), Attribute::Label("old-des3".into())]).unwrap();
+        let long = [Attribute::Token(true), Attribute::ValueLen(1024.into()), Attribute::Label("long".into())];
+        s.generate_key(&Mechanism::GenericSecretKeyGen, &long).unwrap();
     }
     let tokendir = w.dir.path().join("softhsm-tokens");
     let ferro_tokens = || {
@@ -451,7 +453,7 @@ fn migration_is_all_or_nothing() {
 
     let out = migrate(&w, &tokendir, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("cannot migrate: secret key DES3"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("cannot migrate: secret key generic secret"), "{}", stdout(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing written"));
     assert_eq!(ferro_tokens(), 0);
 
