@@ -81,6 +81,9 @@ pub enum SignAlg {
     EcdsaHash(Md),
     /// Pure Ed25519.
     EdDsa,
+    /// CKM_DSA over the caller's digest.
+    Dsa,
+    DsaHash(Md),
 }
 
 fn pss_param(m: &Mechanism, fixed: Option<Md>) -> Result<Pss> {
@@ -124,6 +127,12 @@ impl SignAlg {
             ck::CKM_ECDSA_SHA256 => hashed(EcdsaHash(Md::Sha256))?,
             ck::CKM_ECDSA_SHA384 => hashed(EcdsaHash(Md::Sha384))?,
             ck::CKM_ECDSA_SHA512 => hashed(EcdsaHash(Md::Sha512))?,
+            ck::CKM_DSA => hashed(Dsa)?,
+            ck::CKM_DSA_SHA1 => hashed(DsaHash(Md::Sha1))?,
+            ck::CKM_DSA_SHA224 => hashed(DsaHash(Md::Sha224))?,
+            ck::CKM_DSA_SHA256 => hashed(DsaHash(Md::Sha256))?,
+            ck::CKM_DSA_SHA384 => hashed(DsaHash(Md::Sha384))?,
+            ck::CKM_DSA_SHA512 => hashed(DsaHash(Md::Sha512))?,
             ck::CKM_EDDSA => match &m.param {
                 Param::None => EdDsa,
                 // Ed25519ctx and Ed25519ph are not offered.
@@ -137,7 +146,7 @@ impl SignAlg {
     /// The digest the token computes over the data, if any.
     pub fn prehash(self) -> Option<Md> {
         match self {
-            SignAlg::RsaPkcsHash(md) | SignAlg::EcdsaHash(md) => Some(md),
+            SignAlg::RsaPkcsHash(md) | SignAlg::EcdsaHash(md) | SignAlg::DsaHash(md) => Some(md),
             SignAlg::RsaPssHash(p) => Some(p.md),
             _ => None,
         }
@@ -158,6 +167,7 @@ impl SignAlg {
             (RsaPkcs | RsaX509 | RsaPkcsHash(_), Key::Rsa { .. }) => Ok(()),
             (Ecdsa | EcdsaHash(_), Key::Ec { .. }) => Ok(()),
             (EdDsa, Key::Ed25519 { .. }) => Ok(()),
+            (Dsa | DsaHash(_), Key::Dsa(_)) => Ok(()),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -167,6 +177,8 @@ impl SignAlg {
             Key::Rsa { key, .. } => key.size(),
             Key::Ec { curve, .. } => 2 * curve.byte_len(),
             Key::Ed25519 { .. } | Key::X25519 { .. } => 64,
+            // r||s, each of the subprime's length (DH keys do not sign).
+            Key::Dsa(k) | Key::Dh(k) => 2 * k.q_len(),
         }
     }
 
@@ -194,6 +206,10 @@ impl SignAlg {
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.sign_digest(md, input).map_err(failed),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.sign(input).map_err(failed),
             (EdDsa, Key::Ed25519 { private: Some(s), .. }) => ec::ed25519_sign(s, input).map_err(failed),
+            (Dsa | DsaHash(_), Key::Dsa(k)) => {
+                dsa_input(input)?;
+                k.sign(input)
+            }
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -223,6 +239,10 @@ impl SignAlg {
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.verify_digest(md, input, sig),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.verify(input, sig),
             (EdDsa, Key::Ed25519 { public, .. }) => ec::ed25519_verify(public, input, sig),
+            (Dsa | DsaHash(_), Key::Dsa(k)) => {
+                dsa_input(input)?;
+                k.verify(input, sig)
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if good {
@@ -247,6 +267,15 @@ impl SignAlg {
             _ => Err(Error::MechanismInvalid),
         }
     }
+}
+
+/// CKM_DSA's input is a digest: 1 to 64 bytes (SHA-1 to SHA-512; aws-lc
+/// uses its leftmost bits, as FIPS 186-4 §4.6 says).
+fn dsa_input(input: &[u8]) -> Result<()> {
+    if input.is_empty() || input.len() > 64 {
+        return Err(Error::DataLenRange);
+    }
+    Ok(())
 }
 
 /// Raw RSA input: at most the modulus length, left-padded with zeros.

@@ -16,6 +16,8 @@ pub enum Key {
     Ec { curve: Curve, key: EcKey, private: bool },
     Ed25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
     X25519 { private: Option<Zeroizing<Vec<u8>>>, public: [u8; 32] },
+    Dsa(super::dlog::DlogKey),
+    Dh(super::dlog::DlogKey),
 }
 
 pub type Attrs = Vec<(AttrType, Value)>;
@@ -32,6 +34,7 @@ impl Key {
         match self {
             Key::Rsa { private, .. } | Key::Ec { private, .. } => *private,
             Key::Ed25519 { private, .. } | Key::X25519 { private, .. } => private.is_some(),
+            Key::Dsa(k) | Key::Dh(k) => k.x.is_some(),
         }
     }
 
@@ -41,6 +44,8 @@ impl Key {
             Key::Ec { .. } => ck::CKK_EC,
             Key::Ed25519 { .. } => ck::CKK_EC_EDWARDS,
             Key::X25519 { .. } => ck::CKK_EC_MONTGOMERY,
+            Key::Dsa(_) => ck::CKK_DSA,
+            Key::Dh(_) => ck::CKK_DH,
         }
     }
 
@@ -142,7 +147,19 @@ impl Key {
                     (CurveId::X25519, None) => Key::X25519 { private: None, public: fixed32(point()?)? },
                 })
             }
+            Some(kt @ (ck::CKK_DSA | ck::CKK_DH)) => {
+                let k = super::dlog::DlogKey::from_object(o, kt, private, check)?;
+                Ok(if kt == ck::CKK_DSA { Key::Dsa(k) } else { Key::Dh(k) })
+            }
             _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// A DSA or DH key's components.
+    pub fn dlog(&self) -> Option<&super::dlog::DlogKey> {
+        match self {
+            Key::Dsa(k) | Key::Dh(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -154,11 +171,15 @@ impl Key {
             Key::X25519 { private: Some(s), .. } if private => KeyRef::X25519(s),
             Key::Ed25519 { public, .. } => KeyRef::Ed25519(public),
             Key::X25519 { public, .. } => KeyRef::X25519(public),
+            Key::Dsa(_) | Key::Dh(_) => return Err(Error::KeyTypeInconsistent),
         })
     }
 
     /// DER SubjectPublicKeyInfo.
     pub fn spki(&self) -> Result<Vec<u8>> {
+        if let Some(k) = self.dlog() {
+            return Ok(k.spki(self.key_type()));
+        }
         pkey::spki(self.key_ref(false)?).map_err(|_| Error::general("SPKI encoding failed"))
     }
 
@@ -167,12 +188,18 @@ impl Key {
         if !self.is_private() {
             return Err(Error::KeyNotWrappable);
         }
+        if let Some(k) = self.dlog() {
+            return k.pkcs8(self.key_type());
+        }
         pkey::pkcs8(self.key_ref(true)?).map_err(|_| Error::general("PKCS#8 encoding failed"))
     }
 
     /// A private key from PKCS#8 (unwrapping). An RSA key outside
     /// 1024..=16384 bits is refused as a created one is.
     pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
+        if let Some(k) = super::dlog::from_pkcs8(der) {
+            return k;
+        }
         let bad = |_| Error::WrappedKeyInvalid;
         Ok(match pkey::parse_pkcs8(der).map_err(bad)? {
             Parsed::Rsa(key) if !(1024..=16384).contains(&key.bits()) => return Err(Error::WrappedKeyInvalid),
@@ -185,7 +212,7 @@ impl Key {
 
     pub fn curve_id(&self) -> Option<CurveId> {
         match self {
-            Key::Rsa { .. } => None,
+            Key::Rsa { .. } | Key::Dsa(_) | Key::Dh(_) => None,
             Key::Ec { curve, .. } => Some(CurveId::Nist(*curve)),
             Key::Ed25519 { .. } => Some(CurveId::Ed25519),
             Key::X25519 { .. } => Some(CurveId::X25519),
@@ -195,7 +222,7 @@ impl Key {
     /// The public point as raw bytes (uncompressed for NIST curves).
     pub fn public_point(&self) -> Result<Vec<u8>> {
         match self {
-            Key::Rsa { .. } => Err(Error::KeyTypeInconsistent),
+            Key::Rsa { .. } | Key::Dsa(_) | Key::Dh(_) => Err(Error::KeyTypeInconsistent),
             Key::Ec { key, .. } => key.public_point().map_err(|_| Error::general("EC point encoding failed")),
             Key::Ed25519 { public, .. } | Key::X25519 { public, .. } => Ok(public.to_vec()),
         }
@@ -204,6 +231,9 @@ impl Key {
     /// The attributes describing the public half, for either object.
     /// `params` keeps the caller's CKA_EC_PARAMS encoding when given.
     pub fn public_attrs(&self, params: Option<&[u8]>) -> Result<Attrs> {
+        if let Some(k) = self.dlog() {
+            return Ok(k.public_attrs(self.key_type()));
+        }
         let mut a: Attrs = vec![(ck::CKA_KEY_TYPE, Value::Ulong(self.key_type()))];
         match self {
             Key::Rsa { key, .. } => {
@@ -253,6 +283,7 @@ impl Key {
             Key::Ed25519 { private: Some(s), .. } | Key::X25519 { private: Some(s), .. } => {
                 vec![(ck::CKA_VALUE, Value::Bytes(s.clone()))]
             }
+            Key::Dsa(k) | Key::Dh(k) => k.private_attrs(self.key_type())?,
             _ => return Err(Error::KeyTypeInconsistent),
         })
     }

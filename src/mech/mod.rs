@@ -6,6 +6,7 @@ pub mod asym;
 pub mod curve;
 pub mod des;
 pub mod digest;
+pub mod dlog;
 pub mod kdf;
 pub mod keygen;
 pub mod keys;

@@ -57,6 +57,35 @@ const GENERIC: &[ck::CK_MECHANISM_TYPE] = &[
     ck::CKM_EXTRACT_KEY_FROM_KEY,
 ];
 
+/// The DH base key (a CKK_DH private key).
+fn dh_key(base: &Object) -> Result<crate::mech::dlog::DlogKey> {
+    if base.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_DH) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    match Key::from_object(base, false)? {
+        Key::Dh(k) => Ok(k),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// The length of a DH shared secret: the prime's.
+fn dh_len(base: &Object) -> Result<usize> {
+    let k = dh_key(base)?;
+    Ok(k.p.len())
+}
+
+/// CKM_DH_PKCS_DERIVE: the shared secret with the other party's public
+/// value (the parameter), left-padded to the prime's length (PKCS #3); a
+/// shorter key takes its low-order (trailing) bytes, as SoftHSM does.
+fn dh_bytes(mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let Param::Bytes(peer) = &mech.param else { return Err(Error::MechanismParamInvalid) };
+    let z = dh_key(base)?.agree(peer)?;
+    if len > z.len() || len == 0 {
+        return Err(Error::TemplateInconsistent);
+    }
+    Ok(Zeroizing::new(z[z.len() - len..].to_vec()))
+}
+
 /// The DES and TDES "encrypt data" derivations: the data (whole blocks)
 /// encrypted under the base key, its first `len` bytes.
 fn des_encrypt_data(
@@ -180,6 +209,9 @@ impl Sessions<'_> {
         if matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE) {
             return self.ecdh_bytes(mech, base, len);
         }
+        if mech.mtype == ck::CKM_DH_PKCS_DERIVE {
+            return dh_bytes(mech, base, len);
+        }
         let value = base.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?;
         match (&mech.param, mech.mtype) {
             (Param::Hkdf { extract, expand, prf, salt, info }, ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA) => {
@@ -270,7 +302,7 @@ impl Sessions<'_> {
         let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_DERIVE)?;
         let base = self.usable_key(&a, base_h, ck::CKA_DERIVE, mech.mtype)?;
-        let ecdh = matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE);
+        let ecdh = matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE | ck::CKM_DH_PKCS_DERIVE);
         let want = if ecdh { ck::CKO_PRIVATE_KEY } else { ck::CKO_SECRET_KEY };
         if base.class() != want {
             return Err(Error::KeyTypeInconsistent);
@@ -332,6 +364,8 @@ impl Sessions<'_> {
                 | (Param::CbcData { data: d, .. }, _)
                 | (Param::DesCbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
+                // The whole shared secret: the prime's length.
+                (_, _) if mech.mtype == ck::CKM_DH_PKCS_DERIVE => dh_len(&base)?,
                 // HKDF into a key of no fixed length: the hash's length.
                 (Param::Hkdf { prf, .. }, ck::CKK_GENERIC_SECRET | ck::CKK_HKDF) => kdf::hkdf_hash_len(*prf)?,
                 _ => return Err(Error::TemplateIncomplete),

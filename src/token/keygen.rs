@@ -10,6 +10,39 @@ use crate::mech::{keygen, registry};
 use crate::model::{policy, Mechanism, Param, Template};
 use crate::sys::rand::random;
 
+/// CKM_DSA_PARAMETER_GEN / CKM_DH_PKCS_PARAMETER_GEN: new domain
+/// parameters of CKA_PRIME_BITS (a CKO_DOMAIN_PARAMETERS object).
+fn domain_params(
+    mech: &Mechanism,
+    entry: &registry::Entry,
+    tmpl: &Template,
+    is_so: bool,
+) -> Result<crate::model::Object> {
+    let kt = if mech.mtype == ck::CKM_DSA_PARAMETER_GEN { ck::CKK_DSA } else { ck::CKK_DH };
+    if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_DOMAIN_PARAMETERS)
+        || tmpl.ulong(ck::CKA_KEY_TYPE).is_some_and(|k| k != kt)
+    {
+        return Err(Error::TemplateInconsistent);
+    }
+    let checked = newobj::Checked::new(policy::DOMAIN, tmpl, is_so)?;
+    let bits = tmpl.ulong(ck::CKA_PRIME_BITS).ok_or(Error::TemplateIncomplete)?;
+    if bits < entry.min_key || bits > entry.max_key {
+        return Err(Error::KeySizeRange);
+    }
+    let failed = |_| Error::general("domain parameter generation failed");
+    let (p, q, g) = if kt == ck::CKK_DSA {
+        // aws-lc rounds to multiples of 64 bits; other sizes are refused.
+        if bits % 64 != 0 {
+            return Err(Error::KeySizeRange);
+        }
+        crate::mech::dlog::dsa_params(bits as u32).map_err(failed)?
+    } else {
+        let (p, g) = crate::mech::dlog::dh_params(bits as u32).map_err(failed)?;
+        (p, Vec::new(), g)
+    };
+    newobj::domain_params(&checked, Some((kt, &p, &q, &g)))
+}
+
 impl Sessions<'_> {
     pub fn generate_key(&self, h: SessionHandle, mech: &Mechanism, tmpl: &Template) -> Result<ObjectHandle> {
         let s = self.m.session(h)?;
@@ -17,6 +50,10 @@ impl Sessions<'_> {
         let entry = registry::for_operation(mech.mtype, ck::CKF_GENERATE)?;
         if !matches!(mech.param, Param::None) {
             return Err(Error::MechanismParamInvalid);
+        }
+        if matches!(mech.mtype, ck::CKM_DSA_PARAMETER_GEN | ck::CKM_DH_PKCS_PARAMETER_GEN) {
+            let obj = domain_params(mech, entry, tmpl, a.is_so())?;
+            return self.m.objects().store_new(&a, &s, obj);
         }
         if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) {
             return Err(Error::TemplateInconsistent);

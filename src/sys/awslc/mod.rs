@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 mod bn;
 pub mod des;
+pub mod dsa;
 pub mod ec;
 pub mod pkey;
 pub mod rsa;
