@@ -145,7 +145,7 @@ impl DlogKey {
     /// DSA: a signature (r||s) of a digest (aws-lc takes its leftmost bits).
     pub fn sign(&self, digest: &[u8]) -> Result<Vec<u8>> {
         let x = self.x.as_ref().ok_or(Error::KeyTypeInconsistent)?;
-        raw::dsa_sign(&self.p, &self.q, &self.g, x, digest).map_err(|_| Error::general("DSA signing failed"))
+        raw::dsa_sign(&self.p, &self.q, &self.g, &self.y, x, digest).map_err(|_| Error::general("DSA signing failed"))
     }
 
     pub fn verify(&self, digest: &[u8], sig: &[u8]) -> bool {

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod raw;
+pub mod dlog;
 pub mod kms;
 pub mod procs;
 pub mod server;

@@ -125,9 +125,10 @@ pub fn mod_exp(g: &[u8], x: &[u8], p: &[u8]) -> R<Vec<u8>> {
     out
 }
 
-/// A DSA signature r||s (each of q's length) over `digest`.
-pub fn dsa_sign(p: &[u8], q: &[u8], g: &[u8], x: &[u8], digest: &[u8]) -> R<Vec<u8>> {
-    let d = Dsa::new(p, q, g, None, Some(x))?;
+/// A DSA signature r||s (each of q's length) over `digest` (aws-lc wants
+/// the public value y with the private x).
+pub fn dsa_sign(p: &[u8], q: &[u8], g: &[u8], y: &[u8], x: &[u8], digest: &[u8]) -> R<Vec<u8>> {
+    let d = Dsa::new(p, q, g, Some(y), Some(x))?;
     let n = d.q_len();
     // SAFETY: a DSA with parameters and private key; the digest is valid
     // for its length (aws-lc takes its leftmost q bits).
