@@ -159,14 +159,25 @@ impl DlogKey {
     }
 }
 
-/// New DSA domain parameters (p, q, g) of `bits`.
-pub fn dsa_params(bits: u32) -> std::result::Result<(Vec<u8>, Vec<u8>, Vec<u8>), crate::sys::awslc::Failed> {
-    raw::dsa_paramgen(bits)
+/// DSA or DH domain parameters (q empty for DH).
+pub struct Params {
+    pub key_type: ck::CK_KEY_TYPE,
+    pub p: Vec<u8>,
+    pub q: Vec<u8>,
+    pub g: Vec<u8>,
 }
 
-/// New PKCS #3 parameters (p, g = 2) of `bits`.
-pub fn dh_params(bits: u32) -> std::result::Result<(Vec<u8>, Vec<u8>), crate::sys::awslc::Failed> {
-    raw::dh_paramgen(bits)
+/// New domain parameters of `bits`: DSA (q of 160 bits below 2048, else
+/// 256) or PKCS #3 DH with generator 2.
+pub fn generate_params(key_type: ck::CK_KEY_TYPE, bits: u32) -> Result<Params> {
+    let failed = |_| Error::general("domain parameter generation failed");
+    let (p, q, g) = if key_type == ck::CKK_DSA {
+        raw::dsa_paramgen(bits).map_err(failed)?
+    } else {
+        let (p, g) = raw::dh_paramgen(bits).map_err(failed)?;
+        (p, Vec::new(), g)
+    };
+    Ok(Params { key_type, p, q, g })
 }
 
 /// A DSA or DH private key from PKCS #8, or None if the DER names another

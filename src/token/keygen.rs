@@ -29,18 +29,13 @@ fn domain_params(
     if bits < entry.min_key || bits > entry.max_key {
         return Err(Error::KeySizeRange);
     }
-    let failed = |_| Error::general("domain parameter generation failed");
-    let (p, q, g) = if kt == ck::CKK_DSA {
-        // aws-lc rounds to multiples of 64 bits; other sizes are refused.
-        if bits % 64 != 0 {
-            return Err(Error::KeySizeRange);
-        }
-        crate::mech::dlog::dsa_params(bits as u32).map_err(failed)?
-    } else {
-        let (p, g) = crate::mech::dlog::dh_params(bits as u32).map_err(failed)?;
-        (p, Vec::new(), g)
-    };
-    newobj::domain_params(&checked, Some((kt, &p, &q, &g)))
+    // aws-lc rounds DSA sizes to multiples of 64 bits; other sizes are
+    // refused.
+    if kt == ck::CKK_DSA && bits % 64 != 0 {
+        return Err(Error::KeySizeRange);
+    }
+    let made = crate::mech::dlog::generate_params(kt, bits as u32)?;
+    newobj::domain_params(&checked, Some(&made))
 }
 
 impl Sessions<'_> {

@@ -349,7 +349,7 @@ pub(crate) fn data_object(t: &Checked, value: Option<zeroize::Zeroizing<Vec<u8>>
 /// CKA_SUBPRIME given) or made by the token (`made`: key type, p, q, g;
 /// the template may then give none of them). CKA_PRIME_BITS is the
 /// prime's; one a created object's template gives must match it.
-pub(crate) fn domain_params(t: &Checked, made: Option<(Ulong, &[u8], &[u8], &[u8])>) -> Result<Object> {
+pub(crate) fn domain_params(t: &Checked, made: Option<&crate::mech::dlog::Params>) -> Result<Object> {
     t.expect(policy::DOMAIN, Material::InTemplate)?;
     let material = [ck::CKA_PRIME, ck::CKA_SUBPRIME, ck::CKA_BASE];
     let (kt, p, q, g) = match made {
@@ -357,7 +357,7 @@ pub(crate) fn domain_params(t: &Checked, made: Option<(Ulong, &[u8], &[u8], &[u8
             if material.iter().any(|a| t.tmpl.contains(*a)) {
                 return Err(Error::TemplateInconsistent);
             }
-            m
+            (m.key_type, &m.p[..], &m.q[..], &m.g[..])
         }
         None => {
             let kt = t.tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
