@@ -290,6 +290,13 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
         // Set by the token from the modulus (PKCS#11 3.0 §2.1.2, note 2).
         return Err(Error::TemplateInconsistent);
     }
+    // The DSA/DH components belong to those keys only (a public key's
+    // CKA_VALUE is a DSA or DH y).
+    let dlog = matches!(tmpl.ulong(ck::CKA_KEY_TYPE), Some(ck::CKK_DSA | ck::CKK_DH));
+    let dlog_only = [ck::CKA_PRIME, ck::CKA_SUBPRIME, ck::CKA_BASE, ck::CKA_VALUE_BITS];
+    if !dlog && (dlog_only.iter().any(|a| tmpl.contains(*a)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE))) {
+        return Err(Error::TemplateInconsistent);
+    }
     let probe = build(bit, tmpl, vec![]);
     let key = Key::from_object(&probe, true)?;
     let mut attrs = key.public_attrs(tmpl.bytes(ck::CKA_EC_PARAMS))?;
