@@ -325,6 +325,8 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             }
         }
         ck::CKM_AES_ECB_ENCRYPT_DATA
+        | ck::CKM_DES_ECB_ENCRYPT_DATA
+        | ck::CKM_DES3_ECB_ENCRYPT_DATA
         | ck::CKM_CONCATENATE_BASE_AND_DATA
         | ck::CKM_CONCATENATE_DATA_AND_BASE
         | ck::CKM_XOR_BASE_AND_DATA => {
@@ -353,6 +355,14 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
             // checked against NULL and the bound, then copied.
             Param::CbcData { iv: d.iv, data: Zeroizing::new(unsafe { param_bytes(d.pData, d.length) }?) }
+        }
+        ck::CKM_DES_CBC_ENCRYPT_DATA | ck::CKM_DES3_CBC_ENCRYPT_DATA => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
+            let d: &ck::CK_DES_CBC_ENCRYPT_DATA_PARAMS = unsafe { param_struct(m) }?;
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            Param::DesCbcData { iv: d.iv, data: Zeroizing::new(unsafe { param_bytes(d.pData, d.length) }?) }
         }
         _ => {
             // SAFETY: the parameter pointer and length of the caller's

@@ -88,6 +88,9 @@ pub enum SignAlg {
     EdDsa(EdParams),
     /// CKM_ML_DSA (pure ML-DSA, FIPS 204 Algorithm 2) with its context.
     MlDsa(DsaContext),
+    /// CKM_DSA over the caller's digest.
+    Dsa,
+    DsaHash(Md),
 }
 
 fn pss_param(m: &Mechanism, fixed: Option<Md>) -> Result<Pss> {
@@ -131,6 +134,12 @@ impl SignAlg {
             ck::CKM_ECDSA_SHA256 => hashed(EcdsaHash(Md::Sha256))?,
             ck::CKM_ECDSA_SHA384 => hashed(EcdsaHash(Md::Sha384))?,
             ck::CKM_ECDSA_SHA512 => hashed(EcdsaHash(Md::Sha512))?,
+            ck::CKM_DSA => hashed(Dsa)?,
+            ck::CKM_DSA_SHA1 => hashed(DsaHash(Md::Sha1))?,
+            ck::CKM_DSA_SHA224 => hashed(DsaHash(Md::Sha224))?,
+            ck::CKM_DSA_SHA256 => hashed(DsaHash(Md::Sha256))?,
+            ck::CKM_DSA_SHA384 => hashed(DsaHash(Md::Sha384))?,
+            ck::CKM_DSA_SHA512 => hashed(DsaHash(Md::Sha512))?,
             ck::CKM_EDDSA => EdDsa(EdParams::parse(&m.param)?),
             ck::CKM_ML_DSA => match &m.param {
                 Param::None => MlDsa(DsaContext::default()),
@@ -144,7 +153,7 @@ impl SignAlg {
     /// The digest the token computes over the data, if any.
     pub fn prehash(self) -> Option<Md> {
         match self {
-            SignAlg::RsaPkcsHash(md) | SignAlg::EcdsaHash(md) => Some(md),
+            SignAlg::RsaPkcsHash(md) | SignAlg::EcdsaHash(md) | SignAlg::DsaHash(md) => Some(md),
             SignAlg::RsaPssHash(p) => Some(p.md),
             _ => None,
         }
@@ -166,6 +175,7 @@ impl SignAlg {
             (Ecdsa | EcdsaHash(_), Key::Ec { .. }) => Ok(()),
             (MlDsa(_), Key::Pq(k)) if k.set.key_type() == ck::CKK_ML_DSA => Ok(()),
             (EdDsa(_), Key::Ed25519 { .. } | Key::Ed448 { .. }) => Ok(()),
+            (Dsa | DsaHash(_), Key::Dsa(_)) => Ok(()),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -177,6 +187,8 @@ impl SignAlg {
             Key::Ed25519 { .. } | Key::X25519 { .. } => 64,
             Key::Pq(k) => k.sig_len(),
             Key::Ed448 { .. } | Key::X448 { .. } => super::curve448::ED448_SIG_LEN,
+            // r||s, each of the subprime's length (DH keys do not sign).
+            Key::Dsa(k) | Key::Dh(k) => 2 * k.q_len(),
         }
     }
 
@@ -205,6 +217,10 @@ impl SignAlg {
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.sign(input).map_err(failed),
             (MlDsa(ctx), Key::Pq(k)) => k.sign(&ctx, input),
             (EdDsa(p), _) => p.sign(key, input),
+            (Dsa | DsaHash(_), Key::Dsa(k)) => {
+                dsa_input(input)?;
+                k.sign(input)
+            }
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -235,6 +251,10 @@ impl SignAlg {
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.verify(input, sig),
             (MlDsa(ctx), Key::Pq(k)) => return k.verify(&ctx, input, sig),
             (EdDsa(p), _) => p.verify(key, input, sig)?,
+            (Dsa | DsaHash(_), Key::Dsa(k)) => {
+                dsa_input(input)?;
+                k.verify(input, sig)
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if good {
@@ -259,6 +279,15 @@ impl SignAlg {
             _ => Err(Error::MechanismInvalid),
         }
     }
+}
+
+/// CKM_DSA's input is a digest: 1 to 64 bytes (SHA-1 to SHA-512; aws-lc
+/// uses its leftmost bits, as FIPS 186-4 §4.6 says).
+fn dsa_input(input: &[u8]) -> Result<()> {
+    if input.is_empty() || input.len() > 64 {
+        return Err(Error::DataLenRange);
+    }
+    Ok(())
 }
 
 /// Raw RSA input: at most the modulus length, left-padded with zeros.

@@ -42,6 +42,8 @@ pub enum Key {
     },
     /// ML-KEM or ML-DSA (PKCS#11 3.2).
     Pq(PqKey),
+    Dsa(super::dlog::DlogKey),
+    Dh(super::dlog::DlogKey),
 }
 
 pub type Attrs = Vec<(AttrType, Value)>;
@@ -62,6 +64,7 @@ impl Key {
             | Key::Ed448 { private, .. }
             | Key::X448 { private, .. } => private.is_some(),
             Key::Pq(k) => k.private.is_some(),
+            Key::Dsa(k) | Key::Dh(k) => k.x.is_some(),
         }
     }
 
@@ -72,6 +75,8 @@ impl Key {
             Key::Ed25519 { .. } | Key::Ed448 { .. } => ck::CKK_EC_EDWARDS,
             Key::X25519 { .. } | Key::X448 { .. } => ck::CKK_EC_MONTGOMERY,
             Key::Pq(k) => k.set.key_type(),
+            Key::Dsa(_) => ck::CKK_DSA,
+            Key::Dh(_) => ck::CKK_DH,
         }
     }
 
@@ -225,7 +230,19 @@ impl Key {
                 };
                 Ok(Key::Pq(k))
             }
+            Some(kt @ (ck::CKK_DSA | ck::CKK_DH)) => {
+                let k = super::dlog::DlogKey::from_object(o, kt, private, check)?;
+                Ok(if kt == ck::CKK_DSA { Key::Dsa(k) } else { Key::Dh(k) })
+            }
             _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// A DSA or DH key's components.
+    pub fn dlog(&self) -> Option<&super::dlog::DlogKey> {
+        match self {
+            Key::Dsa(k) | Key::Dh(k) => Some(k),
+            _ => None,
         }
     }
 
@@ -239,6 +256,7 @@ impl Key {
             Key::X25519 { public, .. } => KeyRef::X25519(public),
             Key::Ed448 { .. } | Key::X448 { .. } => return Err(Error::general("not an aws-lc key")),
             Key::Pq(_) => return Err(Error::KeyTypeInconsistent),
+            Key::Dsa(_) | Key::Dh(_) => return Err(Error::KeyTypeInconsistent),
         })
     }
 
@@ -246,6 +264,7 @@ impl Key {
     pub fn spki(&self) -> Result<Vec<u8>> {
         match self {
             Key::Pq(k) => Ok(k.spki()),
+            Key::Dsa(k) | Key::Dh(k) => Ok(k.spki(self.key_type())),
             Key::Ec { curve: Curve::P192, key, .. } => {
                 let point = key.public_point().map_err(|_| Error::general("EC point encoding failed"))?;
                 super::p192::spki(&point).ok_or_else(|| Error::general("SPKI encoding failed"))
@@ -263,6 +282,7 @@ impl Key {
         }
         match self {
             Key::Pq(k) => k.pkcs8(),
+            Key::Dsa(k) | Key::Dh(k) => k.pkcs8(self.key_type()),
             Key::Ec { curve: Curve::P192, key, .. } => {
                 let failed = || Error::general("PKCS#8 encoding failed");
                 let (d, q) = (key.scalar().map_err(|_| failed())?, key.public_point().map_err(|_| failed())?);
@@ -279,6 +299,9 @@ impl Key {
     pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
         if let Some(k) = PqKey::from_pkcs8(der) {
             return Ok(Key::Pq(k?));
+        }
+        if let Some(k) = super::dlog::from_pkcs8(der) {
+            return k;
         }
         let bad = |_| Error::WrappedKeyInvalid;
         // Ed448 and X448 have fixed layouts aws-lc does not know.
@@ -316,7 +339,7 @@ impl Key {
 
     pub fn curve_id(&self) -> Option<CurveId> {
         match self {
-            Key::Rsa { .. } | Key::Pq(_) => None,
+            Key::Rsa { .. } | Key::Pq(_) | Key::Dsa(_) | Key::Dh(_) => None,
             Key::Ec { curve, .. } => Some(CurveId::Nist(*curve)),
             Key::Ed25519 { .. } => Some(CurveId::Ed25519),
             Key::X25519 { .. } => Some(CurveId::X25519),
@@ -328,7 +351,7 @@ impl Key {
     /// The public point as raw bytes (uncompressed for NIST curves).
     pub fn public_point(&self) -> Result<Vec<u8>> {
         match self {
-            Key::Rsa { .. } | Key::Pq(_) => Err(Error::KeyTypeInconsistent),
+            Key::Rsa { .. } | Key::Pq(_) | Key::Dsa(_) | Key::Dh(_) => Err(Error::KeyTypeInconsistent),
             Key::Ec { key, .. } => key.public_point().map_err(|_| Error::general("EC point encoding failed")),
             Key::Ed25519 { public, .. } | Key::X25519 { public, .. } => Ok(public.to_vec()),
             Key::Ed448 { public, .. } => Ok(public.to_vec()),
@@ -339,6 +362,9 @@ impl Key {
     /// The attributes describing the public half, for either object.
     /// `params` keeps the caller's CKA_EC_PARAMS encoding when given.
     pub fn public_attrs(&self, params: Option<&[u8]>) -> Result<Attrs> {
+        if let Some(k) = self.dlog() {
+            return Ok(k.public_attrs(self.key_type()));
+        }
         let mut a: Attrs = vec![(ck::CKA_KEY_TYPE, Value::Ulong(self.key_type()))];
         match self {
             Key::Rsa { key, .. } => {
@@ -407,6 +433,7 @@ impl Key {
                 }
                 v
             }
+            Key::Dsa(k) | Key::Dh(k) => k.private_attrs(self.key_type())?,
             _ => return Err(Error::KeyTypeInconsistent),
         })
     }

@@ -122,6 +122,11 @@ pub enum Param {
         iv: [u8; 16],
         data: Zeroizing<Vec<u8>>,
     },
+    /// CK_DES_CBC_ENCRYPT_DATA_PARAMS.
+    DesCbcData {
+        iv: [u8; 8],
+        data: Zeroizing<Vec<u8>>,
+    },
 }
 
 #[derive(Clone)]

@@ -71,6 +71,20 @@ impl Sessions<'_> {
         AeadCipher::new(mech.mtype, &mech.param, value, encrypt)
     }
 
+    pub(crate) fn des_cipher(
+        &self,
+        a: &Access,
+        mech: &Mechanism,
+        key: ObjectHandle,
+        encrypt: bool,
+    ) -> Result<crate::mech::des::DesCipher> {
+        use crate::mech::des::{key_type_ok, DesCipher, DesSpec};
+        let spec = DesSpec::parse(mech.mtype, &mech.param)?;
+        let usage = if encrypt { ck::CKA_ENCRYPT } else { ck::CKA_DECRYPT };
+        let k = self.usable_key(a, key, usage, mech.mtype)?;
+        let value = super::crypto::secret_value(&k, |kt| key_type_ok(mech.mtype, kt))?;
+        DesCipher::new(spec, value, encrypt)
+    }
     pub fn cipher_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, encrypt: bool) -> Result<()> {
         let s = self.m.session(h)?;
         let a = self.m.access(&s)?;
@@ -83,6 +97,9 @@ impl Sessions<'_> {
         let (cipher, needs_login) = match CryptAlg::parse(mech)? {
             None if matches!(mech.mtype, ck::CKM_AES_CCM | ck::CKM_CHACHA20_POLY1305) => {
                 (Engine::Aead(self.aead_cipher(&a, mech, key, encrypt)?), false)
+            }
+            None if crate::mech::des::is_cipher(mech.mtype) => {
+                (Engine::Des(self.des_cipher(&a, mech, key, encrypt)?), false)
             }
             None => (Engine::Aes(self.aes_cipher(&a, mech, key, encrypt)?), false),
             Some(alg) => {

@@ -11,6 +11,7 @@ use super::newobj;
 use super::{Access, Found, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::curve::CurveId;
+use crate::mech::dlog::DlogKey;
 use crate::mech::keys::Key;
 use crate::mech::pq::{PqKey, Set};
 use crate::mech::registry;
@@ -27,6 +28,40 @@ fn check_exponent(e: &[u8]) -> Result<()> {
 
 fn parse(obj: &Object) -> Result<Arc<Key>> {
     Ok(Arc::new(Key::from_object(obj, false).map_err(|e| Error::general(format!("stored key unusable: {e:?}")))?))
+}
+
+/// A DSA or DH key pair from the domain parameters in the public template
+/// (CKA_PRIME, CKA_BASE, and CKA_SUBPRIME for DSA); a private template
+/// may repeat them, not contradict them; a DH private template may ask
+/// for CKA_VALUE_BITS.
+fn dlog_pair(kt: ck::CK_KEY_TYPE, entry: &registry::Entry, pub_tmpl: &Template, priv_tmpl: &Template) -> Result<Key> {
+    let mut params = vec![ck::CKA_PRIME, ck::CKA_BASE];
+    if kt == ck::CKK_DSA {
+        params.push(ck::CKA_SUBPRIME);
+    }
+    let mut got = Vec::new();
+    for a in &params {
+        let v = pub_tmpl.bytes(*a).ok_or(Error::TemplateIncomplete)?;
+        if priv_tmpl.bytes(*a).is_some_and(|pv| pv != v) {
+            return Err(Error::TemplateInconsistent);
+        }
+        got.push(v);
+    }
+    let p = got[0];
+    let lead = p.iter().position(|b| *b != 0).unwrap_or(p.len());
+    let bits = p[lead..].first().map_or(0, |f| (p.len() - lead) * 8 - f.leading_zeros() as usize) as u64;
+    if bits < entry.min_key || bits > entry.max_key {
+        return Err(Error::KeySizeRange);
+    }
+    Ok(if kt == ck::CKK_DSA {
+        Key::Dsa(DlogKey::generate_dsa(p, got[2], got[1])?)
+    } else {
+        let vb = priv_tmpl.ulong(ck::CKA_VALUE_BITS).unwrap_or(0);
+        if vb >= bits || (vb > 0 && vb < 160) {
+            return Err(Error::AttributeValueInvalid);
+        }
+        Key::Dh(DlogKey::generate_dh(p, got[1], vb)?)
+    })
 }
 
 impl Sessions<'_> {
@@ -57,6 +92,8 @@ impl Sessions<'_> {
             ck::CKM_EC_EDWARDS_KEY_PAIR_GEN => ck::CKK_EC_EDWARDS,
             ck::CKM_ML_KEM_KEY_PAIR_GEN => ck::CKK_ML_KEM,
             ck::CKM_ML_DSA_KEY_PAIR_GEN => ck::CKK_ML_DSA,
+            ck::CKM_DSA_KEY_PAIR_GEN => ck::CKK_DSA,
+            ck::CKM_DH_PKCS_KEY_PAIR_GEN => ck::CKK_DH,
             _ => ck::CKK_EC_MONTGOMERY,
         };
         let pub_checked = newobj::Checked::for_token_key(policy::PUB, pub_tmpl, a.is_so(), Some(key_type))?;
@@ -98,6 +135,8 @@ impl Sessions<'_> {
                 return Err(Error::TemplateInconsistent);
             }
             Key::generate_rsa(bits as u32, &e)?
+        } else if matches!(key_type, ck::CKK_DSA | ck::CKK_DH) {
+            dlog_pair(key_type, entry, pub_tmpl, priv_tmpl)?
         } else {
             let p = pub_tmpl.bytes(ck::CKA_EC_PARAMS).ok_or(Error::TemplateIncomplete)?;
             if priv_tmpl.bytes(ck::CKA_EC_PARAMS).is_some_and(|pp| pp != p) {

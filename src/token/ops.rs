@@ -122,6 +122,7 @@ pub(crate) struct RsaCipher {
 
 pub(crate) enum Engine {
     Aes(AesCipher),
+    Des(crate::mech::des::DesCipher),
     Rsa(RsaCipher),
     /// CKM_AES_CCM, CKM_CHACHA20_POLY1305.
     Aead(AeadCipher),
@@ -141,6 +142,7 @@ impl Engine {
     pub(crate) fn oneshot(self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.oneshot(data),
+            Engine::Des(c) => c.oneshot(data),
             Engine::Rsa(r) => r.run(data),
             Engine::Aead(c) => c.oneshot(data),
         }
@@ -149,6 +151,7 @@ impl Engine {
     pub(crate) fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.finish(),
+            Engine::Des(c) => c.finish(),
             Engine::Rsa(r) => r.run(&r.buf),
             Engine::Aead(c) => c.finish(),
         }
@@ -157,6 +160,7 @@ impl Engine {
     pub(crate) fn update_len(&self, n: usize) -> usize {
         match self {
             Engine::Aes(c) => c.update_len(n),
+            Engine::Des(c) => c.update_len(n),
             Engine::Rsa(_) => 0,
             Engine::Aead(c) => c.update_len(n),
         }
@@ -166,6 +170,7 @@ impl Engine {
         match self {
             Engine::Aes(c) => c.update(data),
             Engine::Aead(c) => c.update(data),
+            Engine::Des(c) => c.update(data),
             Engine::Rsa(r) => {
                 // No RSA input exceeds a modulus; refuse growth beyond 2 KiB.
                 if r.buf.len() + data.len() > 2048 {

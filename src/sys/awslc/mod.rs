@@ -11,6 +11,8 @@ use zeroize::Zeroizing;
 
 pub mod aead;
 mod bn;
+pub mod des;
+pub mod dsa;
 pub mod ec;
 pub mod pkey;
 pub mod pq;
