@@ -51,10 +51,17 @@ pub fn ed448_sign(seed: &[u8], msg: &[u8], prehash: bool, ctx: &[u8]) -> Option<
     Some(sig.to_bytes().to_vec())
 }
 
-pub fn ed448_verify(public: &[u8], msg: &[u8], sig: &[u8], prehash: bool, ctx: &[u8]) -> bool {
-    let (Ok(public), Ok(sig)) = (<&[u8; ED448_LEN]>::try_from(public), Signature::from_slice(sig)) else {
+pub fn ed448_verify(public: &[u8], msg: &[u8], raw_sig: &[u8], prehash: bool, ctx: &[u8]) -> bool {
+    let (Ok(public), Ok(sig)) = (<&[u8; ED448_LEN]>::try_from(public), Signature::from_slice(raw_sig)) else {
         return false;
     };
+    // R's encoding (the signature's first 57 bytes) is a point: bits 448
+    // to 454 belong to y, which must stay below p, so they are zero (RFC
+    // 8032 §5.2.3); ed448-goldilocks ignores them, so they are checked here
+    // (Wycheproof ed448 tcId 63-65).
+    if !canonical_point(&raw_sig[..ED448_LEN]) || !canonical_point(public) {
+        return false;
+    }
     let Ok(vk) = VerifyingKey::from_bytes(public) else { return false };
     if ctx.len() > 255 {
         return false;
@@ -68,7 +75,12 @@ pub fn ed448_verify(public: &[u8], msg: &[u8], sig: &[u8], prehash: bool, ctx: &
 
 /// Whether 57 bytes decode to a point on Ed448.
 pub fn ed448_point_valid(public: &[u8; ED448_LEN]) -> bool {
-    VerifyingKey::from_bytes(public).is_ok()
+    canonical_point(public) && VerifyingKey::from_bytes(public).is_ok()
+}
+
+/// An encoded Ed448 point whose last byte holds nothing but the sign bit.
+fn canonical_point(p: &[u8]) -> bool {
+    p.len() == ED448_LEN && p[ED448_LEN - 1] & 0x7f == 0
 }
 
 fn prehashed(msg: &[u8]) -> PreHasherXof<Shake256> {
