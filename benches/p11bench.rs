@@ -586,6 +586,47 @@ fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMa
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[1u8; 32]).map_err(|_| "key")?);
     let mut buf = vec![0xa5u8; 1 << 20];
     let mut ctr = 0u64;
+    if wanted("DES3-CBC 4k encrypt") {
+        // aws-lc's own triple-DES (EVP_des_ede3_cbc through aws-lc-sys; the
+        // safe API has no DES), one context reused, 4 KiB per call: what the
+        // module's DES3 costs without PKCS#11 around it.
+        use aws_lc_sys as sys;
+        // SAFETY: a fresh context, freed below.
+        let ctx = unsafe { sys::EVP_CIPHER_CTX_new() };
+        let key = [0x5bu8; 24];
+        let data = vec![0xa5u8; 4096];
+        let mut ct = vec![0u8; 4096 + 8];
+        let st = measure(budget, 20, Some(4096), || {
+            let mut n: std::ffi::c_int = 0;
+            // SAFETY: valid context; key 24 bytes, IV 8, output room for
+            // the whole input.
+            let ok = unsafe {
+                sys::EVP_EncryptInit_ex(
+                    ctx,
+                    sys::EVP_des_ede3_cbc(),
+                    std::ptr::null_mut(),
+                    key.as_ptr(),
+                    [3u8; 8].as_ptr(),
+                ) == 1
+                    && sys::EVP_CIPHER_CTX_set_padding(ctx, 0) == 1
+                    && sys::EVP_EncryptUpdate(
+                        ctx,
+                        ct.as_mut_ptr(),
+                        &mut n,
+                        data.as_ptr(),
+                        data.len() as std::ffi::c_int,
+                    ) == 1
+            };
+            if ok && n == 4096 {
+                Ok(())
+            } else {
+                Err("DES3".into())
+            }
+        });
+        // SAFETY: the context made above, no longer used.
+        unsafe { sys::EVP_CIPHER_CTX_free(ctx) };
+        out.insert("DES3-CBC 4k encrypt", st?);
+    }
     if wanted("GCM 1 MiB encrypt") {
         out.insert(
             "GCM 1 MiB encrypt",
