@@ -9,56 +9,11 @@ mod common;
 
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::clients::*;
 use common::*;
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (is the client installed? .ci/run installs it)"));
-    let t = text(&out);
-    assert!(out.status.success(), "{cmd:?} failed:\n{t}");
-    t
-}
-
-fn p11tool_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new("pkcs11-tool");
-    c.current_dir(dir).arg("--module").arg(module_path()).args(args);
-    c
-}
-
-fn tool(dir: &Path, args: &[&str]) -> String {
-    run_ok(&mut p11tool_cmd(dir, args))
-}
-
-fn init(dir: &Path, label: &str) {
-    tool(dir, &["--init-token", "--slot", "0", "--label", label, "--so-pin", SO_PIN]);
-    tool(dir, &["--init-pin", "--token-label", label, "--so-pin", SO_PIN, "--pin", USER_PIN]);
-}
-
-fn keypair(dir: &Path, token: &str, key_type: &str, label: &str, id: &str) -> String {
-    tool(
-        dir,
-        &[
-            "--token-label",
-            token,
-            "--login",
-            "--pin",
-            USER_PIN,
-            "--keypairgen",
-            "--key-type",
-            key_type,
-            "--label",
-            label,
-            "--id",
-            id,
-        ],
-    )
-}
 
 #[test]
 fn pkcs11_tool_keypairs_signatures_certificates_and_self_test() {
@@ -157,26 +112,6 @@ fn pkcs11_tool_keypairs_signatures_certificates_and_self_test() {
     let t = tool(dir, &["--token-label", "asym", "--login", "--pin", USER_PIN, "--test"]);
     assert!(t.contains("No errors"), "{t}");
     assert!(t.contains("RSA-PKCS-OAEP") && t.contains("SHA1-RSA-PKCS: OK"), "{t}");
-}
-
-/// An OpenSSL config loading the libp11 engine with this module.
-fn engine_conf(dir: &Path) -> std::path::PathBuf {
-    let engine = ["/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", "/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("libengine-pkcs11-openssl must be installed; .ci/run installs it");
-    let conf = dir.join("openssl-engine.cnf");
-    std::fs::write(
-        &conf,
-        format!(
-            "openssl_conf = openssl_init\n[openssl_init]\nengines = engine_section\n[engine_section]\n\
-             pkcs11 = pkcs11_section\n[pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {engine}\n\
-             MODULE_PATH = {}\ninit = 0\n",
-            module_path().display()
-        ),
-    )
-    .unwrap();
-    conf
 }
 
 fn free_port() -> u16 {
