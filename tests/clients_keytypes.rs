@@ -119,3 +119,106 @@ fn openssl_engine_and_pkcs11_tool_sign_with_the_new_curves_and_rsa_sizes() {
         assert_eq!(a, b, "{label}: the token's ECDH secret differs from OpenSSL's");
     }
 }
+
+/// p11tool with this module as its provider, logged in.
+fn p11tool(dir: &Path, args: &[&str]) -> String {
+    let pin = format!("--set-pin={USER_PIN}");
+    let provider = module_path();
+    run_ok(
+        Command::new("p11tool")
+            .current_dir(dir)
+            .args(["--provider", provider.to_str().unwrap(), "--login", &pin])
+            .args(args),
+    )
+}
+
+#[test]
+fn gnutls_p11tool_generates_and_certtool_signs_with_the_new_key_types() {
+    let w = world("");
+    let dir = w.dir.path();
+    init(dir, "gt");
+    // GnuTLS 3.7.9 generates RSA, EC on its curves (P-192 to P-521) and
+    // DSA; its Ed25519 generation asks for CKM_EDDSA as the key-pair
+    // mechanism (fixed in 3.8.2), so pkcs11-tool makes the Ed25519 key.
+    for (kind, param, label) in [
+        ("rsa", "--bits=3092", "rsa3092"),
+        ("ecdsa", "--curve=secp384r1", "p384"),
+        ("ecdsa", "--curve=secp192r1", "p192"),
+        ("dsa", "--bits=2048", "dsa"),
+    ] {
+        let out = p11tool(
+            dir,
+            &[
+                &format!("--generate-privkey={kind}"),
+                param,
+                &format!("--label={label}"),
+                &format!("--outfile={label}.gen.pem"),
+                "pkcs11:token=gt",
+            ],
+        );
+        assert!(out.contains("Generating a"), "{label}: {out}");
+    }
+    keypair(dir, "gt", "EC:edwards25519", "ed25519", "05");
+    let listed = p11tool(dir, &["--list-all", "pkcs11:token=gt"]);
+    for want in [
+        "Type: Public key (RSA-3092)",
+        "Type: Public key (EC/ECDSA-SECP384R1)",
+        "Type: Private key (EC/ECDSA-SECP384R1)",
+        "Type: Public key (EC/ECDSA-SECP192R1)",
+        "Type: Public key (DSA-2048)",
+        "Type: Private key (DSA)",
+        "Type: Public key (EdDSA (Ed25519))",
+        "Type: Private key (EdDSA (Ed25519))",
+    ] {
+        assert!(listed.contains(want), "p11tool misses {want:?}:\n{listed}");
+    }
+
+    // certtool signs a CA certificate with each token key.
+    std::fs::write(dir.join("tmpl"), "cn = \"gnutls on FerroHSM\"\nexpiration_days = 2\nca\ncert_signing_key\n")
+        .unwrap();
+    for (label, sign_params, sig_alg) in [
+        ("rsa3092", None, "sha384WithRSAEncryption"),
+        ("rsa3092", Some("--sign-params=RSA-PSS"), "rsassaPss"),
+        ("p384", None, "ecdsa-with-SHA384"),
+        ("p192", None, "ecdsa-with-SHA256"),
+        ("dsa", None, "dsa_with_SHA256"),
+        ("ed25519", None, "ED25519"),
+    ] {
+        let cert = format!("{label}{}.pem", if sign_params.is_some() { "-pss" } else { "" });
+        let provider = module_path();
+        let mut c = Command::new("certtool");
+        c.current_dir(dir).env("GNUTLS_PIN", USER_PIN).arg("--provider").arg(&provider);
+        c.args(["--generate-self-signed", "--template", "tmpl", "--outfile", &cert]);
+        c.arg(format!("--load-privkey=pkcs11:token=gt;object={label};type=private"));
+        c.args(sign_params);
+        run_ok(&mut c);
+        let v = run_ok(Command::new("certtool").current_dir(dir).args([
+            "--verify",
+            "--load-ca-certificate",
+            &cert,
+            "--infile",
+            &cert,
+        ]));
+        assert!(v.contains("Chain verification output: Verified."), "{cert}: {v}");
+        let v = openssl(dir, &["verify", "-CAfile", &cert, &cert]);
+        assert!(v.contains(&format!("{cert}: OK")), "{v}");
+        let t = openssl(dir, &["x509", "-in", &cert, "-noout", "-text"]);
+        assert!(t.contains(&format!("Signature Algorithm: {sig_alg}")), "{cert}: {t}");
+        // The certificate's key is the token's: as p11tool exports it and,
+        // but for DSA, as the module stores it.
+        let in_cert = openssl(dir, &["x509", "-in", &cert, "-noout", "-pubkey"]);
+        let exported = format!("{label}.pub.pem");
+        p11tool(
+            dir,
+            &[
+                "--export-pubkey",
+                &format!("--outfile={exported}"),
+                &format!("pkcs11:token=gt;object={label};type=public"),
+            ],
+        );
+        assert_eq!(in_cert, openssl(dir, &["pkey", "-pubin", "-in", &exported]), "{label}");
+        if label != "dsa" {
+            assert_eq!(in_cert, spki_file(dir, "gt", label, &format!("{label}.der")), "{label}");
+        }
+    }
+}

@@ -136,9 +136,17 @@ pub fn spki(token: &str, label: &str) -> Vec<u8> {
         let alg = if kt == KeyType::EC {
             [&[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01][..], &params].concat()
         } else {
-            // Ed25519 / Ed448: the curve OID is the algorithm.
+            // Ed25519 / Ed448: the curve OID is the algorithm. The module
+            // keeps CKA_EC_PARAMS as the client gave it: an OID or, as
+            // pkcs11-tool sends it, a PrintableString name.
             assert_eq!(kt, KeyType::EC_EDWARDS, "{label}");
-            params
+            match &params[..] {
+                [0x13, _, name @ ..] if name == b"edwards25519" || name == b"Ed25519" => {
+                    vec![0x06, 0x03, 0x2b, 0x65, 0x70]
+                }
+                [0x13, _, name @ ..] if name == b"edwards448" || name == b"Ed448" => vec![0x06, 0x03, 0x2b, 0x65, 0x71],
+                _ => params,
+            }
         };
         (alg, raw)
     };
