@@ -222,3 +222,53 @@ fn gnutls_p11tool_generates_and_certtool_signs_with_the_new_key_types() {
         }
     }
 }
+
+/// pkcs11-tool 0.23 cannot generate Ed448 keys (it knows edwards25519
+/// only) but signs with CKM_EDDSA whatever the curve: an Ed448 key the
+/// module generates and an Ed25519 key pkcs11-tool generates both sign
+/// through it, and plain OpenSSL verifies.
+#[test]
+fn pkcs11_tool_signs_with_ed25519_and_ed448_openssl_verifies() {
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::Attribute;
+    let w = world("");
+    let dir = w.dir.path();
+    std::fs::write(dir.join("data"), DATA).unwrap();
+    std::fs::write(dir.join("other"), b"other data\n").unwrap();
+    init(dir, "ed");
+    keypair(dir, "ed", "EC:edwards25519", "ed25519", "01");
+    {
+        let p = load();
+        let slot = p.get_slots_with_initialized_token().unwrap()[0];
+        let s = user_session(&p, slot);
+        let ed448_oid = vec![0x06, 0x03, 0x2b, 0x65, 0x71];
+        let common = |sign: bool| {
+            vec![
+                Attribute::Token(true),
+                Attribute::Label(b"ed448".to_vec()),
+                Attribute::Id(vec![0x02]),
+                if sign { Attribute::Sign(true) } else { Attribute::Verify(true) },
+            ]
+        };
+        let public = [common(false), vec![Attribute::EcParams(ed448_oid)]].concat();
+        s.generate_key_pair(
+            &Mechanism::EccEdwardsKeyPairGen,
+            &public,
+            &[common(true), vec![Attribute::Private(true)]].concat(),
+        )
+        .unwrap();
+    }
+    for (label, id, len) in [("ed25519", "01", 64), ("ed448", "02", 114)] {
+        let spki = format!("{label}.der");
+        spki_file(dir, "ed", label, &spki);
+        let sig = format!("{label}.sig");
+        let login = ["--token-label", "ed", "--login", "--pin", USER_PIN, "--id", id, "-m", "EDDSA"];
+        tool(dir, &[&login[..], &["--sign", "-i", "data", "-o", &sig]].concat());
+        assert_eq!(std::fs::read(dir.join(&sig)).unwrap().len(), len, "{label}");
+        let verify = ["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", &spki, "-rawin", "-sigfile", &sig];
+        let ok = openssl(dir, &[&verify[..], &["-in", "data"]].concat());
+        assert!(ok.contains("Signature Verified Successfully"), "{label}: {ok}");
+        let bad = Command::new("openssl").current_dir(dir).args(verify).args(["-in", "other"]).output().unwrap();
+        assert!(!bad.status.success(), "{label} verified over other data: {}", text(&bad));
+    }
+}
