@@ -299,6 +299,13 @@ fn gnutls_p11tool_lists_types_and_p11_kit_serves_the_token() {
         assert!(listed.contains(want), "p11tool misses {want:?}:\n{listed}");
     }
 
+    keypair(dir, "gnutls", "EC:brainpoolP384r1", "bp", "05");
+    keypair(dir, "gnutls", "rsa:4000", "r4000", "06");
+    spki_file(dir, "gnutls", "bp", "bp.der");
+    spki_file(dir, "gnutls", "r4000", "r4000.der");
+    std::fs::write(dir.join("data"), b"signed through p11-kit's RPC\n").unwrap();
+    openssl(dir, &["dgst", "-sha384", "-binary", "-out", "hash", "data"]);
+
     // p11-kit loads the module and serves its token over a socket.
     let sock = dir.join("p11kit.sock");
     let mut server = Command::new("p11-kit")
@@ -319,14 +326,41 @@ fn gnutls_p11tool_lists_types_and_p11_kit_serves_the_token() {
             .into_iter()
             .find(|p| Path::new(p).exists())
             .expect("p11-kit-modules must be installed");
-    let out = Command::new("pkcs11-tool")
-        .env("P11_KIT_SERVER_ADDRESS", format!("unix:path={}", sock.display()))
-        .args(["--module", client, "--list-objects"])
-        .output()
-        .unwrap();
+    let through = |args: &[&str]| {
+        Command::new("pkcs11-tool")
+            .current_dir(dir)
+            .env("P11_KIT_SERVER_ADDRESS", format!("unix:path={}", sock.display()))
+            .args(["--module", client])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = through(&["--list-objects"]);
+    // Signatures through p11-kit's RPC with a brainpool P-384 and an
+    // RSA-4000 key. p11-kit 0.24 forwards only the mechanisms it knows:
+    // plain ECDSA and SHA256-RSA-PKCS pass, ECDSA-SHA256, the RSA-PSS
+    // family and EDDSA it answers CKR_MECHANISM_INVALID itself.
+    let login = ["--login", "--pin", USER_PIN, "--sign", "--signature-format", "openssl"];
+    let signed = [
+        through(&[&login[..], &["--id", "05", "-m", "ECDSA", "-i", "hash", "-o", "bp.sig"]].concat()),
+        through(&[&login[..], &["--id", "06", "-m", "SHA256-RSA-PKCS", "-i", "data", "-o", "r4000.sig"]].concat()),
+    ];
     let _ = server.kill();
     let _ = server.wait();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("Public Key Object; RSA 2048 bits") && t.contains("label:      e"), "{t}");
+    for s in &signed {
+        assert!(s.status.success(), "{}", text(s));
+    }
+    let ok = openssl(
+        dir,
+        &["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "bp.der", "-in", "hash", "-sigfile", "bp.sig"],
+    );
+    assert!(ok.contains("Signature Verified Successfully"), "{ok}");
+    let ok = openssl(
+        dir,
+        &["dgst", "-sha256", "-keyform", "DER", "-verify", "r4000.der", "-signature", "r4000.sig", "data"],
+    );
+    assert!(ok.contains("Verified OK"), "{ok}");
 }
