@@ -338,12 +338,16 @@ fn gnutls_p11tool_lists_types_and_p11_kit_serves_the_token() {
     let out = through(&["--list-objects"]);
     // Signatures through p11-kit's RPC with a brainpool P-384 and an
     // RSA-4000 key. p11-kit 0.24 forwards only the mechanisms it knows:
-    // plain ECDSA and SHA256-RSA-PKCS pass, ECDSA-SHA256, the RSA-PSS
-    // family and EDDSA it answers CKR_MECHANISM_INVALID itself.
+    // ECDSA, SHA256-RSA-PKCS and RSA-PKCS-PSS pass; ECDSA-SHA256,
+    // SHA256-RSA-PKCS-PSS and EDDSA it answers CKR_MECHANISM_INVALID itself.
     let login = ["--login", "--pin", USER_PIN, "--sign", "--signature-format", "openssl"];
+    let pss_opts = ["--hash-algorithm", "SHA384", "--mgf", "MGF1-SHA384"];
     let signed = [
         through(&[&login[..], &["--id", "05", "-m", "ECDSA", "-i", "hash", "-o", "bp.sig"]].concat()),
         through(&[&login[..], &["--id", "06", "-m", "SHA256-RSA-PKCS", "-i", "data", "-o", "r4000.sig"]].concat()),
+        through(
+            &[&login[..], &["--id", "06", "-m", "RSA-PKCS-PSS"], &pss_opts, &["-i", "hash", "-o", "pss.sig"]].concat(),
+        ),
     ];
     let _ = server.kill();
     let _ = server.wait();
@@ -363,4 +367,15 @@ fn gnutls_p11tool_lists_types_and_p11_kit_serves_the_token() {
         &["dgst", "-sha256", "-keyform", "DER", "-verify", "r4000.der", "-signature", "r4000.sig", "data"],
     );
     assert!(ok.contains("Verified OK"), "{ok}");
+    let pss = ["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "digest:sha384", "-pkeyopt", "rsa_pss_saltlen:48"];
+    let ok = openssl(
+        dir,
+        &[
+            &["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "r4000.der"][..],
+            &pss,
+            &["-in", "hash", "-sigfile", "pss.sig"],
+        ]
+        .concat(),
+    );
+    assert!(ok.contains("Signature Verified Successfully"), "{ok}");
 }
