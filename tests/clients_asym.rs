@@ -9,56 +9,11 @@ mod common;
 
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::clients::*;
 use common::*;
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (is the client installed? .ci/run installs it)"));
-    let t = text(&out);
-    assert!(out.status.success(), "{cmd:?} failed:\n{t}");
-    t
-}
-
-fn p11tool_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new("pkcs11-tool");
-    c.current_dir(dir).arg("--module").arg(module_path()).args(args);
-    c
-}
-
-fn tool(dir: &Path, args: &[&str]) -> String {
-    run_ok(&mut p11tool_cmd(dir, args))
-}
-
-fn init(dir: &Path, label: &str) {
-    tool(dir, &["--init-token", "--slot", "0", "--label", label, "--so-pin", SO_PIN]);
-    tool(dir, &["--init-pin", "--token-label", label, "--so-pin", SO_PIN, "--pin", USER_PIN]);
-}
-
-fn keypair(dir: &Path, token: &str, key_type: &str, label: &str, id: &str) -> String {
-    tool(
-        dir,
-        &[
-            "--token-label",
-            token,
-            "--login",
-            "--pin",
-            USER_PIN,
-            "--keypairgen",
-            "--key-type",
-            key_type,
-            "--label",
-            label,
-            "--id",
-            id,
-        ],
-    )
-}
 
 #[test]
 fn pkcs11_tool_keypairs_signatures_certificates_and_self_test() {
@@ -157,26 +112,6 @@ fn pkcs11_tool_keypairs_signatures_certificates_and_self_test() {
     let t = tool(dir, &["--token-label", "asym", "--login", "--pin", USER_PIN, "--test"]);
     assert!(t.contains("No errors"), "{t}");
     assert!(t.contains("RSA-PKCS-OAEP") && t.contains("SHA1-RSA-PKCS: OK"), "{t}");
-}
-
-/// An OpenSSL config loading the libp11 engine with this module.
-fn engine_conf(dir: &Path) -> std::path::PathBuf {
-    let engine = ["/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", "/usr/lib/aarch64-linux-gnu/engines-3/pkcs11.so"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("libengine-pkcs11-openssl must be installed; .ci/run installs it");
-    let conf = dir.join("openssl-engine.cnf");
-    std::fs::write(
-        &conf,
-        format!(
-            "openssl_conf = openssl_init\n[openssl_init]\nengines = engine_section\n[engine_section]\n\
-             pkcs11 = pkcs11_section\n[pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {engine}\n\
-             MODULE_PATH = {}\ninit = 0\n",
-            module_path().display()
-        ),
-    )
-    .unwrap();
-    conf
 }
 
 fn free_port() -> u16 {
@@ -364,6 +299,13 @@ fn gnutls_p11tool_lists_types_and_p11_kit_serves_the_token() {
         assert!(listed.contains(want), "p11tool misses {want:?}:\n{listed}");
     }
 
+    keypair(dir, "gnutls", "EC:brainpoolP384r1", "bp", "05");
+    keypair(dir, "gnutls", "rsa:4000", "r4000", "06");
+    spki_file(dir, "gnutls", "bp", "bp.der");
+    spki_file(dir, "gnutls", "r4000", "r4000.der");
+    std::fs::write(dir.join("data"), b"signed through p11-kit's RPC\n").unwrap();
+    openssl(dir, &["dgst", "-sha384", "-binary", "-out", "hash", "data"]);
+
     // p11-kit loads the module and serves its token over a socket.
     let sock = dir.join("p11kit.sock");
     let mut server = Command::new("p11-kit")
@@ -384,14 +326,56 @@ fn gnutls_p11tool_lists_types_and_p11_kit_serves_the_token() {
             .into_iter()
             .find(|p| Path::new(p).exists())
             .expect("p11-kit-modules must be installed");
-    let out = Command::new("pkcs11-tool")
-        .env("P11_KIT_SERVER_ADDRESS", format!("unix:path={}", sock.display()))
-        .args(["--module", client, "--list-objects"])
-        .output()
-        .unwrap();
+    let through = |args: &[&str]| {
+        Command::new("pkcs11-tool")
+            .current_dir(dir)
+            .env("P11_KIT_SERVER_ADDRESS", format!("unix:path={}", sock.display()))
+            .args(["--module", client])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = through(&["--list-objects"]);
+    // Signatures through p11-kit's RPC with a brainpool P-384 and an
+    // RSA-4000 key. p11-kit 0.24 forwards only the mechanisms it knows:
+    // ECDSA, SHA256-RSA-PKCS and RSA-PKCS-PSS pass; ECDSA-SHA256,
+    // SHA256-RSA-PKCS-PSS and EDDSA it answers CKR_MECHANISM_INVALID itself.
+    let login = ["--login", "--pin", USER_PIN, "--sign", "--signature-format", "openssl"];
+    let pss_opts = ["--hash-algorithm", "SHA384", "--mgf", "MGF1-SHA384"];
+    let signed = [
+        through(&[&login[..], &["--id", "05", "-m", "ECDSA", "-i", "hash", "-o", "bp.sig"]].concat()),
+        through(&[&login[..], &["--id", "06", "-m", "SHA256-RSA-PKCS", "-i", "data", "-o", "r4000.sig"]].concat()),
+        through(
+            &[&login[..], &["--id", "06", "-m", "RSA-PKCS-PSS"], &pss_opts, &["-i", "hash", "-o", "pss.sig"]].concat(),
+        ),
+    ];
     let _ = server.kill();
     let _ = server.wait();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("Public Key Object; RSA 2048 bits") && t.contains("label:      e"), "{t}");
+    for s in &signed {
+        assert!(s.status.success(), "{}", text(s));
+    }
+    let ok = openssl(
+        dir,
+        &["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "bp.der", "-in", "hash", "-sigfile", "bp.sig"],
+    );
+    assert!(ok.contains("Signature Verified Successfully"), "{ok}");
+    let ok = openssl(
+        dir,
+        &["dgst", "-sha256", "-keyform", "DER", "-verify", "r4000.der", "-signature", "r4000.sig", "data"],
+    );
+    assert!(ok.contains("Verified OK"), "{ok}");
+    let pss = ["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "digest:sha384", "-pkeyopt", "rsa_pss_saltlen:48"];
+    let ok = openssl(
+        dir,
+        &[
+            &["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "r4000.der"][..],
+            &pss,
+            &["-in", "hash", "-sigfile", "pss.sig"],
+        ]
+        .concat(),
+    );
+    assert!(ok.contains("Signature Verified Successfully"), "{ok}");
 }

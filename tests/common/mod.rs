@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod raw;
+pub mod clients;
 pub mod dlog;
 pub mod kms;
 #[macro_use]
