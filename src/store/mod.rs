@@ -3,6 +3,7 @@
 
 pub mod anchor;
 pub mod codec;
+pub mod postgres;
 pub mod seal;
 pub mod sqlite;
 

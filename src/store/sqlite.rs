@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::model::AttrType;
 
 mod audit;
-mod digest;
+pub(in crate::store) mod digest;
 mod schema;
 
 use digest::{digest_from, member_in, member_of, update_digest, write_digest};
@@ -695,7 +695,7 @@ fn token_objects(c: &Connection, token: TokenId, vis: Visible) -> Result<Vec<Obj
 
 /// Which template attributes to search by first: names and identifiers
 /// pick out few objects, classes and flags many.
-fn selectivity_rank(atype: AttrType) -> u8 {
+pub(in crate::store) fn selectivity_rank(atype: AttrType) -> u8 {
     use cryptoki_sys as ck;
     match atype {
         ck::CKA_ID | ck::CKA_LABEL | ck::CKA_VALUE | ck::CKA_SERIAL_NUMBER | ck::CKA_MODULUS | ck::CKA_EC_POINT => 0,
