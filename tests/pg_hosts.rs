@@ -1,0 +1,479 @@
+//! The store on PostgreSQL across "hosts" (issue 18): two processes, each
+//! with its own configuration file naming the same database, each a
+//! long-lived module with its caches. `main` is the parent, or (with
+//! FERROHSM_PG_HOST set) a host child that reads one command per line on
+//! stdin and answers one line.
+//!
+//! - `two_hosts`: objects created, found and destroyed, a KMS key rotated
+//!   and disabled from either side: each host sees the other's change at
+//!   its very next call; rotations from both at once lose none.
+//! - `database_down_and_back`: PostgreSQL stopped (`pg_ctl stop -m fast`)
+//!   while a host creates objects in a loop: the calls meanwhile fail with
+//!   CKR_DEVICE_ERROR, the same module works again once it is started,
+//!   every confirmed object is there exactly once, nothing is half written
+//!   (`ferrohsm store verify`), and the other host sees it all.
+//! - `tamper_by_sql`: a row edited with SQL UPDATE (a value planted in
+//!   clear, the digest moved) is refused as on SQLite (tests/tamper.rs).
+//!
+//! Needs `FERROHSM_TEST_PG_URL` and `FERROHSM_TEST_PG_CTL` (.ci/pg-cluster,
+//! which .ci/run always starts); without the URL it skips, loudly.
+
+#[macro_use]
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::procs::*;
+use common::{SO_PIN, USER_PIN};
+use cryptoki_sys::*;
+
+const ROLE: &str = "FERROHSM_PG_HOST";
+
+fn main() {
+    if std::env::var_os(ROLE).is_some() {
+        return host();
+    }
+    let tests: [(&str, fn(&str)); 3] = [
+        ("two_hosts", two_hosts),
+        ("database_down_and_back", database_down_and_back),
+        ("tamper_by_sql", tamper_by_sql),
+    ];
+    let mut passed = 0;
+    for (name, f) in tests {
+        if !selected(name) {
+            continue;
+        }
+        let Some(url) = common::pg::url_or_skip(name) else { continue };
+        println!("test {name} ...");
+        f(&url);
+        println!("test {name} ... ok");
+        passed += 1;
+    }
+    println!("{passed} passed, 0 failed");
+}
+
+// ---------------------------------------------------------------- parent
+
+/// One host: a child process with its own configuration file.
+struct Host {
+    name: &'static str,
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Host {
+    fn start(name: &'static str, conf: &Path) -> Host {
+        let module = common::module_path();
+        let mut child = self_child(ROLE, name, &module)
+            .env("FERROHSM_CONF", conf)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = BufReader::new(child.stdout.take().unwrap());
+        Host { name, child, input, output }
+    }
+
+    /// Sends one command; its one-line answer.
+    fn ask(&mut self, cmd: &str) -> String {
+        writeln!(self.input, "{cmd}").unwrap();
+        self.input.flush().unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "host {} died at {cmd:?}", self.name);
+        line.trim_end().to_string()
+    }
+
+    fn ok(&mut self, cmd: &str) -> String {
+        let a = self.ask(cmd);
+        assert!(!a.starts_with("rv "), "host {}: {cmd}: {a}", self.name);
+        a
+    }
+
+    fn num(&mut self, cmd: &str) -> u64 {
+        let a = self.ok(cmd);
+        a.parse().unwrap_or_else(|_| panic!("host {}: {cmd}: {a}", self.name))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = writeln!(self.input, "quit");
+        let _ = self.input.flush();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two configuration files (two "hosts") naming one fresh schema.
+struct Fleet {
+    dir: tempfile::TempDir,
+    base: String,
+    url: String,
+    schema: String,
+}
+
+impl Fleet {
+    fn new(base: &str) -> Fleet {
+        let (url, schema) = common::pg::fresh_schema(base);
+        let dir = tempfile::tempdir().unwrap();
+        for h in ["a", "b"] {
+            std::fs::write(
+                dir.path().join(format!("{h}.toml")),
+                format!(
+                    "[store]\nurl = {url:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n\
+                     [log]\nlevel = \"warn\"\nfile = {:?}\n",
+                    dir.path().join(format!("{h}.log"))
+                ),
+            )
+            .unwrap();
+        }
+        Fleet { dir, base: base.to_string(), url, schema }
+    }
+
+    fn conf(&self, h: &str) -> PathBuf {
+        self.dir.path().join(format!("{h}.toml"))
+    }
+
+    fn sql(&self, q: &str) -> Vec<String> {
+        common::pg::sql(&self.base, &self.schema, q)
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        common::pg::drop_schema(&self.base, &self.schema);
+    }
+}
+
+fn two_hosts(base: &str) {
+    let f = Fleet::new(base);
+    let mut a = Host::start("a", &f.conf("a"));
+    let mut b = Host::start("b", &f.conf("b"));
+    // B is up (its caches filled) before A makes the token.
+    assert_eq!(b.ok("slots"), "0");
+    let slot = a.num("token hosts");
+    assert_eq!(b.ok("slots"), "1", "B sees A's new token at its next call");
+    a.ok(&format!("open {slot}"));
+    b.ok(&format!("open {slot}"));
+
+    // Objects: made on one side, found on the other at the next call.
+    assert_eq!(b.num("count k1"), 0);
+    a.ok("create k1");
+    assert_eq!(b.num("count k1"), 1);
+    b.ok("create k2");
+    assert_eq!(a.num("count k2"), 1);
+    assert_eq!(a.ok("value k2"), b.ok("value k2"));
+
+    // A KMS key made on A, rotated on both, disabled on B.
+    let key = a.ok("kms-create");
+    assert_eq!(b.num(&format!("kms-version {key}")), 1);
+    assert_eq!(b.num(&format!("kms-rotate {key}")), 2);
+    assert_eq!(a.num(&format!("kms-version {key}")), 2);
+    assert_eq!(a.num(&format!("kms-rotate {key}")), 3);
+    assert_eq!(b.num(&format!("kms-version {key}")), 3);
+    // Both at once, 10 each: serialized by the database, none lost.
+    writeln!(a.input, "kms-rotate-n {key} 10").unwrap();
+    writeln!(b.input, "kms-rotate-n {key} 10").unwrap();
+    a.input.flush().unwrap();
+    b.input.flush().unwrap();
+    for h in [&mut a, &mut b] {
+        let mut line = String::new();
+        h.output.read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), "ok", "host {}", h.name);
+    }
+    assert_eq!(a.num(&format!("kms-version {key}")), 23);
+    assert_eq!(b.num(&format!("kms-version {key}")), 23);
+    let blob = a.ok(&format!("kms-encrypt {key}"));
+    assert_eq!(b.ok(&format!("kms-decrypt {blob}")), "hello fleet");
+    b.ok(&format!("kms-disable {key}"));
+    assert_eq!(a.ok(&format!("kms-state {key}")), "Disabled");
+    assert_eq!(a.ask(&format!("kms-encrypt {key}")), format!("rv {:#x}", ferrohsm::vendor::CKR_FHSM_KEY_DISABLED));
+
+    // Destroyed on one side: gone on the other.
+    b.ok("destroy k1");
+    assert_eq!(a.num("count k1"), 0);
+    a.ok("destroy k2");
+    assert_eq!(b.num("count k2"), 0);
+
+    // Both creating at once: every object there.
+    writeln!(a.input, "load pa 25").unwrap();
+    writeln!(b.input, "load pb 25").unwrap();
+    a.input.flush().unwrap();
+    b.input.flush().unwrap();
+    for h in [&mut a, &mut b] {
+        let mut line = String::new();
+        h.output.read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), "ok", "host {}", h.name);
+    }
+    for h in [&mut a, &mut b] {
+        assert_eq!(h.num("count-prefix pa"), 25);
+        assert_eq!(h.num("count-prefix pb"), 25);
+    }
+    drop((a, b));
+    let (ok, out) = ferrohsm(&f.conf("a"), &["store", "verify", "--token", "hosts", "--so"]);
+    assert!(ok && out.contains("store intact"), "store verify: {out}");
+    let (ok, out) = ferrohsm(&f.conf("b"), &["audit", "verify"]);
+    assert!(ok, "audit verify: {out}");
+    assert!(!f.url.is_empty());
+}
+
+fn pg_ctl(what: &str) {
+    let ctl = std::env::var("FERROHSM_TEST_PG_CTL").expect("FERROHSM_TEST_PG_CTL (.ci/pg-cluster sets it)");
+    let st = std::process::Command::new(&ctl).arg(what).stdout(Stdio::null()).status().unwrap();
+    assert!(st.success(), "{ctl} {what}");
+}
+
+fn database_down_and_back(base: &str) {
+    let f = Fleet::new(base);
+    let mut a = Host::start("a", &f.conf("a"));
+    let mut b = Host::start("b", &f.conf("b"));
+    let slot = a.num("token down");
+    a.ok(&format!("open {slot}"));
+    b.ok(&format!("open {slot}"));
+    a.ok("create before");
+    // A creates in a loop; the database goes away under it and comes back.
+    a.ok("loadrun x");
+    std::thread::sleep(Duration::from_millis(400));
+    pg_ctl("stop");
+    std::thread::sleep(Duration::from_millis(1500));
+    // Calls meanwhile: a clear device error, from both hosts.
+    assert_eq!(b.ask("count before"), format!("rv {CKR_DEVICE_ERROR:#x}"));
+    assert_eq!(b.ask("create during"), format!("rv {CKR_DEVICE_ERROR:#x}"));
+    pg_ctl("start");
+    std::thread::sleep(Duration::from_millis(1500));
+    let report = a.ok("join");
+    // "ok=N fail=M codes=.. done=label,label,.. failed=label,.."
+    let field = |k: &str| -> String {
+        report.split(' ').find_map(|p| p.strip_prefix(&format!("{k}="))).unwrap_or("").to_string()
+    };
+    let ok: Vec<String> = field("done").split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    let failed: Vec<String> = field("failed").split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    assert_eq!(field("codes"), format!("{CKR_DEVICE_ERROR:#x}"), "every failure a device error: {report}");
+    assert!(!failed.is_empty(), "no call failed while the database was down: {report}");
+    let last_fail: usize = failed.last().unwrap().trim_start_matches("x-").parse().unwrap();
+    assert!(
+        ok.iter().any(|l| l.trim_start_matches("x-").parse::<usize>().unwrap() > last_fail),
+        "the module did not recover: {report}"
+    );
+    println!("  while down: {} creates confirmed, {} failed with CKR_DEVICE_ERROR", ok.len(), failed.len());
+    // Every confirmed object is there once, seen from both hosts; a failed
+    // one is there whole or not at all (a commit cut off may have landed).
+    for h in [&mut a, &mut b] {
+        assert_eq!(h.num("count before"), 1);
+        for l in &ok {
+            assert_eq!(h.num(&format!("count {l}")), 1, "host {} lost {l}", h.name);
+        }
+        for l in &failed {
+            assert!(h.num(&format!("count {l}")) <= 1);
+        }
+    }
+    b.ok("create after");
+    assert_eq!(a.num("count after"), 1, "A sees B's write after the restart (listener back)");
+    drop((a, b));
+    let (ok, out) = ferrohsm(&f.conf("a"), &["store", "verify", "--token", "down", "--so"]);
+    assert!(ok && out.contains("store intact"), "store verify: {out}");
+    let (ok, out) = ferrohsm(&f.conf("a"), &["audit", "verify"]);
+    assert!(ok, "audit verify: {out}");
+}
+
+fn tamper_by_sql(base: &str) {
+    let f = Fleet::new(base);
+    let slot;
+    {
+        let mut a = Host::start("a", &f.conf("a"));
+        slot = a.num("token tamper");
+        a.ok(&format!("open {slot}"));
+        a.ok("create victim");
+        a.ok("create bystander");
+        assert_eq!(a.ok("value victim").len(), 64);
+    }
+    // The attacker, with SQL only: the victim's sealed CKA_VALUE replaced
+    // by a value in clear.
+    let n = f.sql(&format!(
+        "UPDATE attrs SET sealed = false, value = '\\x{}'::bytea
+         WHERE atype = {CKA_VALUE} AND obj_id = (SELECT min(obj_id) FROM objects) RETURNING obj_id",
+        "41".repeat(32)
+    ));
+    assert_eq!(n.len(), 1, "one row edited");
+    let mut a = Host::start("a", &f.conf("a"));
+    a.ok(&format!("open {slot}"));
+    // The edited object is refused, never used as edited; the other stays.
+    assert_eq!(a.ask("value victim"), "rv 0 objects");
+    assert_eq!(a.num("count victim"), 0, "a find leaves the edited object out");
+    assert_eq!(a.num("count bystander"), 1);
+    drop(a);
+    let (ok, out) = ferrohsm(&f.conf("a"), &["store", "verify", "--token", "tamper", "--so"]);
+    assert!(!ok, "store verify passed over an edited row: {out}");
+    // Moving the object-set digest: refused at the next write.
+    f.sql("UPDATE tokens SET objects_count = objects_count + 1");
+    let mut a = Host::start("a", &f.conf("a"));
+    a.ok(&format!("open {slot}"));
+    assert_eq!(a.ask("create more"), format!("rv {CKR_GENERAL_ERROR:#x}"));
+}
+
+// ---------------------------------------------------------------- child
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<String>, Vec<String>, Vec<CK_RV>)>,
+}
+
+fn host() {
+    let p = P11::from_env();
+    let mut h: CK_SESSION_HANDLE = 0;
+    let mut load: Option<Load> = None;
+    let out = Mutex::new(std::io::stdout());
+    let say = |s: String| {
+        let mut o = out.lock().unwrap();
+        writeln!(o, "{s}").unwrap();
+        o.flush().unwrap();
+    };
+    let rvs = |r: CK_RV| format!("rv {r:#x}");
+    for line in std::io::stdin().lock().lines() {
+        let line = line.unwrap();
+        let w: Vec<&str> = line.split(' ').collect();
+        let answer: Result<String, CK_RV> = match w.as_slice() {
+            ["quit"] => break,
+            ["slots"] => slots_with_tokens(&p).map(|n| n.to_string()),
+            ["token", label] => p.new_token(label, SO_PIN, USER_PIN).map(|s| s.to_string()),
+            ["open", slot] => p.open(slot.parse().unwrap()).and_then(|s| {
+                h = s;
+                p.login(s, CKU_USER, USER_PIN).map(|_| "ok".into())
+            }),
+            ["create", label] => create(&p, h, label).map(|_| "ok".into()),
+            ["count", label] => p.find_label(h, label).map(|v| v.len().to_string()),
+            ["count-prefix", prefix] => count_prefix(&p, h, prefix),
+            ["value", label] => value(&p, h, label),
+            ["destroy", label] => p.find_label(h, label).and_then(|v| {
+                v.iter().try_for_each(|o| p.destroy(h, *o))?;
+                Ok(v.len().to_string())
+            }),
+            ["load", prefix, n] => (0..n.parse::<usize>().unwrap())
+                .try_for_each(|i| create(&p, h, &format!("{prefix}-{i}")))
+                .map(|_| "ok".into()),
+            ["loadrun", prefix] => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let (s2, prefix) = (stop.clone(), prefix.to_string());
+                let thread = std::thread::spawn(move || {
+                    let (mut ok, mut failed, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+                    let mut i = 0;
+                    while !s2.load(Ordering::Acquire) {
+                        let label = format!("{prefix}-{i}");
+                        match create(&p, h, &label) {
+                            Ok(()) => ok.push(label),
+                            Err(rv) => {
+                                failed.push(label);
+                                if !codes.contains(&rv) {
+                                    codes.push(rv);
+                                }
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                        }
+                        i += 1;
+                    }
+                    (ok, failed, codes)
+                });
+                load = Some(Load { stop, thread });
+                Ok("ok".into())
+            }
+            ["join"] => {
+                let l = load.take().expect("loadrun first");
+                l.stop.store(true, Ordering::Release);
+                let (ok, failed, codes) = l.thread.join().unwrap();
+                let codes: Vec<String> = codes.iter().map(|c| format!("{c:#x}")).collect();
+                Ok(format!(
+                    "ok={} fail={} codes={} done={} failed={}",
+                    ok.len(),
+                    failed.len(),
+                    codes.join(","),
+                    ok.join(","),
+                    failed.join(",")
+                ))
+            }
+            ["kms-create"] => p.kms(h).create(&mut []),
+            ["kms-rotate", key] => p.kms(h).rotate(key).map(|v| v.to_string()),
+            ["kms-rotate-n", key, n] => {
+                (0..n.parse::<usize>().unwrap()).try_for_each(|_| p.kms(h).rotate(key).map(|_| ())).map(|_| "ok".into())
+            }
+            ["kms-version", key] => p.kms(h).describe(key).map(|d| d["CurrentVersion"].to_string()),
+            ["kms-state", key] => p.kms(h).describe(key).map(|d| d["KeyState"].as_str().unwrap_or("").to_string()),
+            ["kms-disable", key] => p.kms(h).disable(key).map(|_| "ok".into()),
+            ["kms-encrypt", key] => p.kms(h).encrypt(key, &[], b"hello fleet").map(|b| hex(&b)),
+            ["kms-decrypt", blob] => {
+                p.kms(h).decrypt(&[], &unhex(blob)).map(|b| String::from_utf8_lossy(&b).into_owned())
+            }
+            other => panic!("unknown command {other:?}"),
+        };
+        say(answer.unwrap_or_else(rvs));
+    }
+    let _ = p.finalize();
+}
+
+/// How many slots hold an initialized token.
+fn slots_with_tokens(p: &P11) -> Result<usize, CK_RV> {
+    let mut n: CK_ULONG = 0;
+    ck(call!(p, C_GetSlotList(CK_TRUE, std::ptr::null_mut(), &mut n)))?;
+    let mut slots = vec![0; n as usize];
+    ck(call!(p, C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n)))?;
+    let mut count = 0;
+    for s in &slots[..n as usize] {
+        if p.token_info(*s)?.flags & CKF_TOKEN_INITIALIZED != 0 {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn create(p: &P11, h: CK_SESSION_HANDLE, label: &str) -> Result<(), CK_RV> {
+    let value: Vec<u8> = (0..32u8).map(|i| i ^ label.len() as u8).collect();
+    let mut t = Tmpl::new()
+        .ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_AES)
+        .bool(CKA_TOKEN, true)
+        .bool(CKA_PRIVATE, true)
+        .bool(CKA_SENSITIVE, false)
+        .bool(CKA_EXTRACTABLE, true)
+        .bytes(CKA_LABEL, label.as_bytes())
+        .bytes(CKA_VALUE, &value);
+    p.create(h, &mut t).map(|_| ())
+}
+
+fn value(p: &P11, h: CK_SESSION_HANDLE, label: &str) -> Result<String, CK_RV> {
+    let found = p.find_label(h, label)?;
+    let [o] = found.as_slice() else { return Ok(format!("rv {} objects", found.len())) };
+    p.attr_bytes(h, *o, CKA_VALUE).map(|v| hex(&v))
+}
+
+fn count_prefix(p: &P11, h: CK_SESSION_HANDLE, prefix: &str) -> Result<String, CK_RV> {
+    let all = p.find(h, &mut Tmpl::new().ulong(CKA_CLASS, CKO_SECRET_KEY))?;
+    let mut n = 0;
+    for o in all {
+        if p.attr_text(h, o, CKA_LABEL)?.starts_with(&format!("{prefix}-")) {
+            n += 1;
+        }
+    }
+    Ok(n.to_string())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
