@@ -90,6 +90,7 @@ struct Kms {
     dir: tempfile::TempDir,
     conf: PathBuf,
     creds: PathBuf,
+    _pg: Option<common::pg::Schema>,
 }
 
 impl Kms {
@@ -98,17 +99,15 @@ impl Kms {
         require_clients();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("ferrohsm.toml");
+        let (store, pg) = common::pg::store_line(&dir.path().join("store.db"));
         std::fs::write(
             &conf,
-            format!(
-                "[store]\npath = {:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"warn\"\n",
-                dir.path().join("store.db").to_str().unwrap()
-            ),
+            format!("[store]\n{store}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"warn\"\n"),
         )
         .unwrap();
         let creds = dir.path().join("creds");
         std::fs::create_dir(&creds).unwrap();
-        let k = Kms { dir, conf, creds };
+        let k = Kms { dir, conf, creds, _pg: pg };
         k.cli(&["init-token", "--free", "--label", "kms"]);
         k
     }

@@ -74,17 +74,9 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
     pub db: PathBuf,
-    /// With `FERROHSM_TEST_STORE=postgres`: the server's URL and this
-    /// world's own schema there (dropped with the world).
-    pub pg: Option<(String, String)>,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some((url, schema)) = &self.pg {
-            pg::drop_schema(url, schema);
-        }
-    }
+    /// With `FERROHSM_TEST_STORE=postgres`: this world's own schema on
+    /// the server (dropped with the world).
+    pub pg: Option<pg::Schema>,
 }
 
 /// A fresh store with a cheap KDF (tests only) plus `extra` TOML sections.
@@ -94,22 +86,14 @@ pub fn world(extra: &str) -> World {
     let db = dir.path().join("store.db");
     let conf = dir.path().join("ferrohsm.toml");
     // The suites run once more with every store on PostgreSQL (.ci/run).
-    let pg = pg::worlds_on_postgres().then(|| {
-        let base = std::env::var("FERROHSM_TEST_PG_URL").unwrap();
-        let (url, schema) = pg::fresh_schema(&base);
-        (base, schema, url)
-    });
-    let store = match &pg {
-        Some((_, _, url)) => format!("url = {url:?}"),
-        None => format!("path = {:?}", db.to_str().unwrap()),
-    };
+    let (store, pg) = pg::store_line(&db);
     std::fs::write(
         &conf,
         format!("[store]\n{store}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"off\"\n{extra}"),
     )
     .unwrap();
     std::env::set_var("FERROHSM_CONF", &conf);
-    World { _guard: guard, dir, conf, db, pg: pg.map(|(base, schema, _)| (base, schema)) }
+    World { _guard: guard, dir, conf, db, pg }
 }
 
 /// The loaded module, finalized when dropped. The library is linked

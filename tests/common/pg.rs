@@ -67,3 +67,29 @@ pub fn sql(url: &str, schema: &str, q: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A schema that is dropped with this guard.
+pub struct Schema {
+    pub base: String,
+    pub name: String,
+    /// The store URL selecting it.
+    pub url: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        drop_schema(&self.base, &self.name);
+    }
+}
+
+/// The `[store]` line of a test configuration: the SQLite file `db`, or
+/// with `FERROHSM_TEST_STORE=postgres` a fresh schema (kept while the
+/// guard lives).
+pub fn store_line(db: &std::path::Path) -> (String, Option<Schema>) {
+    if !worlds_on_postgres() {
+        return (format!("path = {:?}", db.to_str().unwrap()), None);
+    }
+    let base = std::env::var("FERROHSM_TEST_PG_URL").unwrap();
+    let (url, name) = fresh_schema(&base);
+    (format!("url = {url:?}"), Some(Schema { base, name, url }))
+}
