@@ -8,6 +8,11 @@
 //! The clients must be installed (`.ci/test` installs them); a missing one
 //! fails the test, it is never skipped.
 
+// The PostgreSQL test server, when the suites run against it (.ci/run).
+#[path = "common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -90,7 +95,7 @@ struct Kms {
     dir: tempfile::TempDir,
     conf: PathBuf,
     creds: PathBuf,
-    _pg: Option<common::pg::Schema>,
+    _pg: Option<pg::Schema>,
 }
 
 impl Kms {
@@ -99,7 +104,7 @@ impl Kms {
         require_clients();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("ferrohsm.toml");
-        let (store, pg) = common::pg::store_line(&dir.path().join("store.db"));
+        let (store, pg) = pg::store_line(&dir.path().join("store.db"));
         std::fs::write(
             &conf,
             format!("[store]\n{store}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"warn\"\n"),

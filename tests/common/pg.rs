@@ -29,12 +29,18 @@ pub fn worlds_on_postgres() -> bool {
 }
 
 /// A client on the test server (as the module's role).
-pub fn client(url: &str) -> postgres::Client {
+fn client(url: &str) -> postgres::Client {
     let mut c: postgres::Config = url.parse().expect("FERROHSM_TEST_PG_URL");
     if let Ok(pw) = std::env::var("PGPASSWORD") {
         c.password(pw);
     }
     c.connect(postgres::NoTls).expect("connect to FERROHSM_TEST_PG_URL")
+}
+
+/// Runs `f` with a client, on a thread of its own: the blocking client
+/// cannot start (or drop) its runtime inside an async test's.
+fn with_client<T: Send>(url: &str, f: impl FnOnce(&mut postgres::Client) -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(|| f(&mut client(url))).join().unwrap())
 }
 
 /// A fresh, empty schema on the server: returns the store URL that puts a
@@ -43,29 +49,32 @@ pub fn fresh_schema(url: &str) -> (String, String) {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let name = format!("t_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    client(url).batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+    with_client(url, |c| c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap());
     let sep = if url.contains('?') { '&' } else { '?' };
     (format!("{url}{sep}options=-csearch_path%3D{name}"), name)
 }
 
 /// Drops a schema made by `fresh_schema` (best effort: never hangs a test).
 pub fn drop_schema(url: &str, name: &str) {
-    let _ = client(url).batch_execute(&format!("SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS {name} CASCADE"));
+    with_client(url, |c| {
+        let _ = c.batch_execute(&format!("SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS {name} CASCADE"));
+    });
 }
 
 /// Runs one SQL statement in a schema, returning the first column of each
 /// row as text.
 pub fn sql(url: &str, schema: &str, q: &str) -> Vec<String> {
-    let mut c = client(url);
-    c.batch_execute(&format!("SET search_path = {schema}")).unwrap();
-    c.simple_query(q)
-        .unwrap()
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("").to_string()),
-            _ => None,
-        })
-        .collect()
+    with_client(url, |c| {
+        c.batch_execute(&format!("SET search_path = {schema}")).unwrap();
+        c.simple_query(q)
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("").to_string()),
+                _ => None,
+            })
+            .collect()
+    })
 }
 
 /// A schema that is dropped with this guard.

@@ -38,7 +38,7 @@ impl Pool {
     }
 
     pub fn connect(&self) -> Result<Client> {
-        Ok(self.target.config.connect(self.tls.clone())?)
+        off_runtime(|| Ok(self.target.config.connect(self.tls.clone())?))
     }
 
     fn wait(&self) -> Duration {
@@ -47,10 +47,12 @@ impl Pool {
 
     /// Runs `f` on a pooled connection.
     pub fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
-        let mut c = self.take()?;
-        let r = f(&mut c);
-        self.give_back(c);
-        r
+        off_runtime(|| {
+            let mut c = self.take()?;
+            let r = f(&mut c);
+            self.give_back(c);
+            r
+        })
     }
 
     fn take(&self) -> Result<Conn> {
@@ -87,9 +89,46 @@ impl Pool {
         g.1 -= 1;
         if !c.client.is_closed() {
             g.0.push(c);
+        } else {
+            drop(g);
+            discard(c);
+            self.freed.notify_one();
+            return;
         }
         drop(g);
         self.freed.notify_one();
+    }
+}
+
+/// Runs `f` where the blocking client may run its own small runtime:
+/// tokio refuses to start one on a thread already inside a runtime (the
+/// KMS server's workers), so there the worker is first handed over as a
+/// blocking one (`block_in_place`, which leaves the runtime's context). A
+/// current-thread runtime cannot do that: the call fails, never panics.
+fn off_runtime<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Err(_) => f(),
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => Err(Error::device("postgresql: the store cannot be used from a current-thread tokio runtime")),
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for c in std::mem::take(&mut self.state.lock().0) {
+            discard(c);
+        }
+    }
+}
+
+/// Drops a connection; on a tokio worker thread from a thread of its own
+/// (its runtime may not be dropped inside another).
+pub(super) fn discard(c: Conn) {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let _ = std::thread::Builder::new().name("ferrohsm-pg-close".into()).spawn(move || drop(c));
+    } else {
+        drop(c);
     }
 }
 
