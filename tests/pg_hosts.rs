@@ -16,6 +16,10 @@
 //!   clear, the digest moved) is refused as on SQLite (tests/tamper.rs).
 //! - `pg_audit`: the audit trail written by two hosts verifies, exports,
 //!   prunes and verifies again; an edited batch body fails verification.
+//! - `store_copy`: `ferrohsm store copy` from PostgreSQL (a pruned audit
+//!   trail, a rotated KMS key, a failed login counted) to SQLite and on to
+//!   another PostgreSQL schema: each copy verifies (`store verify`, `audit
+//!   verify` with the checkpoints' MACs) and works with the same PINs.
 //!
 //! Needs `FERROHSM_TEST_PG_URL` and `FERROHSM_TEST_PG_CTL` (.ci/pg-cluster,
 //! which .ci/run always starts); without the URL it skips, loudly.
@@ -43,11 +47,12 @@ fn main() {
     if std::env::var_os(ROLE).is_some() {
         return host();
     }
-    let tests: [(&str, Case); 4] = [
+    let tests: [(&str, Case); 5] = [
         ("two_hosts", two_hosts),
         ("database_down_and_back", database_down_and_back),
         ("tamper_by_sql", tamper_by_sql),
         ("pg_audit", pg_audit),
+        ("store_copy", store_copy),
     ];
     let mut passed = 0;
     for (name, f) in tests {
@@ -369,6 +374,52 @@ fn pg_audit(base: &str) {
     f.sql("UPDATE audit SET body = body || ' ' WHERE seq = (SELECT max(seq) FROM audit)");
     let (ok, out) = ferrohsm(&f.conf("a"), &["audit", "verify"]);
     assert!(!ok, "an edited batch verified: {out}");
+}
+
+fn store_copy(base: &str) {
+    let f = Fleet::new(base);
+    let key;
+    {
+        let mut a = Host::start("a", &f.conf("a"));
+        let slot = a.num("token copied");
+        a.ok(&format!("open {slot}"));
+        for i in 0..12 {
+            a.ok(&format!("create c{i}"));
+        }
+        key = a.ok("kms-create");
+        a.num(&format!("kms-rotate {key}"));
+    }
+    let cli = |conf: &Path, args: &[&str]| {
+        let (ok, out) = ferrohsm(conf, args);
+        assert!(ok, "ferrohsm {}: {out}", args.join(" "));
+        out
+    };
+    let file = f.dir.path().join("audit.jsonl");
+    cli(&f.conf("a"), &["audit", "export", "--until", "2999-01-01", "--out", file.to_str().unwrap()]);
+    cli(&f.conf("a"), &["audit", "prune", "--until", "2999-01-01", "--export", file.to_str().unwrap()]);
+    let sqlite = f.dir.path().join("copy/store.db");
+    let out = cli(&f.conf("a"), &["store", "copy", "--from", &f.url, "--to", sqlite.to_str().unwrap()]);
+    assert!(out.contains("copied and verified: 1 tokens, 13 objects"), "{out}");
+    let conf_s = f.dir.path().join("s.toml");
+    std::fs::write(&conf_s, format!("[store]\npath = {sqlite:?}\n[audit]\nsidecar = false\n")).unwrap();
+    let (again, name2) = common::pg::fresh_schema(&f.base);
+    let _second = common::pg::Schema { base: f.base.clone(), name: name2, url: again.clone() };
+    let conf_p = f.dir.path().join("p2.toml");
+    std::fs::write(&conf_p, format!("[store]\nurl = {again:?}\n")).unwrap();
+    let out = cli(&conf_s, &["store", "copy", "--from", sqlite.to_str().unwrap(), "--to", &again]);
+    assert!(out.contains("copied and verified: 1 tokens, 13 objects"), "{out}");
+    let listed = cli(&f.conf("a"), &["key", "list"]);
+    for conf in [&conf_s, &conf_p] {
+        assert!(cli(conf, &["store", "verify", "--token", "copied"]).contains("store intact"));
+        let out = cli(conf, &["audit", "verify", "--pin-env", "FERROHSM_USER_PIN"]);
+        assert!(out.contains("audit log intact") && out.contains("MAC-verified"), "{out}");
+        let keys = cli(conf, &["key", "list"]);
+        assert!(keys.contains(&key) && keys.contains("v2"), "{keys}");
+        assert_eq!(keys.lines().count(), listed.lines().count());
+    }
+    // Into a store that is not empty: refused, nothing written.
+    let (ok, out) = ferrohsm(&conf_s, &["store", "copy", "--from", sqlite.to_str().unwrap(), "--to", &again]);
+    assert!(!ok && out.contains("not empty"), "{out}");
 }
 
 // ---------------------------------------------------------------- child

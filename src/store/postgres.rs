@@ -15,6 +15,7 @@
 pub mod conn;
 
 mod audit;
+mod copy;
 mod listen;
 mod pool;
 mod schema;
@@ -579,6 +580,10 @@ impl Store for PgStore {
 
     fn prune_audit(&self, upto: i64, signer: &AuditSigner) -> Result<Option<i64>> {
         self.write(|tx| audit::prune_in(tx, upto, signer))
+    }
+
+    fn import(&self, d: &super::copy::Dump) -> Result<()> {
+        self.write(|tx| copy::import_in(tx, d))
     }
 }
 

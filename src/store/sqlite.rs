@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::model::AttrType;
 
 mod audit;
+mod copy;
 pub(in crate::store) mod digest;
 mod schema;
 
@@ -567,6 +568,10 @@ impl Store for SqliteStore {
 
     fn prune_audit(&self, upto: i64, signer: &AuditSigner) -> Result<Option<i64>> {
         self.write(|tx| audit::prune_in(tx, upto, signer))
+    }
+
+    fn import(&self, d: &super::copy::Dump) -> Result<()> {
+        self.write(|tx| copy::import_in(tx, d))
     }
 
     fn delete_object(&self, token: TokenId, w: Writer, id: ObjectId) -> Result<bool> {
