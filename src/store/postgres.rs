@@ -591,3 +591,6 @@ thread_local! {
     /// Audit lines staged by this thread for its next write transaction.
     static STAGED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
+
+#[cfg(test)]
+mod tests;
