@@ -265,6 +265,19 @@ fn run_case(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
                 }))
             }
         }
+        "DES3-CBC 4k encrypt" => {
+            // A triple-DES session key (both modules generate one), 4 KiB
+            // of whole blocks, single-part C_Encrypt.
+            let t = [Attribute::Token(false), Attribute::Encrypt(true)];
+            let key = match s.generate_key(&Mechanism::Des3KeyGen, &t) {
+                Ok(k) => k,
+                Err(e) => return Ok(unsupported(&e)),
+            };
+            stat(measure(budget, 20, Some(4096), || {
+                s.encrypt(&Mechanism::Des3Cbc([3; 8]), key, &data4k)?;
+                Ok(())
+            }))
+        }
         "GCM 1 MiB encrypt" => {
             // Raw C_EncryptInit/C_Encrypt into one reused output buffer, for
             // every module alike: cryptoki's encrypt() allocates and
@@ -357,6 +370,58 @@ fn run_case(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
             } else {
                 let sig = s.sign(&sig_mech, privk, &msg)?;
                 stat(measure(budget, 20, None, || s.verify(&sig_mech, pubk, &msg, &sig).map_err(Into::into)))
+            }
+        }
+        "ML-KEM-768 encapsulate" | "ML-KEM-768 decapsulate" => {
+            use cryptoki::object::MlKemParameterSetType;
+            let set = Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_768.into());
+            let (pubk, privk) = match s.generate_key_pair(
+                &Mechanism::MlKemKeyPairGen,
+                &[set, Attribute::Token(false)],
+                &[Attribute::Token(false)],
+            ) {
+                Ok(kp) => kp,
+                Err(e) => return Ok(unsupported(&e)),
+            };
+            // Each call makes a session secret key from the shared secret
+            // (the PKCS#11 interface has no other output); it is destroyed
+            // in the loop, as a client done with it would.
+            let t = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false)];
+            if case.ends_with("encapsulate") {
+                stat(measure(budget, 20, None, || {
+                    let (_, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
+                    s.destroy_object(k)?;
+                    Ok(())
+                }))
+            } else {
+                let (ct, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
+                s.destroy_object(k)?;
+                stat(measure(budget, 20, None, || {
+                    let k = s.decapsulate_key(&Mechanism::MlKem, privk, &t, &ct)?;
+                    s.destroy_object(k)?;
+                    Ok(())
+                }))
+            }
+        }
+        "ML-DSA-65 sign" | "ML-DSA-65 verify" => {
+            use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
+            use cryptoki::object::MlDsaParameterSetType;
+            let set = Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into());
+            let (pubk, privk) = match s.generate_key_pair(
+                &Mechanism::MlDsaKeyPairGen,
+                &[set, Attribute::Token(false)],
+                &[Attribute::Sign(true), Attribute::Token(false)],
+            ) {
+                Ok(kp) => kp,
+                Err(e) => return Ok(unsupported(&e)),
+            };
+            let mech = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None));
+            let msg = [3u8; 32];
+            if case.ends_with("sign") {
+                stat(measure(budget, 20, None, || s.sign(&mech, privk, &msg).map(drop).map_err(Into::into)))
+            } else {
+                let sig = s.sign(&mech, privk, &msg)?;
+                stat(measure(budget, 20, None, || s.verify(&mech, pubk, &msg, &sig).map_err(Into::into)))
             }
         }
         _ => Err(format!("unknown case {case}").into()),
@@ -595,6 +660,49 @@ fn raw_baselines(budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<BTreeMa
             })?,
         );
     }
+    {
+        use aws_lc_rs::kem::{Ciphertext, DecapsulationKey, ML_KEM_768};
+        let dk = DecapsulationKey::generate(&ML_KEM_768).map_err(|_| "ml-kem")?;
+        let ek = dk.encapsulation_key().map_err(|_| "ml-kem")?;
+        if wanted("ML-KEM-768 encapsulate") {
+            let st = measure(budget, 20, None, || {
+                ek.encapsulate().map_err(|_| "encapsulate")?;
+                Ok(())
+            })?;
+            out.insert("ML-KEM-768 encapsulate", st);
+        }
+        if wanted("ML-KEM-768 decapsulate") {
+            let (ct, _) = ek.encapsulate().map_err(|_| "encapsulate")?;
+            let ct = ct.as_ref().to_vec();
+            let st = measure(budget, 20, None, || {
+                dk.decapsulate(Ciphertext::from(&ct[..])).map_err(|_| "decapsulate")?;
+                Ok(())
+            })?;
+            out.insert("ML-KEM-768 decapsulate", st);
+        }
+    }
+    {
+        use aws_lc_rs::signature::KeyPair as _;
+        use aws_lc_rs::signature::{PqdsaKeyPair, ML_DSA_65, ML_DSA_65_SIGNING};
+        let kp = PqdsaKeyPair::generate(&ML_DSA_65_SIGNING).map_err(|_| "ml-dsa")?;
+        let mut sig = vec![0u8; ML_DSA_65_SIGNING.signature_len()];
+        if wanted("ML-DSA-65 sign") {
+            let st = measure(budget, 20, None, || {
+                kp.sign(&[3u8; 32], &mut sig).map_err(|_| "sign")?;
+                Ok(())
+            })?;
+            out.insert("ML-DSA-65 sign", st);
+        }
+        if wanted("ML-DSA-65 verify") {
+            kp.sign(&[3u8; 32], &mut sig).map_err(|_| "sign")?;
+            let public = aws_lc_rs::signature::UnparsedPublicKey::new(&ML_DSA_65, kp.public_key().as_ref().to_vec());
+            let st = measure(budget, 20, None, || {
+                public.verify(&[3u8; 32], &sig).map_err(|_| "verify")?;
+                Ok(())
+            })?;
+            out.insert("ML-DSA-65 verify", st);
+        }
+    }
     let rsa = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|_| "rsa")?;
     let mut sig = vec![0u8; rsa.public_modulus_len()];
     if wanted("RSA-2048 sign") {
@@ -617,6 +725,7 @@ const CASES: &[&str] = &[
     "GCM-4k encrypt",
     "GCM-4k decrypt",
     "GCM 1 MiB encrypt",
+    "DES3-CBC 4k encrypt",
     "KW wrap AES-256",
     "KW unwrap AES-256",
     "KWP wrap AES-256",
@@ -630,6 +739,10 @@ const CASES: &[&str] = &[
     "ECDSA P-256 sign",
     "ECDSA P-256 verify",
     "ECDSA P-256 keygen",
+    "ML-KEM-768 encapsulate",
+    "ML-KEM-768 decapsulate",
+    "ML-DSA-65 sign",
+    "ML-DSA-65 verify",
 ];
 
 /// A FerroHSM module (by file name): measured at every object count.

@@ -68,6 +68,8 @@ pub enum Error {
     MechanismInvalid,
     MechanismParamInvalid,
     ObjectHandleInvalid,
+    /// CKA_PARAMETER_SET names no set of the key type (PKCS#11 3.2).
+    ParameterSetNotSupported,
     OperationActive,
     OperationNotInitialized,
     PinIncorrect,
@@ -101,6 +103,9 @@ pub enum Error {
     UnwrappingKeyHandleInvalid,
     UnwrappingKeySizeRange,
     UnwrappingKeyTypeInconsistent,
+    /// A message operation cannot make another IV that was not used in it
+    /// (its IV counter would wrap): CKR_KEY_EXHAUSTED.
+    KeyExhausted,
 }
 
 impl Error {
@@ -150,6 +155,7 @@ impl Error {
             KeyUnextractable => ck::CKR_KEY_UNEXTRACTABLE,
             MechanismInvalid => ck::CKR_MECHANISM_INVALID,
             MechanismParamInvalid => ck::CKR_MECHANISM_PARAM_INVALID,
+            ParameterSetNotSupported => ck::CKR_PARAMETER_SET_NOT_SUPPORTED,
             ObjectHandleInvalid => ck::CKR_OBJECT_HANDLE_INVALID,
             OperationActive => ck::CKR_OPERATION_ACTIVE,
             OperationNotInitialized => ck::CKR_OPERATION_NOT_INITIALIZED,
@@ -184,6 +190,7 @@ impl Error {
             UnwrappingKeyHandleInvalid => ck::CKR_UNWRAPPING_KEY_HANDLE_INVALID,
             UnwrappingKeySizeRange => ck::CKR_UNWRAPPING_KEY_SIZE_RANGE,
             UnwrappingKeyTypeInconsistent => ck::CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+            KeyExhausted => ck::CKR_KEY_EXHAUSTED,
         }
     }
 

@@ -64,22 +64,27 @@ fn function_list_and_interfaces() {
     let mut n: CK_ULONG = 0;
     assert_eq!(unsafe { list(null_mut(), null_mut()) }, CKR_ARGUMENTS_BAD);
     assert_eq!(unsafe { list(null_mut(), &mut n) }, CKR_OK);
-    assert_eq!(n, 3);
-    let mut ifaces: [CK_INTERFACE; 3] = unsafe { std::mem::zeroed() };
+    assert_eq!(n, 4);
+    let mut ifaces: [CK_INTERFACE; 4] = unsafe { std::mem::zeroed() };
     n = 1;
     assert_eq!(unsafe { list(ifaces.as_mut_ptr(), &mut n) }, CKR_BUFFER_TOO_SMALL);
-    assert_eq!(n, 3);
+    assert_eq!(n, 4);
     assert_eq!(unsafe { list(ifaces.as_mut_ptr(), &mut n) }, CKR_OK);
     let names: Vec<_> =
         ifaces.iter().map(|i| unsafe { std::ffi::CStr::from_ptr(i.pInterfaceName as *const _) }.to_bytes()).collect();
-    assert_eq!(names, [&b"PKCS 11"[..], b"PKCS 11", b"FerroHSM KMS"]);
+    assert_eq!(names, [&b"PKCS 11"[..], b"PKCS 11", b"PKCS 11", b"FerroHSM KMS"]);
 
     let mut iface: *mut CK_INTERFACE = null_mut();
     assert_eq!(unsafe { get(null_mut(), null_mut(), null_mut(), 0) }, CKR_ARGUMENTS_BAD);
+    // The default (NULL name) is the newest: 3.2.
     assert_eq!(unsafe { get(null_mut(), null_mut(), &mut iface, 0) }, CKR_OK);
+    let f32 = unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST_3_2) };
+    assert_eq!((f32.version.major, f32.version.minor), (3, 2));
+    let name = c"PKCS 11";
+    let mut v30 = CK_VERSION { major: 3, minor: 0 };
+    assert_eq!(unsafe { get(name.as_ptr() as *mut u8, &mut v30, &mut iface, 0) }, CKR_OK);
     let f3 = unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST_3_0) };
     assert_eq!((f3.version.major, f3.version.minor), (3, 0));
-    let name = c"PKCS 11";
     let mut v240 = CK_VERSION { major: 2, minor: 40 };
     assert_eq!(unsafe { get(name.as_ptr() as *mut u8, &mut v240, &mut iface, 0) }, CKR_OK);
     let f2 = unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST) };
@@ -93,12 +98,57 @@ fn function_list_and_interfaces() {
 
     // Every 3.0 entry is present; unimplemented ones say so instead of crashing.
     init(&r);
+    assert_eq!(unsafe { (f3.C_GetOperationState.unwrap())(1, null_mut(), null_mut()) }, CKR_FUNCTION_NOT_SUPPORTED);
     assert_eq!(
         unsafe { (f3.C_SignEncryptUpdate.unwrap())(1, null_mut(), 0, null_mut(), null_mut()) },
+        CKR_SESSION_HANDLE_INVALID
+    );
+    assert_eq!(unsafe { (f3.C_MessageSignFinal.unwrap())(1) }, CKR_FUNCTION_NOT_SUPPORTED);
+    // The message-based encryption calls are implemented (tests/message_aead.rs).
+    assert_eq!(unsafe { (f3.C_MessageEncryptFinal.unwrap())(1) }, CKR_SESSION_HANDLE_INVALID);
+    assert_eq!(unsafe { (f3.C_GetFunctionStatus.unwrap())(1) }, CKR_FUNCTION_NOT_PARALLEL);
+    // The 3.2 table: the 3.0 entries are the same functions; the 3.2 ones
+    // beyond encapsulation answer CKR_FUNCTION_NOT_SUPPORTED.
+    assert_eq!(f32.C_SignInit.map(|f| f as usize), f3.C_SignInit.map(|f| f as usize));
+    assert_eq!(
+        unsafe { (f32.C_VerifySignatureInit.unwrap())(1, null_mut(), 0, null_mut(), 0) },
         CKR_FUNCTION_NOT_SUPPORTED
     );
-    assert_eq!(unsafe { (f3.C_MessageEncryptFinal.unwrap())(1) }, CKR_FUNCTION_NOT_SUPPORTED);
-    assert_eq!(unsafe { (f3.C_GetFunctionStatus.unwrap())(1) }, CKR_FUNCTION_NOT_PARALLEL);
+    assert_eq!(unsafe { (f32.C_VerifySignature.unwrap())(1, null_mut(), 0) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(unsafe { (f32.C_VerifySignatureUpdate.unwrap())(1, null_mut(), 0) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(unsafe { (f32.C_VerifySignatureFinal.unwrap())(1) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(unsafe { (f32.C_GetSessionValidationFlags.unwrap())(1, 0, null_mut()) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(unsafe { (f32.C_AsyncComplete.unwrap())(1, null_mut(), null_mut()) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(unsafe { (f32.C_AsyncGetID.unwrap())(1, null_mut(), null_mut()) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(unsafe { (f32.C_AsyncJoin.unwrap())(1, null_mut(), 0, null_mut(), 0) }, CKR_FUNCTION_NOT_SUPPORTED);
+    assert_eq!(
+        unsafe { (f32.C_WrapKeyAuthenticated.unwrap())(1, null_mut(), 0, 0, null_mut(), 0, null_mut(), null_mut()) },
+        CKR_FUNCTION_NOT_SUPPORTED
+    );
+    assert_eq!(
+        unsafe {
+            (f32.C_UnwrapKeyAuthenticated.unwrap())(
+                1,
+                null_mut(),
+                0,
+                null_mut(),
+                0,
+                null_mut(),
+                0,
+                null_mut(),
+                0,
+                null_mut(),
+            )
+        },
+        CKR_FUNCTION_NOT_SUPPORTED
+    );
+    // Encapsulation is implemented: a bad session is just that.
+    let mut m = CK_MECHANISM { mechanism: CKM_ML_KEM, pParameter: null_mut(), ulParameterLen: 0 };
+    let (mut ct_len, mut hk) = (0 as CK_ULONG, 0 as CK_OBJECT_HANDLE);
+    assert_eq!(
+        unsafe { (f32.C_EncapsulateKey.unwrap())(999, &mut m, 1, null_mut(), 0, null_mut(), &mut ct_len, &mut hk) },
+        CKR_SESSION_HANDLE_INVALID
+    );
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
 
@@ -142,7 +192,7 @@ fn slot_and_session_arguments() {
     assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_AES_KEY_GEN, &mut mi)), CKR_OK);
     assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_SHA256_RSA_PKCS, &mut mi)), CKR_OK);
     assert_eq!((mi.ulMinKeySize, mi.ulMaxKeySize), (1024, 16384), "RSA sizes are in bits");
-    assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_DES3_CBC, &mut mi)), CKR_MECHANISM_INVALID);
+    assert_eq!(call!(r, C_GetMechanismInfo(0, CKM_DES_OFB64, &mut mi)), CKR_MECHANISM_INVALID);
     assert_eq!(call!(r, C_GenerateRandom(h, null_mut(), 16)), CKR_ARGUMENTS_BAD);
     // No slot event ever happens (tokens are never removed): a poll says
     // so; a blocking wait would never return and is refused.

@@ -443,3 +443,73 @@ fn sign_and_verify_with_recovery() {
     assert_ne!(info.flags & CKF_VERIFY_RECOVER, 0);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// CKM_EDDSA's CK_EDDSA_PARAMS at the boundary (Ed448ph with a context, a
+/// context over 255 bytes, a NULL context with a length, a parameter of the
+/// wrong size) and the key sizes C_GetMechanismInfo gives for the new curves.
+#[test]
+fn eddsa_params_and_new_curve_sizes_at_the_boundary() {
+    let _w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let mut m = mech(CKM_EC_EDWARDS_KEY_PAIR_GEN);
+    let mut params = [0x06, 0x03, 0x2b, 0x65, 0x71];
+    let (mut yes, mut y2) = (1u8, 1u8);
+    let mut public = [bytes_attr(CKA_EC_PARAMS, &mut params), attr(CKA_VERIFY, &mut y2)];
+    let mut private = [attr(CKA_SIGN, &mut yes)];
+    let (mut hp, mut hs) = (0, 0);
+    let rv = call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 2, private.as_mut_ptr(), 1, &mut hp, &mut hs));
+    assert_eq!(rv, CKR_OK);
+
+    let mut ctx = *b"abc";
+    let mut p = CK_EDDSA_PARAMS { phFlag: 1, ulContextDataLen: 3, pContextData: ctx.as_mut_ptr() };
+    let mut ph = mech_with(CKM_EDDSA, &mut p);
+    let mut data = *b"prehashed on the token";
+    let n = data.len() as CK_ULONG;
+    assert_eq!(call!(r, C_SignInit(h, &mut ph, hs)), CKR_OK);
+    let mut len: CK_ULONG = 0;
+    assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), n, null_mut(), &mut len)), CKR_OK);
+    assert_eq!(len, 114);
+    let mut sig = [0u8; 114];
+    assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), n, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    assert_eq!(call!(r, C_VerifyInit(h, &mut ph, hp)), CKR_OK);
+    assert_eq!(call!(r, C_Verify(h, data.as_mut_ptr(), n, sig.as_mut_ptr(), 114)), CKR_OK);
+    // The same signature is not Ed448 with that context (phFlag FALSE).
+    let mut p = CK_EDDSA_PARAMS { phFlag: 0, ulContextDataLen: 3, pContextData: ctx.as_mut_ptr() };
+    let mut pure = mech_with(CKM_EDDSA, &mut p);
+    assert_eq!(call!(r, C_VerifyInit(h, &mut pure, hp)), CKR_OK);
+    assert_eq!(call!(r, C_Verify(h, data.as_mut_ptr(), n, sig.as_mut_ptr(), 114)), CKR_SIGNATURE_INVALID);
+
+    // Contexts: 255 bytes is the most RFC 8032 allows.
+    let mut long = [7u8; 256];
+    let mut p = CK_EDDSA_PARAMS { phFlag: 0, ulContextDataLen: 256, pContextData: long.as_mut_ptr() };
+    let mut m = mech_with(CKM_EDDSA, &mut p);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, hs)), CKR_MECHANISM_PARAM_INVALID);
+    let mut p = CK_EDDSA_PARAMS { phFlag: 0, ulContextDataLen: 255, pContextData: long.as_mut_ptr() };
+    let mut m = mech_with(CKM_EDDSA, &mut p);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, hs)), CKR_OK);
+    assert_eq!(call!(r, C_Sign(h, data.as_mut_ptr(), n, sig.as_mut_ptr(), &mut len)), CKR_OK);
+    let mut p = CK_EDDSA_PARAMS { phFlag: 0, ulContextDataLen: 4, pContextData: null_mut() };
+    let mut m = mech_with(CKM_EDDSA, &mut p);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, hs)), CKR_MECHANISM_PARAM_INVALID);
+    let mut short = [0u8; 8];
+    let mut m = mech_with(CKM_EDDSA, &mut short);
+    assert_eq!(call!(r, C_SignInit(h, &mut m, hs)), CKR_MECHANISM_PARAM_INVALID);
+    // EdDSA with an ECDSA key.
+    let (_, ec) = ec_pair(&r, h);
+    assert_eq!(call!(r, C_SignInit(h, &mut ph, ec)), CKR_KEY_TYPE_INCONSISTENT);
+
+    let info = |t| {
+        let mut mi = CK_MECHANISM_INFO { ulMinKeySize: 0, ulMaxKeySize: 0, flags: 0 };
+        assert_eq!(call!(r, C_GetMechanismInfo(0, t, &mut mi)), CKR_OK);
+        (mi.ulMinKeySize, mi.ulMaxKeySize)
+    };
+    assert_eq!(info(CKM_EDDSA), (255, 448));
+    assert_eq!(info(CKM_EC_EDWARDS_KEY_PAIR_GEN), (255, 448));
+    assert_eq!(info(CKM_EC_MONTGOMERY_KEY_PAIR_GEN), (255, 448));
+    assert_eq!(info(CKM_EC_KEY_PAIR_GEN), (192, 521));
+    assert_eq!(info(CKM_ECDH1_DERIVE), (192, 521));
+    assert_eq!(info(CKM_RSA_PKCS_KEY_PAIR_GEN), (1024, 16384));
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+}

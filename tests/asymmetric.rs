@@ -288,7 +288,7 @@ fn rsa_generation_rules() {
     let gen = |public: &[Attribute]| rv(s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, public, &[]));
     assert_eq!(gen(&[]), RvError::TemplateIncomplete);
     assert_eq!(gen(&[Attribute::ModulusBits(512.into())]), RvError::KeySizeRange);
-    assert_eq!(gen(&[Attribute::ModulusBits(2000.into())]), RvError::KeySizeRange);
+    assert_eq!(gen(&[Attribute::ModulusBits(16392.into())]), RvError::KeySizeRange);
     let even = [Attribute::ModulusBits(2048.into()), Attribute::PublicExponent(vec![1, 0, 0])];
     assert_eq!(gen(&even), RvError::AttributeValueInvalid);
     let wrong_class = [Attribute::ModulusBits(2048.into()), Attribute::Class(ObjectClass::PRIVATE_KEY)];
@@ -376,8 +376,8 @@ fn ec_pairs_ecdsa_and_ecdh_on_every_curve() {
             s.derive_key(&Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), &off_curve)), private, &out(16));
         assert_eq!(rv(bad), RvError::MechanismParamInvalid);
     }
-    // brainpoolP256r1: a well-formed curve the token does not have.
-    let brainpool = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+    // brainpoolP320r1: a well-formed curve the token does not have.
+    let brainpool = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x09];
     let bp = rv(s.generate_key_pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(brainpool.to_vec())], &[]));
     assert_eq!(bp, RvError::CurveNotSupported);
     let named = s.generate_key_pair(
@@ -409,8 +409,12 @@ fn ed25519_and_x25519() {
     let empty = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed25519ctx(b"")));
     assert_eq!(s.sign(&empty, private, data).unwrap(), sig);
     s.verify(&empty, public, data, &sig).unwrap();
+    // A context makes it Ed25519ctx: another signature, bound to the context.
     let ctx = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Ed25519ctx(b"ctx")));
-    assert_eq!(rv(s.sign(&ctx, private, data)), RvError::MechanismParamInvalid);
+    let ctx_sig = s.sign(&ctx, private, data).unwrap();
+    assert_ne!(ctx_sig, sig);
+    s.verify(&ctx, public, data, &ctx_sig).unwrap();
+    assert_eq!(rv(s.verify(&empty, public, data, &ctx_sig)), RvError::SignatureInvalid);
 
     // RFC 8032 §7.1 test 2, imported from its private key.
     let seed = unhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");

@@ -71,6 +71,13 @@ fn pkcs11_tool_keypairs_signatures_certificates_and_self_test() {
     assert!(ec.contains("EC_POINT 256 bits") || ec.contains("EC"), "{ec}");
     let ed = keypair(dir, "asym", "EC:edwards25519", "ed", "03");
     assert!(ed.contains("Private Key Object"), "{ed}");
+    // A size that is not a multiple of 128, brainpool and P-192.
+    let rsa3092 = keypair(dir, "asym", "rsa:3092", "rsa3092", "05");
+    assert!(rsa3092.contains("Public Key Object; RSA 3092 bits"), "{rsa3092}");
+    for (curve, id) in [("EC:brainpoolP256r1", "06"), ("EC:prime192v1", "07")] {
+        let k = keypair(dir, "asym", curve, curve, id);
+        assert!(k.contains("Public Key Object; EC"), "{k}");
+    }
 
     std::fs::write(dir.join("data"), b"signed by pkcs11-tool through FerroHSM\n").unwrap();
     for (id, mech) in [
@@ -80,6 +87,9 @@ fn pkcs11_tool_keypairs_signatures_certificates_and_self_test() {
         ("02", "ECDSA"),
         ("02", "ECDSA-SHA256"),
         ("03", "EDDSA"),
+        ("05", "SHA256-RSA-PKCS"),
+        ("06", "ECDSA-SHA256"),
+        ("07", "ECDSA-SHA256"),
     ] {
         let sig = format!("sig-{mech}");
         let login = ["--token-label", "asym", "--login", "--pin", USER_PIN, "--id", id, "-m", mech];

@@ -649,6 +649,15 @@ fn boto3_asymmetric_hmac_and_imported_keys() {
     s.stop();
 }
 
+#[test]
+fn boto3_ml_dsa_keys() {
+    let k = Kms::new();
+    k.principal("alice", &["--admin"]);
+    let s = k.serve();
+    k.python(&s, "t_mldsa.py", &[], &[]);
+    s.stop();
+}
+
 /// One key set for the tool (and so PKCS#11) and the server, across
 /// processes: a key made by the tool before the server started is a KMS
 /// key by its UUID and alias; a key made through the API is used by the

@@ -57,9 +57,9 @@ fn trusted_import_keeps_token_set_flags_and_is_all_or_nothing() {
     assert_eq!(m.slots().import_migrated(h, std::slice::from_ref(&good)), Err(Error::UserNotLoggedIn));
     m.slots().login(h, ck::CKU_USER, USER_PIN.as_bytes()).unwrap();
 
-    // One object it cannot hold (DES3) and nothing is stored.
-    let des3 = secret(ck::CKK_DES3, &[1; 24], &[]);
-    assert!(m.slots().import_migrated(h, &[good.clone(), des3]).is_err());
+    // One object it cannot hold (a CAST5 key) and nothing is stored.
+    let cast5 = secret(ck::CKK_CAST5, &[1; 16], &[]);
+    assert!(m.slots().import_migrated(h, &[good.clone(), cast5]).is_err());
     assert_eq!(count(&m, h), 0);
     // Flags that contradict each other are refused.
     let bad = secret(ck::CKK_AES, &[7; 32], &[(ck::CKA_SENSITIVE, false), (ck::CKA_ALWAYS_SENSITIVE, true)]);

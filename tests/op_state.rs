@@ -79,9 +79,10 @@ impl Fixture {
         f
     }
 
-    fn init(&mut self, k: Kind) -> CK_RV {
+    fn init(&self, k: Kind) -> CK_RV {
         let (r, h) = (&self.r, self.h);
-        let mut cbc = mech_with(CKM_AES_CBC_PAD, &mut self.iv);
+        let mut iv = self.iv;
+        let mut cbc = mech_with(CKM_AES_CBC_PAD, &mut iv);
         cbc.ulParameterLen = 16;
         let mut hm = mech(CKM_SHA256_HMAC);
         let mut sha = mech(CKM_SHA256);
@@ -107,9 +108,10 @@ impl Fixture {
     }
 
     /// Init with a key handle that names nothing (digest: an unknown mechanism).
-    fn init_bad(&mut self, k: Kind) -> CK_RV {
+    fn init_bad(&self, k: Kind) -> CK_RV {
         let (r, h) = (&self.r, self.h);
-        let mut cbc = mech_with(CKM_AES_CBC_PAD, &mut self.iv);
+        let mut iv = self.iv;
+        let mut cbc = mech_with(CKM_AES_CBC_PAD, &mut iv);
         cbc.ulParameterLen = 16;
         let mut hm = mech(CKM_SHA256_HMAC);
         let mut bogus = mech(0x8000_7777);
@@ -263,7 +265,7 @@ fn without_init_a_call_is_not_initialized() {
 #[test]
 fn a_second_init_is_active_and_the_first_goes_on() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in KINDS {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
         assert_eq!(f.init(k), CKR_OPERATION_ACTIVE, "{k:?} second init");
@@ -279,7 +281,7 @@ fn a_second_init_is_active_and_the_first_goes_on() {
 #[test]
 fn init_with_a_null_mechanism_ends_the_operation() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in KINDS {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
         assert_eq!(f.update(k), CKR_OK, "{k:?}");
@@ -296,7 +298,7 @@ fn init_with_a_null_mechanism_ends_the_operation() {
 #[test]
 fn a_failed_init_leaves_nothing_active() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in KINDS {
         let want = if k == Kind::Digest { CKR_MECHANISM_INVALID } else { CKR_KEY_HANDLE_INVALID };
         assert_eq!(f.init_bad(k), want, "{k:?}");
@@ -309,7 +311,7 @@ fn a_failed_init_leaves_nothing_active() {
 #[test]
 fn a_length_query_and_a_short_buffer_keep_the_operation() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in [Kind::Encrypt, Kind::Decrypt, Kind::Digest, Kind::Sign] {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
         let (rv, sized) = f.single_cap(k, None);
@@ -330,7 +332,7 @@ fn a_length_query_and_a_short_buffer_keep_the_operation() {
 #[test]
 fn any_other_error_ends_the_operation() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in KINDS {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
         let (rv, want) = f.failing_call(k);
@@ -343,7 +345,7 @@ fn any_other_error_ends_the_operation() {
 #[test]
 fn single_part_after_update_is_refused_and_ends_it() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in KINDS {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
         assert_eq!(f.update(k), CKR_OK, "{k:?}");
@@ -355,7 +357,7 @@ fn single_part_after_update_is_refused_and_ends_it() {
 #[test]
 fn final_ends_it_and_multi_part_equals_single_part() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     for k in KINDS {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
         assert_eq!(f.update(k), CKR_OK, "{k:?}");
@@ -382,7 +384,7 @@ fn final_ends_it_and_multi_part_equals_single_part() {
 #[test]
 fn session_cancel_ends_only_the_kinds_it_names_and_kinds_run_side_by_side() {
     let _w = world("");
-    let mut f = Fixture::new();
+    let f = Fixture::new();
     let cancel = session_cancel(&f.r);
     for k in KINDS {
         assert_eq!(f.init(k), CKR_OK, "{k:?}");
@@ -456,4 +458,138 @@ fn recover_inits_take_a_null_mechanism_too() {
     assert_eq!(call!(r, C_VerifyRecoverInit(h, &mut pkcs, pk)), CKR_OK);
     assert_eq!(call!(r, C_VerifyRecover(h, sig.as_mut_ptr(), len, back.as_mut_ptr(), &mut blen)), CKR_OK);
     assert_eq!(&back[..blen as usize], b"recover me");
+}
+
+/// The dual-function updates (§5.13) feed the second operation the
+/// plaintext, and only once the cipher's output is delivered; both
+/// operations must be active.
+#[test]
+fn dual_function_updates_feed_both_operations() {
+    use sha2::Digest;
+    let _w = world("");
+    let f = Fixture::new();
+    let sha = |d: &[u8]| sha2::Sha256::digest(d).to_vec();
+    type DualFn = unsafe extern "C" fn(CK_SESSION_HANDLE, *mut u8, CK_ULONG, *mut u8, *mut CK_ULONG) -> CK_RV;
+    let (r, h) = (&f.r, f.h);
+    let digest_encrypt: DualFn = r.f.C_DigestEncryptUpdate.unwrap();
+    let decrypt_digest: DualFn = r.f.C_DecryptDigestUpdate.unwrap();
+    let sign_encrypt: DualFn = r.f.C_SignEncryptUpdate.unwrap();
+    let decrypt_verify: DualFn = r.f.C_DecryptVerifyUpdate.unwrap();
+    // Feeds `input` in two parts through `dual`, first asking for the
+    // length each time (which must feed nothing); the output.
+    let feed = |dual: DualFn, input: &[u8]| -> Vec<u8> {
+        let mut all = Vec::new();
+        for part in [&input[..16], &input[16..]] {
+            let mut p = part.to_vec();
+            let mut len: CK_ULONG = 0;
+            // SAFETY (test): a length query through the module's export.
+            assert_eq!(unsafe { dual(h, p.as_mut_ptr(), p.len() as CK_ULONG, null_mut(), &mut len) }, CKR_OK);
+            let mut out = vec![0u8; len as usize];
+            // SAFETY (test): the real call, with a buffer of the asked length.
+            assert_eq!(unsafe { dual(h, p.as_mut_ptr(), p.len() as CK_ULONG, out.as_mut_ptr(), &mut len) }, CKR_OK);
+            out.truncate(len as usize);
+            all.extend(out);
+        }
+        all
+    };
+    let finish = |k: Kind| -> Vec<u8> {
+        let mut out = [0u8; 64];
+        let mut len: CK_ULONG = 64;
+        let rv = match k {
+            Kind::Encrypt => call!(r, C_EncryptFinal(h, out.as_mut_ptr(), &mut len)),
+            Kind::Decrypt => call!(r, C_DecryptFinal(h, out.as_mut_ptr(), &mut len)),
+            Kind::Digest => call!(r, C_DigestFinal(h, out.as_mut_ptr(), &mut len)),
+            Kind::Sign => call!(r, C_SignFinal(h, out.as_mut_ptr(), &mut len)),
+            Kind::Verify => {
+                let mut sig = f.mac.clone();
+                call!(r, C_VerifyFinal(h, sig.as_mut_ptr(), 32))
+            }
+        };
+        assert_eq!(rv, CKR_OK, "{k:?} final");
+        out[..if k == Kind::Verify { 0 } else { len as usize }].to_vec()
+    };
+    let data = f.data.clone();
+    let ciphertext = f.ciphertext.clone();
+    let mac = f.mac.clone();
+
+    assert_eq!((f.init(Kind::Digest), f.init(Kind::Encrypt)), (CKR_OK, CKR_OK));
+    let mut ct = feed(digest_encrypt, &data);
+    ct.extend(finish(Kind::Encrypt));
+    assert_eq!(ct, ciphertext, "DigestEncrypt's ciphertext");
+    assert_eq!(finish(Kind::Digest), sha(&data), "DigestEncrypt's digest");
+
+    assert_eq!((f.init(Kind::Digest), f.init(Kind::Decrypt)), (CKR_OK, CKR_OK));
+    let mut pt = feed(decrypt_digest, &ciphertext);
+    pt.extend(finish(Kind::Decrypt));
+    assert_eq!(pt, data, "DecryptDigest's plaintext");
+    // The digest saw what the decryption had delivered by then: the
+    // plaintext but for the block CBC-PAD holds back until Final.
+    assert_eq!(finish(Kind::Digest), sha(&data[..32]), "DecryptDigest's digest");
+
+    assert_eq!((f.init(Kind::Sign), f.init(Kind::Encrypt)), (CKR_OK, CKR_OK));
+    let mut ct = feed(sign_encrypt, &data);
+    ct.extend(finish(Kind::Encrypt));
+    assert_eq!(ct, ciphertext);
+    assert_eq!(finish(Kind::Sign), mac, "SignEncrypt's MAC");
+
+    // DecryptVerify: the MAC over the delivered plaintext (32 bytes here)
+    // is not the whole message's, so VerifyFinal with the full MAC fails;
+    // with the last part fed by C_VerifyUpdate it verifies.
+    assert_eq!((f.init(Kind::Verify), f.init(Kind::Decrypt)), (CKR_OK, CKR_OK));
+    let mut pt = feed(decrypt_verify, &ciphertext);
+    let tail = finish(Kind::Decrypt);
+    pt.extend(&tail);
+    assert_eq!(pt, data);
+    let mut t = tail.clone();
+    assert_eq!(call!(f.r, C_VerifyUpdate(f.h, t.as_mut_ptr(), t.len() as CK_ULONG)), CKR_OK);
+    finish(Kind::Verify);
+
+    // Both operations must be active; with one missing nothing is taken.
+    assert_eq!(f.init(Kind::Encrypt), CKR_OK);
+    let mut p = data.clone();
+    let mut out = [0u8; 64];
+    let mut len: CK_ULONG = 64;
+    // SAFETY (test): the module's export with live buffers.
+    let rv = unsafe { digest_encrypt(f.h, p.as_mut_ptr(), 16, out.as_mut_ptr(), &mut len) };
+    assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED);
+    let mut whole = vec![0u8; 64];
+    let mut wl: CK_ULONG = 64;
+    assert_eq!(call!(f.r, C_Encrypt(f.h, p.as_mut_ptr(), p.len() as CK_ULONG, whole.as_mut_ptr(), &mut wl)), CKR_OK);
+    assert_eq!(&whole[..wl as usize], &ciphertext[..], "the encryption was untouched");
+}
+
+/// The 3.0 message-based Init functions take a NULL mechanism the same way.
+#[test]
+fn message_inits_take_a_null_mechanism_too() {
+    use common::msg::{f3, init_msg, Alg};
+    let _w = world("");
+    let f = Fixture::new();
+    let f3 = f3(&f.r);
+    for enc in [true, false] {
+        let init_null = || {
+            // SAFETY (test): the module's 3.0 exports with a live session.
+            unsafe {
+                if enc {
+                    (f3.C_MessageEncryptInit.unwrap())(f.h, null_mut(), f.aes)
+                } else {
+                    (f3.C_MessageDecryptInit.unwrap())(f.h, null_mut(), f.aes)
+                }
+            }
+        };
+        // SAFETY (test): as above.
+        let final_ = || unsafe {
+            if enc {
+                (f3.C_MessageEncryptFinal.unwrap())(f.h)
+            } else {
+                (f3.C_MessageDecryptFinal.unwrap())(f.h)
+            }
+        };
+        assert_eq!(init_null(), CKR_ARGUMENTS_BAD, "none active");
+        assert_eq!(init_msg(f3, f.h, Alg::Gcm, f.aes, enc), CKR_OK);
+        assert_eq!(init_msg(f3, f.h, Alg::Gcm, f.aes, enc), CKR_OPERATION_ACTIVE);
+        assert_eq!(init_null(), CKR_OK, "ends it");
+        assert_eq!(final_(), CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(init_msg(f3, f.h, Alg::Gcm, f.aes, enc), CKR_OK);
+        assert_eq!(final_(), CKR_OK);
+    }
 }

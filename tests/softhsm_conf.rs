@@ -34,7 +34,7 @@ fn tokendir_allow_list_removable_and_umask() {
                 objectstore.umask = 0077\n\
                 log.level = ERROR\n\
                 slots.removable = true\n\
-                slots.mechanisms = CKM_AES_KEY_GEN,CKM_AES_GCM,CKM_SHA256,CKM_DES3_CBC\n";
+                slots.mechanisms = CKM_AES_KEY_GEN,CKM_AES_GCM,CKM_SHA256,CKM_DES_OFB64\n";
     with_softhsm_conf(conf, |p, tokens| {
         let slot = p.get_all_slots().unwrap()[0];
         assert!(p.get_slot_info(slot).unwrap().removable_device());

@@ -6,6 +6,7 @@
 //! key — with their attributes (CKA_ID, label, the one-way flags). Needs
 //! `cargo build --lib --bins` and /usr/lib/softhsm/libsofthsm2.so.
 
+#[macro_use]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -423,7 +424,8 @@ fn migrated_softhsm_keys_work_in_ferrohsm() {
     s.verify(&Mechanism::Ecdsa, epub, &digest, &new_ec_sig).unwrap();
 }
 
-/// An object FerroHSM cannot hold (a DES3 key) stops the migration before
+/// An object FerroHSM cannot hold (a generic secret of 1024 bytes: SoftHSM
+/// takes any length, FerroHSM at most 512) stops the migration before
 /// anything is written; a wrong PIN too. `--allow-partial` migrates the rest.
 #[test]
 fn migration_is_all_or_nothing() {
@@ -433,7 +435,8 @@ fn migration_is_all_or_nothing() {
         let slot = init_token(&sh, "mixed");
         let s = user_session(&sh, slot);
         aes_key(&s, "keep", 1, false, false);
-        s.generate_key(&Mechanism::Des3KeyGen, &[Attribute::Token(true), Attribute::Label("old-des3".into())]).unwrap();
+        let long = [Attribute::Token(true), Attribute::ValueLen(1024.into()), Attribute::Label("long".into())];
+        s.generate_key(&Mechanism::GenericSecretKeyGen, &long).unwrap();
     }
     let tokendir = w.dir.path().join("softhsm-tokens");
     let ferro_tokens = || {
@@ -451,7 +454,7 @@ fn migration_is_all_or_nothing() {
 
     let out = migrate(&w, &tokendir, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("cannot migrate: secret key DES3"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("cannot migrate: secret key generic secret"), "{}", stdout(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing written"));
     assert_eq!(ferro_tokens(), 0);
 
@@ -607,4 +610,273 @@ fn no_plaintext_key_material_on_disk_or_in_output() {
         let data = std::fs::read(&f).unwrap();
         assert!(!data.windows(KEY.len()).any(|x| x == KEY), "{} holds the key in the clear", f.display());
     }
+}
+
+/// Keys on the curves SoftHSM offers beyond P-256 and Ed25519 — P-192 and
+/// brainpool (EC), Ed448 (EC_EDWARDS) — migrate and work: SoftHSM's signatures
+/// verify in FerroHSM, FerroHSM's new ones verify in SoftHSM, and Ed448
+/// (deterministic) signs byte for byte as SoftHSM did.
+#[test]
+fn migrated_p192_brainpool_and_ed448_keys_work() {
+    const BP256: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+    const BP512: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0d];
+    const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+    const P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+    let keys: [(&str, &[u8], Mechanism, Mechanism); 4] = [
+        ("p192", P192, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
+        ("bp256", BP256, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
+        ("bp512", BP512, Mechanism::EccKeyPairGen, Mechanism::Ecdsa),
+        ("ed448", ED448, Mechanism::EccEdwardsKeyPairGen, eddsa()),
+    ];
+    // SoftHSM 2.6 signs ECDSA over a digest only (no CKM_ECDSA_SHA*).
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA384, MSG);
+    let data = |label: &str| if label == "ed448" { MSG } else { digest.as_ref() };
+    let w = world("");
+    let mut theirs = Vec::new();
+    {
+        let sh = softhsm(w.dir.path());
+        let s = user_session(&sh, init_token(&sh, "curves"));
+        for (label, params, gen, sign) in &keys {
+            let public = [
+                Attribute::Token(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::EcParams(params.to_vec()),
+                Attribute::Verify(true),
+            ];
+            let private = [
+                Attribute::Token(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Sign(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+            ];
+            let (_, k) = s.generate_key_pair(gen, &public, &private).unwrap_or_else(|e| panic!("SoftHSM {label}: {e}"));
+            let stored = s.get_attributes(k, &[AttributeType::EcParams]).unwrap();
+            theirs.push((s.sign(sign, k, data(label)).unwrap(), stored));
+        }
+    }
+    let tokendir = w.dir.path().join("softhsm-tokens");
+    let out = migrate(&w, &tokendir, &[]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("8 migrated, 0 already present, 0 not migrated"), "{}", stdout(&out));
+
+    let mut ours = Vec::new();
+    {
+        let p = load();
+        let s = user_session(&p, slot_labelled(&p, "curves").expect("migrated token"));
+        for ((label, _, _, sign), (sig, params)) in keys.iter().zip(&theirs) {
+            let public = one(&s, label, ObjectClass::PUBLIC_KEY);
+            let private = one(&s, label, ObjectClass::PRIVATE_KEY);
+            // CKA_EC_PARAMS as SoftHSM held it (an OID, or for Ed448 the
+            // printable name "edwards448" SoftHSM stores).
+            assert_eq!(&s.get_attributes(private, &[AttributeType::EcParams]).unwrap(), params, "{label}");
+            let flags = s.get_attributes(private, &[AttributeType::NeverExtractable, AttributeType::Local]).unwrap();
+            assert_eq!(flags, vec![Attribute::NeverExtractable(true), Attribute::Local(true)], "{label}");
+            s.verify(sign, public, data(label), sig).unwrap_or_else(|e| panic!("{label}: SoftHSM's signature: {e}"));
+            let mine = s.sign(sign, private, data(label)).unwrap();
+            if *label == "ed448" {
+                assert_eq!(&mine, sig, "Ed448 is deterministic");
+            }
+            ours.push(mine);
+        }
+    }
+    let sh = softhsm(w.dir.path());
+    let s = sh.open_ro_session(slot_labelled(&sh, "curves").unwrap()).unwrap();
+    s.login(UserType::User, Some(&pin(USER_PIN))).unwrap();
+    for ((label, _, _, sign), sig) in keys.iter().zip(&ours) {
+        s.verify(sign, one(&s, label, ObjectClass::PUBLIC_KEY), data(label), sig).unwrap();
+    }
+}
+
+/// SoftHSM's function list (for what the cryptoki crate has no names
+/// for: DSA, DH, CKA_SUBPRIME, TDES-CMAC), on the module `softhsm`
+/// initialized.
+fn softhsm_raw() -> common::raw::Raw {
+    common::dlog::raw_of(Path::new(SOFTHSM))
+}
+
+/// Ours, on the module `load` initialized.
+fn ferrohsm_raw() -> common::raw::Raw {
+    common::dlog::raw_of(&module_path())
+}
+
+/// Migrates the one SoftHSM token in `w` and checks the count.
+fn migrate_all(w: &World, count: usize) {
+    let out = migrate(w, &w.dir.path().join("softhsm-tokens"), &[]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains(&format!("{count} migrated, 0 already present, 0 not migrated")), "{text}");
+}
+
+fn mac(r: &common::raw::Raw, h: u64, m: u64, key: ObjectHandle, data: &[u8]) -> Vec<u8> {
+    let (rv, out) = common::dlog::sign(r, h, m, key.handle(), data);
+    assert_eq!(rv, cryptoki_sys::CKR_OK);
+    out
+}
+
+/// DES, DES2 and DES3 keys made in SoftHSM encrypt, decrypt and MAC
+/// byte for byte the same after the move.
+#[test]
+fn des_keys_migrate_and_work_identically() {
+    let w = world("");
+    let (cts, cmac, des_value);
+    {
+        let sh = softhsm(w.dir.path());
+        let slot = init_token(&sh, "des");
+        let s = user_session(&sh, slot);
+        let mut made = Vec::new();
+        for (m, label, id) in
+            [(Mechanism::DesKeyGen, "des", 1u8), (Mechanism::Des2KeyGen, "des2", 2), (Mechanism::Des3KeyGen, "des3", 3)]
+        {
+            let t = [
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+                Attribute::Sign(true),
+                Attribute::Label(label.into()),
+                Attribute::Id(vec![id]),
+                Attribute::Sensitive(id != 1),
+                Attribute::Extractable(id == 1),
+            ];
+            made.push(s.generate_key(&m, &t).unwrap());
+        }
+        // SoftHSM as packaged (OpenSSL 3 without its legacy provider)
+        // generates single-DES keys but cannot use them (no check value,
+        // CKR_MECHANISM_INVALID): that key's value is compared instead.
+        assert_eq!(
+            s.get_attributes(made[0], &[AttributeType::CheckValue]).unwrap(),
+            vec![Attribute::CheckValue(vec![])]
+        );
+        assert_eq!(
+            rv(s.encrypt(&Mechanism::DesCbcPad([1; 8]), made[0], MSG)),
+            cryptoki::error::RvError::MechanismInvalid
+        );
+        des_value = s.get_attributes(made[0], &[AttributeType::Value]).unwrap();
+        cts = vec![
+            Vec::new(),
+            s.encrypt(&Mechanism::Des3Ecb, made[1], &MSG[..40]).unwrap(),
+            s.encrypt(&Mechanism::Des3CbcPad([2; 8]), made[2], MSG).unwrap(),
+        ];
+        cmac = mac(&softhsm_raw(), s.handle(), cryptoki_sys::CKM_DES3_CMAC, made[2], MSG);
+    }
+    migrate_all(&w, 3);
+    let p = load();
+    let s = user_session(&p, slot_labelled(&p, "des").unwrap());
+    let k: Vec<ObjectHandle> = ["des", "des2", "des3"].iter().map(|l| one(&s, l, ObjectClass::SECRET_KEY)).collect();
+    assert_eq!(s.get_attributes(k[0], &[AttributeType::Value]).unwrap(), des_value);
+    let ct = s.encrypt(&Mechanism::DesCbcPad([1; 8]), k[0], MSG).unwrap();
+    assert_eq!(s.decrypt(&Mechanism::DesCbcPad([1; 8]), k[0], &ct).unwrap(), MSG);
+    assert_eq!(s.encrypt(&Mechanism::Des3Ecb, k[1], &MSG[..40]).unwrap(), cts[1]);
+    assert_eq!(s.decrypt(&Mechanism::Des3CbcPad([2; 8]), k[2], &cts[2]).unwrap(), MSG);
+    assert_eq!(s.encrypt(&Mechanism::Des3CbcPad([2; 8]), k[2], MSG).unwrap(), cts[2]);
+    assert_eq!(mac(&ferrohsm_raw(), s.handle(), cryptoki_sys::CKM_DES3_CMAC, k[2], MSG), cmac);
+    let kt = s.get_attributes(k[1], &[AttributeType::KeyType, AttributeType::Local]).unwrap();
+    assert_eq!(kt, vec![Attribute::KeyType(KeyType::DES2), Attribute::Local(true)]);
+}
+
+/// DSA domain parameters and a key pair made in SoftHSM: SoftHSM's
+/// signature verifies after the move, the migrated private key's new
+/// signature verifies in SoftHSM, and the parameters are the same.
+#[test]
+fn dsa_keys_and_parameters_migrate() {
+    use common::dlog::*;
+    use cryptoki_sys::*;
+    let w = world("");
+    let (sig, pqg);
+    {
+        let sh = softhsm(w.dir.path());
+        let slot = init_token(&sh, "dsa");
+        let s = user_session(&sh, slot);
+        let r = softhsm_raw();
+        let h = s.handle();
+        let mut label = b"dsa-params".to_vec();
+        let (mut class, mut bits, mut yes) = (CKO_DOMAIN_PARAMETERS, 1024 as CK_ULONG, 1u8);
+        let mut t = [
+            common::raw::attr(CKA_CLASS, &mut class),
+            common::raw::attr(CKA_PRIME_BITS, &mut bits),
+            common::raw::attr(CKA_TOKEN, &mut yes),
+            common::raw::bytes_attr(CKA_LABEL, &mut label),
+        ];
+        let mut m = common::raw::mech(CKM_DSA_PARAMETER_GEN);
+        let mut params = 0;
+        assert_eq!(call!(r, C_GenerateKey(h, &mut m, t.as_mut_ptr(), 4, &mut params)), CKR_OK);
+        pqg = [CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|a| get(&r, h, params, a).unwrap());
+        let opts = Opts { token: true, label: b"dsa".to_vec(), id: vec![9], private: true, ..Opts::default() };
+        let (rv, _, private) = key_pair(&r, h, &pqg[0], Some(&pqg[1]), &pqg[2], None, &opts);
+        assert_eq!(rv, CKR_OK);
+        let (rv, s1) = sign(&r, h, CKM_DSA_SHA256, private, MSG);
+        assert_eq!((rv, s1.len()), (CKR_OK, 40));
+        sig = s1;
+    }
+    migrate_all(&w, 3);
+    let new_sig;
+    {
+        let p = load();
+        let s = user_session(&p, slot_labelled(&p, "dsa").unwrap());
+        let (r, h) = (ferrohsm_raw(), s.handle());
+        let public = one(&s, "dsa", ObjectClass::PUBLIC_KEY).handle();
+        let private = one(&s, "dsa", ObjectClass::PRIVATE_KEY).handle();
+        assert_eq!(verify(&r, h, CKM_DSA_SHA256, public, MSG, &sig), CKR_OK);
+        let (rv, s2) = sign(&r, h, CKM_DSA_SHA256, private, b"signed after the move");
+        assert_eq!(rv, CKR_OK);
+        new_sig = s2;
+        let params = one(&s, "dsa-params", ObjectClass::DOMAIN_PARAMETERS).handle();
+        assert_eq!([CKA_PRIME, CKA_SUBPRIME, CKA_BASE].map(|a| get(&r, h, params, a).unwrap()), pqg);
+        assert_eq!(get(&r, h, params, CKA_PRIME_BITS), Some(1024u64.to_ne_bytes().to_vec()));
+        assert_eq!(get(&r, h, private, CKA_VALUE), None, "x stays sensitive");
+    }
+    let sh = softhsm(w.dir.path());
+    let slot = slot_labelled(&sh, "dsa").unwrap();
+    let s = user_session(&sh, slot);
+    let public = one(&s, "dsa", ObjectClass::PUBLIC_KEY).handle();
+    assert_eq!(verify(&softhsm_raw(), s.handle(), CKM_DSA_SHA256, public, b"signed after the move", &new_sig), CKR_OK);
+}
+
+/// DH domain parameters and a key pair made in SoftHSM: the migrated
+/// private key derives the same secret with a peer's public value.
+#[test]
+fn dh_keys_and_parameters_migrate() {
+    use common::dlog::*;
+    use cryptoki_sys::*;
+    let w = world("");
+    let (secret, peer_y, pg);
+    {
+        let sh = softhsm(w.dir.path());
+        let slot = init_token(&sh, "dh");
+        let s = user_session(&sh, slot);
+        let r = softhsm_raw();
+        let h = s.handle();
+        let mut label = b"dh-params".to_vec();
+        let (mut class, mut bits, mut yes) = (CKO_DOMAIN_PARAMETERS, 1024 as CK_ULONG, 1u8);
+        let mut t = [
+            common::raw::attr(CKA_CLASS, &mut class),
+            common::raw::attr(CKA_PRIME_BITS, &mut bits),
+            common::raw::attr(CKA_TOKEN, &mut yes),
+            common::raw::bytes_attr(CKA_LABEL, &mut label),
+        ];
+        let mut m = common::raw::mech(CKM_DH_PKCS_PARAMETER_GEN);
+        let mut params = 0;
+        assert_eq!(call!(r, C_GenerateKey(h, &mut m, t.as_mut_ptr(), 4, &mut params)), CKR_OK);
+        pg = [CKA_PRIME, CKA_BASE].map(|a| get(&r, h, params, a).unwrap());
+        let opts = Opts { token: true, label: b"dh".to_vec(), id: vec![8], private: true, ..Opts::default() };
+        let (rv, _, private) = key_pair(&r, h, &pg[0], None, &pg[1], None, &opts);
+        assert_eq!(rv, CKR_OK);
+        // The peer: a session key pair, not migrated.
+        let (rv, peer_pub, _) = key_pair(&r, h, &pg[0], None, &pg[1], None, &Opts::default());
+        assert_eq!(rv, CKR_OK);
+        peer_y = get(&r, h, peer_pub, CKA_VALUE).unwrap();
+        let (rv, z) = dh_derive(&r, h, private, &peer_y, Some(64));
+        assert_eq!(rv, CKR_OK);
+        secret = z;
+    }
+    migrate_all(&w, 3);
+    let p = load();
+    let s = user_session(&p, slot_labelled(&p, "dh").unwrap());
+    let (r, h) = (ferrohsm_raw(), s.handle());
+    let private = one(&s, "dh", ObjectClass::PRIVATE_KEY).handle();
+    assert_eq!(dh_derive(&r, h, private, &peer_y, Some(64)), (CKR_OK, secret));
+    let params = one(&s, "dh-params", ObjectClass::DOMAIN_PARAMETERS).handle();
+    assert_eq!([CKA_PRIME, CKA_BASE].map(|a| get(&r, h, params, a).unwrap()), pg);
+    assert_eq!(get(&r, h, private, CKA_VALUE), None, "x stays sensitive");
 }

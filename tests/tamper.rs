@@ -698,3 +698,38 @@ fn a_sealed_value_moved_to_another_object_is_refused_and_never_decrypts_as_it() 
     assert_eq!(rv(s.decrypt(&Mechanism::AesEcb, b, &ct_b)), RvError::GeneralError);
     assert!(encrypt(&s, a).is_ok());
 }
+
+/// The new key types are sealed as the policy table says: a DES3 key's
+/// value and a DSA or DH private key's x are sealed even on objects with
+/// CKA_PRIVATE false; p, q, g and a public key's y are not. A planted
+/// DES3 value (in the clear, marked unsealed) is refused.
+#[test]
+fn des_dsa_dh_secret_values_are_sealed() {
+    use common::dlog::{key_pair, Opts};
+    const CKA_PRIME: i64 = 0x130;
+    let vs = common::vectors::vectors("dsa_sigver_fips186_3.txt");
+    let g: Vec<Vec<u8>> = vs[0][2..5].iter().map(|h| common::vectors::unhex(h)).collect();
+    let (w, slot, (des3, dsa_pub, dsa_priv, dh_priv)) = setup(|s| {
+        let des3 = s
+            .generate_key(
+                &Mechanism::Des3KeyGen,
+                &[Attribute::Token(true), Attribute::Private(false), Attribute::Encrypt(true)],
+            )
+            .unwrap();
+        let r = common::dlog::raw_of(&module_path());
+        let opts = Opts { token: true, private: false, ..Opts::default() };
+        let (rv, dsa_pub, dsa_priv) = key_pair(&r, s.handle(), &g[0], Some(&g[1]), &g[2], None, &opts);
+        assert_eq!(rv, 0);
+        let (rv, _, dh_priv) = key_pair(&r, s.handle(), &g[0], None, &[2], None, &opts);
+        assert_eq!(rv, 0);
+        let h = |o| unsafe { ObjectHandle::new_from_raw(o) };
+        (des3, h(dsa_pub), h(dsa_priv), h(dh_priv))
+    });
+    assert!(sealed(&w, des3, CKA_VALUE));
+    assert!(sealed(&w, dsa_priv, CKA_VALUE) && sealed(&w, dh_priv, CKA_VALUE));
+    assert!(!sealed(&w, dsa_priv, CKA_PRIME) && !sealed(&w, dsa_pub, CKA_PRIME));
+    assert!(!sealed(&w, dsa_pub, CKA_VALUE), "y is public");
+    plant(&w, des3, CKA_VALUE, &[0x01; 24]);
+    let (_p, s) = next_session(slot);
+    assert_eq!(rv(s.encrypt(&Mechanism::Des3Ecb, des3, &[0u8; 8])), RvError::GeneralError);
+}

@@ -477,14 +477,19 @@ impl<'a> Prog<'a> {
     pub fn mechanism(&mut self) -> Mech {
         let mtype = self.pick(&self.w.mechs);
         let mtype = if self.small(30) == 0 { self.ulong() } else { mtype };
-        let mut m =
-            Mech { m: CK_MECHANISM { mechanism: mtype, pParameter: null_mut(), ulParameterLen: 0 }, bufs: Vec::new() };
+        let mut m = Mech {
+            m: CK_MECHANISM { mechanism: mtype, pParameter: null_mut(), ulParameterLen: 0 },
+            bufs: Vec::new(),
+            tmpls: Vec::new(),
+        };
         let pointer_param = matches!(
             mtype,
             CKM_AES_GCM
                 | CKM_HKDF_DERIVE
                 | CKM_HKDF_DATA
                 | CKM_SP800_108_COUNTER_KDF
+                | CKM_SP800_108_FEEDBACK_KDF
+                | CKM_SP800_108_DOUBLE_PIPELINE_KDF
                 | CKM_RSA_PKCS_OAEP
                 | CKM_RSA_AES_KEY_WRAP
                 | CKM_ECDH1_DERIVE
@@ -492,6 +497,8 @@ impl<'a> Prog<'a> {
                 | CKM_EDDSA
                 | CKM_AES_ECB_ENCRYPT_DATA
                 | CKM_AES_CBC_ENCRYPT_DATA
+                | CKM_AES_CCM
+                | CKM_CHACHA20_POLY1305
         ) || mtype == ferrohsm::vendor::CKM_FHSM_KMS_WRAP;
         match self.small(5) {
             0 => {}
@@ -642,6 +649,28 @@ impl Prog<'_> {
                     CK_EDDSA_PARAMS { phFlag: self.flip() as CK_BBOOL, ulContextDataLen: cl, pContextData: ctx },
                 );
             }
+            CKM_AES_CCM => {
+                let (n, nl) = self.pbytes(m, 14);
+                let (a, al) = self.pbytes(m, 24);
+                let data_len = self.pick(&[0, 16, 32, 100, 1 << 40]);
+                let mac = self.pick(&[4, 8, 16, 3, 17]);
+                set_param(
+                    m,
+                    CK_CCM_PARAMS {
+                        ulDataLen: data_len,
+                        pNonce: n,
+                        ulNonceLen: nl,
+                        pAAD: a,
+                        ulAADLen: al,
+                        ulMACLen: mac,
+                    },
+                );
+            }
+            CKM_CHACHA20_POLY1305 => {
+                let (n, nl) = self.pbytes(m, 14);
+                let (a, al) = self.pbytes(m, 24);
+                set_param(m, CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: nl, pAAD: a, ulAADLen: al });
+            }
             CKM_AES_ECB_ENCRYPT_DATA => {
                 let (d, dl) = self.pbytes(m, 48);
                 set_param(m, CK_KEY_DERIVATION_STRING_DATA { pData: d, ulLen: dl });
@@ -652,11 +681,23 @@ impl Prog<'_> {
                 let _ = self.u.fill_buffer(&mut iv);
                 set_param(m, CK_AES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: d, length: dl });
             }
-            CKM_SP800_108_COUNTER_KDF => {
+            CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF | CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
                 let n = self.small(4);
                 let mut items = Vec::new();
                 for _ in 0..n {
-                    let (ty, p, l) = match self.small(3) {
+                    let (ty, p, l) = match self.small(5) {
+                        // Feedback/pipeline's iteration variable: no value.
+                        3 => (CK_SP800_108_ITERATION_VARIABLE, null_mut(), 0),
+                        4 => {
+                            let f = CK_SP800_108_COUNTER_FORMAT {
+                                bLittleEndian: self.flip() as CK_BBOOL,
+                                ulWidthInBits: self.pick(&[8, 16, 32, 0]),
+                            };
+                            let mut b = Buf::of(std::slice::from_ref(&f));
+                            let r = (CK_SP800_108_OPTIONAL_COUNTER, b.ptr(), std::mem::size_of_val(&f) as CK_ULONG);
+                            m.bufs.push(b);
+                            r
+                        }
                         0 => {
                             let f = CK_SP800_108_COUNTER_FORMAT {
                                 bLittleEndian: self.flip() as CK_BBOOL,
@@ -696,16 +737,55 @@ impl Prog<'_> {
                 };
                 let ip = if items.is_empty() && self.flip() { null_mut() } else { ib.ptr() };
                 m.bufs.push(ib);
-                set_param(
-                    m,
-                    CK_SP800_108_KDF_PARAMS {
-                        prfType: self.pick(&[CKM_SHA256_HMAC, CKM_AES_CMAC, CKM_SHA512_HMAC, CKM_SHA_1_HMAC, 3]),
-                        ulNumberOfDataParams: cnt,
-                        pDataParams: ip as *mut _,
-                        ulAdditionalDerivedKeys: if self.small(9) == 0 { 1 } else { 0 },
-                        pAdditionalDerivedKeys: null_mut(),
-                    },
-                );
+                let prf = self.pick(&[CKM_SHA256_HMAC, CKM_AES_CMAC, CKM_SHA512_HMAC, CKM_SHA_1_HMAC, 3]);
+                // Additional derived keys: none, a count with a NULL array,
+                // or one entry with a small template and a real out-pointer.
+                let (n_extra, p_extra) = match self.small(9) {
+                    0 => (1, null_mut()),
+                    1 => {
+                        let mut t = self.template(1);
+                        let (tp, tl) = (t.ptr(), t.attrs.len() as CK_ULONG);
+                        m.tmpls.push(t);
+                        let mut hb = Buf::of(&[0 as CK_OBJECT_HANDLE]);
+                        let entry = CK_DERIVED_KEY {
+                            pTemplate: tp,
+                            ulAttributeCount: tl,
+                            phKey: hb.ptr() as *mut CK_OBJECT_HANDLE,
+                        };
+                        m.bufs.push(hb);
+                        let mut eb = Buf::of(std::slice::from_ref(&entry));
+                        let p = eb.ptr() as *mut CK_DERIVED_KEY;
+                        m.bufs.push(eb);
+                        (1, p)
+                    }
+                    _ => (0, null_mut()),
+                };
+                if mtype == CKM_SP800_108_FEEDBACK_KDF {
+                    let (iv, ivl) = self.pbytes(m, 32);
+                    set_param(
+                        m,
+                        CK_SP800_108_FEEDBACK_KDF_PARAMS {
+                            prfType: prf,
+                            ulNumberOfDataParams: cnt,
+                            pDataParams: ip as *mut _,
+                            ulIVLen: ivl,
+                            pIV: iv,
+                            ulAdditionalDerivedKeys: n_extra,
+                            pAdditionalDerivedKeys: p_extra,
+                        },
+                    );
+                } else {
+                    set_param(
+                        m,
+                        CK_SP800_108_KDF_PARAMS {
+                            prfType: prf,
+                            ulNumberOfDataParams: cnt,
+                            pDataParams: ip as *mut _,
+                            ulAdditionalDerivedKeys: n_extra,
+                            pAdditionalDerivedKeys: p_extra,
+                        },
+                    );
+                }
             }
             t if t == ferrohsm::vendor::CKM_FHSM_KMS_WRAP => {
                 use ferrohsm::ffi::kms::{CK_FHSM_CONTEXT_PAIR, CK_FHSM_KMS_WRAP_PARAMS};
@@ -1112,6 +1192,8 @@ impl Drop for Prog<'_> {
 pub struct Mech {
     pub m: CK_MECHANISM,
     bufs: Vec<Buf>,
+    /// Templates a parameter points to (CK_DERIVED_KEY).
+    tmpls: Vec<Tmpl>,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -6,7 +6,7 @@ use super::decode::{bounded, data, derived_key_outputs, mechanism, out, slice_mu
 use super::{exports, module, ok};
 use crate::error::{Error, Result};
 use crate::token::crypto::Produced;
-use crate::token::{Module, OpKind};
+use crate::token::{Dual, Module, OpKind};
 
 /// The output protocol: NULL buffer → length only; short → the length and
 /// CKR_BUFFER_TOO_SMALL; else the data. `call` gets the capacity (None for
@@ -564,4 +564,33 @@ unsafe fn derive_key(
 
 exports! {
     C_DeriveKey(h: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, base: CK_OBJECT_HANDLE, tmpl: *mut CK_ATTRIBUTE, n: CK_ULONG, ph: *mut CK_OBJECT_HANDLE) => derive_key;
+}
+
+/// The dual-function updates: the cipher's output goes to the caller, the
+/// other operation takes the plaintext (an error ends the cipher operation,
+/// as any error does).
+///
+/// # Safety
+///
+/// The pointer arguments are those of the calling entry point, with the
+/// PKCS#11 contract of that function: each NULL or valid for the call.
+unsafe fn dual_update(
+    h: CK_SESSION_HANDLE,
+    d: *mut CK_BYTE,
+    n: CK_ULONG,
+    o: *mut CK_BYTE,
+    ol: *mut CK_ULONG,
+    dual: Dual,
+) -> Result<CK_RV> {
+    let (cipher, _) = dual.kinds();
+    // SAFETY: this entry point's own pointer arguments, passed on unchanged; the helper needs what the
+    // PKCS#11 caller promised for them.
+    unsafe { input_output(h, cipher, d, n, o, ol, |m, data, cap| m.sessions().dual_update(h, dual, data, cap)) }
+}
+
+exports! {
+    C_DigestEncryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => dual_update[Dual::DigestEncrypt];
+    C_DecryptDigestUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => dual_update[Dual::DecryptDigest];
+    C_SignEncryptUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => dual_update[Dual::SignEncrypt];
+    C_DecryptVerifyUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, n: CK_ULONG, o: *mut CK_BYTE, ol: *mut CK_ULONG) => dual_update[Dual::DecryptVerify];
 }

@@ -244,6 +244,9 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
         ck::CKM_AES_GCM => unsafe { gcm_params(m) }?,
         // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
         // parameter size.
+        ck::CKM_AES_CCM | ck::CKM_CHACHA20_POLY1305 => unsafe { aead_params(m) }?,
+        // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
+        // parameter size.
         ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA => unsafe { hkdf_params(m) }?,
         ck::CKM_SP800_108_COUNTER_KDF | ck::CKM_SP800_108_FEEDBACK_KDF | ck::CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
             // SAFETY: `m` is the caller's mechanism, readable for the call; the decoder checks NULL and the
@@ -301,11 +304,29 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             Param::Eddsa {
                 prehash: p.phFlag != 0,
                 // SAFETY: pointer and length from the caller's parameter struct, readable for the call;
+                // checked against NULL and RFC 8032's 255-byte bound, then copied.
+                context: unsafe { param_bytes_max(p.pContextData, p.ulContextDataLen, 255) }?,
+            }
+        }
+        ck::CKM_ML_DSA if !m.pParameter.is_null() => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
+            let p: &ck::CK_SIGN_ADDITIONAL_CONTEXT = unsafe { param_struct(m) }?;
+            // FIPS 204 caps the context at 255 bytes: longer is refused
+            // before anything is copied.
+            if p.ulContextLen > 255 {
+                return Err(Error::MechanismParamInvalid);
+            }
+            Param::SignContext {
+                hedge: p.hedgeVariant,
+                // SAFETY: pointer and length from the caller's parameter struct, readable for the call;
                 // checked against NULL and the bound, then copied.
-                context: unsafe { param_bytes(p.pContextData, p.ulContextDataLen) }?,
+                context: unsafe { param_bytes(p.pContext, p.ulContextLen) }?,
             }
         }
         ck::CKM_AES_ECB_ENCRYPT_DATA
+        | ck::CKM_DES_ECB_ENCRYPT_DATA
+        | ck::CKM_DES3_ECB_ENCRYPT_DATA
         | ck::CKM_CONCATENATE_BASE_AND_DATA
         | ck::CKM_CONCATENATE_DATA_AND_BASE
         | ck::CKM_XOR_BASE_AND_DATA => {
@@ -334,6 +355,14 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
             // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
             // checked against NULL and the bound, then copied.
             Param::CbcData { iv: d.iv, data: Zeroizing::new(unsafe { param_bytes(d.pData, d.length) }?) }
+        }
+        ck::CKM_DES_CBC_ENCRYPT_DATA | ck::CKM_DES3_CBC_ENCRYPT_DATA => {
+            // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and
+            // that the parameter has T's exact size.
+            let d: &ck::CK_DES_CBC_ENCRYPT_DATA_PARAMS = unsafe { param_struct(m) }?;
+            // SAFETY: pointer(s) and length(s) from the caller's parameter struct, readable for the call;
+            // checked against NULL and the bound, then copied.
+            Param::DesCbcData { iv: d.iv, data: Zeroizing::new(unsafe { param_bytes(d.pData, d.length) }?) }
         }
         _ => {
             // SAFETY: the parameter pointer and length of the caller's
@@ -680,6 +709,50 @@ unsafe fn gcm_params(m: &CK_MECHANISM) -> Result<Param> {
     } else {
         Err(Error::MechanismParamInvalid)
     }
+}
+
+/// A ChaCha20-Poly1305 nonce length: the spec gives ulNonceLen in bits
+/// (96 for the IETF variant, the one offered); callers that give 12 mean
+/// bytes. Either way the nonce is 12 bytes; other variants are refused.
+pub fn chacha_nonce_len(n: CK_ULONG) -> Result<CK_ULONG> {
+    match n {
+        12 | 96 => Ok(12),
+        _ => Err(Error::MechanismParamInvalid),
+    }
+}
+
+/// CK_CCM_PARAMS or CK_SALSA20_CHACHA20_POLY1305_PARAMS, copied.
+///
+/// # Safety
+///
+/// As `mechanism`, for `m`.
+unsafe fn aead_params(m: &CK_MECHANISM) -> Result<Param> {
+    if m.mechanism == ck::CKM_AES_CCM {
+        // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that
+        // the parameter has T's exact size.
+        let p: &ck::CK_CCM_PARAMS = unsafe { param_struct(m) }?;
+        return Ok(Param::Aead {
+            // SAFETY: pointer and length from the caller's parameter struct, readable for the call; checked
+            // against NULL and the bound, then copied.
+            nonce: unsafe { param_bytes_max(p.pNonce, p.ulNonceLen, 13) }?,
+            // SAFETY: as above.
+            aad: unsafe { param_bytes_max(p.pAAD, p.ulAADLen, bound::GCM_AAD) }?,
+            tag_len: p.ulMACLen,
+            data_len: Some(p.ulDataLen),
+        });
+    }
+    // SAFETY: `m` is the caller's mechanism, readable for the call; `param_struct` checks NULL and that the
+    // parameter has T's exact size.
+    let p: &ck::CK_SALSA20_CHACHA20_POLY1305_PARAMS = unsafe { param_struct(m) }?;
+    Ok(Param::Aead {
+        // SAFETY: pointer and length from the caller's parameter struct, readable for the call; checked
+        // against NULL and the bound, then copied.
+        nonce: unsafe { param_bytes_max(p.pNonce, chacha_nonce_len(p.ulNonceLen)?, 12) }?,
+        // SAFETY: as above.
+        aad: unsafe { param_bytes_max(p.pAAD, p.ulAADLen, bound::GCM_AAD) }?,
+        tag_len: 16,
+        data_len: None,
+    })
 }
 
 /// The PKCS#11 output protocol for an array (`p` NULL: report the length;

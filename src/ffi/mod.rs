@@ -17,7 +17,9 @@
 mod crypto;
 mod decode;
 mod general;
+mod kem;
 pub mod kms;
+mod message;
 mod objects;
 mod sessions;
 mod tables;

@@ -6,7 +6,8 @@
 use std::ffi::c_void;
 
 use cryptoki_sys::{
-    CK_FLAGS, CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR, CK_VERSION,
+    CK_FLAGS, CK_FUNCTION_LIST, CK_FUNCTION_LIST_3_0, CK_FUNCTION_LIST_3_2, CK_INTERFACE, CK_RV, CK_ULONG, CK_UTF8CHAR,
+    CK_VERSION,
 };
 
 use super::decode::{maybe_ref, out, Scope};
@@ -15,6 +16,8 @@ use crate::error::{Error, Result};
 
 use super::crypto::*;
 use super::general::*;
+use super::kem::*;
+use super::message::*;
 use super::objects::*;
 use super::sessions::*;
 use super::unsupported::*;
@@ -137,6 +140,53 @@ pub static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(
     ]
 );
 
+/// The 3.2 table: the 3.0 one plus the 3.2 functions. Of those, only
+/// C_EncapsulateKey / C_DecapsulateKey are implemented; the others answer
+/// CKR_FUNCTION_NOT_SUPPORTED (`unsupported.rs`).
+pub static FUNCTION_LIST_3_2: CK_FUNCTION_LIST_3_2 = function_list!(
+    CK_FUNCTION_LIST_3_2,
+    3,
+    2,
+    [
+        C_GetInterfaceList,
+        C_GetInterface,
+        C_LoginUser,
+        C_SessionCancel,
+        C_MessageEncryptInit,
+        C_EncryptMessage,
+        C_EncryptMessageBegin,
+        C_EncryptMessageNext,
+        C_MessageEncryptFinal,
+        C_MessageDecryptInit,
+        C_DecryptMessage,
+        C_DecryptMessageBegin,
+        C_DecryptMessageNext,
+        C_MessageDecryptFinal,
+        C_MessageSignInit,
+        C_SignMessage,
+        C_SignMessageBegin,
+        C_SignMessageNext,
+        C_MessageSignFinal,
+        C_MessageVerifyInit,
+        C_VerifyMessage,
+        C_VerifyMessageBegin,
+        C_VerifyMessageNext,
+        C_MessageVerifyFinal,
+        C_EncapsulateKey,
+        C_DecapsulateKey,
+        C_VerifySignatureInit,
+        C_VerifySignature,
+        C_VerifySignatureUpdate,
+        C_VerifySignatureFinal,
+        C_GetSessionValidationFlags,
+        C_AsyncComplete,
+        C_AsyncGetID,
+        C_AsyncJoin,
+        C_WrapKeyAuthenticated,
+        C_UnwrapKeyAuthenticated,
+    ]
+);
+
 /// A CK_INTERFACE that may live in a static: it only points at our own
 /// immutable statics.
 #[derive(Clone, Copy)]
@@ -146,10 +196,15 @@ unsafe impl Sync for Interface {}
 
 const NAME: &[u8] = b"PKCS 11\0";
 
-/// Offered interfaces, preferred first: "PKCS 11" 3.0, then 2.40, then our
-/// vendor interface "FerroHSM KMS" 1.0 (never chosen by a NULL name: the
-/// first entry is).
-pub static INTERFACES: [Interface; 3] = [
+/// Offered interfaces, preferred first: "PKCS 11" 3.2, 3.0, then 2.40, then
+/// our vendor interface "FerroHSM KMS" 1.0 (never chosen by a NULL name:
+/// the first entry is).
+pub static INTERFACES: [Interface; 4] = [
+    Interface(CK_INTERFACE {
+        pInterfaceName: NAME.as_ptr() as *mut u8,
+        pFunctionList: &FUNCTION_LIST_3_2 as *const CK_FUNCTION_LIST_3_2 as *mut c_void,
+        flags: 0,
+    }),
     Interface(CK_INTERFACE {
         pInterfaceName: NAME.as_ptr() as *mut u8,
         pFunctionList: &FUNCTION_LIST_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,

@@ -32,22 +32,8 @@ macro_rules! unsupported {
 }
 
 unsupported! {
-    C_DigestEncryptUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_DecryptDigestUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_SignEncryptUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
-    C_DecryptVerifyUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: *mut CK_ULONG);
     C_GetOperationState(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: *mut CK_ULONG);
     C_SetOperationState(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG, _a3: CK_OBJECT_HANDLE, _a4: CK_OBJECT_HANDLE);
-    C_MessageEncryptInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
-    C_EncryptMessage(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: CK_ULONG, _a7: *mut CK_BYTE, _a8: *mut CK_ULONG);
-    C_EncryptMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG);
-    C_EncryptMessageNext(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: *mut CK_ULONG, _a7: CK_FLAGS);
-    C_MessageEncryptFinal(_a0: CK_SESSION_HANDLE);
-    C_MessageDecryptInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
-    C_DecryptMessage(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: CK_ULONG, _a7: *mut CK_BYTE, _a8: *mut CK_ULONG);
-    C_DecryptMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG);
-    C_DecryptMessageNext(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: *mut CK_ULONG, _a7: CK_FLAGS);
-    C_MessageDecryptFinal(_a0: CK_SESSION_HANDLE);
     C_MessageSignInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE);
     C_SignMessage(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: *mut CK_ULONG);
     C_SignMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG);
@@ -58,6 +44,17 @@ unsupported! {
     C_VerifyMessageBegin(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG);
     C_VerifyMessageNext(_a0: CK_SESSION_HANDLE, _a1: *mut c_void, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut CK_BYTE, _a6: CK_ULONG);
     C_MessageVerifyFinal(_a0: CK_SESSION_HANDLE);
+    // PKCS#11 3.2 functions other than C_EncapsulateKey / C_DecapsulateKey.
+    C_VerifySignatureInit(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE, _a3: *mut CK_BYTE, _a4: CK_ULONG);
+    C_VerifySignature(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG);
+    C_VerifySignatureUpdate(_a0: CK_SESSION_HANDLE, _a1: *mut CK_BYTE, _a2: CK_ULONG);
+    C_VerifySignatureFinal(_a0: CK_SESSION_HANDLE);
+    C_GetSessionValidationFlags(_a0: CK_SESSION_HANDLE, _a1: ck::CK_SESSION_VALIDATION_FLAGS_TYPE, _a2: *mut CK_FLAGS);
+    C_AsyncComplete(_a0: CK_SESSION_HANDLE, _a1: *mut ck::CK_UTF8CHAR, _a2: *mut ck::CK_ASYNC_DATA);
+    C_AsyncGetID(_a0: CK_SESSION_HANDLE, _a1: *mut ck::CK_UTF8CHAR, _a2: *mut CK_ULONG);
+    C_AsyncJoin(_a0: CK_SESSION_HANDLE, _a1: *mut ck::CK_UTF8CHAR, _a2: CK_ULONG, _a3: *mut CK_BYTE, _a4: CK_ULONG);
+    C_WrapKeyAuthenticated(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE, _a3: CK_OBJECT_HANDLE, _a4: *mut CK_BYTE, _a5: CK_ULONG, _a6: *mut CK_BYTE, _a7: *mut CK_ULONG);
+    C_UnwrapKeyAuthenticated(_a0: CK_SESSION_HANDLE, _a1: *mut CK_MECHANISM, _a2: CK_OBJECT_HANDLE, _a3: *mut CK_BYTE, _a4: CK_ULONG, _a5: *mut ck::CK_ATTRIBUTE, _a6: CK_ULONG, _a7: *mut CK_BYTE, _a8: CK_ULONG, _a9: *mut CK_OBJECT_HANDLE);
 }
 
 #[no_mangle]

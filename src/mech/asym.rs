@@ -5,10 +5,11 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
+use super::eddsa::EdParams;
 use super::keys::Key;
+use super::pq::DsaContext;
 use crate::error::{Error, Result};
 use crate::model::{MechType, Mechanism, Oaep, Param};
-use crate::sys::awslc::ec;
 use crate::sys::awslc::Md;
 
 /// The digest named by a CKM_SHA* mechanism.
@@ -66,6 +67,10 @@ pub struct Pss {
     pub salt: usize,
 }
 
+// EdDSA's and ML-DSA's contexts (up to 255 bytes each) are held inline so
+// the scheme stays Copy; one such value per operation is no cost worth
+// boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignAlg {
     /// CKM_RSA_PKCS: the caller supplies the DigestInfo.
@@ -79,8 +84,13 @@ pub enum SignAlg {
     /// CKM_ECDSA over the caller's digest.
     Ecdsa,
     EcdsaHash(Md),
-    /// Pure Ed25519.
-    EdDsa,
+    /// CKM_EDDSA: Ed25519 / Ed448, pure or with CK_EDDSA_PARAMS.
+    EdDsa(EdParams),
+    /// CKM_ML_DSA (pure ML-DSA, FIPS 204 Algorithm 2) with its context.
+    MlDsa(DsaContext),
+    /// CKM_DSA over the caller's digest.
+    Dsa,
+    DsaHash(Md),
 }
 
 fn pss_param(m: &Mechanism, fixed: Option<Md>) -> Result<Pss> {
@@ -124,10 +134,16 @@ impl SignAlg {
             ck::CKM_ECDSA_SHA256 => hashed(EcdsaHash(Md::Sha256))?,
             ck::CKM_ECDSA_SHA384 => hashed(EcdsaHash(Md::Sha384))?,
             ck::CKM_ECDSA_SHA512 => hashed(EcdsaHash(Md::Sha512))?,
-            ck::CKM_EDDSA => match &m.param {
-                Param::None => EdDsa,
-                // Ed25519ctx and Ed25519ph are not offered.
-                Param::Eddsa { prehash: false, context } if context.is_empty() => EdDsa,
+            ck::CKM_DSA => hashed(Dsa)?,
+            ck::CKM_DSA_SHA1 => hashed(DsaHash(Md::Sha1))?,
+            ck::CKM_DSA_SHA224 => hashed(DsaHash(Md::Sha224))?,
+            ck::CKM_DSA_SHA256 => hashed(DsaHash(Md::Sha256))?,
+            ck::CKM_DSA_SHA384 => hashed(DsaHash(Md::Sha384))?,
+            ck::CKM_DSA_SHA512 => hashed(DsaHash(Md::Sha512))?,
+            ck::CKM_EDDSA => EdDsa(EdParams::parse(&m.param)?),
+            ck::CKM_ML_DSA => match &m.param {
+                Param::None => MlDsa(DsaContext::default()),
+                Param::SignContext { hedge, context } => MlDsa(DsaContext::new(*hedge, context)?),
                 _ => return Err(Error::MechanismParamInvalid),
             },
             _ => return Ok(None),
@@ -137,7 +153,7 @@ impl SignAlg {
     /// The digest the token computes over the data, if any.
     pub fn prehash(self) -> Option<Md> {
         match self {
-            SignAlg::RsaPkcsHash(md) | SignAlg::EcdsaHash(md) => Some(md),
+            SignAlg::RsaPkcsHash(md) | SignAlg::EcdsaHash(md) | SignAlg::DsaHash(md) => Some(md),
             SignAlg::RsaPssHash(p) => Some(p.md),
             _ => None,
         }
@@ -157,7 +173,9 @@ impl SignAlg {
             }
             (RsaPkcs | RsaX509 | RsaPkcsHash(_), Key::Rsa { .. }) => Ok(()),
             (Ecdsa | EcdsaHash(_), Key::Ec { .. }) => Ok(()),
-            (EdDsa, Key::Ed25519 { .. }) => Ok(()),
+            (MlDsa(_), Key::Pq(k)) if k.set.key_type() == ck::CKK_ML_DSA => Ok(()),
+            (EdDsa(_), Key::Ed25519 { .. } | Key::Ed448 { .. }) => Ok(()),
+            (Dsa | DsaHash(_), Key::Dsa(_)) => Ok(()),
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -167,6 +185,10 @@ impl SignAlg {
             Key::Rsa { key, .. } => key.size(),
             Key::Ec { curve, .. } => 2 * curve.byte_len(),
             Key::Ed25519 { .. } | Key::X25519 { .. } => 64,
+            Key::Pq(k) => k.sig_len(),
+            Key::Ed448 { .. } | Key::X448 { .. } => super::curve448::ED448_SIG_LEN,
+            // r||s, each of the subprime's length (DH keys do not sign).
+            Key::Dsa(k) | Key::Dh(k) => 2 * k.q_len(),
         }
     }
 
@@ -193,7 +215,12 @@ impl SignAlg {
             }
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.sign_digest(md, input).map_err(failed),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.sign(input).map_err(failed),
-            (EdDsa, Key::Ed25519 { private: Some(s), .. }) => ec::ed25519_sign(s, input).map_err(failed),
+            (MlDsa(ctx), Key::Pq(k)) => k.sign(&ctx, input),
+            (EdDsa(p), _) => p.sign(key, input),
+            (Dsa | DsaHash(_), Key::Dsa(k)) => {
+                dsa_input(input)?;
+                k.sign(input)
+            }
             _ => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -222,7 +249,12 @@ impl SignAlg {
             }
             (RsaPkcsHash(md), Key::Rsa { key, .. }) => key.verify_digest(md, input, sig),
             (Ecdsa | EcdsaHash(_), Key::Ec { key, .. }) => key.verify(input, sig),
-            (EdDsa, Key::Ed25519 { public, .. }) => ec::ed25519_verify(public, input, sig),
+            (MlDsa(ctx), Key::Pq(k)) => return k.verify(&ctx, input, sig),
+            (EdDsa(p), _) => p.verify(key, input, sig)?,
+            (Dsa | DsaHash(_), Key::Dsa(k)) => {
+                dsa_input(input)?;
+                k.verify(input, sig)
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         };
         if good {
@@ -247,6 +279,15 @@ impl SignAlg {
             _ => Err(Error::MechanismInvalid),
         }
     }
+}
+
+/// CKM_DSA's input is a digest: 1 to 64 bytes (SHA-1 to SHA-512; aws-lc
+/// uses its leftmost bits, as FIPS 186-4 §4.6 says).
+fn dsa_input(input: &[u8]) -> Result<()> {
+    if input.is_empty() || input.len() > 64 {
+        return Err(Error::DataLenRange);
+    }
+    Ok(())
 }
 
 /// Raw RSA input: at most the modulus length, left-padded with zeros.

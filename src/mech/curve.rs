@@ -9,9 +9,13 @@ use crate::sys::awslc::ec::Curve;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CurveId {
+    /// A short-Weierstrass curve on aws-lc (NIST, secp256k1, brainpool).
     Nist(Curve),
     Ed25519,
     X25519,
+    /// Ed448 and X448: RustCrypto's crates (`mech::curve448`).
+    Ed448,
+    X448,
 }
 
 const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -20,6 +24,12 @@ const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 const OID_SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const OID_X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+const OID_P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+const OID_ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+const OID_X448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6f];
+const OID_BP256R1: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+const OID_BP384R1: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0b];
+const OID_BP512R1: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0d];
 
 impl CurveId {
     /// Parses CKA_EC_PARAMS: a namedCurve OID, or a PrintableString name
@@ -38,6 +48,12 @@ impl CurveId {
                 OID_SECP256K1 => CurveId::Nist(Curve::Secp256k1),
                 OID_ED25519 => CurveId::Ed25519,
                 OID_X25519 => CurveId::X25519,
+                OID_P192 => CurveId::Nist(Curve::P192),
+                OID_ED448 => CurveId::Ed448,
+                OID_X448 => CurveId::X448,
+                OID_BP256R1 => CurveId::Nist(Curve::BrainpoolP256r1),
+                OID_BP384R1 => CurveId::Nist(Curve::BrainpoolP384r1),
+                OID_BP512R1 => CurveId::Nist(Curve::BrainpoolP512r1),
                 _ => return Err(Error::CurveNotSupported),
             }),
             0x13 => Ok(match body {
@@ -47,6 +63,12 @@ impl CurveId {
                 b"secp256k1" => CurveId::Nist(Curve::Secp256k1),
                 b"edwards25519" | b"Ed25519" => CurveId::Ed25519,
                 b"curve25519" | b"X25519" => CurveId::X25519,
+                b"prime192v1" | b"secp192r1" | b"P-192" => CurveId::Nist(Curve::P192),
+                b"edwards448" | b"Ed448" => CurveId::Ed448,
+                b"curve448" | b"X448" => CurveId::X448,
+                b"brainpoolP256r1" => CurveId::Nist(Curve::BrainpoolP256r1),
+                b"brainpoolP384r1" => CurveId::Nist(Curve::BrainpoolP384r1),
+                b"brainpoolP512r1" => CurveId::Nist(Curve::BrainpoolP512r1),
                 _ => return Err(Error::CurveNotSupported),
             }),
             // Explicit parameters (a SEQUENCE) or implicitlyCA (NULL).
@@ -63,14 +85,20 @@ impl CurveId {
             CurveId::Nist(Curve::Secp256k1) => OID_SECP256K1,
             CurveId::Ed25519 => OID_ED25519,
             CurveId::X25519 => OID_X25519,
+            CurveId::Nist(Curve::P192) => OID_P192,
+            CurveId::Ed448 => OID_ED448,
+            CurveId::X448 => OID_X448,
+            CurveId::Nist(Curve::BrainpoolP256r1) => OID_BP256R1,
+            CurveId::Nist(Curve::BrainpoolP384r1) => OID_BP384R1,
+            CurveId::Nist(Curve::BrainpoolP512r1) => OID_BP512R1,
         }
     }
 
     pub fn key_type(self) -> Ulong {
         match self {
             CurveId::Nist(_) => ck::CKK_EC,
-            CurveId::Ed25519 => ck::CKK_EC_EDWARDS,
-            CurveId::X25519 => ck::CKK_EC_MONTGOMERY,
+            CurveId::Ed25519 | CurveId::Ed448 => ck::CKK_EC_EDWARDS,
+            CurveId::X25519 | CurveId::X448 => ck::CKK_EC_MONTGOMERY,
         }
     }
 
@@ -78,6 +106,7 @@ impl CurveId {
         match self {
             CurveId::Nist(c) => c.bits(),
             CurveId::Ed25519 | CurveId::X25519 => 255,
+            CurveId::Ed448 | CurveId::X448 => 448,
         }
     }
 
@@ -86,6 +115,8 @@ impl CurveId {
         match self {
             CurveId::Nist(c) => 1 + 2 * c.byte_len(),
             CurveId::Ed25519 | CurveId::X25519 => 32,
+            CurveId::Ed448 => super::curve448::ED448_LEN,
+            CurveId::X448 => super::curve448::X448_LEN,
         }
     }
 }
@@ -134,7 +165,14 @@ mod tests {
     fn params_and_points() {
         assert_eq!(CurveId::parse(OID_P256).unwrap(), CurveId::Nist(Curve::P256));
         assert_eq!(CurveId::parse(b"\x13\x0cedwards25519").unwrap(), CurveId::Ed25519);
-        assert_eq!(CurveId::parse(&[0x06, 0x03, 0x2b, 0x65, 0x71]), Err(Error::CurveNotSupported));
+        assert_eq!(CurveId::parse(&[0x06, 0x03, 0x2b, 0x65, 0x71]).unwrap(), CurveId::Ed448);
+        assert_eq!(CurveId::parse(b"\x13\x0aedwards448").unwrap(), CurveId::Ed448);
+        assert_eq!(CurveId::parse(b"\x13\x08curve448").unwrap(), CurveId::X448);
+        assert_eq!(CurveId::parse(OID_BP384R1).unwrap(), CurveId::Nist(Curve::BrainpoolP384r1));
+        // brainpoolP320r1: well-formed, not offered.
+        let bp320 = [0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x09];
+        assert_eq!(CurveId::parse(&bp320), Err(Error::CurveNotSupported));
+        assert_eq!(CurveId::parse(b"\x13\x05P-224"), Err(Error::CurveNotSupported));
         assert_eq!(CurveId::parse(&[0x06, 0x09, 0x2b]), Err(Error::DomainParamsInvalid));
         let raw = [4u8; 65];
         assert_eq!(unwrap_point(&octet_string(&raw)), &raw[..]);

@@ -13,6 +13,8 @@ use crate::sys::rand::random;
 pub fn check_secret_len(key_type: Ulong, len: usize) -> Result<()> {
     let ok = match key_type {
         ck::CKK_AES => matches!(len, 16 | 24 | 32),
+        ck::CKK_CHACHA20 => len == 32,
+        ck::CKK_DES | ck::CKK_DES2 | ck::CKK_DES3 => super::des::key_len(key_type) == Some(len),
         ck::CKK_GENERIC_SECRET
         | ck::CKK_HKDF
         | ck::CKK_SHA_1_HMAC
@@ -58,7 +60,7 @@ pub fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>> {
     Ok(k)
 }
 
-/// CKA_CHECK_VALUE: AES keys encrypt a zero block (first 3 bytes); other
+/// CKA_CHECK_VALUE: AES and DES keys encrypt a zero block (first 3 bytes); other
 /// secret keys use the first 3 bytes of SHA-1 of the value (PKCS#11 3.0).
 /// The length is checked here too (`check_secret_len`): no caller is
 /// trusted to have done it.
@@ -81,6 +83,7 @@ pub fn check_value(key_type: Ulong, key: &[u8]) -> Result<Vec<u8>> {
             }
             block[..3].to_vec()
         }
+        ck::CKK_DES | ck::CKK_DES2 | ck::CKK_DES3 => super::des::check_value(key)?,
         _ => Sha1::digest(key)[..3].to_vec(),
     })
 }
@@ -103,7 +106,8 @@ mod tests {
     fn lengths() {
         assert!(check_secret_len(ck::CKK_AES, 32).is_ok());
         assert_eq!(check_secret_len(ck::CKK_AES, 20), Err(Error::AttributeValueInvalid));
-        assert_eq!(check_secret_len(ck::CKK_DES3, 24), Err(Error::AttributeValueInvalid));
+        assert!(check_secret_len(ck::CKK_DES3, 24).is_ok());
+        assert_eq!(check_secret_len(ck::CKK_DES3, 16), Err(Error::AttributeValueInvalid));
         assert!(check_secret_len(ck::CKK_GENERIC_SECRET, 1).is_ok());
     }
 }

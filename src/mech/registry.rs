@@ -31,6 +31,8 @@ const CIPHER: CK_FLAGS = ck::CKF_ENCRYPT | ck::CKF_DECRYPT;
 const WRAP: CK_FLAGS = ck::CKF_WRAP | ck::CKF_UNWRAP;
 const RECOVER: CK_FLAGS = ck::CKF_SIGN_RECOVER | ck::CKF_VERIFY_RECOVER;
 const PAIR: CK_FLAGS = ck::CKF_GENERATE_KEY_PAIR;
+/// The 3.0 message API, single messages and Begin/Next.
+const MSG: CK_FLAGS = ck::CKF_MESSAGE_ENCRYPT | ck::CKF_MESSAGE_DECRYPT | ck::CKF_MULTI_MESSAGE;
 /// Curve capabilities C_GetMechanismInfo reports for EC mechanisms.
 const ECF: CK_FLAGS = ck::CKF_EC_F_P | ck::CKF_EC_NAMEDCURVE | ck::CKF_EC_UNCOMPRESS;
 
@@ -47,7 +49,10 @@ entries! {
     CKM_AES_CBC, 16, 32, CIPHER;
     CKM_AES_CBC_PAD, 16, 32, CIPHER | WRAP;
     CKM_AES_CTR, 16, 32, CIPHER;
-    CKM_AES_GCM, 16, 32, CIPHER | WRAP;
+    CKM_AES_GCM, 16, 32, CIPHER | WRAP | MSG;
+    CKM_AES_CCM, 16, 32, CIPHER | MSG;
+    CKM_CHACHA20_KEY_GEN, 32, 32, ck::CKF_GENERATE;
+    CKM_CHACHA20_POLY1305, 32, 32, CIPHER | MSG;
     CKM_AES_KEY_WRAP, 16, 32, WRAP;
     CKM_AES_KEY_WRAP_PAD, 16, 32, WRAP;
     CKM_AES_KEY_WRAP_KWP, 16, 32, WRAP;
@@ -95,18 +100,57 @@ entries! {
     CKM_SHA384_RSA_PKCS_PSS, 1024, 16384, MAC;
     CKM_SHA512_RSA_PKCS_PSS, 1024, 16384, MAC;
     CKM_RSA_AES_KEY_WRAP, 1024, 16384, WRAP;
-    CKM_EC_KEY_PAIR_GEN, 256, 521, PAIR | ECF;
-    CKM_ECDSA, 256, 521, MAC | ECF;
-    CKM_ECDSA_SHA1, 256, 521, MAC | ECF;
-    CKM_ECDSA_SHA224, 256, 521, MAC | ECF;
-    CKM_ECDSA_SHA256, 256, 521, MAC | ECF;
-    CKM_ECDSA_SHA384, 256, 521, MAC | ECF;
-    CKM_ECDSA_SHA512, 256, 521, MAC | ECF;
-    CKM_ECDH1_DERIVE, 255, 521, ck::CKF_DERIVE | ECF;
-    CKM_ECDH1_COFACTOR_DERIVE, 256, 521, ck::CKF_DERIVE | ECF;
-    CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, PAIR;
-    CKM_EDDSA, 255, 255, MAC;
-    CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 255, 255, PAIR;
+    CKM_EC_KEY_PAIR_GEN, 192, 521, PAIR | ECF;
+    CKM_ECDSA, 192, 521, MAC | ECF;
+    CKM_ECDSA_SHA1, 192, 521, MAC | ECF;
+    CKM_ECDSA_SHA224, 192, 521, MAC | ECF;
+    CKM_ECDSA_SHA256, 192, 521, MAC | ECF;
+    CKM_ECDSA_SHA384, 192, 521, MAC | ECF;
+    CKM_ECDSA_SHA512, 192, 521, MAC | ECF;
+    CKM_ECDH1_DERIVE, 192, 521, ck::CKF_DERIVE | ECF;
+    CKM_ECDH1_COFACTOR_DERIVE, 192, 521, ck::CKF_DERIVE | ECF;
+    CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 448, PAIR;
+    CKM_EDDSA, 255, 448, MAC;
+    CKM_EC_MONTGOMERY_KEY_PAIR_GEN, 255, 448, PAIR;
+    // PKCS#11 3.2 post-quantum keys; the size range is the CKP_* parameter
+    // sets (1..=3: ML-KEM-512/768/1024, ML-DSA-44/65/87).
+    CKM_ML_KEM_KEY_PAIR_GEN, 1, 3, PAIR;
+    CKM_ML_KEM, 1, 3, ck::CKF_ENCAPSULATE | ck::CKF_DECAPSULATE;
+    CKM_ML_DSA_KEY_PAIR_GEN, 1, 3, PAIR;
+    CKM_ML_DSA, 1, 3, MAC;
+    // DES and triple-DES (SoftHSM's set, plus the TDES MACs); key sizes
+    // are not in use (0), as SoftHSM reports them.
+    CKM_DES_KEY_GEN, 0, 0, ck::CKF_GENERATE;
+    CKM_DES2_KEY_GEN, 0, 0, ck::CKF_GENERATE;
+    CKM_DES3_KEY_GEN, 0, 0, ck::CKF_GENERATE;
+    CKM_DES_ECB, 0, 0, CIPHER | WRAP;
+    CKM_DES_CBC, 0, 0, CIPHER | WRAP;
+    CKM_DES_CBC_PAD, 0, 0, CIPHER | WRAP;
+    CKM_DES3_ECB, 0, 0, CIPHER | WRAP;
+    CKM_DES3_CBC, 0, 0, CIPHER | WRAP;
+    CKM_DES3_CBC_PAD, 0, 0, CIPHER | WRAP;
+    CKM_DES_ECB_ENCRYPT_DATA, 0, 0, ck::CKF_DERIVE;
+    CKM_DES_CBC_ENCRYPT_DATA, 0, 0, ck::CKF_DERIVE;
+    CKM_DES3_ECB_ENCRYPT_DATA, 0, 0, ck::CKF_DERIVE;
+    CKM_DES3_CBC_ENCRYPT_DATA, 0, 0, ck::CKF_DERIVE;
+    CKM_DES3_CMAC, 0, 0, MAC;
+    CKM_DES3_CMAC_GENERAL, 0, 0, MAC;
+    CKM_DES3_MAC, 0, 0, MAC;
+    CKM_DES3_MAC_GENERAL, 0, 0, MAC;
+    // DSA and PKCS #3 DH, sizes of p in bits: generated from 1024 to
+    // 3072 (FIPS 186-4's L; DH parameters to 4096), used up to aws-lc's
+    // 10000 (what a SoftHSM token may hold).
+    CKM_DSA_PARAMETER_GEN, 1024, 3072, ck::CKF_GENERATE;
+    CKM_DSA_KEY_PAIR_GEN, 1024, 3072, PAIR;
+    CKM_DSA, 1024, 10000, MAC;
+    CKM_DSA_SHA1, 1024, 10000, MAC;
+    CKM_DSA_SHA224, 1024, 10000, MAC;
+    CKM_DSA_SHA256, 1024, 10000, MAC;
+    CKM_DSA_SHA384, 1024, 10000, MAC;
+    CKM_DSA_SHA512, 1024, 10000, MAC;
+    CKM_DH_PKCS_PARAMETER_GEN, 1024, 4096, ck::CKF_GENERATE;
+    CKM_DH_PKCS_KEY_PAIR_GEN, 1024, 10000, PAIR;
+    CKM_DH_PKCS_DERIVE, 1024, 10000, ck::CKF_DERIVE;
     CKM_SHA_1, 0, 0, ck::CKF_DIGEST;
     CKM_SHA224, 0, 0, ck::CKF_DIGEST;
     CKM_SHA256, 0, 0, ck::CKF_DIGEST;
@@ -234,7 +278,7 @@ mod tests {
     fn filters_parse_softhsm_lists() {
         assert_eq!(Filter::parse("ALL").unwrap(), Filter::All);
         assert_eq!(
-            Filter::parse("CKM_AES_GCM, CKM_DES3_CBC").unwrap(),
+            Filter::parse("CKM_AES_GCM, CKM_DES_OFB64").unwrap(),
             Filter::Only(vec![ck::CKM_AES_GCM]),
             "unknown names are ignored"
         );

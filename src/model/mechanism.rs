@@ -59,6 +59,14 @@ pub enum Param {
         aad: Vec<u8>,
         tag_bits: u64,
     },
+    /// CK_CCM_PARAMS (`data_len` is ulDataLen) or
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS (no data length, 16-byte tag).
+    Aead {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        tag_len: u64,
+        data_len: Option<u64>,
+    },
     /// CK_HKDF_PARAMS.
     Hkdf {
         extract: bool,
@@ -102,11 +110,21 @@ pub enum Param {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// CK_SIGN_ADDITIONAL_CONTEXT (CKM_ML_DSA): hedge variant, context.
+    SignContext {
+        hedge: u64,
+        context: Vec<u8>,
+    },
     /// CK_FHSM_KMS_WRAP_PARAMS: the encryption context.
     KmsContext(Vec<(Vec<u8>, Vec<u8>)>),
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     CbcData {
         iv: [u8; 16],
+        data: Zeroizing<Vec<u8>>,
+    },
+    /// CK_DES_CBC_ENCRYPT_DATA_PARAMS.
+    DesCbcData {
+        iv: [u8; 8],
         data: Zeroizing<Vec<u8>>,
     },
 }

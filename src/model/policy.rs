@@ -12,8 +12,10 @@ pub const CERT: u8 = 2;
 pub const PUB: u8 = 4;
 pub const PRIV: u8 = 8;
 pub const SECRET: u8 = 16;
+/// CKO_DOMAIN_PARAMETERS (DSA and DH).
+pub const DOMAIN: u8 = 32;
 const KEYS: u8 = PUB | PRIV | SECRET;
-const ALL: u8 = DATA | CERT | KEYS;
+const ALL: u8 = DATA | CERT | KEYS | DOMAIN;
 
 /// Rule flags.
 pub mod flag {
@@ -71,13 +73,16 @@ rules! {
     CKA_OBJECT_ID, Bytes, DATA, MODIFIABLE;
     // CKA_VALUE: modifiable on data objects only, secret on keys only; see
     // `is_modifiable` and `is_secret_part`.
-    CKA_VALUE, Bytes, DATA | CERT | PRIV | SECRET, MODIFIABLE | SECRET_PART;
-    CKA_KEY_TYPE, Ulong, KEYS, 0;
+    // (and the raw public key of ML-KEM / ML-DSA public keys, PKCS#11 3.2;
+    // on a DSA or DH public key the public value y, on their private keys
+    // x, sealed like every secret part).
+    CKA_VALUE, Bytes, DATA | CERT | PUB | PRIV | SECRET, MODIFIABLE | SECRET_PART;
+    CKA_KEY_TYPE, Ulong, KEYS | DOMAIN, 0;
     CKA_ID, Bytes, KEYS | CERT, MODIFIABLE;
     CKA_START_DATE, Date, KEYS | CERT, MODIFIABLE;
     CKA_END_DATE, Date, KEYS | CERT, MODIFIABLE;
     CKA_DERIVE, Bool, KEYS, MODIFIABLE;
-    CKA_LOCAL, Bool, KEYS, TOKEN_SET;
+    CKA_LOCAL, Bool, KEYS | DOMAIN, TOKEN_SET;
     CKA_KEY_GEN_MECHANISM, Ulong, KEYS, TOKEN_SET;
     CKA_ALLOWED_MECHANISMS, MechList, KEYS, 0;
     CKA_SUBJECT, Bytes, PUB | PRIV | CERT, MODIFIABLE;
@@ -116,6 +121,23 @@ rules! {
     CKA_EC_PARAMS, Bytes, PUB | PRIV, 0;
     CKA_EC_POINT, Bytes, PUB | PRIV, 0;
     CKA_PUBLIC_KEY_INFO, Bytes, PUB | PRIV, 0;
+    // ML-KEM and ML-DSA keys (PKCS#11 3.2 §6.67-68): the parameter set, the
+    // private key's seed (a secret component like CKA_VALUE), and the
+    // encapsulation usage flags (absent from older keys: read as false) and
+    // the templates that govern the keys they make.
+    CKA_PARAMETER_SET, Ulong, PUB | PRIV, 0;
+    CKA_SEED, Bytes, PRIV, SECRET_PART;
+    CKA_ENCAPSULATE, Bool, PUB, MODIFIABLE;
+    CKA_DECAPSULATE, Bool, PRIV, MODIFIABLE;
+    CKA_ENCAPSULATE_TEMPLATE, Template, PUB, 0;
+    CKA_DECAPSULATE_TEMPLATE, Template, PRIV, 0;
+    // DSA and DH keys and domain parameters (PKCS#11 3.0 §2.2, §2.5):
+    // p, q, g are public; x (CKA_VALUE of the private key) is the secret.
+    CKA_PRIME, Bytes, PUB | PRIV | DOMAIN, 0;
+    CKA_SUBPRIME, Bytes, PUB | PRIV | DOMAIN, 0;
+    CKA_BASE, Bytes, PUB | PRIV | DOMAIN, 0;
+    CKA_PRIME_BITS, Ulong, DOMAIN, 0;
+    CKA_VALUE_BITS, Ulong, PRIV, 0;
     // X.509 certificates.
     CKA_CERTIFICATE_TYPE, Ulong, CERT, 0;
     CKA_ISSUER, Bytes, CERT, MODIFIABLE;
@@ -200,7 +222,10 @@ pub fn max_len(atype: AttrType) -> usize {
             | ck::CKA_PRIME_2
             | ck::CKA_EXPONENT_1
             | ck::CKA_EXPONENT_2
-            | ck::CKA_COEFFICIENT => MAX_BIGNUM,
+            | ck::CKA_COEFFICIENT
+            | ck::CKA_PRIME
+            | ck::CKA_SUBPRIME
+            | ck::CKA_BASE => MAX_BIGNUM,
             ck::CKA_EC_PARAMS | ck::CKA_EC_POINT => MAX_EC,
             _ => MAX_BYTES,
         },
@@ -221,6 +246,7 @@ pub fn class_bit(class: cryptoki_sys::CK_OBJECT_CLASS) -> Option<u8> {
         ck::CKO_PUBLIC_KEY => PUB,
         ck::CKO_PRIVATE_KEY => PRIV,
         ck::CKO_SECRET_KEY => SECRET,
+        ck::CKO_DOMAIN_PARAMETERS => DOMAIN,
         _ => return None,
     })
 }
@@ -323,6 +349,9 @@ pub fn defaults(bit: u8) -> Vec<(AttrType, Value)> {
             (ck::CKA_DERIVE_TEMPLATE, Value::Template(Vec::new())),
         ]);
     }
+    if bit == DOMAIN {
+        d.push((ck::CKA_LOCAL, Bool(false)));
+    }
     if bit == CERT {
         d.extend([
             (ck::CKA_TRUSTED, Bool(false)),
@@ -375,12 +404,12 @@ pub fn check_complete(
 fn required(class_bit: u8) -> &'static [AttrType] {
     static REQUIRED: std::sync::OnceLock<Vec<(u8, Vec<AttrType>)>> = std::sync::OnceLock::new();
     let all = REQUIRED.get_or_init(|| {
-        [DATA, CERT, PUB, PRIV, SECRET]
+        [DATA, CERT, PUB, PRIV, SECRET, DOMAIN]
             .into_iter()
             .map(|bit| {
                 let mut need: Vec<AttrType> = defaults(bit).into_iter().map(|(t, _)| t).collect();
                 need.push(ck::CKA_CLASS);
-                if bit & (PUB | PRIV | SECRET) != 0 {
+                if bit & (PUB | PRIV | SECRET | DOMAIN) != 0 {
                     need.push(ck::CKA_KEY_TYPE);
                 }
                 if bit == SECRET {
@@ -421,6 +450,21 @@ mod tests {
         assert_eq!(max_len(ck::CKA_VALUE), MAX_BYTES);
         assert_eq!(max_len(ck::CKA_VENDOR_DEFINED), MAX_BYTES);
         assert!(max_template_len() >= RULES.len());
+    }
+
+    #[test]
+    fn dsa_and_dh_private_values_are_sealed() {
+        // x of a DSA or DH private key and every DES key value: secret
+        // parts, sealed at rest whatever CKA_PRIVATE says.
+        assert!(sealed_at_rest(PRIV, false, ck::CKA_VALUE));
+        assert!(sealed_at_rest(SECRET, false, ck::CKA_VALUE));
+        // y, p, q, g are public.
+        assert!(!sealed_at_rest(PUB, false, ck::CKA_VALUE));
+        for t in [ck::CKA_PRIME, ck::CKA_SUBPRIME, ck::CKA_BASE] {
+            assert!(!sealed_at_rest(PRIV, false, t) && applies(DOMAIN, t) && applies(PUB, t));
+        }
+        assert_eq!(class_bit(ck::CKO_DOMAIN_PARAMETERS), Some(DOMAIN));
+        assert!(applies(DOMAIN, ck::CKA_PRIME_BITS) && !applies(DOMAIN, ck::CKA_SENSITIVE));
     }
 
     #[test]

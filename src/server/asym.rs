@@ -9,7 +9,7 @@ use serde_json::{json, Value as Json};
 
 use super::api::ApiError;
 use super::call::{b64, core_context, Call};
-use crate::token::kms::asym::Spec;
+use crate::token::kms::asym::{MessageType, Spec};
 use crate::token::kms::KeyInfo;
 
 const MAX_MESSAGE: usize = 4096;
@@ -41,11 +41,11 @@ fn usage(k: &KeyInfo, want: &str, arn: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn message_type(c: &Call) -> Result<bool, ApiError> {
+fn message_type(c: &Call) -> Result<MessageType, ApiError> {
     match c.str_opt("MessageType")? {
-        None | Some("RAW") => Ok(false),
-        Some("DIGEST") => Ok(true),
-        Some(t) => Err(ApiError::validation(format!("MessageType {t} is not RAW or DIGEST"))),
+        None => Ok(MessageType::Raw),
+        Some(t) => MessageType::parse(t)
+            .ok_or_else(|| ApiError::validation(format!("MessageType {t} is not RAW, DIGEST or EXTERNAL_MU"))),
     }
 }
 
@@ -97,7 +97,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Result<Json, ApiError> {
             let arn = c.key.clone();
             c.authorize("kms:GetPublicKey", Some(&k), &[], &[])?;
             let spec = Spec::parse(k.spec).unwrap_or(Spec::Symmetric);
-            if !matches!(spec, Spec::Rsa(_) | Spec::Ecc(_)) {
+            if !spec.is_asymmetric() {
                 return Err(ApiError::unsupported(format!("{arn} is not an asymmetric key")));
             }
             let public = c.core(&arn, m.kms().public_key(h, &hex(&k.uid)))?;

@@ -83,10 +83,7 @@ pub fn dispatch(c: &mut Call, op: &str) -> Out {
                 .to_string();
             let spec = match crate::token::kms::asym::Spec::parse(&spec_name) {
                 Some(s) => s,
-                None if spec_name == "ECC_SECG_P256K1"
-                    || spec_name.starts_with("SM2")
-                    || spec_name.starts_with("ML_DSA") =>
-                {
+                None if spec_name == "ECC_SECG_P256K1" || spec_name.starts_with("SM2") => {
                     return Err(ApiError::unsupported(format!(
                         "KeySpec {spec_name} is not offered by this server; see docs/kms-api.md"
                     )))

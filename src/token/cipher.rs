@@ -11,6 +11,7 @@ use super::crypto::{Op, Produced};
 use super::ops::{CipherOp, Engine, RsaCipher};
 use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
+use crate::mech::aead::AeadCipher;
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::asym::CryptAlg;
 use crate::mech::registry;
@@ -56,6 +57,34 @@ impl Sessions<'_> {
         AesCipher::new(spec, value, encrypt)
     }
 
+    /// Single-part CKM_AES_CCM / CKM_CHACHA20_POLY1305.
+    fn aead_cipher(&self, a: &Access, mech: &Mechanism, key: ObjectHandle, encrypt: bool) -> Result<AeadCipher> {
+        let flag = if encrypt { ck::CKF_ENCRYPT } else { ck::CKF_DECRYPT };
+        let entry = registry::for_operation(mech.mtype, flag)?;
+        let kind = crate::mech::aead::kind(mech.mtype).ok_or(Error::MechanismInvalid)?;
+        let usage = if encrypt { ck::CKA_ENCRYPT } else { ck::CKA_DECRYPT };
+        let k = self.usable_key(a, key, usage, mech.mtype)?;
+        let value = super::crypto::secret_value(&k, |kt| kt == crate::mech::aead::key_type(kind))?;
+        if (value.len() as u64) < entry.min_key || value.len() as u64 > entry.max_key {
+            return Err(Error::KeySizeRange);
+        }
+        AeadCipher::new(mech.mtype, &mech.param, value, encrypt)
+    }
+
+    pub(crate) fn des_cipher(
+        &self,
+        a: &Access,
+        mech: &Mechanism,
+        key: ObjectHandle,
+        encrypt: bool,
+    ) -> Result<crate::mech::des::DesCipher> {
+        use crate::mech::des::{key_type_ok, DesCipher, DesSpec};
+        let spec = DesSpec::parse(mech.mtype, &mech.param)?;
+        let usage = if encrypt { ck::CKA_ENCRYPT } else { ck::CKA_DECRYPT };
+        let k = self.usable_key(a, key, usage, mech.mtype)?;
+        let value = super::crypto::secret_value(&k, |kt| key_type_ok(mech.mtype, kt))?;
+        DesCipher::new(spec, value, encrypt)
+    }
     pub fn cipher_init(&self, h: SessionHandle, mech: &Mechanism, key: ObjectHandle, encrypt: bool) -> Result<()> {
         let s = self.m.session(h)?;
         let a = self.m.access(&s)?;
@@ -66,6 +95,12 @@ impl Sessions<'_> {
         let flag = if encrypt { ck::CKF_ENCRYPT } else { ck::CKF_DECRYPT };
         registry::for_operation(mech.mtype, flag)?;
         let (cipher, needs_login) = match CryptAlg::parse(mech)? {
+            None if matches!(mech.mtype, ck::CKM_AES_CCM | ck::CKM_CHACHA20_POLY1305) => {
+                (Engine::Aead(self.aead_cipher(&a, mech, key, encrypt)?), false)
+            }
+            None if crate::mech::des::is_cipher(mech.mtype) => {
+                (Engine::Des(self.des_cipher(&a, mech, key, encrypt)?), false)
+            }
             None => (Engine::Aes(self.aes_cipher(&a, mech, key, encrypt)?), false),
             Some(alg) => {
                 let (usage, want) = if encrypt {

@@ -79,6 +79,7 @@ impl<T> Op<T> {
 pub(crate) enum MacState {
     Hmac(Hmac),
     Aes(AesMac),
+    Des(crate::mech::des::DesMac),
 }
 
 impl MacState {
@@ -86,6 +87,7 @@ impl MacState {
         match self {
             MacState::Hmac(h) => h.output_len(),
             MacState::Aes(m) => m.output_len(),
+            MacState::Des(m) => m.output_len(),
         }
     }
     pub(super) fn update(&mut self, data: &[u8]) -> Result<()> {
@@ -95,12 +97,14 @@ impl MacState {
                 Ok(())
             }
             MacState::Aes(m) => m.update(data),
+            MacState::Des(m) => m.update(data),
         }
     }
     pub(super) fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             MacState::Hmac(h) => Ok(h.finish()),
             MacState::Aes(m) => m.finish(),
+            MacState::Des(m) => m.finish(),
         }
     }
 }
@@ -232,6 +236,8 @@ impl Sessions<'_> {
             ck::CKA_WRAP => "wrap",
             ck::CKA_UNWRAP => "unwrap",
             ck::CKA_DERIVE => "derive",
+            ck::CKA_ENCAPSULATE => "encapsulate",
+            ck::CKA_DECAPSULATE => "decapsulate",
             _ => "use",
         };
         let key = o.bytes(ck::CKA_UNIQUE_ID).map(String::from_utf8_lossy).unwrap_or_default();

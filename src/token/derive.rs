@@ -1,7 +1,7 @@
 //! C_DeriveKey: HKDF (key or data output), the SP 800-108 KDFs (in
 //! kbkdf.rs), the
 //! AES ECB/CBC "encrypt data" derivations, and ECDH (NIST curves and
-//! X25519) with the null or ANSI X9.63 SHA-2 KDFs. Derived keys are never local;
+//! X25519, X448) with the null or ANSI X9.63 SHA-2 KDFs. Derived keys are never local;
 //! CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE follow the base key as
 //! PKCS#11 §4.9 says.
 
@@ -15,6 +15,7 @@ use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::curve::point_of;
+use crate::mech::des::{self, DesCipher, DesSpec};
 use crate::mech::keys::Key;
 use crate::mech::prims::{self as raw, Md};
 use crate::mech::{kdf, keygen, registry};
@@ -57,6 +58,59 @@ const GENERIC: &[ck::CK_MECHANISM_TYPE] = &[
     ck::CKM_XOR_BASE_AND_DATA,
     ck::CKM_EXTRACT_KEY_FROM_KEY,
 ];
+
+/// The DH base key (a CKK_DH private key).
+fn dh_key(base: &Object) -> Result<crate::mech::dlog::DlogKey> {
+    if base.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_DH) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    match Key::from_object(base, false)? {
+        Key::Dh(k) => Ok(k),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// The length of a DH shared secret: the prime's.
+fn dh_len(base: &Object) -> Result<usize> {
+    let k = dh_key(base)?;
+    Ok(k.p.len())
+}
+
+/// CKM_DH_PKCS_DERIVE: the shared secret with the other party's public
+/// value (the parameter), left-padded to the prime's length (PKCS #3); a
+/// shorter key takes its low-order (trailing) bytes, as SoftHSM does.
+fn dh_bytes(mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let Param::Bytes(peer) = &mech.param else { return Err(Error::MechanismParamInvalid) };
+    let z = dh_key(base)?.agree(peer)?;
+    if len > z.len() || len == 0 {
+        return Err(Error::TemplateInconsistent);
+    }
+    Ok(Zeroizing::new(z[z.len() - len..].to_vec()))
+}
+
+/// The DES and TDES "encrypt data" derivations: the data (whole blocks)
+/// encrypted under the base key, its first `len` bytes.
+fn des_encrypt_data(
+    m: ck::CK_MECHANISM_TYPE,
+    base: &Object,
+    spec: DesSpec,
+    key: &[u8],
+    data: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    if !base.ulong(ck::CKA_KEY_TYPE).is_some_and(|kt| des::key_type_ok(m, kt)) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    if data.is_empty() || data.len() % 8 != 0 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let mut out = DesCipher::new(spec, key, true)?.oneshot(data)?;
+    if len > out.len() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    out.truncate(len);
+    Ok(out)
+}
 
 /// `len` bytes of `key`'s bits from bit `start` on, wrapping around at the
 /// end (CKM_EXTRACT_KEY_FROM_KEY; bit 0 is the first byte's high bit).
@@ -102,15 +156,15 @@ impl Sessions<'_> {
     fn ecdh_bytes(&self, mech: &Mechanism, base: &Object, len: usize) -> Result<Zeroizing<Vec<u8>>> {
         let Param::Ecdh { kdf, shared, public } = &mech.param else { return Err(Error::MechanismParamInvalid) };
         let key = Key::from_object(base, false)?;
-        let raw_len = match &key {
-            Key::Ec { curve, .. } => 1 + 2 * curve.byte_len(),
-            _ => 32,
-        };
+        let raw_len = key.curve_id().map_or(32, |c| c.point_len());
         let peer = point_of(public, raw_len);
         let z = match (&key, mech.mtype) {
             (Key::Ec { key, .. }, _) => key.ecdh(peer).map_err(|_| Error::MechanismParamInvalid)?,
             (Key::X25519 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
                 raw::x25519(d, peer).map_err(|_| Error::MechanismParamInvalid)?
+            }
+            (Key::X448 { private: Some(d), .. }, ck::CKM_ECDH1_DERIVE) => {
+                crate::mech::curve448::x448(d, peer).ok_or(Error::MechanismParamInvalid)?
             }
             _ => return Err(Error::KeyTypeInconsistent),
         };
@@ -157,6 +211,9 @@ impl Sessions<'_> {
         if matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE) {
             return self.ecdh_bytes(mech, base, len);
         }
+        if mech.mtype == ck::CKM_DH_PKCS_DERIVE {
+            return dh_bytes(mech, base, len);
+        }
         let value = base.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?;
         match (&mech.param, mech.mtype) {
             (Param::Hkdf { extract, expand, prf, salt, info }, ck::CKM_HKDF_DERIVE | ck::CKM_HKDF_DATA) => {
@@ -175,6 +232,12 @@ impl Sessions<'_> {
             (Param::CbcData { iv, data }, ck::CKM_AES_CBC_ENCRYPT_DATA) => {
                 key_type_in(base, &[ck::CKK_AES])?;
                 self.encrypt_data(CipherSpec::Cbc { iv: *iv, pad: false }, value, data, len)
+            }
+            (Param::DataString(d), ck::CKM_DES_ECB_ENCRYPT_DATA | ck::CKM_DES3_ECB_ENCRYPT_DATA) => {
+                des_encrypt_data(mech.mtype, base, DesSpec::Ecb, value, d, len)
+            }
+            (Param::DesCbcData { iv, data }, ck::CKM_DES_CBC_ENCRYPT_DATA | ck::CKM_DES3_CBC_ENCRYPT_DATA) => {
+                des_encrypt_data(mech.mtype, base, DesSpec::Cbc { iv: *iv, pad: false }, value, data, len)
             }
             (_, m) if GENERIC.contains(&m) => {
                 let mut whole = Zeroizing::new(Vec::new());
@@ -245,7 +308,7 @@ impl Sessions<'_> {
         let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_DERIVE)?;
         let base = self.usable_key(&a, base_h, ck::CKA_DERIVE, mech.mtype)?;
-        let ecdh = matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE);
+        let ecdh = matches!(mech.mtype, ck::CKM_ECDH1_DERIVE | ck::CKM_ECDH1_COFACTOR_DERIVE | ck::CKM_DH_PKCS_DERIVE);
         let want = if ecdh { ck::CKO_PRIVATE_KEY } else { ck::CKO_SECRET_KEY };
         if base.class() != want {
             return Err(Error::KeyTypeInconsistent);
@@ -294,6 +357,8 @@ impl Sessions<'_> {
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
             Some(l) => l as usize,
+            // A DES key's length is its type's.
+            None if des::key_len(key_type).is_some() => des::key_len(key_type).unwrap_or(0),
             None => match (&mech.param, key_type) {
                 // Whatever the generic derivations produce in full.
                 (Param::DataString(d), _)
@@ -306,8 +371,12 @@ impl Sessions<'_> {
                 (_, _) if mech.mtype == ck::CKM_CONCATENATE_BASE_AND_KEY => {
                     value_len(&base)? + value_len(other.as_deref().ok_or(Error::MechanismParamInvalid)?)?
                 }
-                (Param::DataString(d), _) | (Param::CbcData { data: d, .. }, _) => d.len(),
+                (Param::DataString(d), _)
+                | (Param::CbcData { data: d, .. }, _)
+                | (Param::DesCbcData { data: d, .. }, _) => d.len(),
                 (Param::Ecdh { .. }, _) => self.ecdh_len(&base)?,
+                // The whole shared secret: the prime's length.
+                (_, _) if mech.mtype == ck::CKM_DH_PKCS_DERIVE => dh_len(&base)?,
                 // HKDF into a key of no fixed length, or extract only (the
                 // PRK, whatever the key type): the hash's length.
                 (Param::Hkdf { prf, .. }, ck::CKK_GENERIC_SECRET | ck::CKK_HKDF) => kdf::hkdf_hash_len(*prf)?,
@@ -316,7 +385,11 @@ impl Sessions<'_> {
             },
         };
         keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
-        let value = self.derive_bytes(&a, mech, &base, other.as_deref(), len)?;
+        let mut value = self.derive_bytes(&a, mech, &base, other.as_deref(), len)?;
+        if des::key_len(key_type).is_some() {
+            // Derived DES keys get odd parity (as SoftHSM sets it).
+            des::fix_parity(&mut value);
+        }
         let mut obj = newobj::secret_key(&checked, key_type, value, None)?;
         let mut always_sensitive = base.bool(ck::CKA_ALWAYS_SENSITIVE);
         let mut never_extractable = base.bool(ck::CKA_NEVER_EXTRACTABLE);

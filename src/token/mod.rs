@@ -7,7 +7,7 @@
 //! | component | interface | state | files |
 //! |---|---|---|---|
 //! | slots and login | `m.slots()` → `Slots` | `logins::SlotStates` | slots.rs, auth.rs, logins.rs, migrate.rs |
-//! | sessions and operations | `m.sessions()` → `Sessions` | `sessions::SessionTable` | session.rs, sessions.rs, ops.rs, crypto.rs, cipher.rs, sign.rs, keygen.rs, keypair.rs, derive.rs, wrap.rs |
+//! | sessions and operations | `m.sessions()` → `Sessions` | `sessions::SessionTable` | session.rs, sessions.rs, ops.rs, crypto.rs, cipher.rs, message.rs, sign.rs, keygen.rs, keypair.rs, derive.rs, wrap.rs |
 //! | objects | `m.objects()` → `Objects` | `objects::ObjectTable` | objects.rs, find.rs, newobj.rs, cert.rs |
 //! | KMS | `m.kms()` → `Kms` | `kms::KeyCache` | kms/ |
 //! | audit | `m.audit()` → `Audit` | `audit::AuditBuffer` | audit.rs, audit_check.rs, verify.rs |
@@ -38,14 +38,17 @@ mod cipher;
 pub mod clock;
 pub mod crypto;
 mod derive;
+mod dual;
 mod find;
 mod hooks;
 mod kbkdf;
+mod kem;
 mod keygen;
 pub mod keyid;
 mod keypair;
 pub mod kms;
 mod logins;
+pub mod message;
 pub mod migrate;
 mod newobj;
 pub mod objects;
@@ -73,6 +76,7 @@ pub use crate::store::Uid;
 pub use audit::{with_caller, Caller};
 pub use audit_check::{verify_export, Anchored, AuditExport, AuditSummary, ExportProof};
 pub use crypto::Produced;
+pub use dual::Dual;
 use logins::{Login, SlotState};
 pub use ops::OpKind;
 pub use session::Session;

@@ -51,6 +51,7 @@ pub(crate) const GENERATED: &[AttrType] = &[
     ck::CKA_COEFFICIENT,
     ck::CKA_EC_POINT,
     ck::CKA_VALUE,
+    ck::CKA_SEED,
     ck::CKA_PUBLIC_KEY_INFO,
 ];
 
@@ -124,7 +125,7 @@ impl<'t> Checked<'t> {
 fn default_object(bit: u8) -> Object {
     static CACHE: std::sync::OnceLock<Vec<(u8, Object)>> = std::sync::OnceLock::new();
     let all = CACHE.get_or_init(|| {
-        [policy::DATA, policy::CERT, policy::PUB, policy::PRIV, policy::SECRET]
+        [policy::DATA, policy::CERT, policy::PUB, policy::PRIV, policy::SECRET, policy::DOMAIN]
             .into_iter()
             .map(|b| {
                 let mut o = Object::default();
@@ -232,7 +233,11 @@ fn token_key_attrs(t: &Checked, k: &TokenKey, class: Ulong) -> Result<Attrs> {
             return Err(Error::TemplateInconsistent);
         }
     }
+    if t.tmpl.ulong(ck::CKA_PARAMETER_SET).is_some_and(|p| k.key.pq().is_none_or(|q| q.set.ck() != p)) {
+        return Err(Error::TemplateInconsistent);
+    }
     let mut set = k.key.public_attrs(params)?;
+    set.extend(pq_defaults(k.key, t.bit, t.tmpl));
     set.extend([
         (ck::CKA_CLASS, Value::Ulong(class)),
         (ck::CKA_LOCAL, Value::Bool(k.generated_by.is_some())),
@@ -251,6 +256,9 @@ pub(crate) fn public_key(t: &Checked, key: Option<&TokenKey>) -> Result<Object> 
             let mut set = token_key_attrs(t, k, ck::CKO_PUBLIC_KEY)?;
             if let Some(bits) = k.key.modulus_bits() {
                 set.push((ck::CKA_MODULUS_BITS, Value::Ulong(bits)));
+            }
+            if let Some(v) = k.key.pq_public_value() {
+                set.push((ck::CKA_VALUE, Value::bytes(v)));
             }
             set
         }
@@ -290,9 +298,30 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
         // Set by the token from the modulus (PKCS#11 3.0 §2.1.2, note 2).
         return Err(Error::TemplateInconsistent);
     }
+    // The DSA/DH components belong to those keys only (a public key's
+    // CKA_VALUE is a DSA or DH y).
+    let dlog = matches!(tmpl.ulong(ck::CKA_KEY_TYPE), Some(ck::CKK_DSA | ck::CKK_DH));
+    let dlog_only = [ck::CKA_PRIME, ck::CKA_SUBPRIME, ck::CKA_BASE, ck::CKA_VALUE_BITS];
+    if !dlog && (dlog_only.iter().any(|a| tmpl.contains(*a)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE))) {
+        return Err(Error::TemplateInconsistent);
+    }
     let probe = build(bit, tmpl, vec![]);
     let key = Key::from_object(&probe, true)?;
+    // The PKCS#11 3.2 attributes belong to ML-KEM / ML-DSA keys only (a
+    // public key's CKA_VALUE included).
+    let pq_only = [ck::CKA_PARAMETER_SET, ck::CKA_SEED, ck::CKA_ENCAPSULATE, ck::CKA_DECAPSULATE];
+    if key.pq().is_none()
+        && (pq_only.iter().any(|t| tmpl.contains(*t)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE)))
+    {
+        return Err(Error::AttributeTypeInvalid);
+    }
     let mut attrs = key.public_attrs(tmpl.bytes(ck::CKA_EC_PARAMS))?;
+    attrs.extend(pq_defaults(&key, bit, tmpl));
+    if key.pq().is_some() && bit == policy::PRIV {
+        // A private key given by its seed gets its expanded form, and the
+        // other way round only the expanded form is known.
+        attrs.extend(key.private_attrs()?);
+    }
     if let Some(given) = tmpl.bytes(ck::CKA_PUBLIC_KEY_INFO) {
         let ours = attrs.iter().find(|(t, _)| *t == ck::CKA_PUBLIC_KEY_INFO).and_then(|(_, v)| v.as_bytes());
         if !given.is_empty() && Some(given) != ours {
@@ -312,6 +341,18 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
     // attributes derived from them are added.
     attrs.retain(|(t, _)| !tmpl.contains(*t) || matches!(*t, ck::CKA_PUBLIC_KEY_INFO | ck::CKA_EC_POINT));
     Ok(attrs)
+}
+
+/// What an ML-KEM key has by default: CKA_ENCAPSULATE on the public half,
+/// CKA_DECAPSULATE on the private one, true unless the template says.
+/// (Not in the policy table's defaults: keys stored before PKCS#11 3.2
+/// lack them.)
+fn pq_defaults(key: &Key, bit: u8, tmpl: &Template) -> Attrs {
+    let usage = if bit == policy::PUB { ck::CKA_ENCAPSULATE } else { ck::CKA_DECAPSULATE };
+    match key.pq() {
+        Some(k) if k.set.key_type() == ck::CKK_ML_KEM && !tmpl.contains(usage) => vec![(usage, Value::Bool(true))],
+        _ => vec![],
+    }
 }
 
 /// The one constructor of a new certificate (X.509: the DER must be given;
@@ -344,6 +385,54 @@ pub(crate) fn data_object(t: &Checked, value: Option<zeroize::Zeroizing<Vec<u8>>
     Ok(build(policy::DATA, t.tmpl, set))
 }
 
+/// The one constructor of new DSA or DH domain parameters: from the
+/// template (create, migration: CKA_PRIME, CKA_BASE and for DSA
+/// CKA_SUBPRIME given) or made by the token (`made`: key type, p, q, g;
+/// the template may then give none of them). CKA_PRIME_BITS is the
+/// prime's; one a created object's template gives must match it.
+pub(crate) fn domain_params(t: &Checked, made: Option<&crate::mech::dlog::Params>) -> Result<Object> {
+    t.expect(policy::DOMAIN, Material::InTemplate)?;
+    let material = [ck::CKA_PRIME, ck::CKA_SUBPRIME, ck::CKA_BASE];
+    let (kt, p, q, g) = match made {
+        Some(m) => {
+            if material.iter().any(|a| t.tmpl.contains(*a)) {
+                return Err(Error::TemplateInconsistent);
+            }
+            (m.key_type, &m.p[..], &m.q[..], &m.g[..])
+        }
+        None => {
+            let kt = t.tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
+            let get = |a| t.tmpl.bytes(a).ok_or(Error::TemplateIncomplete);
+            let q = match kt {
+                ck::CKK_DSA => get(ck::CKA_SUBPRIME)?,
+                ck::CKK_DH if !t.tmpl.contains(ck::CKA_SUBPRIME) => &[][..],
+                _ => return Err(Error::AttributeValueInvalid),
+            };
+            (kt, get(ck::CKA_PRIME)?, q, get(ck::CKA_BASE)?)
+        }
+    };
+    let lead = p.iter().position(|b| *b != 0).unwrap_or(p.len());
+    let bits = p[lead..].first().map_or(0, |f| (p.len() - lead) * 8 - f.leading_zeros() as usize) as u64;
+    if !crate::mech::dlog::P_BITS.contains(&(bits as usize)) || g.iter().all(|b| *b == 0) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    if made.is_none() && !t.trusted && t.tmpl.ulong(ck::CKA_PRIME_BITS).is_some_and(|b| b != bits) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let mut set = vec![
+        (ck::CKA_CLASS, Value::Ulong(ck::CKO_DOMAIN_PARAMETERS)),
+        (ck::CKA_KEY_TYPE, Value::Ulong(kt)),
+        (ck::CKA_PRIME, Value::bytes(p.to_vec())),
+        (ck::CKA_BASE, Value::bytes(g.to_vec())),
+        (ck::CKA_PRIME_BITS, Value::Ulong(bits)),
+        (ck::CKA_LOCAL, Value::Bool(made.is_some())),
+    ];
+    if kt == ck::CKK_DSA {
+        set.push((ck::CKA_SUBPRIME, Value::bytes(q.to_vec())));
+    }
+    Ok(build(policy::DOMAIN, t.tmpl, set))
+}
+
 /// A new object of any class whose content is in its template (the class
 /// from CKA_CLASS): C_CreateObject and migration. A secret key's type and
 /// value must be given.
@@ -352,11 +441,17 @@ pub(crate) fn from_template(t: &Checked) -> Result<Object> {
         policy::PUB => public_key(t, None),
         policy::PRIV => private_key(t, None),
         policy::CERT => certificate(t),
+        policy::DOMAIN => domain_params(t, None),
         policy::SECRET => {
             let key_type = t.tmpl.ulong(ck::CKA_KEY_TYPE).ok_or(Error::TemplateIncomplete)?;
             let value = t.tmpl.bytes(ck::CKA_VALUE).ok_or(Error::TemplateIncomplete)?;
             if !t.trusted && t.tmpl.contains(ck::CKA_VALUE_LEN) {
                 return Err(Error::TemplateInconsistent);
+            }
+            if !t.trusted && crate::mech::des::key_len(key_type).is_some() {
+                // Length and odd parity (PKCS#11 3.0 §2.31); a migrated key
+                // is kept as its token had it.
+                crate::mech::des::check_key(key_type, value)?;
             }
             secret_key(t, key_type, zeroize::Zeroizing::new(value.to_vec()), None)
         }

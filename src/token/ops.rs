@@ -13,6 +13,7 @@ use super::crypto::Op;
 use super::find::FindOp;
 use super::sign::SignState;
 use crate::error::{Error, Result};
+use crate::mech::aead::AeadCipher;
 use crate::mech::aes::AesCipher;
 use crate::mech::asym::CryptAlg;
 use crate::mech::digest::Hasher;
@@ -29,6 +30,8 @@ pub(crate) struct Ops {
     pub decrypt: Option<Op<CipherOp>>,
     pub sign_recover: Option<Op<RecoverOp>>,
     pub verify_recover: Option<Op<RecoverOp>>,
+    pub msg_encrypt: Option<super::message::MsgOp>,
+    pub msg_decrypt: Option<super::message::MsgOp>,
 }
 
 /// A sign-with-recovery or verify-with-recovery operation (single-part).
@@ -119,7 +122,10 @@ pub(crate) struct RsaCipher {
 
 pub(crate) enum Engine {
     Aes(AesCipher),
+    Des(crate::mech::des::DesCipher),
     Rsa(RsaCipher),
+    /// CKM_AES_CCM, CKM_CHACHA20_POLY1305.
+    Aead(AeadCipher),
 }
 
 impl RsaCipher {
@@ -136,27 +142,35 @@ impl Engine {
     pub(crate) fn oneshot(self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.oneshot(data),
+            Engine::Des(c) => c.oneshot(data),
             Engine::Rsa(r) => r.run(data),
+            Engine::Aead(c) => c.oneshot(data),
         }
     }
 
     pub(crate) fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.finish(),
+            Engine::Des(c) => c.finish(),
             Engine::Rsa(r) => r.run(&r.buf),
+            Engine::Aead(c) => c.finish(),
         }
     }
 
     pub(crate) fn update_len(&self, n: usize) -> usize {
         match self {
             Engine::Aes(c) => c.update_len(n),
+            Engine::Des(c) => c.update_len(n),
             Engine::Rsa(_) => 0,
+            Engine::Aead(c) => c.update_len(n),
         }
     }
 
     pub(crate) fn update(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         match self {
             Engine::Aes(c) => c.update(data),
+            Engine::Aead(c) => c.update(data),
+            Engine::Des(c) => c.update(data),
             Engine::Rsa(r) => {
                 // No RSA input exceeds a modulus; refuse growth beyond 2 KiB.
                 if r.buf.len() + data.len() > 2048 {

@@ -180,6 +180,12 @@ impl Sessions<'_> {
         if flags & ck::CKF_FIND_OBJECTS != 0 {
             ops.find = None;
         }
+        if flags & ck::CKF_MESSAGE_ENCRYPT != 0 {
+            ops.msg_encrypt = None;
+        }
+        if flags & ck::CKF_MESSAGE_DECRYPT != 0 {
+            ops.msg_decrypt = None;
+        }
         for kind in [
             OpKind::Digest,
             OpKind::Sign,

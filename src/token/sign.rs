@@ -136,6 +136,18 @@ impl Sessions<'_> {
                 if mech.mtype == ck::CKM_AES_MAC { AesMac::cbc_mac(value)? } else { AesMac::cmac(value, out_len)? };
             return Ok(MacState::Aes(mac));
         }
+        if crate::mech::des::is_mac(mech.mtype) {
+            let general = match mech.mtype {
+                ck::CKM_DES3_CMAC_GENERAL | ck::CKM_DES3_MAC_GENERAL => Some(mac_general_len(mech)?),
+                _ => {
+                    no_param(mech)?;
+                    None
+                }
+            };
+            let k = self.usable_key(a, key, usage, mech.mtype)?;
+            let value = secret_value(&k, |kt| crate::mech::des::key_type_ok(mech.mtype, kt))?;
+            return Ok(MacState::Des(crate::mech::des::DesMac::new(mech.mtype, value, general)?));
+        }
         let alg = digest::algorithm(mech.mtype).ok_or(Error::MechanismInvalid)?;
         let out_len = if digest::is_general_hmac(mech.mtype) {
             mac_general_len(mech)?

@@ -5,7 +5,8 @@
 //!
 //! Mechanisms: CKM_AES_KEY_WRAP (RFC 3394), CKM_AES_KEY_WRAP_KWP (RFC 5649)
 //! and CKM_AES_KEY_WRAP_PAD answered as RFC 5649 (as SoftHSM files it),
-//! CKM_AES_CBC_PAD and CKM_AES_GCM under an AES key; CKM_RSA_PKCS,
+//! CKM_AES_CBC_PAD and CKM_AES_GCM under an AES key; the DES and TDES ECB,
+//! CBC and CBC_PAD modes under a DES/DES2/DES3 key; CKM_RSA_PKCS,
 //! CKM_RSA_PKCS_OAEP and CKM_RSA_AES_KEY_WRAP under an RSA key pair.
 
 use super::Sessions;
@@ -18,6 +19,7 @@ use super::{Access, ObjectHandle, SessionHandle};
 use crate::error::{Error, Result};
 use crate::mech::aes::{AesCipher, CipherSpec};
 use crate::mech::asym::CryptAlg;
+use crate::mech::des::{self, DesCipher, DesSpec};
 use crate::mech::keys::Key;
 use crate::mech::prims as raw;
 use crate::mech::{keygen, registry};
@@ -26,6 +28,8 @@ use crate::model::{policy, AttrType, Mechanism, Object, Param, Template, Value};
 /// The wrapping or unwrapping key's material.
 enum KekKey {
     Aes(Zeroizing<Vec<u8>>),
+    /// A DES, DES2 or DES3 key, for the DES modes.
+    Des(Zeroizing<Vec<u8>>),
     Rsa(std::sync::Arc<Key>),
     /// A KMS master key, for CKM_FHSM_KMS_WRAP.
     Kms(super::kms::KmsKey),
@@ -138,6 +142,13 @@ impl Sessions<'_> {
                 return Err(type_err(wrap));
             }
             KekKey::Rsa(self.operation_key(a, &k)?)
+        } else if des::is_cipher(mech.mtype) {
+            if k.class() != ck::CKO_SECRET_KEY
+                || !k.ulong(ck::CKA_KEY_TYPE).is_some_and(|kt| des::key_type_ok(mech.mtype, kt))
+            {
+                return Err(type_err(wrap));
+            }
+            KekKey::Des(Zeroizing::new(k.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?.to_vec()))
         } else {
             if k.class() != ck::CKO_SECRET_KEY || k.ulong(ck::CKA_KEY_TYPE) != Some(ck::CKK_AES) {
                 return Err(type_err(wrap));
@@ -193,6 +204,16 @@ impl Sessions<'_> {
                 e => e,
             });
         }
+        if let KekKey::Des(k) = &kek.key {
+            // ECB and CBC take the value padded with zeros to whole blocks
+            // (PKCS#11 3.0 §2.2's rule for block-cipher wrapping).
+            let spec = DesSpec::parse(mech.mtype, &mech.param)?;
+            let mut padded = Zeroizing::new(data.to_vec());
+            if matches!(spec, DesSpec::Ecb | DesSpec::Cbc { pad: false, .. }) {
+                padded.resize(data.len().div_ceil(8) * 8, 0);
+            }
+            return Ok(DesCipher::new(spec, k, true)?.oneshot(&padded)?.to_vec());
+        }
         let kek = kek.aes(true)?;
         match mech.mtype {
             ck::CKM_AES_KEY_WRAP => {
@@ -236,6 +257,14 @@ impl Sessions<'_> {
             }
             let alg = CryptAlg::parse(mech)?.ok_or(Error::MechanismInvalid)?;
             return alg.decrypt(rsa, wrapped).map_err(rsa_err);
+        }
+        if let KekKey::Des(k) = &kek.key {
+            let spec = DesSpec::parse(mech.mtype, &mech.param)?;
+            return DesCipher::new(spec, k, false)?.oneshot(wrapped).map_err(|e| match e {
+                Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
+                Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+                e => e,
+            });
         }
         let kek = kek.aes(false)?;
         match mech.mtype {
@@ -339,6 +368,16 @@ impl Sessions<'_> {
                 return Err(Error::TemplateInconsistent);
             }
             value.truncate(len);
+        }
+        if let Some(n) = des::key_len(key_type) {
+            // A DES key has no CKA_VALUE_LEN: its type gives the length
+            // (the rest is the zero padding of an ECB/CBC wrap); its
+            // parity must be right (PKCS#11 3.0 §2.31).
+            if value.len() < n || value[n..].iter().any(|b| *b != 0) {
+                return Err(Error::WrappedKeyInvalid);
+            }
+            value.truncate(n);
+            des::check_key(key_type, &value).map_err(|_| Error::WrappedKeyInvalid)?;
         }
         keygen::check_secret_len(key_type, value.len()).map_err(|_| Error::WrappedKeyInvalid)?;
         let obj = newobj::secret_key(&checked, key_type, value, None)?;

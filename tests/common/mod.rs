@@ -5,8 +5,11 @@
 
 #[macro_use]
 pub mod raw;
+pub mod dlog;
 pub mod kms;
 pub mod pg;
+#[macro_use]
+pub mod msg;
 pub mod procs;
 pub mod server;
 pub mod vectors;

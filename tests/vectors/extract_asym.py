@@ -197,5 +197,44 @@ def main():
     write("ecdsa_sigver.txt", ["asymmetric/ECDSA/FIPS_186-3/SigVer.rsp ([P-256|P-384|P-521,SHA-*])"],
           "curve hash msg qx qy r s result (P or F)", rows)
 
+    # ECDSA verification on P-192 (kept apart: P-192 is legacy), same choice.
+    rows, seen = [], {}
+    for r in cavp("asymmetric/ECDSA/FIPS_186-3/SigVer.rsp"):
+        curve, _, h = r.get("@", "").partition(",")
+        if curve != "P-192":
+            continue
+        key = (h, r["Result"].strip()[0])
+        if seen.get(key, 0) >= 2:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        pad = lambda x: x.rjust(48, "0")
+        rows.append([curve, h.replace("-", ""), r["Msg"], pad(r["Qx"]), pad(r["Qy"]), pad(r["R"]), pad(r["S"]),
+                     r["Result"].strip()[0]])
+    write("ecdsa_sigver_p192.txt", ["asymmetric/ECDSA/FIPS_186-3/SigVer.rsp ([P-192,SHA-*])"],
+          "curve hash msg qx qy r s result (P or F)", rows)
+
+    # ECDH: CAVP KAS ZZ-only (P-192, the records CAVS marks correct) and
+    # RFC 7027's brainpool vectors as pyca reformatted them.
+    rows = []
+    for r in cavp("asymmetric/ECDH/KASValidityTest_ECCStaticUnified_NOKC_ZZOnly_resp.fax"):
+        if r.get("@") == "EA - SHA1" and r["Result"].startswith("P") and len(rows) < 3:
+            rows.append(["P-192", r["dsIUT"], r["QsIUTx"], r["QsIUTy"], r["dsCAVS"], r["QsCAVSx"], r["QsCAVSy"], r["Z"]])
+    recs, cur = [], {}
+    for raw in open(path("asymmetric/ECDH/brainpool.txt")):
+        line = raw.strip()
+        if "=" in line and not line.startswith("#"):
+            k, v = (x.strip() for x in line.split("=", 1))
+            if k == "COUNT" and cur:
+                recs.append(cur)
+                cur = {}
+            cur[k] = v
+    recs.append(cur)
+    for r in recs:
+        rows.append([r["curve"], r["dA"], r["x_qA"], r["y_qA"], r["dB"], r["x_qB"], r["y_qB"], r["x_Z"]])
+    write("ecdh_p192_brainpool.txt",
+          ["asymmetric/ECDH/KASValidityTest_ECCStaticUnified_NOKC_ZZOnly_resp.fax ([EA - SHA1], Result = P)",
+           "asymmetric/ECDH/brainpool.txt (RFC 7027 A.1-A.3)"],
+          "curve dA xQA yQA dB xQB yQB Z (the x-coordinate of dA*QB)", rows)
+
 
 main()

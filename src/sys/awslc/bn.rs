@@ -20,6 +20,48 @@ impl Bn {
     pub(super) fn as_ptr(&self) -> *const sys::BIGNUM {
         self.0.as_ptr()
     }
+
+    /// A new BIGNUM holding zero.
+    pub(super) fn new() -> R<Bn> {
+        // SAFETY: allocation only; NULL checked.
+        NonNull::new(unsafe { sys::BN_new() }).map(Bn).ok_or(Failed)
+    }
+
+    pub(super) fn as_mut(&mut self) -> *mut sys::BIGNUM {
+        self.0.as_ptr()
+    }
+
+    /// Number of significant bits.
+    pub(super) fn bits(&self) -> u32 {
+        // SAFETY: valid BIGNUM.
+        unsafe { sys::BN_num_bits(self.as_ptr()) }
+    }
+
+    /// Big-endian bytes, minimal length.
+    pub(super) fn to_vec(&self) -> Zeroizing<Vec<u8>> {
+        to_be(self.as_ptr())
+    }
+}
+
+/// A scratch context for BIGNUM arithmetic.
+pub(super) struct BnCtx(NonNull<sys::BN_CTX>);
+
+impl BnCtx {
+    pub(super) fn new() -> R<BnCtx> {
+        // SAFETY: allocation only; NULL checked.
+        NonNull::new(unsafe { sys::BN_CTX_new() }).map(BnCtx).ok_or(Failed)
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut sys::BN_CTX {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for BnCtx {
+    fn drop(&mut self) {
+        // SAFETY: we own the context.
+        unsafe { sys::BN_CTX_free(self.0.as_ptr()) }
+    }
 }
 
 impl Drop for Bn {

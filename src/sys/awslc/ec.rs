@@ -1,4 +1,4 @@
-//! Elliptic curves over aws-lc-sys: NIST P-256/384/521 and secp256k1 keys from a scalar
+//! Elliptic curves over aws-lc-sys: NIST P-256/384/521, secp256k1 and brainpool keys from a scalar
 //! or a point, ECDSA over a caller's prehash with fixed-length r‖s output,
 //! ECDH; Ed25519 and X25519 on raw 32-byte keys.
 
@@ -17,6 +17,13 @@ pub enum Curve {
     P521,
     /// SEC 2's secp256k1 (the KMS key spec ECC_SECG_P256K1).
     Secp256k1,
+    /// RFC 5639's brainpool curves (aws-lc has them built in).
+    BrainpoolP256r1,
+    BrainpoolP384r1,
+    BrainpoolP512r1,
+    /// NIST P-192 (prime192v1): not among aws-lc's built-in groups, so
+    /// built from its FIPS 186 domain parameters (`p192_group`).
+    P192,
 }
 
 impl Curve {
@@ -26,22 +33,30 @@ impl Curve {
             Curve::P384 => sys::NID_secp384r1,
             Curve::P521 => sys::NID_secp521r1,
             Curve::Secp256k1 => sys::NID_secp256k1,
+            Curve::BrainpoolP256r1 => sys::NID_brainpoolP256r1,
+            Curve::BrainpoolP384r1 => sys::NID_brainpoolP384r1,
+            Curve::BrainpoolP512r1 => sys::NID_brainpoolP512r1,
+            Curve::P192 => sys::NID_X9_62_prime192v1,
         }
     }
 
     /// Bytes of a field element and of a scalar (equal for these curves).
     pub fn byte_len(self) -> usize {
         match self {
-            Curve::P256 | Curve::Secp256k1 => 32,
-            Curve::P384 => 48,
+            Curve::P192 => 24,
+            Curve::P256 | Curve::Secp256k1 | Curve::BrainpoolP256r1 => 32,
+            Curve::P384 | Curve::BrainpoolP384r1 => 48,
+            Curve::BrainpoolP512r1 => 64,
             Curve::P521 => 66,
         }
     }
 
     pub fn bits(self) -> usize {
         match self {
-            Curve::P256 | Curve::Secp256k1 => 256,
-            Curve::P384 => 384,
+            Curve::P192 => 192,
+            Curve::P256 | Curve::Secp256k1 | Curve::BrainpoolP256r1 => 256,
+            Curve::P384 | Curve::BrainpoolP384r1 => 384,
+            Curve::BrainpoolP512r1 => 512,
             Curve::P521 => 521,
         }
     }
@@ -80,8 +95,70 @@ impl Drop for Sig {
     }
 }
 
+/// A group aws-lc does not have built in, made once and never changed.
+struct Group(NonNull<sys::EC_GROUP>);
+
+// SAFETY: the group is immutable once built; aws-lc only reads it (keys
+// take their own reference or copy).
+unsafe impl Send for Group {}
+// SAFETY: as for Send.
+unsafe impl Sync for Group {}
+
+/// P-192 from FIPS 186-4 D.1.2.1 (SEC 2 secp192r1): cofactor 1, which
+/// aws-lc requires of a custom group.
+fn p192_group() -> R<*const sys::EC_GROUP> {
+    static GROUP: std::sync::OnceLock<Option<Group>> = std::sync::OnceLock::new();
+    GROUP.get_or_init(|| build_p192().ok()).as_ref().map(|g| g.0.as_ptr() as *const _).ok_or(Failed)
+}
+
+fn build_p192() -> R<Group> {
+    let h = |s: &str| -> R<Bn> {
+        let b: Vec<u8> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0)).collect();
+        Bn::from_be(&b)
+    };
+    let p = h("fffffffffffffffffffffffffffffffeffffffffffffffff")?;
+    let a = h("fffffffffffffffffffffffffffffffefffffffffffffffc")?;
+    let b = h("64210519e59c80e70fa7e9ab72243049feb8deecc146b9b1")?;
+    let gx = h("188da80eb03090f67cbf20eb43a18800f4ff0afd82ff1012")?;
+    let gy = h("07192b95ffc8da78631011ed6b24cdd573f977a11e794811")?;
+    let n = h("ffffffffffffffffffffffff99def836146bc9b1b4d22831")?;
+    let one = h("01")?;
+    // SAFETY: valid BIGNUMs; the group is ours until wrapped, freed on failure.
+    let g = NonNull::new(unsafe { sys::EC_GROUP_new_curve_GFp(p.as_ptr(), a.as_ptr(), b.as_ptr(), null_mut()) })
+        .ok_or(Failed)?;
+    let group = Group(g);
+    // SAFETY: a new point on the group, freed by `Point`; the generator is
+    // checked to be on the curve, then copied into the group.
+    unsafe {
+        let gen = Point(NonNull::new(sys::EC_POINT_new(group.0.as_ptr())).ok_or(Failed)?);
+        ok(sys::EC_POINT_set_affine_coordinates_GFp(
+            group.0.as_ptr(),
+            gen.0.as_ptr(),
+            gx.as_ptr(),
+            gy.as_ptr(),
+            null_mut(),
+        ))?;
+        ok(sys::EC_GROUP_set_generator(group.0.as_ptr(), gen.0.as_ptr(), n.as_ptr(), one.as_ptr()))?;
+    }
+    Ok(group)
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: we own the group (only a failed build drops one).
+        unsafe { sys::EC_GROUP_free(self.0.as_ptr()) }
+    }
+}
+
 impl EcKey {
     fn empty(curve: Curve) -> R<EcKey> {
+        if curve == Curve::P192 {
+            // SAFETY: a fresh key; set_group takes its own reference to the group.
+            let k = EcKey(NonNull::new(unsafe { sys::EC_KEY_new() }).ok_or(Failed)?);
+            // SAFETY: valid key and group.
+            ok(unsafe { sys::EC_KEY_set_group(k.0.as_ptr(), p192_group()?) })?;
+            return Ok(k);
+        }
         // SAFETY: a fresh key on a built-in group.
         NonNull::new(unsafe { sys::EC_KEY_new_by_curve_name(curve.nid()) }).map(EcKey).ok_or(Failed)
     }
@@ -95,7 +172,8 @@ impl EcKey {
     }
 
     fn group(&self) -> *const sys::EC_GROUP {
-        // SAFETY: valid key; the group is static.
+        // SAFETY: valid key; the group is static (or, for P-192, held by
+        // the key for its lifetime).
         unsafe { sys::EC_KEY_get0_group(self.0.as_ptr()) }
     }
 
@@ -106,6 +184,13 @@ impl EcKey {
             sys::NID_secp384r1 => Ok(Curve::P384),
             sys::NID_secp521r1 => Ok(Curve::P521),
             sys::NID_secp256k1 => Ok(Curve::Secp256k1),
+            sys::NID_brainpoolP256r1 => Ok(Curve::BrainpoolP256r1),
+            sys::NID_brainpoolP384r1 => Ok(Curve::BrainpoolP384r1),
+            sys::NID_brainpoolP512r1 => Ok(Curve::BrainpoolP512r1),
+            // SAFETY: both groups valid; no context needed.
+            sys::NID_undef if unsafe { sys::EC_GROUP_cmp(self.group(), p192_group()?, null_mut()) } == 0 => {
+                Ok(Curve::P192)
+            }
             _ => Err(Failed),
         }
     }
@@ -271,6 +356,43 @@ pub fn ed25519_verify(public: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     unsafe { sys::ED25519_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr()) == 1 }
 }
 
+/// RFC 8032's Ed25519ctx (`prehash` false; the context must not be empty)
+/// or Ed25519ph (SHA-512 of the message; any context) signature. The
+/// context is at most 255 bytes.
+pub fn ed25519_sign_ctx(seed: &[u8], msg: &[u8], prehash: bool, ctx: &[u8]) -> R<Vec<u8>> {
+    if ctx.len() > 255 || (!prehash && ctx.is_empty()) {
+        return Err(Failed);
+    }
+    let sk = ed25519_expand(seed)?;
+    let mut sig = vec![0u8; 64];
+    // SAFETY: 64-byte signature and private key buffers; message and
+    // context passed with their lengths.
+    ok(unsafe {
+        if prehash {
+            sys::ED25519ph_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), ctx.as_ptr(), ctx.len())
+        } else {
+            sys::ED25519ctx_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), sk.as_ptr(), ctx.as_ptr(), ctx.len())
+        }
+    })?;
+    Ok(sig)
+}
+
+/// Verifies an Ed25519ctx or Ed25519ph signature (see `ed25519_sign_ctx`).
+pub fn ed25519_verify_ctx(public: &[u8], msg: &[u8], sig: &[u8], prehash: bool, ctx: &[u8]) -> bool {
+    if public.len() != 32 || sig.len() != 64 || ctx.len() > 255 || (!prehash && ctx.is_empty()) {
+        return false;
+    }
+    // SAFETY: lengths checked above; message and context passed with theirs.
+    unsafe {
+        let (m, p, c) = (msg.as_ptr(), public.as_ptr(), ctx.as_ptr());
+        if prehash {
+            sys::ED25519ph_verify(m, msg.len(), sig.as_ptr(), p, c, ctx.len()) == 1
+        } else {
+            sys::ED25519ctx_verify(m, msg.len(), sig.as_ptr(), p, c, ctx.len()) == 1
+        }
+    }
+}
+
 pub fn x25519_public(private: &[u8]) -> R<[u8; 32]> {
     if private.len() != 32 {
         return Err(Failed);
@@ -298,7 +420,15 @@ mod tests {
 
     #[test]
     fn ecdsa_and_ecdh_round_trip() {
-        for c in [Curve::P256, Curve::P384, Curve::P521] {
+        for c in [
+            Curve::P192,
+            Curve::P256,
+            Curve::P384,
+            Curve::P521,
+            Curve::BrainpoolP256r1,
+            Curve::BrainpoolP384r1,
+            Curve::BrainpoolP512r1,
+        ] {
             let k = EcKey::generate(c).unwrap();
             let again = EcKey::private(c, &k.scalar().unwrap()).unwrap();
             assert_eq!(again.public_point().unwrap(), k.public_point().unwrap());

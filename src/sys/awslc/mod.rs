@@ -9,9 +9,13 @@ use std::ptr::{null, null_mut};
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
+pub mod aead;
 mod bn;
+pub mod des;
+pub mod dsa;
 pub mod ec;
 pub mod pkey;
+pub mod pq;
 pub mod rsa;
 
 /// Wipes a secret buffer, spare capacity included, at memset speed

@@ -9,7 +9,7 @@ use std::ptr::{null, null_mut, NonNull};
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
-use super::bn::{to_be, Bn};
+use super::bn::{to_be, Bn, BnCtx};
 use super::{evp_md, ok, Failed, Md, R};
 
 pub struct Rsa(NonNull<sys::RSA>);
@@ -56,7 +56,16 @@ pub(super) fn run(max: usize, f: impl FnOnce(*mut usize, *mut u8) -> c_int) -> R
 }
 
 impl Rsa {
+    /// A new key of exactly `bits` bits (1024..=16384). aws-lc's own
+    /// generator (its FIPS path) makes the multiples of 128 it supports;
+    /// other sizes come from `generate_any`.
     pub fn generate(bits: u32, e: &[u8]) -> R<Rsa> {
+        if !(1024..=16384).contains(&bits) {
+            return Err(Failed);
+        }
+        if bits % 128 != 0 {
+            return generate_any(bits, e);
+        }
         let e = Bn::from_be(e)?;
         // SAFETY: fresh RSA object, freed by `Rsa` on every path.
         let rsa = rsa_ptr(unsafe { sys::RSA_new() })?;
@@ -253,6 +262,145 @@ impl Rsa {
     }
 }
 
+/// FIPS 186-5 A.1.3-style generation for sizes aws-lc refuses: p and q
+/// of ceil/floor(bits/2) bits with their top two bits set (so n has
+/// exactly `bits` bits), gcd(e, p−1) = gcd(e, q−1) = 1,
+/// |p − q| > 2^(bits/2 − 100) and d > 2^(bits/2); the result passes
+/// RSA_check_key.
+fn generate_any(bits: u32, e_bytes: &[u8]) -> R<Rsa> {
+    let ctx = BnCtx::new()?;
+    let e = Bn::from_be(e_bytes)?;
+    // The caller checked e: odd, > 1, at most 64 bits.
+    // SAFETY: valid BIGNUM.
+    let e_word = unsafe { sys::BN_get_word(e.as_ptr()) };
+    if e.bits() > 64 || e_word < 3 || e_word % 2 == 0 {
+        return Err(Failed);
+    }
+    let (pbits, qbits) = (bits.div_ceil(2), bits / 2);
+    for _ in 0..64 {
+        let p = prime(pbits, &e, &ctx)?;
+        let q = prime(qbits, &e, &ctx)?;
+        let mut diff = Bn::new()?;
+        let mut n = Bn::new()?;
+        // SAFETY: valid BIGNUMs and context; outputs are distinct from inputs.
+        unsafe {
+            ok(sys::BN_sub(diff.as_mut(), p.as_ptr(), q.as_ptr()))?;
+            ok(sys::BN_mul(n.as_mut(), p.as_ptr(), q.as_ptr(), ctx.as_ptr()))?;
+        }
+        // BN_num_bits ignores the sign: this is |p − q|.
+        if diff.bits() <= bits / 2 - 100 || n.bits() != bits {
+            continue;
+        }
+        let (mut p1, mut q1) = (copy(&p)?, copy(&q)?);
+        let (mut g, mut phi, mut lambda, mut rem) = (Bn::new()?, Bn::new()?, Bn::new()?, Bn::new()?);
+        // SAFETY: valid BIGNUMs and context; outputs are distinct from inputs.
+        unsafe {
+            ok(sys::BN_sub_word(p1.as_mut(), 1))?;
+            ok(sys::BN_sub_word(q1.as_mut(), 1))?;
+            ok(sys::BN_gcd(g.as_mut(), p1.as_ptr(), q1.as_ptr(), ctx.as_ptr()))?;
+            ok(sys::BN_mul(phi.as_mut(), p1.as_ptr(), q1.as_ptr(), ctx.as_ptr()))?;
+            ok(sys::BN_div(lambda.as_mut(), rem.as_mut(), phi.as_ptr(), g.as_ptr(), ctx.as_ptr()))?;
+        }
+        // d = e⁻¹ mod λ without a variable-time inverse modulo the secret
+        // λ: with t = −λ⁻¹ mod e (e is public), e divides 1 + λ·t and
+        // d = (1 + λ·t) / e.
+        // SAFETY: valid BIGNUM; e_word is not zero.
+        let lambda_mod_e = unsafe { sys::BN_mod_word(lambda.as_ptr(), e_word) };
+        let Some(inv) = inverse_mod(lambda_mod_e, e_word) else { continue };
+        let t = e_word - inv;
+        let mut d = copy(&lambda)?;
+        // SAFETY: valid BIGNUM, in-place word operations.
+        let r = unsafe {
+            ok(sys::BN_mul_word(d.as_mut(), t))?;
+            ok(sys::BN_add_word(d.as_mut(), 1))?;
+            sys::BN_div_word(d.as_mut(), e_word)
+        };
+        if r != 0 || d.bits() <= bits / 2 {
+            continue;
+        }
+        let (mut dp, mut dq, mut qr, mut qinv, mut p2) = (Bn::new()?, Bn::new()?, Bn::new()?, Bn::new()?, copy(&p)?);
+        // SAFETY: valid BIGNUMs and context; outputs are distinct from
+        // inputs. q⁻¹ mod p is q^(p−2) mod p (p prime), in constant time.
+        unsafe {
+            ok(sys::BN_div(null_mut(), dp.as_mut(), d.as_ptr(), p1.as_ptr(), ctx.as_ptr()))?;
+            ok(sys::BN_div(null_mut(), dq.as_mut(), d.as_ptr(), q1.as_ptr(), ctx.as_ptr()))?;
+            ok(sys::BN_nnmod(qr.as_mut(), q.as_ptr(), p.as_ptr(), ctx.as_ptr()))?;
+            ok(sys::BN_sub_word(p2.as_mut(), 2))?;
+            ok(sys::BN_mod_exp_mont_consttime(
+                qinv.as_mut(),
+                qr.as_ptr(),
+                p2.as_ptr(),
+                p.as_ptr(),
+                ctx.as_ptr(),
+                null(),
+            ))?;
+        }
+        let parts = RsaParts {
+            n: n.to_vec(),
+            e: e.to_vec(),
+            d: d.to_vec(),
+            p: p.to_vec(),
+            q: q.to_vec(),
+            dp: dp.to_vec(),
+            dq: dq.to_vec(),
+            qinv: qinv.to_vec(),
+        };
+        return Rsa::private(&parts, true);
+    }
+    Err(Failed)
+}
+
+fn copy(b: &Bn) -> R<Bn> {
+    // SAFETY: valid BIGNUM; a new copy, NULL checked.
+    NonNull::new(unsafe { sys::BN_dup(b.as_ptr()) }).map(Bn).ok_or(Failed)
+}
+
+/// A prime of exactly `bits` bits with its top two bits set and
+/// gcd(e, prime − 1) = 1.
+fn prime(bits: u32, e: &Bn, ctx: &BnCtx) -> R<Bn> {
+    let nbits = c_int::try_from(bits).map_err(|_| Failed)?;
+    for _ in 0..1000 {
+        let mut p = Bn::new()?;
+        let mut g = Bn::new()?;
+        // SAFETY: valid BIGNUMs and context; no callback, no congruence
+        // condition (aws-lc then sets the top two bits itself).
+        unsafe {
+            ok(sys::BN_generate_prime_ex(p.as_mut(), nbits, 0, null(), null(), null_mut()))?;
+        }
+        // SAFETY: valid BIGNUM; bit indexes are below `bits`.
+        let top_two = unsafe { sys::BN_is_bit_set(p.as_ptr(), nbits - 1) & sys::BN_is_bit_set(p.as_ptr(), nbits - 2) };
+        if p.bits() != bits || top_two != 1 {
+            continue;
+        }
+        let mut p1 = copy(&p)?;
+        // SAFETY: valid BIGNUMs and context.
+        unsafe {
+            ok(sys::BN_sub_word(p1.as_mut(), 1))?;
+            ok(sys::BN_gcd(g.as_mut(), p1.as_ptr(), e.as_ptr(), ctx.as_ptr()))?;
+        }
+        // SAFETY: valid BIGNUM.
+        if unsafe { sys::BN_is_one(g.as_ptr()) } == 1 {
+            return Ok(p);
+        }
+    }
+    Err(Failed)
+}
+
+/// a⁻¹ mod m for word-sized values (None when not invertible).
+fn inverse_mod(a: u64, m: u64) -> Option<u64> {
+    let (mut r0, mut r1) = (i128::from(m), i128::from(a));
+    let (mut t0, mut t1) = (0i128, 1i128);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (t0, t1) = (t1, t0 - q * t1);
+    }
+    if r0 != 1 {
+        return None;
+    }
+    u64::try_from(t0.rem_euclid(i128::from(m))).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +422,26 @@ mod tests {
         assert!(!public.verify_pss(Md::Sha256, Md::Sha256, 32, &digest, &pss));
         let ct = public.encrypt_pkcs1(b"secret").unwrap();
         assert_eq!(&again.decrypt_pkcs1(&ct).unwrap()[..], b"secret");
+    }
+
+    #[test]
+    fn any_size_has_exactly_its_bits() {
+        for (bits, e) in [(1032u32, &[1u8, 0, 1][..]), (1100, &[3][..]), (1537, &[1, 0, 1][..])] {
+            let k = Rsa::generate(bits, e).unwrap();
+            assert_eq!(k.bits(), bits as usize);
+            let parts = k.parts();
+            assert_eq!(&parts.e[..], e);
+            let public = Rsa::public(&parts.n, &parts.e).unwrap();
+            let sig = k.sign_digest(Md::Sha256, &[9u8; 32]).unwrap();
+            assert_eq!(sig.len(), (bits as usize).div_ceil(8));
+            assert!(public.verify_digest(Md::Sha256, &[9u8; 32], &sig));
+            let ct = public.encrypt_pkcs1(b"data").unwrap();
+            assert_eq!(&k.decrypt_pkcs1(&ct).unwrap()[..], b"data");
+        }
+        assert!(Rsa::generate(1016, &[1, 0, 1]).is_err());
+        assert!(Rsa::generate(16392, &[1, 0, 1]).is_err());
+        assert_eq!(inverse_mod(3, 65537), Some(21846));
+        assert_eq!(inverse_mod(6, 9), None);
     }
 
     #[test]

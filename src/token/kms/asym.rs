@@ -1,6 +1,7 @@
 //! Asymmetric and HMAC KMS keys: RSA_2048/3072/4096 (encrypt/decrypt or
 //! sign/verify), ECC_NIST_P256/P384/P521 and ECC_SECG_P256K1 (sign/verify),
-//! HMAC_224..512
+//! ML_DSA_44/65/87 (sign/verify with ML_DSA_SHAKE_256, RAW or EXTERNAL_MU
+//! messages), HMAC_224..512
 //! (generate/verify MAC), and GenerateDataKeyPair.
 //!
 //! Such a key is a token secret key like a symmetric master key
@@ -17,6 +18,7 @@ use super::KmsKey;
 use crate::error::{Error, Result};
 use crate::mech::asym::{md_len, CryptAlg, Pss, SignAlg};
 use crate::mech::keys::Key;
+use crate::mech::pq::{Dsa, DsaContext, PqKey, Set};
 use crate::model::{Template, Value};
 use crate::sys::awslc::ec::Curve;
 use crate::sys::awslc::Md;
@@ -40,6 +42,30 @@ pub enum Spec {
     Ecc(Curve),
     /// HMAC with this digest (the key is the digest's length).
     Hmac(Md),
+    /// ML-DSA (FIPS 204) at this parameter set.
+    MlDsa(Dsa),
+}
+
+/// How Sign and Verify read the message (AWS's MessageType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    /// The message itself (hashed by the algorithm).
+    Raw,
+    /// The message's digest (RSA and ECDSA).
+    Digest,
+    /// ML-DSA's 64-byte message representative μ (FIPS 204 §6.2).
+    ExternalMu,
+}
+
+impl MessageType {
+    pub fn parse(s: &str) -> Option<MessageType> {
+        Some(match s {
+            "RAW" => MessageType::Raw,
+            "DIGEST" => MessageType::Digest,
+            "EXTERNAL_MU" => MessageType::ExternalMu,
+            _ => return None,
+        })
+    }
 }
 
 impl Spec {
@@ -57,6 +83,9 @@ impl Spec {
             "HMAC_256" => Spec::Hmac(Md::Sha256),
             "HMAC_384" => Spec::Hmac(Md::Sha384),
             "HMAC_512" => Spec::Hmac(Md::Sha512),
+            "ML_DSA_44" => Spec::MlDsa(Dsa::D44),
+            "ML_DSA_65" => Spec::MlDsa(Dsa::D65),
+            "ML_DSA_87" => Spec::MlDsa(Dsa::D87),
             _ => return None,
         })
     }
@@ -71,10 +100,18 @@ impl Spec {
             Spec::Ecc(Curve::P384) => "ECC_NIST_P384",
             Spec::Ecc(Curve::P521) => "ECC_NIST_P521",
             Spec::Ecc(Curve::Secp256k1) => "ECC_SECG_P256K1",
+            // No AWS key spec names these curves; `parse` never makes them.
+            Spec::Ecc(Curve::BrainpoolP256r1) => "ECC_BRAINPOOL_P256R1",
+            Spec::Ecc(Curve::BrainpoolP384r1) => "ECC_BRAINPOOL_P384R1",
+            Spec::Ecc(Curve::BrainpoolP512r1) => "ECC_BRAINPOOL_P512R1",
+            Spec::Ecc(Curve::P192) => "ECC_NIST_P192",
             Spec::Hmac(Md::Sha224) => "HMAC_224",
             Spec::Hmac(Md::Sha384) => "HMAC_384",
             Spec::Hmac(Md::Sha512) => "HMAC_512",
             Spec::Hmac(_) => "HMAC_256",
+            Spec::MlDsa(Dsa::D44) => "ML_DSA_44",
+            Spec::MlDsa(Dsa::D65) => "ML_DSA_65",
+            Spec::MlDsa(Dsa::D87) => "ML_DSA_87",
         }
     }
 
@@ -83,7 +120,7 @@ impl Spec {
         match self {
             Spec::Symmetric => &["ENCRYPT_DECRYPT"],
             Spec::Rsa(_) => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
-            Spec::Ecc(_) => &["SIGN_VERIFY"],
+            Spec::Ecc(_) | Spec::MlDsa(_) => &["SIGN_VERIFY"],
             Spec::Hmac(_) => &["GENERATE_VERIFY_MAC"],
         }
     }
@@ -104,10 +141,14 @@ impl Spec {
             (Spec::Ecc(Curve::P256 | Curve::Secp256k1), _) => &["ECDSA_SHA_256"],
             (Spec::Ecc(Curve::P384), _) => &["ECDSA_SHA_384"],
             (Spec::Ecc(Curve::P521), _) => &["ECDSA_SHA_512"],
+            (Spec::Ecc(Curve::BrainpoolP256r1 | Curve::BrainpoolP384r1 | Curve::BrainpoolP512r1 | Curve::P192), _) => {
+                &[]
+            }
             (Spec::Hmac(Md::Sha224), _) => &["HMAC_SHA_224"],
             (Spec::Hmac(Md::Sha384), _) => &["HMAC_SHA_384"],
             (Spec::Hmac(Md::Sha512), _) => &["HMAC_SHA_512"],
             (Spec::Hmac(_), _) => &["HMAC_SHA_256"],
+            (Spec::MlDsa(_), _) => &["ML_DSA_SHAKE_256"],
         }
     }
 
@@ -118,7 +159,38 @@ impl Spec {
             Spec::Rsa(bits) => key_material(&Key::generate_rsa(bits, &[1, 0, 1])?),
             Spec::Ecc(c) => key_material(&Key::generate_ec(crate::mech::curve::CurveId::Nist(c))?),
             Spec::Hmac(md) => Ok((crate::mech::keygen::random_key(md_len(md))?, None)),
+            Spec::MlDsa(d) => key_material(&Key::Pq(PqKey::generate(Set::Dsa(d))?)),
         }
+    }
+
+    /// An asymmetric spec (a key pair with a public key).
+    pub fn is_asymmetric(self) -> bool {
+        matches!(self, Spec::Rsa(_) | Spec::Ecc(_) | Spec::MlDsa(_))
+    }
+}
+
+/// ML-DSA as KMS has it: ML_DSA_SHAKE_256 over the RAW message (FIPS 204
+/// ML-DSA.Sign with an empty context, hedged) or over an EXTERNAL_MU μ;
+/// DIGEST is not a message type ML-DSA takes.
+fn ml_dsa_key<'k>(key: &'k Key, alg: &str, mt: MessageType, message: &[u8]) -> Result<&'k PqKey> {
+    let k = key.pq().ok_or(Error::KeyFunctionNotPermitted)?;
+    if alg != "ML_DSA_SHAKE_256" {
+        return Err(Error::KeyFunctionNotPermitted);
+    }
+    match mt {
+        MessageType::Digest => Err(Error::ArgumentsBad),
+        MessageType::ExternalMu if message.len() != crate::mech::pq::DSA_MU => Err(Error::DataLenRange),
+        _ => Ok(k),
+    }
+}
+
+/// The RSA / ECDSA reading of the message type: a digest or not; μ is
+/// ML-DSA's only.
+fn is_digest(mt: MessageType) -> Result<bool> {
+    match mt {
+        MessageType::Raw => Ok(false),
+        MessageType::Digest => Ok(true),
+        MessageType::ExternalMu => Err(Error::ArgumentsBad),
     }
 }
 
@@ -269,7 +341,7 @@ impl KmsKey {
     /// The key's material for an asymmetric use, with `usage` allowed.
     fn asym_key(&self, usage: &str) -> Result<Key> {
         self.check_enabled()?;
-        if self.usage() != usage || !matches!(self.spec(), Spec::Rsa(_) | Spec::Ecc(_)) {
+        if self.usage() != usage || !self.spec().is_asymmetric() {
             return Err(Error::KeyFunctionNotPermitted);
         }
         let der = self.obj.bytes(ck::CKA_VALUE).ok_or(Error::UserNotLoggedIn)?;
@@ -354,11 +426,20 @@ impl Kms<'_> {
         r
     }
 
-    /// Sign: `message` (hashed here) or its `digest`; `alg` AWS's name.
-    /// ECDSA signatures come back in DER, as KMS gives them.
-    pub fn sign(&self, h: SessionHandle, key_id: &str, message: &[u8], digest: bool, alg: &str) -> Result<Vec<u8>> {
+    /// Sign: `message` (hashed here), its digest or ML-DSA's μ, as `mt`
+    /// says; `alg` AWS's name. ECDSA signatures come back in DER, as KMS
+    /// gives them.
+    pub fn sign(&self, h: SessionHandle, key_id: &str, message: &[u8], mt: MessageType, alg: &str) -> Result<Vec<u8>> {
         self.asym_use(h, key_id, "kms-sign", alg, |k| {
             let key = k.asym_key("SIGN_VERIFY")?;
+            if let Spec::MlDsa(_) = k.spec() {
+                let pq = ml_dsa_key(&key, alg, mt, message)?;
+                return match mt {
+                    MessageType::ExternalMu => pq.sign_mu(message),
+                    _ => pq.sign(&DsaContext::default(), message),
+                };
+            }
+            let digest = is_digest(mt)?;
             let sa = sign_alg(k.spec(), alg)?;
             let d = to_digest(sa, message, digest)?;
             let sig = over_digest(sa).sign(&key, &d)?;
@@ -372,12 +453,25 @@ impl Kms<'_> {
         h: SessionHandle,
         key_id: &str,
         message: &[u8],
-        digest: bool,
+        mt: MessageType,
         alg: &str,
         sig: &[u8],
     ) -> Result<bool> {
         self.asym_use(h, key_id, "kms-verify", alg, |k| {
             let key = k.asym_key("SIGN_VERIFY")?;
+            if let Spec::MlDsa(_) = k.spec() {
+                let pq = ml_dsa_key(&key, alg, mt, message)?;
+                let r = match mt {
+                    MessageType::ExternalMu => pq.verify_mu(message, sig),
+                    _ => pq.verify(&DsaContext::default(), message, sig),
+                };
+                return match r {
+                    Ok(()) => Ok(true),
+                    Err(Error::SignatureInvalid | Error::SignatureLenRange) => Ok(false),
+                    Err(e) => Err(e),
+                };
+            }
+            let digest = is_digest(mt)?;
             let sa = sign_alg(k.spec(), alg)?;
             let d = to_digest(sa, message, digest)?;
             let raw;
@@ -522,6 +616,9 @@ mod tests {
             "HMAC_256",
             "HMAC_384",
             "HMAC_512",
+            "ML_DSA_44",
+            "ML_DSA_65",
+            "ML_DSA_87",
         ] {
             assert_eq!(Spec::parse(s).map(Spec::name), Some(s));
         }

@@ -97,6 +97,7 @@ fn class_name(c: Option<u64>) -> &'static str {
         Some(ck::CKO_PUBLIC_KEY) => "public key",
         Some(ck::CKO_PRIVATE_KEY) => "private key",
         Some(ck::CKO_SECRET_KEY) => "secret key",
+        Some(ck::CKO_DOMAIN_PARAMETERS) => "domain parameters",
         _ => "object",
     }
 }
@@ -107,7 +108,11 @@ fn key_type_name(k: u64) -> String {
         ck::CKK_EC => "EC".into(),
         ck::CKK_AES => "AES".into(),
         ck::CKK_GENERIC_SECRET => "generic secret".into(),
+        ck::CKK_DES => "DES".into(),
+        ck::CKK_DES2 => "DES2".into(),
         ck::CKK_DES3 => "DES3".into(),
+        ck::CKK_DSA => "DSA".into(),
+        ck::CKK_DH => "DH".into(),
         ck::CKK_EC_EDWARDS => "EdDSA".into(),
         ck::CKK_EC_MONTGOMERY => "Montgomery".into(),
         other => format!("key type {other:#x}"),
