@@ -435,7 +435,7 @@ fn tamper_by_sql(base: &str) {
 
 fn pg_audit(base: &str) {
     let f = Fleet::new(base);
-    {
+    let slot = {
         let mut a = Host::start("a", &f.conf("a"));
         let mut b = Host::start("b", &f.conf("b"));
         let slot = a.num("token audit");
@@ -445,9 +445,23 @@ fn pg_audit(base: &str) {
             a.ok(&format!("create a{i}"));
             b.ok(&format!("create b{i}"));
         }
+        slot
+    };
+    {
+        // A process that exits without C_Finalize: its records are flushed
+        // from the exit handler, which must not take the process down (the
+        // main thread's thread-locals are gone by then; the PostgreSQL
+        // client's runtime needs one).
+        let mut c = Host::start("c", &f.conf("a"));
+        c.ok(&format!("open {slot}"));
+        c.ok("create c0");
+        writeln!(c.input, "exit-now").unwrap();
+        c.input.flush().unwrap();
+        let st = c.child.wait().unwrap();
+        assert!(st.success(), "a host exiting without C_Finalize: {st:?}");
     }
     let batches: i64 = f.sql("SELECT count(*) FROM audit")[0].parse().unwrap();
-    assert!(batches >= 10, "{batches} batches");
+    assert!(batches >= 11, "{batches} batches");
     let cli = |args: &[&str]| {
         let (ok, out) = ferrohsm(&f.conf("a"), args);
         assert!(ok, "ferrohsm {}: {out}", args.join(" "));
@@ -541,6 +555,7 @@ fn host() {
         let w: Vec<&str> = line.split(' ').collect();
         let answer: Result<String, CK_RV> = match w.as_slice() {
             ["quit"] => break,
+            ["exit-now"] => std::process::exit(0),
             ["slots"] => slots_with_tokens(&p).map(|n| n.to_string()),
             ["token", label] => p.new_token(label, SO_PIN, USER_PIN).map(|s| s.to_string()),
             ["open", slot] => p.open(slot.parse().unwrap()).and_then(|s| {

@@ -105,9 +105,16 @@ impl Pool {
 /// KMS server's workers), so there the worker is first handed over as a
 /// blocking one (`block_in_place`, which leaves the runtime's context). A
 /// current-thread runtime cannot do that: the call fails, never panics.
+/// Neither can a thread whose thread-locals are gone (an exit handler on
+/// the main thread): the client's runtime would panic entering its
+/// context there, so the call fails instead (`ffi::general` flushes at
+/// exit from a thread of its own).
 fn off_runtime<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
+        Err(e) if e.is_thread_local_destroyed() => {
+            Err(Error::device("postgresql: the store cannot be used while this thread exits"))
+        }
         Err(_) => f(),
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         Ok(_) => Err(Error::device("postgresql: the store cannot be used from a current-thread tokio runtime")),
