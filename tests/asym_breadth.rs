@@ -90,6 +90,7 @@ const P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01
 const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
 const X448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6f];
+const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const BP256: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
 const BP384: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0b];
 const BP512: &[u8] = &[0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0d];
@@ -570,4 +571,56 @@ fn p192_ecdsa_sigver_kat() {
         }
     }
     assert_eq!((pass, fail), (10, 10));
+}
+
+/// CKA_EC_PARAMS with explicit parameters (SEC 1 specifiedCurve, as
+/// `openssl ecparam -param_enc explicit` writes them and SoftHSM accepts):
+/// a public key on a built-in curve spelled out so imports, verifies and
+/// answers its parameters as given; explicit P-192 (not built in) and a
+/// curve that is none of ours are CKR_CURVE_NOT_SUPPORTED.
+#[test]
+fn explicit_curve_parameters() {
+    let (w, _p, s) = session();
+    let dir = w.dir.path();
+    let explicit = |name: &str| {
+        let out = dir.join(format!("{name}.der"));
+        let o = out.to_str().unwrap();
+        assert!(openssl(dir, &["ecparam", "-name", name, "-param_enc", "explicit", "-outform", "DER", "-out", o]));
+        std::fs::read(&out).unwrap()
+    };
+    let p256 = explicit("prime256v1");
+    assert_eq!(p256[0], 0x30);
+    let (public, private) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[Attribute::EcParams(P256.to_vec()), Attribute::Verify(true)],
+            &[Attribute::Sign(true)],
+        )
+        .unwrap();
+    let sig = s.sign(&Mechanism::EcdsaSha256, private, b"explicit").unwrap();
+    let point = bytes_attr(&s, public, AttributeType::EcPoint);
+    let imported = import_public(&s, KeyType::EC, &p256, &point);
+    assert_eq!(bytes_attr(&s, imported, AttributeType::EcParams), p256);
+    s.verify(&Mechanism::EcdsaSha256, imported, b"explicit", &sig).unwrap();
+    let bp384 = explicit("brainpoolP384r1");
+    let (_, bp_private) = s
+        .generate_key_pair(&Mechanism::EccKeyPairGen, &[Attribute::EcParams(bp384.clone())], &[Attribute::Sign(true)])
+        .unwrap();
+    assert_eq!(bytes_attr(&s, bp_private, AttributeType::EcParams), bp384);
+    assert_eq!(s.sign(&Mechanism::EcdsaSha384, bp_private, b"x").unwrap().len(), 96);
+    let refused = |params: Vec<u8>| {
+        rv(s.create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::EcParams(params),
+            Attribute::EcPoint(point.clone()),
+        ]))
+    };
+    assert_eq!(refused(explicit("prime192v1")), RvError::CurveNotSupported);
+    assert_eq!(refused(explicit("secp224r1")), RvError::CurveNotSupported);
+    let mut changed = p256.clone();
+    let n = changed.len();
+    changed[n - 5] ^= 1; // the order
+    assert_eq!(refused(changed), RvError::CurveNotSupported);
+    assert_eq!(refused(p256[..p256.len() - 1].to_vec()), RvError::CurveNotSupported);
 }

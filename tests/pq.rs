@@ -334,9 +334,28 @@ fn ml_kem_encapsulates_into_secret_key_objects() {
             rv(s.decapsulate_key(&Mechanism::MlKem, private, &secret_template(vec![]), &ct[1..])),
             RvError::EncryptedDataLenRange
         );
-        // Template rules: a secret key, 32 bytes, no value given.
+        // A shorter key (CKA_VALUE_LEN up to 32) is the secret's leading
+        // bytes, the same on both sides: an AES-128 key.
+        let mut t = secret_template(vec![Attribute::ValueLen(16.into())]);
+        t.retain(|a| a.attribute_type() != AttributeType::KeyType);
+        t.extend(aes.clone());
+        let (ct16, a1) = s.encapsulate_key(&Mechanism::MlKem, public, &t).unwrap();
+        let a2 = s.decapsulate_key(&Mechanism::MlKem, private, &t, &ct16).unwrap();
+        let (v1, v2) = (value(&s, a1, AttributeType::Value), value(&s, a2, AttributeType::Value));
+        assert_eq!((v1.len(), &v1), (16, &v2));
+        let whole = s.decapsulate_key(&Mechanism::MlKem, private, &secret_template(vec![]), &ct16).unwrap();
+        assert_eq!(&value(&s, whole, AttributeType::Value)[..16], &v1[..]);
+        let c = s.encrypt(&Mechanism::AesEcb, a1, &[7; 16]).unwrap();
+        assert_eq!(s.decrypt(&Mechanism::AesEcb, a2, &c).unwrap(), [7; 16]);
+        // Template rules: a secret key, at most 32 bytes, a length its
+        // type takes, no value given.
         let enc = |t: Vec<Attribute>| rv(s.encapsulate_key(&Mechanism::MlKem, public, &t));
-        assert_eq!(enc(secret_template(vec![Attribute::ValueLen(16.into())])), RvError::TemplateInconsistent);
+        assert_eq!(enc(secret_template(vec![Attribute::ValueLen(33.into())])), RvError::TemplateInconsistent);
+        assert_eq!(enc(secret_template(vec![Attribute::ValueLen(0.into())])), RvError::TemplateInconsistent);
+        let mut aes20 = t.clone();
+        aes20.retain(|a| a.attribute_type() != AttributeType::ValueLen);
+        aes20.push(Attribute::ValueLen(20.into()));
+        assert_eq!(enc(aes20), RvError::TemplateInconsistent);
         assert_eq!(enc(secret_template(vec![Attribute::Value(vec![0; 32])])), RvError::TemplateInconsistent);
         assert_eq!(enc(vec![Attribute::Class(ObjectClass::PRIVATE_KEY)]), RvError::TemplateInconsistent);
         assert_eq!(enc(vec![Attribute::KeyType(KeyType::DES3)]), RvError::TemplateInconsistent);

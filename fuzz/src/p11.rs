@@ -499,6 +499,14 @@ impl<'a> Prog<'a> {
                 | CKM_AES_CBC_ENCRYPT_DATA
                 | CKM_AES_CCM
                 | CKM_CHACHA20_POLY1305
+                | CKM_DES_ECB_ENCRYPT_DATA
+                | CKM_DES3_ECB_ENCRYPT_DATA
+                | CKM_DES_CBC_ENCRYPT_DATA
+                | CKM_DES3_CBC_ENCRYPT_DATA
+                | CKM_CONCATENATE_BASE_AND_DATA
+                | CKM_CONCATENATE_DATA_AND_BASE
+                | CKM_XOR_BASE_AND_DATA
+                | CKM_ML_DSA
         ) || mtype == ferrohsm::vendor::CKM_FHSM_KMS_WRAP;
         match self.small(5) {
             0 => {}
@@ -671,7 +679,12 @@ impl Prog<'_> {
                 let (a, al) = self.pbytes(m, 24);
                 set_param(m, CK_SALSA20_CHACHA20_POLY1305_PARAMS { pNonce: n, ulNonceLen: nl, pAAD: a, ulAADLen: al });
             }
-            CKM_AES_ECB_ENCRYPT_DATA => {
+            CKM_AES_ECB_ENCRYPT_DATA
+            | CKM_DES_ECB_ENCRYPT_DATA
+            | CKM_DES3_ECB_ENCRYPT_DATA
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA => {
                 let (d, dl) = self.pbytes(m, 48);
                 set_param(m, CK_KEY_DERIVATION_STRING_DATA { pData: d, ulLen: dl });
             }
@@ -680,6 +693,17 @@ impl Prog<'_> {
                 let mut iv = [0u8; 16];
                 let _ = self.u.fill_buffer(&mut iv);
                 set_param(m, CK_AES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: d, length: dl });
+            }
+            CKM_DES_CBC_ENCRYPT_DATA | CKM_DES3_CBC_ENCRYPT_DATA => {
+                let (d, dl) = self.pbytes(m, 48);
+                let mut iv = [0u8; 8];
+                let _ = self.u.fill_buffer(&mut iv);
+                set_param(m, CK_DES_CBC_ENCRYPT_DATA_PARAMS { iv, pData: d, length: dl });
+            }
+            CKM_ML_DSA => {
+                let (c, cl) = self.pbytes(m, 300);
+                let hedge = self.pick(&[CKH_HEDGE_PREFERRED, CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED, 7]);
+                set_param(m, CK_SIGN_ADDITIONAL_CONTEXT { hedgeVariant: hedge, pContext: c, ulContextLen: cl });
             }
             CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF | CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
                 let n = self.small(4);

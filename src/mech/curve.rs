@@ -5,7 +5,7 @@ use cryptoki_sys as ck;
 
 use crate::error::{Error, Result};
 use crate::model::Ulong;
-use crate::sys::awslc::ec::Curve;
+use crate::sys::awslc::ec::{self, Curve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CurveId {
@@ -36,6 +36,14 @@ impl CurveId {
     /// (PKCS#11 3.0 allows one for Edwards and Montgomery curves; the NIST
     /// names are accepted too). Well-formed but unknown: CKR_CURVE_NOT_SUPPORTED.
     pub fn parse(der: &[u8]) -> Result<CurveId> {
+        if der.first() == Some(&0x30) {
+            // Explicit parameters (a SEQUENCE, often longer than 127
+            // bytes): the curve they spell out, if it is one of aws-lc's
+            // built-in curves (SoftHSM tokens may hold such keys; the
+            // parameters are kept as given). Another curve, P-192
+            // (not built in), or bad DER: CKR_CURVE_NOT_SUPPORTED.
+            return ec::curve_of_explicit_params(der).map(CurveId::Nist).map_err(|_| Error::CurveNotSupported);
+        }
         let (tag, body) = match der {
             [tag, len, body @ ..] if *len as usize == body.len() && *len < 0x80 => (*tag, body),
             _ => return Err(Error::DomainParamsInvalid),
@@ -71,8 +79,8 @@ impl CurveId {
                 b"brainpoolP512r1" => CurveId::Nist(Curve::BrainpoolP512r1),
                 _ => return Err(Error::CurveNotSupported),
             }),
-            // Explicit parameters (a SEQUENCE) or implicitlyCA (NULL).
-            0x30 | 0x05 => Err(Error::CurveNotSupported),
+            // implicitlyCA (NULL).
+            0x05 => Err(Error::CurveNotSupported),
             _ => Err(Error::DomainParamsInvalid),
         }
     }

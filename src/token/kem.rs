@@ -1,9 +1,12 @@
 //! C_EncapsulateKey / C_DecapsulateKey (PKCS#11 3.2) with CKM_ML_KEM: the
 //! shared secret becomes a new secret key object built from the caller's
 //! template, as a derived key is: CKA_CLASS CKO_SECRET_KEY if given, the
-//! key type the template's (a generic secret when it names none) and of a
-//! length that takes the 32-byte secret (generic secret, AES-256, HMAC
-//! types), CKA_VALUE never given, CKA_VALUE_LEN 32 if given; a
+//! key type the template's (a generic secret when it names none), CKA_VALUE
+//! never given. Without CKA_VALUE_LEN the key is the whole 32-byte secret
+//! (generic secret, AES-256, ChaCha20, HMAC types); a CKA_VALUE_LEN of 1 to
+//! 32 that the key type allows takes the secret's leading bytes (an
+//! AES-128 key, as python-pkcs11 asks for; a DES key's parity bits are not
+//! set, so DES types are refused), more than 32 is TEMPLATE_INCONSISTENT; a
 //! CKA_ENCAPSULATE_TEMPLATE / CKA_DECAPSULATE_TEMPLATE on the ML-KEM key
 //! governs the new key as CKA_UNWRAP_TEMPLATE does an unwrapped one.
 
@@ -20,17 +23,28 @@ use crate::mech::pq::KEM_SHARED;
 use crate::mech::{keygen, registry};
 use crate::model::{policy, Mechanism, Object, Param, Template, Value};
 
-/// The key type of the new key, after the template checks.
-fn secret_template(tmpl: &Template) -> Result<ck::CK_KEY_TYPE> {
+/// The key type and length of the new key, after the template checks.
+fn secret_template(tmpl: &Template) -> Result<(ck::CK_KEY_TYPE, usize)> {
     if tmpl.ulong(ck::CKA_CLASS).is_some_and(|c| c != ck::CKO_SECRET_KEY) || tmpl.contains(ck::CKA_VALUE) {
         return Err(Error::TemplateInconsistent);
     }
-    if tmpl.ulong(ck::CKA_VALUE_LEN).is_some_and(|l| l != KEM_SHARED as u64) {
+    let len = match tmpl.ulong(ck::CKA_VALUE_LEN) {
+        None => KEM_SHARED,
+        Some(l) if (1..=KEM_SHARED as u64).contains(&l) => l as usize,
+        Some(_) => return Err(Error::TemplateInconsistent),
+    };
+    let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).unwrap_or(ck::CKK_GENERIC_SECRET);
+    if matches!(key_type, ck::CKK_DES | ck::CKK_DES2 | ck::CKK_DES3) {
         return Err(Error::TemplateInconsistent);
     }
-    let key_type = tmpl.ulong(ck::CKA_KEY_TYPE).unwrap_or(ck::CKK_GENERIC_SECRET);
-    keygen::check_secret_len(key_type, KEM_SHARED).map_err(|_| Error::TemplateInconsistent)?;
-    Ok(key_type)
+    keygen::check_secret_len(key_type, len).map_err(|_| Error::TemplateInconsistent)?;
+    Ok((key_type, len))
+}
+
+/// The new key's value: the secret's leading `len` bytes.
+fn leading(mut secret: Zeroizing<Vec<u8>>, len: usize) -> Zeroizing<Vec<u8>> {
+    secret.truncate(len);
+    secret
 }
 
 /// The caller's template with the key's governing template applied.
@@ -68,13 +82,13 @@ impl Sessions<'_> {
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
         let ct_len = pq.ciphertext_len()?;
         let tmpl = &governed(tmpl, &obj, ck::CKA_ENCAPSULATE_TEMPLATE)?;
-        let key_type = secret_template(tmpl)?;
+        let (key_type, len) = secret_template(tmpl)?;
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         if let Some(p) = Produced::query(ct_len, cap) {
             return Ok((p, None));
         }
         let (ct, secret) = pq.encapsulate()?;
-        let obj = newobj::secret_key(&checked, key_type, secret, None)?;
+        let obj = newobj::secret_key(&checked, key_type, leading(secret, len), None)?;
         let handle = self.m.objects().store_new(&a, &s, obj)?;
         Ok((Produced::Public(ct), Some(handle)))
     }
@@ -96,10 +110,10 @@ impl Sessions<'_> {
         let (k, obj) = self.asym_key(&a, key, ck::CKA_DECAPSULATE, mech.mtype, ck::CKO_PRIVATE_KEY)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
         let tmpl = &governed(tmpl, &obj, ck::CKA_DECAPSULATE_TEMPLATE)?;
-        let key_type = secret_template(tmpl)?;
+        let (key_type, len) = secret_template(tmpl)?;
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let secret: Zeroizing<Vec<u8>> = pq.decapsulate(ct)?;
-        let mut new = newobj::secret_key(&checked, key_type, secret, None)?;
+        let mut new = newobj::secret_key(&checked, key_type, leading(secret, len), None)?;
         // As a derived key: sensitive and never-extractable history follow
         // the private key's.
         let always = obj.bool(ck::CKA_ALWAYS_SENSITIVE) && new.bool(ck::CKA_SENSITIVE);

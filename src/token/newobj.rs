@@ -298,23 +298,22 @@ fn imported_key_attrs(bit: u8, tmpl: &Template) -> Result<Attrs> {
         // Set by the token from the modulus (PKCS#11 3.0 §2.1.2, note 2).
         return Err(Error::TemplateInconsistent);
     }
-    // The DSA/DH components belong to those keys only (a public key's
-    // CKA_VALUE is a DSA or DH y).
-    let dlog = matches!(tmpl.ulong(ck::CKA_KEY_TYPE), Some(ck::CKK_DSA | ck::CKK_DH));
+    // Attributes of some key types only: the DSA/DH components, the
+    // PKCS#11 3.2 attributes of ML-KEM / ML-DSA, and a public key's
+    // CKA_VALUE (a DSA or DH y, an ML-KEM or ML-DSA public key).
+    let kt = tmpl.ulong(ck::CKA_KEY_TYPE);
+    let dlog = matches!(kt, Some(ck::CKK_DSA | ck::CKK_DH));
+    let pq = matches!(kt, Some(ck::CKK_ML_KEM | ck::CKK_ML_DSA));
     let dlog_only = [ck::CKA_PRIME, ck::CKA_SUBPRIME, ck::CKA_BASE, ck::CKA_VALUE_BITS];
-    if !dlog && (dlog_only.iter().any(|a| tmpl.contains(*a)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE))) {
-        return Err(Error::TemplateInconsistent);
-    }
-    let probe = build(bit, tmpl, vec![]);
-    let key = Key::from_object(&probe, true)?;
-    // The PKCS#11 3.2 attributes belong to ML-KEM / ML-DSA keys only (a
-    // public key's CKA_VALUE included).
     let pq_only = [ck::CKA_PARAMETER_SET, ck::CKA_SEED, ck::CKA_ENCAPSULATE, ck::CKA_DECAPSULATE];
-    if key.pq().is_none()
-        && (pq_only.iter().any(|t| tmpl.contains(*t)) || (bit == policy::PUB && tmpl.contains(ck::CKA_VALUE)))
+    if (!dlog && dlog_only.iter().any(|a| tmpl.contains(*a)))
+        || (!pq && pq_only.iter().any(|a| tmpl.contains(*a)))
+        || (!dlog && !pq && bit == policy::PUB && tmpl.contains(ck::CKA_VALUE))
     {
         return Err(Error::AttributeTypeInvalid);
     }
+    let probe = build(bit, tmpl, vec![]);
+    let key = Key::from_object(&probe, true)?;
     let mut attrs = key.public_attrs(tmpl.bytes(ck::CKA_EC_PARAMS))?;
     attrs.extend(pq_defaults(&key, bit, tmpl));
     if key.pq().is_some() && bit == policy::PRIV {

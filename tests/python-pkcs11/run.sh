@@ -13,9 +13,9 @@
 # Environment:
 #   AS_SOFTHSM=1  load the module through a symlink named libsofthsm2.so, so
 #                 the suite also runs its "SoftHSMv2 only" tests (copy_object,
-#                 set_pin, init_pin, SO login, get_token, get_slots/tokens —
-#                 the last two count SoftHSM's slots and fail by design).
-#                 Statuses then differ from expected.txt: exploration only.
+#                 set_pin, init_pin, SO login, get_token, get_slots/tokens,
+#                 explicit EC parameters); .ci/test runs it so, and
+#                 expected.txt records that run.
 #   KEEP_WORK=1   keep the temporary venv/store/sdist directory (path printed).
 #
 # Needs (Debian packages, for CI): python3 + python3-venv + python3-dev
@@ -88,7 +88,16 @@ if [ "${AS_SOFTHSM:-0}" = 1 ]; then
 fi
 # The variables tests/__init__.py reads.
 export PKCS11_MODULE="$load" PKCS11_TOKEN_LABEL="$label" PKCS11_TOKEN_PIN="$user_pin" PKCS11_TOKEN_SO_PIN="$so_pin"
-unset PKCS11_MODULE2 # test_multilib: a second module; we have none
+# test_multilib loads a second, different module beside ours in the same
+# process: SoftHSMv2 (installed by .ci/test), on its own empty token
+# directory (its one uninitialized slot is all the test needs).
+unset PKCS11_MODULE2
+softhsm=/usr/lib/softhsm/libsofthsm2.so
+if [ -f "$softhsm" ]; then
+  mkdir -p "$work/softhsm/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$work/softhsm/tokens" > "$work/softhsm/softhsm2.conf"
+  export SOFTHSM2_CONF="$work/softhsm/softhsm2.conf" PKCS11_MODULE2="$softhsm"
+fi
 
 # (d) run the sdist's tests against the installed package (from the sdist
 # root the uncompiled source tree would shadow it).

@@ -143,9 +143,43 @@ fn build_p192() -> R<Group> {
     Ok(group)
 }
 
+/// The built-in curve that explicit ECParameters (RFC 3279 / SEC 1
+/// `specifiedCurve`) describe: aws-lc's parser accepts explicit parameters
+/// only when they equal one of its built-in curves. Anything else,
+/// trailing bytes included: `Failed`.
+pub fn curve_of_explicit_params(der: &[u8]) -> R<Curve> {
+    let mut cbs = std::mem::MaybeUninit::<sys::CBS>::zeroed();
+    // SAFETY: the CBS borrows `der` for the duration of the parse; the
+    // group returned (if any) is ours and wrapped at once.
+    let g = unsafe {
+        sys::CBS_init(cbs.as_mut_ptr(), der.as_ptr(), der.len());
+        sys::EC_KEY_parse_parameters(cbs.as_mut_ptr())
+    };
+    let group = Group(NonNull::new(g).ok_or(Failed)?);
+    // SAFETY: the CBS was initialised above.
+    if unsafe { sys::CBS_len(cbs.as_ptr()) } != 0 {
+        return Err(Failed);
+    }
+    // SAFETY: a valid group, read only.
+    let nid = unsafe { sys::EC_GROUP_get_curve_name(group.0.as_ptr()) };
+    [
+        Curve::P256,
+        Curve::P384,
+        Curve::P521,
+        Curve::Secp256k1,
+        Curve::BrainpoolP256r1,
+        Curve::BrainpoolP384r1,
+        Curve::BrainpoolP512r1,
+    ]
+    .into_iter()
+    .find(|c| c.nid() == nid)
+    .ok_or(Failed)
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
-        // SAFETY: we own the group (only a failed build drops one).
+        // SAFETY: we own the group (P-192's is never dropped once built;
+        // a failed build's and a parsed one's are).
         unsafe { sys::EC_GROUP_free(self.0.as_ptr()) }
     }
 }
