@@ -82,6 +82,24 @@ pub struct World {
     pub pg: Option<pg::Schema>,
 }
 
+impl World {
+    /// Runs one SQL statement on this world's store, SQLite or (with
+    /// `FERROHSM_TEST_STORE=postgres`) its PostgreSQL schema: for tests
+    /// that edit rows as an attacker with database access would.
+    pub fn sql(&self, q: &str) {
+        match &self.pg {
+            Some(s) => {
+                pg::sql(&s.base, &s.name, q);
+            }
+            None => {
+                let db = rusqlite::Connection::open(&self.db).unwrap();
+                db.execute(q, []).unwrap();
+                db.close().unwrap();
+            }
+        }
+    }
+}
+
 /// A fresh store with a cheap KDF (tests only) plus `extra` TOML sections.
 pub fn world(extra: &str) -> World {
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
