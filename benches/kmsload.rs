@@ -1124,7 +1124,9 @@ fn main() -> Res<()> {
     // Goals of issue 15, judged from this run.
     let enc64 = rows.iter().find(|(op, n, _)| *op == Op::Encrypt && *n == 64).map(|(_, _, c)| c);
     let f64c = enc64.and_then(|c| c[0].as_ref()).and_then(|r| r.as_ref().ok());
-    let m64c = enc64.and_then(|c| c.get(1)).and_then(|c| c.as_ref()).and_then(|r| r.as_ref().ok());
+    // moto's column is the second when it ran (the PostgreSQL server's is last).
+    let m64c =
+        enc64.filter(|_| moto.is_ok()).and_then(|c| c.get(1)).and_then(|c| c.as_ref()).and_then(|r| r.as_ref().ok());
     let yes = |b: bool| if b { "met" } else { "**not met**" };
     md.push_str("\nGoals (issue 15), judged from this run:\n\n| goal | this run | |\n|---|---|---|\n");
     match f64c {

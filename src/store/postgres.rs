@@ -421,7 +421,11 @@ impl Store for PgStore {
         let mut order: Vec<&(AttrType, Vec<Idx>)> = filters.iter().collect();
         order.sort_by_key(|(atype, _)| super::sqlite::selectivity_rank(*atype));
         // One statement: the most selective entry drives (through the
-        // index on entries), the others are checked per candidate.
+        // index on entries), the others are checked per candidate. The
+        // entries are looked up first, behind a MATERIALIZED fence: left to
+        // itself the planner may drive from the token's objects instead (it
+        // did on a table not yet analyzed: every object of the token
+        // visited, 1.2 ms per find among 1,000 against 0.1 ms).
         let vis = vis_sql(vis);
         let mut atypes: Vec<i64> = Vec::with_capacity(order.len());
         let mut sets: Vec<Vec<&[u8]>> = Vec::with_capacity(order.len());
@@ -434,8 +438,8 @@ impl Store for PgStore {
             0 => format!("SELECT o.obj_id FROM objects o WHERE o.token_id = $1{vis} ORDER BY o.obj_id"),
             n => {
                 let mut sql = format!(
-                    "SELECT o.obj_id FROM attrs a JOIN objects o ON o.obj_id = a.obj_id \
-                     WHERE a.atype = $2 AND a.idx = ANY($3) AND o.token_id = $1{vis}"
+                    "WITH c AS MATERIALIZED (SELECT obj_id FROM attrs WHERE idx = ANY($3) AND atype = $2) \
+                     SELECT o.obj_id FROM c JOIN objects o ON o.obj_id = c.obj_id WHERE o.token_id = $1{vis}"
                 );
                 for k in 1..n {
                     sql.push_str(&format!(
