@@ -639,6 +639,8 @@ fn worker(lib: &str, op: &str, millis: u64) -> Res<()> {
     std::io::stdin().lock().read_line(&mut go)?;
     let st = measure(Duration::from_millis(millis), 10, None, one)?;
     println!("OPS_PER_S={} MEDIAN_US={} CPU_US={}", st.ops_per_s, st.median_us, st.cpu_us);
+    drop(s);
+    let _ = p11.finalize();
     Ok(())
 }
 
@@ -968,6 +970,7 @@ fn main() -> Res<()> {
         let m = setup(name, path, true, None)?;
         let (_, _, _, rss) = objects_case(&m, n, Duration::from_millis(300))?;
         println!("RSS_MIB={rss:.1}");
+        close(m);
         return Ok(());
     }
     let mut loaded = Vec::new();
@@ -1204,5 +1207,17 @@ fn main() -> Res<()> {
         doc.push_str(&md);
         std::fs::write(path, doc)?;
     }
+    loaded.into_iter().for_each(close);
     Ok(())
+}
+
+/// C_Finalize, then the store's schema and directory go: a module left
+/// initialized would flush its audit records at exit into a store that
+/// is gone.
+fn close(m: Module) {
+    let Module { p11, session, _schema, _dir, .. } = m;
+    drop(session);
+    let _ = p11.finalize();
+    drop(_schema);
+    drop(_dir);
 }
