@@ -16,6 +16,7 @@ pub mod conn;
 
 mod audit;
 mod copy;
+mod findcache;
 mod listen;
 mod pool;
 mod schema;
@@ -39,6 +40,7 @@ type Tx<'a, 'b> = Db<'a, postgres::Transaction<'b>>;
 pub struct PgStore {
     pool: Arc<Pool>,
     gen: Arc<listen::Shared>,
+    finds: findcache::FindCache,
     anchor: super::anchor::Anchor,
 }
 
@@ -55,7 +57,12 @@ impl PgStore {
         pool.with(|c| schema::migrate(&mut c.client))?;
         let gen = Arc::new(listen::Shared::default());
         listen::spawn(pool.clone(), gen.clone());
-        Ok(PgStore { pool, gen, anchor: super::anchor::Anchor { mode: 0o600, ..Default::default() } })
+        Ok(PgStore {
+            pool,
+            gen,
+            finds: Default::default(),
+            anchor: super::anchor::Anchor { mode: 0o600, ..Default::default() },
+        })
     }
 
     /// Anchors audit batches in `sidecar` (a file on this host: it holds
@@ -418,6 +425,14 @@ impl Store for PgStore {
         if filters.iter().any(|(_, idxs)| idxs.is_empty()) || !(vis.public || vis.private) {
             return Ok(Vec::new());
         }
+        // While nothing changed, the last answer (see findcache).
+        let gen = self.gen.listened();
+        let key = gen.map(|_| findcache::key(token, vis, filters));
+        if let (Some(g), Some(k)) = (gen, &key) {
+            if let Some(ids) = self.finds.get(g, k) {
+                return Ok(ids);
+            }
+        }
         let mut order: Vec<&(AttrType, Vec<Idx>)> = filters.iter().collect();
         order.sort_by_key(|(atype, _)| super::sqlite::selectivity_rank(*atype));
         // One statement: the most selective entry drives (through the
@@ -456,11 +471,15 @@ impl Store for PgStore {
             params.push(&atypes[k]);
             params.push(&sets[k]);
         }
-        self.read(|db| {
+        let ids = self.read(|db| {
             let mut ids: Vec<ObjectId> = db.query(&sql, &params)?.iter().map(|r| r.get(0)).collect();
             ids.dedup();
             Ok(ids)
-        })
+        })?;
+        if let (Some(g), Some(k)) = (gen, key) {
+            self.finds.put(g, k, ids.clone());
+        }
+        Ok(ids)
     }
 
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>> {
