@@ -25,9 +25,17 @@
 //! after. `--requests N` also sends N Encrypt requests over 64
 //! connections to FerroHSM and samples its RSS at 0, N/4, N/2, 3N/4, N.
 //!
+//! `--store-url URL` also starts a third server, "ferrohsm-pg", the same
+//! binary with its store on PostgreSQL (a fresh schema there, dropped
+//! after; the password from PGPASSWORD), measured in the same run and
+//! compared with the SQLite one (docs/storage.md).
+//!
 //! The client is one thread (`--client-threads K`) multiplexing every
 //! connection with tokio and a minimal HTTP/1.1 reader, so that most of the
 //! 2 cores this runs on are left to the server.
+
+#[path = "common/pg.rs"]
+mod pg;
 
 use std::error::Error;
 use std::io::{BufRead, BufReader};
@@ -324,6 +332,8 @@ struct Server {
     access_key: String,
     secret: String,
     _dir: Option<tempfile::TempDir>,
+    /// Dropped after the server (fields drop after `drop`).
+    _schema: Option<pg::PgSchema>,
 }
 
 impl Drop for Server {
@@ -379,20 +389,21 @@ fn self_cpu() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-fn start_ferrohsm(bin: &std::path::Path) -> Res<Server> {
+/// `ferrohsm serve` on a fresh token: in a SQLite file, or with `pg` in a
+/// fresh schema on that PostgreSQL server.
+fn start_ferrohsm(bin: &std::path::Path, pg: Option<&str>) -> Res<Server> {
     if !bin.exists() {
         return Err(format!("{} is missing: run `cargo build --release --bins` first", bin.display()).into());
     }
     let dir = tempfile::tempdir()?;
     let conf = dir.path().join("f.conf");
+    let schema = pg.map(|url| pg::PgSchema::new(url, "kmsload")).transpose()?;
+    let store = match &schema {
+        Some(s) => format!("url = {:?}", s.store_url()),
+        None => format!("path = {:?}", dir.path().join("store.db")),
+    };
     // Argon2 kept cheap: the PIN is checked once per process, not per request.
-    std::fs::write(
-        &conf,
-        format!(
-            "[store]\npath = \"{}\"\n[kdf]\nm_cost_kib = 1024\nt_cost = 1\n",
-            dir.path().join("store.db").display()
-        ),
-    )?;
+    std::fs::write(&conf, format!("[store]\n{store}\n[kdf]\nm_cost_kib = 1024\nt_cost = 1\n"))?;
     let cmd = |args: &[&str]| {
         let mut c = Command::new(bin);
         c.args(args)
@@ -425,10 +436,12 @@ fn start_ferrohsm(bin: &std::path::Path) -> Res<Server> {
                 format!("ferrohsm serve did not start: {line:?} {log}")
             },
         );
+    let name = if schema.is_some() { "ferrohsm-pg" } else { "ferrohsm" };
     let mut server =
-        Server { name: "ferrohsm", addr: "127.0.0.1:1".parse()?, child, access_key: ak, secret: sk, _dir: None };
+        Server { name, addr: "127.0.0.1:1".parse()?, child, access_key: ak, secret: sk, _dir: None, _schema: None };
     server.addr = addr?; // on error, dropping the server stops it
     server._dir = Some(dir);
+    server._schema = schema;
     Ok(server)
 }
 
@@ -451,6 +464,7 @@ fn start_moto(cmd: &str) -> Result<Server, String> {
         access_key: "AKIAIOSFODNN7EXAMPLE".into(),
         secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         _dir: None,
+        _schema: None,
     };
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(60) {
@@ -748,6 +762,7 @@ struct Args {
     client_threads: usize,
     ferrohsm: PathBuf,
     moto: Option<String>,
+    store_url: Option<String>,
     out: Option<PathBuf>,
 }
 
@@ -767,6 +782,7 @@ fn parse_args() -> Res<Args> {
         client_threads: 1,
         ferrohsm: default_bin,
         moto: Some("moto_server".into()),
+        store_url: None,
         out: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -809,11 +825,12 @@ fn parse_args() -> Res<Args> {
             "--ferrohsm" => a.ferrohsm = PathBuf::from(it.next().ok_or("--ferrohsm PATH")?),
             "--moto" => a.moto = Some(it.next().ok_or("--moto CMD")?.clone()),
             "--no-moto" => a.moto = None,
+            "--store-url" => a.store_url = Some(it.next().ok_or("--store-url postgresql://...")?.clone()),
             "--out" => a.out = Some(PathBuf::from(it.next().ok_or("--out FILE")?)),
             "-h" | "--help" => {
                 println!(
                     "kmsload [--quick] [--duration S] [--warmup S] [--conns 1,16,64] [--ops encrypt,decrypt,gdk,sign]\n\
-                     \x20       [--requests N] [--client-threads K] [--ferrohsm PATH] [--moto CMD | --no-moto] [--out FILE]"
+                     \x20       [--requests N] [--client-threads K] [--ferrohsm PATH] [--moto CMD | --no-moto] [--store-url URL] [--out FILE]"
                 );
                 std::process::exit(0);
             }
@@ -854,7 +871,7 @@ fn main() -> Res<()> {
         tokio::runtime::Builder::new_multi_thread().worker_threads(a.client_threads.max(1)).enable_all().build()?;
     let plaintext: Vec<u8> = (0..plaintext_len()).map(|i| (i * 31 % 251) as u8).collect();
 
-    let ferro = start_ferrohsm(&a.ferrohsm)?;
+    let ferro = start_ferrohsm(&a.ferrohsm, None)?;
     eprintln!("ferrohsm: serving on {} (pid {})", ferro.addr, ferro.pid());
     let moto = match &a.moto {
         None => Err("not run (--no-moto)".to_string()),
@@ -864,7 +881,11 @@ fn main() -> Res<()> {
         Ok(m) => eprintln!("moto: serving on {} (pid {})", m.addr, m.pid()),
         Err(e) => eprintln!("moto: ABSENT: {e}"),
     }
-    let servers: Vec<&Server> = std::iter::once(&ferro).chain(moto.as_ref().ok()).collect();
+    let ferro_pg = a.store_url.as_deref().map(|u| start_ferrohsm(&a.ferrohsm, Some(u))).transpose()?;
+    if let Some(p) = &ferro_pg {
+        eprintln!("ferrohsm-pg: serving on {} (pid {})", p.addr, p.pid());
+    }
+    let servers: Vec<&Server> = std::iter::once(&ferro).chain(moto.as_ref().ok()).chain(ferro_pg.as_ref()).collect();
     let rss_before: Vec<f64> = servers.iter().map(|s| rss_mib(s.pid())).collect();
     let load_before = loadavg();
 
@@ -1023,19 +1044,30 @@ fn main() -> Res<()> {
             .push_str(&format!("- **moto: ABSENT in this run** — {e}. Its columns are empty and no ratio is given.\n")),
     }
     md.push('\n');
-    let ours = names.len() > 1;
+    let ours = moto.is_ok();
+    let with_pg = ferro_pg.is_some();
     md.push_str(&format!(
-        "| case | connections | {} |{}\n|---|---|{}{}\n",
+        "| case | connections | {} |{}{}\n|---|---|{}{}{}\n",
         names.join(" | "),
         if ours { " ferrohsm / moto |" } else { "" },
+        if with_pg { " ferrohsm-pg / ferrohsm |" } else { "" },
         "---|".repeat(names.len()),
-        if ours { "---|" } else { "" }
+        if ours { "---|" } else { "" },
+        if with_pg { "---|" } else { "" }
     ));
     for (op, n, cells) in &rows {
         let mut line = format!("| {} | {n} | {} |", op.label(), cells.iter().map(cell).collect::<Vec<_>>().join(" | "));
         if ours {
             let ratio = match (&cells[0], &cells[1]) {
                 (Some(Ok(f)), Some(Ok(m))) if m.rps > 0.0 => format!(" {:.0}x |", f.rps / m.rps),
+                _ => " - |".into(),
+            };
+            line.push_str(&ratio);
+        }
+        if with_pg {
+            // The PostgreSQL server is the last column.
+            let ratio = match (&cells[0], cells.last()) {
+                (Some(Ok(f)), Some(Some(Ok(p)))) if f.rps > 0.0 => format!(" {:.2}x |", p.rps / f.rps),
                 _ => " - |".into(),
             };
             line.push_str(&ratio);
@@ -1092,7 +1124,9 @@ fn main() -> Res<()> {
     // Goals of issue 15, judged from this run.
     let enc64 = rows.iter().find(|(op, n, _)| *op == Op::Encrypt && *n == 64).map(|(_, _, c)| c);
     let f64c = enc64.and_then(|c| c[0].as_ref()).and_then(|r| r.as_ref().ok());
-    let m64c = enc64.and_then(|c| c.get(1)).and_then(|c| c.as_ref()).and_then(|r| r.as_ref().ok());
+    // moto's column is the second when it ran (the PostgreSQL server's is last).
+    let m64c =
+        enc64.filter(|_| moto.is_ok()).and_then(|c| c.get(1)).and_then(|c| c.as_ref()).and_then(|r| r.as_ref().ok());
     let yes = |b: bool| if b { "met" } else { "**not met**" };
     md.push_str("\nGoals (issue 15), judged from this run:\n\n| goal | this run | |\n|---|---|---|\n");
     match f64c {

@@ -8,6 +8,22 @@
 //!
 //! The first module is "ours"; ratios are ours / each other module. Each
 //! case prints ops/s, the median µs per op, and process CPU µs per op.
+//!
+//! The store on PostgreSQL next to SQLite (docs/storage.md): the same
+//! FerroHSM build twice, the second given a database (a fresh schema in it,
+//! dropped after; the password from PGPASSWORD), the store cases only:
+//!
+//!   cargo bench --bench p11bench -- \
+//!       --module sqlite=target/release/libferrohsm.so \
+//!       --module postgresql=target/release/libferrohsm.so --store postgresql="$URL" \
+//!       --only "token keygen,GCM-4k encrypt,objects,processes" --counts 1000
+//!
+//! `--store NAME=URL` loads module NAME from a copy of its file (one
+//! process can hold two instances of the library that way). "processes"
+//! runs 1, 2 and 4 client processes (`--procs 1,2,4`) on one store at once.
+
+#[path = "common/pg.rs"]
+mod pg;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,10 +43,14 @@ const USER_PIN: &str = "bench-user-pin";
 
 struct Module {
     name: String,
+    /// The file loaded (for `--store`, the copy).
     path: String,
     p11: Pkcs11,
     slot: Slot,
     session: Session,
+    /// FerroHSM's configuration file (None for other modules).
+    conf: Option<std::path::PathBuf>,
+    _schema: Option<pg::PgSchema>,
     _dir: tempfile::TempDir,
 }
 
@@ -87,15 +107,30 @@ fn measure(budget: Duration, min_ops: usize, bytes: Option<usize>, mut op: impl 
         mb_per_s: bytes.map(|b| b as f64 * n / wall / 1e6),
     })
 }
-
-fn setup(name: &str, path: &str, ours: bool) -> Res<Module> {
+fn setup(name: &str, path: &str, ours: bool, store_url: Option<&str>) -> Res<Module> {
     let dir = tempfile::tempdir()?;
+    let (mut path, mut conf_path, mut schema) = (path.to_string(), None, None);
     // Each module gets its own store and configuration, set before its
     // C_Initialize reads it.
     if ours {
         let conf = dir.path().join("ferrohsm.toml");
-        std::fs::write(&conf, format!("[store]\npath = {:?}\n", dir.path().join("store.db")))?;
+        let store = match store_url {
+            Some(url) => {
+                let s = pg::PgSchema::new(url, name)?;
+                let line = format!("url = {:?}", s.store_url());
+                schema = Some(s);
+                // A copy of the file: a second instance of the library
+                // beside the one another --module loaded.
+                let copy = dir.path().join(format!("libferrohsm-{name}.so"));
+                std::fs::copy(&path, &copy)?;
+                path = copy.to_str().ok_or("temporary path")?.to_string();
+                line
+            }
+            None => format!("path = {:?}", dir.path().join("store.db")),
+        };
+        std::fs::write(&conf, format!("[store]\n{store}\n"))?;
         std::env::set_var("FERROHSM_CONF", &conf);
+        conf_path = Some(conf);
     } else {
         let tokens = dir.path().join("tokens");
         std::fs::create_dir(&tokens)?;
@@ -106,7 +141,7 @@ fn setup(name: &str, path: &str, ours: bool) -> Res<Module> {
         )?;
         std::env::set_var("SOFTHSM2_CONF", &conf);
     }
-    let p11 = Pkcs11::new(path)?;
+    let p11 = Pkcs11::new(&path)?;
     p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
     let slot = p11
         .get_all_slots()?
@@ -126,7 +161,7 @@ fn setup(name: &str, path: &str, ours: bool) -> Res<Module> {
     session.init_pin(&AuthPin::new(USER_PIN.into()))?;
     session.logout()?;
     session.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))?;
-    Ok(Module { name: name.into(), path: path.into(), p11, slot, session, _dir: dir })
+    Ok(Module { name: name.into(), path, p11, slot, session, conf: conf_path, _schema: schema, _dir: dir })
 }
 
 fn aes_key(s: &Session, token: bool, extractable: bool) -> Res<ObjectHandle> {
@@ -144,6 +179,20 @@ fn aes_key(s: &Session, token: bool, extractable: bool) -> Res<ObjectHandle> {
             Attribute::Unwrap(true),
             Attribute::Sign(true),
             Attribute::Verify(true),
+        ],
+    )?)
+}
+
+/// A token AES-256 key with a label, for other processes to find.
+fn aes_key_labelled(s: &Session, label: &[u8]) -> Res<ObjectHandle> {
+    Ok(s.generate_key(
+        &Mechanism::AesKeyGen,
+        &[
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Encrypt(true),
+            Attribute::Label(label.to_vec()),
         ],
     )?)
 }
@@ -465,7 +514,11 @@ fn login_with_keys(m: &Module, n: usize, budget: Duration) -> Res<Stat> {
 
 /// Object-count cases: create N token data objects, find one by label
 /// among them, destroy them. Returns (create, find, destroy, rss MiB).
-fn objects_case(m: &Module, n: usize, budget: Duration) -> Res<(Stat, Stat, Stat, f64)> {
+/// The find is measured twice: as before (labels in a sequence that
+/// repeats: 51 distinct at N=1,000, 2,501 at N=100,000, so a module that
+/// keeps answers while nothing changed answers from there), and "cold",
+/// every label asked once, in order (at most N finds or the budget).
+fn objects_case(m: &Module, n: usize, budget: Duration) -> Res<(Stat, Stat, Stat, Stat, f64)> {
     let s = &m.session;
     let mut handles = Vec::with_capacity(n);
     let (t0, c0) = (Instant::now(), cpu_time());
@@ -491,6 +544,20 @@ fn objects_case(m: &Module, n: usize, budget: Duration) -> Res<(Stat, Stat, Stat
         }
         Ok(())
     })?;
+    let (t0, c0) = (Instant::now(), cpu_time());
+    let mut times = Vec::new();
+    for j in 0..n {
+        if t0.elapsed() >= budget && times.len() >= 20 {
+            break;
+        }
+        let t = Instant::now();
+        let found = s.find_objects(&[Attribute::Label(format!("obj-{j}").into_bytes())])?;
+        times.push(t.elapsed());
+        if found.len() != 1 {
+            return Err(format!("found {} objects for obj-{j}", found.len()).into());
+        }
+    }
+    let cold = summarize(times, t0.elapsed(), cpu_time() - c0);
     let rss = rss_mib();
     let (t0, c0) = (Instant::now(), cpu_time());
     let mut times = Vec::with_capacity(n);
@@ -500,7 +567,99 @@ fn objects_case(m: &Module, n: usize, budget: Duration) -> Res<(Stat, Stat, Stat
         times.push(t.elapsed());
     }
     let destroy = summarize(times, t0.elapsed(), cpu_time() - c0);
-    Ok((create, find, destroy, rss))
+    Ok((create, find, cold, destroy, rss))
+}
+
+/// What each client process of the "processes" cases does.
+const PROC_OPS: &[(&str, &str)] =
+    &[("create", "token object create+destroy (2 commits)"), ("encrypt", "GCM-4k encrypt, token key")];
+
+/// `k` client processes on `m`'s store at once, each its own session and
+/// login on the token, running `op` for `budget` after a common start
+/// signal: the sum of their ops/s, the median of their median µs.
+fn procs_case(m: &Module, k: usize, op: &str, budget: Duration) -> Res<Stat> {
+    use std::io::{BufRead, BufReader, Write};
+    let conf = m.conf.as_ref().ok_or("processes: FerroHSM modules only")?;
+    let mut kids = Vec::new();
+    for _ in 0..k {
+        let mut c = std::process::Command::new(std::env::current_exe()?)
+            .args(["--worker", &m.path, op, &budget.as_millis().to_string()])
+            .env("FERROHSM_CONF", conf)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut out = BufReader::new(c.stdout.take().ok_or("stdout")?);
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        if line.trim() != "READY" {
+            let _ = c.kill();
+            return Err(format!("worker: {line:?}").into());
+        }
+        kids.push((c, out));
+    }
+    for (c, _) in &mut kids {
+        writeln!(c.stdin.as_mut().ok_or("stdin")?, "GO")?;
+    }
+    let (mut total, mut medians, mut cpu) = (0.0, Vec::new(), 0.0);
+    for (mut c, mut out) in kids {
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        c.wait()?;
+        // "OPS_PER_S=.. MEDIAN_US=.. CPU_US=.."
+        let f = |k: &str| -> Res<f64> {
+            let v =
+                line.split_whitespace().find_map(|p| p.strip_prefix(k)).ok_or_else(|| format!("worker: {line:?}"))?;
+            Ok(v.parse::<f64>()?)
+        };
+        total += f("OPS_PER_S=")?;
+        medians.push(f("MEDIAN_US=")?);
+        cpu += f("CPU_US=")?;
+    }
+    medians.sort_by(f64::total_cmp);
+    Ok(Stat { ops_per_s: total, median_us: medians[medians.len() / 2], cpu_us: cpu / k as f64, mb_per_s: None })
+}
+
+/// A client process of `procs_case`: loads `lib` (FERROHSM_CONF set),
+/// logs in on the token "p11bench", says READY, waits for GO, runs.
+fn worker(lib: &str, op: &str, millis: u64) -> Res<()> {
+    use std::io::BufRead;
+    let p11 = Pkcs11::new(lib)?;
+    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    let slot = p11
+        .get_slots_with_initialized_token()?
+        .into_iter()
+        .find(|s| p11.get_token_info(*s).map(|t| t.label() == "p11bench").unwrap_or(false))
+        .ok_or("no p11bench token")?;
+    let s = p11.open_rw_session(slot)?;
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into())))?;
+    let key = s.find_objects(&[Attribute::Label(b"procs-key".to_vec())])?.first().copied().ok_or("no procs-key")?;
+    let (data, aad, mut ctr) = (vec![0x5a; 4096], [7u8; 16], u64::from(std::process::id()) << 32);
+    let label = format!("w{}", std::process::id()).into_bytes();
+    let mut one = || -> Res<()> {
+        match op {
+            "create" => {
+                let h = s.create_object(&[
+                    Attribute::Class(ObjectClass::DATA),
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Label(label.clone()),
+                    Attribute::Value(vec![1; 32]),
+                ])?;
+                s.destroy_object(h)?;
+            }
+            _ => drop(gcm_once(&s, key, &mut ctr, &data, &aad)?),
+        }
+        Ok(())
+    };
+    one()?;
+    println!("READY");
+    let mut go = String::new();
+    std::io::stdin().lock().read_line(&mut go)?;
+    let st = measure(Duration::from_millis(millis), 10, None, one)?;
+    println!("OPS_PER_S={} MEDIAN_US={} CPU_US={}", st.ops_per_s, st.median_us, st.cpu_us);
+    drop(s);
+    let _ = p11.finalize();
+    Ok(())
 }
 
 fn summarize(mut times: Vec<Duration>, wall: Duration, cpu: Duration) -> Stat {
@@ -809,6 +968,9 @@ fn main() -> Res<()> {
     let mut other_counts = vec![1_000usize, 3_000];
     let mut only: Option<String> = None;
     let mut memory: Option<usize> = None;
+    let mut stores: BTreeMap<String, String> = BTreeMap::new();
+    let mut procs = vec![1usize, 2, 4];
+    let mut counts_given = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -816,6 +978,28 @@ fn main() -> Res<()> {
                 let v = it.next().ok_or("--module NAME=PATH")?;
                 let (n, p) = v.split_once('=').ok_or("--module NAME=PATH")?;
                 mods.push((n.to_string(), p.to_string()));
+            }
+            // FerroHSM module NAME's store on PostgreSQL (a fresh schema).
+            "--store" => {
+                let v = it.next().ok_or("--store NAME=URL")?;
+                let (n, u) = v.split_once('=').ok_or("--store NAME=URL")?;
+                stores.insert(n.to_string(), u.to_string());
+            }
+            // Object counts for FerroHSM modules (default 1000,10000,100000).
+            "--counts" => {
+                let v = it.next().ok_or("--counts N,N")?;
+                counts_given = Some(v.split(',').map(str::parse).collect::<Result<Vec<usize>, _>>()?);
+            }
+            "--procs" => {
+                let v = it.next().ok_or("--procs K,K")?;
+                procs = v.split(',').map(str::parse).collect::<Result<Vec<usize>, _>>()?;
+            }
+            // Internal: a client process of the "processes" cases.
+            "--worker" => {
+                let lib = it.next().ok_or("--worker LIB OP MILLIS")?;
+                let op = it.next().ok_or("--worker LIB OP MILLIS")?;
+                let ms = it.next().ok_or("--worker LIB OP MILLIS")?.parse()?;
+                return worker(lib, op, ms);
             }
             "--quick" => {
                 quick = true;
@@ -833,23 +1017,31 @@ fn main() -> Res<()> {
     if mods.is_empty() {
         return Err("give at least one --module NAME=PATH (the first is ours)".into());
     }
+    if let Some(c) = counts_given {
+        counts = c;
+    }
+    if let Some(n) = stores.keys().find(|n| !mods.iter().any(|(m, p)| m == *n && is_ferrohsm(p))) {
+        return Err(format!("--store {n}: no FerroHSM --module of that name").into());
+    }
     let budget = Duration::from_millis(if quick { 300 } else { 1500 });
     if let Some(n) = memory {
         let (name, path) = &mods[0];
-        let m = setup(name, path, true)?;
-        let (_, _, _, rss) = objects_case(&m, n, Duration::from_millis(300))?;
+        let m = setup(name, path, true, None)?;
+        let (_, _, _, _, rss) = objects_case(&m, n, Duration::from_millis(300))?;
         println!("RSS_MIB={rss:.1}");
+        close(m);
         return Ok(());
     }
     let mut loaded = Vec::new();
     for (i, (n, p)) in mods.iter().enumerate() {
         // Every FerroHSM build (ours, or an earlier one to compare with)
         // gets a store of its own.
-        loaded.push(setup(n, p, i == 0 || is_ferrohsm(p))?);
+        loaded.push(setup(n, p, i == 0 || is_ferrohsm(p), stores.get(n).map(String::as_str))?);
     }
     let names: Vec<String> = loaded.iter().map(|m| m.name.clone()).collect();
     let mut rows: Vec<(String, Vec<Option<Outcome>>)> = Vec::new();
-    let wanted = |c: &str| only.as_deref().is_none_or(|o| c.contains(o));
+    // --only: cases whose name contains any of its comma-separated parts.
+    let wanted = |c: &str| only.as_deref().is_none_or(|o| o.split(',').any(|o| c.contains(o)));
     let mut scaling: Vec<String> = Vec::new();
     for case in CASES.iter().filter(|c| wanted(c)) {
         let mut row = Vec::new();
@@ -885,21 +1077,23 @@ fn main() -> Res<()> {
         }
         let mut r_create = Vec::new();
         let mut r_find = Vec::new();
+        let mut r_cold = Vec::new();
         let mut r_destroy = Vec::new();
         for (i, m) in loaded.iter().enumerate() {
             let allowed = if i == 0 || is_ferrohsm(&m.path) { &counts } else { &other_counts };
             if !allowed.contains(&n) {
-                for r in [&mut r_create, &mut r_find, &mut r_destroy] {
+                for r in [&mut r_create, &mut r_find, &mut r_cold, &mut r_destroy] {
                     r.push(None);
                 }
                 continue;
             }
-            let (c, f, d, rss) = objects_case(m, n, budget)?;
+            let (c, f, fc, d, rss) = objects_case(m, n, budget)?;
             eprintln!(
-                "objects N={n:<8} {:<10} create {} | find {} | destroy {} | rss {rss:.1} MiB",
+                "objects N={n:<8} {:<10} create {} | find {} | cold {} | destroy {} | rss {rss:.1} MiB",
                 m.name,
                 fmt_stat(Some(&Outcome::Done(c))),
                 fmt_stat(Some(&Outcome::Done(f))),
+                fmt_stat(Some(&Outcome::Done(fc))),
                 fmt_stat(Some(&Outcome::Done(d)))
             );
             if i == 0 && n == *counts.iter().max().unwrap_or(&0) {
@@ -908,10 +1102,15 @@ fn main() -> Res<()> {
             }
             r_create.push(Some(Outcome::Done(c)));
             r_find.push(Some(Outcome::Done(f)));
+            r_cold.push(Some(Outcome::Done(fc)));
             r_destroy.push(Some(Outcome::Done(d)));
+        }
+        if r_create.iter().all(Option::is_none) {
+            continue; // a count none of these modules is measured at
         }
         rows.push((format!("create token data object (N={n})"), r_create));
         rows.push((format!("find one by label among N={n}"), r_find));
+        rows.push((format!("find one by label among N={n}, each label once (cold)"), r_cold));
         rows.push((format!("destroy token data object (N={n})"), r_destroy));
     }
     // Login with many keys: ours at 1,000 and 10,000, the others at 1,000
@@ -929,6 +1128,29 @@ fn main() -> Res<()> {
                 row.push(Some(Outcome::Done(st)));
             }
             rows.push((format!("login+logout with N={n} token keys"), row));
+        }
+    }
+    // Several client processes on one store at once (FerroHSM modules).
+    if wanted("processes") {
+        for m in &loaded {
+            if m.conf.is_some() {
+                aes_key_labelled(&m.session, b"procs-key")?;
+            }
+        }
+        for (op, what) in PROC_OPS {
+            for &k in &procs {
+                let mut row = Vec::new();
+                for m in &loaded {
+                    if m.conf.is_none() {
+                        row.push(None);
+                        continue;
+                    }
+                    let st = procs_case(m, k, op, budget)?;
+                    eprintln!("{what} x{k} processes {:<10} {}", m.name, fmt_stat(Some(&Outcome::Done(st))));
+                    row.push(Some(Outcome::Done(st)));
+                }
+                rows.push((format!("{what}, {k} client processes"), row));
+            }
         }
     }
     let raw = raw_baselines(budget, &wanted)?;
@@ -990,7 +1212,7 @@ fn main() -> Res<()> {
     }
     md.push_str(&format!("\n{rss_line}\n"));
     println!("{md}");
-    if let Some(path) = out {
+    if let Some(path) = &out {
         let uname = std::process::Command::new("uname")
             .arg("-srm")
             .output()
@@ -1010,7 +1232,30 @@ fn main() -> Res<()> {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
-        let mut doc = format!("# Benchmarks\n\nGenerated by `benches/run.sh` (p11bench) on {date}.\n\n- Machine: {uname}, {cpu}, {} cores\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+        let mut doc = if stores.is_empty() {
+            format!("# Benchmarks\n\nGenerated by `benches/run.sh` (p11bench) on {date}.\n\n- Machine: {uname}, {cpu}, {cores} cores\n")
+        } else {
+            // The command as run, the server's address (no password in it) kept.
+            let argv: Vec<String> =
+                args.iter().filter(|a| !a.starts_with("--out") && Some(*a) != out.as_ref()).cloned().collect();
+            let mut d = format!(
+                "## The store: SQLite and PostgreSQL\n\nGenerated by `cargo bench --bench p11bench -- {}` on {date}.\n\n- Machine: {uname}, {cpu}, {cores} cores\n",
+                argv.join(" ")
+            );
+            for m in &loaded {
+                d.push_str(&format!(
+                    "- {}: {}\n",
+                    m.name,
+                    stores
+                        .get(&m.name)
+                        .map_or("a SQLite file (WAL, synchronous=FULL) in a temporary directory".into(), |u| format!(
+                            "PostgreSQL at `{u}`, a schema of its own"
+                        ))
+                ));
+            }
+            d
+        };
         for m in &loaded {
             let info = m.p11.get_library_info()?;
             doc.push_str(&format!(
@@ -1025,5 +1270,17 @@ fn main() -> Res<()> {
         doc.push_str(&md);
         std::fs::write(path, doc)?;
     }
+    loaded.into_iter().for_each(close);
     Ok(())
+}
+
+/// C_Finalize, then the store's schema and directory go: a module left
+/// initialized would flush its audit records at exit into a store that
+/// is gone.
+fn close(m: Module) {
+    let Module { p11, session, _schema, _dir, .. } = m;
+    drop(session);
+    let _ = p11.finalize();
+    drop(_schema);
+    drop(_dir);
 }

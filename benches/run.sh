@@ -31,6 +31,25 @@ cargo bench --locked --bench p11bench -- \
   --module softhsm="$softhsm" \
   --out "$p11" "$@"
 cargo bench --locked --bench kmsload -- "${kms_args[@]}" --out "$kms"
+# The store on PostgreSQL next to SQLite (docs/storage.md), when
+# FERROHSM_BENCH_PG_URL names a server (the password in PGPASSWORD; a
+# schema of its own is made and dropped): the store cases and the KMS API's
+# Encrypt/GenerateDataKey, the same build on each store in one run.
+pgs=$(mktemp) pgk=$(mktemp)
+trap 'rm -f "$p11" "$kms" "$pgs" "$pgk"' EXIT
+if [ -n "${FERROHSM_BENCH_PG_URL:-}" ]; then
+  counts=1000
+  [ "${FERROHSM_BENCH_PG_LONG:-}" = 1 ] && counts=1000,100000
+  cargo bench --locked --bench p11bench -- \
+    --module sqlite=target/release/libferrohsm.so \
+    --module postgresql=target/release/libferrohsm.so --store postgresql="$FERROHSM_BENCH_PG_URL" \
+    --only "token keygen,GCM-4k encrypt,objects,processes" --counts "$counts" --out "$pgs"
+  cargo bench --locked --bench kmsload -- --no-moto --ops encrypt,gdk --conns 1,16,64 \
+    --store-url "$FERROHSM_BENCH_PG_URL" --out "$pgk"
+fi
 # BENCHMARKS.md is wholly what the tools wrote from this run; analysis of
 # earlier runs stays in benches/notes.md, not appended to new figures.
-{ cat "$p11"; echo; cat "$kms"; } > BENCHMARKS.md
+{
+  cat "$p11"; echo; cat "$kms"
+  if [ -s "$pgs" ]; then echo; cat "$pgs"; echo; cat "$pgk"; fi
+} > BENCHMARKS.md

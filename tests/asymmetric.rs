@@ -752,6 +752,26 @@ fn private_components_never_reach_the_database_in_plaintext() {
     assert_eq!(gen_scalar.len(), 32);
     drop(s);
     p.finalize().unwrap();
+    if let Some(pg) = &w.pg {
+        // On PostgreSQL: every row of every table, as the server's
+        // administrator can read them (bytea as hex text).
+        let tables = common::pg::sql(
+            &pg.base,
+            &pg.name,
+            &format!("SELECT tablename FROM pg_tables WHERE schemaname = '{}'", pg.name),
+        );
+        assert!(tables.len() >= 5, "{tables:?}");
+        let mut dump = String::new();
+        for t in tables {
+            dump.extend(common::pg::sql(&pg.base, &pg.name, &format!("SELECT x::text FROM {t} x")));
+        }
+        assert!(dump.len() > 1000);
+        for secret in [&scalar, &gen_scalar] {
+            let hex: String = secret[..16].iter().map(|b| format!("{b:02x}")).collect();
+            assert!(!dump.contains(&hex), "private scalar found in the database");
+        }
+        return;
+    }
     let mut db = std::fs::read(&w.db).unwrap();
     for ext in ["-wal", "-shm"] {
         if let Ok(more) = std::fs::read(format!("{}{ext}", w.db.display())) {

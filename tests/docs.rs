@@ -138,6 +138,11 @@ fn heredoc_word(cmd: &str) -> Option<String> {
 
 /// Runs every command of `file` in one shell, each one's output kept apart.
 fn run_page(file: &str) {
+    run_page_with(file, &[]);
+}
+
+/// As `run_page`, with more variables in the page's environment.
+fn run_page_with(file: &str, env: &[(&str, &str)]) {
     let cmds = commands(file);
     let w = common::world("");
     let _ = common::module_path(); // builds the library and examples (see the top)
@@ -186,6 +191,7 @@ fn run_page(file: &str) {
         .env_remove("FERROHSM_USER_PIN")
         .env_remove("FERROHSM_SO_PIN")
         .env_remove("SOFTHSM2_CONF")
+        .envs(env.iter().copied())
         .status()
         .unwrap();
     assert!(status.success(), "{file}: the shell itself failed");
@@ -255,9 +261,14 @@ fn operators() {
     run_page("docs/operators.md");
 }
 
+/// Its commands copy a store into PostgreSQL: `FLEET_DB` is a fresh,
+/// empty schema on the test server (.ci/run always has one).
 #[test]
 fn storage() {
-    run_page("docs/storage.md");
+    let Some(base) = common::pg::url_or_skip("docs::storage") else { return };
+    let (url, name) = common::pg::fresh_schema(&base);
+    let _schema = common::pg::Schema { base, name, url: url.clone() };
+    run_page_with("docs/storage.md", &[("FLEET_DB", &url)]);
 }
 
 #[test]

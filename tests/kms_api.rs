@@ -8,6 +8,11 @@
 //! The clients must be installed (`.ci/test` installs them); a missing one
 //! fails the test, it is never skipped.
 
+// The PostgreSQL test server, when the suites run against it (.ci/run).
+#[path = "common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -90,6 +95,7 @@ struct Kms {
     dir: tempfile::TempDir,
     conf: PathBuf,
     creds: PathBuf,
+    _pg: Option<pg::Schema>,
 }
 
 impl Kms {
@@ -98,17 +104,15 @@ impl Kms {
         require_clients();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("ferrohsm.toml");
+        let (store, pg) = pg::store_line(&dir.path().join("store.db"));
         std::fs::write(
             &conf,
-            format!(
-                "[store]\npath = {:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"warn\"\n",
-                dir.path().join("store.db").to_str().unwrap()
-            ),
+            format!("[store]\n{store}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"warn\"\n"),
         )
         .unwrap();
         let creds = dir.path().join("creds");
         std::fs::create_dir(&creds).unwrap();
-        let k = Kms { dir, conf, creds };
+        let k = Kms { dir, conf, creds, _pg: pg };
         k.cli(&["init-token", "--free", "--label", "kms"]);
         k
     }
@@ -789,14 +793,36 @@ fn an_edited_principal_record_stops_the_server_closed() {
     assert_eq!(list(&server).0, 200);
     server.stop();
 
-    // The only object with a CKA_VALUE (0x11) is alice's record.
-    let db = rusqlite::Connection::open(k.dir.path().join("store.db")).unwrap();
-    let (obj, mut value): (i64, Vec<u8>) =
-        db.query_row("SELECT obj_id, value FROM attrs WHERE atype = 17", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    let last = value.len() - 1;
-    value[last] ^= 1;
-    db.execute("UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17", rusqlite::params![value, obj]).unwrap();
-    drop(db);
+    // The only object with a CKA_VALUE (0x11) is alice's record: its last
+    // byte flipped with SQL, in the SQLite file or the PostgreSQL schema.
+    match &k._pg {
+        Some(s) => {
+            let row =
+                pg::sql(&s.base, &s.name, "SELECT obj_id || ' ' || encode(value, 'hex') FROM attrs WHERE atype = 17");
+            let (obj, hex) = row[0].split_once(' ').unwrap();
+            let mut value: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            let last = value.len() - 1;
+            value[last] ^= 1;
+            let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+            pg::sql(
+                &s.base,
+                &s.name,
+                &format!("UPDATE attrs SET value = '\\x{hex}'::bytea WHERE obj_id = {obj} AND atype = 17"),
+            );
+        }
+        None => {
+            let db = rusqlite::Connection::open(k.dir.path().join("store.db")).unwrap();
+            let (obj, mut value): (i64, Vec<u8>) = db
+                .query_row("SELECT obj_id, value FROM attrs WHERE atype = 17", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            let last = value.len() - 1;
+            value[last] ^= 1;
+            db.execute("UPDATE attrs SET value = ?1 WHERE obj_id = ?2 AND atype = 17", rusqlite::params![value, obj])
+                .unwrap();
+            drop(db);
+        }
+    }
 
     let server = k.serve();
     let (code, text) = list(&server);

@@ -188,27 +188,12 @@ fn audit_show_and_verify_through_the_cli_across_processes() {
     assert!(text.contains("create-kms-key") && text.contains("login"), "{text}");
     assert_eq!(ok(cli(c, &["audit", "show", "--since", "2999-01-01"], None)), "");
     assert!(ok(cli(c, &["audit", "verify"], None)).contains("audit log intact"));
-    {
-        let db = rusqlite::Connection::open(&w.db).unwrap();
-        db.execute(
-            "UPDATE audit SET body = replace(body, 'kms-encrypt', 'kms-decrypt') WHERE body LIKE '%kms-encrypt%'",
-            [],
-        )
-        .unwrap();
-        db.close().unwrap();
-    }
+    // Edited with SQL, on SQLite or PostgreSQL alike.
+    w.sql("UPDATE audit SET body = replace(body, 'kms-encrypt', 'kms-decrypt') WHERE body LIKE '%kms-encrypt%'");
     fails(cli(c, &["audit", "verify"], None), 1, "audit log INVALID");
-    {
-        let db = rusqlite::Connection::open(&w.db).unwrap();
-        db.execute("UPDATE audit SET body = replace(body, 'kms-decrypt', 'kms-encrypt')", []).unwrap();
-        db.close().unwrap();
-    }
+    w.sql("UPDATE audit SET body = replace(body, 'kms-decrypt', 'kms-encrypt')");
     assert!(ok(cli(c, &["audit", "verify"], None)).contains("intact"), "restored");
-    {
-        let db = rusqlite::Connection::open(&w.db).unwrap();
-        db.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
-        db.close().unwrap();
-    }
+    w.sql("DELETE FROM audit WHERE seq = 3");
     fails(cli(c, &["audit", "verify"], None), 1, "batch 3 is missing");
 }
 

@@ -112,6 +112,13 @@ pub struct StoreConf {
     /// the call fails with CKR_DEVICE_ERROR (milliseconds, 1..=600000).
     /// Default 30000.
     pub busy_timeout_ms: Option<u64>,
+    /// PostgreSQL instead of SQLite: `postgresql://user@host:port/db?sslmode=..`
+    /// (disable, prefer, require or verify-full; `sslrootcert=` for the
+    /// latter). Never with a password: that comes from `password_file` or
+    /// `PGPASSWORD`. The environment's `FERROHSM_STORE_URL` overrides it.
+    pub url: Option<String>,
+    /// The PostgreSQL password: the first line of this file.
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -181,6 +188,19 @@ impl Config {
     /// As `load`, with the notes a SoftHSM configuration produced (keys
     /// that do not apply here), for the caller to log once.
     pub fn load_with_notes() -> Result<(Config, Vec<String>)> {
+        let (mut c, notes) = Self::load_files()?;
+        // The environment names the store for a whole fleet's processes;
+        // checked as the file's key is (fail closed).
+        if let Some(url) = std::env::var("FERROHSM_STORE_URL").ok().filter(|u| !u.is_empty()) {
+            crate::store::postgres::conn::parse(&url)
+                .map_err(|e| Error::general(format!("FERROHSM_STORE_URL: {e}")))?;
+            c.store.url = Some(url);
+            c.store.path = None;
+        }
+        Ok((c, notes))
+    }
+
+    fn load_files() -> Result<(Config, Vec<String>)> {
         if let Some(p) = std::env::var_os("FERROHSM_CONF").filter(|p| !p.is_empty()) {
             return Ok((Self::from_file(&PathBuf::from(p))?, Vec::new()));
         }
@@ -224,6 +244,14 @@ impl Config {
         if self.store.busy_timeout_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
             return Err("store.busy_timeout_ms must be 1..=600000".into());
         }
+        if let Some(url) = &self.store.url {
+            crate::store::postgres::conn::parse(url)?;
+            if self.store.path.is_some() {
+                return Err("store.url and store.path name two stores: set one".into());
+            }
+        } else if self.store.password_file.is_some() {
+            return Err("store.password_file needs store.url".into());
+        }
         let l = &self.limits;
         if l.sessions == 0 || l.sessions > 1_000_000 {
             return Err("limits.sessions must be 1..=1000000".into());
@@ -251,12 +279,21 @@ impl Config {
         Ok(match &self.audit.sidecar {
             Sidecar::Off => None,
             Sidecar::At(p) => Some(p.clone()),
+            // A database has no file to put one beside.
+            Sidecar::BesideStore if self.store.url.is_some() => None,
             Sidecar::BesideStore => {
                 let mut p = self.store_path()?.into_os_string();
                 p.push(".audit");
                 Some(PathBuf::from(p))
             }
         })
+    }
+
+    /// The PostgreSQL store, if one is configured, with its password.
+    pub fn store_target(&self) -> Result<Option<crate::store::postgres::Target>> {
+        let Some(url) = &self.store.url else { return Ok(None) };
+        let t = crate::store::postgres::conn::parse(url).map_err(Error::general)?;
+        Ok(Some(t.with_password(self.store.password_file.as_deref())?))
     }
 
     /// Where the store lives: the configured path, or the per-user default.
@@ -347,6 +384,25 @@ mod tests {
         assert!(Config::from_toml("[slots]\ncount = 0").is_err());
         assert!(Config::from_toml("[pin]\nmin_len = 9\nmax_len = 4").is_err());
         assert!(Config::from_toml("[log]\nlevel = \"loud\"").is_err());
+    }
+
+    #[test]
+    fn store_url_is_checked_at_load() {
+        let c = Config::from_toml("[store]\nurl = \"postgresql://hsm@db:5432/keys?sslmode=require\"").unwrap();
+        assert!(c.store_target().unwrap().is_some());
+        // No sidecar beside a database unless one is named.
+        assert_eq!(c.audit_sidecar().unwrap(), None);
+        for (bad, why) in [
+            ("url = \"postgresql://hsm:pw@db/keys\"", "password"),
+            ("url = \"postgresql://hsm@db/keys?sslmode=sometimes\"", "sslmode"),
+            ("url = \"postgresql://hsm@db:x/keys\"", "store.url"),
+            ("url = \"/var/lib/x.db\"", "postgresql://"),
+            ("url = \"postgresql://hsm@db/k\"\npath = \"/x.db\"", "one"),
+            ("password_file = \"/run/pw\"", "store.url"),
+        ] {
+            let e = Config::from_toml(&format!("[store]\n{bad}")).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

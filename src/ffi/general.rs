@@ -17,13 +17,21 @@ use crate::token::Module;
 static ATFORK: Once = Once::new();
 
 /// At process exit without C_Finalize: write the buffered audit records.
+/// From a thread of its own: this one's thread-locals may already be
+/// destroyed (exit runs their destructors before the atexit handlers), and
+/// a store client that needs one (PostgreSQL's runtime) would panic here.
 extern "C" fn flush_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         if forked() {
             return;
         }
         if let Some(m) = STATE.load_full() {
-            let _ = m.audit().flush_with(true);
+            let flushed = std::thread::Builder::new().name("ferrohsm-exit-flush".into()).spawn(move || {
+                let _ = m.audit().flush_with(true);
+            });
+            if let Ok(t) = flushed {
+                let _ = t.join();
+            }
         }
     });
 }

@@ -3,6 +3,8 @@
 
 pub mod anchor;
 pub mod codec;
+pub mod copy;
+pub mod postgres;
 pub mod seal;
 pub mod sqlite;
 
@@ -245,4 +247,11 @@ pub trait Store: Send + Sync {
     /// one, and records the last deleted as the chain's base, MACed by
     /// `signer`. Returns the new base seq, None when nothing was pruned.
     fn prune_audit(&self, upto: i64, signer: &AuditSigner) -> Result<Option<i64>>;
+    /// Fills an empty store (no token, no audit batch) with exactly the
+    /// rows of `d`, in one transaction (`ferrohsm store copy`): bytes only,
+    /// nothing opened, so no PIN is needed.
+    fn import(&self, d: &copy::Dump) -> Result<()> {
+        let _ = d;
+        Err(crate::error::Error::general("this store cannot import a copy"))
+    }
 }

@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::model::AttrType;
 
 mod audit;
-mod digest;
+mod copy;
+pub(in crate::store) mod digest;
 mod schema;
 
 use digest::{digest_from, member_in, member_of, update_digest, write_digest};
@@ -569,6 +570,10 @@ impl Store for SqliteStore {
         self.write(|tx| audit::prune_in(tx, upto, signer))
     }
 
+    fn import(&self, d: &super::copy::Dump) -> Result<()> {
+        self.write(|tx| copy::import_in(tx, d))
+    }
+
     fn delete_object(&self, token: TokenId, w: Writer, id: ObjectId) -> Result<bool> {
         self.write(|tx| {
             let old: Vec<[u8; 32]> = member_in(tx, token, id)?.into_iter().collect();
@@ -695,7 +700,7 @@ fn token_objects(c: &Connection, token: TokenId, vis: Visible) -> Result<Vec<Obj
 
 /// Which template attributes to search by first: names and identifiers
 /// pick out few objects, classes and flags many.
-fn selectivity_rank(atype: AttrType) -> u8 {
+pub(in crate::store) fn selectivity_rank(atype: AttrType) -> u8 {
     use cryptoki_sys as ck;
     match atype {
         ck::CKA_ID | ck::CKA_LABEL | ck::CKA_VALUE | ck::CKA_SERIAL_NUMBER | ck::CKA_MODULUS | ck::CKA_EC_POINT => 0,

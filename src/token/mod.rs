@@ -269,6 +269,13 @@ impl Module {
 
 impl Module {
     pub fn new(config: Config) -> Result<Module> {
+        if let Some(target) = config.store_target()? {
+            let where_ = format!("{:?}", target.config.get_hosts());
+            let store = crate::store::postgres::PgStore::open(target)?
+                .with_audit_anchor(config.audit_sidecar()?, config.audit.syslog)?;
+            log::info!("store in PostgreSQL at {where_}");
+            return Module::with_store(config, Box::new(store));
+        }
         let path = config.store_path()?;
         let busy = std::time::Duration::from_millis(config.store.busy_timeout_ms.unwrap_or(30_000));
         let store = SqliteStore::open_with(&path, config.store.umask, busy)?

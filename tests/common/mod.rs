@@ -8,6 +8,7 @@ pub mod raw;
 pub mod clients;
 pub mod dlog;
 pub mod kms;
+pub mod pg;
 #[macro_use]
 pub mod msg;
 pub mod procs;
@@ -77,6 +78,27 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
     pub db: PathBuf,
+    /// With `FERROHSM_TEST_STORE=postgres`: this world's own schema on
+    /// the server (dropped with the world).
+    pub pg: Option<pg::Schema>,
+}
+
+impl World {
+    /// Runs one SQL statement on this world's store, SQLite or (with
+    /// `FERROHSM_TEST_STORE=postgres`) its PostgreSQL schema: for tests
+    /// that edit rows as an attacker with database access would.
+    pub fn sql(&self, q: &str) {
+        match &self.pg {
+            Some(s) => {
+                pg::sql(&s.base, &s.name, q);
+            }
+            None => {
+                let db = rusqlite::Connection::open(&self.db).unwrap();
+                db.execute(q, []).unwrap();
+                db.close().unwrap();
+            }
+        }
+    }
 }
 
 /// A fresh store with a cheap KDF (tests only) plus `extra` TOML sections.
@@ -85,16 +107,15 @@ pub fn world(extra: &str) -> World {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let conf = dir.path().join("ferrohsm.toml");
+    // The suites run once more with every store on PostgreSQL (.ci/run).
+    let (store, pg) = pg::store_line(&db);
     std::fs::write(
         &conf,
-        format!(
-            "[store]\npath = {:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"off\"\n{extra}",
-            db.to_str().unwrap()
-        ),
+        format!("[store]\n{store}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"off\"\n{extra}"),
     )
     .unwrap();
     std::env::set_var("FERROHSM_CONF", &conf);
-    World { _guard: guard, dir, conf, db }
+    World { _guard: guard, dir, conf, db, pg }
 }
 
 /// The loaded module, finalized when dropped. The library is linked

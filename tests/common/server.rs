@@ -21,6 +21,8 @@ const START: Duration = Duration::from_secs(60);
 pub struct Home {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
+    /// The store's schema when the suites run on PostgreSQL.
+    pub _pg: Option<super::pg::Schema>,
 }
 
 /// A principal's access key, as `ferrohsm principal create` prints it.
@@ -35,15 +37,13 @@ pub fn home() -> Home {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ferrohsm.toml");
     let db = dir.path().join("store.db");
+    let (store, pg) = super::pg::store_line(&db);
     std::fs::write(
         &conf,
-        format!(
-            "[store]\npath = {:?}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"off\"\n",
-            db.to_str().unwrap()
-        ),
+        format!("[store]\n{store}\n[kdf]\nm_cost_kib = 64\nt_cost = 1\np_cost = 1\n[log]\nlevel = \"off\"\n"),
     )
     .unwrap();
-    let h = Home { dir, conf };
+    let h = Home { dir, conf, _pg: pg };
     h.ok(&["init-token", "--free", "--label", "kms"]);
     h
 }

@@ -257,6 +257,19 @@ pub enum StoreCmd {
         #[command(flatten)]
         so_pin: SoPin,
     },
+    /// Copy every token, object and audit batch from one store into another,
+    /// empty one (SQLite to PostgreSQL or back), then compare the two object
+    /// by object. Only sealed bytes move: no PIN is needed. Stop the
+    /// processes that write the source first.
+    Copy {
+        /// The source: a SQLite file or a postgresql:// URL
+        #[arg(long, value_name = "STORE")]
+        from: String,
+        /// The destination (created if a SQLite file; must hold no token
+        /// and no audit batch)
+        #[arg(long, value_name = "STORE")]
+        to: String,
+    },
 }
 
 /// A KMS key: its id (CKA_UNIQUE_ID) or alias/NAME.

@@ -7,7 +7,11 @@ use super::super::{ObjectId, SetDigest, StoredObject, TokenId, Uid, Writer};
 use crate::error::{Error, Result};
 
 /// A stored digest; malformed parts make it one whose tag fails.
-pub(super) fn digest_from(acc: Option<Vec<u8>>, count: Option<i64>, tag: Option<Vec<u8>>) -> Option<SetDigest> {
+pub(in crate::store) fn digest_from(
+    acc: Option<Vec<u8>>,
+    count: Option<i64>,
+    tag: Option<Vec<u8>>,
+) -> Option<SetDigest> {
     let (acc, count) = (acc?, count?);
     Some(SetDigest {
         acc: acc.try_into().unwrap_or([0xff; 32]),
@@ -64,6 +68,6 @@ pub(super) fn member_in(tx: &rusqlite::Transaction, token: TokenId, id: ObjectId
 }
 
 /// The digest share of an object about to be written.
-pub(super) fn member_of(obj: &StoredObject) -> Vec<[u8; 32]> {
+pub(in crate::store) fn member_of(obj: &StoredObject) -> Vec<[u8; 32]> {
     obj.tag.iter().map(|t| crate::store::seal::member_hash(&obj.uid, obj.version, t)).collect()
 }
