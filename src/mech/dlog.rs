@@ -228,91 +228,12 @@ pub fn from_pkcs8(d: &[u8]) -> Option<Result<Key>> {
     Some(Ok(if kt == ck::CKK_DSA { Key::Dsa(k) } else { Key::Dh(k) }))
 }
 
-/// The little DER these keys need.
+/// The DER writers and readers (`mech::der`) and these keys' OIDs.
 mod der {
+    pub use crate::mech::der::*;
+
     /// 1.2.840.10040.4.1 (id-dsa) and 1.2.840.113549.1.3.1
     /// (dhKeyAgreement), with their tag and length.
     pub const OID_DSA: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01];
     pub const OID_DH: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x03, 0x01];
-
-    pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let n = content.len();
-        let mut out = vec![tag];
-        if n < 0x80 {
-            out.push(n as u8);
-        } else {
-            let be = n.to_be_bytes();
-            let skip = be.iter().position(|b| *b != 0).unwrap_or(be.len() - 1);
-            out.push(0x80 | (be.len() - skip) as u8);
-            out.extend_from_slice(&be[skip..]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
-
-    pub fn seq(content: &[u8]) -> Vec<u8> {
-        tlv(0x30, content)
-    }
-
-    /// A non-negative INTEGER from big-endian bytes.
-    pub fn int(b: &[u8]) -> Vec<u8> {
-        let b = super::strip(b);
-        let mut c = Vec::with_capacity(b.len() + 1);
-        if b.first().is_none_or(|f| f & 0x80 != 0) {
-            c.push(0);
-        }
-        c.extend_from_slice(b);
-        tlv(0x02, &c)
-    }
-
-    pub fn bit_string(content: &[u8]) -> Vec<u8> {
-        tlv(0x03, &[&[0u8][..], content].concat())
-    }
-
-    /// One element (any tag) in full, and what follows it.
-    pub fn read_raw(d: &[u8]) -> Option<(&[u8], &[u8])> {
-        let (_, content, rest) = parse(d)?;
-        let whole = d.len() - rest.len();
-        let _ = content;
-        Some((&d[..whole], rest))
-    }
-
-    /// The content of one element of tag `tag`, and what follows it.
-    pub fn read(d: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-        let (t, content, rest) = parse(d)?;
-        (t == tag).then_some((content, rest))
-    }
-
-    fn parse(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, d) = d.split_first()?;
-        let (&first, d) = d.split_first()?;
-        let (len, d) = if first < 0x80 {
-            (first as usize, d)
-        } else {
-            let n = (first & 0x7f) as usize;
-            if n == 0 || n > 4 || d.len() < n {
-                return None;
-            }
-            (d[..n].iter().fold(0usize, |a, b| a << 8 | *b as usize), &d[n..])
-        };
-        if d.len() < len {
-            return None;
-        }
-        Some((tag, &d[..len], &d[len..]))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn der_round_trip() {
-        assert_eq!(der::int(&[0x80]), vec![2, 2, 0, 0x80]);
-        assert_eq!(der::int(&[0, 0, 5]), vec![2, 1, 5]);
-        let long = der::seq(&[7u8; 300]);
-        assert_eq!(&long[..4], &[0x30, 0x82, 0x01, 0x2c]);
-        assert_eq!(der::read(&long, 0x30).map(|(c, r)| (c.len(), r.len())), Some((300, 0)));
-        assert!(der::read(&long[..100], 0x30).is_none());
-    }
 }

@@ -6,6 +6,7 @@ pub mod aes;
 pub mod asym;
 pub mod curve;
 pub mod curve448;
+pub mod der;
 pub mod des;
 pub mod digest;
 pub mod dlog;

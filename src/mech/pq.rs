@@ -10,6 +10,7 @@
 use cryptoki_sys as ck;
 use zeroize::Zeroizing;
 
+use super::der::{read_minimal as read_tlv, read_minimal_raw as read_tlv_raw, tlv};
 use crate::error::{Error, Result};
 use crate::sys::awslc::pq as sys;
 pub use crate::sys::awslc::pq::{Dsa, DsaInput, Kem, DSA_MU, DSA_SEED, KEM_SEED, KEM_SHARED};
@@ -412,61 +413,6 @@ fn shake256_64(data: &[u8]) -> [u8; 64] {
     let mut out = [0u8; 64];
     h.finalize_xof().read(&mut out);
     out
-}
-
-/// DER TLV with a definite length.
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 6);
-    out.push(tag);
-    let n = body.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes = n.to_be_bytes();
-        let skip = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(body);
-    out
-}
-
-/// One DER TLV of tag `tag` (minimal length encoding, at most 4 length
-/// bytes): (whole element, rest).
-fn read_tlv_raw(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    if *b.first()? != tag {
-        return None;
-    }
-    let first = *b.get(1)?;
-    let (len, hdr) = if first < 0x80 {
-        (first as usize, 2)
-    } else {
-        let k = usize::from(first & 0x7f);
-        if k == 0 || k > 4 {
-            return None;
-        }
-        let lb = b.get(2..2 + k)?;
-        if lb[0] == 0 {
-            return None;
-        }
-        let len = lb.iter().fold(0usize, |a, x| (a << 8) | usize::from(*x));
-        if len < 0x80 {
-            return None;
-        }
-        (len, 2 + k)
-    };
-    let end = hdr.checked_add(len)?;
-    if b.len() < end {
-        return None;
-    }
-    Some((&b[..end], &b[end..]))
-}
-
-/// One DER TLV: (contents, rest).
-fn read_tlv(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (whole, rest) = read_tlv_raw(b, tag)?;
-    let hdr = if whole[1] < 0x80 { 2 } else { 2 + usize::from(whole[1] & 0x7f) };
-    Some((&whole[hdr..], rest))
 }
 
 #[cfg(test)]
