@@ -26,9 +26,15 @@ unsafe fn encapsulate_key(
     // SAFETY: the caller's CK_MECHANISM, NULL or readable for the call (PKCS#11); `mechanism` checks NULL and
     // copies it and its parameter.
     let mech = unsafe { mechanism(mech) }?;
-    // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count and
-    // every length and copies all of it.
-    let tmpl = unsafe { template(tmpl, n) }?;
+    // A length query (NULL ciphertext) is answered before the template is
+    // looked at (`Sessions::encapsulate_key`), so it is not decoded for one.
+    let tmpl = if ct.is_null() {
+        crate::model::Template::default()
+    } else {
+        // SAFETY: the caller's template array, readable for the call (PKCS#11); `template` bounds the count
+        // and every length and copies all of it.
+        unsafe { template(tmpl, n) }?
+    };
     // The key's handle is written only when a key is made (never for a
     // length query), but the pointer is required either way.
     if ph.is_null() {

@@ -227,7 +227,12 @@ impl Sessions<'_> {
         Ok(())
     }
 
-    fn audit_key_use(&self, a: &Access, o: &Object, usage: AttrType, mech: MechType, r: &Result<()>) {
+    /// Audits a use of `o` (every key use is, session keys too); KMS keys
+    /// are audited by the KMS calls, with the version used.
+    pub(crate) fn audit_use(&self, a: &Access, o: &Object, usage: AttrType, mech: MechType, r: &Result<()>) {
+        if o.bool(crate::vendor::CKA_FHSM_KMS) {
+            return;
+        }
         let event = match usage {
             ck::CKA_ENCRYPT => "encrypt",
             ck::CKA_DECRYPT => "decrypt",
@@ -283,15 +288,27 @@ impl Sessions<'_> {
         usage: AttrType,
         mech: MechType,
     ) -> Result<std::sync::Arc<Object>> {
+        self.check_key(a, found, usage, mech, true)
+    }
+
+    /// The checks of `check_usable`; `is_use` false for a call that only
+    /// asks an output length with the key (not a use, so not audited: the
+    /// call that uses the key audits it with `audit_use`).
+    pub(crate) fn check_key(
+        &self,
+        a: &Access,
+        found: super::Found,
+        usage: AttrType,
+        mech: MechType,
+        is_use: bool,
+    ) -> Result<std::sync::Arc<Object>> {
         let o = found.object();
         if !o.is_key() {
             return Err(Error::KeyHandleInvalid);
         }
         let r = Self::key_allows(o, usage, mech);
-        // Every key use is audited (session keys too); KMS keys by the KMS
-        // calls, with the version used.
-        if !o.bool(crate::vendor::CKA_FHSM_KMS) {
-            self.audit_key_use(a, o, usage, mech, &r);
+        if is_use || r.is_err() {
+            self.audit_use(a, o, usage, mech, &r);
         }
         r?;
         // An empty CKA_ALLOWED_MECHANISMS means "no restriction", and that

@@ -48,10 +48,14 @@ fn leading(mut secret: Zeroizing<Vec<u8>>, len: usize) -> Zeroizing<Vec<u8>> {
 }
 
 /// The caller's template with the key's governing template applied.
-fn governed(tmpl: &Template, key: &Object, which: ck::CK_ATTRIBUTE_TYPE) -> Result<Template> {
+fn governed<'t>(
+    tmpl: &'t Template,
+    key: &Object,
+    which: ck::CK_ATTRIBUTE_TYPE,
+) -> Result<std::borrow::Cow<'t, Template>> {
     match key.get(which) {
-        Some(Value::Template(t)) => newobj::governed(tmpl, t),
-        _ => Ok(tmpl.clone()),
+        Some(Value::Template(t)) => newobj::governed(tmpl, t).map(std::borrow::Cow::Owned),
+        _ => Ok(std::borrow::Cow::Borrowed(tmpl)),
     }
 }
 
@@ -78,15 +82,19 @@ impl Sessions<'_> {
         let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_ENCAPSULATE)?;
         no_param(mech)?;
-        let (k, obj) = self.asym_key(&a, key, ck::CKA_ENCAPSULATE, mech.mtype, ck::CKO_PUBLIC_KEY)?;
+        // A length query (or a short buffer) checks the key but is not a
+        // use of it: it is answered before the template is looked at, and
+        // the call that makes the key checks that (and is audited).
+        let (k, obj) = self.asym_key_for(&a, key, ck::CKA_ENCAPSULATE, mech.mtype, ck::CKO_PUBLIC_KEY, false)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
         let ct_len = pq.ciphertext_len()?;
-        let tmpl = &governed(tmpl, &obj, ck::CKA_ENCAPSULATE_TEMPLATE)?;
-        let (key_type, len) = secret_template(tmpl)?;
-        let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         if let Some(p) = Produced::query(ct_len, cap) {
             return Ok((p, None));
         }
+        self.audit_use(&a, &obj, ck::CKA_ENCAPSULATE, mech.mtype, &Ok(()));
+        let tmpl = &*governed(tmpl, &obj, ck::CKA_ENCAPSULATE_TEMPLATE)?;
+        let (key_type, len) = secret_template(tmpl)?;
+        let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let (ct, secret) = pq.encapsulate()?;
         let obj = newobj::secret_key(&checked, key_type, leading(secret, len), None)?;
         let handle = self.m.objects().store_new(&a, &s, obj)?;
@@ -109,7 +117,7 @@ impl Sessions<'_> {
         no_param(mech)?;
         let (k, obj) = self.asym_key(&a, key, ck::CKA_DECAPSULATE, mech.mtype, ck::CKO_PRIVATE_KEY)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
-        let tmpl = &governed(tmpl, &obj, ck::CKA_DECAPSULATE_TEMPLATE)?;
+        let tmpl = &*governed(tmpl, &obj, ck::CKA_DECAPSULATE_TEMPLATE)?;
         let (key_type, len) = secret_template(tmpl)?;
         let checked = newobj::Checked::new(policy::SECRET, tmpl, a.is_so())?;
         let secret: Zeroizing<Vec<u8>> = pq.decapsulate(ct)?;

@@ -188,11 +188,24 @@ impl Sessions<'_> {
         mech: ck::CK_MECHANISM_TYPE,
         want: ck::CK_OBJECT_CLASS,
     ) -> Result<(Arc<Key>, Arc<crate::model::Object>)> {
+        self.asym_key_for(a, h, usage, mech, want, true)
+    }
+
+    /// `asym_key`; `is_use` false for a length query (see `check_key`).
+    pub(crate) fn asym_key_for(
+        &self,
+        a: &Access,
+        h: ObjectHandle,
+        usage: AttrType,
+        mech: ck::CK_MECHANISM_TYPE,
+        want: ck::CK_OBJECT_CLASS,
+        is_use: bool,
+    ) -> Result<(Arc<Key>, Arc<crate::model::Object>)> {
         let found = self.key_object(a, h)?;
         if found.object().class() != want {
             return Err(if found.object().is_key() { Error::KeyTypeInconsistent } else { Error::KeyHandleInvalid });
         }
-        let obj = self.check_usable(a, found, usage, mech)?;
+        let obj = self.check_key(a, found, usage, mech, is_use)?;
         Ok((self.operation_key(a, &obj)?, obj))
     }
 
