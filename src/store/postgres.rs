@@ -19,6 +19,7 @@ mod copy;
 mod findcache;
 mod listen;
 mod pool;
+mod prefetch;
 mod schema;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub struct PgStore {
     pool: Arc<Pool>,
     gen: Arc<listen::Shared>,
     finds: findcache::FindCache,
+    prefetched: prefetch::Prefetched,
     anchor: super::anchor::Anchor,
 }
 
@@ -61,6 +63,7 @@ impl PgStore {
             pool,
             gen,
             finds: Default::default(),
+            prefetched: Default::default(),
             anchor: super::anchor::Anchor { mode: 0o600, ..Default::default() },
         })
     }
@@ -264,22 +267,32 @@ fn load_in<C: postgres::GenericClient>(c: &mut Db<C>, token: TokenId, id: Object
          WHERE o.obj_id = $1 AND o.token_id = $2",
         &[&id, &token],
     )?;
-    let Some(first) = rows.first() else { return Ok(None) };
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    object_from(id, &rows, 0).map(Some)
+}
+
+/// An object from the rows of one object (at least one): its head in
+/// columns `at`..`at + 4` of each (uid, private, version, tag), then one
+/// attribute per row (atype, sealed, value; NULL for none).
+fn object_from(id: ObjectId, rows: &[postgres::Row], at: usize) -> Result<StoredObject> {
+    let first = &rows[0];
     let uid: Uid =
-        first.get::<_, Vec<u8>>(0).try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
-    let private: bool = first.get(1);
+        first.get::<_, Vec<u8>>(at).try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
+    let private: bool = first.get(at + 1);
     let version =
-        u64::try_from(first.get::<_, i64>(2)).map_err(|_| Error::general("stored object version is negative"))?;
+        u64::try_from(first.get::<_, i64>(at + 2)).map_err(|_| Error::general("stored object version is negative"))?;
     let tag = first
-        .get::<_, Option<Vec<u8>>>(3)
+        .get::<_, Option<Vec<u8>>>(at + 3)
         .map(|t| <super::seal::Tag>::try_from(&t[..]).unwrap_or([0u8; super::seal::TAG_LEN]));
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        if let Some(atype) = r.get::<_, Option<i64>>(4) {
-            out.push(Row { atype: atype as AttrType, sealed: r.get(5), value: r.get(6), idx: None });
+    for r in rows {
+        if let Some(atype) = r.get::<_, Option<i64>>(at + 4) {
+            out.push(Row { atype: atype as AttrType, sealed: r.get(at + 5), value: r.get(at + 6), idx: None });
         }
     }
-    Ok(Some(StoredObject { id, uid, private, version, tag, rows: out }))
+    Ok(StoredObject { id, uid, private, version, tag, rows: out })
 }
 
 fn vis_sql(vis: Visible) -> &'static str {
@@ -403,6 +416,11 @@ impl Store for PgStore {
     }
 
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
+        if let Some(g) = self.gen.listened() {
+            if let Some(o) = self.prefetched.take(g, token, id) {
+                return Ok(Some(o));
+            }
+        }
         self.read(|db| load_in(db, token, id))
     }
 
@@ -449,12 +467,17 @@ impl Store for PgStore {
             sets.push(idxs.iter().map(|i| &i[..]).collect());
         }
         let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&token];
-        let sql = match order.len() {
-            0 => format!("SELECT o.obj_id FROM objects o WHERE o.token_id = $1{vis} ORDER BY o.obj_id"),
+        let head = "o.obj_id, o.uid, o.private, o.version, o.tag";
+        let mut sql = match order.len() {
+            0 => format!("WITH f AS MATERIALIZED (SELECT {head} FROM objects o WHERE o.token_id = $1{vis}"),
             n => {
+                // Each candidate's object through its key (the LATERAL
+                // fence): never the token's objects scanned for them.
                 let mut sql = format!(
-                    "WITH c AS MATERIALIZED (SELECT obj_id FROM attrs WHERE idx = ANY($3) AND atype = $2) \
-                     SELECT o.obj_id FROM c JOIN objects o ON o.obj_id = c.obj_id WHERE o.token_id = $1{vis}"
+                    "WITH c AS MATERIALIZED (SELECT obj_id FROM attrs WHERE idx = ANY($3) AND atype = $2), \
+                     f AS MATERIALIZED (SELECT {head} FROM c CROSS JOIN LATERAL \
+                     (SELECT * FROM objects o WHERE o.obj_id = c.obj_id OFFSET 0) o \
+                     WHERE o.token_id = $1{vis}"
                 );
                 for k in 1..n {
                     sql.push_str(&format!(
@@ -463,20 +486,53 @@ impl Store for PgStore {
                         2 * k + 3
                     ));
                 }
-                sql.push_str(" ORDER BY o.obj_id");
                 sql
             }
         };
+        // The found objects' rows come in the same statement when they are
+        // few (a find by label or ID, the usual case), kept for the loads
+        // that follow (`prefetch`): a first-time find costs one round trip,
+        // not one plus one per object. Many are answered by ids alone (the
+        // one-time filters make the other branch run not at all).
+        sql.push_str(&format!(
+            "), n AS (SELECT count(*) AS n FROM f) \
+             SELECT f.*, NULL::BIGINT, NULL::BOOLEAN, NULL::BYTEA FROM f WHERE (SELECT n FROM n) > {max} \
+             UNION ALL \
+             SELECT f.*, a.atype, a.sealed, a.value FROM f LEFT JOIN LATERAL \
+             (SELECT atype, sealed, value FROM attrs WHERE attrs.obj_id = f.obj_id OFFSET 0) a ON true \
+             WHERE (SELECT n FROM n) <= {max} \
+             ORDER BY 1",
+            max = prefetch::FIND_ROWS_WITH_OBJECTS
+        ));
         for k in 0..order.len() {
             params.push(&atypes[k]);
             params.push(&sets[k]);
         }
-        let ids = self.read(|db| {
-            let mut ids: Vec<ObjectId> = db.query(&sql, &params)?.iter().map(|r| r.get(0)).collect();
-            ids.dedup();
-            Ok(ids)
+        let (ids, objects) = self.read(|db| {
+            let rows = db.query(&sql, &params)?;
+            let mut ids: Vec<ObjectId> = Vec::new();
+            let mut objects = Vec::new();
+            let mut i = 0;
+            while i < rows.len() {
+                let id: ObjectId = rows[i].get(0);
+                let mut j = i + 1;
+                while j < rows.len() && rows[j].get::<_, ObjectId>(0) == id {
+                    j += 1;
+                }
+                if ids.last() != Some(&id) {
+                    ids.push(id);
+                    // Rows with attributes: the object itself (a head
+                    // alone is the ids-only branch).
+                    if rows[i].get::<_, Option<i64>>(5).is_some() {
+                        objects.push(object_from(id, &rows[i..j], 1)?);
+                    }
+                }
+                i = j;
+            }
+            Ok((ids, objects))
         })?;
         if let (Some(g), Some(k)) = (gen, key) {
+            self.prefetched.put(g, token, objects);
             self.finds.put(g, k, ids.clone());
         }
         Ok(ids)
