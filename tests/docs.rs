@@ -24,6 +24,12 @@
 //! - A `cargo build ...` command is not run again: the test build already
 //!   built the binaries (`CARGO_BIN_EXE_*`) and `common::module_path()` the
 //!   library and examples, with this build's profile and features.
+//! - `cargo bench [--locked] --bench NAME [-- ARGS]` builds that bench target
+//!   with this build's profile and features (a release build of every
+//!   dependency would cost CI minutes), then runs it as `cargo bench` does:
+//!   `--bench ARGS`, from the page's directory (which stands for the
+//!   repository root). So a page's benchmark command runs as written, only
+//!   slower than on a release build; pages show short runs (`--quick`).
 //! - `FERROHSM_CONF` points at a test configuration (`common::world`: a
 //!   store in the temporary directory, the cheap test KDF); `HOME` and the
 //!   XDG directories are inside the temporary directory; the PIN variables
@@ -167,12 +173,15 @@ fn run_page_with(file: &str, env: &[(&str, &str)]) {
             continue;
         }
         // `cargo build ... && rest`: the build is this test build's (see the top); the rest runs.
-        let body = match c.text.trim_start().strip_prefix("cargo build") {
-            Some(rest) => match rest.split_once("&&") {
+        let body = if let Some(rest) = c.text.trim_start().strip_prefix("cargo build") {
+            match rest.split_once("&&") {
                 Some((_, after)) => format!("true &&{after}"),
                 None => "true".to_string(),
-            },
-            None => c.text.clone(),
+            }
+        } else if c.text.trim_start().starts_with("cargo bench") {
+            bench_command(&c.text, &format!("{file}:{}", c.line))
+        } else {
+            c.text.clone()
         };
         script.push_str(&format!(
             "{{ {body}\n}} >{out:?} 2>&1 </dev/null\necho $? >{rc:?}\n",
@@ -211,6 +220,40 @@ fn run_page_with(file: &str, env: &[(&str, &str)]) {
         ran += 1;
     }
     eprintln!("{file}: {ran} commands run, {} marked not run", cmds.len() - ran);
+}
+
+/// `cargo bench [--locked] --bench NAME [-- ARGS]` as the shell text that
+/// runs the bench target built in this test build's profile (see the top).
+fn bench_command(cmd: &str, here: &str) -> String {
+    let (cargo, args) = cmd.split_once(" -- ").unwrap_or((cmd, ""));
+    let mut words = cargo.split_whitespace().filter(|w| *w != "\\").skip(2);
+    let mut name = None;
+    while let Some(w) = words.next() {
+        match w {
+            "--locked" => {}
+            "--bench" => name = words.next(),
+            other => panic!("{here}: `cargo bench ... {other}`: only --locked and --bench NAME are mapped"),
+        }
+    }
+    let name = name.unwrap_or_else(|| panic!("{here}: `cargo bench` without --bench NAME"));
+    format!("{:?} --bench {args}", bench_exe(name))
+}
+
+/// Builds bench target `name` with this test build's profile and features
+/// (into its target directory) and returns the executable.
+fn bench_exe(name: &str) -> PathBuf {
+    let out = common::cargo_build()
+        .args(["--bench", name, "--message-format=json"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cargo");
+    assert!(out.status.success(), "building bench {name} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo build --bench {name} named no executable"))
 }
 
 /// The pages this test runs: README.md and every docs/*.md.
@@ -262,13 +305,16 @@ fn operators() {
 }
 
 /// Its commands copy a store into PostgreSQL: `FLEET_DB` is a fresh,
-/// empty schema on the test server (.ci/run always has one).
+/// empty schema on the test server (.ci/run always has one); and run the
+/// benchmarks on that server: `URL` is the server itself (each benchmark
+/// makes and drops a schema of its own; `PGPASSWORD` comes from the
+/// test's environment).
 #[test]
 fn storage() {
     let Some(base) = common::pg::url_or_skip("docs::storage") else { return };
     let (url, name) = common::pg::fresh_schema(&base);
-    let _schema = common::pg::Schema { base, name, url: url.clone() };
-    run_page_with("docs/storage.md", &[("FLEET_DB", &url)]);
+    let _schema = common::pg::Schema { base: base.clone(), name, url: url.clone() };
+    run_page_with("docs/storage.md", &[("FLEET_DB", &url), ("URL", &base)]);
 }
 
 #[test]

@@ -48,8 +48,25 @@ pub struct PgStore {
 
 impl From<postgres::Error> for Error {
     fn from(e: postgres::Error) -> Self {
-        Error::device(format!("postgresql: {e}"))
+        Error::device(format!("postgresql: {}", describe(&e)))
     }
+}
+
+/// A client error with its reason: tokio-postgres's own text is only the
+/// kind ("db error", "error performing TLS handshake"), the server's
+/// message or the TLS failure is in its source chain.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
 }
 
 impl PgStore {

@@ -42,29 +42,35 @@ pub fn target_dir() -> PathBuf {
 pub fn module_path() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
-        let mut features: Vec<&str> = Vec::new();
-        if cfg!(feature = "test-clock") {
-            features.push("test-clock");
-        }
-        if cfg!(feature = "test-hooks") {
-            features.push("test-hooks");
-        }
-        let dir = target_dir();
-        let mut c = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.args(["build", "--quiet", "--locked", "--lib", "--examples"])
-            .arg("--target-dir")
-            .arg(dir.parent().unwrap())
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if dir.ends_with("release") {
-            c.arg("--release");
-        }
-        if !features.is_empty() {
-            c.arg("--features").arg(features.join(","));
-        }
-        let status = c.status().expect("cargo");
+        let status = cargo_build().args(["--lib", "--examples"]).status().expect("cargo");
         assert!(status.success(), "building the module failed");
     });
     target_dir().join("libferrohsm.so")
+}
+
+/// `cargo build --quiet --locked` into this test build's target directory
+/// with its profile and features; the caller adds what to build.
+pub fn cargo_build() -> std::process::Command {
+    let mut features: Vec<&str> = Vec::new();
+    if cfg!(feature = "test-clock") {
+        features.push("test-clock");
+    }
+    if cfg!(feature = "test-hooks") {
+        features.push("test-hooks");
+    }
+    let dir = target_dir();
+    let mut c = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.args(["build", "--quiet", "--locked"])
+        .arg("--target-dir")
+        .arg(dir.parent().unwrap())
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if dir.ends_with("release") {
+        c.arg("--release");
+    }
+    if !features.is_empty() {
+        c.arg("--features").arg(features.join(","));
+    }
+    c
 }
 
 pub fn example(name: &str) -> PathBuf {

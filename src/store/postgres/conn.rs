@@ -61,13 +61,14 @@ pub fn parse(url: &str) -> std::result::Result<Target, String> {
     let mut root_cert = None;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, raw) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "password" => {
                 return Err("store.url must not contain a password: put it in store.password_file or PGPASSWORD".into())
             }
             "sslmode" => {
-                ssl = match v {
+                let v = percent_decoded(k, raw)?;
+                ssl = match String::from_utf8_lossy(&v).as_ref() {
                     "disable" => SslMode::Disable,
                     "prefer" => SslMode::Prefer,
                     "require" => SslMode::Require,
@@ -79,7 +80,10 @@ pub fn parse(url: &str) -> std::result::Result<Target, String> {
                     }
                 }
             }
-            "sslrootcert" => root_cert = Some(std::path::PathBuf::from(v)),
+            "sslrootcert" => {
+                use std::os::unix::ffi::OsStringExt;
+                root_cert = Some(std::path::PathBuf::from(std::ffi::OsString::from_vec(percent_decoded(k, raw)?)))
+            }
             _ => kept.push(pair),
         }
     }
@@ -107,6 +111,29 @@ pub fn parse(url: &str) -> std::result::Result<Target, String> {
         config.application_name("ferrohsm");
     }
     Ok(Target { config, ssl, root_cert })
+}
+
+/// A query value of the URL as libpq (and the client's parser, for the
+/// parameters passed on) reads it: `%XX` is the byte XX.
+fn percent_decoded(key: &str, v: &str) -> std::result::Result<Vec<u8>, String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let byte = hex
+                .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("store.url: {key}: a % not followed by two hex digits"))?;
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
 }
 
 impl Target {
@@ -224,5 +251,18 @@ mod tests {
         }
         let e = parse("postgresql://u:secret@h/db").err().unwrap();
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded_as_libpq_does() {
+        let t = parse("postgresql://h/db?sslmode=verify%2Dfull&sslrootcert=%2Fetc%2Fmy%20ca.pem").unwrap();
+        assert_eq!(t.ssl, SslMode::VerifyFull);
+        assert_eq!(t.root_cert.as_deref(), Some(Path::new("/etc/my ca.pem")));
+        for bad in
+            ["postgresql://h/db?sslrootcert=%2", "postgresql://h/db?sslrootcert=%zz", "postgresql://h/db?sslmode=%"]
+        {
+            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(e.contains("two hex digits"), "{e}");
+        }
     }
 }

@@ -92,7 +92,7 @@ fn run(pool: &Pool, shared: &Shared) {
 /// connection fails.
 fn listen(pool: &Pool, shared: &Shared) -> std::result::Result<(), String> {
     let mut c = pool.connect().map_err(|e| e.to_string())?;
-    c.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
+    c.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| super::describe(&e))?;
     // Whatever was committed before LISTEN took effect was not notified:
     // a fresh value makes every cache look again.
     shared.counter.fetch_add(1, Ordering::AcqRel);
@@ -116,14 +116,14 @@ fn listen(pool: &Pool, shared: &Shared) -> std::result::Result<(), String> {
             Ok(None) => false,
             Err(e) => {
                 shared.healthy.store(false, Ordering::Release);
-                return Err(e.to_string());
+                return Err(super::describe(&e));
             }
         };
         if !got {
             // Quiet for a while: prove the connection is still there.
             if let Err(e) = c.simple_query("") {
                 shared.healthy.store(false, Ordering::Release);
-                return Err(e.to_string());
+                return Err(super::describe(&e));
             }
         }
     }
