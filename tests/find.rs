@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 
 struct Objects {
@@ -197,4 +197,50 @@ fn finds_by_value_keep_to_the_token_and_the_login() {
     assert_eq!(found(&a, &same), set(&[a_pub]));
     a.logout().unwrap();
     assert_eq!(found(&a, &same), set(&[a_pub]));
+}
+
+/// A find names every match, however many (on PostgreSQL a find matching
+/// at most 32 objects brings their rows with it, a larger one only their
+/// ids), and what it brought is the objects as they are now: a change made
+/// through another session is what the next find and read see (another
+/// process's changes: tests/pg_hosts.rs).
+#[test]
+fn a_find_names_every_match_and_brings_current_objects() {
+    let _w = world("");
+    let p = load();
+    let slot = init_token(&p, "token-a");
+    let s = user_session(&p, slot);
+    let data = |label: &[u8], value: &[u8]| {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Label(label.to_vec()),
+            Attribute::Value(value.to_vec()),
+        ])
+        .unwrap()
+    };
+    let many: Vec<ObjectHandle> = (0..40u8).map(|i| data(b"many", &[i; 3])).collect();
+    let few: Vec<ObjectHandle> = (0..3u8).map(|i| data(b"few", &[100 + i; 5])).collect();
+    let value = |s: &Session, h: ObjectHandle| match &s.get_attributes(h, &[AttributeType::Value]).unwrap()[..] {
+        [Attribute::Value(v)] => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..2 {
+        assert_eq!(found(&s, &[Attribute::Label(b"many".to_vec())]), set(&many));
+        assert_eq!(found(&s, &[Attribute::Label(b"few".to_vec())]), set(&few));
+        for (i, h) in few.iter().enumerate() {
+            assert_eq!(value(&s, *h), vec![100 + i as u8; 5]);
+        }
+    }
+    // Changed through another session (the login is the slot's), then
+    // found and read again.
+    let other = p.open_rw_session(slot).unwrap();
+    other.update_attributes(few[1], &[Attribute::Label(b"moved".to_vec()), Attribute::Value(vec![7; 9])]).unwrap();
+    assert_eq!(found(&s, &[Attribute::Label(b"few".to_vec())]), set(&[few[0], few[2]]));
+    assert_eq!(found(&s, &[Attribute::Label(b"moved".to_vec())]), set(&[few[1]]));
+    assert_eq!(value(&s, few[1]), vec![7; 9]);
+    other.destroy_object(few[0]).unwrap();
+    assert_eq!(found(&s, &[Attribute::Label(b"few".to_vec())]), set(&[few[2]]));
+    assert_eq!(found(&s, &[Attribute::Label(b"many".to_vec())]).len(), 40);
 }
