@@ -108,7 +108,7 @@ impl Sessions<'_> {
                 } else {
                     (ck::CKA_DECRYPT, ck::CKO_PRIVATE_KEY)
                 };
-                let (k, obj) = self.asym_key(&a, key, usage, mech.mtype, want)?;
+                let (k, obj) = self.asym_key(&a, key, usage, mech.mtype, want, true)?;
                 if k.rsa().is_none() {
                     return Err(Error::KeyTypeInconsistent);
                 }

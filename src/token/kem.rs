@@ -85,7 +85,7 @@ impl Sessions<'_> {
         // A length query (or a short buffer) checks the key but is not a
         // use of it: it is answered before the template is looked at, and
         // the call that makes the key checks that (and is audited).
-        let (k, obj) = self.asym_key_for(&a, key, ck::CKA_ENCAPSULATE, mech.mtype, ck::CKO_PUBLIC_KEY, false)?;
+        let (k, obj) = self.asym_key(&a, key, ck::CKA_ENCAPSULATE, mech.mtype, ck::CKO_PUBLIC_KEY, false)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
         let ct_len = pq.ciphertext_len()?;
         if let Some(p) = Produced::query(ct_len, cap) {
@@ -115,7 +115,7 @@ impl Sessions<'_> {
         let a = self.m.access(&s)?;
         registry::for_operation(mech.mtype, ck::CKF_DECAPSULATE)?;
         no_param(mech)?;
-        let (k, obj) = self.asym_key(&a, key, ck::CKA_DECAPSULATE, mech.mtype, ck::CKO_PRIVATE_KEY)?;
+        let (k, obj) = self.asym_key(&a, key, ck::CKA_DECAPSULATE, mech.mtype, ck::CKO_PRIVATE_KEY, true)?;
         let pq = k.pq().ok_or(Error::KeyTypeInconsistent)?;
         let tmpl = &*governed(tmpl, &obj, ck::CKA_DECAPSULATE_TEMPLATE)?;
         let (key_type, len) = secret_template(tmpl)?;

@@ -169,7 +169,7 @@ impl Sessions<'_> {
             return Ok((SignState::Mac(self.mac_state(a, mech, key, usage)?), false));
         };
         let want = if sign { ck::CKO_PRIVATE_KEY } else { ck::CKO_PUBLIC_KEY };
-        let (k, obj) = self.asym_key(a, key, usage, mech.mtype, want)?;
+        let (k, obj) = self.asym_key(a, key, usage, mech.mtype, want, true)?;
         alg.check_key(&k)?;
         let input = match alg.prehash() {
             Some(md) => Input::Hash(Hasher::new(digest_alg(md).into())),
@@ -179,20 +179,9 @@ impl Sessions<'_> {
         Ok((SignState::Asym(AsymSign { alg, key: k, input }), login))
     }
 
-    /// An asymmetric key of class `want` usable for `usage` with `mech`.
+    /// An asymmetric key of class `want` usable for `usage` with `mech`;
+    /// `is_use` false for a length query (see `check_key`).
     pub(crate) fn asym_key(
-        &self,
-        a: &Access,
-        h: ObjectHandle,
-        usage: AttrType,
-        mech: ck::CK_MECHANISM_TYPE,
-        want: ck::CK_OBJECT_CLASS,
-    ) -> Result<(Arc<Key>, Arc<crate::model::Object>)> {
-        self.asym_key_for(a, h, usage, mech, want, true)
-    }
-
-    /// `asym_key`; `is_use` false for a length query (see `check_key`).
-    pub(crate) fn asym_key_for(
         &self,
         a: &Access,
         h: ObjectHandle,
@@ -230,7 +219,7 @@ impl Sessions<'_> {
             Some(alg @ (SignAlg::RsaPkcs | SignAlg::RsaX509)) => alg,
             _ => return Err(Error::MechanismInvalid),
         };
-        let (k, obj) = self.asym_key(&a, key, usage, mech.mtype, want)?;
+        let (k, obj) = self.asym_key(&a, key, usage, mech.mtype, want, true)?;
         alg.check_key(&k)?;
         let needs_login = sign && obj.bool(ck::CKA_ALWAYS_AUTHENTICATE);
         *slot = Some(Op { state: RecoverOp { alg, key: k }, multipart: false, single: false, needs_login });
