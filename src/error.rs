@@ -210,8 +210,15 @@ impl Error {
 }
 
 impl std::fmt::Display for Error {
+    /// The kind and code; a message the error carries is printed as it is
+    /// (not quoted and escaped as `Debug` would), after the kind.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?} (CK_RV {:#x})", self.ck_rv())
+        match self {
+            Error::Device(m) => write!(f, "Device: {m} (CK_RV {:#x})", self.ck_rv()),
+            Error::General(m) => write!(f, "General: {m} (CK_RV {:#x})", self.ck_rv()),
+            Error::AuditInvalid(m) => write!(f, "AuditInvalid: {m} (CK_RV {:#x})", self.ck_rv()),
+            _ => write!(f, "{self:?} (CK_RV {:#x})", self.ck_rv()),
+        }
     }
 }
 
