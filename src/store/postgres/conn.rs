@@ -175,6 +175,11 @@ impl Target {
                 let c = c.map_err(|e| Error::device(format!("sslrootcert {}: {e}", path.display())))?;
                 roots.add(c).map_err(|e| Error::device(format!("sslrootcert {}: {e}", path.display())))?;
             }
+            // Trusting nothing would refuse every server later, one
+            // handshake at a time: say so now, when the store opens.
+            if roots.is_empty() {
+                return Err(Error::device(format!("sslrootcert {}: holds no certificate", path.display())));
+            }
             builder.with_root_certificates(roots).with_no_client_auth()
         } else {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(Unverified(provider))).with_no_client_auth()
@@ -251,6 +256,18 @@ mod tests {
         }
         let e = parse("postgresql://u:secret@h/db").err().unwrap();
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn a_root_file_without_a_certificate_is_refused_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let url = format!("postgresql://u@h/db?sslmode=verify-full&sslrootcert={}", empty.display());
+        let e = parse(&url).unwrap().tls().err().expect("an empty root file accepted");
+        assert!(e.to_string().contains("holds no certificate"), "{e}");
+        // Without verify-full the file is not read.
+        assert!(parse(&url.replace("verify-full", "require")).unwrap().tls().is_ok());
     }
 
     #[test]
