@@ -448,7 +448,16 @@ impl Store for SqliteStore {
     }
 
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
-        self.with(|c| load_in(c, token, id))
+        // The head and the rows are two statements: one read transaction
+        // (one snapshot) around them, else another process's commit in
+        // between (a KMS rotation, an attribute change) pairs the old head
+        // and tag with the new rows, and a sound object fails its tag.
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+            let r = load_in(&tx, token, id)?;
+            tx.finish()?;
+            Ok(r)
+        })
     }
 
     fn replace_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool> {
