@@ -25,7 +25,7 @@ mod schema;
 use std::sync::Arc;
 
 use super::seal::{Idx, KdfParams, PinRecord, UID_LEN};
-use super::sqlite::digest::{digest_from, member_of};
+use super::sqlite::digest::{digest_from, member_of, updated as digest_updated};
 use super::{
     AuditLog, AuditSigner, ObjectId, Row, SetDigest, SlotId, Store, StoredObject, TokenId, TokenRecord, Uid, Visible,
     Who, Writer,
@@ -207,20 +207,13 @@ fn write_digest(tx: &mut Tx, token: TokenId, d: &SetDigest) -> Result<()> {
     Ok(())
 }
 
-/// As `sqlite::digest::update_digest`: the stored digest must pass its tag
-/// before it is updated and tagged again.
+/// As `sqlite::digest::update_digest` (the check and update are
+/// `digest::updated`, shared).
 fn update_digest(tx: &mut Tx, token: TokenId, w: Writer, remove: &[[u8; 32]], add: &[[u8; 32]]) -> Result<()> {
     let r = tx
         .opt("SELECT objects_digest, objects_count, digest_tag FROM tokens WHERE token_id = $1", &[&token])?
         .ok_or(Error::TokenNotRecognized)?;
-    let mut d = match digest_from(r.get(0), r.get(1), r.get(2)) {
-        Some(d) if w.key.set_digest_ok(w.token_uid, &d) => d,
-        _ => return Err(Error::general("the token's object digest failed authentication (tampered store?)")),
-    };
-    remove.iter().for_each(|m| d.remove(m));
-    add.iter().for_each(|m| d.add(m));
-    w.key.sign_set_digest(w.token_uid, &mut d);
-    write_digest(tx, token, &d)
+    write_digest(tx, token, &digest_updated(&w, digest_from(r.get(0), r.get(1), r.get(2)), remove, add)?)
 }
 
 /// An object's share of the digest as stored now (None: gone or untagged).

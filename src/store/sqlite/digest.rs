@@ -28,9 +28,7 @@ pub(super) fn write_digest(tx: &rusqlite::Transaction, token: TokenId, d: &SetDi
     Ok(())
 }
 
-/// Applies object changes to a token's digest inside a write: the stored
-/// digest must pass its tag first (else the write fails: an edited digest
-/// is never re-tagged), then it is updated and tagged again.
+/// Applies object changes to a token's digest inside a write (`updated`).
 pub(super) fn update_digest(
     tx: &rusqlite::Transaction,
     token: TokenId,
@@ -43,14 +41,27 @@ pub(super) fn update_digest(
         .query_row([token], |r| Ok(digest_from(r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
         .ok_or(Error::TokenNotRecognized)?;
-    let mut d = match d {
+    write_digest(tx, token, &updated(&w, d, remove, add)?)
+}
+
+/// A token's digest as stored (`digest_from`), after object changes: it
+/// must pass its tag first (else the write fails: an edited digest is
+/// never re-tagged), then it is updated and tagged again. Both stores'
+/// writes go through it.
+pub(in crate::store) fn updated(
+    w: &Writer,
+    stored: Option<SetDigest>,
+    remove: &[[u8; 32]],
+    add: &[[u8; 32]],
+) -> Result<SetDigest> {
+    let mut d = match stored {
         Some(d) if w.key.set_digest_ok(w.token_uid, &d) => d,
         _ => return Err(Error::general("the token's object digest failed authentication (tampered store?)")),
     };
     remove.iter().for_each(|m| d.remove(m));
     add.iter().for_each(|m| d.add(m));
     w.key.sign_set_digest(w.token_uid, &mut d);
-    write_digest(tx, token, &d)
+    Ok(d)
 }
 
 /// The digest share of a stored object as it is now in the store (None:
