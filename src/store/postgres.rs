@@ -522,22 +522,15 @@ impl Store for PgStore {
             let rows = db.query(&sql, &params)?;
             let mut ids: Vec<ObjectId> = Vec::new();
             let mut objects = Vec::new();
-            let mut i = 0;
-            while i < rows.len() {
-                let id: ObjectId = rows[i].get(0);
-                let mut j = i + 1;
-                while j < rows.len() && rows[j].get::<_, ObjectId>(0) == id {
-                    j += 1;
+            // One run of rows per object (the statement orders by id).
+            for rows in rows.chunk_by(|a, b| a.get::<_, ObjectId>(0) == b.get::<_, ObjectId>(0)) {
+                let id: ObjectId = rows[0].get(0);
+                ids.push(id);
+                // Rows with attributes: the object itself (a head alone is
+                // the ids-only branch).
+                if rows[0].get::<_, Option<i64>>(5).is_some() {
+                    objects.push(object_from(id, rows, 1)?);
                 }
-                if ids.last() != Some(&id) {
-                    ids.push(id);
-                    // Rows with attributes: the object itself (a head
-                    // alone is the ids-only branch).
-                    if rows[i].get::<_, Option<i64>>(5).is_some() {
-                        objects.push(object_from(id, &rows[i..j], 1)?);
-                    }
-                }
-                i = j;
             }
             Ok((ids, objects))
         })?;
