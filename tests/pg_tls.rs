@@ -188,11 +188,18 @@ fn sslmodes_against_a_tls_only_server() {
             && out.contains("127.0.0.1"),
         "verify-full, wrong name: the error does not say why: {out}"
     );
-    // ... and a root certificate file that is not there.
+    // ... a root certificate file that is not there ...
     let missing = d.join("no-such-ca.pem");
     let (ok, out) = run("localhost", &verify_full(&missing), &verify);
     assert!(!ok, "verify-full without its root certificate: {out}");
     assert!(out.contains(&format!("sslrootcert {}", missing.display())), "a missing sslrootcert: {out}");
+    // ... or one that holds no certificate (refused when the store opens,
+    // not one handshake at a time).
+    let empty = d.join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let (ok, out) = run("localhost", &verify_full(&empty), &verify);
+    assert!(!ok, "verify-full trusting no certificate: {out}");
+    assert!(out.contains(&format!("sslrootcert {}: holds no certificate", empty.display())), "{out}");
 
     // require (and prefer) encrypt without checking the certificate: an
     // untrusted one (sslrootcert is not read) and a name it does not carry.

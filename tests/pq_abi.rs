@@ -209,3 +209,73 @@ fn ml_dsa_parameters_are_checked_at_the_boundary() {
     assert_eq!(call!(r, C_SignFinal(h, sig.as_mut_ptr(), &mut len)), CKR_OK);
     assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
 }
+
+/// A length query (NULL buffer) or a short buffer checks the key but is not
+/// a use of it: the template is not looked at (a template the real call
+/// refuses still gets the length), the key's class and usage are checked
+/// as for the real call, and only calls that make a key are audited (read
+/// back from the store's audit table after C_Finalize writes the buffer).
+#[test]
+fn a_length_query_checks_the_key_but_is_not_a_use() {
+    let w = world("");
+    let r = raw();
+    init(&r);
+    let h = ready_session(&r);
+    let encaps: libloading::Symbol<Encapsulate> = unsafe { r.lib.get(b"C_EncapsulateKey") }.unwrap();
+    let mut m = mech(CKM_ML_KEM_KEY_PAIR_GEN);
+    let mut set = CKP_ML_KEM_512;
+    let mut public = [attr(CKA_PARAMETER_SET, &mut set)];
+    let (mut hp, mut hs) = (0, 0);
+    assert_eq!(call!(r, C_GenerateKeyPair(h, &mut m, public.as_mut_ptr(), 1, null_mut(), 0, &mut hp, &mut hs)), CKR_OK);
+    let mut km = mech(CKM_ML_KEM);
+    let mut class = CKO_SECRET_KEY;
+    let mut t = [attr(CKA_CLASS, &mut class)];
+    let mut wrong_class = CKO_DATA;
+    let mut bad = [attr(CKA_CLASS, &mut wrong_class)];
+    let (mut len, mut hk) = (0 as CK_ULONG, 0 as CK_OBJECT_HANDLE);
+    // The template is not looked at: even a refused one (and a NULL one
+    // with a count) gets the length.
+    for _ in 0..3 {
+        assert_eq!(unsafe { encaps(h, &mut km, hp, bad.as_mut_ptr(), 1, null_mut(), &mut len, &mut hk) }, CKR_OK);
+        assert_eq!((len, hk), (768, 0));
+    }
+    assert_eq!(unsafe { encaps(h, &mut km, hp, null_mut(), 5, null_mut(), &mut len, &mut hk) }, CKR_OK);
+    let mut ct = vec![0u8; 768];
+    len = 10;
+    assert_eq!(
+        unsafe { encaps(h, &mut km, hp, t.as_mut_ptr(), 1, ct.as_mut_ptr(), &mut len, &mut hk) },
+        CKR_BUFFER_TOO_SMALL
+    );
+    // The key is checked: the private key is the wrong class.
+    assert_eq!(
+        unsafe { encaps(h, &mut km, hs, t.as_mut_ptr(), 1, null_mut(), &mut len, &mut hk) },
+        CKR_KEY_TYPE_INCONSISTENT
+    );
+    // The real call refuses the template the length query did not read.
+    len = ct.len() as CK_ULONG;
+    assert_eq!(
+        unsafe { encaps(h, &mut km, hp, bad.as_mut_ptr(), 1, ct.as_mut_ptr(), &mut len, &mut hk) },
+        CKR_TEMPLATE_INCONSISTENT
+    );
+    // Two keys made.
+    for _ in 0..2 {
+        len = ct.len() as CK_ULONG;
+        assert_eq!(unsafe { encaps(h, &mut km, hp, t.as_mut_ptr(), 1, ct.as_mut_ptr(), &mut len, &mut hk) }, CKR_OK);
+    }
+    assert_eq!(call!(r, C_Finalize(null_mut())), CKR_OK);
+    // Audited: the two keys made and the refused template (uses of the
+    // key), nothing for the five length queries and the short buffer.
+    let c = rusqlite::Connection::open(&w.db).unwrap();
+    let mut st = c.prepare("SELECT body FROM audit").unwrap();
+    let bodies: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let uses: u64 = bodies
+        .iter()
+        .flat_map(|b| b.lines())
+        .filter(|l| l.contains("\"event\":\"encapsulate\""))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["count"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(uses, 3, "encapsulate records: {bodies:?}");
+}
