@@ -224,6 +224,16 @@ fn two_hosts(base: &str) {
     b.ok("create k2");
     a.until("count k2", "1");
     assert_eq!(a.ok("value k2"), b.ok("value k2"));
+    // Renamed on one side: found by its new label only on the other (each
+    // process answers finds from its copy of the token's objects, which
+    // the other's notification marks stale).
+    assert_eq!(b.num("rename k2 k2-renamed"), 1);
+    a.until("count k2-renamed", "1");
+    assert_eq!(a.num("count k2"), 0);
+    assert_eq!(b.num("rename k2-renamed k2"), 1);
+    a.until("count k2", "1");
+    assert_eq!(a.num("count k2-renamed"), 0);
+    assert_eq!(a.ok("value k2"), b.ok("value k2"));
 
     // A KMS key made on A, rotated on both, disabled on B.
     let key = a.ok("kms-create");
@@ -566,6 +576,10 @@ fn host() {
             ["count", label] => p.find_label(h, label).map(|v| v.len().to_string()),
             ["count-prefix", prefix] => count_prefix(&p, h, prefix),
             ["value", label] => value(&p, h, label),
+            ["rename", old, new] => p.find_label(h, old).and_then(|v| {
+                v.iter().try_for_each(|o| p.set_attr(h, *o, &mut Tmpl::new().bytes(CKA_LABEL, new.as_bytes())))?;
+                Ok(v.len().to_string())
+            }),
             ["destroy", label] => p.find_label(h, label).and_then(|v| {
                 v.iter().try_for_each(|o| p.destroy(h, *o))?;
                 Ok(v.len().to_string())

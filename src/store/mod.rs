@@ -44,6 +44,7 @@ pub struct Writer<'a> {
 }
 
 /// One stored attribute: its value (sealed or not) and its index entry.
+#[derive(Clone)]
 pub struct Row {
     pub atype: AttrType,
     pub sealed: bool,
@@ -51,6 +52,7 @@ pub struct Row {
     pub idx: Option<Idx>,
 }
 
+#[derive(Clone)]
 pub struct StoredObject {
     pub id: ObjectId,
     pub uid: Uid,

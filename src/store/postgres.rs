@@ -16,10 +16,9 @@ pub mod conn;
 
 mod audit;
 mod copy;
-mod findcache;
 mod listen;
+mod mirror;
 mod pool;
-mod prefetch;
 mod schema;
 
 use std::sync::Arc;
@@ -32,6 +31,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::AttrType;
+use mirror::{Change, Scope, Standing};
 use pool::{Conn, Db, Pool};
 
 pub use conn::Target;
@@ -41,8 +41,6 @@ type Tx<'a, 'b> = Db<'a, postgres::Transaction<'b>>;
 pub struct PgStore {
     pool: Arc<Pool>,
     gen: Arc<listen::Shared>,
-    finds: findcache::FindCache,
-    prefetched: prefetch::Prefetched,
     anchor: super::anchor::Anchor,
 }
 
@@ -76,13 +74,7 @@ impl PgStore {
         pool.with(|c| schema::migrate(&mut c.client))?;
         let gen = Arc::new(listen::Shared::default());
         listen::spawn(pool.clone(), gen.clone());
-        Ok(PgStore {
-            pool,
-            gen,
-            finds: Default::default(),
-            prefetched: Default::default(),
-            anchor: super::anchor::Anchor { mode: 0o600, ..Default::default() },
-        })
+        Ok(PgStore { pool, gen, anchor: super::anchor::Anchor { mode: 0o600, ..Default::default() } })
     }
 
     /// Anchors audit batches in `sidecar` (a file on this host: it holds
@@ -103,6 +95,12 @@ impl PgStore {
     }
 
     fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        self.write_audited(None, None, |tx, _| f(tx))
+    }
+
+    /// A write that changes objects (or whole tokens): it says which in
+    /// `Scope`, for its notification and this process's copy (`mirror`).
+    fn write_objects<T>(&self, f: impl FnOnce(&mut Tx, &mut Scope) -> Result<T>) -> Result<T> {
         self.write_audited(None, None, f)
     }
 
@@ -113,17 +111,18 @@ impl PgStore {
         &self,
         batch: Option<&str>,
         signer: Option<&AuditSigner>,
-        f: impl FnOnce(&mut Tx) -> Result<T>,
+        f: impl FnOnce(&mut Tx, &mut Scope) -> Result<T>,
     ) -> Result<T> {
         let take = || STAGED.try_with(|s| std::mem::take(&mut *s.borrow_mut())).unwrap_or_default();
         let r = self.pool.with(|c| {
             let Conn { client, stmts } = c;
             let mut tx = client.transaction()?;
-            let (v, appended) = {
+            let mut scope = Scope::None;
+            let (v, appended, gen) = {
                 let mut db = Db { c: &mut tx, stmts };
                 let gen: i64 =
                     db.one("UPDATE ferrohsm_generation SET gen = gen + 1 WHERE one = 1 RETURNING gen", &[])?.get(0);
-                let v = f(&mut db)?;
+                let v = f(&mut db, &mut scope)?;
                 let staged = take();
                 let mut appended = Vec::new();
                 for body in [batch.unwrap_or(""), &staged] {
@@ -135,10 +134,13 @@ impl PgStore {
                     audit::checkpoint_in(&mut db, &s.mark(super::CHECKPOINT_DOMAIN, *seq, hash))?;
                 }
                 // Delivered to every listener at commit, not before.
-                db.exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &gen.to_string()])?;
-                (v, appended)
+                db.exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &mirror::payload(gen, &scope)])?;
+                (v, appended, gen)
             };
             tx.commit()?;
+            // The copy first, then the generation: a call that sees the
+            // new generation finds the change in the copy.
+            self.gen.mirror.apply(gen, scope);
             self.gen.bump();
             self.anchor.record(&appended);
             Ok(v)
@@ -147,6 +149,56 @@ impl PgStore {
             take();
         }
         r
+    }
+}
+
+impl PgStore {
+    /// A find answered from this process's copy of the token's objects,
+    /// copying the token first (one statement) if it is not, and reading
+    /// again what other hosts changed (one statement). None when the copy
+    /// cannot answer (being made by another call, too large, dropped
+    /// meanwhile): the caller asks the database.
+    fn find_in_copy(
+        &self,
+        token: TokenId,
+        vis: Visible,
+        filters: &[(AttrType, Vec<Idx>)],
+    ) -> Result<Option<Vec<ObjectId>>> {
+        let m = &self.gen.mirror;
+        let epoch = m.epoch();
+        match m.standing(epoch, token) {
+            Standing::Unusable => return Ok(None),
+            Standing::Absent => {
+                let r = self.read(|db| {
+                    let n: i64 = db.one("SELECT count(*) FROM objects WHERE token_id = $1", &[&token])?.get(0);
+                    if n > mirror::MAX_OBJECTS {
+                        return Ok(None);
+                    }
+                    let sql = format!(
+                        "SELECT {COPY_COLS} FROM objects o LEFT JOIN attrs a ON a.obj_id = o.obj_id \
+                         WHERE o.token_id = $1 ORDER BY o.obj_id"
+                    );
+                    copies_from(&db.query(&sql, &[&token])?).map(Some)
+                });
+                match r {
+                    Ok(objects) => m.built(epoch, token, objects),
+                    Err(e) => {
+                        m.unclaim(epoch, token);
+                        return Err(e);
+                    }
+                }
+            }
+            Standing::Ready { stale } if !stale.is_empty() => {
+                let sql = format!(
+                    "SELECT {COPY_COLS} FROM objects o LEFT JOIN attrs a ON a.obj_id = o.obj_id \
+                     WHERE o.obj_id = ANY($2) AND o.token_id = $1 ORDER BY o.obj_id"
+                );
+                let objects = self.read(|db| copies_from(&db.query(&sql, &[&token, &stale])?))?;
+                m.refreshed(epoch, token, &stale, objects);
+            }
+            Standing::Ready { .. } => {}
+        }
+        Ok(m.find(epoch, token, vis, filters))
     }
 }
 
@@ -280,13 +332,26 @@ fn load_in<C: postgres::GenericClient>(c: &mut Db<C>, token: TokenId, id: Object
     if rows.is_empty() {
         return Ok(None);
     }
-    object_from(id, &rows, 0).map(Some)
+    object_from(id, &rows, 0, false).map(Some)
+}
+
+/// The columns `object_from` reads with index entries, after the id, and
+/// the row's generation after them (`mirror`).
+const COPY_COLS: &str = "o.obj_id, o.uid, o.private, o.version, o.tag, a.atype, a.sealed, a.value, a.idx, o.gen";
+
+/// Objects with their generations from rows of `COPY_COLS`, one run of
+/// rows per object (the statements order by id).
+fn copies_from(rows: &[postgres::Row]) -> Result<Vec<(i64, StoredObject)>> {
+    rows.chunk_by(|a, b| a.get::<_, ObjectId>(0) == b.get::<_, ObjectId>(0))
+        .map(|run| Ok((run[0].get::<_, i64>(9), object_from(run[0].get(0), run, 1, true)?)))
+        .collect()
 }
 
 /// An object from the rows of one object (at least one): its head in
 /// columns `at`..`at + 4` of each (uid, private, version, tag), then one
-/// attribute per row (atype, sealed, value; NULL for none).
-fn object_from(id: ObjectId, rows: &[postgres::Row], at: usize) -> Result<StoredObject> {
+/// attribute per row (atype, sealed, value; NULL for none), and with
+/// `idx` its index entry after them.
+fn object_from(id: ObjectId, rows: &[postgres::Row], at: usize, idx: bool) -> Result<StoredObject> {
     let first = &rows[0];
     let uid: Uid =
         first.get::<_, Vec<u8>>(at).try_into().map_err(|_| Error::general("stored object uid has the wrong length"))?;
@@ -299,7 +364,11 @@ fn object_from(id: ObjectId, rows: &[postgres::Row], at: usize) -> Result<Stored
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         if let Some(atype) = r.get::<_, Option<i64>>(at + 4) {
-            out.push(Row { atype: atype as AttrType, sealed: r.get(at + 5), value: r.get(at + 6), idx: None });
+            let idx = match idx {
+                true => r.get::<_, Option<Vec<u8>>>(at + 7).and_then(|i| <Idx>::try_from(&i[..]).ok()),
+                false => None,
+            };
+            out.push(Row { atype: atype as AttrType, sealed: r.get(at + 5), value: r.get(at + 6), idx });
         }
     }
     Ok(StoredObject { id, uid, private, version, tag, rows: out })
@@ -342,7 +411,8 @@ impl Store for PgStore {
     }
 
     fn put_token(&self, rec: &TokenRecord) -> Result<TokenId> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
+            *scope = Scope::All;
             tx.exec("DELETE FROM tokens WHERE slot_id = $1", &[&(rec.slot_id as i64)])?;
             let id: i64 = tx
                 .one(
@@ -367,7 +437,10 @@ impl Store for PgStore {
     }
 
     fn delete_token(&self, token: TokenId) -> Result<bool> {
-        self.write(|tx| Ok(tx.exec("DELETE FROM tokens WHERE token_id = $1", &[&token])? > 0))
+        self.write_objects(|tx, scope| {
+            *scope = Scope::All;
+            Ok(tx.exec("DELETE FROM tokens WHERE token_id = $1", &[&token])? > 0)
+        })
     }
 
     fn set_pin(&self, token: TokenId, who: Who, rec: &PinRecord) -> Result<()> {
@@ -411,41 +484,54 @@ impl Store for PgStore {
     }
 
     fn insert_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<ObjectId> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
             update_digest(tx, token, w, &[], &member_of(obj))?;
-            insert_object_in(tx, token, obj)
+            let id = insert_object_in(tx, token, obj)?;
+            *scope = Scope::Objects(token, vec![Change::Put(StoredObject { id, ..obj.clone() })]);
+            Ok(id)
         })
     }
 
     fn insert_objects(&self, token: TokenId, w: Writer, objs: &[StoredObject]) -> Result<Vec<ObjectId>> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
             let members: Vec<[u8; 32]> = objs.iter().flat_map(member_of).collect();
             update_digest(tx, token, w, &[], &members)?;
-            objs.iter().map(|obj| insert_object_in(tx, token, obj)).collect()
+            let ids = objs.iter().map(|obj| insert_object_in(tx, token, obj)).collect::<Result<Vec<_>>>()?;
+            let put = objs.iter().zip(&ids).map(|(o, id)| Change::Put(StoredObject { id: *id, ..o.clone() }));
+            *scope = Scope::Objects(token, put.collect());
+            Ok(ids)
         })
     }
 
     fn load_object(&self, token: TokenId, id: ObjectId) -> Result<Option<StoredObject>> {
-        if let Some(g) = self.gen.listened() {
-            if let Some(o) = self.prefetched.take(g, token, id) {
-                return Ok(Some(o));
+        if self.gen.listened().is_some() {
+            if let Some(o) = self.gen.mirror.load(self.gen.mirror.epoch(), token, id) {
+                return Ok(o);
             }
         }
         self.read(|db| load_in(db, token, id))
     }
 
     fn replace_object(&self, token: TokenId, w: Writer, obj: &StoredObject) -> Result<bool> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
             let Some(old) = member_in(tx, token, obj.id)? else { return Ok(false) };
-            replace_in(tx, token, w, old, obj)
+            let done = replace_in(tx, token, w, old, obj)?;
+            if done {
+                *scope = Scope::Objects(token, vec![Change::Put(obj.clone())]);
+            }
+            Ok(done)
         })
     }
 
     fn delete_object(&self, token: TokenId, w: Writer, id: ObjectId) -> Result<bool> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
             let old: Vec<[u8; 32]> = member_in(tx, token, id)?.into_iter().collect();
             update_digest(tx, token, w, &old, &[])?;
-            Ok(tx.exec("DELETE FROM objects WHERE obj_id = $1 AND token_id = $2", &[&id, &token])? > 0)
+            let done = tx.exec("DELETE FROM objects WHERE obj_id = $1 AND token_id = $2", &[&id, &token])? > 0;
+            if done {
+                *scope = Scope::Objects(token, vec![Change::Gone(id)]);
+            }
+            Ok(done)
         })
     }
 
@@ -453,11 +539,9 @@ impl Store for PgStore {
         if filters.iter().any(|(_, idxs)| idxs.is_empty()) || !(vis.public || vis.private) {
             return Ok(Vec::new());
         }
-        // While nothing changed, the last answer (see findcache).
-        let gen = self.gen.listened();
-        let key = gen.map(|_| findcache::key(token, vis, filters));
-        if let (Some(g), Some(k)) = (gen, &key) {
-            if let Some(ids) = self.finds.get(g, k) {
+        // While the listener is up, from this process's copy (`mirror`).
+        if self.gen.listened().is_some() {
+            if let Some(ids) = self.find_in_copy(token, vis, filters)? {
                 return Ok(ids);
             }
         }
@@ -477,15 +561,14 @@ impl Store for PgStore {
             sets.push(idxs.iter().map(|i| &i[..]).collect());
         }
         let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&token];
-        let head = "o.obj_id, o.uid, o.private, o.version, o.tag";
         let mut sql = match order.len() {
-            0 => format!("WITH f AS MATERIALIZED (SELECT {head} FROM objects o WHERE o.token_id = $1{vis}"),
+            0 => format!("SELECT o.obj_id FROM objects o WHERE o.token_id = $1{vis}"),
             n => {
                 // Each candidate's object through its key (the LATERAL
                 // fence): never the token's objects scanned for them.
                 let mut sql = format!(
-                    "WITH c AS MATERIALIZED (SELECT obj_id FROM attrs WHERE idx = ANY($3) AND atype = $2), \
-                     f AS MATERIALIZED (SELECT {head} FROM c CROSS JOIN LATERAL \
+                    "WITH c AS MATERIALIZED (SELECT obj_id FROM attrs WHERE idx = ANY($3) AND atype = $2) \
+                     SELECT o.obj_id FROM c CROSS JOIN LATERAL \
                      (SELECT * FROM objects o WHERE o.obj_id = c.obj_id OFFSET 0) o \
                      WHERE o.token_id = $1{vis}"
                 );
@@ -499,46 +582,12 @@ impl Store for PgStore {
                 sql
             }
         };
-        // The found objects' rows come in the same statement when they are
-        // few (a find by label or ID, the usual case), kept for the loads
-        // that follow (`prefetch`): a first-time find costs one round trip,
-        // not one plus one per object. Many are answered by ids alone (the
-        // one-time filters make the other branch run not at all).
-        sql.push_str(&format!(
-            "), n AS (SELECT count(*) AS n FROM f) \
-             SELECT f.*, NULL::BIGINT, NULL::BOOLEAN, NULL::BYTEA FROM f WHERE (SELECT n FROM n) > {max} \
-             UNION ALL \
-             SELECT f.*, a.atype, a.sealed, a.value FROM f LEFT JOIN LATERAL \
-             (SELECT atype, sealed, value FROM attrs WHERE attrs.obj_id = f.obj_id OFFSET 0) a ON true \
-             WHERE (SELECT n FROM n) <= {max} \
-             ORDER BY 1",
-            max = prefetch::FIND_ROWS_WITH_OBJECTS
-        ));
+        sql.push_str(" ORDER BY 1");
         for k in 0..order.len() {
             params.push(&atypes[k]);
             params.push(&sets[k]);
         }
-        let (ids, objects) = self.read(|db| {
-            let rows = db.query(&sql, &params)?;
-            let mut ids: Vec<ObjectId> = Vec::new();
-            let mut objects = Vec::new();
-            // One run of rows per object (the statement orders by id).
-            for rows in rows.chunk_by(|a, b| a.get::<_, ObjectId>(0) == b.get::<_, ObjectId>(0)) {
-                let id: ObjectId = rows[0].get(0);
-                ids.push(id);
-                // Rows with attributes: the object itself (a head alone is
-                // the ids-only branch).
-                if rows[0].get::<_, Option<i64>>(5).is_some() {
-                    objects.push(object_from(id, rows, 1)?);
-                }
-            }
-            Ok((ids, objects))
-        })?;
-        if let (Some(g), Some(k)) = (gen, key) {
-            self.prefetched.put(g, token, objects);
-            self.finds.put(g, k, ids.clone());
-        }
-        Ok(ids)
+        self.read(|db| Ok(db.query(&sql, &params)?.iter().map(|r| r.get(0)).collect()))
     }
 
     fn object_by_uid(&self, token: TokenId, uid: &Uid) -> Result<Option<ObjectId>> {
@@ -556,17 +605,21 @@ impl Store for PgStore {
         id: ObjectId,
         f: &mut dyn FnMut(StoredObject) -> Result<Option<StoredObject>>,
     ) -> Result<bool> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
             let Some(cur) = load_in(tx, token, id)? else { return Ok(false) };
             let old = member_of(&cur).pop();
             let Some(new) = f(cur)? else { return Ok(true) };
             let Some(old) = old else { return Ok(false) };
-            replace_in(tx, token, w, old, &new)
+            let done = replace_in(tx, token, w, old, &new)?;
+            if done {
+                *scope = Scope::Objects(token, vec![Change::Put(new)]);
+            }
+            Ok(done)
         })
     }
 
     fn append_audit(&self, body: &str, signer: Option<&AuditSigner>) -> Result<()> {
-        self.write_audited(Some(body), signer, |_| Ok(()))
+        self.write_audited(Some(body), signer, |_, _| Ok(()))
     }
 
     fn stage_audit(&self, lines: &str) {
@@ -597,12 +650,13 @@ impl Store for PgStore {
         version: u64,
         tag: &super::seal::Tag,
     ) -> Result<bool> {
-        self.write(|tx| {
+        self.write_objects(|tx, scope| {
             let uid = tx
                 .opt("SELECT uid FROM objects WHERE obj_id = $1 AND token_id = $2 AND tag IS NULL", &[&id, &token])?
                 .map(|r| r.get::<_, Vec<u8>>(0));
             let Some(uid) = uid.and_then(|u| <Uid>::try_from(u).ok()) else { return Ok(false) };
             update_digest(tx, token, w, &[], &[super::seal::member_hash(&uid, version, tag)])?;
+            *scope = Scope::Objects(token, vec![Change::Touched(id)]);
             Ok(tx.exec(
                 "UPDATE objects SET version = $1, tag = $2 WHERE obj_id = $3 AND token_id = $4 AND tag IS NULL",
                 &[&(version as i64), &&tag[..], &id, &token],
@@ -665,7 +719,10 @@ impl Store for PgStore {
     }
 
     fn import(&self, d: &super::copy::Dump) -> Result<()> {
-        self.write(|tx| copy::import_in(tx, d))
+        self.write_objects(|tx, scope| {
+            *scope = Scope::All;
+            copy::import_in(tx, d)
+        })
     }
 }
 

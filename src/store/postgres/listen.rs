@@ -35,6 +35,10 @@ pub(super) struct Shared {
     /// The listener is connected and listening.
     healthy: AtomicBool,
     stop: AtomicBool,
+    /// This process's copy of token objects, kept current by what the
+    /// notifications say (see `mirror`); dropped whenever the listener
+    /// (re)connects or fails.
+    pub mirror: super::mirror::Mirror,
 }
 
 impl Shared {
@@ -61,6 +65,13 @@ impl Shared {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
     }
+
+    /// The listener lost its connection: notifications may be missed from
+    /// now on, so the generation row is read and the copy goes.
+    fn down(&self) {
+        self.healthy.store(false, Ordering::Release);
+        self.mirror.reset();
+    }
 }
 
 /// Starts the listener thread.
@@ -77,7 +88,7 @@ fn run(pool: &Pool, shared: &Shared) {
         match listen(pool, shared) {
             Ok(()) => return,
             Err(e) => {
-                shared.healthy.store(false, Ordering::Release);
+                shared.down();
                 if !logged {
                     log::warn!("postgresql listener: {e}; reading the generation row until it reconnects");
                     logged = true;
@@ -94,13 +105,14 @@ fn listen(pool: &Pool, shared: &Shared) -> std::result::Result<(), String> {
     let mut c = pool.connect().map_err(|e| e.to_string())?;
     c.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| super::describe(&e))?;
     // Whatever was committed before LISTEN took effect was not notified:
-    // a fresh value makes every cache look again.
+    // a fresh value makes every cache look again, and the copy goes.
+    shared.mirror.reset();
     shared.counter.fetch_add(1, Ordering::AcqRel);
     shared.healthy.store(true, Ordering::Release);
     log::info!("postgresql listener connected");
     loop {
         if shared.stop.load(Ordering::Acquire) {
-            shared.healthy.store(false, Ordering::Release);
+            shared.down();
             return Ok(());
         }
         let next = {
@@ -109,20 +121,22 @@ fn listen(pool: &Pool, shared: &Shared) -> std::result::Result<(), String> {
             postgres::fallible_iterator::FallibleIterator::next(&mut it)
         };
         let got = match next {
-            Ok(Some(_)) => {
+            Ok(Some(n)) => {
+                // The copy first, then the generation (as a local commit).
+                shared.mirror.heard(super::mirror::parse(n.payload()));
                 shared.counter.fetch_add(1, Ordering::AcqRel);
                 true
             }
             Ok(None) => false,
             Err(e) => {
-                shared.healthy.store(false, Ordering::Release);
+                shared.down();
                 return Err(super::describe(&e));
             }
         };
         if !got {
             // Quiet for a while: prove the connection is still there.
             if let Err(e) = c.simple_query("") {
-                shared.healthy.store(false, Ordering::Release);
+                shared.down();
                 return Err(super::describe(&e));
             }
         }

@@ -4,12 +4,12 @@
 
 use crate::error::{Error, Result};
 
-pub(super) const SCHEMA_VERSION: i32 = 1;
+pub(super) const SCHEMA_VERSION: i32 = 2;
 
 /// v1: the SQLite store's tables as of its format 7 (the same rows, the
 /// same sealed values and index entries), plus the generation row every
 /// write bumps (see `listen`).
-const SCHEMA_V1: &str = "
+pub(super) const SCHEMA_V1: &str = "
 CREATE TABLE ferrohsm_schema (
     one     INTEGER PRIMARY KEY CHECK (one = 1),
     version INTEGER NOT NULL
@@ -98,6 +98,22 @@ CREATE TABLE audit_exported (
 INSERT INTO ferrohsm_schema (one, version) VALUES (1, 0);
 ";
 
+/// v2: each object row carries the generation of the transaction that last
+/// wrote it, set by a trigger from the generation row that transaction
+/// holds (so no writer can forget it), for the copy of a token's objects
+/// each process keeps (`mirror`). Rows from before it read as generation
+/// 0, older than any change.
+const SCHEMA_V2: &str = "
+ALTER TABLE objects ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION ferrohsm_object_gen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.gen := (SELECT gen FROM ferrohsm_generation WHERE one = 1);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER objects_gen BEFORE INSERT OR UPDATE ON objects
+    FOR EACH ROW EXECUTE FUNCTION ferrohsm_object_gen();
+";
+
 /// Creates or upgrades the schema in the connection's current schema
 /// (the first of its `search_path`).
 pub(super) fn migrate(c: &mut postgres::Client) -> Result<()> {
@@ -118,6 +134,9 @@ pub(super) fn migrate(c: &mut postgres::Client) -> Result<()> {
     }
     if version < 1 {
         tx.batch_execute(SCHEMA_V1)?;
+    }
+    if version < 2 {
+        tx.batch_execute(SCHEMA_V2)?;
     }
     // Later versions add their steps here, each guarded by `version < N`.
     tx.execute("UPDATE ferrohsm_schema SET version = $1 WHERE one = 1", &[&SCHEMA_VERSION])?;

@@ -93,3 +93,54 @@ fn writers_on_two_hosts_lose_nothing() {
     drop((a, b));
     drop_schema(&url, &schema);
 }
+
+/// A store made by a version-1 module (no `objects.gen`): opening it
+/// migrates, and its objects, older than any change, are found and
+/// loaded from the process's copy and follow later changes.
+#[test]
+fn a_version_1_schema_is_migrated_and_its_objects_found() {
+    let Some(url) = server() else { return };
+    let t = conn::parse(&url).unwrap().with_password(None).unwrap();
+    let mut c = Pool::new(t).unwrap().connect().unwrap();
+    let name = format!("v1_{}_{}", std::process::id(), crate::hex::hex(&crate::sys::rand::random_uid().unwrap()[..6]));
+    c.batch_execute(&format!("CREATE SCHEMA {name}; SET search_path = {name}")).unwrap();
+    c.batch_execute(schema::SCHEMA_V1).unwrap();
+    c.batch_execute(
+        "UPDATE ferrohsm_schema SET version = 1;
+         INSERT INTO tokens (token_id, slot_id, uid, label, serial, so_salt, so_wrapped, so_kdf)
+             VALUES (7, 0, '\\x00', '\\x00', '\\x00', '\\x00', '\\x00', 'x');
+         INSERT INTO objects (obj_id, token_id, uid, private, version)
+             VALUES (70, 7, '\\x01010101010101010101010101010101', false, 1),
+                    (71, 7, '\\x02020202020202020202020202020202', true, 1);
+         INSERT INTO attrs (obj_id, atype, sealed, value, idx) VALUES
+             (70, 3, false, '\\x61', '\\x03030303030303030303030303030303'),
+             (71, 3, false, '\\x62', '\\x04040404040404040404040404040404');",
+    )
+    .unwrap();
+    let url = format!("{url}&options=-csearch_path%3D{name}");
+    let open = || PgStore::open(conn::parse(&url).unwrap().with_password(None).unwrap()).unwrap();
+    let (a, b) = (open(), open());
+    let v: i32 = c.query_one("SELECT version FROM ferrohsm_schema", &[]).unwrap().get(0);
+    assert_eq!(v, schema::SCHEMA_VERSION);
+    wait("both listeners are up", || a.gen.listened().is_some() && b.gen.listened().is_some());
+    let all = Visible { public: true, private: true };
+    let by = |i: u8| vec![(3 as AttrType, vec![[i; 16]])];
+    assert_eq!(a.find(7, all, &by(3)).unwrap(), vec![70]);
+    assert_eq!(a.find(7, Visible { public: true, private: false }, &by(4)).unwrap(), Vec::<ObjectId>::new());
+    assert_eq!(a.find(7, all, &[]).unwrap(), vec![70, 71]);
+    let epoch = a.gen.mirror.epoch();
+    let o = a.gen.mirror.load(epoch, 7, 71).expect("served from the copy").expect("there");
+    assert_eq!((o.uid.len(), o.rows.len(), &o.rows[0].value[..]), (16, 1, &b"b"[..]));
+    // Changed behind both stores' backs by SQL (no notification): the
+    // copy keeps what it had...
+    c.batch_execute("UPDATE attrs SET idx = '\\x05050505050505050505050505050505' WHERE obj_id = 70").unwrap();
+    assert_eq!(a.find(7, all, &by(3)).unwrap(), vec![70]);
+    // ...until a drop: a notification from another version (no payload
+    // this version parses) drops every copy.
+    c.batch_execute("NOTIFY ferrohsm_gen, '12'").unwrap();
+    wait("A dropped its copy", || a.gen.mirror.load(a.gen.mirror.epoch(), 7, 70).is_none());
+    assert_eq!(a.find(7, all, &by(5)).unwrap(), vec![70]);
+    assert_eq!(a.find(7, all, &by(3)).unwrap(), Vec::<ObjectId>::new());
+    drop((a, b));
+    drop_schema(url.split("&options").next().unwrap(), &name);
+}
