@@ -145,7 +145,7 @@ struct TokenCopy {
     objects: HashMap<ObjectId, Entry>,
     /// Deleted objects (ids are never reused).
     gone: HashSet<ObjectId>,
-    index: HashMap<(AttrType, Idx), Vec<ObjectId>>,
+    index: HashMap<(AttrType, Idx), Members>,
     /// Objects to read again, with the latest generation named for each.
     stale: HashMap<ObjectId, i64>,
 }
@@ -153,6 +153,52 @@ struct TokenCopy {
 struct Entry {
     gen: i64,
     obj: StoredObject,
+}
+
+/// The objects with one index entry: most entries (a label, an ID) name
+/// one object, some (a class, a key type) nearly all, so a set, added to
+/// and removed from in constant time, for those.
+enum Members {
+    One(ObjectId),
+    Many(HashSet<ObjectId>),
+}
+
+impl Members {
+    fn add(&mut self, id: ObjectId) {
+        match self {
+            Members::One(a) if *a == id => {}
+            Members::One(a) => *self = Members::Many(HashSet::from([*a, id])),
+            Members::Many(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    /// False when none is left.
+    fn remove(&mut self, id: ObjectId) -> bool {
+        match self {
+            Members::One(a) => *a != id,
+            Members::Many(set) => {
+                set.remove(&id);
+                match set.len() {
+                    0 => false,
+                    1 => {
+                        let last = set.iter().next().copied().unwrap_or(id);
+                        *self = Members::One(last);
+                        true
+                    }
+                    _ => true,
+                }
+            }
+        }
+    }
+
+    fn ids(&self) -> Box<dyn Iterator<Item = ObjectId> + '_> {
+        match self {
+            Members::One(a) => Box::new(std::iter::once(*a)),
+            Members::Many(set) => Box::new(set.iter().copied()),
+        }
+    }
 }
 
 /// Where a token's copy stands, for the caller to act on.
@@ -169,9 +215,8 @@ impl TokenCopy {
     fn unindex(&mut self, id: ObjectId, obj: &StoredObject) {
         for r in &obj.rows {
             if let Some(i) = r.idx {
-                if let Some(v) = self.index.get_mut(&(r.atype, i)) {
-                    v.retain(|x| *x != id);
-                    if v.is_empty() {
+                if let Some(m) = self.index.get_mut(&(r.atype, i)) {
+                    if !m.remove(id) {
                         self.index.remove(&(r.atype, i));
                     }
                 }
@@ -195,7 +240,12 @@ impl TokenCopy {
         }
         for r in &obj.rows {
             if let Some(i) = r.idx {
-                self.index.entry((r.atype, i)).or_default().push(id);
+                match self.index.get_mut(&(r.atype, i)) {
+                    Some(m) => m.add(id),
+                    None => {
+                        self.index.insert((r.atype, i), Members::One(id));
+                    }
+                }
             }
         }
         if self.stale.get(&id).is_some_and(|g| *g <= gen) {
@@ -366,7 +416,7 @@ impl Mirror {
             None => t.objects.values().filter(|e| visible(&e.obj)).map(|e| e.obj.id).collect(),
             Some(((atype, idxs), rest)) => {
                 let mut c: Vec<ObjectId> =
-                    idxs.iter().filter_map(|i| t.index.get(&(*atype, *i))).flatten().copied().collect();
+                    idxs.iter().filter_map(|i| t.index.get(&(*atype, *i))).flat_map(Members::ids).collect();
                 c.sort_unstable();
                 c.dedup();
                 c.retain(|id| {
@@ -423,6 +473,25 @@ mod tests {
         assert!(matches!(m.standing(e, token), Standing::Unusable), "claimed by the first caller");
         m.built(e, token, Some(objects));
         e
+    }
+
+    #[test]
+    fn index_members_add_and_remove() {
+        let mut m = Members::One(1);
+        m.add(1);
+        assert!(matches!(m, Members::One(1)));
+        for i in 2..1000 {
+            m.add(i);
+        }
+        let mut ids: Vec<_> = m.ids().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..1000).collect::<Vec<_>>());
+        for i in 1..999 {
+            assert!(m.remove(i));
+        }
+        assert!(matches!(m, Members::One(999)));
+        assert!(m.remove(5), "another id: still there");
+        assert!(!m.remove(999), "the last one gone");
     }
 
     #[test]
