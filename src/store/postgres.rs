@@ -169,24 +169,20 @@ impl PgStore {
         match m.standing(epoch, token) {
             Standing::Unusable => return Ok(None),
             Standing::Absent => {
-                let r = self.read(|db| {
-                    let n: i64 = db.one("SELECT count(*) FROM objects WHERE token_id = $1", &[&token])?.get(0);
-                    if n > mirror::MAX_OBJECTS {
-                        return Ok(None);
-                    }
-                    let sql = format!(
-                        "SELECT {COPY_COLS} FROM objects o LEFT JOIN attrs a ON a.obj_id = o.obj_id \
-                         WHERE o.token_id = $1 ORDER BY o.obj_id"
+                // Read whole by a thread of its own (a second or more for
+                // 100,000 objects): this find and those until it is done
+                // ask the database, as without the copy.
+                let (pool, shared) = (self.pool.clone(), self.gen.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("ferrohsm-pg-copy".into())
+                    .spawn(move || copy_token(&pool, &shared.mirror, epoch, token));
+                if let Err(e) = spawned {
+                    log::warn!(
+                        "postgresql: cannot start a thread to copy token {token} ({e}); its finds ask the database"
                     );
-                    copies_from(&db.query(&sql, &[&token])?).map(Some)
-                });
-                match r {
-                    Ok(objects) => m.built(epoch, token, objects),
-                    Err(e) => {
-                        m.unclaim(epoch, token);
-                        return Err(e);
-                    }
+                    m.built(epoch, token, None);
                 }
+                return Ok(None);
             }
             Standing::Ready { stale } if !stale.is_empty() => {
                 let sql = format!(
@@ -199,6 +195,34 @@ impl PgStore {
             Standing::Ready { .. } => {}
         }
         Ok(m.find(epoch, token, vis, filters))
+    }
+}
+
+/// The bulk read of a token's objects for this process's copy (claimed by
+/// `Mirror::standing`). A token too large, or one whose read failed, is
+/// left uncopied until the copies are next dropped (its finds ask the
+/// database): a row that cannot be read would fail every attempt.
+fn copy_token(pool: &Pool, m: &mirror::Mirror, epoch: u64, token: TokenId) {
+    let r = pool.with(|c| {
+        let Conn { client, stmts } = c;
+        let db = &mut Db { c: client, stmts };
+        let n: i64 = db.one("SELECT count(*) FROM objects WHERE token_id = $1", &[&token])?.get(0);
+        if n > mirror::MAX_OBJECTS {
+            log::info!("postgresql: token {token} has {n} objects, more than are copied; its finds ask the database");
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {COPY_COLS} FROM objects o LEFT JOIN attrs a ON a.obj_id = o.obj_id \
+             WHERE o.token_id = $1 ORDER BY o.obj_id"
+        );
+        copies_from(&db.query(&sql, &[&token])?).map(Some)
+    });
+    match r {
+        Ok(objects) => m.built(epoch, token, objects),
+        Err(e) => {
+            log::warn!("postgresql: copying token {token}: {e}; its finds ask the database");
+            m.built(epoch, token, None);
+        }
     }
 }
 

@@ -368,14 +368,6 @@ impl Mirror {
         }
     }
 
-    /// Gives up a claim after a failed read, so a later find tries again.
-    pub fn unclaim(&self, epoch: u64, token: TokenId) {
-        let mut g = self.inner.lock();
-        if g.epoch == epoch && g.tokens.get(&token).is_some_and(|t| !t.ready) {
-            g.tokens.remove(&token);
-        }
-    }
-
     /// Objects read again (those of `asked` not among them are gone).
     pub fn refreshed(&self, epoch: u64, token: TokenId, asked: &[ObjectId], objects: Vec<(i64, StoredObject)>) {
         let mut g = self.inner.lock();
@@ -582,9 +574,9 @@ mod tests {
         m.built(e2, 1, Some(vec![(5, obj(10, false, 1, 1))]));
         assert!(matches!(m.standing(m.epoch(), 1), Standing::Absent), "a read from before the drop is not installed");
         let e3 = m.epoch();
-        m.unclaim(e3, 1);
-        assert!(matches!(m.standing(e3, 1), Standing::Absent), "a failed read can be tried again");
         m.built(e3, 1, None);
-        assert!(matches!(m.standing(e3, 1), Standing::Unusable), "too large: not tried again");
+        assert!(matches!(m.standing(e3, 1), Standing::Unusable), "too large or failed: not tried again");
+        m.reset();
+        assert!(matches!(m.standing(m.epoch(), 1), Standing::Absent), "until the next drop");
     }
 }

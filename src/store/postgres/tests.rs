@@ -125,6 +125,9 @@ fn a_version_1_schema_is_migrated_and_its_objects_found() {
     wait("both listeners are up", || a.gen.listened().is_some() && b.gen.listened().is_some());
     let all = Visible { public: true, private: true };
     let by = |i: u8| vec![(3 as AttrType, vec![[i; 16]])];
+    // The first find asks the database and starts the copy.
+    assert_eq!(a.find(7, all, &by(3)).unwrap(), vec![70]);
+    wait("A copied token 7", || a.gen.mirror.load(a.gen.mirror.epoch(), 7, 70).is_some());
     assert_eq!(a.find(7, all, &by(3)).unwrap(), vec![70]);
     assert_eq!(a.find(7, Visible { public: true, private: false }, &by(4)).unwrap(), Vec::<ObjectId>::new());
     assert_eq!(a.find(7, all, &[]).unwrap(), vec![70, 71]);
@@ -143,4 +146,64 @@ fn a_version_1_schema_is_migrated_and_its_objects_found() {
     assert_eq!(a.find(7, all, &by(3)).unwrap(), Vec::<ObjectId>::new());
     drop((a, b));
     drop_schema(url.split("&options").next().unwrap(), &name);
+}
+
+/// A token of 100,000 objects (rows made by SQL, as a version-1 module's
+/// would be after the migration): the first find asks the database and
+/// starts copying it (one statement, its own thread), and every find from
+/// the copy, by label or by class, names exactly the right objects.
+/// Prints how long the copy took.
+#[test]
+fn a_token_of_100000_objects_is_copied_once_and_searched() {
+    let Some(url) = server() else { return };
+    let (a, b, schema) = two(&url);
+    drop(b);
+    let t = conn::parse(&url).unwrap().with_password(None).unwrap();
+    let mut c = Pool::new(t).unwrap().connect().unwrap();
+    let t0 = std::time::Instant::now();
+    c.batch_execute(&format!(
+        "SET search_path = {schema};
+         INSERT INTO tokens (token_id, slot_id, uid, label, serial, so_salt, so_wrapped, so_kdf)
+             VALUES (9, 0, '\\x00', '\\x00', '\\x00', '\\x00', '\\x00', 'x');
+         INSERT INTO objects (obj_id, token_id, uid, private, version)
+             SELECT i, 9, decode(lpad(to_hex(i), 32, '0'), 'hex'), i % 2 = 0, 1 FROM generate_series(1, 100000) i;
+         INSERT INTO attrs (obj_id, atype, sealed, value, idx)
+             SELECT i, a, a = 17, decode(repeat('ab', 40), 'hex'),
+                    CASE WHEN a = 3 THEN decode(lpad(to_hex(i), 32, '0'), 'hex')
+                         WHEN a = 0 THEN decode(repeat('11', 16), 'hex') END
+             FROM generate_series(1, 100000) i, unnest(ARRAY[0, 1, 2, 3, 17, 256, 258, 259, 260, 261, 262]) a;
+         ANALYZE objects; ANALYZE attrs;"
+    ))
+    .unwrap();
+    eprintln!("100,000 objects made by SQL in {:?}", t0.elapsed());
+    // The notification of a write (none here) is not needed: the token
+    // was never searched, so the first find reads it whole.
+    wait("the listener is up", || a.gen.listened().is_some());
+    let all = Visible { public: true, private: true };
+    let label =
+        |i: i64| vec![(3 as AttrType, vec![<Idx>::try_from(&[&[0u8; 8][..], &i.to_be_bytes()].concat()[..]).unwrap()])];
+    let t0 = std::time::Instant::now();
+    assert_eq!(a.find(9, all, &label(77_777)).unwrap(), vec![77_777]);
+    eprintln!("first find (from the database): {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    let copied = || a.gen.mirror.load(a.gen.mirror.epoch(), 9, 1).is_some();
+    while !copied() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(120), "not copied in 2 minutes");
+        assert_eq!(a.find(9, all, &label(5)).unwrap(), vec![5], "finds while copying ask the database");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    eprintln!("token copied in {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    for i in (1..=100_000).step_by(997) {
+        assert_eq!(a.find(9, all, &label(i)).unwrap(), vec![i]);
+        let o = a.load_object(9, i).unwrap().unwrap();
+        assert_eq!((o.rows.len(), o.private), (11, i % 2 == 0));
+    }
+    eprintln!("101 finds and loads from the copy: {:?}", t0.elapsed());
+    assert_eq!(a.find(9, Visible { public: false, private: true }, &label(3)).unwrap(), Vec::<ObjectId>::new());
+    let class = vec![(0 as AttrType, vec![[0x11; 16]])];
+    assert_eq!(a.find(9, all, &class).unwrap().len(), 100_000);
+    assert_eq!(a.find(9, Visible { public: true, private: false }, &class).unwrap().len(), 50_000);
+    drop(a);
+    drop_schema(&url, &schema);
 }
