@@ -421,9 +421,11 @@ impl Mirror {
         Some(ids)
     }
 
-    /// `token`'s object `id` from the copy: Some(None) when the copy knows
-    /// the token has no such object; None when the copy cannot say (not
-    /// copied, or the object is stale).
+    /// `token`'s object `id` from the copy: Some(None) when the copy saw
+    /// it deleted; None when the copy cannot say (not copied, the object
+    /// stale, or one the copy has not heard of: another process, or
+    /// another store in this one, may have just made it, and whoever
+    /// names it learned its id from there).
     pub fn load(&self, epoch: u64, token: TokenId, id: ObjectId) -> Option<Option<StoredObject>> {
         let g = self.inner.lock();
         if g.epoch != epoch {
@@ -433,7 +435,10 @@ impl Mirror {
         if t.stale.contains_key(&id) {
             return None;
         }
-        Some(t.objects.get(&id).map(|e| handed_out(&e.obj)))
+        if t.gone.contains(&id) {
+            return Some(None);
+        }
+        t.objects.get(&id).map(|e| Some(handed_out(&e.obj)))
     }
 }
 
@@ -512,7 +517,7 @@ mod tests {
         assert_eq!(m.find(e, 2, ALL, &[]), None, "another token is not copied");
         let o = m.load(e, 1, 11).unwrap().unwrap();
         assert!(o.rows.iter().all(|r| r.idx.is_none()), "handed out as the database would");
-        assert!(m.load(e, 1, 99).unwrap().is_none(), "the copy knows it has no such object");
+        assert!(m.load(e, 1, 99).is_none(), "an object the copy has not heard of: ask the database");
 
         // Another host renames 10 (generation 8): stale until read again.
         m.heard(Heard::Objects { gen: 8, token: 1, ids: vec![10] });
