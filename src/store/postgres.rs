@@ -72,7 +72,12 @@ impl PgStore {
     pub fn open(target: Target) -> Result<PgStore> {
         let pool = Arc::new(Pool::new(target)?);
         pool.with(|c| schema::migrate(&mut c.client))?;
-        let gen = Arc::new(listen::Shared::default());
+        // Notifications are per database: they name the schema they are
+        // about (`mirror::payload`).
+        let store: i64 = pool.with(|c| {
+            Ok(c.client.query_one("SELECT oid::BIGINT FROM pg_namespace WHERE nspname = current_schema()", &[])?.get(0))
+        })?;
+        let gen = Arc::new(listen::Shared::new(store));
         listen::spawn(pool.clone(), gen.clone());
         Ok(PgStore { pool, gen, anchor: super::anchor::Anchor { mode: 0o600, ..Default::default() } })
     }
@@ -134,7 +139,10 @@ impl PgStore {
                     audit::checkpoint_in(&mut db, &s.mark(super::CHECKPOINT_DOMAIN, *seq, hash))?;
                 }
                 // Delivered to every listener at commit, not before.
-                db.exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &mirror::payload(gen, &scope)])?;
+                db.exec(
+                    "SELECT pg_notify($1, $2)",
+                    &[&listen::CHANNEL, &mirror::payload(self.gen.store, gen, &scope)],
+                )?;
                 (v, appended, gen)
             };
             tx.commit()?;
@@ -189,7 +197,8 @@ impl PgStore {
                     "SELECT {COPY_COLS} FROM objects o LEFT JOIN attrs a ON a.obj_id = o.obj_id \
                      WHERE o.obj_id = ANY($2) AND o.token_id = $1 ORDER BY o.obj_id"
                 );
-                let objects = self.read(|db| copies_from(&db.query(&sql, &[&token, &stale])?))?;
+                let ids: Vec<ObjectId> = stale.iter().map(|(id, _)| *id).collect();
+                let objects = self.read(|db| copies_from(&db.query(&sql, &[&token, &ids])?))?;
                 m.refreshed(epoch, token, &stale, objects);
             }
             Standing::Ready { .. } => {}

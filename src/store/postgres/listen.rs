@@ -35,6 +35,8 @@ pub(super) struct Shared {
     /// The listener is connected and listening.
     healthy: AtomicBool,
     stop: AtomicBool,
+    /// The store's schema (its oid), which its notifications name.
+    pub store: i64,
     /// This process's copy of token objects, kept current by what the
     /// notifications say (see `mirror`); dropped whenever the listener
     /// (re)connects or fails.
@@ -42,6 +44,11 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// For the store whose schema has oid `store`.
+    pub fn new(store: i64) -> Shared {
+        Shared { store, ..Default::default() }
+    }
+
     /// The value `generation()` serves, if the listener is up.
     pub fn listened(&self) -> Option<u64> {
         if self.healthy.load(Ordering::Acquire) {
@@ -123,8 +130,13 @@ fn listen(pool: &Pool, shared: &Shared) -> std::result::Result<(), String> {
         let got = match next {
             Ok(Some(n)) => {
                 // The copy first, then the generation (as a local commit).
-                shared.mirror.heard(super::mirror::parse(n.payload()));
-                shared.counter.fetch_add(1, Ordering::AcqRel);
+                match super::mirror::parse(shared.store, n.payload()) {
+                    super::mirror::Heard::Elsewhere => {}
+                    heard => {
+                        shared.mirror.heard(heard);
+                        shared.counter.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
                 true
             }
             Ok(None) => false,

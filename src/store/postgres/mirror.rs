@@ -65,14 +65,17 @@ pub(super) enum Scope {
     All,
 }
 
-/// A notification's payload: `m1 GEN`, `m1 GEN TOKEN ID,ID,...` or
-/// `m1 GEN *`. At most PostgreSQL's 8000 bytes: a longer list is `*`.
-pub(super) fn payload(gen: i64, scope: &Scope) -> String {
+/// A notification's payload: `m1 STORE GEN`, `m1 STORE GEN TOKEN
+/// ID,ID,...` or `m1 STORE GEN *`, STORE naming the store's schema (its
+/// oid): notifications are per database, and two stores in two schemas of
+/// one database number their generations, tokens and objects each on its
+/// own. At most PostgreSQL's 8000 bytes: a longer list is `*`.
+pub(super) fn payload(store: i64, gen: i64, scope: &Scope) -> String {
     match scope {
-        Scope::None => format!("m1 {gen}"),
-        Scope::All => format!("m1 {gen} *"),
+        Scope::None => format!("m1 {store} {gen}"),
+        Scope::All => format!("m1 {store} {gen} *"),
         Scope::Objects(token, changes) => {
-            let mut s = format!("m1 {gen} {token} ");
+            let mut s = format!("m1 {store} {gen} {token} ");
             for (i, c) in changes.iter().enumerate() {
                 if i > 0 {
                     s.push(',');
@@ -84,7 +87,7 @@ pub(super) fn payload(gen: i64, scope: &Scope) -> String {
                 s.push_str(&id.to_string());
             }
             if s.len() > 7900 {
-                format!("m1 {gen} *")
+                format!("m1 {store} {gen} *")
             } else {
                 s
             }
@@ -103,12 +106,21 @@ pub(super) enum Heard {
     },
     /// Anything may have changed.
     All,
+    /// Another store's (another schema of the database): nothing here.
+    Elsewhere,
 }
 
-pub(super) fn parse(p: &str) -> Heard {
+/// What `p` says to the store `store`. Anything it cannot read (another
+/// version's payload, say) may have changed anything.
+pub(super) fn parse(store: i64, p: &str) -> Heard {
     let mut it = p.split(' ');
     if it.next() != Some("m1") {
         return Heard::All;
+    }
+    match it.next().map(|s| s.parse::<i64>()) {
+        Some(Ok(s)) if s == store => {}
+        Some(Ok(_)) => return Heard::Elsewhere,
+        _ => return Heard::All,
     }
     let Some(gen) = it.next().and_then(|g| g.parse::<i64>().ok()) else { return Heard::All };
     let (token, ids) = match (it.next(), it.next(), it.next()) {
@@ -208,7 +220,7 @@ pub(super) enum Standing {
     /// Being copied by another call, or too large: ask the database.
     Unusable,
     /// Copied, with these objects to read again first (maybe none).
-    Ready { stale: Vec<ObjectId> },
+    Ready { stale: Vec<(ObjectId, i64)> },
 }
 
 impl TokenCopy {
@@ -296,7 +308,7 @@ impl Mirror {
     /// What a notification said, applied.
     pub fn heard(&self, h: Heard) {
         match h {
-            Heard::Nothing => {}
+            Heard::Nothing | Heard::Elsewhere => {}
             Heard::All => self.reset(),
             Heard::Objects { gen, token, ids } => {
                 let mut g = self.inner.lock();
@@ -341,7 +353,7 @@ impl Mirror {
                 Standing::Absent
             }
             Some(t) if !t.ready => Standing::Unusable,
-            Some(t) => Standing::Ready { stale: t.stale.keys().copied().collect() },
+            Some(t) => Standing::Ready { stale: t.stale.iter().map(|(id, g)| (*id, *g)).collect() },
         }
     }
 
@@ -368,8 +380,11 @@ impl Mirror {
         }
     }
 
-    /// Objects read again (those of `asked` not among them are gone).
-    pub fn refreshed(&self, epoch: u64, token: TokenId, asked: &[ObjectId], objects: Vec<(i64, StoredObject)>) {
+    /// Objects read again (those of `asked` not among them are gone). The
+    /// marks they were asked for are settled, even by a row older than the
+    /// mark (a notification no commit sent: it must not keep the object
+    /// stale for good); a mark made since the question stays.
+    pub fn refreshed(&self, epoch: u64, token: TokenId, asked: &[(ObjectId, i64)], objects: Vec<(i64, StoredObject)>) {
         let mut g = self.inner.lock();
         if g.epoch != epoch {
             return;
@@ -379,9 +394,11 @@ impl Mirror {
         for (gen, o) in objects {
             t.put(gen, o);
         }
-        for id in asked {
+        for (id, mark) in asked {
             if !found.contains(id) {
                 t.remove(*id);
+            } else if t.stale.get(id).is_some_and(|g| g <= mark) {
+                t.stale.remove(id);
             }
         }
     }
@@ -493,14 +510,18 @@ mod tests {
 
     #[test]
     fn payloads_round_trip_and_anything_else_means_everything() {
-        assert_eq!(parse(&payload(7, &Scope::None)), Heard::Nothing);
-        assert_eq!(parse(&payload(7, &Scope::All)), Heard::All);
+        assert_eq!(parse(40, &payload(40, 7, &Scope::None)), Heard::Nothing);
+        assert_eq!(parse(40, &payload(40, 7, &Scope::All)), Heard::All);
         let s = Scope::Objects(2, vec![Change::Gone(5), Change::Touched(6), Change::Put(obj(9, false, 1, 1))]);
-        assert_eq!(parse(&payload(7, &s)), Heard::Objects { gen: 7, token: 2, ids: vec![5, 6, 9] });
+        assert_eq!(parse(40, &payload(40, 7, &s)), Heard::Objects { gen: 7, token: 2, ids: vec![5, 6, 9] });
+        assert_eq!(parse(41, &payload(40, 7, &s)), Heard::Elsewhere, "another schema's store");
+        assert_eq!(parse(41, &payload(40, 7, &Scope::All)), Heard::Elsewhere);
         let many = Scope::Objects(2, (0..2000).map(|i| Change::Gone(1_000_000 + i)).collect());
-        assert_eq!(parse(&payload(8, &many)), Heard::All, "too long for a notification");
-        for bad in ["7", "m1", "m1 x", "m1 7 2", "m1 7 2 5,x", "m1 7 2 5 6", "m2 7 2 5", ""] {
-            assert_eq!(parse(bad), Heard::All, "{bad:?}");
+        assert_eq!(parse(40, &payload(40, 8, &many)), Heard::All, "too long for a notification");
+        let bad =
+            ["7", "m1", "m1 40", "m1 x 7", "m1 40 x", "m1 40 7 2", "m1 40 7 2 5,x", "m1 40 7 2 5 6", "m2 40 7 2 5", ""];
+        for bad in bad {
+            assert_eq!(parse(40, bad), Heard::All, "{bad:?}");
         }
     }
 
@@ -525,7 +546,7 @@ mod tests {
         assert!(m.load(e, 1, 10).is_none());
         assert!(m.load(e, 1, 11).is_some(), "the others are still served");
         let Standing::Ready { stale } = m.standing(e, 1) else { panic!() };
-        assert_eq!(stale, vec![10]);
+        assert_eq!(stale, vec![(10, 8)]);
         m.refreshed(e, 1, &stale, vec![(8, obj(10, false, 2, 3))]);
         assert_eq!(m.find(e, 1, ALL, &label(1)), Some(vec![12]));
         assert_eq!(m.find(e, 1, ALL, &label(3)), Some(vec![10]));
@@ -546,13 +567,23 @@ mod tests {
         assert!(m.load(e, 1, 12).unwrap().is_none());
         // Refreshing an object that is no longer there: gone.
         m.heard(Heard::Objects { gen: 11, token: 1, ids: vec![11] });
-        m.refreshed(e, 1, &[11], vec![]);
+        m.refreshed(e, 1, &[(11, 11)], vec![]);
         assert_eq!(m.find(e, 1, ALL, &[]), Some(vec![10]));
         // A new object of another host.
         m.heard(Heard::Objects { gen: 12, token: 1, ids: vec![13] });
         assert_eq!(m.find(e, 1, ALL, &[]), None);
-        m.refreshed(e, 1, &[13], vec![(12, obj(13, false, 1, 4))]);
+        m.refreshed(e, 1, &[(13, 12)], vec![(12, obj(13, false, 1, 4))]);
         assert_eq!(m.find(e, 1, ALL, &label(4)), Some(vec![10, 13]));
+
+        // A mark no commit sent (the row read has an older generation)
+        // is settled by the read, not kept for good; one made after the
+        // question stays.
+        m.heard(Heard::Objects { gen: 1000, token: 1, ids: vec![13] });
+        let Standing::Ready { stale } = m.standing(e, 1) else { panic!() };
+        m.heard(Heard::Objects { gen: 1001, token: 1, ids: vec![10] });
+        m.refreshed(e, 1, &stale, vec![(12, obj(13, false, 1, 4))]);
+        assert!(m.load(e, 1, 13).is_some());
+        assert!(m.load(e, 1, 10).is_none(), "marked after the question");
     }
 
     #[test]
@@ -565,7 +596,7 @@ mod tests {
         m.heard(Heard::Objects { gen: 9, token: 1, ids: vec![10] });
         m.built(e, 1, Some(vec![(5, obj(10, false, 1, 1))]));
         assert_eq!(m.find(e, 1, ALL, &[]), None);
-        m.refreshed(e, 1, &[10], vec![(9, obj(10, false, 2, 2))]);
+        m.refreshed(e, 1, &[(10, 9)], vec![(9, obj(10, false, 2, 2))]);
         assert_eq!(m.find(e, 1, ALL, &[]), Some(vec![10]));
 
         m.heard(Heard::All);

@@ -134,6 +134,24 @@ fn a_version_1_schema_is_migrated_and_its_objects_found() {
     let epoch = a.gen.mirror.epoch();
     let o = a.gen.mirror.load(epoch, 7, 71).expect("served from the copy").expect("there");
     assert_eq!((o.uid.len(), o.rows.len(), &o.rows[0].value[..]), (16, 1, &b"b"[..]));
+    // Notifications are per database: another schema's store, numbering
+    // its tokens and objects on its own, names the same ids. Its
+    // notifications are not about this store (once, before the schema was
+    // named in them, they marked these objects stale, and a read finding
+    // none yet marked them deleted, so this store's own new object with
+    // that id was missing from its copy). Then one of this store: it is
+    // heard after the other, in order.
+    let other = a.gen.store + 1;
+    let g0 = a.generation();
+    c.batch_execute(&format!("NOTIFY ferrohsm_gen, 'm1 {other} 999 7 70,71,72'")).unwrap();
+    c.batch_execute(&format!("NOTIFY ferrohsm_gen, 'm1 {} 1000'", a.gen.store)).unwrap();
+    wait("A heard its own store's notification", || a.generation() != g0);
+    let e = a.gen.mirror.epoch();
+    assert!(a.gen.mirror.load(e, 7, 70).is_some() && a.gen.mirror.load(e, 7, 71).is_some());
+    c.batch_execute(&format!("NOTIFY ferrohsm_gen, 'm1 {} 1001 7 71'", a.gen.store)).unwrap();
+    wait("A marked 71 stale", || a.gen.mirror.load(a.gen.mirror.epoch(), 7, 71).is_none());
+    assert_eq!(a.find(7, all, &by(4)).unwrap(), vec![71], "read again (its mark settled by the read)");
+    assert!(a.gen.mirror.load(a.gen.mirror.epoch(), 7, 71).is_some());
     // Changed behind both stores' backs by SQL (no notification): the
     // copy keeps what it had...
     c.batch_execute("UPDATE attrs SET idx = '\\x05050505050505050505050505050505' WHERE obj_id = 70").unwrap();
