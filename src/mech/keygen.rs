@@ -2,7 +2,6 @@
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use cryptoki_sys as ck;
-use sha1::{Digest, Sha1};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -84,7 +83,8 @@ pub fn check_value(key_type: Ulong, key: &[u8]) -> Result<Vec<u8>> {
             block[..3].to_vec()
         }
         ck::CKK_DES | ck::CKK_DES2 | ck::CKK_DES3 => super::des::check_value(key)?,
-        _ => Sha1::digest(key)[..3].to_vec(),
+        // aws-lc's SHA-1 (the hardware's SHA extensions where there are).
+        _ => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, key).as_ref()[..3].to_vec(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! An object: its attributes, typed, plus the set of sealed attributes that
 //! could not be opened because nobody is logged in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use cryptoki_sys as ck;
 
@@ -39,9 +39,71 @@ impl Memo {
     }
 }
 
+/// An object's attributes, in type order: a sorted vector (one allocation
+/// for the thirty-odd attributes of a key, copied at once from the class's
+/// defaults and freed at once; a lookup is a binary search), with the
+/// operations of the map it replaces.
+#[derive(Clone, Default, Debug, PartialEq)]
+pub struct AttrMap(Vec<(AttrType, Value)>);
+
+impl AttrMap {
+    fn at(&self, t: AttrType) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&t, |(a, _)| *a)
+    }
+
+    pub fn get(&self, t: &AttrType) -> Option<&Value> {
+        self.at(*t).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Sets `t`, returning the value it replaced.
+    pub fn insert(&mut self, t: AttrType, v: Value) -> Option<Value> {
+        match self.at(t) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
+            Err(i) => {
+                self.0.insert(i, (t, v));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, t: &AttrType) -> Option<Value> {
+        self.at(*t).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn contains_key(&self, t: &AttrType) -> bool {
+        self.at(*t).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// In type order.
+    pub fn iter(&self) -> impl Iterator<Item = (&AttrType, &Value)> {
+        self.0.iter().map(|(t, v)| (t, v))
+    }
+}
+
+impl<'a> IntoIterator for &'a AttrMap {
+    type Item = (&'a AttrType, &'a Value);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (AttrType, Value)>, fn(&'a (AttrType, Value)) -> Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(t, v)| (t, v))
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Object {
-    pub attrs: BTreeMap<AttrType, Value>,
+    pub attrs: AttrMap,
     /// Sealed secret parts of a public object, unavailable before login.
     pub locked: BTreeSet<AttrType>,
     /// A public token object read without the token key: its attributes
@@ -132,5 +194,29 @@ impl Object {
     /// C_GetObjectSize: the sum of the attribute values' C sizes.
     pub fn size(&self) -> usize {
         self.attrs.values().map(Value::c_len).sum::<usize>() + 64 * self.attrs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attr_map_keeps_type_order_and_replaces_in_place() {
+        let mut m = AttrMap::default();
+        assert!(m.is_empty());
+        for t in [5u64, 1, 9, 3, 7, 1] {
+            m.insert(t, Value::Ulong(t * 10));
+        }
+        assert_eq!(m.len(), 5);
+        assert_eq!(m.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![1, 3, 5, 7, 9]);
+        assert_eq!(m.insert(3, Value::Bool(true)), Some(Value::Ulong(30)));
+        assert_eq!(m.get(&3), Some(&Value::Bool(true)));
+        assert_eq!(m.get(&4), None);
+        assert!(m.contains_key(&9) && !m.contains_key(&10));
+        assert_eq!(m.remove(&5), Some(Value::Ulong(50)));
+        assert_eq!(m.remove(&5), None);
+        assert_eq!((&m).into_iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![1, 3, 7, 9]);
+        assert_eq!(m.values().count(), 4);
     }
 }
