@@ -39,65 +39,123 @@ impl Memo {
     }
 }
 
-/// An object's attributes, in type order: a sorted vector (one allocation
-/// for the thirty-odd attributes of a key, copied at once from the class's
-/// defaults and freed at once; a lookup is a binary search), with the
-/// operations of the map it replaces.
-#[derive(Clone, Default, Debug, PartialEq)]
-pub struct AttrMap(Vec<(AttrType, Value)>);
+/// An object's attributes, in type order: a class's defaults, shared
+/// (`with_defaults`: a static list, never copied), under the object's own
+/// values, a sorted vector (a lookup is a binary search in each). A new
+/// key costs one small vector of what its template and the token set, and
+/// freeing it frees that alone; the operations are those of the map it
+/// replaces.
+#[derive(Clone, Default)]
+pub struct AttrMap {
+    base: &'static [(AttrType, Value)],
+    own: Vec<(AttrType, Value)>,
+}
+
+fn find(v: &[(AttrType, Value)], t: AttrType) -> Result<usize, usize> {
+    v.binary_search_by_key(&t, |(a, _)| *a)
+}
 
 impl AttrMap {
-    fn at(&self, t: AttrType) -> Result<usize, usize> {
-        self.0.binary_search_by_key(&t, |(a, _)| *a)
+    /// Starts from `base` (in type order, each type once).
+    pub fn with_defaults(base: &'static [(AttrType, Value)]) -> AttrMap {
+        debug_assert!(base.windows(2).all(|w| w[0].0 < w[1].0));
+        // Room for a template and what the token sets: one allocation.
+        AttrMap { base, own: Vec::with_capacity(16) }
     }
 
     pub fn get(&self, t: &AttrType) -> Option<&Value> {
-        self.at(*t).ok().map(|i| &self.0[i].1)
+        match find(&self.own, *t) {
+            Ok(i) => Some(&self.own[i].1),
+            Err(_) => find(self.base, *t).ok().map(|i| &self.base[i].1),
+        }
     }
 
-    /// Sets `t`, returning the value it replaced.
-    pub fn insert(&mut self, t: AttrType, v: Value) -> Option<Value> {
-        match self.at(t) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, v)),
-            Err(i) => {
-                self.0.insert(i, (t, v));
-                None
-            }
+    /// Sets `t`.
+    pub fn insert(&mut self, t: AttrType, v: Value) {
+        match find(&self.own, t) {
+            Ok(i) => self.own[i].1 = v,
+            Err(i) => self.own.insert(i, (t, v)),
         }
     }
 
     pub fn remove(&mut self, t: &AttrType) -> Option<Value> {
-        self.at(*t).ok().map(|i| self.0.remove(i).1)
+        if find(self.base, *t).is_ok() {
+            // A default cannot be masked: the whole list becomes the
+            // object's own (rare: a copy's CKA_UNIQUE_ID is no default).
+            self.own = self.iter().map(|(a, v)| (*a, v.clone())).collect();
+            self.base = &[];
+        }
+        find(&self.own, *t).ok().map(|i| self.own.remove(i).1)
     }
 
     pub fn contains_key(&self, t: &AttrType) -> bool {
-        self.at(*t).is_ok()
+        find(&self.own, *t).is_ok() || find(self.base, *t).is_ok()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.own.is_empty() && self.base.is_empty()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Value> {
-        self.0.iter().map(|(_, v)| v)
+        self.iter().map(|(_, v)| v)
     }
 
-    /// In type order.
-    pub fn iter(&self) -> impl Iterator<Item = (&AttrType, &Value)> {
-        self.0.iter().map(|(t, v)| (t, v))
+    /// In type order, an own value hiding the default of its type.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { base: self.base, own: &self.own }
+    }
+}
+
+impl std::fmt::Debug for AttrMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for AttrMap {
+    fn eq(&self, other: &AttrMap) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+/// `AttrMap::iter`: the two sorted lists merged.
+pub struct Iter<'a> {
+    base: &'a [(AttrType, Value)],
+    own: &'a [(AttrType, Value)],
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a AttrType, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let take_own = match (self.base.first(), self.own.first()) {
+            (None, None) => return None,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some((b, _)), Some((o, _))) => {
+                if o == b {
+                    self.base = &self.base[1..]; // hidden by the own value
+                }
+                o <= b
+            }
+        };
+        let list = if take_own { &mut self.own } else { &mut self.base };
+        let (first, rest) = list.split_first()?;
+        *list = rest;
+        Some((&first.0, &first.1))
     }
 }
 
 impl<'a> IntoIterator for &'a AttrMap {
     type Item = (&'a AttrType, &'a Value);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (AttrType, Value)>, fn(&'a (AttrType, Value)) -> Self::Item>;
+    type IntoIter = Iter<'a>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(t, v)| (t, v))
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 
@@ -210,7 +268,7 @@ mod tests {
         }
         assert_eq!(m.len(), 5);
         assert_eq!(m.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![1, 3, 5, 7, 9]);
-        assert_eq!(m.insert(3, Value::Bool(true)), Some(Value::Ulong(30)));
+        m.insert(3, Value::Bool(true));
         assert_eq!(m.get(&3), Some(&Value::Bool(true)));
         assert_eq!(m.get(&4), None);
         assert!(m.contains_key(&9) && !m.contains_key(&10));
@@ -218,5 +276,35 @@ mod tests {
         assert_eq!(m.remove(&5), None);
         assert_eq!((&m).into_iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![1, 3, 7, 9]);
         assert_eq!(m.values().count(), 4);
+    }
+
+    #[test]
+    fn attr_map_over_defaults_reads_writes_and_removes_as_one_map() {
+        static BASE: std::sync::OnceLock<Vec<(AttrType, Value)>> = std::sync::OnceLock::new();
+        let base = BASE.get_or_init(|| (1..=9u64).step_by(2).map(|t| (t, Value::Ulong(t))).collect());
+        let mut m = AttrMap::with_defaults(base);
+        let mut want = AttrMap::default();
+        for t in (1..=9u64).step_by(2) {
+            want.insert(t, Value::Ulong(t));
+        }
+        assert_eq!(m, want);
+        assert_eq!(m.len(), 5);
+        for (t, v) in [(4u64, 40u64), (3, 30), (10, 100), (0, 0), (9, 90)] {
+            m.insert(t, Value::Ulong(v));
+            want.insert(t, Value::Ulong(v));
+            assert_eq!(m, want);
+        }
+        assert_eq!(m.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![0, 1, 3, 4, 5, 7, 9, 10]);
+        assert_eq!(m.get(&3), Some(&Value::Ulong(30)), "an own value hides the default");
+        assert_eq!(m.get(&5), Some(&Value::Ulong(5)));
+        assert_eq!(m.len(), 8);
+        assert!(m.contains_key(&7) && m.contains_key(&4) && !m.contains_key(&6));
+        assert_eq!(m.remove(&4), want.remove(&4), "an own value");
+        assert_eq!(m.remove(&5), want.remove(&5), "a default");
+        assert_eq!(m.remove(&3), want.remove(&3), "an own value over a default");
+        assert_eq!(m.remove(&3), None);
+        assert_eq!(m, want);
+        assert_eq!(m.values().count(), 5);
+        assert_eq!(m.clone(), want);
     }
 }

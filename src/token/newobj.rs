@@ -120,10 +120,11 @@ impl<'t> Checked<'t> {
     }
 }
 
-/// The defaults of each class as an object, built once (cloning it is
-/// cheaper than inserting thirty attributes per new object).
+/// An object of class `bit` holding only its defaults: the policy table's,
+/// in type order, made once and shared (`AttrMap::with_defaults`).
 fn default_object(bit: u8) -> Object {
-    static CACHE: std::sync::OnceLock<Vec<(u8, Object)>> = std::sync::OnceLock::new();
+    type Defaults = Vec<(AttrType, Value)>;
+    static CACHE: std::sync::OnceLock<Vec<(u8, Defaults)>> = std::sync::OnceLock::new();
     let all = CACHE.get_or_init(|| {
         [policy::DATA, policy::CERT, policy::PUB, policy::PRIV, policy::SECRET, policy::DOMAIN]
             .into_iter()
@@ -132,11 +133,12 @@ fn default_object(bit: u8) -> Object {
                 for (t, v) in policy::defaults(b) {
                     o.set(t, v);
                 }
-                (b, o)
+                (b, o.attrs.iter().map(|(t, v)| (*t, v.clone())).collect())
             })
             .collect()
     });
-    all.iter().find(|(b, _)| *b == bit).map(|(_, o)| o.clone()).unwrap_or_default()
+    let base = all.iter().find(|(b, _)| *b == bit).map(|(_, d)| &d[..]).unwrap_or(&[]);
+    Object { attrs: crate::model::object::AttrMap::with_defaults(base), ..Object::default() }
 }
 
 /// Defaults, then the caller's template, then what the token sets. Only the
