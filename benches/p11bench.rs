@@ -107,6 +107,134 @@ fn measure(budget: Duration, min_ops: usize, bytes: Option<usize>, mut op: impl 
         mb_per_s: bytes.map(|b| b as f64 * n / wall / 1e6),
     })
 }
+/// Two operations measured in alternation, 32 calls of one then 32 of the
+/// other until the budget is spent: both see the same machine (this
+/// shared VM's speed drifts by 10-20% between cases run one after the
+/// other, more than the differences these comparisons are about). Each
+/// Stat from its own calls' times (ops/s from the sum of its calls).
+fn paired(budget: Duration, mut a: impl FnMut() -> Res<()>, mut b: impl FnMut() -> Res<()>) -> Res<(Stat, Stat)> {
+    a()?;
+    b()?;
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    while start.elapsed() < budget || ta.len() < 256 {
+        for (op, times) in [(&mut a as &mut dyn FnMut() -> Res<()>, &mut ta), (&mut b, &mut tb)] {
+            for _ in 0..32 {
+                let t = Instant::now();
+                op()?;
+                times.push(t.elapsed());
+            }
+        }
+    }
+    let stat = |mut times: Vec<Duration>| {
+        let total: f64 = times.iter().map(Duration::as_secs_f64).sum();
+        times.sort();
+        let n = times.len() as f64;
+        Stat {
+            ops_per_s: n / total,
+            median_us: times[times.len() / 2].as_secs_f64() * 1e6,
+            cpu_us: total / n * 1e6,
+            mb_per_s: None,
+        }
+    };
+    Ok((stat(ta), stat(tb)))
+}
+
+/// The post-quantum cases of `m` (ours) and aws-lc-rs's, in alternation
+/// (`paired`): (case, ours, aws-lc-rs).
+fn pq_paired(m: &Module, budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<Vec<(&'static str, Stat, Stat)>> {
+    use aws_lc_rs::kem::{Ciphertext, DecapsulationKey, ML_KEM_768};
+    use aws_lc_rs::signature::KeyPair as _;
+    use aws_lc_rs::signature::{PqdsaKeyPair, ML_DSA_65, ML_DSA_65_SIGNING};
+    use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
+    use cryptoki::object::{MlDsaParameterSetType, MlKemParameterSetType};
+    let s = &m.session;
+    let mut out = Vec::new();
+    if wanted("ML-KEM-768 encapsulate") || wanted("ML-KEM-768 decapsulate") {
+        let set = Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_768.into());
+        let (pubk, privk) = s.generate_key_pair(
+            &Mechanism::MlKemKeyPairGen,
+            &[set, Attribute::Token(false)],
+            &[Attribute::Token(false)],
+        )?;
+        let t = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false)];
+        let dk = DecapsulationKey::generate(&ML_KEM_768).map_err(|_| "ml-kem")?;
+        let ek = dk.encapsulation_key().map_err(|_| "ml-kem")?;
+        if wanted("ML-KEM-768 encapsulate") {
+            let (a, b) = paired(
+                budget,
+                || {
+                    let (_, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
+                    s.destroy_object(k)?;
+                    Ok(())
+                },
+                || {
+                    ek.encapsulate().map_err(|_| "encapsulate")?;
+                    Ok(())
+                },
+            )?;
+            out.push(("ML-KEM-768 encapsulate", a, b));
+        }
+        if wanted("ML-KEM-768 decapsulate") {
+            let (ct, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
+            s.destroy_object(k)?;
+            let (raw_ct, _) = ek.encapsulate().map_err(|_| "encapsulate")?;
+            let raw_ct = raw_ct.as_ref().to_vec();
+            let (a, b) = paired(
+                budget,
+                || {
+                    let k = s.decapsulate_key(&Mechanism::MlKem, privk, &t, &ct)?;
+                    s.destroy_object(k)?;
+                    Ok(())
+                },
+                || {
+                    dk.decapsulate(Ciphertext::from(&raw_ct[..])).map_err(|_| "decapsulate")?;
+                    Ok(())
+                },
+            )?;
+            out.push(("ML-KEM-768 decapsulate", a, b));
+        }
+    }
+    if wanted("ML-DSA-65 sign") || wanted("ML-DSA-65 verify") {
+        let set = Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into());
+        let (pubk, privk) = s.generate_key_pair(
+            &Mechanism::MlDsaKeyPairGen,
+            &[set, Attribute::Token(false)],
+            &[Attribute::Sign(true), Attribute::Token(false)],
+        )?;
+        let mech = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None));
+        let msg = [3u8; 32];
+        let kp = PqdsaKeyPair::generate(&ML_DSA_65_SIGNING).map_err(|_| "ml-dsa")?;
+        let mut raw_sig = vec![0u8; ML_DSA_65_SIGNING.signature_len()];
+        if wanted("ML-DSA-65 sign") {
+            let (a, b) = paired(
+                budget,
+                || s.sign(&mech, privk, &msg).map(drop).map_err(Into::into),
+                || {
+                    kp.sign(&msg, &mut raw_sig).map_err(|_| "sign")?;
+                    Ok(())
+                },
+            )?;
+            out.push(("ML-DSA-65 sign", a, b));
+        }
+        if wanted("ML-DSA-65 verify") {
+            let sig = s.sign(&mech, privk, &msg)?;
+            kp.sign(&msg, &mut raw_sig).map_err(|_| "sign")?;
+            let public = aws_lc_rs::signature::UnparsedPublicKey::new(&ML_DSA_65, kp.public_key().as_ref().to_vec());
+            let (a, b) = paired(
+                budget,
+                || s.verify(&mech, pubk, &msg, &sig).map_err(Into::into),
+                || {
+                    public.verify(&msg, &raw_sig).map_err(|_| "verify")?;
+                    Ok(())
+                },
+            )?;
+            out.push(("ML-DSA-65 verify", a, b));
+        }
+    }
+    Ok(out)
+}
+
 fn setup(name: &str, path: &str, ours: bool, store_url: Option<&str>) -> Res<Module> {
     let dir = tempfile::tempdir()?;
     let (mut path, mut conf_path, mut schema) = (path.to_string(), None, None);
@@ -1154,6 +1282,13 @@ fn main() -> Res<()> {
         }
     }
     let raw = raw_baselines(budget, &wanted)?;
+    let pq = match pq_paired(&loaded[0], budget, &wanted) {
+        Ok(pq) => pq,
+        Err(e) => {
+            eprintln!("post-quantum cases in alternation with aws-lc-rs: {e}");
+            Vec::new()
+        }
+    };
     // Memory: a fresh process holding only the first module and its largest
     // object count, so other cases' buffers and the other modules do not count.
     if wanted("objects") {
@@ -1202,6 +1337,24 @@ fn main() -> Res<()> {
         });
         let ratio = ours.map_or("-".into(), |o| format!("{:.2}x", o / st.ops_per_s));
         md.push_str(&format!("| {case} | {} | {ratio} |\n", fmt_stat(Some(&Outcome::Done(*st)))));
+    }
+    if !pq.is_empty() {
+        md.push_str(&format!(
+            "\nPost-quantum cases of {} and aws-lc-rs measured in alternation (32 calls of one, then 32 of the \
+             other, for the whole budget: both see the same machine; its encapsulate and decapsulate include the \
+             C_DestroyObject of the key each makes):\n\n| case | {} | aws-lc-rs | ratio by ops/s | ratio by medians |\n\
+             |---|---|---|---|---|\n",
+            names[0], names[0]
+        ));
+        for (case, a, b) in &pq {
+            md.push_str(&format!(
+                "| {case} | {} | {} | {:.2}x | {:.2}x |\n",
+                fmt_stat(Some(&Outcome::Done(*a))),
+                fmt_stat(Some(&Outcome::Done(*b))),
+                a.ops_per_s / b.ops_per_s,
+                b.median_us / a.median_us
+            ));
+        }
     }
     if !scaling.is_empty() {
         md.push_str("\nTwo threads against one, measured back to back on the same key:\n\n| case | module | 1 thread | 2 threads | 2 / 1 |\n|---|---|---|---|---|\n");
