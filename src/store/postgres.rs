@@ -311,15 +311,51 @@ fn member_in(tx: &mut Tx, token: TokenId, id: ObjectId) -> Result<Option<[u8; 32
     }))
 }
 
+/// The object and all its rows in one statement (one round trip): the
+/// rows' foreign key is checked at the statement's end, when the object
+/// is there.
 fn insert_object_in(tx: &mut Tx, token: TokenId, obj: &StoredObject) -> Result<ObjectId> {
+    let c = Columns::of(&obj.rows);
     let id: i64 = tx
         .one(
-            "INSERT INTO objects (token_id, uid, private, version, tag) VALUES ($1, $2, $3, $4, $5) RETURNING obj_id",
-            &[&token, &&obj.uid[..], &obj.private, &(obj.version as i64), &obj.tag.as_ref().map(|t| &t[..])],
+            "WITH o AS (INSERT INTO objects (token_id, uid, private, version, tag) \
+                        VALUES ($1, $2, $3, $4, $5) RETURNING obj_id), \
+                  a AS (INSERT INTO attrs (obj_id, atype, sealed, value, idx) \
+                        SELECT o.obj_id, r.* FROM o, unnest($6::BIGINT[], $7::BOOLEAN[], $8::BYTEA[], $9::BYTEA[]) r) \
+             SELECT obj_id FROM o",
+            &[
+                &token,
+                &&obj.uid[..],
+                &obj.private,
+                &(obj.version as i64),
+                &obj.tag.as_ref().map(|t| &t[..]),
+                &c.atypes,
+                &c.sealed,
+                &c.values,
+                &c.idxs,
+            ],
         )?
         .get(0);
-    insert_rows(tx, id, &obj.rows)?;
     Ok(id)
+}
+
+/// An object's rows as the four arrays a statement unnests.
+struct Columns<'r> {
+    atypes: Vec<i64>,
+    sealed: Vec<bool>,
+    values: Vec<&'r [u8]>,
+    idxs: Vec<Option<&'r [u8]>>,
+}
+
+impl<'r> Columns<'r> {
+    fn of(rows: &'r [Row]) -> Columns<'r> {
+        Columns {
+            atypes: rows.iter().map(|r| r.atype as i64).collect(),
+            sealed: rows.iter().map(|r| r.sealed).collect(),
+            values: rows.iter().map(|r| &r.value[..]).collect(),
+            idxs: rows.iter().map(|r| r.idx.as_ref().map(|i| &i[..])).collect(),
+        }
+    }
 }
 
 /// All rows in one statement (one round trip, whatever their number).
@@ -327,14 +363,11 @@ fn insert_rows(tx: &mut Tx, id: ObjectId, rows: &[Row]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let atypes: Vec<i64> = rows.iter().map(|r| r.atype as i64).collect();
-    let sealed: Vec<bool> = rows.iter().map(|r| r.sealed).collect();
-    let values: Vec<&[u8]> = rows.iter().map(|r| &r.value[..]).collect();
-    let idxs: Vec<Option<&[u8]>> = rows.iter().map(|r| r.idx.as_ref().map(|i| &i[..])).collect();
+    let c = Columns::of(rows);
     tx.exec(
         "INSERT INTO attrs (obj_id, atype, sealed, value, idx)
          SELECT $1, * FROM unnest($2::BIGINT[], $3::BOOLEAN[], $4::BYTEA[], $5::BYTEA[])",
-        &[&id, &atypes, &sealed, &values, &idxs],
+        &[&id, &c.atypes, &c.sealed, &c.values, &c.idxs],
     )?;
     Ok(())
 }

@@ -20,11 +20,12 @@ pub(super) fn append_in(tx: &mut Tx, body: &str) -> Result<(i64, Vec<u8>)> {
         None => (1, vec![0u8; 32]),
     };
     let hash = audit_hash(&prev, seq, body);
-    tx.exec("INSERT INTO audit (seq, body, prev, hash) VALUES ($1, $2, $3, $4)", &[&seq, &body, &prev, &hash])?;
+    // The batch and the new head in one statement (one round trip).
     tx.exec(
-        "INSERT INTO audit_head (one, seq, hash) VALUES (1, $1, $2)
+        "WITH a AS (INSERT INTO audit (seq, body, prev, hash) VALUES ($1, $3, $4, $2))
+         INSERT INTO audit_head (one, seq, hash) VALUES (1, $1, $2)
          ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-        &[&seq, &hash],
+        &[&seq, &hash, &body, &prev],
     )?;
     Ok((seq, hash))
 }
