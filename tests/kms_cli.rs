@@ -268,9 +268,18 @@ fn concurrent_rotations_in_several_processes_keep_every_version() {
                 .unwrap()
         })
         .collect();
-    for ch in children {
-        ok(ch.wait_with_output().unwrap());
-    }
+    // Each rotation reports the version it made: six different ones
+    // (reading the key back after the write once let a concurrent
+    // rotation's version show through, reported twice).
+    let mut reported: Vec<u64> = children
+        .into_iter()
+        .map(|ch| {
+            let out = ok(ch.wait_with_output().unwrap());
+            out.trim().strip_prefix("rotated: now at version ").and_then(|v| v.parse().ok()).expect(&out)
+        })
+        .collect();
+    reported.sort_unstable();
+    assert_eq!(reported, [2, 3, 4, 5, 6, 7]);
     let d: serde_json::Value = serde_json::from_str(&ok(cli(c, &["key", "describe", &key, "--json"], None))).unwrap();
     assert_eq!(d["CurrentVersion"], 7);
     let versions: Vec<u64> = d["Versions"].as_array().unwrap().iter().map(|v| v["Version"].as_u64().unwrap()).collect();

@@ -459,6 +459,11 @@ impl Kms<'_> {
     /// Applies a change in one store transaction on the freshly read key
     /// and returns the key as it is afterwards.
     fn change(&self, a: &Access, k: &KmsKey, change: Change) -> Result<KmsKey> {
+        // The key exactly as this call wrote it (the closure's last run is
+        // what was written). Read back after the commit instead, another
+        // process's change in between could show through: two concurrent
+        // rotations once both reported the later one's version.
+        let mut written: Option<Object> = None;
         let ok = self.m.store.update_object(a.token.token_id, a.writer()?, k.id, &mut |stored| {
             let mut obj = codec::decode(a.sealer(), &stored)?;
             change.apply(&mut obj)?;
@@ -477,14 +482,15 @@ impl Kms<'_> {
                     m.staged = true;
                 }
             });
-            Ok(Some(codec::encode(a.sealer(), stored.id, &stored.uid, &obj)?))
+            let new = codec::encode(a.sealer(), stored.id, &stored.uid, &obj)?;
+            obj.version = new.version;
+            written = Some(obj);
+            Ok(Some(new))
         })?;
-        if !ok {
-            return Err(Error::KmsNotFound);
+        match (ok, written) {
+            (true, Some(obj)) => Ok(KmsKey { id: k.id, uid: k.uid, obj: Arc::new(obj) }),
+            _ => Err(Error::KmsNotFound),
         }
-        // The key as written: `a` was taken before the write, so its
-        // revision would still find the key as it was in the cache.
-        self.key_read(a, &k.uid, false)
     }
 
     /// A key-management call on a key named by the caller, audited.
