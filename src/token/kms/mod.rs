@@ -411,21 +411,15 @@ impl Kms<'_> {
         self.key_by_uid(a, &uid)
     }
 
+    /// The key by uid, from the cache of opened keys while nothing changed.
     pub(crate) fn key_by_uid(&self, a: &Access, uid: &Uid) -> Result<KmsKey> {
-        self.key_read(a, uid, true)
-    }
-
-    /// The key by uid; `cached` false reads the store whatever the cache
-    /// holds (after this call's own write, which `a`'s revision predates).
-    fn key_read(&self, a: &Access, uid: &Uid, cached: bool) -> Result<KmsKey> {
         a.require(super::Need::Login)?;
         // Opened keys are kept while the token's revision stands (every
         // change to or removal of one of its objects, in any process,
         // moves it), so a key used again costs no store read.
         let stamp = a.token.rev as u64;
         let cache_key = (a.token.token_id, *uid);
-        let hit = if cached { self.m.kms.keys.get(&cache_key, stamp) } else { None };
-        let key = match hit {
+        let key = match self.m.kms.keys.get(&cache_key, stamp) {
             Some((id, obj)) => KmsKey { id, uid: *uid, obj },
             None => {
                 let id = self.m.store.object_by_uid(a.token.token_id, uid)?.ok_or(Error::KmsNotFound)?;
@@ -434,9 +428,7 @@ impl Kms<'_> {
                     return Err(Error::KmsNotFound);
                 }
                 let obj = Arc::new(obj);
-                if cached {
-                    self.m.kms.keys.put(cache_key, stamp, (id, obj.clone()));
-                }
+                self.m.kms.keys.put(cache_key, stamp, (id, obj.clone()));
                 KmsKey { id, uid, obj }
             }
         };
