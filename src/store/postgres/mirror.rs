@@ -367,16 +367,13 @@ impl Mirror {
             return;
         }
         let Some(t) = g.tokens.get_mut(&token) else { return };
-        match objects {
-            Some(objects) => {
-                for (gen, o) in objects {
-                    t.put(gen, o);
-                }
-                t.ready = true;
+        // Without objects the token stays claimed and not ready: Unusable
+        // until the next drop.
+        if let Some(objects) = objects {
+            for (gen, o) in objects {
+                t.put(gen, o);
             }
-            None => {
-                // Left claimed and not ready: Unusable until the next drop.
-            }
+            t.ready = true;
         }
     }
 
