@@ -140,34 +140,63 @@ fn paired(budget: Duration, mut a: impl FnMut() -> Res<()>, mut b: impl FnMut() 
     Ok((stat(ta), stat(tb)))
 }
 
+/// A session ML-KEM-768 key pair (public, private).
+fn ml_kem_768_pair(s: &Session) -> cryptoki::error::Result<(ObjectHandle, ObjectHandle)> {
+    use cryptoki::object::MlKemParameterSetType;
+    let set = Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_768.into());
+    s.generate_key_pair(&Mechanism::MlKemKeyPairGen, &[set, Attribute::Token(false)], &[Attribute::Token(false)])
+}
+
+/// The session secret key each ML-KEM call makes from the shared secret
+/// (the PKCS#11 interface has no other output); the cases destroy it in
+/// the loop, as a client done with it would.
+const KEM_SECRET: [Attribute; 2] = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false)];
+
+fn encapsulate_and_destroy(s: &Session, public: ObjectHandle) -> Res<Vec<u8>> {
+    let (ct, k) = s.encapsulate_key(&Mechanism::MlKem, public, &KEM_SECRET)?;
+    s.destroy_object(k)?;
+    Ok(ct)
+}
+
+fn decapsulate_and_destroy(s: &Session, private: ObjectHandle, ct: &[u8]) -> Res<()> {
+    let k = s.decapsulate_key(&Mechanism::MlKem, private, &KEM_SECRET, ct)?;
+    s.destroy_object(k)?;
+    Ok(())
+}
+
+/// A session ML-DSA-65 key pair (public, private).
+fn ml_dsa_65_pair(s: &Session) -> cryptoki::error::Result<(ObjectHandle, ObjectHandle)> {
+    use cryptoki::object::MlDsaParameterSetType;
+    let set = Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into());
+    s.generate_key_pair(
+        &Mechanism::MlDsaKeyPairGen,
+        &[set, Attribute::Token(false)],
+        &[Attribute::Sign(true), Attribute::Token(false)],
+    )
+}
+
+/// Hedged ML-DSA with no context, as the cases sign.
+fn ml_dsa_mech() -> Mechanism<'static> {
+    use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
+    Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None))
+}
+
 /// The post-quantum cases of `m` (ours) and aws-lc-rs's, in alternation
 /// (`paired`): (case, ours, aws-lc-rs).
 fn pq_paired(m: &Module, budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res<Vec<(&'static str, Stat, Stat)>> {
     use aws_lc_rs::kem::{Ciphertext, DecapsulationKey, ML_KEM_768};
     use aws_lc_rs::signature::KeyPair as _;
     use aws_lc_rs::signature::{PqdsaKeyPair, ML_DSA_65, ML_DSA_65_SIGNING};
-    use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
-    use cryptoki::object::{MlDsaParameterSetType, MlKemParameterSetType};
     let s = &m.session;
     let mut out = Vec::new();
     if wanted("ML-KEM-768 encapsulate") || wanted("ML-KEM-768 decapsulate") {
-        let set = Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_768.into());
-        let (pubk, privk) = s.generate_key_pair(
-            &Mechanism::MlKemKeyPairGen,
-            &[set, Attribute::Token(false)],
-            &[Attribute::Token(false)],
-        )?;
-        let t = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false)];
+        let (pubk, privk) = ml_kem_768_pair(s)?;
         let dk = DecapsulationKey::generate(&ML_KEM_768).map_err(|_| "ml-kem")?;
         let ek = dk.encapsulation_key().map_err(|_| "ml-kem")?;
         if wanted("ML-KEM-768 encapsulate") {
             let (a, b) = paired(
                 budget,
-                || {
-                    let (_, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
-                    s.destroy_object(k)?;
-                    Ok(())
-                },
+                || encapsulate_and_destroy(s, pubk).map(drop),
                 || {
                     ek.encapsulate().map_err(|_| "encapsulate")?;
                     Ok(())
@@ -176,17 +205,12 @@ fn pq_paired(m: &Module, budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res
             out.push(("ML-KEM-768 encapsulate", a, b));
         }
         if wanted("ML-KEM-768 decapsulate") {
-            let (ct, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
-            s.destroy_object(k)?;
+            let ct = encapsulate_and_destroy(s, pubk)?;
             let (raw_ct, _) = ek.encapsulate().map_err(|_| "encapsulate")?;
             let raw_ct = raw_ct.as_ref().to_vec();
             let (a, b) = paired(
                 budget,
-                || {
-                    let k = s.decapsulate_key(&Mechanism::MlKem, privk, &t, &ct)?;
-                    s.destroy_object(k)?;
-                    Ok(())
-                },
+                || decapsulate_and_destroy(s, privk, &ct),
                 || {
                     dk.decapsulate(Ciphertext::from(&raw_ct[..])).map_err(|_| "decapsulate")?;
                     Ok(())
@@ -196,13 +220,8 @@ fn pq_paired(m: &Module, budget: Duration, wanted: &dyn Fn(&str) -> bool) -> Res
         }
     }
     if wanted("ML-DSA-65 sign") || wanted("ML-DSA-65 verify") {
-        let set = Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into());
-        let (pubk, privk) = s.generate_key_pair(
-            &Mechanism::MlDsaKeyPairGen,
-            &[set, Attribute::Token(false)],
-            &[Attribute::Sign(true), Attribute::Token(false)],
-        )?;
-        let mech = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None));
+        let (pubk, privk) = ml_dsa_65_pair(s)?;
+        let mech = ml_dsa_mech();
         let msg = [3u8; 32];
         let kp = PqdsaKeyPair::generate(&ML_DSA_65_SIGNING).map_err(|_| "ml-dsa")?;
         let mut raw_sig = vec![0u8; ML_DSA_65_SIGNING.signature_len()];
@@ -550,49 +569,23 @@ fn run_case(m: &Module, case: &str, budget: Duration) -> Res<Outcome> {
             }
         }
         "ML-KEM-768 encapsulate" | "ML-KEM-768 decapsulate" => {
-            use cryptoki::object::MlKemParameterSetType;
-            let set = Attribute::ParameterSet(MlKemParameterSetType::ML_KEM_768.into());
-            let (pubk, privk) = match s.generate_key_pair(
-                &Mechanism::MlKemKeyPairGen,
-                &[set, Attribute::Token(false)],
-                &[Attribute::Token(false)],
-            ) {
+            let (pubk, privk) = match ml_kem_768_pair(s) {
                 Ok(kp) => kp,
                 Err(e) => return Ok(unsupported(&e)),
             };
-            // Each call makes a session secret key from the shared secret
-            // (the PKCS#11 interface has no other output); it is destroyed
-            // in the loop, as a client done with it would.
-            let t = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false)];
             if case.ends_with("encapsulate") {
-                stat(measure(budget, 20, None, || {
-                    let (_, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
-                    s.destroy_object(k)?;
-                    Ok(())
-                }))
+                stat(measure(budget, 20, None, || encapsulate_and_destroy(s, pubk).map(drop)))
             } else {
-                let (ct, k) = s.encapsulate_key(&Mechanism::MlKem, pubk, &t)?;
-                s.destroy_object(k)?;
-                stat(measure(budget, 20, None, || {
-                    let k = s.decapsulate_key(&Mechanism::MlKem, privk, &t, &ct)?;
-                    s.destroy_object(k)?;
-                    Ok(())
-                }))
+                let ct = encapsulate_and_destroy(s, pubk)?;
+                stat(measure(budget, 20, None, || decapsulate_and_destroy(s, privk, &ct)))
             }
         }
         "ML-DSA-65 sign" | "ML-DSA-65 verify" => {
-            use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
-            use cryptoki::object::MlDsaParameterSetType;
-            let set = Attribute::ParameterSet(MlDsaParameterSetType::ML_DSA_65.into());
-            let (pubk, privk) = match s.generate_key_pair(
-                &Mechanism::MlDsaKeyPairGen,
-                &[set, Attribute::Token(false)],
-                &[Attribute::Sign(true), Attribute::Token(false)],
-            ) {
+            let (pubk, privk) = match ml_dsa_65_pair(s) {
                 Ok(kp) => kp,
                 Err(e) => return Ok(unsupported(&e)),
             };
-            let mech = Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None));
+            let mech = ml_dsa_mech();
             let msg = [3u8; 32];
             if case.ends_with("sign") {
                 stat(measure(budget, 20, None, || s.sign(&mech, privk, &msg).map(drop).map_err(Into::into)))
